@@ -1,0 +1,181 @@
+//! `lossc check`: every diagnostic of a program, rendered like rustc or as JSON.
+
+use clap::{Args, ValueEnum};
+use codespan_reporting::term::termcolor::WriteColor;
+use lossc::Diagnostic;
+
+use crate::cli::AnalysisArgs;
+use crate::json::CheckReport;
+use crate::render::{self, Counts, Verdict};
+use crate::source::{Source, SourceArgs};
+use crate::{CliError, Status, finish_output};
+
+pub(crate) const LONG_ABOUT: &str = "\
+Report every error and numerical hazard of a loss, like rustc (or as JSON).
+
+Parses and type/shape-checks the program, then reports where the loss or its
+gradient can be NaN, infinite, exploding or dead over the declared input
+domains in the chosen float type. Diagnostics go to stdout, in source order,
+followed by a one-line summary.
+
+Exit status: 0 no errors (warnings allowed unless --deny warnings), 1 errors
+found, 2 bad usage or unreadable input.";
+
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  lossc check examples/bce.loss
+  lossc check -e 'mean(square(y_true - y_pred))'
+  lossc check -e '-mean(y_true * log(y_pred))' --dtype f64
+  lossc check focal.loss --param gamma=2 --param alpha=0.25
+  lossc check multi.loss --loss focal --wrt logits
+  lossc check focal.loss --deny warnings
+  lossc check focal.loss --format json | jq '.summary'
+  lossc check focal.loss --color always | less -R";
+
+/// Options of `lossc check`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+
+    /// How to print the diagnostics: `text` as rustc does, or `json`, one
+    /// object on stdout for tools, e.g. `--format json`.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Treat warnings as errors for the exit status, e.g. `--deny warnings`
+    /// (or `-D warnings`): any warning then makes the exit status 1.
+    #[arg(long, short = 'D', value_enum, value_name = "WHAT")]
+    pub deny: Vec<Deny>,
+}
+
+/// `--format text|json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Rendered like rustc, with source snippets.
+    Text,
+    /// One JSON object: every diagnostic with its spans, and a summary.
+    Json,
+}
+
+/// What `--deny` can make fatal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Deny {
+    /// Every warning.
+    Warnings,
+}
+
+/// Runs `check`, writing its product to `out`.
+pub fn run(args: &CheckArgs, out: &mut dyn WriteColor) -> Result<Status, CliError> {
+    let source = args.source.load()?;
+    let diagnostics = diagnose(args, &source)?;
+    let counts = Counts::of(&diagnostics);
+    let deny_warnings = args.deny.contains(&Deny::Warnings);
+    let status = if counts.errors > 0 || (deny_warnings && counts.warnings > 0) {
+        Status::Findings
+    } else {
+        Status::Success
+    };
+    let dtype = args.analysis.dtype.dtype();
+    let written = match args.format {
+        Format::Json => CheckReport::new(&source, dtype, &diagnostics).write(out),
+        Format::Text => render::write_diagnostics(out, &source, &diagnostics).and_then(|()| {
+            let (verdict, message) = summary(&source.name, dtype, counts, deny_warnings);
+            render::write_summary_line(out, verdict, &message)
+        }),
+    };
+    finish_output(status, written)
+}
+
+/// The diagnostics of `source`, after checking the options against it.
+///
+/// When the program compiles, `--loss` and `--wrt` must name something in it,
+/// and it must define a `loss` or an `output`; when it does not compile, its
+/// errors are the answer and the options cannot be checked.
+pub fn diagnose(args: &CheckArgs, source: &Source) -> Result<Vec<Diagnostic>, CliError> {
+    if let Ok(program) = lossc::compile(&source.text) {
+        args.analysis.validate(&program, &source.name)?;
+        if program.ir().results.is_empty() {
+            return Err(CliError::new(format!(
+                "`{}` defines no `loss` and no `output`: there is nothing to check \
+                 (add e.g. `loss mse = mean(square(y_true - y_pred))`)",
+                source.name
+            )));
+        }
+    }
+    lossc::check(&source.text, &args.analysis.check_options()).map_err(|error| option_error(&error, &source.name))
+}
+
+/// The one-line message for a bad option the library found.
+fn option_error(error: &lossc::Error, file: &str) -> CliError {
+    match error {
+        lossc::Error::UnknownParam { name, known } if known.contains(name) => CliError::new(format!(
+            "`--param {name}`: `{name}` is a vector param of `{file}`; only scalar params can be set with `--param`"
+        )),
+        lossc::Error::UnknownParam { name, known } => {
+            let params = crate::cli::listing(known.iter().map(String::as_str));
+            CliError::new(format!(
+                "`--param {name}`: no param named `{name}` in `{file}`; its params: {params}"
+            ))
+        }
+        lossc::Error::Invalid(_) => CliError::new(error.to_string()),
+    }
+}
+
+/// The summary line's verdict and message.
+pub fn summary(file: &str, dtype: lossc::Dtype, counts: Counts, deny_warnings: bool) -> (Verdict, String) {
+    let described = counts.describe();
+    if counts.errors > 0 {
+        (Verdict::Error, format!("could not check `{file}`: {described}"))
+    } else if deny_warnings && counts.warnings > 0 {
+        (
+            Verdict::Error,
+            format!("could not check `{file}`: {described} (denied by `--deny warnings`)"),
+        )
+    } else if counts.warnings > 0 {
+        (Verdict::Warning, format!("`{file}`: no errors, {described} ({dtype})"))
+    } else if counts.notes > 0 {
+        (
+            Verdict::Ok,
+            format!("`{file}`: no errors or warnings, {described} ({dtype})"),
+        )
+    } else {
+        (Verdict::Ok, format!("`{file}`: no problems found ({dtype})"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lossc::Dtype;
+
+    fn counts(errors: usize, warnings: usize, notes: usize) -> Counts {
+        Counts {
+            errors,
+            warnings,
+            notes,
+        }
+    }
+
+    #[test]
+    fn summaries_read_as_sentences() {
+        let line = |c, deny| summary("f.loss", Dtype::F32, c, deny).1;
+        assert_eq!(line(counts(0, 0, 0), false), "`f.loss`: no problems found (f32)");
+        assert_eq!(
+            line(counts(2, 1, 0), false),
+            "could not check `f.loss`: 2 errors, 1 warning"
+        );
+        assert_eq!(line(counts(0, 2, 0), false), "`f.loss`: no errors, 2 warnings (f32)");
+        assert_eq!(
+            line(counts(0, 1, 0), true),
+            "could not check `f.loss`: 1 warning (denied by `--deny warnings`)"
+        );
+        assert_eq!(
+            line(counts(0, 0, 1), false),
+            "`f.loss`: no errors or warnings, 1 note (f32)"
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! The command line's shape: the `lossc` command, its subcommands, and the
+//! options several commands share ([`AnalysisArgs`]).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::CliError;
+use crate::check::CheckArgs;
+use crate::terminal::ColorWhen;
+
+const ABOUT: &str = "Compile and statically analyse machine-learning loss formulas.";
+
+const LONG_ABOUT: &str = "\
+Compile and statically analyse machine-learning loss formulas.
+
+lossc reads a loss written as a formula (a .loss file, or a one-line formula
+with -e) and, before any training run, reports the places where it cannot
+compile or where the loss or its gradient can become NaN, infinite, exploding
+or dead, with errors in the style of rustc.
+
+Exit status: 0 no errors, 1 errors found (or warnings under --deny warnings),
+2 bad usage or unreadable input.";
+
+const EXAMPLES: &str = "\
+Examples:
+  lossc check examples/bce.loss
+  lossc check -e 'mean(square(y_true - y_pred))'
+  lossc check focal.loss --param gamma=2 --dtype f64 --deny warnings
+  lossc check focal.loss --format json
+
+Run `lossc help check` for every option of `check`.";
+
+/// `lossc [--color WHEN] COMMAND ...`
+#[derive(Debug, Parser)]
+#[command(name = "lossc", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
+pub struct Cli {
+    /// When to colour the output: `auto` colours a terminal unless NO_COLOR is
+    /// set, e.g. `--color always` keeps colour through `| less -R`.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto, global = true, display_order = 100)]
+    pub color: ColorWhen,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands. Each is one module of this crate with an `Args` struct and a
+/// `run` function.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Report every error and numerical hazard of a loss, like rustc (or as JSON).
+    #[command(long_about = crate::check::LONG_ABOUT, after_help = crate::check::EXAMPLES)]
+    Check(CheckArgs),
+}
+
+/// Options that choose what is analysed and how: shared by every command that
+/// checks, differentiates or evaluates a loss.
+#[derive(Debug, Clone, Args)]
+pub struct AnalysisArgs {
+    /// The float type to reason in, as Keras's `float32` (the default) or
+    /// `float64`, e.g. `--dtype f64`.
+    #[arg(long, value_enum, value_name = "DTYPE", default_value_t = DtypeArg::F32)]
+    pub dtype: DtypeArg,
+
+    /// Analyse with this value of a `param` instead of its declared default,
+    /// e.g. `--param gamma=2`; repeat for several params.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<ParamOverride>,
+
+    /// The loss to work on, by name, when the file defines several (default:
+    /// the first), e.g. `--loss focal`.
+    #[arg(long, value_name = "NAME")]
+    pub loss: Option<String>,
+
+    /// The input or param to differentiate with respect to (default: the
+    /// file's `wrt`, else `y_pred`), e.g. `--wrt logits`.
+    #[arg(long, value_name = "NAME")]
+    pub wrt: Option<String>,
+}
+
+/// `--dtype f32|f64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DtypeArg {
+    /// IEEE binary32, Keras's default.
+    #[value(alias = "float32")]
+    F32,
+    /// IEEE binary64.
+    #[value(alias = "float64")]
+    F64,
+}
+
+impl DtypeArg {
+    pub fn dtype(self) -> lossc::Dtype {
+        match self {
+            DtypeArg::F32 => lossc::Dtype::F32,
+            DtypeArg::F64 => lossc::Dtype::F64,
+        }
+    }
+}
+
+/// One `--param NAME=VALUE`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamOverride {
+    pub name: String,
+    pub value: f64,
+}
+
+/// Parses `NAME=VALUE` with a finite number as VALUE.
+pub fn parse_param(text: &str) -> Result<ParamOverride, String> {
+    let Some((name, value)) = text.split_once('=') else {
+        return Err("expected NAME=VALUE, e.g. `--param gamma=2`".to_string());
+    };
+    let name = name.trim();
+    let is_identifier = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !is_identifier {
+        return Err(format!("`{name}` is not a param name, e.g. `--param gamma=2`"));
+    }
+    match value.trim().parse::<f64>() {
+        Ok(value) if value.is_finite() => Ok(ParamOverride {
+            name: name.to_string(),
+            value,
+        }),
+        _ => Err(format!(
+            "`{}` is not a finite number, e.g. `--param {name}=2`",
+            value.trim()
+        )),
+    }
+}
+
+impl AnalysisArgs {
+    /// The library's options for these arguments.
+    pub fn check_options(&self) -> lossc::CheckOptions {
+        lossc::CheckOptions {
+            dtype: self.dtype.dtype(),
+            params: self.params.iter().map(|p| (p.name.clone(), p.value)).collect(),
+        }
+    }
+
+    /// Checks that `--loss` names a loss of `program` and `--wrt` one of its
+    /// inputs or params; the error lists the names that exist.
+    pub fn validate(&self, program: &lossc::Program, file: &str) -> Result<(), CliError> {
+        let ir = program.ir();
+        if let Some(name) = &self.loss
+            && !program.losses().any(|loss| loss == name)
+        {
+            let losses = listing(program.losses());
+            let message = if ir.result(name).is_some() {
+                format!("`--loss {name}`: `{name}` is an `output` of `{file}`, not a `loss`; its losses: {losses}")
+            } else {
+                format!("`--loss {name}`: no loss named `{name}` in `{file}`; its losses: {losses}")
+            };
+            return Err(CliError::new(message));
+        }
+        if let Some(name) = &self.wrt
+            && ir.var(name).is_none()
+        {
+            let inputs = listing(ir.inputs.iter().map(|input| input.name.as_str()));
+            let params = listing(ir.params.iter().map(|param| param.name.as_str()));
+            return Err(CliError::new(format!(
+                "`--wrt {name}`: no input or param named `{name}` in `{file}`; its inputs: {inputs}; its params: {params}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// `` `a`, `b` `` or `none`.
+pub(crate) fn listing<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let names: Vec<String> = names.map(|name| format!("`{name}`")).collect();
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn params_are_name_equals_finite_number() {
+        assert_eq!(
+            parse_param("gamma=2"),
+            Ok(ParamOverride {
+                name: "gamma".to_string(),
+                value: 2.0
+            })
+        );
+        assert_eq!(parse_param(" w = -1e-3 ").map(|p| p.value), Ok(-1e-3));
+        assert!(parse_param("gamma").is_err());
+        assert!(parse_param("=2").is_err());
+        assert!(parse_param("2x=2").is_err());
+        assert!(parse_param("gamma=two").is_err());
+        assert!(parse_param("gamma=nan").is_err());
+        assert!(parse_param("gamma=inf").is_err());
+    }
+}

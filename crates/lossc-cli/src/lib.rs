@@ -1,0 +1,146 @@
+//! The `lossc` command line, the one part of lossc that does IO.
+//!
+//! **In:** command-line arguments, a `.loss` file (or a `-e` formula), the
+//! `NO_COLOR` environment variable and whether stdout is a terminal.
+//! **Out:** the command's product on stdout (diagnostics rendered like rustc,
+//! or one JSON object as SPEC.md §4 fixes it), a one-line `error:` on stderr
+//! when the input cannot be used, and an exit status: 0 success, 1 the check
+//! found errors (or warnings under `--deny warnings`), 2 bad usage or
+//! unreadable input.
+//! **Never:** analyses anything itself (every finding comes from the `lossc`
+//! library), panics or prints a backtrace on any input, or writes anything but
+//! JSON to stdout in JSON mode.
+//!
+//! Layout: [`cli`] holds the clap definitions and the options every command
+//! shares; each command is one module with its `Args` and a `run` function
+//! ([`check`]); [`source`] reads the input; [`render`] (text) and [`json`]
+//! turn diagnostics into output; [`terminal`] decides on colour. A new command
+//! is a new module plus one variant of [`cli::Command`].
+//!
+//! ```
+//! use clap::Parser;
+//! use codespan_reporting::term::termcolor::NoColor;
+//!
+//! let cli = lossc_cli::Cli::try_parse_from(["lossc", "check", "-e", "mean(squre(y_pred))"]).unwrap();
+//! let mut stdout = NoColor::new(Vec::new());
+//! let status = lossc_cli::execute(&cli, &mut stdout).unwrap();
+//! assert_eq!(status, lossc_cli::Status::Findings); // exit status 1
+//! let text = String::from_utf8(stdout.into_inner()).unwrap();
+//! assert!(text.starts_with("error[unknown-name]: cannot find function `squre`"));
+//! ```
+//!
+//! Tests: unit tests beside the code; the binary's exit statuses, streams,
+//! colour and JSON, and insta snapshots of rendered diagnostics (each holding
+//! its input) in `tests/cli.rs` and `tests/snapshots/`.
+
+// This crate is the one place lossc writes to the terminal. It writes through
+// termcolor streams in `run` (for colour and to survive a closed pipe) rather
+// than `print!`, but the allow marks the exception the workspace lints make.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod check;
+pub mod cli;
+pub mod json;
+pub mod render;
+pub mod source;
+pub mod terminal;
+
+use std::fmt;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use codespan_reporting::term::termcolor::{Color, ColorSpec, StandardStream, WriteColor};
+
+pub use cli::{Cli, Command};
+
+/// How a command ended, when it could run at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Exit status 0: no errors (warnings allowed unless denied).
+    Success,
+    /// Exit status 1: the command found errors, or denied warnings.
+    Findings,
+}
+
+impl Status {
+    pub fn code(self) -> u8 {
+        match self {
+            Status::Success => 0,
+            Status::Findings => 1,
+        }
+    }
+}
+
+/// Why a command could not run: bad usage or unreadable input (exit status 2).
+///
+/// The message is one line, without the `error: ` prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliError {
+    message: String,
+}
+
+impl CliError {
+    /// The exit status of every `CliError`.
+    pub const EXIT_CODE: u8 = 2;
+
+    pub fn new(message: impl Into<String>) -> Self {
+        CliError {
+            message: message.into(),
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+/// Runs a parsed command line against the real stdout and stderr.
+pub fn run(cli: &Cli) -> ExitCode {
+    let mut stdout = StandardStream::stdout(cli.color.choice(terminal::Stream::Stdout));
+    let outcome = execute(cli, &mut stdout).and_then(|status| finish_output(status, stdout.flush()));
+    match outcome {
+        Ok(status) => ExitCode::from(status.code()),
+        Err(error) => {
+            let mut stderr = StandardStream::stderr(cli.color.choice(terminal::Stream::Stderr));
+            // Nothing sensible is left to do if stderr itself cannot be written.
+            let _ = write_error_line(&mut stderr, &error);
+            ExitCode::from(CliError::EXIT_CODE)
+        }
+    }
+}
+
+/// Runs the command, writing its product to `stdout`. A [`CliError`] is for
+/// the caller to report (on stderr) with exit status 2.
+pub fn execute(cli: &Cli, stdout: &mut dyn WriteColor) -> Result<Status, CliError> {
+    match &cli.command {
+        Command::Check(args) => check::run(args, stdout),
+    }
+}
+
+/// Writes `error: MESSAGE`, with `error` in bold red when `out` has colour.
+pub fn write_error_line(out: &mut dyn WriteColor, error: &CliError) -> io::Result<()> {
+    out.set_color(ColorSpec::new().set_fg(Some(Color::Red)).set_bold(true))?;
+    write!(out, "error")?;
+    out.reset()?;
+    writeln!(out, ": {error}")?;
+    out.flush()
+}
+
+/// Turns the result of writing a command's output into its outcome. A closed
+/// pipe (`lossc check f.loss | head -1`) is not a failure: the reader has seen
+/// what it wanted.
+pub fn finish_output(status: Status, written: io::Result<()>) -> Result<Status, CliError> {
+    match written {
+        Ok(()) => Ok(status),
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(status),
+        Err(error) => Err(CliError::new(format!("cannot write the output: {error}"))),
+    }
+}

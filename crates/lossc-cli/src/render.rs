@@ -1,0 +1,225 @@
+//! Diagnostics as text, like rustc: a header with the code, the source lines
+//! with the primary span underlined by `^` and its label, secondary labels
+//! under `-`, then `= note:` and `= help:` lines. Drawn by codespan-reporting.
+
+use std::io;
+use std::ops::Range;
+
+use codespan_reporting::diagnostic::{Diagnostic as Report, Label as ReportLabel, Severity as ReportSeverity};
+use codespan_reporting::files::SimpleFile;
+use codespan_reporting::term::termcolor::{Color, ColorSpec, WriteColor};
+use codespan_reporting::term::{self, Chars, Config};
+use lossc::{Diagnostic, LineIndex, Severity, Span};
+use serde::Serialize;
+
+use crate::source::Source;
+
+/// How many findings of each severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Counts {
+    pub errors: usize,
+    pub warnings: usize,
+    pub notes: usize,
+}
+
+impl Counts {
+    pub fn of(diagnostics: &[Diagnostic]) -> Counts {
+        let mut counts = Counts::default();
+        for diagnostic in diagnostics {
+            match diagnostic.severity {
+                Severity::Error => counts.errors += 1,
+                Severity::Warning => counts.warnings += 1,
+                Severity::Note => counts.notes += 1,
+            }
+        }
+        counts
+    }
+
+    /// `2 errors, 1 warning`, leaving out zero counts (`no problems` if all are).
+    pub fn describe(self) -> String {
+        let parts: Vec<String> = [(self.errors, "error"), (self.warnings, "warning"), (self.notes, "note")]
+            .into_iter()
+            .filter(|&(count, _)| count > 0)
+            .map(|(count, word)| plural(count, word))
+            .collect();
+        if parts.is_empty() {
+            "no problems".to_string()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+fn plural(count: usize, word: &str) -> String {
+    if count == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{count} {word}s")
+    }
+}
+
+/// Writes every diagnostic, in the order given, each followed by a blank line.
+pub fn write_diagnostics(out: &mut dyn WriteColor, source: &Source, diagnostics: &[Diagnostic]) -> io::Result<()> {
+    let file = SimpleFile::new(source.name.as_str(), source.text.as_str());
+    let config = Config {
+        chars: Chars::ascii(),
+        ..Config::default()
+    };
+    for diagnostic in diagnostics {
+        let report = to_report(&source.text, diagnostic);
+        match term::emit(out, &config, &file, &report) {
+            Ok(()) => {}
+            Err(codespan_reporting::files::Error::Io(error)) => return Err(error),
+            // The spans are clamped into the text, so this is not expected;
+            // still, a finding is never lost for want of a snippet.
+            Err(_) => write_plain(out, source, diagnostic)?,
+        }
+    }
+    Ok(())
+}
+
+/// The codespan form of one diagnostic.
+fn to_report(text: &str, diagnostic: &Diagnostic) -> Report<()> {
+    let severity = match diagnostic.severity {
+        Severity::Error => ReportSeverity::Error,
+        Severity::Warning => ReportSeverity::Warning,
+        Severity::Note => ReportSeverity::Note,
+    };
+    let mut labels = vec![ReportLabel::primary((), clamp(text, diagnostic.span)).with_message(&diagnostic.label)];
+    labels.extend(
+        diagnostic
+            .secondary
+            .iter()
+            .map(|label| ReportLabel::secondary((), clamp(text, label.span)).with_message(&label.message)),
+    );
+    let mut notes: Vec<String> = diagnostic.notes.iter().map(|note| format!("note: {note}")).collect();
+    notes.extend(diagnostic.help.iter().map(|help| format!("help: {help}")));
+    notes.extend(fix_help(text, diagnostic).map(|help| format!("help: {help}")));
+    Report::new(severity)
+        .with_code(diagnostic.code.as_str())
+        .with_message(&diagnostic.message)
+        .with_labels(labels)
+        .with_notes(notes)
+}
+
+/// The extra `help:` a fix needs: none when the `help:` line already shows the
+/// replacement, else `replace `old` with `new`` (or `remove`, or `insert`).
+pub fn fix_help(text: &str, diagnostic: &Diagnostic) -> Option<String> {
+    let fix = diagnostic.fix.as_ref()?;
+    let replacement = fix.replacement.as_str();
+    let help_shows_it = diagnostic
+        .help
+        .as_deref()
+        .is_some_and(|help| !replacement.is_empty() && help.contains(replacement));
+    if help_shows_it {
+        return None;
+    }
+    let old = &text[clamp(text, fix.span)];
+    Some(if replacement.is_empty() {
+        format!("remove `{old}`")
+    } else if old.is_empty() {
+        format!("insert `{replacement}`")
+    } else if old.contains('\n') {
+        format!("replace with `{replacement}`")
+    } else {
+        format!("replace `{old}` with `{replacement}`")
+    })
+}
+
+/// `span` cut to `text` and moved onto character boundaries, so that a bad
+/// span from a stage can never make rendering fail.
+pub fn clamp(text: &str, span: Span) -> Range<usize> {
+    let floor = |offset: usize| {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        offset
+    };
+    let start = floor(span.start);
+    let end = floor(span.end).max(start);
+    start..end
+}
+
+/// A diagnostic without a snippet: the fallback when codespan cannot draw one.
+fn write_plain(out: &mut dyn WriteColor, source: &Source, diagnostic: &Diagnostic) -> io::Result<()> {
+    let (line, column) = LineIndex::new(&source.text).line_col(&source.text, diagnostic.span.start);
+    writeln!(
+        out,
+        "{}[{}]: {}",
+        diagnostic.severity, diagnostic.code, diagnostic.message
+    )?;
+    writeln!(out, "  --> {}:{line}:{column}", source.name)?;
+    for note in &diagnostic.notes {
+        writeln!(out, "  = note: {note}")?;
+    }
+    if let Some(help) = &diagnostic.help {
+        writeln!(out, "  = help: {help}")?;
+    }
+    writeln!(out)
+}
+
+/// The last line of a command's text output, e.g.
+/// `error: could not check `f.loss`: 2 errors, 1 warning`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Ok,
+    Warning,
+    Error,
+}
+
+/// Writes `VERDICT: MESSAGE`, the verdict word coloured as rustc colours it.
+pub fn write_summary_line(out: &mut dyn WriteColor, verdict: Verdict, message: &str) -> io::Result<()> {
+    let (word, color) = match verdict {
+        Verdict::Ok => ("ok", Color::Green),
+        Verdict::Warning => ("warning", Color::Yellow),
+        Verdict::Error => ("error", Color::Red),
+    };
+    out.set_color(ColorSpec::new().set_fg(Some(color)).set_bold(true))?;
+    write!(out, "{word}")?;
+    out.set_color(ColorSpec::new().set_bold(true))?;
+    write!(out, ": {message}")?;
+    out.reset()?;
+    writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lossc::Code;
+
+    #[test]
+    fn counts_are_described_in_words() {
+        assert_eq!(Counts::default().describe(), "no problems");
+        let counts = Counts {
+            errors: 2,
+            warnings: 1,
+            notes: 0,
+        };
+        assert_eq!(counts.describe(), "2 errors, 1 warning");
+    }
+
+    #[test]
+    fn clamp_keeps_spans_inside_the_text() {
+        let text = "aé";
+        assert_eq!(clamp(text, Span::new(0, 1)), 0..1);
+        assert_eq!(clamp(text, Span::new(2, 99)), 1..3);
+        assert_eq!(clamp(text, Span::new(5, 2)), 3..3);
+    }
+
+    #[test]
+    fn a_fix_adds_a_help_only_when_the_help_does_not_show_it() {
+        let text = "loss = squre(y_pred)";
+        let base = Diagnostic::error(Code::UnknownName, "cannot find function `squre`", Span::new(7, 12))
+            .with_fix(Span::new(7, 12), "square");
+        let shown = base
+            .clone()
+            .with_help("a function with a similar name exists: `square`");
+        assert_eq!(fix_help(text, &shown), None);
+        assert_eq!(fix_help(text, &base).as_deref(), Some("replace `squre` with `square`"));
+        let removal = Diagnostic::error(Code::Syntax, "x", Span::new(0, 5)).with_fix(Span::new(0, 5), "");
+        assert_eq!(fix_help(text, &removal).as_deref(), Some("remove `loss `"));
+        let insertion = Diagnostic::error(Code::Syntax, "x", Span::new(0, 0)).with_fix(Span::new(0, 0), "(");
+        assert_eq!(fix_help(text, &insertion).as_deref(), Some("insert `(`"));
+    }
+}

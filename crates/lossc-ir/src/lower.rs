@@ -1,0 +1,1453 @@
+//! AST to IR: name resolution, `def` expansion, type and shape checking.
+//!
+//! Declarations (`input`, `param`, `const`, `def`, `wrt`) are visible
+//! everywhere; `let` bindings are visible from the statement after them on,
+//! and a `def` body sees the `let`s written above the `def`. Errors are pushed
+//! as diagnostics and the failing expression becomes "poisoned" (`Err(())`),
+//! so one mistake is reported once, not again at every use.
+
+use std::collections::{HashMap, HashSet};
+
+use lossc_diagnostics::{Code, Diagnostic, Span};
+use lossc_syntax::ast::{self, BinaryOp, DimSpec, DomainKind, Expr, ExprKind, LiteralKind, StatementKind, UnaryOp};
+
+use crate::builtins::{Builtin, Signature};
+use crate::program::*;
+use crate::types::{Dim, DimId, Kind, Shape, Type, broadcast};
+
+/// A failed expression; its diagnostic has already been pushed.
+#[derive(Debug, Clone, Copy)]
+struct Poisoned;
+
+type Lowered = Result<NodeId, Poisoned>;
+
+/// Implicit inputs, in the order they are added: `real [N]` when used undeclared.
+const IMPLICIT_INPUTS: [&str; 2] = ["y_true", "y_pred"];
+
+/// Checks `ast` (parsed from `source`) and builds its IR with the front end's
+/// warnings, or returns every diagnostic found if there is an error among them.
+pub fn lower(ast: &ast::Program, source: &str) -> Result<(Program, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut lowerer = Lowerer::new(source);
+    lowerer.declare(ast);
+    lowerer.check_def_cycles();
+    lowerer.define(ast);
+    lowerer.check_unused_defs();
+    let Lowerer {
+        program, mut diagnostics, ..
+    } = lowerer;
+    lossc_diagnostics::sort(&mut diagnostics);
+    diagnostics.dedup();
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        Err(diagnostics)
+    } else {
+        Ok((program, diagnostics))
+    }
+}
+
+/// What a global name refers to.
+#[derive(Debug, Clone, Copy)]
+enum Global {
+    Input(usize),
+    Param(usize),
+    Const(usize),
+    Dim(DimId),
+}
+
+struct Def<'a> {
+    params: &'a [ast::Ident],
+    body: &'a Expr,
+    name_span: Span,
+    /// How many `let`s precede the def: the ones its body can see.
+    lets_visible: usize,
+    /// Part of a recursive cycle (already reported).
+    recursive: bool,
+    used: bool,
+}
+
+struct Let {
+    name: String,
+    span: Span,
+    value: Option<Lowered>,
+}
+
+/// Where a name is looked up: a def's parameters, then the visible lets, then globals.
+#[derive(Clone, Copy)]
+struct Scope<'s> {
+    params: Option<&'s HashMap<String, Lowered>>,
+    lets_visible: usize,
+}
+
+struct Lowerer<'a> {
+    source: &'a str,
+    program: Program,
+    diagnostics: Vec<Diagnostic>,
+    globals: HashMap<String, Global>,
+    /// Where each global was declared, for duplicate-name notes.
+    declared_at: HashMap<String, Span>,
+    defs: HashMap<String, Def<'a>>,
+    lets: Vec<Let>,
+    /// One shared node per input, param and const.
+    leaf_nodes: HashMap<(u8, usize), NodeId>,
+    /// The defs being expanded, innermost last.
+    expanding: Vec<String>,
+}
+
+impl<'a> Lowerer<'a> {
+    fn new(source: &'a str) -> Self {
+        Lowerer {
+            source,
+            program: Program {
+                dims: Vec::new(),
+                inputs: Vec::new(),
+                params: Vec::new(),
+                consts: Vec::new(),
+                results: Vec::new(),
+                wrt: Vec::new(),
+                batch: None,
+                nodes: Vec::new(),
+            },
+            diagnostics: Vec::new(),
+            globals: HashMap::new(),
+            declared_at: HashMap::new(),
+            defs: HashMap::new(),
+            lets: Vec::new(),
+            leaf_nodes: HashMap::new(),
+            expanding: Vec::new(),
+        }
+    }
+
+    fn text(&self, span: Span) -> &'a str {
+        self.source.get(span.start..span.end).unwrap_or("")
+    }
+
+    fn error(&mut self, diagnostic: Diagnostic) -> Poisoned {
+        self.diagnostics.push(diagnostic);
+        Poisoned
+    }
+
+    // ------------------------------------------------------------ declarations
+
+    /// Claims a name for a declaration; reports a duplicate otherwise.
+    fn claim(&mut self, name: &str, span: Span, what: &str) -> bool {
+        if let Some(&first) = self.declared_at.get(name) {
+            self.diagnostics.push(
+                Diagnostic::error(Code::DuplicateName, format!("`{name}` is defined more than once"), span)
+                    .with_label(format!(
+                        "`{name}` redefined here as {} {what}",
+                        if what.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+                    ))
+                    .with_secondary(first, "first defined here")
+                    .with_help("give each input, param, const, let, def and dimension its own name"),
+            );
+            return false;
+        }
+        if Builtin::by_name(name).is_some() && what == "def" {
+            self.diagnostics.push(
+                Diagnostic::error(Code::DuplicateName, format!("`{name}` is a built-in function"), span)
+                    .with_label("a def cannot replace a built-in")
+                    .with_help(format!("name it differently, e.g. `my_{name}`")),
+            );
+            return false;
+        }
+        self.declared_at.insert(name.to_string(), span);
+        true
+    }
+
+    fn dim(&mut self, name: &str, span: Span) -> Option<DimId> {
+        if let Some(Global::Dim(id)) = self.globals.get(name) {
+            return Some(*id);
+        }
+        if !self.claim(name, span, "dimension") {
+            return None;
+        }
+        let id = DimId(self.program.dims.len() as u32);
+        self.program.dims.push(name.to_string());
+        self.globals.insert(name.to_string(), Global::Dim(id));
+        Some(id)
+    }
+
+    fn default_shape(&mut self, span: Span) -> Shape {
+        match self.globals.get("N") {
+            Some(Global::Dim(id)) => vec![Dim::Named(*id)],
+            Some(_) => Vec::new(),
+            None => self.dim("N", span).map(Dim::Named).into_iter().collect(),
+        }
+    }
+
+    fn declare(&mut self, ast: &'a ast::Program) {
+        // Implicit inputs come first, in a fixed order, when used undeclared.
+        let declared: HashSet<&str> = ast
+            .statements
+            .iter()
+            .filter_map(|s| match &s.kind {
+                StatementKind::Input { name, .. }
+                | StatementKind::Param { name, .. }
+                | StatementKind::Const { name, .. }
+                | StatementKind::Let { name, .. } => Some(name.name.as_str()),
+                _ => None,
+            })
+            .collect();
+        for implicit in IMPLICIT_INPUTS {
+            if declared.contains(implicit) {
+                continue;
+            }
+            if let Some(span) = first_use(ast, implicit) {
+                let shape = self.default_shape(span);
+                self.claim(implicit, span, "input");
+                self.globals.insert(implicit.to_string(), Global::Input(self.program.inputs.len()));
+                self.program.inputs.push(Input {
+                    name: implicit.to_string(),
+                    domain: Domain::Real,
+                    shape,
+                    span,
+                    implicit: true,
+                });
+            }
+        }
+        let mut lets_seen = 0;
+        for statement in &ast.statements {
+            match &statement.kind {
+                StatementKind::Input { name, domain, shape } => {
+                    let domain = self.domain(domain);
+                    let shape = match shape {
+                        None => self.default_shape(name.span),
+                        Some(spec) => spec
+                            .dims
+                            .iter()
+                            .filter_map(|d| match d {
+                                DimSpec::Named(ident) => self.dim(&ident.name, ident.span).map(Dim::Named),
+                                DimSpec::Fixed { size, .. } => Some(Dim::Fixed(*size)),
+                            })
+                            .collect(),
+                    };
+                    if self.claim(&name.name, name.span, "input") {
+                        self.globals.insert(name.name.clone(), Global::Input(self.program.inputs.len()));
+                    }
+                    self.program.inputs.push(Input {
+                        name: name.name.clone(),
+                        domain: domain.unwrap_or(Domain::Real),
+                        shape,
+                        span: statement.span,
+                        implicit: false,
+                    });
+                }
+                StatementKind::Param { name, value } | StatementKind::Const { name, value } => {
+                    let is_param = matches!(statement.kind, StatementKind::Param { .. });
+                    let value = match &value.kind {
+                        LiteralKind::Scalar(v) => Value::Scalar(*v),
+                        LiteralKind::Vector(vs) => Value::Vector(vs.clone()),
+                    };
+                    let constant = Constant {
+                        name: name.name.clone(),
+                        value,
+                        span: statement.span,
+                    };
+                    let what = if is_param { "param" } else { "const" };
+                    let claimed = self.claim(&name.name, name.span, what);
+                    let list = if is_param { &mut self.program.params } else { &mut self.program.consts };
+                    let index = list.len();
+                    list.push(constant);
+                    if claimed {
+                        let global = if is_param { Global::Param(index) } else { Global::Const(index) };
+                        self.globals.insert(name.name.clone(), global);
+                    }
+                }
+                StatementKind::Def { name, params, body } => {
+                    let mut seen = HashMap::new();
+                    for param in params {
+                        if let Some(first) = seen.insert(param.name.as_str(), param.span) {
+                            self.diagnostics.push(
+                                Diagnostic::error(
+                                    Code::DuplicateName,
+                                    format!("parameter `{}` appears twice in `{}`", param.name, name.name),
+                                    param.span,
+                                )
+                                .with_secondary(first, "first here"),
+                            );
+                        }
+                    }
+                    if self.claim(&name.name, name.span, "def") {
+                        self.defs.insert(
+                            name.name.clone(),
+                            Def {
+                                params,
+                                body,
+                                name_span: name.span,
+                                lets_visible: lets_seen,
+                                recursive: false,
+                                used: false,
+                            },
+                        );
+                    }
+                }
+                StatementKind::Let { .. } => lets_seen += 1,
+                StatementKind::Loss { .. } | StatementKind::Output { .. } | StatementKind::Wrt { .. } => {}
+            }
+        }
+        // `wrt`, default `y_pred`.
+        let mut any_wrt = false;
+        for statement in &ast.statements {
+            if let StatementKind::Wrt { names } = &statement.kind {
+                any_wrt = true;
+                for ident in names {
+                    match self.globals.get(&ident.name).copied() {
+                        Some(Global::Input(i)) => self.push_wrt(Var::Input(i)),
+                        Some(Global::Param(i)) => self.push_wrt(Var::Param(i)),
+                        Some(other) => {
+                            let what = match other {
+                                Global::Const(_) => "a const",
+                                _ => "a dimension",
+                            };
+                            self.diagnostics.push(
+                                Diagnostic::error(
+                                    Code::TypeMismatch,
+                                    format!("cannot take a gradient with respect to `{}`, {what}", ident.name),
+                                    ident.span,
+                                )
+                                .with_label("not an input or a param")
+                                .with_help("`wrt` names inputs or params; to vary a constant, declare it as a `param`"),
+                            );
+                        }
+                        None => {
+                            let candidates: Vec<String> = self
+                                .globals
+                                .iter()
+                                .filter(|(_, g)| matches!(g, Global::Input(_) | Global::Param(_)))
+                                .map(|(n, _)| n.clone())
+                                .collect();
+                            let mut diagnostic = Diagnostic::error(
+                                Code::UnknownName,
+                                format!("cannot find input or param `{}`", ident.name),
+                                ident.span,
+                            )
+                            .with_label("not declared");
+                            if let Some(best) = closest(&ident.name, candidates.iter().map(String::as_str)) {
+                                diagnostic = diagnostic
+                                    .with_help(format!("an input or param with a similar name exists: `{best}`"))
+                                    .with_fix(ident.span, best);
+                            }
+                            self.diagnostics.push(diagnostic);
+                        }
+                    }
+                }
+            }
+        }
+        if !any_wrt && let Some(Global::Input(i)) = self.globals.get("y_pred").copied() {
+            self.push_wrt(Var::Input(i));
+        }
+        self.program.batch = self
+            .program
+            .wrt
+            .iter()
+            .find_map(|v| match v {
+                Var::Input(i) => self.program.inputs[*i].shape.first().copied(),
+                Var::Param(_) => None,
+            })
+            .or_else(|| self.program.inputs.first().and_then(|i| i.shape.first().copied()));
+    }
+
+    fn push_wrt(&mut self, var: Var) {
+        if !self.program.wrt.contains(&var) {
+            self.program.wrt.push(var);
+        }
+    }
+
+    fn domain(&mut self, domain: &ast::Domain) -> Option<Domain> {
+        Some(match &domain.kind {
+            DomainKind::Real => Domain::Real,
+            DomainKind::Set(values) => {
+                if values.iter().any(|v| !v.is_finite()) {
+                    self.diagnostics.push(
+                        Diagnostic::error(Code::BadDomain, "a set domain holds finite numbers only", domain.span)
+                            .with_help("an input never holds an infinity; use an interval such as `[0, inf)`"),
+                    );
+                    return None;
+                }
+                Domain::Set(values.clone())
+            }
+            DomainKind::Interval { lo, hi } => {
+                let empty = lo.value > hi.value || (lo.value == hi.value && !(lo.closed && hi.closed));
+                if lo.value.is_nan() || hi.value.is_nan() || empty || lo.value == f64::INFINITY || hi.value == f64::NEG_INFINITY {
+                    self.diagnostics.push(
+                        Diagnostic::error(
+                            Code::BadDomain,
+                            format!("the interval `{}` is empty", self.text(domain.span)),
+                            domain.span,
+                        )
+                        .with_label("no value lies in this interval")
+                        .with_help("write the lower end first, e.g. `[0, 1]`; a single value is `[a, a]` or `{a}`"),
+                    );
+                    return None;
+                }
+                Domain::Interval {
+                    lo: lo.value,
+                    lo_closed: lo.closed && lo.value.is_finite(),
+                    hi: hi.value,
+                    hi_closed: hi.closed && hi.value.is_finite(),
+                }
+            }
+        })
+    }
+
+    /// Reports every recursive cycle of defs once, at the call that closes it.
+    fn check_def_cycles(&mut self) {
+        let mut names: Vec<String> = self.defs.keys().cloned().collect();
+        names.sort_by_key(|n| self.defs[n].name_span.start);
+        let mut done: HashSet<String> = HashSet::new();
+        for name in names {
+            let mut stack = Vec::new();
+            self.visit_def(&name, &mut stack, &mut done);
+        }
+    }
+
+    fn visit_def(&mut self, name: &str, stack: &mut Vec<String>, done: &mut HashSet<String>) {
+        if done.contains(name) {
+            return;
+        }
+        stack.push(name.to_string());
+        let body = self.defs[name].body;
+        let mut calls = Vec::new();
+        collect_calls(body, &mut calls);
+        for (callee, span) in calls {
+            if !self.defs.contains_key(&callee) {
+                continue;
+            }
+            if let Some(pos) = stack.iter().position(|n| *n == callee) {
+                let cycle: Vec<String> = stack[pos..].iter().map(|n| format!("`{n}`")).collect();
+                let how = if cycle.len() == 1 {
+                    format!("`{callee}` calls itself")
+                } else {
+                    format!("{} call each other in a cycle", cycle.join(", "))
+                };
+                let def_span = self.defs[name].name_span;
+                self.diagnostics.push(
+                    Diagnostic::error(Code::RecursiveDef, format!("recursive def: {how}"), span)
+                        .with_label(format!("`{callee}` is called again here"))
+                        .with_secondary(def_span, format!("inside `{name}`, defined here"))
+                        .with_note("defs are expanded at their call sites, so they cannot recurse")
+                        .with_help("write the expression out, or bind intermediate values with `let`"),
+                );
+                for n in &stack[pos..] {
+                    if let Some(def) = self.defs.get_mut(n) {
+                        def.recursive = true;
+                    }
+                }
+                continue;
+            }
+            self.visit_def(&callee, stack, done);
+        }
+        stack.pop();
+        done.insert(name.to_string());
+    }
+
+    // ------------------------------------------------------------- statements
+
+    fn define(&mut self, ast: &'a ast::Program) {
+        for statement in &ast.statements {
+            match &statement.kind {
+                StatementKind::Let { name, value } => {
+                    let scope = Scope {
+                        params: None,
+                        lets_visible: self.lets.len(),
+                    };
+                    let claimed = self.claim(&name.name, name.span, "let");
+                    let lowered = self.expr(value, scope);
+                    if claimed {
+                        self.lets.push(Let {
+                            name: name.name.clone(),
+                            span: name.span,
+                            value: Some(lowered),
+                        });
+                    } else {
+                        self.lets.push(Let {
+                            name: String::new(),
+                            span: name.span,
+                            value: None,
+                        });
+                    }
+                }
+                StatementKind::Loss { name, value } => {
+                    let scope = Scope {
+                        params: None,
+                        lets_visible: self.lets.len(),
+                    };
+                    let name = name.as_ref().map_or("loss", |n| n.name.as_str());
+                    if let Ok(root) = self.expr(value, scope) {
+                        self.result(name, ResultKind::Loss, root, statement.span, value.span);
+                    }
+                }
+                StatementKind::Output { name, value } => {
+                    let scope = Scope {
+                        params: None,
+                        lets_visible: self.lets.len(),
+                    };
+                    if let Ok(root) = self.expr(value, scope) {
+                        self.result(&name.name, ResultKind::Output, root, statement.span, value.span);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn result(&mut self, name: &str, kind: ResultKind, root: NodeId, span: Span, value_span: Span) {
+        if let Some(previous) = self.program.results.iter().find(|r| r.name == name) {
+            let first = previous.span;
+            self.diagnostics.push(
+                Diagnostic::error(Code::DuplicateName, format!("a result named `{name}` is already defined"), span)
+                    .with_secondary(first, "first defined here")
+                    .with_help("give each `loss` and `output` its own name: `loss my_name = ...`"),
+            );
+            return;
+        }
+        let ty = self.program.node(root).ty.clone();
+        if kind == ResultKind::Loss {
+            if ty.kind == Kind::Bool {
+                self.diagnostics.push(
+                    Diagnostic::error(Code::TypeMismatch, format!("the loss `{name}` is a boolean"), value_span)
+                        .with_label("a loss must be a number")
+                        .with_help(format!("turn the condition into 0/1 with `float({})`", self.text(value_span))),
+                );
+                return;
+            }
+            let per_sample = ty.shape.len() == 1 && Some(ty.shape[0]) == self.program.batch;
+            if !(ty.shape.is_empty() || per_sample) {
+                let shape = self.program.shape_string(&ty.shape);
+                let batch = self.program.batch.map(|b| self.program.shape_string(&[b]));
+                let help = if ty.shape.len() >= 2 && Some(ty.shape[0]) == self.program.batch {
+                    format!(
+                        "reduce the other axes to get one value per sample, e.g. `sum({}, axis=-1)`, or everything with `mean(...)`",
+                        self.text(value_span)
+                    )
+                } else {
+                    format!("reduce it to a scalar with `mean({})`", self.text(value_span))
+                };
+                let expected = match &batch {
+                    Some(b) => format!("a scalar `[]` or per-sample `{b}`"),
+                    None => "a scalar `[]`".to_string(),
+                };
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        Code::LossShape,
+                        format!("the loss `{name}` has shape {shape}, but a loss must be {expected}"),
+                        value_span,
+                    )
+                    .with_label(format!("this has shape {shape}"))
+                    .with_note("a per-sample loss is reduced by its mean, as Keras does")
+                    .with_help(help),
+                );
+                return;
+            }
+        }
+        self.program.results.push(NamedResult {
+            name: name.to_string(),
+            kind,
+            root,
+            span,
+        });
+    }
+
+    /// Defs that were never called are still checked for unknown names.
+    fn check_unused_defs(&mut self) {
+        let mut unused: Vec<(&'a Expr, Vec<String>, usize)> = self
+            .defs
+            .values()
+            .filter(|d| !d.used && !d.recursive)
+            .map(|d| (d.body, d.params.iter().map(|p| p.name.clone()).collect(), d.lets_visible))
+            .collect();
+        unused.sort_by_key(|(body, _, _)| body.span.start);
+        for (body, params, lets_visible) in unused {
+            self.check_names(body, &params, lets_visible);
+        }
+    }
+
+    fn check_names(&mut self, expr: &Expr, params: &[String], lets_visible: usize) {
+        match &expr.kind {
+            ExprKind::Name(name) => {
+                if !params.contains(name) && self.lookup_let(name, lets_visible).is_none() && !self.globals.contains_key(name) {
+                    let scope = Scope {
+                        params: None,
+                        lets_visible,
+                    };
+                    let diagnostic = self.unknown_value(name, expr.span, scope, params);
+                    self.diagnostics.push(diagnostic);
+                }
+            }
+            ExprKind::Call { callee, args } => {
+                if !self.defs.contains_key(&callee.name) && Builtin::by_name(&callee.name).is_none() {
+                    let diagnostic = self.unknown_function(callee);
+                    self.diagnostics.push(diagnostic);
+                }
+                for arg in args {
+                    if arg.name.is_none() {
+                        self.check_names(&arg.value, params, lets_visible);
+                    }
+                }
+            }
+            ExprKind::Unary { operand, .. } | ExprKind::Paren(operand) => self.check_names(operand, params, lets_visible),
+            ExprKind::Binary { lhs, rhs, .. } => {
+                self.check_names(lhs, params, lets_visible);
+                self.check_names(rhs, params, lets_visible);
+            }
+            ExprKind::Tuple(items) => items.iter().for_each(|e| self.check_names(e, params, lets_visible)),
+            ExprKind::Number(_) | ExprKind::Bool(_) => {}
+        }
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    fn push(&mut self, op: Op, args: Vec<NodeId>, ty: Type, span: Span) -> NodeId {
+        let id = NodeId(self.program.nodes.len() as u32);
+        self.program.nodes.push(Node { op, args, ty, span });
+        id
+    }
+
+    fn ty(&self, id: NodeId) -> &Type {
+        &self.program.node(id).ty
+    }
+
+    fn leaf(&mut self, global: Global) -> NodeId {
+        let (key, op, ty, span) = match global {
+            Global::Input(i) => {
+                let input = &self.program.inputs[i];
+                ((0, i), Op::Input(i), Type::num(input.shape.clone()), input.span)
+            }
+            Global::Param(i) => {
+                let param = &self.program.params[i];
+                ((1, i), Op::Param(i), Type::num(param.value.shape()), param.span)
+            }
+            Global::Const(i) => {
+                let constant = &self.program.consts[i];
+                ((2, i), Op::Const(i), Type::num(constant.value.shape()), constant.span)
+            }
+            Global::Dim(id) => {
+                let span = self.declared_at.get(&self.program.dims[id.0 as usize]).copied().unwrap_or_default();
+                ((3, id.0 as usize), Op::DimSize(id), Type::scalar(), span)
+            }
+        };
+        if let Some(&id) = self.leaf_nodes.get(&key) {
+            return id;
+        }
+        let id = self.push(op, Vec::new(), ty, span);
+        self.leaf_nodes.insert(key, id);
+        id
+    }
+
+    fn lookup_let(&self, name: &str, lets_visible: usize) -> Option<&Let> {
+        self.lets[..lets_visible.min(self.lets.len())].iter().rev().find(|l| l.name == name)
+    }
+
+    fn expr(&mut self, expr: &Expr, scope: Scope<'_>) -> Lowered {
+        match &expr.kind {
+            ExprKind::Number(value) => Ok(self.push(Op::Literal(*value), Vec::new(), Type::scalar(), expr.span)),
+            ExprKind::Bool(value) => Ok(self.push(Op::Bool(*value), Vec::new(), Type::boolean(Vec::new()), expr.span)),
+            ExprKind::Paren(inner) => self.expr(inner, scope),
+            ExprKind::Name(name) => self.name(name, expr.span, scope),
+            ExprKind::Tuple(_) => Err(self.error(
+                Diagnostic::error(Code::TypeMismatch, "a tuple is only allowed as `axis=(...)`", expr.span)
+                    .with_label("unexpected tuple"),
+            )),
+            ExprKind::Unary { op, op_span, operand } => {
+                let arg = self.expr(operand, scope)?;
+                let (builtin, want) = match op {
+                    UnaryOp::Neg => (Builtin::Neg, Kind::Num),
+                    UnaryOp::Not => (Builtin::Not, Kind::Bool),
+                };
+                self.expect_kind(arg, want, operand.span, &format!("the operand of `{}`", op.symbol()))?;
+                let ty = Type {
+                    kind: want,
+                    shape: self.ty(arg).shape.clone(),
+                };
+                let _ = op_span;
+                Ok(self.push(Op::Call(builtin, Attrs::default()), vec![arg], ty, expr.span))
+            }
+            ExprKind::Binary { op, op_span, lhs, rhs } => {
+                let a = self.expr(lhs, scope);
+                let b = self.expr(rhs, scope);
+                let (a, b) = (a?, b?);
+                let (builtin, operand_kind, out_kind) = match op {
+                    BinaryOp::Or => (Builtin::Or, Kind::Bool, Kind::Bool),
+                    BinaryOp::And => (Builtin::And, Kind::Bool, Kind::Bool),
+                    BinaryOp::Eq => (Builtin::Eq, Kind::Num, Kind::Bool),
+                    BinaryOp::Ne => (Builtin::Ne, Kind::Num, Kind::Bool),
+                    BinaryOp::Lt => (Builtin::Lt, Kind::Num, Kind::Bool),
+                    BinaryOp::Le => (Builtin::Le, Kind::Num, Kind::Bool),
+                    BinaryOp::Gt => (Builtin::Gt, Kind::Num, Kind::Bool),
+                    BinaryOp::Ge => (Builtin::Ge, Kind::Num, Kind::Bool),
+                    BinaryOp::Add => (Builtin::Add, Kind::Num, Kind::Num),
+                    BinaryOp::Sub => (Builtin::Sub, Kind::Num, Kind::Num),
+                    BinaryOp::Mul => (Builtin::Mul, Kind::Num, Kind::Num),
+                    BinaryOp::Div => (Builtin::Div, Kind::Num, Kind::Num),
+                    BinaryOp::Pow => (Builtin::Pow, Kind::Num, Kind::Num),
+                };
+                let role = format!("an operand of `{}`", op.symbol());
+                let ka = self.expect_kind(a, operand_kind, lhs.span, &role);
+                let kb = self.expect_kind(b, operand_kind, rhs.span, &role);
+                ka?;
+                kb?;
+                let shape = self.broadcast(&[(a, lhs.span), (b, rhs.span)], *op_span, &format!("`{}`", op.symbol()))?;
+                Ok(self.push(
+                    Op::Call(builtin, Attrs::default()),
+                    vec![a, b],
+                    Type {
+                        kind: out_kind,
+                        shape,
+                    },
+                    expr.span,
+                ))
+            }
+            ExprKind::Call { callee, args } => self.call(expr, callee, args, scope),
+        }
+    }
+
+    fn name(&mut self, name: &str, span: Span, scope: Scope<'_>) -> Lowered {
+        if let Some(params) = scope.params
+            && let Some(value) = params.get(name)
+        {
+            return *value;
+        }
+        if let Some(binding) = self.lookup_let(name, scope.lets_visible) {
+            return match binding.value {
+                Some(value) => value,
+                None => Err(Poisoned),
+            };
+        }
+        if let Some(&global) = self.globals.get(name) {
+            return Ok(self.leaf(global));
+        }
+        let no_params: Vec<String> = scope.params.map(|p| p.keys().cloned().collect()).unwrap_or_default();
+        let diagnostic = self.unknown_value(name, span, scope, &no_params);
+        Err(self.error(diagnostic))
+    }
+
+    fn unknown_value(&self, name: &str, span: Span, scope: Scope<'_>, params: &[String]) -> Diagnostic {
+        if Builtin::by_name(name).is_some() || self.defs.contains_key(name) {
+            return Diagnostic::error(Code::UnknownName, format!("`{name}` is a function, not a value"), span)
+                .with_label("a function used as a value")
+                .with_help(format!("call it: `{name}(...)`"));
+        }
+        let mut diagnostic =
+            Diagnostic::error(Code::UnknownName, format!("cannot find `{name}` in this scope"), span).with_label("not declared");
+        if let Some(later) = self.lets[scope.lets_visible.min(self.lets.len())..].iter().find(|l| l.name == name) {
+            return diagnostic
+                .with_secondary(later.span, format!("`{name}` is defined here, after its use"))
+                .with_help("move the `let` above its first use");
+        }
+        let mut candidates: Vec<&str> = self.globals.keys().map(String::as_str).collect();
+        candidates.extend(self.lets[..scope.lets_visible.min(self.lets.len())].iter().map(|l| l.name.as_str()));
+        candidates.extend(params.iter().map(String::as_str));
+        if let Some(best) = closest(name, candidates.into_iter()) {
+            diagnostic = diagnostic
+                .with_help(format!("a name with a similar spelling exists: `{best}`"))
+                .with_fix(span, best);
+        } else {
+            diagnostic = diagnostic.with_help(format!("declare it, e.g. `input {name}: real` or `let {name} = ...`"));
+        }
+        diagnostic
+    }
+
+    fn unknown_function(&self, callee: &ast::Ident) -> Diagnostic {
+        let name = &callee.name;
+        let mut diagnostic = Diagnostic::error(Code::UnknownName, format!("cannot find function `{name}`"), callee.span)
+            .with_label("not a built-in or a def");
+        if self.globals.contains_key(name) || self.lets.iter().any(|l| l.name == *name) {
+            return diagnostic
+                .with_label("a value, not a function")
+                .with_help(format!("`{name}` is a value; to multiply, write `{name} * (...)`"));
+        }
+        let mut functions: Vec<&str> = Builtin::callable_names().collect();
+        functions.extend(self.defs.keys().map(String::as_str));
+        let suggestion = Builtin::by_alias(name)
+            .map(|b| b.name().to_string())
+            .or_else(|| closest(name, functions.into_iter()).map(str::to_string));
+        if let Some(best) = suggestion {
+            diagnostic = diagnostic
+                .with_help(format!("a function with a similar name exists: `{best}`"))
+                .with_fix(callee.span, best.clone());
+        } else {
+            diagnostic = diagnostic.with_note("see `docs/language.md` for the built-in functions");
+        }
+        diagnostic
+    }
+
+    fn expect_kind(&mut self, id: NodeId, want: Kind, span: Span, role: &str) -> Result<(), Poisoned> {
+        let got = self.ty(id).kind;
+        if got == want {
+            return Ok(());
+        }
+        let text = self.text(span);
+        let text = strip_parens(text);
+        let diagnostic = match want {
+            Kind::Num => Diagnostic::error(
+                Code::TypeMismatch,
+                format!("expected a number for {role}, found a boolean"),
+                span,
+            )
+            .with_label("this is a boolean")
+            .with_help(format!(
+                "a boolean is not a number: use `float({text})` for 0/1, or `where({text}, a, b)` to choose values"
+            ))
+            .with_fix(span, format!("float({text})")),
+            Kind::Bool => Diagnostic::error(
+                Code::TypeMismatch,
+                format!("expected a boolean for {role}, found a number"),
+                span,
+            )
+            .with_label("this is a number")
+            .with_help(format!("compare it to get a boolean, e.g. `{text} > 0` or `{text} == 1`")),
+        };
+        Err(self.error(diagnostic))
+    }
+
+    /// Broadcasts the shapes of `args`; reports a `shape-mismatch` at `at`.
+    fn broadcast(&mut self, args: &[(NodeId, Span)], at: Span, what: &str) -> Result<Shape, Poisoned> {
+        let mut shape: Shape = Vec::new();
+        for (i, &(id, _)) in args.iter().enumerate() {
+            let next = self.ty(id).shape.clone();
+            match broadcast(&shape, &next) {
+                Ok(s) => shape = s,
+                Err(from_right) => {
+                    let mut diagnostic = Diagnostic::error(
+                        Code::ShapeMismatch,
+                        format!("the shapes of the operands of {what} do not broadcast"),
+                        at,
+                    )
+                    .with_label("shapes do not match");
+                    for &(other, span) in &args[..=i] {
+                        let s = self.program.shape_string(&self.ty(other).shape);
+                        diagnostic = diagnostic.with_secondary(span, format!("this has shape {s}"));
+                    }
+                    let dim_at = |s: &Shape| s.len().checked_sub(from_right + 1).map(|k| s[k]);
+                    let both_named =
+                        matches!((dim_at(&shape), dim_at(&next)), (Some(Dim::Named(_)), Some(Dim::Named(_))));
+                    diagnostic = diagnostic.with_note(
+                        "shapes align from the right; a dimension matches an equal name, an equal integer, or 1",
+                    );
+                    diagnostic = if both_named {
+                        diagnostic.with_help(
+                            "two different dimension names never match: use one name if the sizes are equal, \
+                             or reduce one operand first",
+                        )
+                    } else {
+                        diagnostic.with_help("reduce or reshape one operand first (`sum`, `mean`, `take`, `expand_dims`)")
+                    };
+                    return Err(self.error(diagnostic));
+                }
+            }
+        }
+        // The classic `[N, 1]` against `[N]` bug: NumPy broadcasting silently
+        // builds an `[N, N]` matrix. Warn when a dimension name appears twice in
+        // the result although no operand had it twice.
+        let repeated = |s: &Shape| {
+            s.iter().enumerate().any(|(k, d)| matches!(d, Dim::Named(_)) && s[..k].contains(d))
+        };
+        let rank = shape.len();
+        if repeated(&shape)
+            && !args.iter().any(|&(id, _)| repeated(&self.ty(id).shape))
+            && args.iter().any(|&(id, _)| self.ty(id).shape.len() < rank)
+        {
+            let text = self.program.shape_string(&shape);
+            let mut diagnostic = Diagnostic::warning(
+                Code::ShapeMismatch,
+                format!("broadcasting the operands of {what} builds a {text} matrix"),
+                at,
+            )
+            .with_label(format!("the result has shape {text}"));
+            for &(other, span) in args {
+                let s = self.program.shape_string(&self.ty(other).shape);
+                diagnostic = diagnostic.with_secondary(span, format!("this has shape {s}"));
+            }
+            self.diagnostics.push(
+                diagnostic
+                    .with_note("a trailing axis of size 1 against a vector pairs every element with every other")
+                    .with_help("make the shapes equal first, e.g. `take(y_true, 0)` to drop a trailing `[N, 1]` axis; \
+                                for a deliberate pairwise matrix, write `expand_dims` on both operands"),
+            );
+        }
+        Ok(shape)
+    }
+
+    // ------------------------------------------------------------------ calls
+
+    fn call(&mut self, expr: &Expr, callee: &ast::Ident, args: &[ast::Arg], scope: Scope<'_>) -> Lowered {
+        if self.defs.contains_key(&callee.name) {
+            return self.call_def(expr, callee, args, scope);
+        }
+        let Some(builtin) = Builtin::by_name(&callee.name) else {
+            let diagnostic = self.unknown_function(callee);
+            // Still check the arguments for their own errors.
+            for arg in args {
+                if arg.name.is_none() {
+                    let _ = self.expr(&arg.value, scope);
+                }
+            }
+            return Err(self.error(diagnostic));
+        };
+        let spec = builtin.spec();
+        // Keyword arguments: known, once each.
+        let mut keywords: HashMap<&str, &Expr> = HashMap::new();
+        let mut positional = Vec::new();
+        for arg in args {
+            match &arg.name {
+                None => {
+                    if !keywords.is_empty() {
+                        return Err(self.error(
+                            Diagnostic::error(Code::Syntax, "a positional argument cannot follow a keyword argument", arg.value.span)
+                                .with_help("put positional arguments first"),
+                        ));
+                    }
+                    positional.push(&arg.value);
+                }
+                Some(keyword) => {
+                    if !spec.keywords.contains(&keyword.name.as_str()) {
+                        let mut diagnostic = Diagnostic::error(
+                            Code::Arity,
+                            format!("`{}` has no keyword argument `{}`", spec.name, keyword.name),
+                            keyword.span,
+                        )
+                        .with_label("unknown keyword");
+                        diagnostic = if spec.keywords.is_empty() {
+                            diagnostic.with_help(format!("`{}` takes no keyword arguments", spec.name))
+                        } else if let Some(best) = closest(&keyword.name, spec.keywords.iter().copied()) {
+                            diagnostic
+                                .with_help(format!("did you mean `{best}`?"))
+                                .with_fix(keyword.span, best)
+                        } else {
+                            diagnostic.with_help(format!(
+                                "`{}` takes {}",
+                                spec.name,
+                                spec.keywords.iter().map(|k| format!("`{k}=`")).collect::<Vec<_>>().join(" and ")
+                            ))
+                        };
+                        return Err(self.error(diagnostic));
+                    }
+                    if keywords.insert(keyword.name.as_str(), &arg.value).is_some() {
+                        return Err(self.error(Diagnostic::error(
+                            Code::Arity,
+                            format!("keyword argument `{}` given twice", keyword.name),
+                            keyword.span,
+                        )));
+                    }
+                }
+            }
+        }
+        if positional.len() != spec.params.len() {
+            return Err(self.arity_error(expr, spec.name, spec.params, &positional, builtin));
+        }
+        match spec.signature {
+            Signature::Take => return self.take(expr, &positional, &keywords, scope),
+            Signature::OneHot => return self.one_hot(expr, &positional, scope),
+            _ => {}
+        }
+        let mut lowered = Vec::with_capacity(positional.len());
+        let mut failed = false;
+        for arg in &positional {
+            match self.expr(arg, scope) {
+                Ok(id) => lowered.push((id, arg.span)),
+                Err(_) => failed = true,
+            }
+        }
+        if failed {
+            return Err(Poisoned);
+        }
+        let name = spec.name;
+        let what = format!("`{name}`");
+        let (ty, attrs) = match spec.signature {
+            Signature::Elementwise | Signature::Compare => {
+                let mut ok = true;
+                for (i, &(id, span)) in lowered.iter().enumerate() {
+                    ok &= self
+                        .expect_kind(id, Kind::Num, span, &format!("argument `{}` of `{name}`", spec.params[i]))
+                        .is_ok();
+                }
+                if !ok {
+                    return Err(Poisoned);
+                }
+                let shape = self.broadcast(&lowered, callee.span, &what)?;
+                let kind = if spec.signature == Signature::Compare { Kind::Bool } else { Kind::Num };
+                (Type { kind, shape }, Attrs::default())
+            }
+            Signature::Logic => {
+                for &(id, span) in &lowered {
+                    self.expect_kind(id, Kind::Bool, span, &what)?;
+                }
+                (Type::boolean(self.broadcast(&lowered, callee.span, &what)?), Attrs::default())
+            }
+            Signature::Where => {
+                let c = self.expect_kind(lowered[0].0, Kind::Bool, lowered[0].1, "the condition of `where`");
+                let a = self.expect_kind(lowered[1].0, Kind::Num, lowered[1].1, "a branch of `where`");
+                let b = self.expect_kind(lowered[2].0, Kind::Num, lowered[2].1, "a branch of `where`");
+                c?;
+                a?;
+                b?;
+                (Type::num(self.broadcast(&lowered, callee.span, &what)?), Attrs::default())
+            }
+            Signature::Float => {
+                let (id, span) = lowered[0];
+                if self.ty(id).kind == Kind::Num {
+                    let text = self.text(span);
+                    return Err(self.error(
+                        Diagnostic::error(Code::TypeMismatch, "`float` takes a boolean, found a number", span)
+                            .with_label("already a number")
+                            .with_help(format!("`{text}` is already a number; to get 0/1 from it, compare it, e.g. `float({text} > 0)`")),
+                    ));
+                }
+                (Type::num(self.ty(id).shape.clone()), Attrs::default())
+            }
+            Signature::Reduce => {
+                let (id, span) = lowered[0];
+                self.expect_kind(id, Kind::Num, span, &what)?;
+                let shape = self.ty(id).shape.clone();
+                let axes = match keywords.get("axis") {
+                    Some(axis) => Some(self.axes(axis, &shape, span, name)?),
+                    None => None,
+                };
+                let keepdims = match keywords.get("keepdims") {
+                    Some(flag) => self.flag(flag)?,
+                    None => false,
+                };
+                let reduced: Vec<usize> = axes.clone().unwrap_or_else(|| (0..shape.len()).collect());
+                let out: Shape = shape
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, d)| {
+                        if reduced.contains(&k) {
+                            keepdims.then_some(Dim::Fixed(1))
+                        } else {
+                            Some(*d)
+                        }
+                    })
+                    .collect();
+                (Type::num(out), Attrs {
+                    axes,
+                    keepdims,
+                    ..Attrs::default()
+                })
+            }
+            Signature::AlongAxis => {
+                let (id, span) = lowered[0];
+                self.expect_kind(id, Kind::Num, span, &what)?;
+                let shape = self.ty(id).shape.clone();
+                let axes = match keywords.get("axis") {
+                    Some(axis) => self.axes(axis, &shape, span, name)?,
+                    None => self.default_axis(&shape, span, name)?,
+                };
+                if axes.len() != 1 {
+                    let at = keywords.get("axis").map_or(expr.span, |a| a.span);
+                    return Err(self.error(
+                        Diagnostic::error(Code::BadAxis, format!("`{name}` works along one axis"), at)
+                            .with_help("give a single axis, e.g. `axis=-1`"),
+                    ));
+                }
+                (Type::num(shape), Attrs {
+                    axes: Some(axes),
+                    ..Attrs::default()
+                })
+            }
+            Signature::ExpandDims => {
+                let (id, span) = lowered[0];
+                self.expect_kind(id, Kind::Num, span, &what)?;
+                let shape = self.ty(id).shape.clone();
+                let Some(axis) = keywords.get("axis") else {
+                    return Err(self.error(
+                        Diagnostic::error(Code::Arity, "`expand_dims` needs `axis=`", expr.span)
+                            .with_help("name where the new axis goes in the result, e.g. `expand_dims(x, axis=-1)`"),
+                    ));
+                };
+                let count = match &axis.kind {
+                    ExprKind::Tuple(items) => items.len(),
+                    _ => 1,
+                };
+                let out_rank: Shape = vec![Dim::Fixed(1); shape.len() + count];
+                let axes = self.axes(axis, &out_rank, span, name)?;
+                let mut inner = shape.into_iter();
+                let out: Shape = (0..out_rank.len())
+                    .map(|k| if axes.contains(&k) { Dim::Fixed(1) } else { inner.next().expect("rank adds up") })
+                    .collect();
+                (Type::num(out), Attrs {
+                    axes: Some(axes),
+                    ..Attrs::default()
+                })
+            }
+            Signature::Take | Signature::OneHot => unreachable!("handled above"),
+        };
+        let args = lowered.into_iter().map(|(id, _)| id).collect();
+        Ok(self.push(Op::Call(builtin, attrs), args, ty, expr.span))
+    }
+
+    fn arity_error(
+        &mut self,
+        expr: &Expr,
+        name: &str,
+        params: &[&str],
+        positional: &[&Expr],
+        builtin: Builtin,
+    ) -> Poisoned {
+        let expected = params.len();
+        let plural = if expected == 1 { "" } else { "s" };
+        let found = positional.len();
+        let extra = found.saturating_sub(expected);
+        let label = match extra {
+            0 => format!("expected {expected} argument{plural}, found {found}"),
+            1 => "unexpected argument".to_string(),
+            _ => format!("{extra} unexpected arguments"),
+        };
+        let mut diagnostic = Diagnostic::error(
+            Code::Arity,
+            format!("`{name}` takes {expected} argument{plural} but {found} {} given", if found == 1 { "was" } else { "were" }),
+            if extra > 0 { positional[expected].span.to(positional[found - 1].span) } else { expr.span },
+        )
+        .with_label(label)
+        .with_note(format!("the signature is `{name}({})`", params.join(", ")));
+        if extra > 0 {
+            // Remove the extra arguments, from the end of the last expected one.
+            let last = positional[found - 1].span;
+            let fix_span = match expected {
+                0 => positional[0].span.to(last),
+                _ => Span::new(positional[expected - 1].span.end, last.end),
+            };
+            diagnostic = diagnostic.with_fix(fix_span, "");
+        }
+        let spec = builtin.spec();
+        let help = match (builtin, found) {
+            (Builtin::Max, 2) => Some("`max` reduces one tensor; the elementwise larger of two is `maximum(a, b)`".to_string()),
+            (Builtin::Min, 2) => Some("`min` reduces one tensor; the elementwise smaller of two is `minimum(a, b)`".to_string()),
+            _ if spec.signature == Signature::Reduce && found == 2 => {
+                Some(format!("pass the axis by keyword: `{name}({}, axis={})`", self.text(positional[0].span), self.text(positional[1].span)))
+            }
+            _ if spec.signature == Signature::AlongAxis && found == 2 => {
+                Some(format!("pass the axis by keyword: `{name}({}, axis={})`", self.text(positional[0].span), self.text(positional[1].span)))
+            }
+            _ => None,
+        };
+        if let Some(help) = help {
+            diagnostic = diagnostic.with_help(help);
+        }
+        self.error(diagnostic)
+    }
+
+    fn call_def(&mut self, expr: &Expr, callee: &ast::Ident, args: &[ast::Arg], scope: Scope<'_>) -> Lowered {
+        let (params, body, lets_visible, recursive, def_span) = {
+            let def = self.defs.get_mut(&callee.name).expect("checked by the caller");
+            def.used = true;
+            (def.params, def.body, def.lets_visible, def.recursive, def.name_span)
+        };
+        if recursive {
+            return Err(Poisoned);
+        }
+        if let Some(arg) = args.iter().find(|a| a.name.is_some()) {
+            let keyword = arg.name.as_ref().expect("found above");
+            return Err(self.error(
+                Diagnostic::error(
+                    Code::Arity,
+                    format!("`{}` is a def and takes no keyword arguments", callee.name),
+                    keyword.span,
+                )
+                .with_secondary(def_span, "defined here"),
+            ));
+        }
+        if args.len() != params.len() {
+            let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+            let plural = if params.len() == 1 { "" } else { "s" };
+            return Err(self.error(
+                Diagnostic::error(
+                    Code::Arity,
+                    format!(
+                        "`{}` takes {} argument{plural} but {} {} given",
+                        callee.name,
+                        params.len(),
+                        args.len(),
+                        if args.len() == 1 { "was" } else { "were" }
+                    ),
+                    expr.span,
+                )
+                .with_label(format!("expected `{}({})`", callee.name, names.join(", ")))
+                .with_secondary(def_span, "defined here"),
+            ));
+        }
+        let mut bound = HashMap::new();
+        for (param, arg) in params.iter().zip(args) {
+            bound.insert(param.name.clone(), self.expr(&arg.value, scope));
+        }
+        self.expanding.push(callee.name.clone());
+        let before = self.diagnostics.len();
+        let result = self.expr(
+            body,
+            Scope {
+                params: Some(&bound),
+                lets_visible,
+            },
+        );
+        // Errors found while expanding point into the body; say which call it was.
+        let call_span = expr.span;
+        let def_name = callee.name.clone();
+        for diagnostic in &mut self.diagnostics[before..] {
+            if diagnostic.span.start >= body.span.start && diagnostic.span.end <= body.span.end {
+                diagnostic
+                    .secondary
+                    .push(lossc_diagnostics::Label { span: call_span, message: format!("in this call of `{def_name}`") });
+            }
+        }
+        self.expanding.pop();
+        result
+    }
+
+    // ------------------------------------------------------- static arguments
+
+    /// An integer written in the source, possibly negative.
+    fn integer(&self, expr: &Expr) -> Option<i64> {
+        match &expr.kind {
+            ExprKind::Number(v) if v.fract() == 0.0 && v.abs() < 1e15 => Some(*v as i64),
+            ExprKind::Unary { op: UnaryOp::Neg, operand, .. } => self.integer(operand).map(|v| -v),
+            ExprKind::Paren(inner) => self.integer(inner),
+            _ => None,
+        }
+    }
+
+    fn axes(&mut self, axis: &Expr, shape: &Shape, operand: Span, name: &str) -> Result<Vec<usize>, Poisoned> {
+        let items: Vec<&Expr> = match &axis.kind {
+            ExprKind::Tuple(items) => items.iter().collect(),
+            _ => vec![axis],
+        };
+        let rank = shape.len() as i64;
+        let mut axes = Vec::new();
+        for item in items {
+            let Some(value) = self.integer(item) else {
+                return Err(self.error(
+                    Diagnostic::error(Code::BadAxis, format!("`axis` of `{name}` must be an integer or a tuple of integers"), item.span)
+                        .with_label("not an integer literal")
+                        .with_help("write the axis as a number, e.g. `axis=-1` or `axis=(0, 1)`"),
+                ));
+            };
+            if value < -rank || value >= rank {
+                let shape_text = self.program.shape_string(shape);
+                let valid = if rank == 0 {
+                    "a scalar has no axes to reduce; drop `axis=`".to_string()
+                } else {
+                    if rank == 1 {
+                        "the only axis of a rank-1 operand is 0 (or -1)".to_string()
+                    } else {
+                        format!("valid axes for rank {rank} are 0 to {} (or {} to -1)", rank - 1, -rank)
+                    }
+                };
+                return Err(self.error(
+                    Diagnostic::error(
+                        Code::BadAxis,
+                        format!("axis {value} is out of range for an operand of shape {shape_text}"),
+                        item.span,
+                    )
+                    .with_label(format!("out of range for rank {rank}"))
+                    .with_secondary(operand, format!("this has shape {shape_text}"))
+                    .with_help(valid),
+                ));
+            }
+            let normalised = if value < 0 { value + rank } else { value } as usize;
+            if axes.contains(&normalised) {
+                return Err(self.error(
+                    Diagnostic::error(Code::BadAxis, format!("axis {value} is repeated"), item.span)
+                        .with_help("name each axis once"),
+                ));
+            }
+            axes.push(normalised);
+        }
+        axes.sort_unstable();
+        Ok(axes)
+    }
+
+    fn default_axis(&mut self, shape: &Shape, operand: Span, name: &str) -> Result<Vec<usize>, Poisoned> {
+        if shape.is_empty() {
+            return Err(self.error(
+                Diagnostic::error(Code::BadAxis, format!("`{name}` needs an operand with at least one axis"), operand)
+                    .with_label("this is a scalar"),
+            ));
+        }
+        Ok(vec![shape.len() - 1])
+    }
+
+    fn flag(&mut self, expr: &Expr) -> Result<bool, Poisoned> {
+        match &expr.kind {
+            ExprKind::Bool(value) => Ok(*value),
+            _ => Err(self.error(
+                Diagnostic::error(Code::TypeMismatch, "`keepdims` must be `true` or `false`", expr.span)
+                    .with_label("not a boolean literal"),
+            )),
+        }
+    }
+
+    fn take(&mut self, expr: &Expr, positional: &[&Expr], keywords: &HashMap<&str, &Expr>, scope: Scope<'_>) -> Lowered {
+        let x = self.expr(positional[0], scope)?;
+        self.expect_kind(x, Kind::Num, positional[0].span, "argument `x` of `take`")?;
+        let shape = self.ty(x).shape.clone();
+        let Some(index) = self.integer(positional[1]) else {
+            return Err(self.error(
+                Diagnostic::error(Code::TypeMismatch, "the index of `take` must be an integer literal", positional[1].span)
+                    .with_label("not an integer literal")
+                    .with_help("write the index as a number, e.g. `take(y_true, 0)`"),
+            ));
+        };
+        let axes = match keywords.get("axis") {
+            Some(axis) => self.axes(axis, &shape, positional[0].span, "take")?,
+            None => self.default_axis(&shape, positional[0].span, "take")?,
+        };
+        if axes.len() != 1 {
+            return Err(self.error(Diagnostic::error(Code::BadAxis, "`take` works along one axis", expr.span)));
+        }
+        let axis = axes[0];
+        if let Dim::Fixed(size) = shape[axis] {
+            let size = size as i64;
+            if index < -size || index >= size {
+                let text = self.program.shape_string(&shape);
+                return Err(self.error(
+                    Diagnostic::error(
+                        Code::BadAxis,
+                        format!("index {index} is out of range for axis {axis} of size {size}"),
+                        positional[1].span,
+                    )
+                    .with_label("out of range")
+                    .with_secondary(positional[0].span, format!("this has shape {text}")),
+                ));
+            }
+        }
+        let mut out = shape;
+        out.remove(axis);
+        Ok(self.push(
+            Op::Call(Builtin::Take, Attrs {
+                axes: Some(vec![axis]),
+                index: Some(index),
+                ..Attrs::default()
+            }),
+            vec![x],
+            Type::num(out),
+            expr.span,
+        ))
+    }
+
+    fn one_hot(&mut self, expr: &Expr, positional: &[&Expr], scope: Scope<'_>) -> Lowered {
+        let labels = self.expr(positional[0], scope)?;
+        self.expect_kind(labels, Kind::Num, positional[0].span, "the labels of `one_hot`")?;
+        let shape = self.ty(labels).shape.clone();
+        if let Op::Input(i) = self.program.node(labels).op {
+            let input = &self.program.inputs[i];
+            if !input.domain.is_integer_set() {
+                let name = input.name.clone();
+                return Err(self.error(
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        format!("`one_hot` takes integer class labels, but `{name}` is not declared as a set of integers"),
+                        positional[0].span,
+                    )
+                    .with_label("not integer labels")
+                    .with_help(format!("declare the labels as classes, e.g. `input {name}: {{0..9}}`")),
+                ));
+            }
+        }
+        if shape.len() > 1 {
+            let text = self.program.shape_string(&shape);
+            return Err(self.error(
+                Diagnostic::error(Code::ShapeMismatch, format!("`one_hot` takes labels of shape [N] (or a scalar), found {text}"), positional[0].span)
+                    .with_label(format!("this has shape {text}")),
+            ));
+        }
+        let classes_expr = positional[1];
+        let classes = if let Some(n) = self.integer(classes_expr) {
+            if n < 1 {
+                return Err(self.error(
+                    Diagnostic::error(Code::TypeMismatch, "the class count of `one_hot` must be at least 1", classes_expr.span),
+                ));
+            }
+            Dim::Fixed(n as u64)
+        } else if let ExprKind::Name(name) = &classes_expr.kind
+            && let Some(Global::Dim(id)) = self.globals.get(name)
+        {
+            Dim::Named(*id)
+        } else {
+            return Err(self.error(
+                Diagnostic::error(
+                    Code::TypeMismatch,
+                    "the class count of `one_hot` must be a dimension name or an integer",
+                    classes_expr.span,
+                )
+                .with_help("e.g. `one_hot(y_true, C)` where `C` is a dimension of `y_pred`, or `one_hot(y_true, 10)`"),
+            ));
+        };
+        Ok(self.push(
+            Op::Call(Builtin::OneHot, Attrs {
+                classes: Some(classes),
+                ..Attrs::default()
+            }),
+            vec![labels],
+            Type::num(shape.into_iter().chain([classes]).collect()),
+            expr.span,
+        ))
+    }
+}
+
+/// `(a + b)` without its outer brackets; `(a) + (b)` unchanged.
+fn strip_parens(text: &str) -> &str {
+    let Some(inner) = text.strip_prefix('(').and_then(|t| t.strip_suffix(')')) else {
+        return text;
+    };
+    let mut depth = 0i32;
+    for c in inner.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return text;
+        }
+    }
+    inner
+}
+
+/// The closest candidate to a misspelt `name`, if one is close enough.
+pub fn closest<'c>(name: &str, candidates: impl Iterator<Item = &'c str>) -> Option<&'c str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .filter(|c| *c != name)
+        .map(|c| (strsim::damerau_levenshtein(name, c), c))
+        .filter(|(d, c)| *d <= limit || (c.len() >= 3 && (c.starts_with(name) || name.starts_with(*c)) && name.len() > 3))
+        .min_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)))
+        .map(|(_, c)| c)
+}
+
+/// The span of the first use of `name` as a value.
+fn first_use(ast: &ast::Program, name: &str) -> Option<Span> {
+    fn walk(expr: &Expr, name: &str) -> Option<Span> {
+        match &expr.kind {
+            ExprKind::Name(n) if n == name => Some(expr.span),
+            ExprKind::Unary { operand, .. } | ExprKind::Paren(operand) => walk(operand, name),
+            ExprKind::Binary { lhs, rhs, .. } => walk(lhs, name).or_else(|| walk(rhs, name)),
+            ExprKind::Call { args, .. } => args.iter().find_map(|a| walk(&a.value, name)),
+            ExprKind::Tuple(items) => items.iter().find_map(|e| walk(e, name)),
+            _ => None,
+        }
+    }
+    ast.statements.iter().find_map(|s| match &s.kind {
+        StatementKind::Let { value, .. } | StatementKind::Loss { value, .. } | StatementKind::Output { value, .. } => {
+            walk(value, name)
+        }
+        StatementKind::Def { params, body, .. } if !params.iter().any(|p| p.name == name) => walk(body, name),
+        StatementKind::Wrt { names } => names.iter().find(|n| n.name == name).map(|n| n.span),
+        _ => None,
+    })
+}
+
+fn collect_calls(expr: &Expr, out: &mut Vec<(String, Span)>) {
+    match &expr.kind {
+        ExprKind::Call { callee, args } => {
+            out.push((callee.name.clone(), callee.span));
+            for arg in args {
+                collect_calls(&arg.value, out);
+            }
+        }
+        ExprKind::Unary { operand, .. } | ExprKind::Paren(operand) => collect_calls(operand, out),
+        ExprKind::Binary { lhs, rhs, .. } => {
+            collect_calls(lhs, out);
+            collect_calls(rhs, out);
+        }
+        ExprKind::Tuple(items) => items.iter().for_each(|e| collect_calls(e, out)),
+        ExprKind::Number(_) | ExprKind::Bool(_) | ExprKind::Name(_) => {}
+    }
+}

@@ -1,0 +1,245 @@
+//! The IR: a program's declarations and a DAG of typed nodes with spans.
+
+use lossc_diagnostics::Span;
+
+use crate::builtins::Builtin;
+use crate::types::{Dim, DimId, Shape, Type};
+
+/// Index of a node in [`Program::nodes`]. A node's arguments always have
+/// smaller ids than the node itself (the arena is in topological order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// The values an input can hold, as floats of the chosen dtype.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Domain {
+    Real,
+    /// An interval. Infinite ends are open.
+    Interval { lo: f64, lo_closed: bool, hi: f64, hi_closed: bool },
+    /// A finite set of values, sorted, without repeats.
+    Set(Vec<f64>),
+}
+
+impl Domain {
+    /// Whether every value is an integer (a class label set).
+    pub fn is_integer_set(&self) -> bool {
+        matches!(self, Domain::Set(values) if values.iter().all(|v| v.fract() == 0.0))
+    }
+
+    /// The smallest closed interval containing the domain.
+    pub fn hull(&self) -> (f64, f64) {
+        match self {
+            Domain::Real => (f64::NEG_INFINITY, f64::INFINITY),
+            Domain::Interval { lo, hi, .. } => (*lo, *hi),
+            Domain::Set(values) => (values[0], values[values.len() - 1]),
+        }
+    }
+}
+
+/// A data input, `input NAME: DOMAIN [SHAPE]`, or an implicit `y_true`/`y_pred`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Input {
+    pub name: String,
+    pub domain: Domain,
+    pub shape: Shape,
+    /// The declaration, or the first use of an implicit input.
+    pub span: Span,
+    /// Used without a declaration (`real [N]`).
+    pub implicit: bool,
+}
+
+/// A number or a vector, the value of a `param` or `const`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Scalar(f64),
+    Vector(Vec<f64>),
+}
+
+impl Value {
+    pub fn shape(&self) -> Shape {
+        match self {
+            Value::Scalar(_) => Vec::new(),
+            Value::Vector(values) => vec![Dim::Fixed(values.len() as u64)],
+        }
+    }
+}
+
+/// `param NAME = VALUE` (overridable) or `const NAME = VALUE`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Constant {
+    pub name: String,
+    pub value: Value,
+    pub span: Span,
+}
+
+/// Whether a result is differentiated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultKind {
+    /// A scalar or per-sample `[N]` loss; its value and gradient are those of its mean.
+    Loss,
+    /// Any other named result; never differentiated.
+    Output,
+}
+
+/// A `loss` or an `output`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedResult {
+    pub name: String,
+    pub kind: ResultKind,
+    pub root: NodeId,
+    /// The whole statement.
+    pub span: Span,
+}
+
+/// A variable gradients are taken with respect to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Var {
+    Input(usize),
+    Param(usize),
+}
+
+/// What a node computes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// A number written in the source (or `inf`).
+    Literal(f64),
+    /// `true` or `false`.
+    Bool(bool),
+    /// A data input, by index into [`Program::inputs`].
+    Input(usize),
+    /// A `param`, by index into [`Program::params`].
+    Param(usize),
+    /// A `const`, by index into [`Program::consts`].
+    Const(usize),
+    /// The size of a dimension, used as a scalar (`N`).
+    DimSize(DimId),
+    /// A built-in applied to the node's arguments.
+    Call(Builtin, Attrs),
+}
+
+/// The static arguments of a call: axes, flags, indices, sizes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Attrs {
+    /// Reduction or softmax axes, normalised to non-negative and sorted.
+    /// For a reduction `None` means all axes.
+    pub axes: Option<Vec<usize>>,
+    /// `keepdims=true`.
+    pub keepdims: bool,
+    /// `take`'s index; negative counts from the end.
+    pub index: Option<i64>,
+    /// `one_hot`'s class count.
+    pub classes: Option<Dim>,
+}
+
+/// One node of the DAG.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub op: Op,
+    pub args: Vec<NodeId>,
+    pub ty: Type,
+    /// The source this node came from. Inside a `def` body this is the body's text.
+    pub span: Span,
+}
+
+/// A checked program: names resolved, defs expanded, every node typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    /// Dimension names, indexed by [`DimId`].
+    pub dims: Vec<String>,
+    /// Inputs, in declaration order (implicit ones first: `y_true`, then `y_pred`).
+    pub inputs: Vec<Input>,
+    pub params: Vec<Constant>,
+    pub consts: Vec<Constant>,
+    /// Losses and outputs in source order; the first loss is the default.
+    pub results: Vec<NamedResult>,
+    /// The `wrt` variables (default `y_pred`).
+    pub wrt: Vec<Var>,
+    /// The batch dimension: the leading dimension of the first `wrt` input.
+    pub batch: Option<Dim>,
+    /// The node arena, in topological order.
+    pub nodes: Vec<Node>,
+}
+
+impl Program {
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.index()]
+    }
+
+    /// The losses, the default first.
+    pub fn losses(&self) -> impl Iterator<Item = &NamedResult> {
+        self.results.iter().filter(|r| r.kind == ResultKind::Loss)
+    }
+
+    /// A loss or output by name.
+    pub fn result(&self, name: &str) -> Option<&NamedResult> {
+        self.results.iter().find(|r| r.name == name)
+    }
+
+    pub fn input(&self, name: &str) -> Option<usize> {
+        self.inputs.iter().position(|i| i.name == name)
+    }
+
+    pub fn param(&self, name: &str) -> Option<usize> {
+        self.params.iter().position(|p| p.name == name)
+    }
+
+    /// A `wrt` variable by name.
+    pub fn var(&self, name: &str) -> Option<Var> {
+        self.input(name).map(Var::Input).or_else(|| self.param(name).map(Var::Param))
+    }
+
+    pub fn var_name(&self, var: Var) -> &str {
+        match var {
+            Var::Input(i) => &self.inputs[i].name,
+            Var::Param(i) => &self.params[i].name,
+        }
+    }
+
+    pub fn var_shape(&self, var: Var) -> Shape {
+        match var {
+            Var::Input(i) => self.inputs[i].shape.clone(),
+            Var::Param(i) => self.params[i].value.shape(),
+        }
+    }
+
+    /// Replaces a scalar param's value. False if there is no such scalar param.
+    pub fn set_param(&mut self, name: &str, value: f64) -> bool {
+        match self.params.iter_mut().find(|p| p.name == name) {
+            Some(param) if matches!(param.value, Value::Scalar(_)) => {
+                param.value = Value::Scalar(value);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Appends a node and returns its id. The type of a call is inferred with
+    /// [`crate::builtins::result_type`]; the arguments must be valid for it.
+    pub fn add(&mut self, op: Op, args: Vec<NodeId>, span: Span) -> NodeId {
+        let ty = match &op {
+            Op::Literal(_) | Op::DimSize(_) => Type::scalar(),
+            Op::Bool(_) => Type::boolean(Vec::new()),
+            Op::Input(i) => Type::num(self.inputs[*i].shape.clone()),
+            Op::Param(i) => Type::num(self.params[*i].value.shape()),
+            Op::Const(i) => Type::num(self.consts[*i].value.shape()),
+            Op::Call(builtin, attrs) => {
+                let types: Vec<&Type> = args.iter().map(|a| &self.node(*a).ty).collect();
+                crate::builtins::result_type(*builtin, attrs, &types)
+            }
+        };
+        let id = NodeId(self.nodes.len() as u32);
+        self.nodes.push(Node { op, args, ty, span });
+        id
+    }
+
+    /// A shape in the user's words, e.g. `[N, C]`.
+    pub fn shape_string(&self, shape: &[Dim]) -> String {
+        crate::types::shape_to_string(shape, &self.dims)
+    }
+}

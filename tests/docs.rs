@@ -1,0 +1,357 @@
+//! The diagnostic pages in `docs/diagnostics/` against the compiler.
+//!
+//! Every page `docs/diagnostics/<code>.md` (all but `README.md`) is named after
+//! a code, declares its severity on a `Severity:` line, and has a `## Bad` and
+//! a `## Good` section with exactly one ```` ```loss ```` block each: the bad
+//! program must produce its code at that severity, the good one no error.
+//! Every implemented code has a page, and the README's index table lists every
+//! code of the catalogue, linking the page when there is one.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use lossc::{CheckOptions, Code, Diagnostic, Severity};
+
+/// The codes the front end reports today: each must have a page.
+const IMPLEMENTED: &[Code] = &[
+    Code::Syntax,
+    Code::UnknownName,
+    Code::Arity,
+    Code::TypeMismatch,
+    Code::ShapeMismatch,
+    Code::BadAxis,
+    Code::RecursiveDef,
+    Code::DuplicateName,
+    Code::BadDomain,
+    Code::LossShape,
+];
+
+const DOCS: &str = "docs/diagnostics";
+
+fn docs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(DOCS)
+}
+
+/// One page of `docs/diagnostics/`, other than the README.
+#[derive(Debug)]
+struct Page {
+    /// The path shown in failure messages, e.g. `docs/diagnostics/arity.md`.
+    file: String,
+    /// The file name without `.md`.
+    stem: String,
+    text: String,
+}
+
+fn pages() -> Vec<Page> {
+    let mut pages: Vec<Page> = fs::read_dir(docs_dir())
+        .unwrap_or_else(|e| panic!("reading {DOCS}: {e}"))
+        .map(|entry| entry.expect("dir entry").path())
+        .filter(|path| path.extension().is_some_and(|x| x == "md"))
+        .filter(|path| path.file_name().is_some_and(|name| name != "README.md"))
+        .map(|path| {
+            let name = path.file_name().expect("a file name").to_string_lossy().into_owned();
+            Page {
+                file: format!("{DOCS}/{name}"),
+                stem: name.trim_end_matches(".md").to_string(),
+                text: fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {DOCS}/{name}: {e}")),
+            }
+        })
+        .collect();
+    pages.sort_by(|a, b| a.stem.cmp(&b.stem));
+    pages
+}
+
+/// Panics with every failure at once, one per line.
+#[track_caller]
+fn report(failures: Vec<String>) {
+    assert!(
+        failures.is_empty(),
+        "{} problem(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// The `## ` sections of a Markdown text, as (heading, body); a `##` inside a
+/// fenced block (a `.loss` comment) is not a heading.
+fn sections(text: &str) -> Vec<(String, String)> {
+    let mut sections: Vec<(String, String)> = Vec::new();
+    let mut in_fence = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_fence = !in_fence;
+        }
+        if !in_fence && let Some(heading) = line.strip_prefix("## ") {
+            sections.push((heading.trim().to_string(), String::new()));
+        } else if let Some((_, body)) = sections.last_mut() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    sections
+}
+
+/// The fenced code blocks of a Markdown text, as (info string, content).
+fn fenced_blocks(text: &str) -> Vec<(String, String)> {
+    let mut blocks = Vec::new();
+    let mut open: Option<(String, String)> = None;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        match open.take() {
+            None => {
+                if let Some(info) = trimmed.strip_prefix("```") {
+                    open = Some((info.trim().to_string(), String::new()));
+                }
+            }
+            Some((info, mut content)) => {
+                if trimmed.starts_with("```") {
+                    blocks.push((info, content));
+                } else {
+                    content.push_str(line);
+                    content.push('\n');
+                    open = Some((info, content));
+                }
+            }
+        }
+    }
+    blocks
+}
+
+/// The one ```` ```loss ```` block of section `heading` of `page`.
+fn example(page: &Page, heading: &str) -> Result<String, String> {
+    let found: Vec<String> = sections(&page.text)
+        .into_iter()
+        .filter(|(h, _)| h == heading)
+        .map(|(_, body)| body)
+        .collect();
+    let [body] = found.as_slice() else {
+        return Err(format!(
+            "{}: expected one `## {heading}` section, found {}",
+            page.file,
+            found.len()
+        ));
+    };
+    let blocks: Vec<String> = fenced_blocks(body)
+        .into_iter()
+        .filter(|(info, _)| info == "loss")
+        .map(|(_, content)| content)
+        .collect();
+    match blocks.as_slice() {
+        [program] => Ok(program.clone()),
+        _ => Err(format!(
+            "{}: `## {heading}` must hold exactly one ```loss block, found {}",
+            page.file,
+            blocks.len()
+        )),
+    }
+}
+
+/// The severity a page declares on its `Severity: <severity>.` line.
+fn declared_severity(page: &Page) -> Result<Severity, String> {
+    let line = page
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("Severity:"))
+        .ok_or_else(|| format!("{}: no `Severity:` line", page.file))?;
+    let word = line.trim().split(['.', ' ']).next().unwrap_or("");
+    [Severity::Error, Severity::Warning, Severity::Note]
+        .into_iter()
+        .find(|s| s.as_str() == word)
+        .ok_or_else(|| {
+            format!(
+                "{}: `Severity:{line}` names no severity (error, warning, note)",
+                page.file
+            )
+        })
+}
+
+fn diagnostics(page: &Page, which: &str, program: &str) -> Result<Vec<Diagnostic>, String> {
+    lossc::check(program, &CheckOptions::default()).map_err(|e| format!("{}: the {which} example: {e}", page.file))
+}
+
+fn describe(diagnostics: &[Diagnostic]) -> String {
+    if diagnostics.is_empty() {
+        return "none".to_string();
+    }
+    diagnostics
+        .iter()
+        .map(|d| format!("{}[{}]: {}", d.severity, d.code, d.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[test]
+fn every_page_is_named_after_a_code_and_has_the_sections() {
+    let pages = pages();
+    assert!(!pages.is_empty(), "{DOCS} has no pages");
+    let mut failures = Vec::new();
+    for page in &pages {
+        let Some(code) = Code::from_name(&page.stem) else {
+            failures.push(format!("{}: `{}` is not a diagnostic code", page.file, page.stem));
+            continue;
+        };
+        let title = format!("# `{}`", code.as_str());
+        if page.text.lines().next() != Some(title.as_str()) {
+            failures.push(format!("{}: the first line must be the title {title}", page.file));
+        }
+        if let Err(e) = declared_severity(page) {
+            failures.push(e);
+        }
+        let headings: Vec<String> = sections(&page.text).into_iter().map(|(h, _)| h).collect();
+        for required in ["What it means", "Why it matters", "Bad", "Good"] {
+            if !headings.iter().any(|h| h == required) {
+                failures.push(format!("{}: no `## {required}` section", page.file));
+            }
+        }
+        for heading in ["Bad", "Good"] {
+            if let Err(e) = example(page, heading) {
+                failures.push(e);
+            }
+        }
+    }
+    report(failures);
+}
+
+#[test]
+fn every_bad_example_reports_its_code() {
+    let mut failures = Vec::new();
+    for page in pages() {
+        let Some(code) = Code::from_name(&page.stem) else {
+            continue;
+        };
+        let (program, severity) = match (example(&page, "Bad"), declared_severity(&page)) {
+            (Ok(program), Ok(severity)) => (program, severity),
+            (Err(e), _) | (_, Err(e)) => {
+                failures.push(e);
+                continue;
+            }
+        };
+        match diagnostics(&page, "Bad", &program) {
+            Ok(found) => {
+                if !found.iter().any(|d| d.code == code && d.severity == severity) {
+                    failures.push(format!(
+                        "{}: the Bad example must report {severity}[{code}], found: {}",
+                        page.file,
+                        describe(&found)
+                    ));
+                }
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    report(failures);
+}
+
+#[test]
+fn every_good_example_has_no_error() {
+    let mut failures = Vec::new();
+    for page in pages() {
+        let program = match example(&page, "Good") {
+            Ok(program) => program,
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        };
+        match diagnostics(&page, "Good", &program) {
+            Ok(found) => {
+                let errors: Vec<Diagnostic> = found.into_iter().filter(|d| d.severity == Severity::Error).collect();
+                if !errors.is_empty() {
+                    failures.push(format!(
+                        "{}: the Good example must have no error, found: {}",
+                        page.file,
+                        describe(&errors)
+                    ));
+                }
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    report(failures);
+}
+
+#[test]
+fn every_implemented_code_has_a_page() {
+    let pages = pages();
+    let failures = IMPLEMENTED
+        .iter()
+        .filter(|code| !pages.iter().any(|p| p.stem == code.as_str()))
+        .map(|code| format!("{DOCS}/{code}.md: missing; `{code}` is implemented, so it needs a page"))
+        .collect();
+    report(failures);
+}
+
+#[test]
+fn the_readme_indexes_every_code() {
+    let file = format!("{DOCS}/README.md");
+    let readme = fs::read_to_string(docs_dir().join("README.md")).unwrap_or_else(|e| panic!("reading {file}: {e}"));
+    let pages = pages();
+    // Table rows whose first cell is a code in backticks: (code, the cells).
+    let rows: Vec<(String, Vec<&str>)> = readme
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.trim().strip_prefix('|')?.split('|').map(str::trim).collect();
+            let name = cells.first()?.strip_prefix('`')?.strip_suffix('`')?;
+            Some((name.to_string(), cells))
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for (name, _) in &rows {
+        if Code::from_name(name).is_none() {
+            failures.push(format!(
+                "{file}: the index lists `{name}`, which is not a diagnostic code"
+            ));
+        }
+    }
+    for &code in Code::ALL {
+        let listed: Vec<&[&str]> = rows
+            .iter()
+            .filter(|(n, _)| n == code.as_str())
+            .map(|(_, c)| c.as_slice())
+            .collect();
+        let [cells] = listed.as_slice() else {
+            failures.push(format!(
+                "{file}: the index must list `{code}` once, found {} row(s)",
+                listed.len()
+            ));
+            continue;
+        };
+        let row = cells.join(" | ");
+        let page = pages.iter().find(|p| p.stem == code.as_str());
+        let links = row.contains(&format!("({code}.md)"));
+        let severity = cells.get(1).copied().unwrap_or("");
+        match page {
+            Some(page) => {
+                if !links {
+                    failures.push(format!("{file}: the row of `{code}` must link its page `{code}.md`"));
+                }
+                if let Ok(declared) = declared_severity(page)
+                    && severity != declared.as_str()
+                {
+                    failures.push(format!(
+                        "{file}: the row of `{code}` gives severity `{severity}`, but {} declares `{declared}`",
+                        page.file
+                    ));
+                }
+            }
+            None => {
+                if links {
+                    failures.push(format!(
+                        "{file}: the row of `{code}` links `{code}.md`, which does not exist"
+                    ));
+                }
+                if !row.contains("planned") {
+                    failures.push(format!(
+                        "{file}: `{code}` has no page, so its row must say it is planned"
+                    ));
+                }
+            }
+        }
+        if !["error", "warning", "note"].iter().any(|s| severity.starts_with(s)) {
+            failures.push(format!(
+                "{file}: the row of `{code}` gives no severity in its second column"
+            ));
+        }
+    }
+    report(failures);
+}
