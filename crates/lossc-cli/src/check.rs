@@ -4,7 +4,7 @@ use clap::{Args, ValueEnum};
 use codespan_reporting::term::termcolor::WriteColor;
 use lossc::Diagnostic;
 
-use crate::cli::AnalysisArgs;
+use crate::cli::{AnalysisArgs, Format, library_error};
 use crate::json::CheckReport;
 use crate::render::{self, Counts, Verdict};
 use crate::source::{Source, SourceArgs};
@@ -52,15 +52,6 @@ pub struct CheckArgs {
     pub deny: Vec<Deny>,
 }
 
-/// `--format text|json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Rendered like rustc, with source snippets.
-    Text,
-    /// One JSON object: every diagnostic with its spans, and a summary.
-    Json,
-}
-
 /// What `--deny` can make fatal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Deny {
@@ -106,23 +97,7 @@ pub fn diagnose(args: &CheckArgs, source: &Source) -> Result<Vec<Diagnostic>, Cl
             )));
         }
     }
-    lossc::check(&source.text, &args.analysis.check_options()).map_err(|error| option_error(&error, &source.name))
-}
-
-/// The one-line message for a bad option the library found.
-fn option_error(error: &lossc::Error, file: &str) -> CliError {
-    match error {
-        lossc::Error::UnknownParam { name, known } if known.contains(name) => CliError::new(format!(
-            "`--param {name}`: `{name}` is a vector param of `{file}`; only scalar params can be set with `--param`"
-        )),
-        lossc::Error::UnknownParam { name, known } => {
-            let params = crate::cli::listing(known.iter().map(String::as_str));
-            CliError::new(format!(
-                "`--param {name}`: no param named `{name}` in `{file}`; its params: {params}"
-            ))
-        }
-        lossc::Error::Invalid(_) => CliError::new(error.to_string()),
-    }
+    lossc::check(&source.text, &args.analysis.check_options()).map_err(|error| library_error(&error, &source.name))
 }
 
 /// The summary line's verdict and message.

@@ -5,6 +5,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::CliError;
 use crate::check::CheckArgs;
+use crate::eval::EvalArgs;
+use crate::grad::GradArgs;
+use crate::simplify::SimplifyArgs;
 use crate::terminal::ColorWhen;
 
 const ABOUT: &str = "Compile and statically analyse machine-learning loss formulas.";
@@ -17,6 +20,10 @@ with -e) and, before any training run, reports the places where it cannot
 compile or where the loss or its gradient can become NaN, infinite, exploding
 or dead, with errors in the style of rustc.
 
+It also prints the exact gradient of a loss as a .loss program (grad), the
+simplified program (simplify), and evaluates a loss and its gradient on data
+(eval).
+
 Exit status: 0 no errors, 1 errors found (or warnings under --deny warnings),
 2 bad usage or unreadable input.";
 
@@ -26,8 +33,11 @@ Examples:
   lossc check -e 'mean(square(y_true - y_pred))'
   lossc check focal.loss --param gamma=2 --dtype f64 --deny warnings
   lossc check focal.loss --format json
+  lossc grad examples/mse.loss
+  lossc simplify examples/huber.loss
+  lossc eval examples/mse.loss --input y_true='[1, 0, 1]' --input y_pred='[0.9, 0.2, 0.8]' --grad
 
-Run `lossc help check` for every option of `check`.";
+Run `lossc help COMMAND` for every option of a command.";
 
 /// `lossc [--color WHEN] COMMAND ...`
 #[derive(Debug, Parser)]
@@ -49,31 +59,64 @@ pub enum Command {
     /// Report every error and numerical hazard of a loss, like rustc (or as JSON).
     #[command(long_about = crate::check::LONG_ABOUT, after_help = crate::check::EXAMPLES)]
     Check(CheckArgs),
+    /// Print the exact gradient of a loss as a complete .loss program.
+    #[command(long_about = crate::grad::LONG_ABOUT, after_help = crate::grad::EXAMPLES)]
+    Grad(GradArgs),
+    /// Print the program with each loss simplified, as a valid .loss file.
+    #[command(long_about = crate::simplify::LONG_ABOUT, after_help = crate::simplify::EXAMPLES)]
+    Simplify(SimplifyArgs),
+    /// Evaluate a loss (or an output) and its gradient on data.
+    #[command(long_about = crate::eval::LONG_ABOUT, after_help = crate::eval::EXAMPLES)]
+    Eval(EvalArgs),
 }
 
-/// Options that choose what is analysed and how: shared by every command that
-/// checks, differentiates or evaluates a loss.
+/// Options that choose what is analysed and how: shared by the commands that
+/// check or evaluate a loss (`check`, `eval`).
 #[derive(Debug, Clone, Args)]
 pub struct AnalysisArgs {
-    /// The float type to reason in, as Keras's `float32` (the default) or
-    /// `float64`, e.g. `--dtype f64`.
+    /// The float type to reason and compute in, as Keras's `float32` (the
+    /// default) or `float64`, e.g. `--dtype f64`.
     #[arg(long, value_enum, value_name = "DTYPE", default_value_t = DtypeArg::F32)]
     pub dtype: DtypeArg,
 
-    /// Analyse with this value of a `param` instead of its declared default,
-    /// e.g. `--param gamma=2`; repeat for several params.
+    #[command(flatten)]
+    pub params: ParamArgs,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// `--param NAME=VALUE`, repeatable: every command that compiles a program.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ParamArgs {
+    /// Use this value of a `param` instead of its declared default, e.g.
+    /// `--param gamma=2`; repeat for several params.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<ParamOverride>,
+}
 
+/// `--loss NAME` and `--wrt NAME`: which loss, differentiated with respect to
+/// what.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TargetArgs {
     /// The loss to work on, by name, when the file defines several (default:
     /// the first), e.g. `--loss focal`.
     #[arg(long, value_name = "NAME")]
     pub loss: Option<String>,
 
-    /// The input or param to differentiate with respect to (default: the
-    /// file's `wrt`, else `y_pred`), e.g. `--wrt logits`.
+    /// An input or param to differentiate with respect to (default: the
+    /// file's `wrt`, else `y_pred`), e.g. `--wrt logits`; repeat for several.
     #[arg(long, value_name = "NAME")]
-    pub wrt: Option<String>,
+    pub wrt: Vec<String>,
+}
+
+/// `--format text|json`: every command's product, for people or for tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Text for people (diagnostics rendered as rustc does).
+    Text,
+    /// One JSON object on stdout, in the shape SPEC.md §4 fixes.
+    Json,
 }
 
 /// `--dtype f32|f64`.
@@ -131,12 +174,42 @@ impl AnalysisArgs {
     pub fn check_options(&self) -> lossc::CheckOptions {
         lossc::CheckOptions {
             dtype: self.dtype.dtype(),
-            params: self.params.iter().map(|p| (p.name.clone(), p.value)).collect(),
+            params: self.params.pairs(),
         }
     }
 
-    /// Checks that `--loss` names a loss of `program` and `--wrt` one of its
-    /// inputs or params; the error lists the names that exist.
+    /// Checks that `--loss` and `--wrt` name something in `program`.
+    pub fn validate(&self, program: &lossc::Program, file: &str) -> Result<(), CliError> {
+        self.target.validate(program, file)
+    }
+}
+
+impl ParamArgs {
+    /// The overrides as `(name, value)` pairs, in command-line order.
+    pub fn pairs(&self) -> Vec<(String, f64)> {
+        self.params.iter().map(|p| (p.name.clone(), p.value)).collect()
+    }
+
+    /// Sets every overridden param of `program`; the error names the file and
+    /// lists its params.
+    pub fn apply(&self, program: &mut lossc::Program, file: &str) -> Result<(), CliError> {
+        for param in &self.params {
+            program
+                .set_param(&param.name, param.value)
+                .map_err(|error| library_error(&error, file))?;
+        }
+        Ok(())
+    }
+}
+
+impl TargetArgs {
+    /// The `--wrt` names as the library takes them.
+    pub fn wrt(&self) -> Vec<&str> {
+        self.wrt.iter().map(String::as_str).collect()
+    }
+
+    /// Checks that `--loss` names a loss of `program` and each `--wrt` one of
+    /// its inputs or params; the error lists the names that exist.
     pub fn validate(&self, program: &lossc::Program, file: &str) -> Result<(), CliError> {
         let ir = program.ir();
         if let Some(name) = &self.loss
@@ -150,17 +223,51 @@ impl AnalysisArgs {
             };
             return Err(CliError::new(message));
         }
-        if let Some(name) = &self.wrt
-            && ir.var(name).is_none()
-        {
-            let inputs = listing(ir.inputs.iter().map(|input| input.name.as_str()));
-            let params = listing(ir.params.iter().map(|param| param.name.as_str()));
-            return Err(CliError::new(format!(
-                "`--wrt {name}`: no input or param named `{name}` in `{file}`; its inputs: {inputs}; its params: {params}"
-            )));
+        for name in &self.wrt {
+            if ir.var(name).is_none() {
+                let inputs = listing(ir.inputs.iter().map(|input| input.name.as_str()));
+                let params = listing(ir.params.iter().map(|param| param.name.as_str()));
+                return Err(CliError::new(format!(
+                    "`--wrt {name}`: no input or param named `{name}` in `{file}`; its inputs: {inputs}; its params: {params}"
+                )));
+            }
         }
         Ok(())
     }
+}
+
+/// The one-line message for a library error caused by the command line (a
+/// bad `--param`, `--loss`, `--output` or `--wrt`, or unusable data), naming
+/// `file`.
+pub fn library_error(error: &lossc::Error, file: &str) -> CliError {
+    use lossc::Error;
+    let message = match error {
+        Error::UnknownParam { name, known } if known.contains(name) => vector_param(name, file),
+        Error::VectorParam(name) => vector_param(name, file),
+        Error::UnknownParam { name, known } => {
+            let params = listing(known.iter().map(String::as_str));
+            format!("`--param {name}`: no param named `{name}` in `{file}`; its params: {params}")
+        }
+        Error::UnknownResult { name, known } => {
+            let results = listing(known.iter().map(String::as_str));
+            format!("no loss or output named `{name}` in `{file}`; it defines {results}")
+        }
+        Error::NotALoss(name) => format!(
+            "`{name}` is an `output` of `{file}`: outputs are never differentiated; name a `loss` with `--loss`"
+        ),
+        Error::NoLoss => format!("`{file}` defines no `loss`: name an `output` with `--output`"),
+        Error::UnknownVar { name, known } => {
+            let known = listing(known.iter().map(String::as_str));
+            format!("`--wrt {name}`: no input or param named `{name}` in `{file}`; it declares {known}")
+        }
+        Error::Eval(error) => error.to_string(),
+        Error::Invalid(_) => error.to_string(),
+    };
+    CliError::new(message)
+}
+
+fn vector_param(name: &str, file: &str) -> String {
+    format!("`--param {name}`: `{name}` is a vector param of `{file}`; only scalar params can be set with `--param`")
 }
 
 /// `` `a`, `b` `` or `none`.

@@ -3,27 +3,30 @@
 //! **In:** command-line arguments, a `.loss` file (or a `-e` formula), the
 //! `NO_COLOR` environment variable and whether stdout is a terminal.
 //! **Out:** the command's product on stdout (diagnostics rendered like rustc,
-//! or one JSON object as SPEC.md §4 fixes it), a one-line `error:` on stderr
-//! when the input cannot be used, and an exit status: 0 success, 1 the check
-//! found errors (or warnings under `--deny warnings`), 2 bad usage or
-//! unreadable input.
+//! a `.loss` program, evaluated numbers, or one JSON object as SPEC.md §4
+//! fixes it), a one-line `error:` on stderr when the input cannot be used,
+//! `note:` lines on stderr for what the user should know about a result, the
+//! `--grad-out` file, and an exit status: 0 success, 1 the check found errors
+//! (or warnings under `--deny warnings`), 2 bad usage or unreadable input.
 //! **Never:** analyses anything itself (every finding comes from the `lossc`
 //! library), panics or prints a backtrace on any input, or writes anything but
 //! JSON to stdout in JSON mode.
 //!
 //! Layout: [`cli`] holds the clap definitions and the options every command
 //! shares; each command is one module with its `Args` and a `run` function
-//! ([`check`]); [`source`] reads the input; [`render`] (text) and [`json`]
-//! turn diagnostics into output; [`terminal`] decides on colour. A new command
-//! is a new module plus one variant of [`cli::Command`].
+//! ([`check`], [`grad`], [`simplify`], [`eval`]); [`source`] reads the
+//! program, [`data`] the tensors `eval` works on; [`program`] compiles it for
+//! the commands that need a valid one; [`render`] (text) and [`json`] turn
+//! diagnostics and results into output; [`terminal`] decides on colour. A new
+//! command is a new module plus one variant of [`cli::Command`].
 //!
 //! ```
 //! use clap::Parser;
 //! use codespan_reporting::term::termcolor::NoColor;
 //!
 //! let cli = lossc_cli::Cli::try_parse_from(["lossc", "check", "-e", "mean(squre(y_pred))"]).unwrap();
-//! let mut stdout = NoColor::new(Vec::new());
-//! let status = lossc_cli::execute(&cli, &mut stdout).unwrap();
+//! let (mut stdout, mut stderr) = (NoColor::new(Vec::new()), NoColor::new(Vec::new()));
+//! let status = lossc_cli::execute(&cli, &mut stdout, &mut stderr).unwrap();
 //! assert_eq!(status, lossc_cli::Status::Findings); // exit status 1
 //! let text = String::from_utf8(stdout.into_inner()).unwrap();
 //! assert!(text.starts_with("error[unknown-name]: cannot find function `squre`"));
@@ -40,8 +43,13 @@
 
 pub mod check;
 pub mod cli;
+pub mod data;
+pub mod eval;
+pub mod grad;
 pub mod json;
+pub mod program;
 pub mod render;
+pub mod simplify;
 pub mod source;
 pub mod terminal;
 
@@ -105,11 +113,11 @@ impl std::error::Error for CliError {}
 /// Runs a parsed command line against the real stdout and stderr.
 pub fn run(cli: &Cli) -> ExitCode {
     let mut stdout = StandardStream::stdout(cli.color.choice(terminal::Stream::Stdout));
-    let outcome = execute(cli, &mut stdout).and_then(|status| finish_output(status, stdout.flush()));
+    let mut stderr = StandardStream::stderr(cli.color.choice(terminal::Stream::Stderr));
+    let outcome = execute(cli, &mut stdout, &mut stderr).and_then(|status| finish_output(status, stdout.flush()));
     match outcome {
         Ok(status) => ExitCode::from(status.code()),
         Err(error) => {
-            let mut stderr = StandardStream::stderr(cli.color.choice(terminal::Stream::Stderr));
             // Nothing sensible is left to do if stderr itself cannot be written.
             let _ = write_error_line(&mut stderr, &error);
             ExitCode::from(CliError::EXIT_CODE)
@@ -117,11 +125,15 @@ pub fn run(cli: &Cli) -> ExitCode {
     }
 }
 
-/// Runs the command, writing its product to `stdout`. A [`CliError`] is for
-/// the caller to report (on stderr) with exit status 2.
-pub fn execute(cli: &Cli, stdout: &mut dyn WriteColor) -> Result<Status, CliError> {
+/// Runs the command, writing its product to `stdout` and its notes to
+/// `stderr`. A [`CliError`] is for the caller to report (on stderr) with exit
+/// status 2.
+pub fn execute(cli: &Cli, stdout: &mut dyn WriteColor, stderr: &mut dyn WriteColor) -> Result<Status, CliError> {
     match &cli.command {
         Command::Check(args) => check::run(args, stdout),
+        Command::Grad(args) => grad::run(args, stdout, stderr),
+        Command::Simplify(args) => simplify::run(args, stdout, stderr),
+        Command::Eval(args) => eval::run(args, stdout),
     }
 }
 
@@ -132,6 +144,20 @@ pub fn write_error_line(out: &mut dyn WriteColor, error: &CliError) -> io::Resul
     out.reset()?;
     writeln!(out, ": {error}")?;
     out.flush()
+}
+
+/// Writes `note: MESSAGE`, with `note` in bold green when `out` has colour.
+/// A note that cannot be written is not worth failing the command for.
+pub fn write_note_line(out: &mut dyn WriteColor, message: &str) {
+    let written = (|| {
+        out.set_color(ColorSpec::new().set_fg(Some(Color::Green)).set_bold(true))?;
+        write!(out, "note")?;
+        out.reset()?;
+        writeln!(out, ": {message}")?;
+        out.flush()
+    })();
+    // Nothing sensible is left to do if stderr itself cannot be written.
+    let _ = written;
 }
 
 /// Turns the result of writing a command's output into its outcome. A closed

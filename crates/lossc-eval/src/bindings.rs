@@ -108,7 +108,13 @@ impl<T: Float> Bindings<T> {
                             return Err(EvalError::UnboundDim { dim: dim_name() });
                         };
                         match slot {
-                            None => *slot = Some(Binder { input: index, axis, size }),
+                            None => {
+                                *slot = Some(Binder {
+                                    input: index,
+                                    axis,
+                                    size,
+                                })
+                            }
                             Some(first) if first.size != size => {
                                 return Err(EvalError::DimMismatch {
                                     dim: dim_name(),
@@ -179,7 +185,10 @@ impl<T> Bindings<T> {
     /// Every bound dimension with its size, in [`Program::dims`] order (the
     /// `"dims"` of `eval`'s JSON).
     pub fn dims(&self) -> impl Iterator<Item = (&str, usize)> {
-        self.dim_names.iter().zip(&self.dims).filter_map(|(name, size)| size.map(|s| (name.as_str(), s)))
+        self.dim_names
+            .iter()
+            .zip(&self.dims)
+            .filter_map(|(name, size)| size.map(|s| (name.as_str(), s)))
     }
 
     /// Checks that these bindings have a slot for every declaration of `program`.
@@ -202,7 +211,11 @@ impl<T> Bindings<T> {
 }
 
 fn dim_name(program: &Program, id: DimId) -> String {
-    program.dims.get(id.0 as usize).cloned().unwrap_or_else(|| format!("?{}", id.0))
+    program
+        .dims
+        .get(id.0 as usize)
+        .cloned()
+        .unwrap_or_else(|| format!("?{}", id.0))
 }
 
 /// A `param`/`const` value as an array of `T`.

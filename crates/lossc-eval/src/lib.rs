@@ -22,9 +22,11 @@
 //! - Elementwise built-ins broadcast their arguments as NumPy does, then apply
 //!   [`lossc_ir::builtins::eval_scalar`], the one definition of their
 //!   arithmetic, to each tuple of elements.
-//! - `sum`, `mean` and `norm` add with Neumaier's compensated summation
-//!   ([`neumaier_sum`]): accurate to about one rounding whatever the count, so
-//!   an f32 sum of ten million elements is as good as its f64 sum rounded.
+//! - `sum`, `mean`, `norm`, `logsumexp` and `softmax` add with
+//!   [`compensated_sum`]: pairwise summation with Neumaier-compensated leaves
+//!   and error-carrying joins, accurate to about one rounding whatever the
+//!   count (an f32 sum of ten million elements is as good as the f64 sum
+//!   rounded to f32) and deterministic.
 //!   `mean` is that sum divided by the count; `norm` is `sqrt(sum(x^2))`,
 //!   computed plainly (it overflows when `x^2` does). `max`/`min` propagate NaN.
 //!   `logsumexp` subtracts the maximum (all `-inf` gives `-inf`, a `+inf`
@@ -36,12 +38,31 @@
 //! - `one_hot`: a label that is not an integer in `[0, C)` gives a row of
 //!   zeros, as `jax.nn.one_hot` does (not an error: labels are data).
 //! - `expand_dims`: the axes are positions in the output.
+//! - Data is not checked against the declared domains: a value outside its
+//!   input's domain evaluates as written (`check` and `probe` reason about
+//!   domains; the oracle only computes).
 //! - Every node's computed shape is checked against its IR type under the
 //!   bound dimensions; a disagreement is [`EvalError::Malformed`], a bug in
 //!   the stage that built the program.
 //!
+//! ```
+//! use lossc_eval::{Bindings, eval_loss};
+//! use ndarray::{ArrayD, IxDyn};
+//!
+//! let source = "loss mse = mean(square(y_pred - y_true))";
+//! let ast = lossc_syntax::parse(source).expect("valid syntax");
+//! let (program, _warnings) = lossc_ir::lower(&ast, source).expect("a valid program");
+//! let data = |v: &[f64]| ArrayD::from_shape_vec(IxDyn(&[v.len()]), v.to_vec()).expect("a vector");
+//! let bindings = Bindings::new(&program, [("y_true", data(&[1.0, 0.0, 1.0])), ("y_pred", data(&[0.9, 0.2, 0.8]))])?;
+//! let mse = eval_loss(&program, "mse", &bindings)?;
+//! // (0.1^2 + 0.2^2 + 0.2^2) / 3
+//! assert!((mse.scalar().unwrap() - 0.03).abs() < 1e-12);
+//! # Ok::<(), lossc_eval::EvalError>(())
+//! ```
+//!
 //! Tests: unit tests beside the code; `tests/semantics.rs` checks programs
-//! written in `.loss` against values computed by hand.
+//! written in `.loss` against values computed by hand; `tests/examples.rs`
+//! evaluates every program in the workspace's `examples/`.
 
 mod bindings;
 mod error;
@@ -53,7 +74,7 @@ use num_traits::Float;
 
 pub use bindings::Bindings;
 pub use error::EvalError;
-pub use ops::neumaier_sum;
+pub use ops::compensated_sum;
 
 use bindings::cast;
 
@@ -73,13 +94,19 @@ pub struct LossValue<T> {
 impl<T: Copy> LossValue<T> {
     /// The value if it is a scalar (always, for a loss).
     pub fn scalar(&self) -> Option<T> {
-        (self.value.ndim() == 0).then(|| self.value.iter().next().copied()).flatten()
+        (self.value.ndim() == 0)
+            .then(|| self.value.iter().next().copied())
+            .flatten()
     }
 }
 
 /// Evaluates several roots of `program`, sharing one memo: a node reachable
 /// from two roots is computed once. Returns one array per root, in order.
-pub fn eval<T: Float>(program: &Program, roots: &[NodeId], bindings: &Bindings<T>) -> Result<Vec<ArrayD<T>>, EvalError> {
+pub fn eval<T: Float>(
+    program: &Program,
+    roots: &[NodeId],
+    bindings: &Bindings<T>,
+) -> Result<Vec<ArrayD<T>>, EvalError> {
     bindings.check_fits(program)?;
     let count = program.nodes.len();
     if let Some(root) = roots.iter().find(|r| r.index() >= count) {
@@ -134,10 +161,13 @@ pub fn eval<T: Float>(program: &Program, roots: &[NodeId], bindings: &Bindings<T
     roots
         .iter()
         .map(|root| {
-            memo[root.index()].as_ref().map(|value| value.to_owned()).ok_or_else(|| EvalError::Malformed {
-                node: root.index(),
-                detail: "the root was not evaluated".to_string(),
-            })
+            memo[root.index()]
+                .as_ref()
+                .map(|value| value.to_owned())
+                .ok_or_else(|| EvalError::Malformed {
+                    node: root.index(),
+                    detail: "the root was not evaluated".to_string(),
+                })
         })
         .collect()
 }
@@ -152,10 +182,12 @@ pub fn eval_loss<T: Float>(program: &Program, name: &str, bindings: &Bindings<T>
             available: program.results.iter().map(|r| r.name.clone()).collect(),
         });
     };
-    let value = eval(program, &[result.root], bindings)?.pop().ok_or_else(|| EvalError::Malformed {
-        node: result.root.index(),
-        detail: "no value came back".to_string(),
-    })?;
+    let value = eval(program, &[result.root], bindings)?
+        .pop()
+        .ok_or_else(|| EvalError::Malformed {
+            node: result.root.index(),
+            detail: "no value came back".to_string(),
+        })?;
     let (value, per_sample) = match result.kind {
         ResultKind::Output => (value, None),
         ResultKind::Loss => match value.ndim() {
@@ -165,7 +197,7 @@ pub fn eval_loss<T: Float>(program: &Program, name: &str, bindings: &Bindings<T>
                     node: result.root.index(),
                     detail: e.to_string(),
                 })?;
-                let mean = neumaier_sum(samples.iter().copied()) / ops::count(samples.len());
+                let mean = compensated_sum(&samples.to_vec()) / ops::count(samples.len());
                 (arr0(mean).into_dyn(), Some(samples))
             }
             rank => {
@@ -194,7 +226,9 @@ fn eval_node<'b, T: Float>(
     let malformed = |detail: String| EvalError::Malformed { node: id, detail };
     let scalar = |value: T| CowArray::from(arr0(value).into_dyn());
     let leaf = |array: Option<&'b ArrayD<T>>, what: &str| {
-        array.map(|a| CowArray::from(a.view())).ok_or_else(|| malformed(format!("no {what} with that index")))
+        array
+            .map(|a| CowArray::from(a.view()))
+            .ok_or_else(|| malformed(format!("no {what} with that index")))
     };
     let (builtin, attrs) = match &node.op {
         Op::Literal(value) => return Ok(scalar(cast(*value))),
@@ -207,27 +241,46 @@ fn eval_node<'b, T: Float>(
     };
 
     let spec = builtin.spec();
-    if node.args.len() != spec.params.len() {
+    // `take`'s index and `one_hot`'s class count are attrs, not arguments.
+    let arity = match spec.signature {
+        Signature::Take | Signature::OneHot => 1,
+        _ => spec.params.len(),
+    };
+    if node.args.len() != arity {
         return Err(malformed(format!(
-            "`{builtin}` takes {} arguments, the node has {}",
-            spec.params.len(),
+            "`{builtin}` takes {arity} node arguments, the node has {}",
             node.args.len()
         )));
     }
     let mut args = Vec::with_capacity(node.args.len());
     for arg in &node.args {
-        let value = memo[arg.index()].as_ref().ok_or_else(|| malformed(format!("argument {} has no value", arg.index())))?;
+        let value = memo[arg.index()]
+            .as_ref()
+            .ok_or_else(|| malformed(format!("argument {} has no value", arg.index())))?;
         args.push(value.view());
     }
-    let axes = || attrs.axes.as_deref().ok_or_else(|| malformed(format!("`{builtin}` has no axis")));
+    let axes = || {
+        attrs
+            .axes
+            .as_deref()
+            .ok_or_else(|| malformed(format!("`{builtin}` has no axis")))
+    };
+    // Every signature but the elementwise ones has exactly one node argument (checked above).
+    let x = || {
+        args.first()
+            .map(|a| a.view())
+            .ok_or_else(|| malformed(format!("`{builtin}` has no argument")))
+    };
 
     let value = match spec.signature {
         signature if ops::is_elementwise(signature) => ops::elementwise(builtin, &args),
-        Signature::Reduce => ops::reduce(builtin, args[0].view(), attrs.axes.as_deref(), attrs.keepdims),
-        Signature::AlongAxis => ops::along_axis(builtin, args[0].view(), axes()?),
+        Signature::Reduce => ops::reduce(builtin, x()?, attrs.axes.as_deref(), attrs.keepdims),
+        Signature::AlongAxis => ops::along_axis(builtin, x()?, axes()?),
         Signature::Take => {
-            let index = attrs.index.ok_or_else(|| malformed("`take` has no index".to_string()))?;
-            match ops::take(args[0].view(), index, axes()?) {
+            let index = attrs
+                .index
+                .ok_or_else(|| malformed("`take` has no index".to_string()))?;
+            match ops::take(x()?, index, axes()?) {
                 Ok(Err(out)) => {
                     return Err(EvalError::IndexOutOfRange {
                         index: out.index,
@@ -241,10 +294,12 @@ fn eval_node<'b, T: Float>(
             }
         }
         Signature::OneHot => {
-            let classes = attrs.classes.ok_or_else(|| malformed("`one_hot` has no class count".to_string()))?;
-            ops::one_hot(args[0].view(), dim_size(bindings, classes)?)
+            let classes = attrs
+                .classes
+                .ok_or_else(|| malformed("`one_hot` has no class count".to_string()))?;
+            ops::one_hot(x()?, dim_size(bindings, classes)?)
         }
-        Signature::ExpandDims => ops::expand_dims(args[0].view(), axes()?),
+        Signature::ExpandDims => ops::expand_dims(x()?, axes()?),
         other => Err(format!("no evaluation rule for signature {other:?}")),
     };
     value.map(CowArray::from).map_err(malformed)
@@ -255,7 +310,11 @@ fn dim_size<T>(bindings: &Bindings<T>, dim: Dim) -> Result<usize, EvalError> {
     match dim {
         Dim::Fixed(size) => Ok(size as usize),
         Dim::Named(id) => bindings.dim_size(id).ok_or_else(|| EvalError::UnboundDim {
-            dim: bindings.dim_names.get(id.0 as usize).cloned().unwrap_or_else(|| format!("?{}", id.0)),
+            dim: bindings
+                .dim_names
+                .get(id.0 as usize)
+                .cloned()
+                .unwrap_or_else(|| format!("?{}", id.0)),
         }),
     }
 }
@@ -268,7 +327,12 @@ fn check_shape<T>(
     shape: &[usize],
     bindings: &Bindings<T>,
 ) -> Result<(), EvalError> {
-    let expected = node.ty.shape.iter().map(|&d| dim_size(bindings, d)).collect::<Result<Vec<_>, _>>()?;
+    let expected = node
+        .ty
+        .shape
+        .iter()
+        .map(|&d| dim_size(bindings, d))
+        .collect::<Result<Vec<_>, _>>()?;
     if expected != shape {
         return Err(EvalError::Malformed {
             node: id,

@@ -49,6 +49,14 @@ pub(crate) fn broadcast_shapes(shapes: &[&[usize]]) -> Result<Vec<usize>, String
     Ok(out)
 }
 
+/// The number of elements of an array of `shape`, if it fits in memory's index range.
+fn element_count(shape: &[usize]) -> Result<usize, String> {
+    shape
+        .iter()
+        .try_fold(1usize, |n, &size| n.checked_mul(size))
+        .ok_or_else(|| format!("an array of shape {} has too many elements", shape_list(shape)))
+}
+
 /// An elementwise built-in: the arguments broadcast together, then
 /// `eval_scalar` on each tuple of elements (booleans are 0 and 1).
 pub(crate) fn elementwise<T: Float>(builtin: Builtin, args: &[ArrayViewD<'_, T>]) -> Result<ArrayD<T>, String> {
@@ -58,10 +66,12 @@ pub(crate) fn elementwise<T: Float>(builtin: Builtin, args: &[ArrayViewD<'_, T>]
     for arg in args {
         // A broadcast view iterates in row-major order of `shape`, repeating
         // elements along its stride-0 axes.
-        let view = arg.broadcast(IxDyn(&shape)).ok_or_else(|| format!("cannot broadcast to {}", shape_list(&shape)))?;
+        let view = arg
+            .broadcast(IxDyn(&shape))
+            .ok_or_else(|| format!("cannot broadcast to {}", shape_list(&shape)))?;
         iters.push(view.into_iter());
     }
-    let count: usize = shape.iter().product();
+    let count = element_count(&shape)?;
     let mut tuple = vec![T::zero(); args.len()];
     let mut values = Vec::with_capacity(count);
     for _ in 0..count {
@@ -73,33 +83,74 @@ pub(crate) fn elementwise<T: Float>(builtin: Builtin, args: &[ArrayViewD<'_, T>]
     ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(|e| e.to_string())
 }
 
-/// Neumaier's compensated sum (Kahan–Babuška): a running sum plus a running
-/// total of the rounding error of each addition, added back at the end. The
-/// error is about one rounding of the result, independent of the count (a
-/// naive f32 loop over 10M copies of 0.1 is off by about 10%).
+/// The sum of `values`, accurate to about one rounding of the result whatever
+/// their count: pairwise (cascade) summation whose leaves, runs of at most
+/// [`LEAF`] elements, are added with Neumaier's compensated summation
+/// (Kahan–Babuška), and whose joins keep each half's rounding error too (an
+/// error-free two-sum), so the result is `sum + total error`, each term a few
+/// roundings from exact. The order of additions is fixed: the result is
+/// deterministic.
 ///
-/// If the running sum is not finite (an infinity, an overflow or a NaN among
-/// the values) it is returned as is: that is the IEEE sum, and the
-/// compensation, which is then NaN, is meaningless.
-pub fn neumaier_sum<T: Float>(values: impl IntoIterator<Item = T>) -> T {
-    let mut sum = T::zero();
-    let mut compensation = T::zero();
-    for x in values {
-        let t = sum + x;
-        compensation = compensation + if sum.abs() >= x.abs() { (sum - t) + x } else { (x - t) + sum };
-        sum = t;
+/// Neither method alone is enough in f32 at ten million elements: a naive loop
+/// over 10M copies of 0.1 stalls at 2^21 (0.1 is below half its spacing), and
+/// plain Neumaier then accumulates those lost tenths in a compensation term
+/// that is itself a naive sum (off by 0.2%); plain pairwise summation is
+/// bounded only by about `log2(n)` roundings.
+///
+/// If the sum is not finite (an infinity, an overflow or a NaN among the
+/// values) it is returned as the additions made it: that is the IEEE sum, and
+/// the error term, then NaN, is meaningless.
+pub fn compensated_sum<T: Float>(values: &[T]) -> T {
+    let (sum, error) = sum_with_error(values);
+    if sum.is_finite() { sum + error } else { sum }
+}
+
+/// The length of the runs [`compensated_sum`] adds sequentially.
+const LEAF: usize = 128;
+
+/// The rounded sum of `values` and (an approximation of) its rounding error.
+fn sum_with_error<T: Float>(values: &[T]) -> (T, T) {
+    if values.len() <= LEAF {
+        let mut sum = T::zero();
+        let mut error = T::zero();
+        for &x in values {
+            let (t, e) = two_sum(sum, x);
+            sum = t;
+            error = error + e;
+        }
+        return (sum, error);
     }
-    if sum.is_finite() { sum + compensation } else { sum }
+    let (left, right) = values.split_at(values.len() / 2);
+    let (left_sum, left_error) = sum_with_error(left);
+    let (right_sum, right_error) = sum_with_error(right);
+    let (sum, error) = two_sum(left_sum, right_sum);
+    (sum, error + (left_error + right_error))
+}
+
+/// `a + b` rounded, and the rounding error `(a + b) - rounded` exactly
+/// (Neumaier's branch on the larger magnitude; finite inputs).
+fn two_sum<T: Float>(a: T, b: T) -> (T, T) {
+    let sum = a + b;
+    let error = if a.abs() >= b.abs() {
+        (a - sum) + b
+    } else {
+        (b - sum) + a
+    };
+    (sum, error)
 }
 
 /// The largest element, NaN if any is NaN (`maximum`'s rule); `-inf` if empty.
 fn max_of<T: Float>(values: &[T]) -> T {
-    values.iter().fold(T::neg_infinity(), |acc, &x| apply(Builtin::Maximum, &[acc, x]))
+    values
+        .iter()
+        .fold(T::neg_infinity(), |acc, &x| apply(Builtin::Maximum, &[acc, x]))
 }
 
 /// The smallest element, NaN if any is NaN; `+inf` if empty.
 fn min_of<T: Float>(values: &[T]) -> T {
-    values.iter().fold(T::infinity(), |acc, &x| apply(Builtin::Minimum, &[acc, x]))
+    values
+        .iter()
+        .fold(T::infinity(), |acc, &x| apply(Builtin::Minimum, &[acc, x]))
 }
 
 /// `log(sum(exp(x)))` with the maximum `m` subtracted: `m + log(sum(exp(x - m)))`.
@@ -109,18 +160,22 @@ fn logsumexp_of<T: Float>(values: &[T]) -> T {
     if !m.is_finite() {
         return m;
     }
-    m + neumaier_sum(values.iter().map(|&x| (x - m).exp())).ln()
+    let exps: Vec<T> = values.iter().map(|&x| (x - m).exp()).collect();
+    m + compensated_sum(&exps).ln()
 }
 
 /// One reduction over one slice of elements.
 fn reduce_slice<T: Float>(builtin: Builtin, values: &[T]) -> Result<T, String> {
     Ok(match builtin {
-        Builtin::Sum => neumaier_sum(values.iter().copied()),
-        Builtin::Mean => neumaier_sum(values.iter().copied()) / count(values.len()),
+        Builtin::Sum => compensated_sum(values),
+        Builtin::Mean => compensated_sum(values) / count(values.len()),
         Builtin::Max => max_of(values),
         Builtin::Min => min_of(values),
         Builtin::Logsumexp => logsumexp_of(values),
-        Builtin::Norm => neumaier_sum(values.iter().map(|&x| x * x)).sqrt(),
+        Builtin::Norm => {
+            let squares: Vec<T> = values.iter().map(|&x| x * x).collect();
+            compensated_sum(&squares).sqrt()
+        }
         other => return Err(format!("`{other}` is not a reduction")),
     })
 }
@@ -134,7 +189,9 @@ pub(crate) fn count<T: Float>(n: usize) -> T {
 fn check_axes(axes: &[usize], rank: usize) -> Result<(), String> {
     let increasing = axes.windows(2).all(|w| w[0] < w[1]);
     if !increasing || axes.iter().any(|&a| a >= rank) {
-        return Err(format!("axes {axes:?} are not sorted distinct axes of a rank-{rank} operand"));
+        return Err(format!(
+            "axes {axes:?} are not sorted distinct axes of a rank-{rank} operand"
+        ));
     }
     Ok(())
 }
@@ -161,13 +218,19 @@ pub(crate) fn reduce<T: Float>(
     let order: Vec<usize> = kept.iter().chain(&reduced).copied().collect();
     let flat: Vec<T> = x.permuted_axes(IxDyn(&order)).iter().copied().collect();
     let values: Vec<T> = if inner == 0 {
-        (0..outer).map(|_| reduce_slice(builtin, &[])).collect::<Result<_, _>>()?
+        (0..outer)
+            .map(|_| reduce_slice(builtin, &[]))
+            .collect::<Result<_, _>>()?
     } else {
-        flat.chunks(inner).map(|slice| reduce_slice(builtin, slice)).collect::<Result<_, _>>()?
+        flat.chunks(inner)
+            .map(|slice| reduce_slice(builtin, slice))
+            .collect::<Result<_, _>>()?
     };
 
     let out_shape: Vec<usize> = if keepdims {
-        (0..rank).map(|k| if reduced.contains(&k) { 1 } else { shape[k] }).collect()
+        (0..rank)
+            .map(|k| if reduced.contains(&k) { 1 } else { shape[k] })
+            .collect()
     } else {
         kept.iter().map(|&k| shape[k]).collect()
     };
@@ -178,7 +241,11 @@ pub(crate) fn reduce<T: Float>(
 /// maximum subtracted: `softmax = exp(x - m) / sum(exp(x - m))`,
 /// `log_softmax = x - logsumexp(x)`. A lane whose maximum is infinite or NaN
 /// gives NaN where `x - m` is NaN, as JAX does.
-pub(crate) fn along_axis<T: Float>(builtin: Builtin, x: ArrayViewD<'_, T>, axes: &[usize]) -> Result<ArrayD<T>, String> {
+pub(crate) fn along_axis<T: Float>(
+    builtin: Builtin,
+    x: ArrayViewD<'_, T>,
+    axes: &[usize],
+) -> Result<ArrayD<T>, String> {
     let &[axis] = axes else {
         return Err(format!("`{builtin}` needs exactly one axis, found {axes:?}"));
     };
@@ -190,7 +257,7 @@ pub(crate) fn along_axis<T: Float>(builtin: Builtin, x: ArrayViewD<'_, T>, axes:
             Builtin::Softmax => {
                 let m = max_of(&values);
                 let exps: Vec<T> = values.iter().map(|&v| (v - m).exp()).collect();
-                let total = neumaier_sum(exps.iter().copied());
+                let total = compensated_sum(&exps);
                 for (slot, e) in lane.iter_mut().zip(exps) {
                     *slot = e / total;
                 }
@@ -238,16 +305,18 @@ pub(crate) fn take<T: Float>(
 /// `[0, classes)` (a fraction, a negative, too large, NaN, inf) gives a row of
 /// zeros, as `jax.nn.one_hot` does.
 pub(crate) fn one_hot<T: Float>(labels: ArrayViewD<'_, T>, classes: usize) -> Result<ArrayD<T>, String> {
-    let mut values = vec![T::zero(); labels.len() * classes];
+    let mut shape = labels.shape().to_vec();
+    shape.push(classes);
+    let mut values = vec![T::zero(); element_count(&shape)?];
     // Row `i` of the output (in row-major order) belongs to label `i`.
     for (row, &label) in labels.iter().enumerate() {
         let in_range = label.fract() == T::zero() && label >= T::zero() && label < count(classes);
-        if let Some(class) = label.to_usize().filter(|_| in_range) {
-            values[row * classes + class] = T::one();
+        if let Some(class) = label.to_usize().filter(|&class| in_range && class < classes)
+            && let Some(slot) = values.get_mut(row * classes + class)
+        {
+            *slot = T::one();
         }
     }
-    let mut shape = labels.shape().to_vec();
-    shape.push(classes);
     ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(|e| e.to_string())
 }
 
@@ -263,4 +332,91 @@ pub(crate) fn expand_dims<T: Float>(x: ArrayViewD<'_, T>, axes: &[usize]) -> Res
         out.insert_axis_inplace(Axis(axis));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::ArrayD;
+
+    fn array(shape: &[usize], values: &[f64]) -> ArrayD<f64> {
+        ArrayD::from_shape_vec(IxDyn(shape), values.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn compensated_sum_is_one_rounding_from_exact() {
+        // 10M copies of 0.1f32: exact sum 10^7 * 13421773 / 2^27 (0.1f32 is
+        // 13421773 / 2^27), i.e. 1000000.0149..., within f64's precision.
+        let values = vec![0.1f32; 10_000_000];
+        let exact = 1e7 * 13_421_773.0 / 2f64.powi(27);
+        let sum = f64::from(compensated_sum(&values));
+        // One f32 rounding at 1e6 is 2^-5 = 0.03125 at most.
+        assert!((sum - exact).abs() <= 0.0625, "{sum} vs {exact}");
+    }
+
+    #[test]
+    fn compensated_sum_cancels_and_mixes_signs() {
+        // Alternating ±1e8 with 1s between: the exact sum is the count of 1s.
+        let values: Vec<f32> = (0..30_000).map(|i| [1e8f32, 1.0, -1e8f32][i % 3]).collect();
+        assert_eq!(compensated_sum(&values), 10_000.0);
+        assert_eq!(compensated_sum::<f64>(&[]), 0.0);
+        assert_eq!(compensated_sum(&[1e100, 1.0, -1e100]), 1.0);
+        assert_eq!(compensated_sum(&[f64::INFINITY, 1.0]), f64::INFINITY);
+        assert!(compensated_sum(&[f64::INFINITY, f64::NEG_INFINITY]).is_nan());
+        assert!(compensated_sum(&[f64::NAN, 1.0]).is_nan());
+        // Overflow of the rounded sum is the IEEE result.
+        assert_eq!(compensated_sum(&[f32::MAX, f32::MAX]), f32::INFINITY);
+    }
+
+    #[test]
+    fn broadcast_shapes_follow_numpy() {
+        assert_eq!(broadcast_shapes(&[&[2, 1], &[2, 3], &[3]]), Ok(vec![2, 3]));
+        assert_eq!(broadcast_shapes(&[&[], &[4]]), Ok(vec![4]));
+        assert_eq!(broadcast_shapes(&[]), Ok(vec![]));
+        assert_eq!(
+            broadcast_shapes(&[&[2], &[3]]),
+            Err("shapes [2] and [3] do not broadcast".to_string())
+        );
+    }
+
+    #[test]
+    fn invariant_violations_are_errors_not_panics() {
+        let x = array(&[2, 3], &[0.0; 6]);
+        assert!(reduce(Builtin::Sum, x.view(), Some(&[2]), false).is_err());
+        assert!(reduce(Builtin::Sum, x.view(), Some(&[1, 0]), false).is_err());
+        assert!(reduce(Builtin::Softmax, x.view(), None, false).is_err());
+        assert!(along_axis(Builtin::Softmax, x.view(), &[0, 1]).is_err());
+        assert!(along_axis(Builtin::Sum, x.view(), &[1]).is_err());
+        assert!(take(x.view(), 0, &[5]).is_err());
+        assert!(expand_dims(x.view(), &[3, 3]).is_err());
+        assert!(expand_dims(x.view(), &[4]).is_err());
+        assert!(elementwise(Builtin::Add, &[x.view(), array(&[2], &[1.0, 2.0]).view()]).is_err());
+    }
+
+    #[test]
+    fn reductions_of_empty_slices_are_their_identities() {
+        let empty = array(&[2, 0], &[]);
+        let sum = |b| values_of(&reduce(b, empty.view(), Some(&[1]), false).unwrap());
+        assert_eq!(sum(Builtin::Sum), [0.0, 0.0]);
+        assert_eq!(sum(Builtin::Max), [f64::NEG_INFINITY; 2]);
+        assert_eq!(sum(Builtin::Min), [f64::INFINITY; 2]);
+        assert_eq!(sum(Builtin::Logsumexp), [f64::NEG_INFINITY; 2]);
+        assert!(sum(Builtin::Mean).iter().all(|v| v.is_nan()));
+    }
+
+    #[test]
+    fn one_hot_of_odd_labels_is_zero_rows() {
+        let labels = array(&[5], &[f64::NAN, f64::INFINITY, -0.0, 1.0 - 1e-12, 1.0]);
+        let hot = one_hot(labels.view(), 2).unwrap();
+        assert_eq!(hot.shape(), &[5, 2]);
+        // -0.0 is class 0; 1 - 1e-12 is not an integer.
+        assert_eq!(values_of(&hot), [0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+        let scalar = one_hot(array(&[], &[1.0]).view(), 3).unwrap();
+        assert_eq!(scalar.shape(), &[3]);
+        assert_eq!(values_of(&scalar), [0.0, 1.0, 0.0]);
+    }
+
+    fn values_of(a: &ArrayD<f64>) -> Vec<f64> {
+        a.iter().copied().collect()
+    }
 }

@@ -160,6 +160,7 @@ builtins! {
     Take { name: "take", symbol: None, callable: true, params: ["x", "i"], keywords: ["axis"], signature: Take, aliases: ["gather", "index_select"], summary: "the slice at integer index i along axis (default -1), which is removed" },
     OneHot { name: "one_hot", symbol: None, callable: true, params: ["labels", "C"], keywords: [], signature: OneHot, aliases: ["onehot", "to_categorical"], summary: "integer labels [N] to a [N, C] tensor of 0/1 (a scalar label gives [C])" },
     // ------------------------------------------------------------------ shape
+    BroadcastLike { name: "broadcast_like", symbol: None, callable: true, params: ["x", "like"], keywords: [], signature: Elementwise, aliases: ["broadcast_to", "expand_as"], summary: "x broadcast to the shape of `like`, whose values are not used" },
     ExpandDims { name: "expand_dims", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: ExpandDims, aliases: ["unsqueeze", "reshape"], summary: "inserts axes of size 1 at the positions axis= names in the result" },
 }
 
@@ -311,6 +312,7 @@ pub fn eval_scalar<T: Float>(builtin: Builtin, args: &[T]) -> Option<T> {
                 x * y.ln()
             }
         }
+        Builtin::BroadcastLike => x,
         Builtin::Clip => {
             let (lo, hi) = (y, args.get(2).copied().unwrap_or(zero));
             let low = nan_or(x, lo, x.max(lo));
@@ -425,10 +427,10 @@ mod tests {
         let spec = "abs sign exp expm1 log log1p sqrt square sin cos tanh cosh sigmoid log_sigmoid softplus relu floor \
                     ceil round float pow maximum minimum xlogy clip where sum mean max min logsumexp norm softmax \
                     log_softmax take one_hot";
-        // Beyond the spec's table: expand_dims, which gradients of reductions need.
+        // Beyond the spec's table: expand_dims and broadcast_like, which gradients need.
         for name in spec.split_whitespace() {
             assert!(Builtin::by_name(name).is_some(), "{name} is missing");
         }
-        assert_eq!(Builtin::callable_names().count(), spec.split_whitespace().count() + 1);
+        assert_eq!(Builtin::callable_names().count(), spec.split_whitespace().count() + 2);
     }
 }

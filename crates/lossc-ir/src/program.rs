@@ -124,7 +124,7 @@ pub enum Op {
 }
 
 /// The static arguments of a call: axes, flags, indices, sizes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Attrs {
     /// Reduction or softmax axes, normalised to non-negative and sorted.
     /// For a reduction `None` means all axes.

@@ -41,7 +41,7 @@ impl fmt::Display for Dtype {
 pub struct DimId(pub u32);
 
 /// One dimension of a shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dim {
     /// A symbolic size such as `N`, bound from the data at evaluation.
     Named(DimId),

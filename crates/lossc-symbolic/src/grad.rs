@@ -278,6 +278,11 @@ impl Ad<'_> {
                 let d = self.neg(g, span);
                 self.accumulate(x, d, span);
             }
+            Builtin::BroadcastLike => {
+                if is_active(0) {
+                    self.accumulate(x, g, span);
+                }
+            }
             Builtin::Add => {
                 for k in 0..2 {
                     if is_active(k) {

@@ -13,5 +13,6 @@
 
 pub mod grad;
 pub mod print;
+pub mod simplify;
 
 pub use grad::{GradError, gradient, loss_gradient};

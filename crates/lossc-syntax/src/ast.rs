@@ -60,7 +60,10 @@ pub struct Domain {
 pub enum DomainKind {
     Real,
     /// An interval; infinite ends are always open.
-    Interval { lo: Bound, hi: Bound },
+    Interval {
+        lo: Bound,
+        hi: Bound,
+    },
     /// A finite set, sorted, without repeats.
     Set(Vec<f64>),
 }
@@ -206,6 +209,6 @@ impl UnaryOp {
 
 /// Words that cannot be used as names.
 pub const RESERVED: &[&str] = &[
-    "input", "param", "const", "let", "def", "loss", "output", "wrt", "real", "inf", "true", "false", "and",
-    "or", "not",
+    "input", "param", "const", "let", "def", "loss", "output", "wrt", "real", "inf", "true", "false", "and", "or",
+    "not",
 ];

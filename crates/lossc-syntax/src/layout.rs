@@ -6,6 +6,13 @@
 //! same length and bracketed newlines become one space each. It also reports
 //! unclosed, unexpected and mismatched brackets with the span the user needs
 //! (SPEC.md §8: an unclosed bracket points at the opening bracket).
+//!
+//! Recovery, so that one missing bracket costs one error: a line that starts
+//! with a statement keyword while a bracket is open ends the statement there
+//! (the bracket was never closed); a bracket still open at the end of the
+//! file is reported and the lines after it are laid out again (a bounded
+//! number of times); and only the first bracket error of a statement is
+//! reported.
 
 use lossc_diagnostics::{Code, Diagnostic, Span};
 
@@ -37,25 +44,45 @@ fn first_word(bytes: &[u8], from: usize) -> &[u8] {
     let blank = rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
     let rest = &rest[blank..];
     let rest = rest.strip_prefix("\u{FEFF}".as_bytes()).unwrap_or(rest);
-    let word_len = rest.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
+    let word_len = rest
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+        .count();
     &rest[..word_len]
 }
 
 /// Whether the line starting at `from` begins with a statement keyword.
 fn starts_statement(bytes: &[u8], from: usize) -> bool {
-    let line_end = bytes[from.min(bytes.len())..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |n| from + n);
+    let line_end = bytes[from.min(bytes.len())..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |n| from + n);
     let word = first_word(&bytes[..line_end], from);
     STATEMENT_KEYWORDS.iter().any(|keyword| keyword.as_bytes() == word)
 }
 
+/// Whether the statement starting at `start` is an `input`. The answer is
+/// kept in `cache` for the statement, so that a long run of blanks before it
+/// is not scanned again at every closing bracket.
+fn is_input(cache: &mut (usize, bool), bytes: &[u8], start: usize) -> bool {
+    if cache.0 != start {
+        *cache = (start, first_word(bytes, start) == b"input");
+    }
+    cache.1
+}
+
 fn unclosed(bytes: &[u8], open: usize) -> Diagnostic {
     let unclosed = bytes[open] as char;
-    Diagnostic::error(Code::Syntax, format!("unclosed delimiter `{unclosed}`"), Span::new(open, open + 1))
-        .with_label("this bracket is never closed")
-        .with_help(format!(
-            "add the missing `{}`; a statement continues on the next line only while a bracket is open",
-            closer_of(bytes[open]) as char
-        ))
+    Diagnostic::error(
+        Code::Syntax,
+        format!("unclosed delimiter `{unclosed}`"),
+        Span::new(open, open + 1),
+    )
+    .with_label("this bracket is never closed")
+    .with_help(format!(
+        "add the missing `{}`; a statement continues on the next line only while a bracket is open",
+        closer_of(bytes[open]) as char
+    ))
 }
 
 fn closer_of(open: u8) -> u8 {
@@ -75,10 +102,15 @@ pub(crate) fn layout(source: &str) -> Layout {
     let mut statement_broken = false;
     let mut i = 0;
     let mut rescans = 0;
+    let mut input_cache = (usize::MAX, false);
     let finish = |start: usize, end: usize, broken: bool, bytes: &[u8], statements: &mut Vec<Span>| {
         // A byte-order mark is whitespace too (the grammar skips it).
         let text = &bytes[start..end];
-        let blank = text.strip_prefix("\u{FEFF}".as_bytes()).unwrap_or(text).iter().all(|b| b.is_ascii_whitespace());
+        let blank = text
+            .strip_prefix("\u{FEFF}".as_bytes())
+            .unwrap_or(text)
+            .iter()
+            .all(|b| b.is_ascii_whitespace());
         if !blank && !broken {
             statements.push(Span::new(start, end));
         }
@@ -138,37 +170,44 @@ pub(crate) fn layout(source: &str) -> Layout {
                 // such as `(0, 1]` are half-open. The grammar checks them there.
                 Some(&open)
                     if closer_of(bytes[open]) == c
-                        || (bytes[open] != b'{' && c != b'}' && first_word(&bytes, start) == b"input") =>
+                        || (bytes[open] != b'{' && c != b'}' && is_input(&mut input_cache, &bytes, start)) =>
                 {
                     stack.pop();
                 }
+                // After the first bracket error of a statement the counting is
+                // off (was `}` a typo for `)`, or one too many?), so later
+                // closers of the same statement are not reported again.
                 Some(&open) => {
-                    errors.push(
-                        Diagnostic::error(
-                            Code::Syntax,
-                            format!("mismatched closing delimiter `{}`", c as char),
-                            Span::new(i, i + 1),
-                        )
-                        .with_label("mismatched closing delimiter")
-                        .with_secondary(Span::new(open, open + 1), "opening delimiter here")
-                        .with_help(format!(
-                            "close `{}` with `{}`",
-                            bytes[open] as char,
-                            closer_of(bytes[open]) as char
-                        )),
-                    );
+                    if !statement_broken {
+                        errors.push(
+                            Diagnostic::error(
+                                Code::Syntax,
+                                format!("mismatched closing delimiter `{}`", c as char),
+                                Span::new(i, i + 1),
+                            )
+                            .with_label("mismatched closing delimiter")
+                            .with_secondary(Span::new(open, open + 1), "opening delimiter here")
+                            .with_help(format!(
+                                "close `{}` with `{}`",
+                                bytes[open] as char,
+                                closer_of(bytes[open]) as char
+                            )),
+                        );
+                    }
                     stack.pop();
                     statement_broken = true;
                 }
                 None => {
-                    errors.push(
-                        Diagnostic::error(
-                            Code::Syntax,
-                            format!("unexpected closing delimiter `{}`", c as char),
-                            Span::new(i, i + 1),
-                        )
-                        .with_label("no opening delimiter matches this"),
-                    );
+                    if !statement_broken {
+                        errors.push(
+                            Diagnostic::error(
+                                Code::Syntax,
+                                format!("unexpected closing delimiter `{}`", c as char),
+                                Span::new(i, i + 1),
+                            )
+                            .with_label("no opening delimiter matches this"),
+                        );
+                    }
                     statement_broken = true;
                 }
             },
@@ -207,12 +246,18 @@ mod tests {
 
     fn pieces(src: &str) -> Vec<String> {
         let out = layout(src);
-        out.statements.iter().map(|s| out.text[s.start..s.end].trim().to_string()).collect()
+        out.statements
+            .iter()
+            .map(|s| out.text[s.start..s.end].trim().to_string())
+            .collect()
     }
 
     #[test]
     fn splits_on_newlines_and_semicolons() {
-        assert_eq!(pieces("let a = 1\nlet b = 2; loss = a\n\n"), ["let a = 1", "let b = 2", "loss = a"]);
+        assert_eq!(
+            pieces("let a = 1\nlet b = 2; loss = a\n\n"),
+            ["let a = 1", "let b = 2", "loss = a"]
+        );
     }
 
     #[test]
@@ -220,7 +265,10 @@ mod tests {
         let src = "loss = mean(  # a comment (with a bracket\n  y_pred)\n";
         let out = layout(src);
         assert_eq!(out.text.len(), src.len());
-        assert_eq!(pieces(src), ["loss = mean(" .to_string() + &" ".repeat(29) + "   y_pred)"]);
+        assert_eq!(
+            pieces(src),
+            ["loss = mean(".to_string() + &" ".repeat(29) + "   y_pred)"]
+        );
     }
 
     #[test]
@@ -237,6 +285,29 @@ mod tests {
         let out = layout("loss = (y_pred]\nloss = y_pred)\nlet ok = 1");
         assert_eq!(out.errors.len(), 2);
         assert_eq!(pieces("loss = (y_pred]\nloss = y_pred)\nlet ok = 1"), ["let ok = 1"]);
+    }
+
+    #[test]
+    fn unclosed_brackets_at_the_end_rescan_a_bounded_number_of_times() {
+        let out = layout(&"(\n".repeat(100));
+        assert_eq!(out.errors.len(), MAX_RESCANS + 1);
+        assert!(out.statements.is_empty());
+    }
+
+    #[test]
+    fn a_statement_keyword_ends_an_unclosed_bracket() {
+        let src = "loss = f(y_pred,\n  # still inside\nlet a = 1\nwrt y_pred";
+        let out = layout(src);
+        assert_eq!(out.errors.len(), 1);
+        assert_eq!(out.errors[0].span, Span::new(8, 9));
+        assert_eq!(pieces(src), ["let a = 1", "wrt y_pred"]);
+    }
+
+    #[test]
+    fn half_open_intervals_only_in_inputs() {
+        assert!(layout("input x: (0, 1] [N]\ninput y: [0, 1) [N]").errors.is_empty());
+        assert_eq!(layout("loss = (a]").errors.len(), 1);
+        assert_eq!(layout("input x: (0, 1}").errors.len(), 1);
     }
 
     #[test]

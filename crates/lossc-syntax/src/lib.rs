@@ -42,6 +42,9 @@ pub fn parse(source: &str) -> Result<ast::Program, Vec<Diagnostic>> {
     // the user meant the next line to continue it, so that line failing to be
     // a statement is a consequence, not a second error.
     let mut after_dangling = false;
+    // Reserved words already reported: naming something `output` is one
+    // mistake, however often the name is used afterwards.
+    let mut reserved_reported: Vec<&str> = Vec::new();
     for span in layout.statements {
         let continuation = std::mem::take(&mut after_dangling);
         match parser::parse_statement(&layout.text[span.start..span.end], span.start) {
@@ -49,6 +52,15 @@ pub fn parse(source: &str) -> Result<ast::Program, Vec<Diagnostic>> {
             Err(failure) => {
                 match failure.kind {
                     parser::FailureKind::NotAStatement if continuation => continue,
+                    parser::FailureKind::ReservedWord => {
+                        let word = source
+                            .get(failure.diagnostic.span.start..failure.diagnostic.span.end)
+                            .unwrap_or("");
+                        if reserved_reported.contains(&word) {
+                            continue;
+                        }
+                        reserved_reported.push(word);
+                    }
                     parser::FailureKind::DanglingOperator => {
                         after_dangling = layout.text.as_bytes().get(span.end) == Some(&b'\n');
                     }

@@ -55,6 +55,8 @@ pub(crate) enum FailureKind {
     DanglingOperator,
     /// The text does not start with a statement keyword at all.
     NotAStatement,
+    /// A reserved word where a name belongs; the span is the word.
+    ReservedWord,
     Other,
 }
 
@@ -82,7 +84,13 @@ pub(crate) fn parse_statement(text: &str, offset: usize) -> Result<Statement, Fa
     let mut pairs = Grammar::parse(Rule::statement, text).map_err(|err| syntax_error(err, text, offset))?;
     let pair = pairs.next().expect("the statement rule yields one statement");
     let cx = Cx { offset, text };
+    // pest's span of a rule that ends in an optional part takes in the
+    // blanks after it (and so a trailing comment, blanked by the layout).
     let span = cx.span(&pair);
+    let span = Span::new(
+        span.start,
+        span.start + cx.source(span).trim_end_matches(is_blank).len(),
+    );
     let kind = cx.statement(pair).map_err(Failure::other)?;
     Ok(Statement { kind, span })
 }
@@ -90,20 +98,28 @@ pub(crate) fn parse_statement(text: &str, offset: usize) -> Result<Statement, Fa
 /// The error for brackets and operators nested deeper than [`MAX_NESTING`].
 fn too_nested_error(at: Span) -> Box<Diagnostic> {
     Box::new(
-        Diagnostic::error(Code::Syntax, format!("expression nested more than {MAX_NESTING} levels deep"), at)
-            .with_label("too deeply nested")
-            .with_note("brackets, calls, a prefix `-` or `not`, and `^` each nest one level")
-            .with_help("bind inner parts of the expression to names with `let` and use the names"),
+        Diagnostic::error(
+            Code::Syntax,
+            format!("expression nested more than {MAX_NESTING} levels deep"),
+            at,
+        )
+        .with_label("too deeply nested")
+        .with_note("brackets, calls, a prefix `-` or `not`, and `^` each nest one level")
+        .with_help("bind inner parts of the expression to names with `let` and use the names"),
     )
 }
 
 /// The error for an expression tree taller than [`MAX_DEPTH`].
 fn too_deep_error(at: Span) -> Box<Diagnostic> {
     Box::new(
-        Diagnostic::error(Code::Syntax, format!("expression more than {MAX_DEPTH} operations deep"), at)
-            .with_label("too deep")
-            .with_note("each operator applies to the result of the one before: `a + b + c + ...` is one level per `+`")
-            .with_help("bind parts of the expression to names with `let` and combine the names"),
+        Diagnostic::error(
+            Code::Syntax,
+            format!("expression more than {MAX_DEPTH} operations deep"),
+            at,
+        )
+        .with_label("too deep")
+        .with_note("each operator applies to the result of the one before: `a + b + c + ...` is one level per `+`")
+        .with_help("bind parts of the expression to names with `let` and combine the names"),
     )
 }
 
@@ -162,7 +178,7 @@ impl Cx<'_> {
 
     fn statement(&self, pair: Pair<'_, Rule>) -> PResult<StatementKind> {
         let rule = pair.as_rule();
-        let mut inner = pair.into_inner();
+        let mut inner = children(pair);
         let _keyword = inner.next();
         Ok(match rule {
             Rule::input_stmt => {
@@ -187,7 +203,9 @@ impl Cx<'_> {
             }
             Rule::def_stmt => {
                 let name = self.ident(inner.next().expect("def name"));
-                let params = inner.next().expect("def params").into_inner().map(|p| self.ident(p)).collect();
+                let params = children(inner.next().expect("def params"))
+                    .map(|p| self.ident(p))
+                    .collect();
                 let body = self.top_expr(inner.next().expect("def body"))?;
                 StatementKind::Def { name, params, body }
             }
@@ -219,7 +237,11 @@ impl Cx<'_> {
     fn number(&self, pair: &Pair<'_, Rule>) -> PResult<f64> {
         let text: String = pair.as_str().chars().filter(|c| !c.is_whitespace()).collect();
         text.parse::<f64>().map_err(|_| {
-            Box::new(Diagnostic::error(Code::Syntax, format!("`{text}` is not a number"), self.span(pair)))
+            Box::new(Diagnostic::error(
+                Code::Syntax,
+                format!("`{text}` is not a number"),
+                self.span(pair),
+            ))
         })
     }
 
@@ -228,7 +250,7 @@ impl Cx<'_> {
         let kind = match pair.as_rule() {
             Rule::kw_real => DomainKind::Real,
             Rule::interval => {
-                let mut inner = pair.into_inner();
+                let mut inner = children(pair);
                 let lo_closed = inner.next().expect("lo bracket").as_rule() == Rule::closed_lo;
                 let lo = self.bound(inner.next().expect("lo"), lo_closed)?;
                 let hi_pair = inner.next().expect("hi");
@@ -237,10 +259,10 @@ impl Cx<'_> {
                 DomainKind::Interval { lo, hi }
             }
             Rule::set => {
-                let body = pair.into_inner().next().expect("set body");
+                let body = children(pair).next().expect("set body");
                 let mut values = match body.as_rule() {
                     Rule::set_range => {
-                        let mut ends = body.clone().into_inner();
+                        let mut ends = children(body.clone());
                         let lo_pair = ends.next().expect("range start");
                         let hi_pair = ends.next().expect("range end");
                         let (lo, hi) = (self.number(&lo_pair)?, self.number(&hi_pair)?);
@@ -266,7 +288,7 @@ impl Cx<'_> {
                         }
                         (0..=(hi - lo) as i64).map(|k| lo + k as f64).collect::<Vec<_>>()
                     }
-                    _ => body.into_inner().map(|p| self.number(&p)).collect::<PResult<Vec<_>>>()?,
+                    _ => children(body).map(|p| self.number(&p)).collect::<PResult<Vec<_>>>()?,
                 };
                 values.sort_by(f64::total_cmp);
                 values.dedup();
@@ -300,12 +322,17 @@ impl Cx<'_> {
         let span = self.span(&pair);
         let dims = pair
             .into_inner()
+            .filter(is_content)
             .map(|p| match p.as_rule() {
                 Rule::ident => Ok(DimSpec::Named(self.ident(p))),
                 _ => {
                     let span = self.span(&p);
-                    p.as_str().parse::<u64>().ok().filter(|&size| size >= 1).map(|size| DimSpec::Fixed { size, span }).ok_or_else(
-                        || {
+                    p.as_str()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|&size| size >= 1)
+                        .map(|size| DimSpec::Fixed { size, span })
+                        .ok_or_else(|| {
                             Box::new(
                                 Diagnostic::error(
                                     Code::Syntax,
@@ -314,8 +341,7 @@ impl Cx<'_> {
                                 )
                                 .with_help("a dimension is a name such as `N` or an integer of at least 1"),
                             )
-                        },
-                    )
+                        })
                 }
             })
             .collect::<PResult<Vec<_>>>()?;
@@ -326,15 +352,17 @@ impl Cx<'_> {
         let span = self.span(&pair);
         let kind = match pair.as_rule() {
             Rule::signed_number => LiteralKind::Scalar(self.number(&pair)?),
-            Rule::vector => {
-                LiteralKind::Vector(pair.into_inner().map(|p| self.number(&p)).collect::<PResult<Vec<_>>>()?)
-            }
+            Rule::vector => LiteralKind::Vector(children(pair).map(|p| self.number(&p)).collect::<PResult<Vec<_>>>()?),
             other => unreachable!("not a literal rule: {other:?}"),
         };
         if let LiteralKind::Vector(values) = &kind
             && values.is_empty()
         {
-            return Err(Box::new(Diagnostic::error(Code::Syntax, "a vector literal needs at least one value", span)));
+            return Err(Box::new(Diagnostic::error(
+                Code::Syntax,
+                "a vector literal needs at least one value",
+                span,
+            )));
         }
         Ok(Literal { kind, span })
     }
@@ -383,7 +411,11 @@ impl Cx<'_> {
             .map_prefix(|op, operand| {
                 let operand = operand?;
                 let op_span = self.span(&op);
-                let op = if op.as_rule() == Rule::neg { UnaryOp::Neg } else { UnaryOp::Not };
+                let op = if op.as_rule() == Rule::neg {
+                    UnaryOp::Neg
+                } else {
+                    UnaryOp::Not
+                };
                 let expr = Expr {
                     span: op_span.to(operand.expr.span),
                     kind: ExprKind::Unary {
@@ -423,16 +455,20 @@ impl Cx<'_> {
                     && first.is_comparison()
                 {
                     return Err(Box::new(
-                        Diagnostic::error(Code::Syntax, "comparison operators cannot be chained", first_span.to(op_span))
-                            .with_label("a chained comparison")
-                            .with_help(format!(
-                                "split the chain with `and`: `{a} {first} {b} and {b} {second} {c}`",
-                                a = self.source(a.span),
-                                first = first.symbol(),
-                                b = self.source(b.span),
-                                second = op.symbol(),
-                                c = self.source(rhs.expr.span),
-                            )),
+                        Diagnostic::error(
+                            Code::Syntax,
+                            "comparison operators cannot be chained",
+                            first_span.to(op_span),
+                        )
+                        .with_label("a chained comparison")
+                        .with_help(format!(
+                            "split the chain with `and`: `{a} {first} {b} and {b} {second} {c}`",
+                            a = self.source(a.span),
+                            first = first.symbol(),
+                            b = self.source(b.span),
+                            second = op.symbol(),
+                            c = self.source(rhs.expr.span),
+                        )),
                     ));
                 }
                 let height = lhs.height.max(rhs.height) + 1;
@@ -478,7 +514,7 @@ impl Cx<'_> {
         if is_tuple(&pair) {
             return Err(tuple_error(span));
         }
-        let inner = self.expr(pair.into_inner().next().expect("inner"), depth + 1)?;
+        let inner = self.expr(children(pair).next().expect("inner"), depth + 1)?;
         let height = inner.height + 1;
         let expr = Expr {
             kind: ExprKind::Paren(Box::new(inner.expr)),
@@ -490,19 +526,29 @@ impl Cx<'_> {
     /// `f(a, b, axis=-1)` at nesting level `depth`.
     fn call(&self, pair: Pair<'_, Rule>, depth: usize) -> PResult<Node> {
         let span = self.span(&pair);
-        let mut inner = pair.into_inner();
+        let mut inner = children(pair);
         let callee = self.ident(inner.next().expect("callee"));
         let mut args: Vec<Arg> = Vec::new();
+        let mut first_keyword = None;
         let mut height = 0;
         for arg_pair in inner {
             let (arg, arg_height) = if arg_pair.as_rule() == Rule::kwarg {
+                first_keyword = first_keyword.or(Some(args.len()));
                 self.kwarg(arg_pair, depth + 1)?
             } else {
                 let value = self.expr(arg_pair, depth + 1)?;
-                (Arg { name: None, value: value.expr }, value.height)
+                (
+                    Arg {
+                        name: None,
+                        value: value.expr,
+                    },
+                    value.height,
+                )
             };
-            if arg.name.is_none() {
-                self.check_positional(&args, &arg)?;
+            if let Some(keyword) = first_keyword
+                && arg.name.is_none()
+            {
+                return Err(self.positional_after_keyword(&args[keyword], &arg));
             }
             height = height.max(arg_height);
             args.push(arg);
@@ -517,14 +563,20 @@ impl Cx<'_> {
 
     /// A keyword argument whose value is at nesting level `depth`, and its height.
     fn kwarg(&self, pair: Pair<'_, Rule>, depth: usize) -> PResult<(Arg, usize)> {
-        let mut inner = pair.into_inner();
+        let mut inner = children(pair);
         let name = self.ident(inner.next().expect("keyword"));
         let value_pair = inner.next().expect("keyword value");
         let value = match sole_tuple(&value_pair) {
             Some(tuple) => self.tuple(tuple, depth)?,
             None => self.expr(value_pair, depth)?,
         };
-        Ok((Arg { name: Some(name), value: value.expr }, value.height))
+        Ok((
+            Arg {
+                name: Some(name),
+                value: value.expr,
+            },
+            value.height,
+        ))
     }
 
     /// The tuple `(a, b)` of a keyword argument, at nesting level `depth`.
@@ -532,7 +584,7 @@ impl Cx<'_> {
         let span = self.span(&pair);
         let mut items = Vec::new();
         let mut height = 0;
-        for item_pair in pair.into_inner() {
+        for item_pair in children(pair) {
             let item = self.expr(item_pair, depth + 1)?;
             height = height.max(item.height);
             items.push(item.expr);
@@ -546,14 +598,11 @@ impl Cx<'_> {
 
     /// A positional argument may not follow a keyword argument. The usual
     /// cause is `where(y_true = 1, a, b)`, where `==` was meant.
-    fn check_positional(&self, before: &[Arg], positional: &Arg) -> PResult<()> {
-        let Some(keyword) = before.iter().find(|a| a.name.is_some()) else {
-            return Ok(());
-        };
+    fn positional_after_keyword(&self, keyword: &Arg, positional: &Arg) -> Box<Diagnostic> {
         let name = keyword.name.as_ref().expect("a keyword argument has a name");
         let between = Span::new(name.span.end, keyword.value.span.start);
         let eq_at = between.start + self.source(between).find('=').unwrap_or(0);
-        Err(Box::new(
+        Box::new(
             Diagnostic::error(
                 Code::Syntax,
                 format!("a positional argument follows the keyword argument `{}=`", name.name),
@@ -566,7 +615,7 @@ impl Cx<'_> {
                 name.name,
                 self.source(keyword.value.span)
             )),
-        ))
+        )
     }
 }
 
@@ -574,10 +623,32 @@ impl Cx<'_> {
 
 fn tuple_error(span: Span) -> Box<Diagnostic> {
     Box::new(
-        Diagnostic::error(Code::Syntax, "a tuple `(a, b)` is only allowed as the value of a keyword argument", span)
-            .with_label("tuple")
-            .with_help("a tuple lists axes, as in `sum(x, axis=(0, 1))`; remove the comma otherwise"),
+        Diagnostic::error(
+            Code::Syntax,
+            "a tuple `(a, b)` is only allowed as the value of a keyword argument",
+            span,
+        )
+        .with_label("tuple")
+        .with_help("a tuple lists axes, as in `sum(x, axis=(0, 1))`; remove the comma otherwise"),
     )
+}
+
+/// Whitespace to the grammar, which also skips a byte-order mark.
+fn is_blank(c: char) -> bool {
+    c.is_whitespace() || c == '\u{FEFF}'
+}
+
+/// Whether a pair carries content: not punctuation (see the grammar).
+fn is_content(pair: &Pair<'_, Rule>) -> bool {
+    !matches!(
+        pair.as_rule(),
+        Rule::colon | Rule::assign | Rule::comma | Rule::dots | Rule::rparen | Rule::rbracket | Rule::rbrace
+    )
+}
+
+/// The children of a pair, without punctuation.
+fn children<'i>(pair: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
+    pair.into_inner().filter(is_content)
 }
 
 /// The tuple that is the whole of an `expr` pair, as in `axis=(0, 1)`.
@@ -591,7 +662,7 @@ fn sole_tuple<'i>(expr: &Pair<'i, Rule>) -> Option<Pair<'i, Rule>> {
 
 /// Whether a `paren` pair is a tuple: several items, or one and a trailing comma.
 fn is_tuple(pair: &Pair<'_, Rule>) -> bool {
-    pair.clone().into_inner().nth(1).is_some() || pair.as_str()[..pair.as_str().len() - 1].trim_end().ends_with(',')
+    children(pair.clone()).nth(1).is_some() || pair.as_str()[..pair.as_str().len() - 1].trim_end().ends_with(',')
 }
 
 /// What a rule is called in an error message.
@@ -622,7 +693,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
         }
         Rule::bound => "an interval end (a number, `-inf` or `inf`)",
         Rule::open_hi | Rule::closed_hi => "`)` or `]` to close the interval",
-        Rule::signed_number | Rule::vector => "a number or a vector literal such as `[1.0, 2.0]`",
+        Rule::signed_number => "a number",
+        Rule::vector => "a vector literal such as `[1.0, 2.0]`",
         Rule::set_range | Rule::set_items => "set values",
         Rule::shape => "a shape such as `[N]`",
         Rule::integer => "a dimension",
@@ -643,6 +715,13 @@ fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::div => "an operator",
         Rule::neg | Rule::kw_not => "an expression",
         Rule::EOI => "the end of the statement",
+        Rule::colon => "`:`",
+        Rule::assign => "`=`",
+        Rule::comma => "`,`",
+        Rule::dots => "`..`",
+        Rule::rparen => "`)`",
+        Rule::rbracket => "`]`",
+        Rule::rbrace => "`}`",
         _ => return None,
     })
 }
@@ -684,20 +763,27 @@ fn syntax_error(err: pest::error::Error<Rule>, text: &str, offset: usize) -> Fai
         // reached") are its only custom errors.
         ErrorVariant::CustomError { .. } => return fail(FailureKind::Other, *too_nested_error(span)),
     };
-    expected.sort_unstable();
+    // Words first, then punctuation: "expected an operator, `,` or `)`".
+    expected.sort_unstable_by_key(|e| (e.starts_with('`'), *e));
     expected.dedup();
-    // A name is an expression: say "an expression" once.
+    // A name is an expression: say "an expression" once. After an operand,
+    // `=` could start a keyword argument, but suggesting it only confuses.
     if expected.contains(&"an expression") {
         expected.retain(|e| *e != "a name");
     }
+    if expected.contains(&"an operator") {
+        expected.retain(|e| *e != "`=`");
+    }
     let before = text[..at].trim_end();
-    let previous_operator = ["**", "^", "*", "/", "+", "-", "==", "!=", "<=", ">=", "<", ">", "and", "or", "not"]
-        .into_iter()
-        .find(|op| {
-            before.ends_with(op)
-                && (!op.chars().all(|c| c.is_ascii_alphabetic())
-                    || !before[..before.len() - op.len()].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
-        });
+    let previous_operator = [
+        "**", "^", "*", "/", "+", "-", "==", "!=", "<=", ">=", "<", ">", "and", "or", "not",
+    ]
+    .into_iter()
+    .find(|op| {
+        before.ends_with(op)
+            && (!op.chars().all(|c| c.is_ascii_alphabetic())
+                || !before[..before.len() - op.len()].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
+    });
     let at_end = text[at..].trim().is_empty();
 
     // A line that ends with an operator: SPEC.md §8 makes this an error.
@@ -717,6 +803,23 @@ fn syntax_error(err: pest::error::Error<Rule>, text: &str, offset: usize) -> Fai
             ),
         );
     }
+    // A reserved word where a name was expected.
+    let word: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    if (expected.contains(&"a name") || expected.contains(&"an expression")) && RESERVED.contains(&word.as_str()) {
+        return fail(
+            FailureKind::ReservedWord,
+            Diagnostic::error(
+                Code::Syntax,
+                format!("`{word}` is a reserved word and cannot be a name"),
+                span,
+            )
+            .with_label("reserved word")
+            .with_help(format!("choose another name, e.g. `{word}_`")),
+        );
+    }
     // Two operators in a row, e.g. `y_pred ^^ 2`.
     if expected.contains(&"an expression")
         && let Some(op) = previous_operator
@@ -728,13 +831,20 @@ fn syntax_error(err: pest::error::Error<Rule>, text: &str, offset: usize) -> Fai
         };
         return fail(
             FailureKind::Other,
-            Diagnostic::error(Code::Syntax, format!("expected an expression after `{op}`, found {found_text}"), span)
-                .with_label("expected an expression here")
-                .with_help(help),
+            Diagnostic::error(
+                Code::Syntax,
+                format!("expected an expression after `{op}`, found {found_text}"),
+                span,
+            )
+            .with_label("expected an expression here")
+            .with_help(help),
         );
     }
     // Python-style indexing.
-    if text[at..].starts_with('[') && before.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == ')') {
+    if text[at..].starts_with('[')
+        && expected.contains(&"an operator")
+        && before.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == ')')
+    {
         return fail(
             FailureKind::Other,
             Diagnostic::error(Code::Syntax, "indexing with `[...]` is not part of the language", span)
@@ -751,18 +861,8 @@ fn syntax_error(err: pest::error::Error<Rule>, text: &str, offset: usize) -> Fai
                 .with_help("to compare values write `==`"),
         );
     }
-    // A reserved word where a name was expected.
-    let word: String = text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-    if (expected.contains(&"a name") || expected.contains(&"an expression")) && RESERVED.contains(&word.as_str()) {
-        return fail(
-            FailureKind::Other,
-            Diagnostic::error(Code::Syntax, format!("`{word}` is a reserved word and cannot be a name"), span)
-                .with_label("reserved word")
-                .with_help(format!("choose another name, e.g. `{word}_`")),
-        );
-    }
     // Not a statement at all, e.g. `x = 1` without `let`.
-    let leading_blank = text.len() - text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}').len();
+    let leading_blank = text.len() - text.trim_start_matches(is_blank).len();
     if at == leading_blank && expected.iter().any(|e| e.starts_with("a statement")) {
         let mut diagnostic = Diagnostic::error(Code::Syntax, format!("expected a statement, found {found_text}"), span)
             .with_label("not a statement")
@@ -780,5 +880,8 @@ fn syntax_error(err: pest::error::Error<Rule>, text: &str, offset: usize) -> Fai
             format!("expected {} or {last}, found {found_text}", rest.join(", "))
         }
     };
-    fail(FailureKind::Other, Diagnostic::error(Code::Syntax, message, span).with_label("unexpected here"))
+    fail(
+        FailureKind::Other,
+        Diagnostic::error(Code::Syntax, message, span).with_label("unexpected here"),
+    )
 }

@@ -13,7 +13,15 @@
 //! ```
 
 pub use lossc_diagnostics::{Code, Diagnostic, Fix, Label, LineIndex, Severity, Span};
-pub use lossc_ir::Dtype;
+pub use lossc_eval::EvalError;
+pub use lossc_ir::{Dtype, ResultKind, Var};
+pub use lossc_symbolic::simplify::{Limits, Report, Stop};
+/// The typed IR, for users who want to go below the facade.
+pub use lossc_ir as ir;
+
+use lossc_ir::NodeId;
+use lossc_symbolic::print;
+use ndarray::ArrayD;
 
 /// Why a program could not be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +32,24 @@ pub enum Error {
     /// A `--param` override names no `param` of the program.
     #[error("no param named `{name}` in the program{}", suggestion(.known))]
     UnknownParam { name: String, known: Vec<String> },
+    /// A `--param` override of a vector param: only scalars can be set.
+    #[error("`{0}` is a vector param; only scalar params can be set")]
+    VectorParam(String),
+    /// No `loss` or `output` of that name.
+    #[error("no loss or output named `{name}`{}", suggestion(.known))]
+    UnknownResult { name: String, known: Vec<String> },
+    /// Gradients are taken of losses only.
+    #[error("`{0}` is an output: outputs are never differentiated; name a `loss`")]
+    NotALoss(String),
+    /// The program has no loss to act on by default.
+    #[error("the program defines no `loss`")]
+    NoLoss,
+    /// A `wrt` name that is not an input or a param.
+    #[error("cannot differentiate with respect to `{name}`: not an input or param{}", suggestion(.known))]
+    UnknownVar { name: String, known: Vec<String> },
+    /// Evaluation failed (missing or inconsistent data).
+    #[error(transparent)]
+    Eval(#[from] lossc_eval::EvalError),
 }
 
 fn suggestion(known: &[String]) -> String {
@@ -63,6 +89,83 @@ impl Program {
     }
 }
 
+/// A differentiated loss: the program with its gradient expressions.
+#[derive(Debug, Clone)]
+pub struct Gradient {
+    /// The loss differentiated.
+    pub loss: String,
+    ir: lossc_ir::Program,
+    /// (variable name, gradient root), in `wrt` order.
+    outputs: Vec<(String, NodeId)>,
+    /// How the simplification ended.
+    pub report: Report,
+}
+
+impl Gradient {
+    /// The variables, in order.
+    pub fn wrt(&self) -> impl Iterator<Item = &str> {
+        self.outputs.iter().map(|(name, _)| name.as_str())
+    }
+
+    /// The gradient with respect to `var` as one `.loss` expression.
+    pub fn expression(&self, var: &str) -> Option<String> {
+        let (_, node) = self.outputs.iter().find(|(name, _)| name == var)?;
+        Some(print::expr(&self.ir, *node))
+    }
+
+    /// A complete `.loss` program whose outputs `d_<loss>_d_<var>` are the
+    /// gradient (SPEC.md §4, `lossc grad`).
+    pub fn to_source(&self) -> String {
+        let roots: Vec<print::Root> = self
+            .outputs
+            .iter()
+            .map(|(var, node)| print::Root {
+                kind: ResultKind::Output,
+                name: format!("d_{}_d_{var}", self.loss),
+                node: *node,
+            })
+            .collect();
+        print::program(&self.ir, &roots)
+    }
+}
+
+/// The losses of a program, simplified.
+#[derive(Debug, Clone)]
+pub struct Simplified {
+    /// A complete, valid `.loss` program.
+    pub source: String,
+    pub report: Report,
+}
+
+/// What to evaluate.
+#[derive(Debug, Clone, Default)]
+pub struct EvalOptions {
+    pub dtype: Dtype,
+    /// A loss or output by name; the default loss if `None`.
+    pub result: Option<String>,
+    /// Also evaluate the gradient of the loss.
+    pub grad: bool,
+    /// The variables of the gradient; the program's `wrt` if empty.
+    pub wrt: Vec<String>,
+}
+
+/// The numbers `eval` reports (SPEC.md §4), as f64 whatever the dtype.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub name: String,
+    pub kind: ResultKind,
+    pub dtype: Dtype,
+    /// Each named dimension's size, as bound from the data.
+    pub dims: Vec<(String, usize)>,
+    /// A loss: its value (the mean of a per-sample loss), a 0-d array. An
+    /// output: the tensor.
+    pub value: ArrayD<f64>,
+    /// The per-sample values of a per-sample loss.
+    pub per_sample: Option<ndarray::Array1<f64>>,
+    /// (variable, gradient), each of the variable's shape.
+    pub gradient: Vec<(String, ArrayD<f64>)>,
+}
+
 /// Compiles `source` with the declared param defaults.
 pub fn compile(source: &str) -> Result<Program, Error> {
     let ast = lossc_syntax::parse(source).map_err(Error::Invalid)?;
@@ -75,12 +178,193 @@ impl Program {
     pub fn set_param(&mut self, name: &str, value: f64) -> Result<(), Error> {
         if self.ir.set_param(name, value) {
             Ok(())
+        } else if self.ir.param(name).is_some() {
+            Err(Error::VectorParam(name.to_string()))
         } else {
             Err(Error::UnknownParam {
                 name: name.to_string(),
                 known: self.ir.params.iter().map(|p| p.name.clone()).collect(),
             })
         }
+    }
+
+    /// The loss named `name`, or the default (first) loss.
+    fn loss_name(&self, name: Option<&str>) -> Result<String, Error> {
+        match name {
+            Some(name) => match self.ir.result(name) {
+                Some(result) if result.kind == ResultKind::Loss => Ok(name.to_string()),
+                Some(_) => Err(Error::NotALoss(name.to_string())),
+                None => Err(self.unknown_result(name)),
+            },
+            None => self.ir.losses().next().map(|r| r.name.clone()).ok_or(Error::NoLoss),
+        }
+    }
+
+    fn unknown_result(&self, name: &str) -> Error {
+        Error::UnknownResult {
+            name: name.to_string(),
+            known: self.ir.results.iter().map(|r| r.name.clone()).collect(),
+        }
+    }
+
+    /// The variables named in `wrt`, or the program's own `wrt` list.
+    fn vars(&self, wrt: &[&str]) -> Result<Vec<Var>, Error> {
+        if wrt.is_empty() {
+            return Ok(self.ir.wrt.clone());
+        }
+        wrt.iter()
+            .map(|name| {
+                self.ir.var(name).ok_or_else(|| Error::UnknownVar {
+                    name: name.to_string(),
+                    known: self
+                        .ir
+                        .inputs
+                        .iter()
+                        .map(|i| i.name.clone())
+                        .chain(self.ir.params.iter().map(|p| p.name.clone()))
+                        .collect(),
+                })
+            })
+            .collect()
+    }
+
+    /// The exact gradient of a loss (the default loss if `loss` is `None`)
+    /// with respect to each of `wrt` (the program's `wrt` if empty),
+    /// simplified. A per-sample loss is differentiated as its mean.
+    ///
+    /// ```
+    /// let program = lossc::compile("loss mse = mean(square(y_true - y_pred))")?;
+    /// let gradient = program.gradient(Some("mse"), &["y_pred"])?;
+    /// assert_eq!(gradient.expression("y_pred"), Some("2 * ((y_pred - y_true) / N)".to_string()));
+    /// # Ok::<(), lossc::Error>(())
+    /// ```
+    pub fn gradient(&self, loss: Option<&str>, wrt: &[&str]) -> Result<Gradient, Error> {
+        let name = self.loss_name(loss)?;
+        let vars = self.vars(wrt)?;
+        let mut ir = self.ir.clone();
+        let root = ir.result(&name).expect("checked by loss_name").root;
+        let mut raw = Vec::with_capacity(vars.len());
+        for &var in &vars {
+            let g = match lossc_symbolic::gradient(&mut ir, root, var) {
+                Some(g) => g,
+                // No dependence: the gradient is exactly zero.
+                None => ir.add(lossc_ir::Op::Literal(0.0), Vec::new(), ir.node(root).span),
+            };
+            raw.push(g);
+        }
+        let (simplified, report) = lossc_symbolic::simplify::simplify(&mut ir, &raw, Limits::default());
+        let mut outputs = Vec::with_capacity(vars.len());
+        for (&var, &g) in vars.iter().zip(&simplified) {
+            // The gradient has the variable's shape, even where it is a constant.
+            let var_shape = ir.var_shape(var);
+            let g = if ir.node(g).ty.shape == var_shape {
+                g
+            } else {
+                let span = ir.node(g).span;
+                let leaf = match var {
+                    Var::Input(i) => lossc_ir::Op::Input(i),
+                    Var::Param(i) => lossc_ir::Op::Param(i),
+                };
+                let like = ir.add(leaf, Vec::new(), span);
+                ir.add(lossc_ir::Op::Call(lossc_ir::Builtin::BroadcastLike, Default::default()), vec![g, like], span)
+            };
+            outputs.push((ir.var_name(var).to_string(), g));
+        }
+        Ok(Gradient {
+            loss: name,
+            ir,
+            outputs,
+            report,
+        })
+    }
+
+    /// Every loss simplified, as a complete program, with one report per loss.
+    pub fn simplify(&self) -> Simplified {
+        let mut ir = self.ir.clone();
+        let roots: Vec<NodeId> = ir.results.iter().map(|r| r.root).collect();
+        let (new_roots, report) = lossc_symbolic::simplify::simplify(&mut ir, &roots, Limits::default());
+        let printed: Vec<print::Root> = ir
+            .results
+            .iter()
+            .zip(new_roots)
+            .map(|(result, node)| print::Root {
+                kind: result.kind,
+                name: result.name.clone(),
+                node,
+            })
+            .collect();
+        Simplified {
+            source: print::program(&ir, &printed),
+            report,
+        }
+    }
+
+    /// Evaluates a loss or output (and, on request, the gradient of a loss) on
+    /// `inputs`, in the dtype of `options`. Numbers come back as f64.
+    pub fn eval(&self, inputs: &[(String, ArrayD<f64>)], options: &EvalOptions) -> Result<Evaluation, Error> {
+        match options.dtype {
+            Dtype::F64 => self.eval_in::<f64>(inputs, options),
+            Dtype::F32 => self.eval_in::<f32>(inputs, options),
+        }
+    }
+
+    fn eval_in<T: num_traits::Float>(
+        &self,
+        inputs: &[(String, ArrayD<f64>)],
+        options: &EvalOptions,
+    ) -> Result<Evaluation, Error> {
+        let name = match &options.result {
+            Some(name) if self.ir.result(name).is_some() => name.clone(),
+            Some(name) => return Err(self.unknown_result(name)),
+            None => self.loss_name(None)?,
+        };
+        let result = self.ir.result(&name).expect("checked above").clone();
+        let to_t = |a: &ArrayD<f64>| a.mapv(|v| T::from(v).unwrap_or_else(T::nan));
+        let data: Vec<(&str, ArrayD<T>)> = inputs.iter().map(|(n, a)| (n.as_str(), to_t(a))).collect();
+        let to_f64 = |a: ArrayD<T>| a.mapv(|v| v.to_f64().unwrap_or(f64::NAN));
+        let mut gradients = Vec::new();
+        let (ir, mut roots) = if options.grad {
+            if result.kind != ResultKind::Loss {
+                return Err(Error::NotALoss(name));
+            }
+            let wrt: Vec<&str> = options.wrt.iter().map(String::as_str).collect();
+            let gradient = self.gradient(Some(&name), &wrt)?;
+            let roots: Vec<NodeId> = gradient.outputs.iter().map(|(_, g)| *g).collect();
+            gradients = gradient.outputs.iter().map(|(n, _)| n.clone()).collect();
+            (gradient.ir, roots)
+        } else {
+            (self.ir.clone(), Vec::new())
+        };
+        roots.insert(0, result.root);
+        let bindings = lossc_eval::Bindings::new(&ir, data)?;
+        let mut values = lossc_eval::eval(&ir, &roots, &bindings)?.into_iter();
+        let value = values.next().expect("one value per root");
+        let dims = bindings.dims().map(|(n, s)| (n.to_string(), s)).collect();
+        let (value, per_sample) = match (result.kind, value.ndim()) {
+            (ResultKind::Loss, 1) => {
+                let per_sample: ndarray::Array1<f64> = to_f64(value).into_iter().collect();
+                // The mean in T, as the loss's value is defined in the dtype.
+                let samples: Vec<T> = per_sample.iter().map(|v| T::from(*v).unwrap_or_else(T::nan)).collect();
+                let count = T::from(samples.len().max(1)).unwrap_or_else(T::one);
+                let mean = (lossc_eval::compensated_sum(&samples) / count).to_f64().unwrap_or(f64::NAN);
+                (ndarray::arr0(mean).into_dyn(), Some(per_sample))
+            }
+            _ => (to_f64(value), None),
+        };
+        let gradient = gradients.into_iter().zip(values.map(to_f64)).collect();
+        Ok(Evaluation {
+            name,
+            kind: result.kind,
+            dtype: self.dtype_of::<T>(),
+            dims,
+            value,
+            per_sample,
+            gradient,
+        })
+    }
+
+    fn dtype_of<T: num_traits::Float>(&self) -> Dtype {
+        if std::mem::size_of::<T>() == 4 { Dtype::F32 } else { Dtype::F64 }
     }
 
     /// The findings for this program under `options`: the front end's

@@ -1,0 +1,333 @@
+//! `lossc eval`: a loss (or an output) and, with `--grad`, its gradient, on
+//! data given with `--input`, as a short text summary or as JSON.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+use codespan_reporting::term::termcolor::WriteColor;
+use ndarray::{ArrayViewD, Axis};
+
+use crate::cli::{AnalysisArgs, Format, library_error};
+use crate::data::{self, InputArg};
+use crate::json::EvalReport;
+use crate::program::{self, Compiled};
+use crate::source::SourceArgs;
+use crate::{CliError, Status, finish_output};
+
+pub(crate) const LONG_ABOUT: &str = "\
+Evaluate a loss, or an output, and with --grad its gradient, on data.
+
+Each input gets its data from --input NAME=SOURCE: an inline JSON array
+(nested lists for more axes, numbers or booleans), a .npy file (floats,
+integers or booleans) or a .csv file (one row per line; one column is a
+vector). Symbolic dimensions such as N are bound from the data; data that
+disagrees about a dimension is an error naming both inputs.
+
+Prints the value (for a per-sample loss, the mean and the per-sample
+values) and the gradient of the loss with respect to each --wrt variable
+(default: the file's `wrt`, else y_pred), computed in --dtype (f32 by
+default). In JSON, a non-finite number is the string \"NaN\", \"inf\" or \"-inf\".
+
+Exit status: 0 success (even if a value is NaN), 1 the program has errors
+(shown as `check` shows them), 2 bad usage, unreadable or inconsistent data.";
+
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  lossc eval examples/mse.loss --input y_true='[1, 0, 1]' --input y_pred='[0.9, 0.2, 0.8]' --grad
+  lossc eval -e 'mean(square(y_true - y_pred))' --input y_true=t.npy --input y_pred=p.npy
+  lossc eval examples/cce_logits.loss --input y_true='[[0, 1], [1, 0]]' --input y_pred=logits.csv --grad
+  lossc eval examples/focal.loss --input y_true=t.npy --input y_pred=p.npy --param gamma=3 --dtype f64
+  lossc eval grad.loss --input y_true=t.npy --input y_pred=p.npy --output d_mse_d_y_pred
+  lossc eval examples/mse.loss --input y_true=t.npy --input y_pred=p.npy --grad-out grad.npy
+  lossc eval examples/mse.loss --input y_true=t.npy --input y_pred=p.npy --grad --format json | jq '.gradient.data'";
+
+/// Options of `lossc eval`.
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// The data of an input: `NAME=SOURCE`, SOURCE an inline JSON array, a
+    /// `.npy` or a `.csv` file, e.g. `--input y_true='[1, 0, 1]'` or
+    /// `--input y_pred=pred.npy`; one per input.
+    #[arg(long = "input", value_name = "NAME=SOURCE", value_parser = data::parse_input)]
+    pub inputs: Vec<InputArg>,
+
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+
+    /// Evaluate this `output` (or any named result) instead of a loss, e.g.
+    /// `--output per_sample`.
+    #[arg(long, value_name = "NAME", conflicts_with = "loss")]
+    pub output: Option<String>,
+
+    /// Also evaluate the gradient of the loss (implied by `--wrt` and
+    /// `--grad-out`).
+    #[arg(long)]
+    pub grad: bool,
+
+    /// Write the gradient (of the first `--wrt` variable) to this file as an
+    /// f64 .npy array, e.g. `--grad-out grad.npy`; the file is replaced
+    /// atomically, never left half-written.
+    #[arg(long, value_name = "FILE.npy")]
+    pub grad_out: Option<PathBuf>,
+
+    /// How to print the result: `text`, a short summary, or `json`, one
+    /// object with every number, e.g. `--format json`.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Runs `eval`, writing its product to `out` (and the `--grad-out` file).
+pub fn run(args: &EvalArgs, out: &mut dyn WriteColor) -> Result<Status, CliError> {
+    let source = args.source.load()?;
+    let file = source.name.as_str();
+    let dtype = args.analysis.dtype.dtype();
+    let program = match program::compile(&source, &args.analysis.params, args.format, dtype, out)? {
+        Compiled::Program(program) => program,
+        Compiled::Rejected(status) => return Ok(status),
+    };
+    args.analysis.validate(&program, file)?;
+    let target = &args.analysis.target;
+    let result = args.output.clone().or_else(|| target.loss.clone());
+    let grad = args.grad || args.grad_out.is_some() || !target.wrt.is_empty();
+    if grad
+        && let Some(name) = &args.output
+        && program
+            .ir()
+            .result(name)
+            .is_some_and(|result| result.kind == lossc::ResultKind::Output)
+    {
+        let flag = if args.grad {
+            "--grad"
+        } else if args.grad_out.is_some() {
+            "--grad-out"
+        } else {
+            "--wrt"
+        };
+        return Err(CliError::new(format!(
+            "`{flag}`: `{name}` is an `output` of `{file}`: outputs are never differentiated; \
+             name a `loss` with `--loss` for a gradient"
+        )));
+    }
+
+    let mut inputs = Vec::with_capacity(args.inputs.len());
+    for input in &args.inputs {
+        inputs.push((input.name.clone(), input.load()?));
+    }
+    let options = lossc::EvalOptions {
+        dtype,
+        result,
+        grad,
+        wrt: target.wrt.clone(),
+    };
+    let evaluation = program
+        .eval(&inputs, &options)
+        .map_err(|error| eval_error(&error, file))?;
+
+    let grad_out = match &args.grad_out {
+        Some(path) => {
+            let Some((_, gradient)) = evaluation.gradient.first() else {
+                return Err(CliError::new(format!(
+                    "`--grad-out {}`: there is no gradient to write",
+                    path.display()
+                )));
+            };
+            data::write_npy_atomically(path, gradient)?;
+            Some(path.display().to_string())
+        }
+        None => None,
+    };
+
+    let written = match args.format {
+        Format::Json => EvalReport::new(&evaluation, grad_out).write(out),
+        Format::Text => write_text(out, &evaluation, grad_out.as_deref()),
+    };
+    finish_output(Status::Success, written)
+}
+
+/// The message for an evaluation that failed, with a hint where one helps.
+fn eval_error(error: &lossc::Error, file: &str) -> CliError {
+    match error {
+        lossc::Error::Eval(lossc::EvalError::MissingInput { name, .. }) => CliError::new(format!(
+            "{error}: give it with `--input {name}=SOURCE` (a JSON array, a .npy or a .csv file)"
+        )),
+        _ => library_error(error, file),
+    }
+}
+
+/// The text summary, e.g.
+///
+/// ```text
+/// loss mse = 0.03 (f32, N = 3)
+/// gradient wrt y_pred, shape [3]:
+///   [-0.06666667, 0.13333334, -0.13333334]
+/// ```
+pub fn write_text(out: &mut dyn Write, evaluation: &lossc::Evaluation, grad_out: Option<&str>) -> io::Result<()> {
+    let dtype = evaluation.dtype;
+    let mut context = vec![dtype.to_string()];
+    context.extend(evaluation.dims.iter().map(|(dim, size)| format!("{dim} = {size}")));
+    let context = context.join(", ");
+    let kind = match evaluation.kind {
+        lossc::ResultKind::Loss => "loss",
+        lossc::ResultKind::Output => "output",
+    };
+    let value = evaluation.value.view();
+    if value.ndim() == 0 {
+        let mean = if evaluation.per_sample.is_some() {
+            " (the mean)"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "{kind} {} = {}{mean} ({context})",
+            evaluation.name,
+            tensor_text(value, dtype, "")
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{kind} {}, shape {} ({context}):",
+            evaluation.name,
+            shape_text(value.shape())
+        )?;
+        writeln!(out, "  {}", tensor_text(value, dtype, "  "))?;
+    }
+    if let Some(per_sample) = &evaluation.per_sample {
+        let view = per_sample.view().into_dyn();
+        writeln!(out, "per sample, shape {}:", shape_text(view.shape()))?;
+        writeln!(out, "  {}", tensor_text(view, dtype, "  "))?;
+    }
+    for (index, (wrt, gradient)) in evaluation.gradient.iter().enumerate() {
+        let view = gradient.view();
+        let written = match grad_out {
+            Some(path) if index == 0 => format!(" (written to {path})"),
+            _ => String::new(),
+        };
+        if view.ndim() == 0 {
+            writeln!(out, "gradient wrt {wrt} = {}{written}", tensor_text(view, dtype, ""))?;
+        } else {
+            writeln!(out, "gradient wrt {wrt}, shape {}{written}:", shape_text(view.shape()))?;
+            writeln!(out, "  {}", tensor_text(view, dtype, "  "))?;
+        }
+    }
+    Ok(())
+}
+
+/// `[3, 4]`.
+fn shape_text(shape: &[usize]) -> String {
+    let sizes: Vec<String> = shape.iter().map(usize::to_string).collect();
+    format!("[{}]", sizes.join(", "))
+}
+
+/// Above this many numbers a tensor is summarised: each long axis shows its
+/// first and last [`EDGE`] entries around `...` (as NumPy prints).
+const SUMMARY_THRESHOLD: usize = 100;
+const EDGE: usize = 3;
+
+/// A tensor as nested lists, one innermost list per line, continuation lines
+/// starting with `indent`.
+fn tensor_text(array: ArrayViewD<'_, f64>, dtype: lossc::Dtype, indent: &str) -> String {
+    let summarise = array.len() > SUMMARY_THRESHOLD;
+    let mut text = String::new();
+    nested(&mut text, array, dtype, indent, 0, summarise);
+    text
+}
+
+fn nested(
+    text: &mut String,
+    array: ArrayViewD<'_, f64>,
+    dtype: lossc::Dtype,
+    indent: &str,
+    depth: usize,
+    summarise: bool,
+) {
+    if array.ndim() == 0 {
+        text.push_str(&number_text(array.iter().next().copied().unwrap_or(f64::NAN), dtype));
+        return;
+    }
+    let len = array.len_of(Axis(0));
+    let shown: Vec<Option<usize>> = if summarise && len > 2 * EDGE {
+        (0..EDGE)
+            .map(Some)
+            .chain(std::iter::once(None))
+            .chain((len - EDGE..len).map(Some))
+            .collect()
+    } else {
+        (0..len).map(Some).collect()
+    };
+    // Between rows of a matrix (or deeper), a line break and alignment under
+    // the opening brackets; between numbers, a space.
+    let separator = if array.ndim() == 1 {
+        ", ".to_string()
+    } else {
+        format!(",\n{indent}{}", " ".repeat(depth + 1))
+    };
+    text.push('[');
+    for (position, index) in shown.iter().enumerate() {
+        if position > 0 {
+            text.push_str(&separator);
+        }
+        match index {
+            Some(index) => nested(
+                text,
+                array.index_axis(Axis(0), *index),
+                dtype,
+                indent,
+                depth + 1,
+                summarise,
+            ),
+            None => text.push_str("..."),
+        }
+    }
+    text.push(']');
+}
+
+/// The shortest text that reads back to the same number in the dtype:
+/// `0.03`, `1e-8`, `NaN`, `inf`, `-inf`.
+pub fn number_text(value: f64, dtype: lossc::Dtype) -> String {
+    if value.is_nan() {
+        return "NaN".to_string();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "inf" } else { "-inf" }.to_string();
+    }
+    let text = match dtype {
+        // The value was computed in f32: converting back is exact.
+        #[allow(clippy::cast_possible_truncation)]
+        lossc::Dtype::F32 => format!("{:?}", value as f32),
+        lossc::Dtype::F64 => format!("{value:?}"),
+    };
+    // `2.0` reads better as `2`; `1e-8` and `0.5` stay as they are.
+    text.strip_suffix(".0").map(str::to_string).unwrap_or(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lossc::Dtype;
+    use ndarray::{ArrayD, IxDyn};
+
+    #[test]
+    fn numbers_are_shortest_in_their_dtype() {
+        assert_eq!(number_text(f64::from(0.03_f32), Dtype::F32), "0.03");
+        assert_eq!(number_text(0.03, Dtype::F64), "0.03");
+        assert_eq!(number_text(2.0, Dtype::F64), "2");
+        assert_eq!(number_text(1e-8, Dtype::F64), "1e-8");
+        assert_eq!(number_text(f64::NAN, Dtype::F32), "NaN");
+        assert_eq!(number_text(f64::NEG_INFINITY, Dtype::F64), "-inf");
+    }
+
+    #[test]
+    fn tensors_print_as_nested_lists() {
+        let matrix = ArrayD::from_shape_vec(IxDyn(&[2, 2]), vec![1.0, 2.0, 3.0, 4.5]).unwrap();
+        assert_eq!(tensor_text(matrix.view(), Dtype::F64, "  "), "[[1, 2],\n   [3, 4.5]]");
+        let long = ArrayD::from_shape_vec(IxDyn(&[200]), (0..200).map(f64::from).collect()).unwrap();
+        assert_eq!(
+            tensor_text(long.view(), Dtype::F64, ""),
+            "[0, 1, 2, ..., 197, 198, 199]"
+        );
+    }
+}

@@ -1,0 +1,531 @@
+//! Simplification by equality saturation (egg).
+//!
+//! The IR is copied into an e-graph whose nodes are the IR's own operations
+//! (the built-in table, no second list of operators), the rewrite rules of
+//! [`RULES`] run to a fixed point or a limit, and the cheapest equivalent
+//! expression is extracted back into the program.
+//!
+//! Soundness rules this module keeps:
+//! - every rule holds over the reals for all inputs; none needs a side
+//!   condition such as `x != 0` or `x > 0` (`x / x`, `exp(log(x))` are left
+//!   out), so no domain hazard is ever removed silently;
+//! - every rewrite preserves the shape of the e-class it applies to (checked
+//!   for every rule by [`ShapeSafe`]), so broadcasting inside a reduction can
+//!   never change a result;
+//! - rules only turn unstable forms into stable ones (`log(1 + x)` into
+//!   `log1p(x)`), never the reverse, and the cost function prefers the stable
+//!   primitives, so extraction never trades a stable form away;
+//! - the runner is bounded by [`Limits`]; hitting one is reported in
+//!   [`Report::stop`], not hidden.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use egg::{
+    Analysis, Applier, CostFunction, DidMerge, EGraph, ENodeOrVar, FromOp, Id, Language, Pattern, PatternAst,
+    Rewrite, Runner, StopReason, Subst, Symbol, Var as PVar,
+};
+use lossc_diagnostics::Span;
+use lossc_ir::builtins::{eval_scalar, result_type};
+use lossc_ir::{Attrs, Builtin, DimId, Kind, NodeId, Op, Program, Signature, Type};
+use ordered_float::NotNan;
+
+/// A leaf of the e-graph: something the rules never look inside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Leaf {
+    Input(usize),
+    Param(usize),
+    Const(usize),
+    Dim(DimId),
+    Bool(bool),
+}
+
+/// An e-graph node: a number, a leaf, or a built-in with its static arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Term {
+    Num(NotNan<f64>),
+    Leaf(Leaf),
+    Call(Builtin, Attrs, Vec<Id>),
+}
+
+impl Language for Term {
+    type Discriminant = (u8, Option<NotNan<f64>>, Option<Leaf>, Option<(Builtin, Attrs)>, usize);
+
+    fn discriminant(&self) -> Self::Discriminant {
+        match self {
+            Term::Num(v) => (0, Some(*v), None, None, 0),
+            Term::Leaf(l) => (1, None, Some(*l), None, 0),
+            Term::Call(b, a, args) => (2, None, None, Some((*b, a.clone())), args.len()),
+        }
+    }
+
+    fn matches(&self, other: &Self) -> bool {
+        self.discriminant() == other.discriminant()
+    }
+
+    fn children(&self) -> &[Id] {
+        match self {
+            Term::Call(_, _, args) => args,
+            _ => &[],
+        }
+    }
+
+    fn children_mut(&mut self) -> &mut [Id] {
+        match self {
+            Term::Call(_, _, args) => args,
+            _ => &mut [],
+        }
+    }
+}
+
+impl fmt::Display for Term {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Term::Num(v) => write!(f, "{v}"),
+            Term::Leaf(l) => write!(f, "{l:?}"),
+            Term::Call(b, _, _) => f.write_str(b.spec().symbol.unwrap_or(b.name())),
+        }
+    }
+}
+
+/// Parses the operators of rule patterns: symbols (`+`, `^`), `neg`, and the
+/// names of built-ins with default static arguments.
+impl FromOp for Term {
+    type Error = String;
+
+    fn from_op(op: &str, children: Vec<Id>) -> Result<Self, Self::Error> {
+        if let Ok(value) = op.parse::<f64>() {
+            return NotNan::new(value).map(Term::Num).map_err(|e| e.to_string());
+        }
+        match op {
+            "true" => return Ok(Term::Leaf(Leaf::Bool(true))),
+            "false" => return Ok(Term::Leaf(Leaf::Bool(false))),
+            _ => {}
+        }
+        let arity = children.len();
+        Builtin::ALL
+            .iter()
+            .copied()
+            .find(|b| {
+                let spec = b.spec();
+                (spec.name == op || spec.symbol == Some(op)) && spec.params.len() == arity
+            })
+            .map(|b| Term::Call(b, Attrs::default(), children))
+            .ok_or_else(|| format!("no built-in `{op}` with {arity} arguments"))
+    }
+}
+
+/// What the e-graph knows of each class: its type, and its value when it is
+/// a scalar constant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facts {
+    pub ty: Type,
+    pub constant: Option<NotNan<f64>>,
+}
+
+/// The e-class analysis: types (for shape-safe rewriting) and constant folding.
+#[derive(Debug, Clone, Default)]
+pub struct TypeAndConstant {
+    leaf_types: HashMap<Leaf, Type>,
+}
+
+type Graph = EGraph<Term, TypeAndConstant>;
+
+impl Analysis<Term> for TypeAndConstant {
+    type Data = Facts;
+
+    fn make(egraph: &mut Graph, enode: &Term, _id: Id) -> Facts {
+        match enode {
+            Term::Num(v) => Facts {
+                ty: Type::scalar(),
+                constant: Some(*v),
+            },
+            Term::Leaf(leaf) => Facts {
+                ty: egraph.analysis.leaf_types.get(leaf).cloned().unwrap_or_else(Type::scalar),
+                constant: None,
+            },
+            Term::Call(builtin, attrs, args) => {
+                let types: Vec<Type> = args.iter().map(|a| egraph[*a].data.ty.clone()).collect();
+                let refs: Vec<&Type> = types.iter().collect();
+                let ty = result_type(*builtin, attrs, &refs);
+                let constants: Option<Vec<f64>> =
+                    args.iter().map(|a| egraph[*a].data.constant.map(NotNan::into_inner)).collect();
+                let constant = match (constants, ty.kind) {
+                    (Some(values), Kind::Num) if ty.shape.is_empty() => {
+                        eval_scalar(*builtin, &values).and_then(|v| NotNan::new(v).ok())
+                    }
+                    _ => None,
+                };
+                Facts { ty, constant }
+            }
+        }
+    }
+
+    fn merge(&mut self, to: &mut Facts, from: Facts) -> DidMerge {
+        debug_assert_eq!(to.ty, from.ty, "a rewrite changed a shape");
+        match (to.constant, from.constant) {
+            (None, Some(c)) => {
+                to.constant = Some(c);
+                DidMerge(true, false)
+            }
+            (Some(_), None) => DidMerge(false, true),
+            _ => DidMerge(false, false),
+        }
+    }
+
+    fn modify(egraph: &mut Graph, id: Id) {
+        if let Some(c) = egraph[id].data.constant {
+            let folded = egraph.add(Term::Num(c));
+            egraph.union(id, folded);
+        }
+    }
+}
+
+/// Applies a rule's right-hand side only where it has the type of the class
+/// it is merged into.
+#[derive(Debug)]
+struct ShapeSafe {
+    rhs: Pattern<Term>,
+}
+
+impl ShapeSafe {
+    fn type_of(ast: &PatternAst<Term>, egraph: &Graph, subst: &Subst) -> Option<Type> {
+        let mut types: Vec<Type> = Vec::with_capacity(ast.len());
+        for node in ast.iter() {
+            let ty = match node {
+                ENodeOrVar::Var(v) => egraph[*subst.get(*v)?].data.ty.clone(),
+                ENodeOrVar::ENode(Term::Num(_)) => Type::scalar(),
+                ENodeOrVar::ENode(Term::Leaf(leaf)) => egraph.analysis.leaf_types.get(leaf)?.clone(),
+                ENodeOrVar::ENode(Term::Call(b, attrs, args)) => {
+                    let refs: Vec<&Type> = args.iter().map(|a| &types[usize::from(*a)]).collect();
+                    if refs.iter().any(|t| t.kind == Kind::Bool) != matches!(b.spec().signature, Signature::Logic | Signature::Where | Signature::Float)
+                        && !matches!(b.spec().signature, Signature::Where)
+                    {
+                        // Kinds must agree with the built-in's signature.
+                        return None;
+                    }
+                    let broadcasts = refs
+                        .iter()
+                        .try_fold(Vec::new(), |shape, t| lossc_ir::broadcast(&shape, &t.shape).ok())
+                        .is_some();
+                    if !broadcasts {
+                        return None;
+                    }
+                    result_type(*b, attrs, &refs)
+                }
+            };
+            types.push(ty);
+        }
+        types.pop()
+    }
+}
+
+impl Applier<Term, TypeAndConstant> for ShapeSafe {
+    fn apply_one(
+        &self,
+        egraph: &mut Graph,
+        eclass: Id,
+        subst: &Subst,
+        searcher_ast: Option<&PatternAst<Term>>,
+        rule_name: Symbol,
+    ) -> Vec<Id> {
+        match Self::type_of(&self.rhs.ast, egraph, subst) {
+            Some(ty) if ty == egraph[eclass].data.ty => {
+                self.rhs.apply_one(egraph, eclass, subst, searcher_ast, rule_name)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn vars(&self) -> Vec<PVar> {
+        self.rhs.vars()
+    }
+}
+
+/// The rewrite rules, as (name, left, right). Each holds over the reals for
+/// every input, with no side condition; shapes are checked by [`ShapeSafe`].
+pub const RULES: &[(&str, &str, &str)] = &[
+    // Ring identities.
+    ("add-comm", "(+ ?a ?b)", "(+ ?b ?a)"),
+    ("mul-comm", "(* ?a ?b)", "(* ?b ?a)"),
+    ("add-assoc", "(+ ?a (+ ?b ?c))", "(+ (+ ?a ?b) ?c)"),
+    ("mul-assoc", "(* ?a (* ?b ?c))", "(* (* ?a ?b) ?c)"),
+    ("add-zero", "(+ ?a 0)", "?a"),
+    ("sub-zero", "(- ?a 0)", "?a"),
+    ("mul-one", "(* ?a 1)", "?a"),
+    ("div-one", "(/ ?a 1)", "?a"),
+    ("sub-as-add-neg", "(- ?a ?b)", "(+ ?a (- ?b))"),
+    ("add-neg-as-sub", "(+ ?a (- ?b))", "(- ?a ?b)"),
+    ("neg-neg", "(- (- ?a))", "?a"),
+    ("neg-sub", "(- (- ?a ?b))", "(- ?b ?a)"),
+    ("neg-mul", "(- (* ?a ?b))", "(* (- ?a) ?b)"),
+    ("mul-neg", "(* (- ?a) ?b)", "(- (* ?a ?b))"),
+    ("neg-div", "(- (/ ?a ?b))", "(/ (- ?a) ?b)"),
+    ("div-neg", "(/ (- ?a) ?b)", "(- (/ ?a ?b))"),
+    ("mul-minus-one", "(* -1 ?a)", "(- ?a)"),
+    ("mul-div", "(* ?a (/ ?b ?c))", "(/ (* ?a ?b) ?c)"),
+    ("div-mul", "(/ (* ?a ?b) ?c)", "(* ?a (/ ?b ?c))"),
+    ("div-div", "(/ (/ ?a ?b) ?c)", "(/ ?a (* ?b ?c))"),
+    ("mul-reciprocal", "(* ?a (/ 1 ?b))", "(/ ?a ?b)"),
+    ("factor", "(+ (* ?a ?b) (* ?a ?c))", "(* ?a (+ ?b ?c))"),
+    ("add-self", "(+ ?a ?a)", "(* 2 ?a)"),
+    // Powers.
+    ("mul-self", "(* ?a ?a)", "(square ?a)"),
+    ("pow-two", "(^ ?a 2)", "(square ?a)"),
+    ("pow-one", "(^ ?a 1)", "?a"),
+    ("pow-half", "(^ ?a 0.5)", "(sqrt ?a)"),
+    ("square-neg", "(square (- ?a))", "(square ?a)"),
+    ("square-abs", "(square (abs ?a))", "(square ?a)"),
+    // abs and sign.
+    ("abs-neg", "(abs (- ?a))", "(abs ?a)"),
+    ("abs-abs", "(abs (abs ?a))", "(abs ?a)"),
+    ("sign-times-abs", "(* (sign ?a) (abs ?a))", "?a"),
+    // exp and log, towards the stable forms only.
+    ("log-exp", "(log (exp ?a))", "?a"),
+    ("log-one-plus", "(log (+ 1 ?a))", "(log1p ?a)"),
+    ("exp-minus-one", "(- (exp ?a) 1)", "(expm1 ?a)"),
+    ("log-sigmoid", "(log (sigmoid ?a))", "(log_sigmoid ?a)"),
+    ("one-minus-sigmoid", "(- 1 (sigmoid ?a))", "(sigmoid (- ?a))"),
+    ("softplus", "(log1p (exp ?a))", "(softplus ?a)"),
+    ("sigmoid-ratio", "(/ (exp ?a) (+ 1 (exp ?a)))", "(sigmoid ?a)"),
+    ("sigmoid-reciprocal", "(/ 1 (+ 1 (exp (- ?a))))", "(sigmoid ?a)"),
+    // Conditions.
+    ("where-same", "(where ?c ?a ?a)", "?a"),
+    ("where-true", "(where true ?a ?b)", "?a"),
+    ("where-false", "(where false ?a ?b)", "?b"),
+    ("not-not", "(not (not ?c))", "?c"),
+];
+
+/// The bounds on one simplification. Node and iteration limits decide; time
+/// is only a backstop, so results are deterministic on any machine.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub nodes: usize,
+    pub iterations: usize,
+    pub time: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            nodes: 20_000,
+            iterations: 30,
+            time: Duration::from_secs(2),
+        }
+    }
+}
+
+/// How a simplification ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// No rule had anything left to add: the result is the cheapest form the rules reach.
+    Saturated,
+    /// A limit stopped the search; the result is still equal, perhaps not the simplest.
+    Limit(String),
+}
+
+/// What a simplification did.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub stop: Stop,
+    pub iterations: usize,
+    pub nodes: usize,
+}
+
+fn rewrites() -> Vec<Rewrite<Term, TypeAndConstant>> {
+    RULES
+        .iter()
+        .map(|(name, lhs, rhs)| {
+            let lhs: Pattern<Term> = lhs.parse().unwrap_or_else(|e| panic!("rule {name}: {e}"));
+            let rhs: Pattern<Term> = rhs.parse().unwrap_or_else(|e| panic!("rule {name}: {e}"));
+            Rewrite::new(*name, lhs, ShapeSafe { rhs }).unwrap_or_else(|e| panic!("rule {name}: {e}"))
+        })
+        .collect()
+}
+
+/// Prefers fewer and cheaper operations; the stable primitives are cheaper
+/// than any expansion of them.
+struct Cost;
+
+impl CostFunction<Term> for Cost {
+    type Cost = f64;
+
+    fn cost<C: FnMut(Id) -> f64>(&mut self, enode: &Term, mut costs: C) -> f64 {
+        let own = match enode {
+            // A negative literal reads worse than a subtraction: `x - 1`, not `x + -1`.
+            Term::Num(v) if v.into_inner() < 0.0 => 1.5,
+            Term::Num(_) | Term::Leaf(_) => 1.0,
+            Term::Call(builtin, _, _) => match builtin {
+                Builtin::Neg => 1.0,
+                Builtin::Add | Builtin::Sub | Builtin::Mul => 2.0,
+                Builtin::Div => 3.0,
+                Builtin::Square | Builtin::Abs | Builtin::Sign | Builtin::Relu => 2.0,
+                Builtin::Pow => 6.0,
+                Builtin::Sqrt => 4.0,
+                Builtin::Log1p
+                | Builtin::Expm1
+                | Builtin::Softplus
+                | Builtin::LogSigmoid
+                | Builtin::Xlogy
+                | Builtin::LogSoftmax
+                | Builtin::Logsumexp => 7.0,
+                Builtin::Exp | Builtin::Log | Builtin::Sigmoid | Builtin::Tanh | Builtin::Cosh => 8.0,
+                _ => 3.0,
+            },
+        };
+        enode.fold(own, |sum, id| sum + costs(id))
+    }
+}
+
+/// Simplifies the expressions rooted at `roots`, appending the simplified
+/// forms to `program`. Returns their new roots, in order, and a report.
+pub fn simplify(program: &mut Program, roots: &[NodeId], limits: Limits) -> (Vec<NodeId>, Report) {
+    let mut analysis = TypeAndConstant::default();
+    for node in &program.nodes {
+        if let Some(leaf) = leaf_of(&node.op) {
+            analysis.leaf_types.insert(leaf, node.ty.clone());
+        }
+    }
+    let mut egraph = Graph::new(analysis);
+    // IR nodes into the e-graph, only those the roots reach.
+    let reachable = reachable(program, roots);
+    let mut class_of: HashMap<NodeId, Id> = HashMap::new();
+    for (index, node) in program.nodes.iter().enumerate() {
+        if !reachable[index] {
+            continue;
+        }
+        let term = match &node.op {
+            Op::Literal(v) => match NotNan::new(*v) {
+                Ok(v) => Term::Num(v),
+                Err(_) => continue,
+            },
+            Op::Call(builtin, attrs) => {
+                Term::Call(*builtin, attrs.clone(), node.args.iter().map(|a| class_of[a]).collect())
+            }
+            other => Term::Leaf(leaf_of(other).expect("every other op is a leaf")),
+        };
+        class_of.insert(NodeId(index as u32), egraph.add(term));
+    }
+    let root_classes: Vec<Id> = roots.iter().map(|r| class_of[r]).collect();
+    let runner = Runner::default()
+        .with_egraph(egraph)
+        .with_node_limit(limits.nodes)
+        .with_iter_limit(limits.iterations)
+        .with_time_limit(limits.time)
+        .run(&rewrites());
+    let stop = match runner.stop_reason {
+        Some(StopReason::Saturated) | None => Stop::Saturated,
+        Some(StopReason::NodeLimit(n)) => Stop::Limit(format!("node limit ({n} e-nodes)")),
+        Some(StopReason::IterationLimit(n)) => Stop::Limit(format!("iteration limit ({n})")),
+        Some(StopReason::TimeLimit(t)) => Stop::Limit(format!("time limit ({t:.1} s)")),
+        Some(StopReason::Other(why)) => Stop::Limit(why),
+    };
+    let report = Report {
+        stop,
+        iterations: runner.iterations.len(),
+        nodes: runner.egraph.total_number_of_nodes(),
+    };
+    let egraph = &runner.egraph;
+    // The span of each class: that of the first original node in it.
+    let mut span_of: HashMap<Id, Span> = HashMap::new();
+    for (node, class) in &class_of {
+        let span = program.node(*node).span;
+        span_of
+            .entry(egraph.find(*class))
+            .and_modify(|s| {
+                if span.start < s.start {
+                    *s = span;
+                }
+            })
+            .or_insert(span);
+    }
+    let extractor = egg::Extractor::new(egraph, Cost);
+    let mut built: HashMap<Id, NodeId> = HashMap::new();
+    let mut hashcons: HashMap<Term, NodeId> = HashMap::new();
+    let new_roots = root_classes
+        .iter()
+        .map(|&class| {
+            let fallback = span_of.get(&egraph.find(class)).copied().unwrap_or_default();
+            build(program, egraph, &extractor, class, fallback, &span_of, &mut built, &mut hashcons)
+        })
+        .collect();
+    (new_roots, report)
+}
+
+#[allow(clippy::too_many_arguments)] // One recursive walk's state, kept explicit.
+fn build(
+    program: &mut Program,
+    egraph: &Graph,
+    extractor: &egg::Extractor<'_, Cost, Term, TypeAndConstant>,
+    root: Id,
+    fallback: Span,
+    span_of: &HashMap<Id, Span>,
+    built: &mut HashMap<Id, NodeId>,
+    hashcons: &mut HashMap<Term, NodeId>,
+) -> NodeId {
+    // Iterative post-order: gradients can be deep.
+    let mut stack = vec![(egraph.find(root), false)];
+    while let Some((class, children_done)) = stack.pop() {
+        if built.contains_key(&class) {
+            continue;
+        }
+        let node = extractor.find_best_node(class);
+        if !children_done {
+            stack.push((class, true));
+            for child in node.children() {
+                let child = egraph.find(*child);
+                if !built.contains_key(&child) {
+                    stack.push((child, false));
+                }
+            }
+            continue;
+        }
+        let span = span_of.get(&class).copied().unwrap_or(fallback);
+        let (op, args) = match node {
+            Term::Num(v) => (Op::Literal(v.into_inner()), Vec::new()),
+            Term::Leaf(leaf) => (
+                match *leaf {
+                    Leaf::Input(i) => Op::Input(i),
+                    Leaf::Param(i) => Op::Param(i),
+                    Leaf::Const(i) => Op::Const(i),
+                    Leaf::Dim(d) => Op::DimSize(d),
+                    Leaf::Bool(b) => Op::Bool(b),
+                },
+                Vec::new(),
+            ),
+            Term::Call(builtin, attrs, children) => (
+                Op::Call(*builtin, attrs.clone()),
+                children.iter().map(|c| built[&egraph.find(*c)]).collect(),
+            ),
+        };
+        // The same term twice (two classes extracting to equal nodes) is built once.
+        let key = node.clone().map_children(|c| Id::from(built[&egraph.find(c)].index()));
+        let id = *hashcons.entry(key).or_insert_with(|| program.add(op, args, span));
+        built.insert(class, id);
+    }
+    built[&egraph.find(root)]
+}
+
+fn leaf_of(op: &Op) -> Option<Leaf> {
+    Some(match op {
+        Op::Input(i) => Leaf::Input(*i),
+        Op::Param(i) => Leaf::Param(*i),
+        Op::Const(i) => Leaf::Const(*i),
+        Op::DimSize(d) => Leaf::Dim(*d),
+        Op::Bool(b) => Leaf::Bool(*b),
+        Op::Literal(_) | Op::Call(..) => return None,
+    })
+}
+
+fn reachable(program: &Program, roots: &[NodeId]) -> Vec<bool> {
+    let mut seen = vec![false; program.nodes.len()];
+    let mut stack: Vec<NodeId> = roots.to_vec();
+    while let Some(id) = stack.pop() {
+        if std::mem::replace(&mut seen[id.index()], true) {
+            continue;
+        }
+        stack.extend(program.node(id).args.iter().copied());
+    }
+    seen
+}
