@@ -175,16 +175,11 @@ pub fn write_text(out: &mut dyn Write, evaluation: &lossc::Evaluation, grad_out:
     };
     let value = evaluation.value.view();
     if value.ndim() == 0 {
-        let mean = if evaluation.per_sample.is_some() {
-            " (the mean)"
-        } else {
-            ""
-        };
         writeln!(
             out,
-            "{kind} {} = {}{mean} ({context})",
+            "{kind} {} = {} ({context})",
             evaluation.name,
-            tensor_text(value, dtype, "")
+            tensor_text(value, "")
         )?;
     } else {
         writeln!(
@@ -193,12 +188,16 @@ pub fn write_text(out: &mut dyn Write, evaluation: &lossc::Evaluation, grad_out:
             evaluation.name,
             shape_text(value.shape())
         )?;
-        writeln!(out, "  {}", tensor_text(value, dtype, "  "))?;
+        writeln!(out, "  {}", tensor_text(value, "  "))?;
     }
     if let Some(per_sample) = &evaluation.per_sample {
         let view = per_sample.view().into_dyn();
-        writeln!(out, "per sample, shape {}:", shape_text(view.shape()))?;
-        writeln!(out, "  {}", tensor_text(view, dtype, "  "))?;
+        writeln!(
+            out,
+            "per sample, shape {} (the loss is their mean):",
+            shape_text(view.shape())
+        )?;
+        writeln!(out, "  {}", tensor_text(view, "  "))?;
     }
     for (index, (wrt, gradient)) in evaluation.gradient.iter().enumerate() {
         let view = gradient.view();
@@ -207,10 +206,10 @@ pub fn write_text(out: &mut dyn Write, evaluation: &lossc::Evaluation, grad_out:
             _ => String::new(),
         };
         if view.ndim() == 0 {
-            writeln!(out, "gradient wrt {wrt} = {}{written}", tensor_text(view, dtype, ""))?;
+            writeln!(out, "gradient wrt {wrt} = {}{written}", tensor_text(view, ""))?;
         } else {
             writeln!(out, "gradient wrt {wrt}, shape {}{written}:", shape_text(view.shape()))?;
-            writeln!(out, "  {}", tensor_text(view, dtype, "  "))?;
+            writeln!(out, "  {}", tensor_text(view, "  "))?;
         }
     }
     Ok(())
@@ -229,23 +228,16 @@ const EDGE: usize = 3;
 
 /// A tensor as nested lists, one innermost list per line, continuation lines
 /// starting with `indent`.
-fn tensor_text(array: ArrayViewD<'_, f64>, dtype: lossc::Dtype, indent: &str) -> String {
+fn tensor_text(array: ArrayViewD<'_, f64>, indent: &str) -> String {
     let summarise = array.len() > SUMMARY_THRESHOLD;
     let mut text = String::new();
-    nested(&mut text, array, dtype, indent, 0, summarise);
+    nested(&mut text, array, indent, 0, summarise);
     text
 }
 
-fn nested(
-    text: &mut String,
-    array: ArrayViewD<'_, f64>,
-    dtype: lossc::Dtype,
-    indent: &str,
-    depth: usize,
-    summarise: bool,
-) {
+fn nested(text: &mut String, array: ArrayViewD<'_, f64>, indent: &str, depth: usize, summarise: bool) {
     if array.ndim() == 0 {
-        text.push_str(&number_text(array.iter().next().copied().unwrap_or(f64::NAN), dtype));
+        text.push_str(&number_text(array.iter().next().copied().unwrap_or(f64::NAN)));
         return;
     }
     let len = array.len_of(Axis(0));
@@ -271,63 +263,76 @@ fn nested(
             text.push_str(&separator);
         }
         match index {
-            Some(index) => nested(
-                text,
-                array.index_axis(Axis(0), *index),
-                dtype,
-                indent,
-                depth + 1,
-                summarise,
-            ),
+            Some(index) => nested(text, array.index_axis(Axis(0), *index), indent, depth + 1, summarise),
             None => text.push_str("..."),
         }
     }
     text.push(']');
 }
 
-/// The shortest text that reads back to the same number in the dtype:
-/// `0.03`, `1e-8`, `NaN`, `inf`, `-inf`.
-pub fn number_text(value: f64, dtype: lossc::Dtype) -> String {
+/// A number for people, to [`DIGITS`] significant digits as C's `%g` writes
+/// it: `0.03`, `-0.0666667`, `1e-08`, `NaN`, `inf`. JSON has every digit.
+pub fn number_text(value: f64) -> String {
     if value.is_nan() {
         return "NaN".to_string();
     }
     if value.is_infinite() {
         return if value > 0.0 { "inf" } else { "-inf" }.to_string();
     }
-    let text = match dtype {
-        // The value was computed in f32: converting back is exact.
-        #[allow(clippy::cast_possible_truncation)]
-        lossc::Dtype::F32 => format!("{:?}", value as f32),
-        lossc::Dtype::F64 => format!("{value:?}"),
-    };
-    // `2.0` reads better as `2`; `1e-8` and `0.5` stay as they are.
-    text.strip_suffix(".0").map(str::to_string).unwrap_or(text)
+    if value == 0.0 {
+        return "0".to_string();
+    }
+    // The exponent after rounding to DIGITS digits (0.9999999 is 1, not 0.99...).
+    let scientific = format!("{value:.prec$e}", prec = DIGITS - 1);
+    let (mantissa, exponent) = scientific.split_once('e').expect("`{:e}` writes an exponent");
+    let exponent: i32 = exponent.parse().expect("`{:e}` writes an integer exponent");
+    if exponent < -4 || exponent >= DIGITS as i32 {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim_zeros(mantissa), exponent.abs())
+    } else {
+        let decimals = (DIGITS as i32 - 1 - exponent).max(0) as usize;
+        trim_zeros(&format!("{value:.decimals$}")).to_string()
+    }
+}
+
+/// Significant digits of [`number_text`].
+const DIGITS: usize = 6;
+
+/// `0.500` to `0.5`, `2.000` to `2`; integers are left alone.
+fn trim_zeros(text: &str) -> &str {
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        text
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lossc::Dtype;
     use ndarray::{ArrayD, IxDyn};
 
     #[test]
-    fn numbers_are_shortest_in_their_dtype() {
-        assert_eq!(number_text(f64::from(0.03_f32), Dtype::F32), "0.03");
-        assert_eq!(number_text(0.03, Dtype::F64), "0.03");
-        assert_eq!(number_text(2.0, Dtype::F64), "2");
-        assert_eq!(number_text(1e-8, Dtype::F64), "1e-8");
-        assert_eq!(number_text(f64::NAN, Dtype::F32), "NaN");
-        assert_eq!(number_text(f64::NEG_INFINITY, Dtype::F64), "-inf");
+    fn numbers_have_six_significant_digits() {
+        assert_eq!(number_text(f64::from(0.03_f32)), "0.03");
+        assert_eq!(number_text(0.029999999999999995), "0.03");
+        assert_eq!(number_text(-0.06666666666666665), "-0.0666667");
+        assert_eq!(number_text(2.0), "2");
+        assert_eq!(number_text(-0.0), "0");
+        assert_eq!(number_text(123456.0), "123456");
+        assert_eq!(number_text(1234567.0), "1.23457e+06");
+        assert_eq!(number_text(0.99999999), "1");
+        assert_eq!(number_text(1e-8), "1e-08");
+        assert_eq!(number_text(0.0001), "0.0001");
+        assert_eq!(number_text(f64::NAN), "NaN");
+        assert_eq!(number_text(f64::NEG_INFINITY), "-inf");
     }
 
     #[test]
     fn tensors_print_as_nested_lists() {
         let matrix = ArrayD::from_shape_vec(IxDyn(&[2, 2]), vec![1.0, 2.0, 3.0, 4.5]).unwrap();
-        assert_eq!(tensor_text(matrix.view(), Dtype::F64, "  "), "[[1, 2],\n   [3, 4.5]]");
+        assert_eq!(tensor_text(matrix.view(), "  "), "[[1, 2],\n   [3, 4.5]]");
         let long = ArrayD::from_shape_vec(IxDyn(&[200]), (0..200).map(f64::from).collect()).unwrap();
-        assert_eq!(
-            tensor_text(long.view(), Dtype::F64, ""),
-            "[0, 1, 2, ..., 197, 198, 199]"
-        );
+        assert_eq!(tensor_text(long.view(), ""), "[0, 1, 2, ..., 197, 198, 199]");
     }
 }

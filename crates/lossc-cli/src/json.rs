@@ -356,7 +356,9 @@ struct InlineArrays {
 enum Container {
     Array,
     /// An object, and whether it has a key yet.
-    Object { empty: bool },
+    Object {
+        empty: bool,
+    },
 }
 
 impl InlineArrays {

@@ -249,8 +249,6 @@ pub const RULES: &[(&str, &str, &str)] = &[
     // Ring identities.
     ("add-comm", "(+ ?a ?b)", "(+ ?b ?a)"),
     ("mul-comm", "(* ?a ?b)", "(* ?b ?a)"),
-    ("add-assoc", "(+ ?a (+ ?b ?c))", "(+ (+ ?a ?b) ?c)"),
-    ("mul-assoc", "(* ?a (* ?b ?c))", "(* (* ?a ?b) ?c)"),
     ("add-zero", "(+ ?a 0)", "?a"),
     ("sub-zero", "(- ?a 0)", "?a"),
     ("mul-one", "(* ?a 1)", "?a"),
@@ -265,7 +263,6 @@ pub const RULES: &[(&str, &str, &str)] = &[
     ("div-neg", "(/ (- ?a) ?b)", "(- (/ ?a ?b))"),
     ("mul-minus-one", "(* -1 ?a)", "(- ?a)"),
     ("mul-div", "(* ?a (/ ?b ?c))", "(/ (* ?a ?b) ?c)"),
-    ("div-mul", "(/ (* ?a ?b) ?c)", "(* ?a (/ ?b ?c))"),
     ("div-div", "(/ (/ ?a ?b) ?c)", "(/ ?a (* ?b ?c))"),
     ("mul-reciprocal", "(* ?a (/ 1 ?b))", "(/ ?a ?b)"),
     ("factor", "(+ (* ?a ?b) (* ?a ?c))", "(* ?a (+ ?b ?c))"),
