@@ -320,7 +320,8 @@ fn csv_error(name: &str, file: &str, error: &csv::Error) -> CliError {
             let line = pos
                 .as_ref()
                 .map_or(String::new(), |pos| format!("line {} ", pos.line()));
-            format!("`{file}` {line}has {len} columns but the first row has {expected_len}")
+            let columns = if *len == 1 { "column" } else { "columns" };
+            format!("`{file}` {line}has {len} {columns} but the first row has {expected_len}")
         }
         csv::ErrorKind::Utf8 { .. } => format!("`{file}` is not valid UTF-8"),
         _ => format!("`{file}` is not a readable .csv file: {error}"),

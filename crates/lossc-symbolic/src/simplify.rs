@@ -104,6 +104,11 @@ impl FromOp for Term {
             _ => {}
         }
         let arity = children.len();
+        // `sum@`: the built-in with the static arguments a rule is instantiated for.
+        let (op, attrs) = match op.strip_suffix('@') {
+            Some(name) => (name, placeholder_attrs()),
+            None => (op, Attrs::default()),
+        };
         Builtin::ALL
             .iter()
             .copied()
@@ -111,7 +116,7 @@ impl FromOp for Term {
                 let spec = b.spec();
                 (spec.name == op || spec.symbol == Some(op)) && spec.params.len() == arity
             })
-            .map(|b| Term::Call(b, Attrs::default(), children))
+            .map(|b| Term::Call(b, attrs, children))
             .ok_or_else(|| format!("no built-in `{op}` with {arity} arguments"))
     }
 }
@@ -187,6 +192,8 @@ impl Analysis<Term> for TypeAndConstant {
 #[derive(Debug)]
 struct ShapeSafe {
     rhs: Pattern<Term>,
+    /// A variable that must be bound to a scalar.
+    scalar: Option<PVar>,
 }
 
 impl ShapeSafe {
@@ -230,6 +237,11 @@ impl Applier<Term, TypeAndConstant> for ShapeSafe {
         searcher_ast: Option<&PatternAst<Term>>,
         rule_name: Symbol,
     ) -> Vec<Id> {
+        if let Some(var) = self.scalar
+            && subst.get(var).is_none_or(|id| !egraph[*id].data.ty.shape.is_empty())
+        {
+            return Vec::new();
+        }
         match Self::type_of(&self.rhs.ast, egraph, subst) {
             Some(ty) if ty == egraph[eclass].data.ty => {
                 self.rhs.apply_one(egraph, eclass, subst, searcher_ast, rule_name)
@@ -294,6 +306,27 @@ pub const RULES: &[(&str, &str, &str)] = &[
     ("not-not", "(not (not ?c))", "?c"),
 ];
 
+/// Rules about built-ins with static arguments (axes, keepdims). `name@`
+/// stands for the built-in with the same static arguments on both sides; the
+/// rule is instantiated for each set of arguments the program uses. The
+/// fourth column names a variable that must be a scalar.
+pub const ATTR_RULES: &[(&str, &str, &str, Option<&str>)] = &[
+    ("exp-log-softmax", "(exp (log_softmax@ ?x))", "(softmax@ ?x)", None),
+    ("log-softmax", "(log (softmax@ ?x))", "(log_softmax@ ?x)", None),
+    ("sum-neg", "(sum@ (- ?x))", "(- (sum@ ?x))", None),
+    ("sum-scalar-factor", "(sum@ (* ?x ?s))", "(* (sum@ ?x) ?s)", Some("?s")),
+    ("sum-scalar-divisor", "(sum@ (/ ?x ?s))", "(/ (sum@ ?x) ?s)", Some("?s")),
+    ("mean-neg", "(mean@ (- ?x))", "(- (mean@ ?x))", None),
+    ("mean-scalar-factor", "(mean@ (* ?x ?s))", "(* (mean@ ?x) ?s)", Some("?s")),
+];
+
+fn placeholder_attrs() -> Attrs {
+    Attrs {
+        index: Some(i64::MIN),
+        ..Attrs::default()
+    }
+}
+
 /// The bounds on one simplification. Node and iteration limits decide; time
 /// is only a backstop, so results are deterministic on any machine.
 #[derive(Debug, Clone, Copy)]
@@ -330,15 +363,53 @@ pub struct Report {
     pub nodes: usize,
 }
 
-fn rewrites() -> Vec<Rewrite<Term, TypeAndConstant>> {
-    RULES
+/// The rules, with [`ATTR_RULES`] instantiated for each set of static
+/// arguments in `attrs_used`. A rule that does not parse is a bug in the
+/// tables above, caught by the tests.
+fn rewrites(attrs_used: &[(Builtin, Attrs)]) -> Vec<Rewrite<Term, TypeAndConstant>> {
+    let rule = |name: String, lhs: Pattern<Term>, rhs: Pattern<Term>, scalar: Option<&str>| {
+        let scalar = scalar.map(|v| v.parse().expect("a pattern variable"));
+        Rewrite::new(name.clone(), lhs, ShapeSafe { rhs, scalar }).unwrap_or_else(|e| panic!("rule {name}: {e}"))
+    };
+    let parse = |name: &str, text: &str| -> Pattern<Term> {
+        text.parse().unwrap_or_else(|e| panic!("rule {name}: {e}"))
+    };
+    let mut rules: Vec<_> = RULES
         .iter()
-        .map(|(name, lhs, rhs)| {
-            let lhs: Pattern<Term> = lhs.parse().unwrap_or_else(|e| panic!("rule {name}: {e}"));
-            let rhs: Pattern<Term> = rhs.parse().unwrap_or_else(|e| panic!("rule {name}: {e}"));
-            Rewrite::new(*name, lhs, ShapeSafe { rhs }).unwrap_or_else(|e| panic!("rule {name}: {e}"))
-        })
-        .collect()
+        .map(|(name, lhs, rhs)| rule(name.to_string(), parse(name, lhs), parse(name, rhs), None))
+        .collect();
+    for (name, lhs, rhs, scalar) in ATTR_RULES {
+        let (lhs, rhs) = (parse(name, lhs), parse(name, rhs));
+        let builtin = lhs
+            .ast
+            .iter()
+            .find_map(|n| match n {
+                ENodeOrVar::ENode(Term::Call(b, a, _)) if *a == placeholder_attrs() => Some(*b),
+                _ => None,
+            })
+            .expect("an attribute rule names `op@`");
+        for (k, (used_builtin, attrs)) in attrs_used.iter().enumerate() {
+            if *used_builtin != builtin {
+                continue;
+            }
+            let instantiate = |pattern: &Pattern<Term>| {
+                let ast: PatternAst<Term> = pattern
+                    .ast
+                    .iter()
+                    .map(|n| match n {
+                        ENodeOrVar::ENode(Term::Call(b, a, args)) if *a == placeholder_attrs() => {
+                            ENodeOrVar::ENode(Term::Call(*b, attrs.clone(), args.clone()))
+                        }
+                        other => other.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .into();
+                Pattern::new(ast)
+            };
+            rules.push(rule(format!("{name}-{k}"), instantiate(&lhs), instantiate(&rhs), *scalar));
+        }
+    }
+    rules
 }
 
 /// Prefers fewer and cheaper operations; the stable primitives are cheaper
@@ -405,12 +476,22 @@ pub fn simplify(program: &mut Program, roots: &[NodeId], limits: Limits) -> (Vec
         class_of.insert(NodeId(index as u32), egraph.add(term));
     }
     let root_classes: Vec<Id> = roots.iter().map(|r| class_of[r]).collect();
+    // The static arguments in use: attribute rules are instantiated for each.
+    let mut attrs_used: Vec<(Builtin, Attrs)> = Vec::new();
+    for (index, node) in program.nodes.iter().enumerate() {
+        if let (true, Op::Call(builtin, attrs)) = (reachable[index], &node.op)
+            && *attrs != Attrs::default()
+            && !attrs_used.contains(&(*builtin, attrs.clone()))
+        {
+            attrs_used.push((*builtin, attrs.clone()));
+        }
+    }
     let runner = Runner::default()
         .with_egraph(egraph)
         .with_node_limit(limits.nodes)
         .with_iter_limit(limits.iterations)
         .with_time_limit(limits.time)
-        .run(&rewrites());
+        .run(&rewrites(&attrs_used));
     let stop = match runner.stop_reason {
         Some(StopReason::Saturated) | None => Stop::Saturated,
         Some(StopReason::NodeLimit(n)) => Stop::Limit(format!("node limit ({n} e-nodes)")),
