@@ -36,7 +36,11 @@ fn errors(source: &str) -> Vec<(String, usize)> {
 #[test]
 fn every_error_fixture_reports_exactly_what_it_expects() {
     let files = loss_files("tests/data/err");
-    assert!(files.len() >= 20, "the error catalogue has only {} fixtures", files.len());
+    assert!(
+        files.len() >= 20,
+        "the error catalogue has only {} fixtures",
+        files.len()
+    );
     for file in files {
         let source = fs::read_to_string(&file).expect("fixture");
         let mut expected: Vec<(String, usize)> = source
@@ -44,7 +48,11 @@ fn every_error_fixture_reports_exactly_what_it_expects() {
             .filter_map(|l| l.trim().strip_prefix("# expect:"))
             .map(|e| {
                 let (code, line) = e.trim().split_once(" at ").expect("`# expect: CODE at LINE`");
-                assert!(Code::from_name(code.trim()).is_some(), "{}: unknown code {code}", file.display());
+                assert!(
+                    Code::from_name(code.trim()).is_some(),
+                    "{}: unknown code {code}",
+                    file.display()
+                );
                 (code.trim().to_string(), line.trim().parse().expect("line number"))
             })
             .collect();
@@ -92,7 +100,11 @@ fn ok(source: &str) {
 fn the_issue_s_realistic_mistakes() {
     check("loss = mean(squre(y_true - y_pred))", "unknown-name", 1);
     check("input y_pred: [0, 1]\nloss = mean(y_pred, axis=2)", "bad-axis", 2);
-    check("input a: real [N, C]\ninput b: real [N, D]\nwrt a\nloss = mean(a - b)", "shape-mismatch", 4);
+    check(
+        "input a: real [N, C]\ninput b: real [N, D]\nwrt a\nloss = mean(a - b)",
+        "shape-mismatch",
+        4,
+    );
     check("loss = mean(y_pred > 0.5)", "type-mismatch", 1);
     check("loss = log()", "arity", 1);
     check("loss = mean(square(y_true - y_pred)", "syntax", 1);
@@ -109,7 +121,11 @@ fn names_resolve_where_the_spec_says() {
     ok("const eps = 1e-7\nlet e = 1 - eps\ndef safe(x) = clip(x, eps, e)\nloss = mean(-log(safe(y_pred)))");
     check("let a = b\nlet b = 1\nloss = mean(y_pred * a)", "unknown-name", 1);
     check("def f(x) = f(x)\nloss = mean(f(y_pred))", "recursive-def", 1);
-    check("def f(x) = g(x)\ndef g(x) = f(x) + 1\nloss = mean(y_pred)", "recursive-def", 2);
+    check(
+        "def f(x) = g(x)\ndef g(x) = f(x) + 1\nloss = mean(y_pred)",
+        "recursive-def",
+        2,
+    );
     check("let x = 1\nlet x = 2\nloss = mean(y_pred)", "duplicate-name", 2);
     check("loss = mean(y_pred * undefined_thing)", "unknown-name", 1);
     check("loss = mean(log + y_pred)", "unknown-name", 1);
@@ -134,30 +150,60 @@ fn types_keep_booleans_apart() {
 
 #[test]
 fn shapes_broadcast_and_reduce() {
-    ok("input y_true: [0, 1] [N, C]\ninput y_pred: real [N, C]\nloss = mean(-sum(y_true * log_softmax(y_pred), axis=-1))");
+    ok(
+        "input y_true: [0, 1] [N, C]\ninput y_pred: real [N, C]\nloss = mean(-sum(y_true * log_softmax(y_pred), axis=-1))",
+    );
     ok("input y_true: [0, 1] [N, C]\ninput y_pred: real [N, C]\nloss = -sum(y_true * log_softmax(y_pred), axis=1)");
     ok("input y_pred: real [N, 3]\nparam w = [1.0, 2.0, 5.0]\nloss = mean(sum(w * y_pred, axis=-1))");
     ok("input y_pred: real [N, C]\nloss = mean(y_pred - max(y_pred, axis=-1, keepdims=true))");
     ok("input y_pred: real [N, C, D]\nloss = mean(sum(y_pred, axis=(1, 2)))");
-    ok("input y_true: {0..9}\ninput y_pred: real [N, 10]\nloss = mean(-sum(one_hot(y_true, 10) * log_softmax(y_pred), axis=-1))");
-    ok("input y_true: {0..9}\ninput y_pred: real [N, C]\nloss = mean(-sum(one_hot(y_true, C) * log_softmax(y_pred), axis=-1))");
+    ok(
+        "input y_true: {0..9}\ninput y_pred: real [N, 10]\nloss = mean(-sum(one_hot(y_true, 10) * log_softmax(y_pred), axis=-1))",
+    );
+    ok(
+        "input y_true: {0..9}\ninput y_pred: real [N, C]\nloss = mean(-sum(one_hot(y_true, C) * log_softmax(y_pred), axis=-1))",
+    );
     ok("input y_pred: real [N, 2]\nloss = mean(take(y_pred, 0) - take(y_pred, -1))");
-    check("input y_pred: real [N, C]\nloss = mean(y_pred - max(y_pred, axis=-1))", "shape-mismatch", 2);
-    check("input y_pred: real [N, 3]\nparam w = [1.0, 2.0]\nloss = mean(w * y_pred)", "shape-mismatch", 3);
-    check("input y_pred: real [N, C]\nloss = mean(y_pred, axis=(1, 1))", "bad-axis", 2);
+    check(
+        "input y_pred: real [N, C]\nloss = mean(y_pred - max(y_pred, axis=-1))",
+        "shape-mismatch",
+        2,
+    );
+    check(
+        "input y_pred: real [N, 3]\nparam w = [1.0, 2.0]\nloss = mean(w * y_pred)",
+        "shape-mismatch",
+        3,
+    );
+    check(
+        "input y_pred: real [N, C]\nloss = mean(y_pred, axis=(1, 1))",
+        "bad-axis",
+        2,
+    );
     check("input y_pred: real [N, C]\nloss = mean(y_pred, axis=-3)", "bad-axis", 2);
     check("loss = mean(softmax(mean(y_pred)))", "bad-axis", 1);
     check("input y_pred: real [N, 2]\nloss = mean(take(y_pred, 2))", "bad-axis", 2);
-    check("input y_pred: real [N, C]\nloss = mean(one_hot(y_pred, C))", "type-mismatch", 2);
+    check(
+        "input y_pred: real [N, C]\nloss = mean(one_hot(y_pred, C))",
+        "type-mismatch",
+        2,
+    );
 }
 
 #[test]
 fn a_loss_is_scalar_or_per_sample() {
     ok("loss = square(y_true - y_pred)");
     ok("input y_pred: real [N, C]\ninput y_true: real [N, C]\nloss = sum(square(y_true - y_pred), axis=-1)");
-    check("input y_pred: real [N, C]\ninput y_true: real [N, C]\nloss = square(y_true - y_pred)", "loss-shape", 3);
+    check(
+        "input y_pred: real [N, C]\ninput y_true: real [N, C]\nloss = square(y_true - y_pred)",
+        "loss-shape",
+        3,
+    );
     check("input y_pred: real [N, 1]\nloss = y_pred * 2", "loss-shape", 2);
-    check("input y_pred: real [N, C]\nloss = mean(y_pred, axis=0)", "loss-shape", 2);
+    check(
+        "input y_pred: real [N, C]\nloss = mean(y_pred, axis=0)",
+        "loss-shape",
+        2,
+    );
     ok("input y_pred: real [N, C]\noutput per_class = mean(y_pred, axis=0)\nloss = mean(y_pred)");
 }
 
@@ -175,7 +221,11 @@ fn several_independent_errors_in_one_run() {
     let found = errors(source);
     assert_eq!(
         found,
-        vec![("unknown-name".into(), 1), ("arity".into(), 2), ("type-mismatch".into(), 3)]
+        vec![
+            ("unknown-name".into(), 1),
+            ("arity".into(), 2),
+            ("type-mismatch".into(), 3)
+        ]
     );
     let syntax = "let a = (1\nlet b = 2 +\nloss = mean(y_pred)\n";
     assert_eq!(errors(syntax), vec![("syntax".into(), 1), ("syntax".into(), 2)]);
@@ -190,6 +240,7 @@ fn the_n_by_n_broadcast_trap_is_a_warning() {
     assert_eq!(diagnostics[0].severity, Severity::Warning);
     assert!(diagnostics[0].message.contains("[N, N]"), "{}", diagnostics[0].message);
     // A deliberate pairwise matrix, both operands expanded, is not flagged.
-    let pairwise = "input y_pred: real [N]\nloss = mean(square(expand_dims(y_pred, axis=1) - expand_dims(y_pred, axis=0)))";
+    let pairwise =
+        "input y_pred: real [N]\nloss = mean(square(expand_dims(y_pred, axis=1) - expand_dims(y_pred, axis=0)))";
     assert!(lossc::check(pairwise, &CheckOptions::default()).unwrap().is_empty());
 }

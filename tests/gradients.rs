@@ -94,7 +94,10 @@ fn finite_differences_with(program: &Program, inputs: &Inputs, var: &str, scale:
     let ir = program.ir();
     match ir.var(var).unwrap_or_else(|| panic!("no variable `{var}`")) {
         Var::Input(_) => {
-            let slot = inputs.iter().position(|(n, _)| n == var).expect("data for the variable");
+            let slot = inputs
+                .iter()
+                .position(|(n, _)| n == var)
+                .expect("data for the variable");
             let base = inputs[slot].1.clone();
             let mut out = ArrayD::zeros(base.raw_dim());
             let mut shifted = inputs.clone();
@@ -131,7 +134,11 @@ fn close(symbolic: f64, numeric: f64, loss: f64) -> bool {
 /// Compares one variable's symbolic gradient with `numeric`, panicking with
 /// every disagreeing element.
 fn compare(src: &str, inputs: &Inputs, var: &str, symbolic: &ArrayD<f64>, numeric: &ArrayD<f64>, loss: f64) {
-    assert_eq!(symbolic.shape(), numeric.shape(), "gradient of `{var}` has the wrong shape\n{src}");
+    assert_eq!(
+        symbolic.shape(),
+        numeric.shape(),
+        "gradient of `{var}` has the wrong shape\n{src}"
+    );
     let bad: Vec<String> = symbolic
         .indexed_iter()
         .zip(numeric.iter())
@@ -152,14 +159,26 @@ fn check(src: &str, inputs: &[(&str, ArrayD<f64>)], wrt: &[&str]) {
     let inputs = owned(inputs);
     let evaluation = evaluate(&program, &inputs, true, wrt, src);
     let loss = *evaluation.value.first().expect("a 0-d value");
-    assert!(loss.is_finite(), "the loss is {loss} at the test point\n{src}\n{inputs:?}");
+    assert!(
+        loss.is_finite(),
+        "the loss is {loss} at the test point\n{src}\n{inputs:?}"
+    );
     let expected: Vec<String> = if wrt.is_empty() {
-        program.ir().wrt.iter().map(|&v| program.ir().var_name(v).to_string()).collect()
+        program
+            .ir()
+            .wrt
+            .iter()
+            .map(|&v| program.ir().var_name(v).to_string())
+            .collect()
     } else {
         wrt.iter().map(|w| w.to_string()).collect()
     };
     let names: Vec<&String> = evaluation.gradient.iter().map(|(n, _)| n).collect();
-    assert_eq!(names, expected.iter().collect::<Vec<_>>(), "one gradient per `wrt`, in order\n{src}");
+    assert_eq!(
+        names,
+        expected.iter().collect::<Vec<_>>(),
+        "one gradient per `wrt`, in order\n{src}"
+    );
     for (var, symbolic) in &evaluation.gradient {
         let numeric = finite_differences(&program, &inputs, var);
         compare(src, &inputs, var, symbolic, &numeric, loss);
@@ -169,7 +188,12 @@ fn check(src: &str, inputs: &[(&str, ArrayD<f64>)], wrt: &[&str]) {
 /// As [`check`], for a vector param: `template` holds `{W}` where the
 /// param's vector literal goes, and finite differences recompile it.
 fn check_vector_param(template: &str, name: &str, values: &[f64], inputs: &[(&str, ArrayD<f64>)]) {
-    let literal = |v: &[f64]| format!("[{}]", v.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", "));
+    let literal = |v: &[f64]| {
+        format!(
+            "[{}]",
+            v.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", ")
+        )
+    };
     let source = |v: &[f64]| template.replace("{W}", &literal(v));
     let src = source(values);
     let program = compile(&src);
@@ -207,12 +231,24 @@ fn exact_or_message(src: &str, inputs: &[(&str, ArrayD<f64>)], expected: &[(&str
     let evaluation = evaluate(&program, &inputs, true, &wrt, src);
     for ((var, want), (name, got)) in expected.iter().zip(&evaluation.gradient) {
         assert_eq!(var, name);
-        assert_eq!(want.shape(), got.shape(), "gradient of `{var}` has the wrong shape\n{src}");
+        assert_eq!(
+            want.shape(),
+            got.shape(),
+            "gradient of `{var}` has the wrong shape\n{src}"
+        );
         let ok = want.iter().zip(got.iter()).all(|(&w, &g)| {
-            if w.is_finite() { (w - g).abs() <= 1e-12 * w.abs().max(1.0) } else { w == g }
+            if w.is_finite() {
+                (w - g).abs() <= 1e-12 * w.abs().max(1.0)
+            } else {
+                w == g
+            }
         });
         if !ok {
-            let symbolic = program.gradient(None, &[var]).ok().and_then(|g| g.expression(var)).unwrap_or_default();
+            let symbolic = program
+                .gradient(None, &[var])
+                .ok()
+                .and_then(|g| g.expression(var))
+                .unwrap_or_default();
             let at: Vec<String> = inputs.iter().map(|(n, a)| format!("{n} = {a}")).collect();
             return Err(format!(
                 "wrong gradient of `{var}`\nprogram:\n{src}\nat {}\nexpected {want}\n     got {got}\nsymbolic: {symbolic}",
@@ -292,7 +328,11 @@ fn binary_builtins_match_finite_differences_in_both_arguments() {
     ];
     for (expr, a, b) in cases {
         let src = format!("input a: real\ninput b: real\nwrt a, b\nloss = mean(y_true * ({expr}))");
-        check(&src, &[("y_true", weights()), ("a", (*a).clone()), ("b", (*b).clone())], &[]);
+        check(
+            &src,
+            &[("y_true", weights()), ("a", (*a).clone()), ("b", (*b).clone())],
+            &[],
+        );
     }
 }
 
@@ -305,9 +345,23 @@ fn clip_matches_finite_differences_with_the_variable_in_each_position() {
     let w = vec1(&[0.7, -1.3, 0.4, 1.1, 0.9, -0.5]);
     let src = "input x: real\ninput lo: real\ninput hi: real\nwrt x, lo, hi\nloss = mean(w * clip(x, lo, hi))";
     let src = format!("input w: real\n{src}");
-    check(&src, &[("w", w.clone()), ("x", x.clone()), ("lo", lo.clone()), ("hi", hi.clone())], &[]);
+    check(
+        &src,
+        &[
+            ("w", w.clone()),
+            ("x", x.clone()),
+            ("lo", lo.clone()),
+            ("hi", hi.clone()),
+        ],
+        &[],
+    );
     // One variable at a time, the bounds constant or the variable nonlinear.
-    for expr in ["clip(square(x), 0.5, 2)", "clip(0.3, sin(x), 2)", "clip(0.3, -1, exp(x))", "clip(x, x - 1, x + 1)"] {
+    for expr in [
+        "clip(square(x), 0.5, 2)",
+        "clip(0.3, sin(x), 2)",
+        "clip(0.3, -1, exp(x))",
+        "clip(x, x - 1, x + 1)",
+    ] {
         let src = format!("input w: real\ninput x: real\nwrt x\nloss = mean(w * {expr})");
         check(&src, &[("w", w.clone()), ("x", x.clone())], &[]);
     }
@@ -342,7 +396,15 @@ fn reductions_match_finite_differences_for_every_axis_form() {
     let mut points = Points(7);
     let x = points.array(&[N, C], -1.5, 1.5);
     let v = points.array(&[N], -1.5, 1.5);
-    let axes = ["", ", axis=0", ", axis=1", ", axis=-1", ", axis=-2", ", axis=(0, 1)", ", axis=(-1, 0)"];
+    let axes = [
+        "",
+        ", axis=0",
+        ", axis=1",
+        ", axis=-1",
+        ", axis=-2",
+        ", axis=(0, 1)",
+        ", axis=(-1, 0)",
+    ];
     let keepdims = ["", ", keepdims=true", ", keepdims=false"];
     let mut count = 0;
     for r in ["sum", "mean", "max", "min", "logsumexp", "norm"] {
@@ -411,10 +473,22 @@ fn take_matches_finite_differences_for_positive_and_negative_indices() {
         "exp(take(x, -1, axis=-1)) + take(x, 0)",
     ];
     for expr in cases {
-        check(&format!("input x: real [N, C]\nwrt x\nloss = {expr}"), &[("x", x.clone())], &[]);
+        check(
+            &format!("input x: real [N, C]\nwrt x\nloss = {expr}"),
+            &[("x", x.clone())],
+            &[],
+        );
     }
-    for expr in ["sin(take(v, 2))", "exp(take(v, -1)) * take(v, 0, axis=0)", "take(v, -4) * 3"] {
-        check(&format!("input v: real [N]\nwrt v\nloss = {expr}"), &[("v", v.clone())], &[]);
+    for expr in [
+        "sin(take(v, 2))",
+        "exp(take(v, -1)) * take(v, 0, axis=0)",
+        "take(v, -4) * 3",
+    ] {
+        check(
+            &format!("input v: real [N]\nwrt v\nloss = {expr}"),
+            &[("v", v.clone())],
+            &[],
+        );
     }
 }
 
@@ -491,10 +565,18 @@ fn per_sample_losses_are_differentiated_as_their_mean() {
     let mean = per_sample.sum() / N as f64;
     assert!((evaluation.value.first().copied().unwrap() - mean).abs() < 1e-12);
     // Exact: d/dx mean_n sum_c (x - t)^2 = 2 (x - t) / N.
-    exact(src, &[("x", x.clone()), ("t", t.clone())], &[("x", (&x - &t) * 2.0 / N as f64)]);
+    exact(
+        src,
+        &[("x", x.clone()), ("t", t.clone())],
+        &[("x", (&x - &t) * 2.0 / N as f64)],
+    );
 
     let src = "loss = square(y_pred - y_true) * y_true";
-    check(src, &[("y_true", weights()), ("y_pred", vec1(&[0.1, 0.9, -0.4, 1.6]))], &[]);
+    check(
+        src,
+        &[("y_true", weights()), ("y_pred", vec1(&[0.1, 0.9, -0.4, 1.6]))],
+        &[],
+    );
 }
 
 #[test]
@@ -515,7 +597,11 @@ fn params_and_several_variables_at_once() {
                loss = mean(w * y_true * (1 - sigmoid(y_pred)) ^ gamma + softplus(y_pred * w))";
     check(src, &[("y_true", weights()), ("y_pred", y_pred.clone())], &[]);
     // `wrt` given by the caller overrides the program's.
-    check(src, &[("y_true", weights()), ("y_pred", y_pred.clone())], &["gamma", "y_pred"]);
+    check(
+        src,
+        &[("y_true", weights()), ("y_pred", y_pred.clone())],
+        &["gamma", "y_pred"],
+    );
     // A def and a let in the path.
     let src = "def f(u, k) = k * log1p(square(u))\nparam w = 0.7\nlet z = f(y_pred, w) - y_true\n\
                wrt y_pred, w\nloss = mean(z * z)";
@@ -527,8 +613,16 @@ fn params_and_several_variables_at_once() {
 #[test]
 fn abs_and_relu_have_derivative_zero_at_zero() {
     let at = vec1(&[0.0, 1.0, -2.0, 0.0]);
-    exact("loss = mean(abs(y_pred))", &[("y_pred", at.clone())], &[("y_pred", vec1(&[0.0, 0.25, -0.25, 0.0]))]);
-    exact("loss = mean(relu(y_pred))", &[("y_pred", at)], &[("y_pred", vec1(&[0.0, 0.25, 0.0, 0.0]))]);
+    exact(
+        "loss = mean(abs(y_pred))",
+        &[("y_pred", at.clone())],
+        &[("y_pred", vec1(&[0.0, 0.25, -0.25, 0.0]))],
+    );
+    exact(
+        "loss = mean(relu(y_pred))",
+        &[("y_pred", at)],
+        &[("y_pred", vec1(&[0.0, 0.25, 0.0, 0.0]))],
+    );
 }
 
 #[test]
@@ -540,12 +634,18 @@ fn maximum_and_minimum_give_each_argument_half_at_a_tie() {
     exact(
         &format!("{decl}loss = mean(maximum(a, b))"),
         &data,
-        &[("a", vec1(&[0.125, 0.25, 0.0, 0.125])), ("b", vec1(&[0.125, 0.0, 0.25, 0.125]))],
+        &[
+            ("a", vec1(&[0.125, 0.25, 0.0, 0.125])),
+            ("b", vec1(&[0.125, 0.0, 0.25, 0.125])),
+        ],
     );
     exact(
         &format!("{decl}loss = mean(minimum(a, b))"),
         &data,
-        &[("a", vec1(&[0.125, 0.0, 0.25, 0.125])), ("b", vec1(&[0.125, 0.25, 0.0, 0.125]))],
+        &[
+            ("a", vec1(&[0.125, 0.0, 0.25, 0.125])),
+            ("b", vec1(&[0.125, 0.25, 0.0, 0.125])),
+        ],
     );
     // A tie with a constant: the variable gets half.
     exact(
@@ -584,31 +684,60 @@ fn clip_at_its_bounds_gives_half() {
 
 #[test]
 fn max_and_min_reductions_share_a_tie_equally() {
-    exact("loss = max(y_pred)", &[("y_pred", vec1(&[1.0, 3.0, 3.0, 2.0]))], &[("y_pred", vec1(&[0.0, 0.5, 0.5, 0.0]))]);
-    exact("loss = min(y_pred)", &[("y_pred", vec1(&[1.0, 3.0, 1.0, 1.0]))], &[("y_pred", vec1(&[1.0 / 3.0, 0.0, 1.0 / 3.0, 1.0 / 3.0]))]);
+    exact(
+        "loss = max(y_pred)",
+        &[("y_pred", vec1(&[1.0, 3.0, 3.0, 2.0]))],
+        &[("y_pred", vec1(&[0.0, 0.5, 0.5, 0.0]))],
+    );
+    exact(
+        "loss = min(y_pred)",
+        &[("y_pred", vec1(&[1.0, 3.0, 1.0, 1.0]))],
+        &[("y_pred", vec1(&[1.0 / 3.0, 0.0, 1.0 / 3.0, 1.0 / 3.0]))],
+    );
     let x = arr(&[N, C], &[2.0, 2.0, 1.0, 5.0, 5.0, 5.0, 0.0, 1.0, -1.0, 3.0, 1.0, 3.0]);
     let third = 1.0 / 3.0;
     exact(
         "input x: real [N, C]\nwrt x\nloss = sum(max(x, axis=1))",
         &[("x", x.clone())],
-        &[("x", arr(&[N, C], &[0.5, 0.5, 0.0, third, third, third, 0.0, 1.0, 0.0, 0.5, 0.0, 0.5]))],
+        &[(
+            "x",
+            arr(
+                &[N, C],
+                &[0.5, 0.5, 0.0, third, third, third, 0.0, 1.0, 0.0, 0.5, 0.0, 0.5],
+            ),
+        )],
     );
     exact(
         "input x: real [N, C]\nwrt x\nloss = sum(max(x, axis=-1, keepdims=true))",
         &[("x", x.clone())],
-        &[("x", arr(&[N, C], &[0.5, 0.5, 0.0, third, third, third, 0.0, 1.0, 0.0, 0.5, 0.0, 0.5]))],
+        &[(
+            "x",
+            arr(
+                &[N, C],
+                &[0.5, 0.5, 0.0, third, third, third, 0.0, 1.0, 0.0, 0.5, 0.0, 0.5],
+            ),
+        )],
     );
     // Per column: [2, 5, 0, 3] and [1, 5, -1, 3] have one minimum, [2, 5, 1, 1] a tie.
     exact(
         "input x: real [N, C]\nwrt x\nloss = sum(min(x, axis=0))",
         &[("x", x.clone())],
-        &[("x", arr(&[N, C], &[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.5, 1.0, 0.0, 0.5, 0.0]))],
+        &[(
+            "x",
+            arr(&[N, C], &[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.5, 1.0, 0.0, 0.5, 0.0]),
+        )],
     );
     // Over everything: the three 5s share.
     exact(
         "input x: real [N, C]\nwrt x\nloss = max(x)",
         &[("x", x)],
-        &[("x", arr(&[N, C], &[0.0, 0.0, 0.0, third, third, third, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]))],
+        &[(
+            "x",
+            arr(
+                &[N, C],
+                &[0.0, 0.0, 0.0, third, third, third, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            ),
+        )],
     );
 }
 
@@ -621,7 +750,10 @@ fn the_branch_not_selected_contributes_nothing_even_where_it_is_not_finite() {
     let cases: &[(&str, [f64; 2])] = &[
         ("mean(where(y_pred > 0, log(y_pred), 0))", [0.0, 0.5 / 2.0]),
         ("mean(where(y_pred <= 0, 0, log(y_pred)))", [0.0, 0.5 / 2.0]),
-        ("mean(where(y_pred > 0, sqrt(y_pred), 0))", [0.0, 0.5 * 0.5 / 2.0_f64.sqrt()]),
+        (
+            "mean(where(y_pred > 0, sqrt(y_pred), 0))",
+            [0.0, 0.5 * 0.5 / 2.0_f64.sqrt()],
+        ),
         ("mean(maximum(log(y_pred), -1))", [0.0, 0.5 / 2.0]),
         ("mean(minimum(-log(y_pred), 1))", [0.0, -0.5 / 2.0]),
         ("mean(clip(log(y_pred), -1, 1))", [0.0, 0.5 / 2.0]),
@@ -633,12 +765,22 @@ fn the_branch_not_selected_contributes_nothing_even_where_it_is_not_finite() {
             exact_or_message(&format!("loss = {expr}"), &at, &[("y_pred", vec1(expected))]).err()
         })
         .collect();
-    assert!(failures.is_empty(), "{} of {} cases fail:\n\n{}", failures.len(), cases.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases fail:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
 fn sqrt_has_an_infinite_derivative_at_zero() {
-    exact("loss = mean(sqrt(y_pred))", &[("y_pred", vec1(&[0.0, 4.0]))], &[("y_pred", vec1(&[f64::INFINITY, 0.125]))]);
+    exact(
+        "loss = mean(sqrt(y_pred))",
+        &[("y_pred", vec1(&[0.0, 4.0]))],
+        &[("y_pred", vec1(&[f64::INFINITY, 0.125]))],
+    );
 }
 
 #[test]
@@ -646,7 +788,11 @@ fn step_functions_have_derivative_zero() {
     let at = vec1(&[0.5, 1.5, -0.7, 2.5]);
     for f in ["floor", "ceil", "round", "sign"] {
         // No gradient path at all: exactly zero, of the variable's shape.
-        exact(&format!("loss = mean({f}(y_pred))"), &[("y_pred", at.clone())], &[("y_pred", vec1(&[0.0; N]))]);
+        exact(
+            &format!("loss = mean({f}(y_pred))"),
+            &[("y_pred", at.clone())],
+            &[("y_pred", vec1(&[0.0; N]))],
+        );
         // In a product, only the other factor's derivative is left.
         let step: Vec<f64> = at
             .iter()
@@ -658,14 +804,22 @@ fn step_functions_have_derivative_zero() {
             })
             .collect();
         let expected: Vec<f64> = step.iter().map(|s| s / N as f64).collect();
-        exact(&format!("loss = mean(y_pred * {f}(y_pred))"), &[("y_pred", at.clone())], &[("y_pred", vec1(&expected))]);
+        exact(
+            &format!("loss = mean(y_pred * {f}(y_pred))"),
+            &[("y_pred", at.clone())],
+            &[("y_pred", vec1(&expected))],
+        );
     }
     exact(
         "loss = mean(y_pred * float(y_pred > 1))",
         &[("y_pred", at.clone())],
         &[("y_pred", vec1(&[0.0, 0.25, 0.0, 0.25]))],
     );
-    exact("loss = mean(float(y_pred > 1))", &[("y_pred", at)], &[("y_pred", vec1(&[0.0; N]))]);
+    exact(
+        "loss = mean(float(y_pred > 1))",
+        &[("y_pred", at)],
+        &[("y_pred", vec1(&[0.0; N]))],
+    );
 }
 
 // ------------------------------------------------------------- examples
@@ -744,7 +898,10 @@ fn every_example_matches_finite_differences_at_points_of_its_domains() {
                 let numeric = finite_differences(&program, &inputs, var);
                 let halved = finite_differences_with(&program, &inputs, var, 0.5);
                 let smooth = numeric.iter().zip(halved.iter()).all(|(&a, &b)| close(a, b, loss));
-                assert!(smooth, "{stem}: the point is too close to a kink; skip it\n{inputs:?}\n{numeric}\n{halved}");
+                assert!(
+                    smooth,
+                    "{stem}: the point is too close to a kink; skip it\n{inputs:?}\n{numeric}\n{halved}"
+                );
                 compare(&format!("# {stem}\n{src}"), &inputs, var, symbolic, &numeric, loss);
             }
             checked += 1;
@@ -764,6 +921,13 @@ fn zz_timing() {
         let t1 = t.elapsed();
         let t = std::time::Instant::now();
         let s = program.simplify();
-        eprintln!("{:?}: grad {:?} {:?} simplify {:?} {:?}", path.file_name().unwrap(), t1, g.report.stop, t.elapsed(), s.report.stop);
+        eprintln!(
+            "{:?}: grad {:?} {:?} simplify {:?} {:?}",
+            path.file_name().unwrap(),
+            t1,
+            g.report.stop,
+            t.elapsed(),
+            s.report.stop
+        );
     }
 }

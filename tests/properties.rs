@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use lossc::{Dtype, EvalOptions, Program};
-use ndarray::{ArrayD, IxDyn};
+use ndarray::{ArrayD, Dimension, IxDyn};
 use proptest::prelude::*;
 use proptest::strategy::{BoxedStrategy, Union};
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
@@ -51,8 +51,16 @@ type Shape = &'static [D];
 
 /// Every shape the generator uses. A rank-2 shape is `[N or 1, C or 1]`, so
 /// broadcasting never builds `[N, N]` (which the front end warns about).
-const SHAPES: &[Shape] =
-    &[&[], &[D::One], &[D::N], &[D::C], &[D::N, D::C], &[D::N, D::One], &[D::One, D::C], &[D::One, D::One]];
+const SHAPES: &[Shape] = &[
+    &[],
+    &[D::One],
+    &[D::N],
+    &[D::C],
+    &[D::N, D::C],
+    &[D::N, D::One],
+    &[D::One, D::C],
+    &[D::One, D::One],
+];
 
 const SAMPLES: usize = 3;
 const CLASSES: usize = 2;
@@ -60,7 +68,13 @@ const CLASSES: usize = 2;
 /// NumPy broadcasting of two generated shapes, if the result is one of [`SHAPES`].
 fn broadcast(a: Shape, b: Shape) -> Option<Shape> {
     let rank = a.len().max(b.len());
-    let at = |s: Shape, k: usize| if k + s.len() >= rank { s[k + s.len() - rank] } else { D::One };
+    let at = |s: Shape, k: usize| {
+        if k + s.len() >= rank {
+            s[k + s.len() - rank]
+        } else {
+            D::One
+        }
+    };
     let mut out = Vec::with_capacity(rank);
     for k in 0..rank {
         out.push(match (at(a, k), at(b, k)) {
@@ -88,7 +102,11 @@ fn pairs(shape: Shape) -> Vec<(Shape, Shape)> {
 
 /// The shapes that broadcast up to `shape` (itself included).
 fn parts(shape: Shape) -> Vec<Shape> {
-    SHAPES.iter().copied().filter(|&s| broadcast(s, shape) == Some(shape)).collect()
+    SHAPES
+        .iter()
+        .copied()
+        .filter(|&s| broadcast(s, shape) == Some(shape))
+        .collect()
 }
 
 // -------------------------------------------------------------- the program
@@ -218,10 +236,30 @@ fn takes(shape: Shape) -> Vec<(Shape, &'static str)> {
     const N1: Shape = &[D::N, D::One];
     const ONE_C: Shape = &[D::One, D::C];
     match shape {
-        [] => vec![(&[D::N], ", 0"), (&[D::N], ", 2"), (&[D::N], ", -1"), (&[D::N], ", -3"), (&[D::C], ", 1"), (&[D::C], ", -2"), (&[D::One], ", 0")],
+        [] => vec![
+            (&[D::N], ", 0"),
+            (&[D::N], ", 2"),
+            (&[D::N], ", -1"),
+            (&[D::N], ", -3"),
+            (&[D::C], ", 1"),
+            (&[D::C], ", -2"),
+            (&[D::One], ", 0"),
+        ],
         [D::One] => vec![(N1, ", 1, axis=0"), (ONE_C, ", -1"), (&[D::One, D::One], ", 0, axis=0")],
-        [D::N] => vec![(NC, ", 0"), (NC, ", 1, axis=1"), (NC, ", -2, axis=-1"), (N1, ", 0"), (N1, ", -1, axis=1")],
-        [D::C] => vec![(NC, ", 0, axis=0"), (NC, ", 2, axis=0"), (NC, ", -1, axis=-2"), (NC, ", -3, axis=0"), (ONE_C, ", 0, axis=0")],
+        [D::N] => vec![
+            (NC, ", 0"),
+            (NC, ", 1, axis=1"),
+            (NC, ", -2, axis=-1"),
+            (N1, ", 0"),
+            (N1, ", -1, axis=1"),
+        ],
+        [D::C] => vec![
+            (NC, ", 0, axis=0"),
+            (NC, ", 2, axis=0"),
+            (NC, ", -1, axis=-2"),
+            (NC, ", -3, axis=0"),
+            (ONE_C, ", 0, axis=0"),
+        ],
         _ => Vec::new(),
     }
 }
@@ -270,7 +308,9 @@ fn num(shape: Shape, depth: u32) -> BoxedStrategy<String> {
     let mut options: Vec<(u32, BoxedStrategy<String>)> = vec![(12, leaf)];
     options.push((
         10,
-        (select(UNARY.to_vec()), lazy_num(shape, d)).prop_map(|(f, e)| f.replace("{}", &e)).boxed(),
+        (select(UNARY.to_vec()), lazy_num(shape, d))
+            .prop_map(|(f, e)| f.replace("{}", &e))
+            .boxed(),
     ));
     options.push((
         10,
@@ -418,7 +458,15 @@ fn case() -> impl Strategy<Value = Case> {
     (
         loss_expr(),
         (-200i32..=200).prop_map(|v| f64::from(v) / 100.0),
-        (values(n * c), values(n * c), values(n), values(n), values(c), values(n), values(1)),
+        (
+            values(n * c),
+            values(n * c),
+            values(n),
+            values(n),
+            values(c),
+            values(n),
+            values(1),
+        ),
         proptest::collection::vec(0..=1u8, n),
     )
         .prop_map(move |(loss, p, (x, t, a, b, cv, k, s), lab)| {
@@ -434,7 +482,7 @@ fn case() -> impl Strategy<Value = Case> {
                 ("lab".to_string(), array(&[n], lab.into_iter().map(f64::from).collect())),
             ];
             Case {
-                source: format!("{}loss = {loss}\n", header(p)),
+                source: format!("{}loss f = {loss}\n", header(p)),
                 data,
             }
         })
@@ -460,7 +508,11 @@ impl Tally {
 /// actually checked.
 fn run(name: &str, cases: u32, property: impl Fn(&Case, &mut Tally) -> Result<(), TestCaseError>) {
     let defaults = Config::default();
-    let cases = if std::env::var("PROPTEST_CASES").is_ok() { defaults.cases } else { cases };
+    let cases = if std::env::var("PROPTEST_CASES").is_ok() {
+        defaults.cases
+    } else {
+        cases
+    };
     let config = Config {
         cases,
         failure_persistence: None,
@@ -528,7 +580,9 @@ fn finite_differences(
     scale: f64,
 ) -> Result<ArrayD<f64>, TestCaseError> {
     if var == "p" {
-        let lossc::ir::Value::Scalar(v) = program.ir().params[0].value else { unreachable!() };
+        let lossc::ir::Value::Scalar(v) = program.ir().params[0].value else {
+            unreachable!()
+        };
         let h = scale * 1e-6 * v.abs().max(1.0);
         let at = |value: f64| {
             let mut shifted = program.clone();
@@ -537,7 +591,10 @@ fn finite_differences(
         };
         return Ok(ndarray::arr0((at(v + h)? - at(v - h)?) / (2.0 * h)).into_dyn());
     }
-    let slot = data.iter().position(|(n, _)| n == var).expect("data for every variable");
+    let slot = data
+        .iter()
+        .position(|(n, _)| n == var)
+        .expect("data for every variable");
     let mut shifted = data.to_vec();
     let mut out = ArrayD::zeros(data[slot].1.raw_dim());
     for (index, &v) in data[slot].1.indexed_iter() {
@@ -562,13 +619,20 @@ fn gradient_matches_finite_differences(case: &Case, tally: &mut Tally) -> Result
         tally.skip("loss not finite");
         return Ok(());
     }
-    if evaluation.gradient.iter().any(|(_, g)| g.iter().any(|v| !v.is_finite())) {
+    if evaluation
+        .gradient
+        .iter()
+        .any(|(_, g)| g.iter().any(|v| !v.is_finite()))
+    {
         tally.skip("gradient not finite");
         return Ok(());
     }
     let noise = 1e-9 * loss.abs().max(1.0);
     let mut mismatches = Vec::new();
     for (var, symbolic) in &evaluation.gradient {
+        if std::env::var("EXPLORE").is_ok() && (var == "p" || var == "s") {
+            continue;
+        }
         let fd = finite_differences(&program, &case.data, var, 1.0)?;
         let fd_half = finite_differences(&program, &case.data, var, 0.5)?;
         if fd.shape() != symbolic.shape() {
@@ -585,7 +649,10 @@ fn gradient_matches_finite_differences(case: &Case, tally: &mut Tally) -> Result
                 return Ok(());
             }
             if !close(g, f1, 1e-6, noise) {
-                mismatches.push(format!("{var}{:?}: symbolic {g:e}, finite differences {f1:e} (h/2: {f2:e})", index));
+                mismatches.push(format!(
+                    "{var}{:?}: symbolic {g:e}, finite differences {f1:e} (h/2: {f2:e})",
+                    index.slice()
+                ));
             }
         }
     }
@@ -604,7 +671,10 @@ fn simplified_program_evaluates_equal(case: &Case, tally: &mut Tally) -> Result<
     let program = compile(&case.source)?;
     let simplified = program.simplify();
     let compiled = lossc::compile(&simplified.source).map_err(|e| {
-        TestCaseError::fail(format!("the simplified program does not compile: {e}\n\n{}", simplified.source))
+        TestCaseError::fail(format!(
+            "the simplified program does not compile: {e}\n\n{}",
+            simplified.source
+        ))
     })?;
     let before = loss_value(&program, &case.data)?;
     if !before.is_finite() {
@@ -634,8 +704,12 @@ fn gradient_program_round_trips(case: &Case, tally: &mut Tally) -> Result<(), Te
         .eval(&case.data, &options(None, true))
         .map_err(|e| TestCaseError::fail(format!("eval --grad fails: {e}")))?;
     // The gradient program declares the inputs it uses.
-    let data: Vec<(String, ArrayD<f64>)> =
-        case.data.iter().filter(|(n, _)| printed.ir().input(n).is_some()).cloned().collect();
+    let data: Vec<(String, ArrayD<f64>)> = case
+        .data
+        .iter()
+        .filter(|(n, _)| printed.ir().input(n).is_some())
+        .cloned()
+        .collect();
     for (var, expected) in &evaluation.gradient {
         let output = format!("d_{}_d_{var}", gradient.loss);
         let got = printed
@@ -644,7 +718,11 @@ fn gradient_program_round_trips(case: &Case, tally: &mut Tally) -> Result<(), Te
             .value;
         let same = got.shape() == expected.shape()
             && got.iter().zip(expected.iter()).all(|(&a, &b)| {
-                if a.is_finite() && b.is_finite() { close(a, b, 1e-12, 1e-300) } else { a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()) }
+                if a.is_finite() && b.is_finite() {
+                    close(a, b, 1e-12, 1e-300)
+                } else {
+                    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+                }
             });
         if !same {
             return Err(TestCaseError::fail(format!(
@@ -658,7 +736,11 @@ fn gradient_program_round_trips(case: &Case, tally: &mut Tally) -> Result<(), Te
 
 #[test]
 fn symbolic_gradient_matches_finite_differences() {
-    run("(a) gradient vs finite differences", 1000, gradient_matches_finite_differences);
+    run(
+        "(a) gradient vs finite differences",
+        1000,
+        gradient_matches_finite_differences,
+    );
 }
 
 #[test]
@@ -674,19 +756,79 @@ fn gradient_program_evaluates_like_eval_grad() {
 #[test]
 fn zz_samples() {
     use proptest::strategy::ValueTree;
-    let mut runner = TestRunner::new(Config { rng_seed: RngSeed::Fixed(3), ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        rng_seed: RngSeed::Fixed(3),
+        ..Config::default()
+    });
     let strategy = case();
     let mut total = std::time::Duration::ZERO;
     let mut worst = (std::time::Duration::ZERO, String::new());
     for i in 0..200 {
         let c = strategy.new_tree(&mut runner).unwrap().current();
-        let program = match lossc::compile(&c.source) { Ok(p) => p, Err(e) => { eprintln!("COMPILE FAIL {e}\n{}", c.source); continue } };
+        let program = match lossc::compile(&c.source) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("COMPILE FAIL {e}\n{}", c.source);
+                continue;
+            }
+        };
         let t = std::time::Instant::now();
         let _ = program.eval(&c.data, &options(None, true));
         let el = t.elapsed();
         total += el;
-        if el > worst.0 { worst = (el, c.source.clone()); }
-        if i < 15 { eprintln!("{:?} {}", el, c.source.lines().last().unwrap()); }
+        if el > worst.0 {
+            worst = (el, c.source.clone());
+        }
+        if i < 15 {
+            eprintln!("{:?} {}", el, c.source.lines().last().unwrap());
+        }
     }
-    eprintln!("total {:?}; worst {:?}\n{}", total, worst.0, worst.1.lines().last().unwrap());
+    eprintln!(
+        "total {:?}; worst {:?}\n{}",
+        total,
+        worst.0,
+        worst.1.lines().last().unwrap()
+    );
+}
+
+#[test]
+fn zz_explore() {
+    let which = std::env::var("EXPLORE_PROP").unwrap_or_default();
+    let seeds: u64 = std::env::var("EXPLORE_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let cases: u32 = std::env::var("EXPLORE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    for seed in 0..seeds {
+        let config = Config {
+            cases,
+            failure_persistence: None,
+            rng_seed: RngSeed::Fixed(seed * 7919 + 1),
+            max_shrink_iters: 1000,
+            ..Config::default()
+        };
+        let mut runner = TestRunner::new(config);
+        let tally = RefCell::new(Tally::default());
+        let result = runner.run(&case(), |case| match which.as_str() {
+            "a" => gradient_matches_finite_differences(&case, &mut tally.borrow_mut()),
+            "b" => simplified_program_evaluates_equal(&case, &mut tally.borrow_mut()),
+            _ => gradient_program_round_trips(&case, &mut tally.borrow_mut()),
+        });
+        match result {
+            Ok(()) => eprintln!(
+                "seed {seed}: ok {:?} checked {}",
+                tally.borrow().skipped,
+                tally.borrow().checked
+            ),
+            Err(TestError::Fail(reason, case)) => eprintln!(
+                "seed {seed}: FAIL {}\n  {}\n",
+                case.source.lines().last().unwrap(),
+                reason.to_string().lines().take(4).collect::<Vec<_>>().join("\n  ")
+            ),
+            Err(e) => eprintln!("seed {seed}: {e}"),
+        }
+    }
 }

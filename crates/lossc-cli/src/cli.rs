@@ -113,9 +113,10 @@ pub struct TargetArgs {
 /// `--format text|json`: every command's product, for people or for tools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// Text for people (diagnostics rendered as rustc does).
+    /// For people: diagnostics as rustc renders them, programs as .loss
+    /// text, numbers as a short summary.
     Text,
-    /// One JSON object on stdout, in the shape SPEC.md §4 fixes.
+    /// For tools: one JSON object on stdout.
     Json,
 }
 

@@ -270,7 +270,7 @@ fn nested(text: &mut String, array: ArrayViewD<'_, f64>, indent: &str, depth: us
     text.push(']');
 }
 
-/// A number for people, to [`DIGITS`] significant digits as C's `%g` writes
+/// A number for people, to six significant digits as C's `%g` writes
 /// it: `0.03`, `-0.0666667`, `1e-08`, `NaN`, `inf`. JSON has every digit.
 pub fn number_text(value: f64) -> String {
     if value.is_nan() {

@@ -415,3 +415,33 @@ impl serde_json::ser::Formatter for InlineArrays {
         writer.write_all(b": ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pretty(value: &serde_json::Value) -> String {
+        let mut out = Vec::new();
+        write_pretty(&mut out, value).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn objects_are_indented_and_arrays_inline() {
+        let value = serde_json::json!({"a": {}, "b": [1, [2, 3]], "c": [{"d": []}]});
+        assert_eq!(
+            pretty(&value),
+            "{\n  \"a\": {},\n  \"b\": [1, [2, 3]],\n  \"c\": [{\n    \"d\": []\n  }]\n}\n"
+        );
+    }
+
+    #[test]
+    fn non_finite_numbers_are_strings() {
+        let json = |value, dtype| serde_json::to_string(&Number(value, dtype)).unwrap();
+        assert_eq!(json(f64::NAN, lossc::Dtype::F64), "\"NaN\"");
+        assert_eq!(json(f64::INFINITY, lossc::Dtype::F32), "\"inf\"");
+        assert_eq!(json(f64::NEG_INFINITY, lossc::Dtype::F64), "\"-inf\"");
+        assert_eq!(json(f64::from(0.03_f32), lossc::Dtype::F32), "0.03");
+        assert_eq!(json(0.1 + 0.2, lossc::Dtype::F64), "0.30000000000000004");
+    }
+}

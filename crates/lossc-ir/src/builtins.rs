@@ -171,7 +171,10 @@ impl Builtin {
 
     /// The built-in callable as `name(...)`, if there is one.
     pub fn by_name(name: &str) -> Option<Builtin> {
-        Builtin::ALL.iter().copied().find(|b| b.spec().callable && b.spec().name == name)
+        Builtin::ALL
+            .iter()
+            .copied()
+            .find(|b| b.spec().callable && b.spec().name == name)
     }
 
     /// The built-in a user may have meant by an alias such as `ln` or `clamp`.
@@ -236,7 +239,13 @@ pub fn result_type(builtin: Builtin, attrs: &Attrs, args: &[&Type]) -> Type {
             let rank = args[0].shape.len() + axes.len();
             Type::num(
                 (0..rank)
-                    .map(|k| if axes.contains(&k) { Dim::Fixed(1) } else { inner.next().expect("rank adds up") })
+                    .map(|k| {
+                        if axes.contains(&k) {
+                            Dim::Fixed(1)
+                        } else {
+                            inner.next().expect("rank adds up")
+                        }
+                    })
                     .collect(),
             )
         }
@@ -341,7 +350,13 @@ pub fn eval_scalar<T: Float>(builtin: Builtin, args: &[T]) -> Option<T> {
 
 /// NaN if either operand is NaN (as NumPy's `maximum`), else `value`.
 fn nan_or<T: Float>(a: T, b: T, value: T) -> T {
-    if a.is_nan() { a } else if b.is_nan() { b } else { value }
+    if a.is_nan() {
+        a
+    } else if b.is_nan() {
+        b
+    } else {
+        value
+    }
 }
 
 /// `1 / (1 + e^-x)` without overflow for either sign.

@@ -33,7 +33,9 @@ pub fn lower(ast: &ast::Program, source: &str) -> Result<(Program, Vec<Diagnosti
     lowerer.define(ast);
     lowerer.check_unused_defs();
     let Lowerer {
-        program, mut diagnostics, ..
+        program,
+        mut diagnostics,
+        ..
     } = lowerer;
     lossc_diagnostics::sort(&mut diagnostics);
     diagnostics.dedup();
@@ -134,7 +136,11 @@ impl<'a> Lowerer<'a> {
                 Diagnostic::error(Code::DuplicateName, format!("`{name}` is defined more than once"), span)
                     .with_label(format!(
                         "`{name}` redefined here as {} {what}",
-                        if what.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+                        if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                            "an"
+                        } else {
+                            "a"
+                        }
                     ))
                     .with_secondary(first, "first defined here")
                     .with_help("give each input, param, const, let, def and dimension its own name"),
@@ -194,7 +200,8 @@ impl<'a> Lowerer<'a> {
             if let Some(span) = first_use(ast, implicit) {
                 let shape = self.default_shape(span);
                 self.claim(implicit, span, "input");
-                self.globals.insert(implicit.to_string(), Global::Input(self.program.inputs.len()));
+                self.globals
+                    .insert(implicit.to_string(), Global::Input(self.program.inputs.len()));
                 self.program.inputs.push(Input {
                     name: implicit.to_string(),
                     domain: Domain::Real,
@@ -221,7 +228,8 @@ impl<'a> Lowerer<'a> {
                             .collect(),
                     };
                     if self.claim(&name.name, name.span, "input") {
-                        self.globals.insert(name.name.clone(), Global::Input(self.program.inputs.len()));
+                        self.globals
+                            .insert(name.name.clone(), Global::Input(self.program.inputs.len()));
                     }
                     self.program.inputs.push(Input {
                         name: name.name.clone(),
@@ -244,11 +252,19 @@ impl<'a> Lowerer<'a> {
                     };
                     let what = if is_param { "param" } else { "const" };
                     let claimed = self.claim(&name.name, name.span, what);
-                    let list = if is_param { &mut self.program.params } else { &mut self.program.consts };
+                    let list = if is_param {
+                        &mut self.program.params
+                    } else {
+                        &mut self.program.consts
+                    };
                     let index = list.len();
                     list.push(constant);
                     if claimed {
-                        let global = if is_param { Global::Param(index) } else { Global::Const(index) };
+                        let global = if is_param {
+                            Global::Param(index)
+                        } else {
+                            Global::Const(index)
+                        };
                         self.globals.insert(name.name.clone(), global);
                     }
                 }
@@ -367,7 +383,12 @@ impl<'a> Lowerer<'a> {
             }
             DomainKind::Interval { lo, hi } => {
                 let empty = lo.value > hi.value || (lo.value == hi.value && !(lo.closed && hi.closed));
-                if lo.value.is_nan() || hi.value.is_nan() || empty || lo.value == f64::INFINITY || hi.value == f64::NEG_INFINITY {
+                if lo.value.is_nan()
+                    || hi.value.is_nan()
+                    || empty
+                    || lo.value == f64::INFINITY
+                    || hi.value == f64::NEG_INFINITY
+                {
                     self.diagnostics.push(
                         Diagnostic::error(
                             Code::BadDomain,
@@ -494,9 +515,13 @@ impl<'a> Lowerer<'a> {
         if let Some(previous) = self.program.results.iter().find(|r| r.name == name) {
             let first = previous.span;
             self.diagnostics.push(
-                Diagnostic::error(Code::DuplicateName, format!("a result named `{name}` is already defined"), span)
-                    .with_secondary(first, "first defined here")
-                    .with_help("give each `loss` and `output` its own name: `loss my_name = ...`"),
+                Diagnostic::error(
+                    Code::DuplicateName,
+                    format!("a result named `{name}` is already defined"),
+                    span,
+                )
+                .with_secondary(first, "first defined here")
+                .with_help("give each `loss` and `output` its own name: `loss my_name = ...`"),
             );
             return;
         }
@@ -504,9 +529,16 @@ impl<'a> Lowerer<'a> {
         if kind == ResultKind::Loss {
             if ty.kind == Kind::Bool {
                 self.diagnostics.push(
-                    Diagnostic::error(Code::TypeMismatch, format!("the loss `{name}` is a boolean"), value_span)
-                        .with_label("a loss must be a number")
-                        .with_help(format!("turn the condition into 0/1 with `float({})`", self.text(value_span))),
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        format!("the loss `{name}` is a boolean"),
+                        value_span,
+                    )
+                    .with_label("a loss must be a number")
+                    .with_help(format!(
+                        "turn the condition into 0/1 with `float({})`",
+                        self.text(value_span)
+                    )),
                 );
                 return;
             }
@@ -553,7 +585,13 @@ impl<'a> Lowerer<'a> {
             .defs
             .values()
             .filter(|d| !d.used && !d.recursive)
-            .map(|d| (d.body, d.params.iter().map(|p| p.name.clone()).collect(), d.lets_visible))
+            .map(|d| {
+                (
+                    d.body,
+                    d.params.iter().map(|p| p.name.clone()).collect(),
+                    d.lets_visible,
+                )
+            })
             .collect();
         unused.sort_by_key(|(body, _, _)| body.span.start);
         for (body, params, lets_visible) in unused {
@@ -564,7 +602,10 @@ impl<'a> Lowerer<'a> {
     fn check_names(&mut self, expr: &Expr, params: &[String], lets_visible: usize) {
         match &expr.kind {
             ExprKind::Name(name) => {
-                if !params.contains(name) && self.lookup_let(name, lets_visible).is_none() && !self.globals.contains_key(name) {
+                if !params.contains(name)
+                    && self.lookup_let(name, lets_visible).is_none()
+                    && !self.globals.contains_key(name)
+                {
                     let scope = Scope {
                         params: None,
                         lets_visible,
@@ -584,7 +625,9 @@ impl<'a> Lowerer<'a> {
                     }
                 }
             }
-            ExprKind::Unary { operand, .. } | ExprKind::Paren(operand) => self.check_names(operand, params, lets_visible),
+            ExprKind::Unary { operand, .. } | ExprKind::Paren(operand) => {
+                self.check_names(operand, params, lets_visible)
+            }
             ExprKind::Binary { lhs, rhs, .. } => {
                 self.check_names(lhs, params, lets_visible);
                 self.check_names(rhs, params, lets_visible);
@@ -621,7 +664,11 @@ impl<'a> Lowerer<'a> {
                 ((2, i), Op::Const(i), Type::num(constant.value.shape()), constant.span)
             }
             Global::Dim(id) => {
-                let span = self.declared_at.get(&self.program.dims[id.0 as usize]).copied().unwrap_or_default();
+                let span = self
+                    .declared_at
+                    .get(&self.program.dims[id.0 as usize])
+                    .copied()
+                    .unwrap_or_default();
                 ((3, id.0 as usize), Op::DimSize(id), Type::scalar(), span)
             }
         };
@@ -634,7 +681,10 @@ impl<'a> Lowerer<'a> {
     }
 
     fn lookup_let(&self, name: &str, lets_visible: usize) -> Option<&Let> {
-        self.lets[..lets_visible.min(self.lets.len())].iter().rev().find(|l| l.name == name)
+        self.lets[..lets_visible.min(self.lets.len())]
+            .iter()
+            .rev()
+            .find(|l| l.name == name)
     }
 
     fn expr(&mut self, expr: &Expr, scope: Scope<'_>) -> Lowered {
@@ -689,10 +739,7 @@ impl<'a> Lowerer<'a> {
                 Ok(self.push(
                     Op::Call(builtin, Attrs::default()),
                     vec![a, b],
-                    Type {
-                        kind: out_kind,
-                        shape,
-                    },
+                    Type { kind: out_kind, shape },
                     expr.span,
                 ))
             }
@@ -726,15 +773,22 @@ impl<'a> Lowerer<'a> {
                 .with_label("a function used as a value")
                 .with_help(format!("call it: `{name}(...)`"));
         }
-        let mut diagnostic =
-            Diagnostic::error(Code::UnknownName, format!("cannot find `{name}` in this scope"), span).with_label("not declared");
-        if let Some(later) = self.lets[scope.lets_visible.min(self.lets.len())..].iter().find(|l| l.name == name) {
+        let mut diagnostic = Diagnostic::error(Code::UnknownName, format!("cannot find `{name}` in this scope"), span)
+            .with_label("not declared");
+        if let Some(later) = self.lets[scope.lets_visible.min(self.lets.len())..]
+            .iter()
+            .find(|l| l.name == name)
+        {
             return diagnostic
                 .with_secondary(later.span, format!("`{name}` is defined here, after its use"))
                 .with_help("move the `let` above its first use");
         }
         let mut candidates: Vec<&str> = self.globals.keys().map(String::as_str).collect();
-        candidates.extend(self.lets[..scope.lets_visible.min(self.lets.len())].iter().map(|l| l.name.as_str()));
+        candidates.extend(
+            self.lets[..scope.lets_visible.min(self.lets.len())]
+                .iter()
+                .map(|l| l.name.as_str()),
+        );
         candidates.extend(params.iter().map(String::as_str));
         if let Some(best) = closest(name, candidates.into_iter()) {
             diagnostic = diagnostic
@@ -748,8 +802,9 @@ impl<'a> Lowerer<'a> {
 
     fn unknown_function(&self, callee: &ast::Ident) -> Diagnostic {
         let name = &callee.name;
-        let mut diagnostic = Diagnostic::error(Code::UnknownName, format!("cannot find function `{name}`"), callee.span)
-            .with_label("not a built-in or a def");
+        let mut diagnostic =
+            Diagnostic::error(Code::UnknownName, format!("cannot find function `{name}`"), callee.span)
+                .with_label("not a built-in or a def");
         if self.globals.contains_key(name) || self.lets.iter().any(|l| l.name == *name) {
             return diagnostic
                 .with_label("a value, not a function")
@@ -794,7 +849,9 @@ impl<'a> Lowerer<'a> {
                 span,
             )
             .with_label("this is a number")
-            .with_help(format!("compare it to get a boolean, e.g. `{text} > 0` or `{text} == 1`")),
+            .with_help(format!(
+                "compare it to get a boolean, e.g. `{text} > 0` or `{text} == 1`"
+            )),
         };
         Err(self.error(diagnostic))
     }
@@ -818,8 +875,10 @@ impl<'a> Lowerer<'a> {
                         diagnostic = diagnostic.with_secondary(span, format!("this has shape {s}"));
                     }
                     let dim_at = |s: &Shape| s.len().checked_sub(from_right + 1).map(|k| s[k]);
-                    let both_named =
-                        matches!((dim_at(&shape), dim_at(&next)), (Some(Dim::Named(_)), Some(Dim::Named(_))));
+                    let both_named = matches!(
+                        (dim_at(&shape), dim_at(&next)),
+                        (Some(Dim::Named(_)), Some(Dim::Named(_)))
+                    );
                     diagnostic = diagnostic.with_note(
                         "shapes align from the right; a dimension matches an equal name, an equal integer, or 1",
                     );
@@ -829,7 +888,8 @@ impl<'a> Lowerer<'a> {
                              or reduce one operand first",
                         )
                     } else {
-                        diagnostic.with_help("reduce or reshape one operand first (`sum`, `mean`, `take`, `expand_dims`)")
+                        diagnostic
+                            .with_help("reduce or reshape one operand first (`sum`, `mean`, `take`, `expand_dims`)")
                     };
                     return Err(self.error(diagnostic));
                 }
@@ -839,7 +899,9 @@ impl<'a> Lowerer<'a> {
         // builds an `[N, N]` matrix. Warn when a dimension name appears twice in
         // the result although no operand had it twice.
         let repeated = |s: &Shape| {
-            s.iter().enumerate().any(|(k, d)| matches!(d, Dim::Named(_)) && s[..k].contains(d))
+            s.iter()
+                .enumerate()
+                .any(|(k, d)| matches!(d, Dim::Named(_)) && s[..k].contains(d))
         };
         let rank = shape.len();
         if repeated(&shape)
@@ -860,8 +922,10 @@ impl<'a> Lowerer<'a> {
             self.diagnostics.push(
                 diagnostic
                     .with_note("a trailing axis of size 1 against a vector pairs every element with every other")
-                    .with_help("make the shapes equal first, e.g. `take(y_true, 0)` to drop a trailing `[N, 1]` axis; \
-                                for a deliberate pairwise matrix, write `expand_dims` on both operands"),
+                    .with_help(
+                        "make the shapes equal first, e.g. `take(y_true, 0)` to drop a trailing `[N, 1]` axis; \
+                                for a deliberate pairwise matrix, write `expand_dims` on both operands",
+                    ),
             );
         }
         Ok(shape)
@@ -892,8 +956,12 @@ impl<'a> Lowerer<'a> {
                 None => {
                     if !keywords.is_empty() {
                         return Err(self.error(
-                            Diagnostic::error(Code::Syntax, "a positional argument cannot follow a keyword argument", arg.value.span)
-                                .with_help("put positional arguments first"),
+                            Diagnostic::error(
+                                Code::Syntax,
+                                "a positional argument cannot follow a keyword argument",
+                                arg.value.span,
+                            )
+                            .with_help("put positional arguments first"),
                         ));
                     }
                     positional.push(&arg.value);
@@ -916,7 +984,11 @@ impl<'a> Lowerer<'a> {
                             diagnostic.with_help(format!(
                                 "`{}` takes {}",
                                 spec.name,
-                                spec.keywords.iter().map(|k| format!("`{k}=`")).collect::<Vec<_>>().join(" and ")
+                                spec.keywords
+                                    .iter()
+                                    .map(|k| format!("`{k}=`"))
+                                    .collect::<Vec<_>>()
+                                    .join(" and ")
                             ))
                         };
                         return Err(self.error(diagnostic));
@@ -957,21 +1029,33 @@ impl<'a> Lowerer<'a> {
                 let mut ok = true;
                 for (i, &(id, span)) in lowered.iter().enumerate() {
                     ok &= self
-                        .expect_kind(id, Kind::Num, span, &format!("argument `{}` of `{name}`", spec.params[i]))
+                        .expect_kind(
+                            id,
+                            Kind::Num,
+                            span,
+                            &format!("argument `{}` of `{name}`", spec.params[i]),
+                        )
                         .is_ok();
                 }
                 if !ok {
                     return Err(Poisoned);
                 }
                 let shape = self.broadcast(&lowered, callee.span, &what)?;
-                let kind = if spec.signature == Signature::Compare { Kind::Bool } else { Kind::Num };
+                let kind = if spec.signature == Signature::Compare {
+                    Kind::Bool
+                } else {
+                    Kind::Num
+                };
                 (Type { kind, shape }, Attrs::default())
             }
             Signature::Logic => {
                 for &(id, span) in &lowered {
                     self.expect_kind(id, Kind::Bool, span, &what)?;
                 }
-                (Type::boolean(self.broadcast(&lowered, callee.span, &what)?), Attrs::default())
+                (
+                    Type::boolean(self.broadcast(&lowered, callee.span, &what)?),
+                    Attrs::default(),
+                )
             }
             Signature::Where => {
                 let c = self.expect_kind(lowered[0].0, Kind::Bool, lowered[0].1, "the condition of `where`");
@@ -980,7 +1064,10 @@ impl<'a> Lowerer<'a> {
                 c?;
                 a?;
                 b?;
-                (Type::num(self.broadcast(&lowered, callee.span, &what)?), Attrs::default())
+                (
+                    Type::num(self.broadcast(&lowered, callee.span, &what)?),
+                    Attrs::default(),
+                )
             }
             Signature::Float => {
                 let (id, span) = lowered[0];
@@ -989,7 +1076,9 @@ impl<'a> Lowerer<'a> {
                     return Err(self.error(
                         Diagnostic::error(Code::TypeMismatch, "`float` takes a boolean, found a number", span)
                             .with_label("already a number")
-                            .with_help(format!("`{text}` is already a number; to get 0/1 from it, compare it, e.g. `float({text} > 0)`")),
+                            .with_help(format!(
+                                "`{text}` is already a number; to get 0/1 from it, compare it, e.g. `float({text} > 0)`"
+                            )),
                     ));
                 }
                 (Type::num(self.ty(id).shape.clone()), Attrs::default())
@@ -1018,11 +1107,14 @@ impl<'a> Lowerer<'a> {
                         }
                     })
                     .collect();
-                (Type::num(out), Attrs {
-                    axes,
-                    keepdims,
-                    ..Attrs::default()
-                })
+                (
+                    Type::num(out),
+                    Attrs {
+                        axes,
+                        keepdims,
+                        ..Attrs::default()
+                    },
+                )
             }
             Signature::AlongAxis => {
                 let (id, span) = lowered[0];
@@ -1039,10 +1131,13 @@ impl<'a> Lowerer<'a> {
                             .with_help("give a single axis, e.g. `axis=-1`"),
                     ));
                 }
-                (Type::num(shape), Attrs {
-                    axes: Some(axes),
-                    ..Attrs::default()
-                })
+                (
+                    Type::num(shape),
+                    Attrs {
+                        axes: Some(axes),
+                        ..Attrs::default()
+                    },
+                )
             }
             Signature::ExpandDims => {
                 let (id, span) = lowered[0];
@@ -1062,12 +1157,21 @@ impl<'a> Lowerer<'a> {
                 let axes = self.axes(axis, &out_rank, span, name)?;
                 let mut inner = shape.into_iter();
                 let out: Shape = (0..out_rank.len())
-                    .map(|k| if axes.contains(&k) { Dim::Fixed(1) } else { inner.next().expect("rank adds up") })
+                    .map(|k| {
+                        if axes.contains(&k) {
+                            Dim::Fixed(1)
+                        } else {
+                            inner.next().expect("rank adds up")
+                        }
+                    })
                     .collect();
-                (Type::num(out), Attrs {
-                    axes: Some(axes),
-                    ..Attrs::default()
-                })
+                (
+                    Type::num(out),
+                    Attrs {
+                        axes: Some(axes),
+                        ..Attrs::default()
+                    },
+                )
             }
             Signature::Take | Signature::OneHot => unreachable!("handled above"),
         };
@@ -1094,8 +1198,15 @@ impl<'a> Lowerer<'a> {
         };
         let mut diagnostic = Diagnostic::error(
             Code::Arity,
-            format!("`{name}` takes {expected} argument{plural} but {found} {} given", if found == 1 { "was" } else { "were" }),
-            if extra > 0 { positional[expected].span.to(positional[found - 1].span) } else { expr.span },
+            format!(
+                "`{name}` takes {expected} argument{plural} but {found} {} given",
+                if found == 1 { "was" } else { "were" }
+            ),
+            if extra > 0 {
+                positional[expected].span.to(positional[found - 1].span)
+            } else {
+                expr.span
+            },
         )
         .with_label(label)
         .with_note(format!("the signature is `{name}({})`", params.join(", ")));
@@ -1110,14 +1221,22 @@ impl<'a> Lowerer<'a> {
         }
         let spec = builtin.spec();
         let help = match (builtin, found) {
-            (Builtin::Max, 2) => Some("`max` reduces one tensor; the elementwise larger of two is `maximum(a, b)`".to_string()),
-            (Builtin::Min, 2) => Some("`min` reduces one tensor; the elementwise smaller of two is `minimum(a, b)`".to_string()),
-            _ if spec.signature == Signature::Reduce && found == 2 => {
-                Some(format!("pass the axis by keyword: `{name}({}, axis={})`", self.text(positional[0].span), self.text(positional[1].span)))
+            (Builtin::Max, 2) => {
+                Some("`max` reduces one tensor; the elementwise larger of two is `maximum(a, b)`".to_string())
             }
-            _ if spec.signature == Signature::AlongAxis && found == 2 => {
-                Some(format!("pass the axis by keyword: `{name}({}, axis={})`", self.text(positional[0].span), self.text(positional[1].span)))
+            (Builtin::Min, 2) => {
+                Some("`min` reduces one tensor; the elementwise smaller of two is `minimum(a, b)`".to_string())
             }
+            _ if spec.signature == Signature::Reduce && found == 2 => Some(format!(
+                "pass the axis by keyword: `{name}({}, axis={})`",
+                self.text(positional[0].span),
+                self.text(positional[1].span)
+            )),
+            _ if spec.signature == Signature::AlongAxis && found == 2 => Some(format!(
+                "pass the axis by keyword: `{name}({}, axis={})`",
+                self.text(positional[0].span),
+                self.text(positional[1].span)
+            )),
             _ => None,
         };
         if let Some(help) = help {
@@ -1183,9 +1302,10 @@ impl<'a> Lowerer<'a> {
         let def_name = callee.name.clone();
         for diagnostic in &mut self.diagnostics[before..] {
             if diagnostic.span.start >= body.span.start && diagnostic.span.end <= body.span.end {
-                diagnostic
-                    .secondary
-                    .push(lossc_diagnostics::Label { span: call_span, message: format!("in this call of `{def_name}`") });
+                diagnostic.secondary.push(lossc_diagnostics::Label {
+                    span: call_span,
+                    message: format!("in this call of `{def_name}`"),
+                });
             }
         }
         self.expanding.pop();
@@ -1198,7 +1318,11 @@ impl<'a> Lowerer<'a> {
     fn integer(&self, expr: &Expr) -> Option<i64> {
         match &expr.kind {
             ExprKind::Number(v) if v.fract() == 0.0 && v.abs() < 1e15 => Some(*v as i64),
-            ExprKind::Unary { op: UnaryOp::Neg, operand, .. } => self.integer(operand).map(|v| -v),
+            ExprKind::Unary {
+                op: UnaryOp::Neg,
+                operand,
+                ..
+            } => self.integer(operand).map(|v| -v),
             ExprKind::Paren(inner) => self.integer(inner),
             _ => None,
         }
@@ -1214,9 +1338,13 @@ impl<'a> Lowerer<'a> {
         for item in items {
             let Some(value) = self.integer(item) else {
                 return Err(self.error(
-                    Diagnostic::error(Code::BadAxis, format!("`axis` of `{name}` must be an integer or a tuple of integers"), item.span)
-                        .with_label("not an integer literal")
-                        .with_help("write the axis as a number, e.g. `axis=-1` or `axis=(0, 1)`"),
+                    Diagnostic::error(
+                        Code::BadAxis,
+                        format!("`axis` of `{name}` must be an integer or a tuple of integers"),
+                        item.span,
+                    )
+                    .with_label("not an integer literal")
+                    .with_help("write the axis as a number, e.g. `axis=-1` or `axis=(0, 1)`"),
                 ));
             };
             if value < -rank || value >= rank {
@@ -1257,8 +1385,12 @@ impl<'a> Lowerer<'a> {
     fn default_axis(&mut self, shape: &Shape, operand: Span, name: &str) -> Result<Vec<usize>, Poisoned> {
         if shape.is_empty() {
             return Err(self.error(
-                Diagnostic::error(Code::BadAxis, format!("`{name}` needs an operand with at least one axis"), operand)
-                    .with_label("this is a scalar"),
+                Diagnostic::error(
+                    Code::BadAxis,
+                    format!("`{name}` needs an operand with at least one axis"),
+                    operand,
+                )
+                .with_label("this is a scalar"),
             ));
         }
         Ok(vec![shape.len() - 1])
@@ -1274,15 +1406,25 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    fn take(&mut self, expr: &Expr, positional: &[&Expr], keywords: &HashMap<&str, &Expr>, scope: Scope<'_>) -> Lowered {
+    fn take(
+        &mut self,
+        expr: &Expr,
+        positional: &[&Expr],
+        keywords: &HashMap<&str, &Expr>,
+        scope: Scope<'_>,
+    ) -> Lowered {
         let x = self.expr(positional[0], scope)?;
         self.expect_kind(x, Kind::Num, positional[0].span, "argument `x` of `take`")?;
         let shape = self.ty(x).shape.clone();
         let Some(index) = self.integer(positional[1]) else {
             return Err(self.error(
-                Diagnostic::error(Code::TypeMismatch, "the index of `take` must be an integer literal", positional[1].span)
-                    .with_label("not an integer literal")
-                    .with_help("write the index as a number, e.g. `take(y_true, 0)`"),
+                Diagnostic::error(
+                    Code::TypeMismatch,
+                    "the index of `take` must be an integer literal",
+                    positional[1].span,
+                )
+                .with_label("not an integer literal")
+                .with_help("write the index as a number, e.g. `take(y_true, 0)`"),
             ));
         };
         let axes = match keywords.get("axis") {
@@ -1290,7 +1432,11 @@ impl<'a> Lowerer<'a> {
             None => self.default_axis(&shape, positional[0].span, "take")?,
         };
         if axes.len() != 1 {
-            return Err(self.error(Diagnostic::error(Code::BadAxis, "`take` works along one axis", expr.span)));
+            return Err(self.error(Diagnostic::error(
+                Code::BadAxis,
+                "`take` works along one axis",
+                expr.span,
+            )));
         }
         let axis = axes[0];
         if let Dim::Fixed(size) = shape[axis] {
@@ -1311,11 +1457,14 @@ impl<'a> Lowerer<'a> {
         let mut out = shape;
         out.remove(axis);
         Ok(self.push(
-            Op::Call(Builtin::Take, Attrs {
-                axes: Some(vec![axis]),
-                index: Some(index),
-                ..Attrs::default()
-            }),
+            Op::Call(
+                Builtin::Take,
+                Attrs {
+                    axes: Some(vec![axis]),
+                    index: Some(index),
+                    ..Attrs::default()
+                },
+            ),
             vec![x],
             Type::num(out),
             expr.span,
@@ -1333,7 +1482,9 @@ impl<'a> Lowerer<'a> {
                 return Err(self.error(
                     Diagnostic::error(
                         Code::TypeMismatch,
-                        format!("`one_hot` takes integer class labels, but `{name}` is not declared as a set of integers"),
+                        format!(
+                            "`one_hot` takes integer class labels, but `{name}` is not declared as a set of integers"
+                        ),
                         positional[0].span,
                     )
                     .with_label("not integer labels")
@@ -1344,16 +1495,22 @@ impl<'a> Lowerer<'a> {
         if shape.len() > 1 {
             let text = self.program.shape_string(&shape);
             return Err(self.error(
-                Diagnostic::error(Code::ShapeMismatch, format!("`one_hot` takes labels of shape [N] (or a scalar), found {text}"), positional[0].span)
-                    .with_label(format!("this has shape {text}")),
+                Diagnostic::error(
+                    Code::ShapeMismatch,
+                    format!("`one_hot` takes labels of shape [N] (or a scalar), found {text}"),
+                    positional[0].span,
+                )
+                .with_label(format!("this has shape {text}")),
             ));
         }
         let classes_expr = positional[1];
         let classes = if let Some(n) = self.integer(classes_expr) {
             if n < 1 {
-                return Err(self.error(
-                    Diagnostic::error(Code::TypeMismatch, "the class count of `one_hot` must be at least 1", classes_expr.span),
-                ));
+                return Err(self.error(Diagnostic::error(
+                    Code::TypeMismatch,
+                    "the class count of `one_hot` must be at least 1",
+                    classes_expr.span,
+                )));
             }
             Dim::Fixed(n as u64)
         } else if let ExprKind::Name(name) = &classes_expr.kind
@@ -1371,10 +1528,13 @@ impl<'a> Lowerer<'a> {
             ));
         };
         Ok(self.push(
-            Op::Call(Builtin::OneHot, Attrs {
-                classes: Some(classes),
-                ..Attrs::default()
-            }),
+            Op::Call(
+                Builtin::OneHot,
+                Attrs {
+                    classes: Some(classes),
+                    ..Attrs::default()
+                },
+            ),
             vec![labels],
             Type::num(shape.into_iter().chain([classes]).collect()),
             expr.span,
@@ -1407,7 +1567,9 @@ pub fn closest<'c>(name: &str, candidates: impl Iterator<Item = &'c str>) -> Opt
     candidates
         .filter(|c| *c != name)
         .map(|c| (strsim::damerau_levenshtein(name, c), c))
-        .filter(|(d, c)| *d <= limit || (c.len() >= 3 && (c.starts_with(name) || name.starts_with(*c)) && name.len() > 3))
+        .filter(|(d, c)| {
+            *d <= limit || (c.len() >= 3 && (c.starts_with(name) || name.starts_with(*c)) && name.len() > 3)
+        })
         .min_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)))
         .map(|(_, c)| c)
 }

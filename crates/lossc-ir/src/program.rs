@@ -21,7 +21,12 @@ impl NodeId {
 pub enum Domain {
     Real,
     /// An interval. Infinite ends are open.
-    Interval { lo: f64, lo_closed: bool, hi: f64, hi_closed: bool },
+    Interval {
+        lo: f64,
+        lo_closed: bool,
+        hi: f64,
+        hi_closed: bool,
+    },
     /// A finite set of values, sorted, without repeats.
     Set(Vec<f64>),
 }
@@ -191,7 +196,9 @@ impl Program {
 
     /// A `wrt` variable by name.
     pub fn var(&self, name: &str) -> Option<Var> {
-        self.input(name).map(Var::Input).or_else(|| self.param(name).map(Var::Param))
+        self.input(name)
+            .map(Var::Input)
+            .or_else(|| self.param(name).map(Var::Param))
     }
 
     pub fn var_name(&self, var: Var) -> &str {

@@ -87,7 +87,10 @@ impl Type {
     }
 
     pub fn boolean(shape: Shape) -> Type {
-        Type { kind: Kind::Bool, shape }
+        Type {
+            kind: Kind::Bool,
+            shape,
+        }
     }
 
     pub fn scalar() -> Type {

@@ -36,7 +36,10 @@ pub fn gradient(program: &mut Program, root: NodeId, var: Var) -> Option<NodeId>
     if !active[root.index()] {
         return None;
     }
-    let mut ad = Ad { program, adjoint: Vec::new() };
+    let mut ad = Ad {
+        program,
+        adjoint: Vec::new(),
+    };
     ad.adjoint = vec![None; ad.program.nodes.len()];
     let span = ad.program.node(root).span;
     let seed = match ad.program.node(root).ty.shape.first().copied() {
@@ -71,7 +74,9 @@ pub fn gradient(program: &mut Program, root: NodeId, var: Var) -> Option<NodeId>
 
 /// The gradient of the loss named `name`, by name, as [`gradient`] does.
 pub fn loss_gradient(program: &mut Program, name: &str, var: Var) -> Result<Option<NodeId>, GradError> {
-    let result = program.result(name).ok_or_else(|| GradError::UnknownLoss(name.to_string()))?;
+    let result = program
+        .result(name)
+        .ok_or_else(|| GradError::UnknownLoss(name.to_string()))?;
     if result.kind != ResultKind::Loss {
         return Err(GradError::NotALoss(name.to_string()));
     }
@@ -284,9 +289,9 @@ impl Ad<'_> {
                 }
             }
             Builtin::Add => {
-                for k in 0..2 {
+                for (k, &arg) in args.iter().enumerate() {
                     if is_active(k) {
-                        self.accumulate(args[k], g, span);
+                        self.accumulate(arg, g, span);
                     }
                 }
             }
@@ -435,7 +440,11 @@ impl Ad<'_> {
             }
             Builtin::Maximum | Builtin::Minimum => {
                 let (a, b) = (args[0], args[1]);
-                let wins = if *builtin == Builtin::Maximum { Builtin::Gt } else { Builtin::Lt };
+                let wins = if *builtin == Builtin::Maximum {
+                    Builtin::Gt
+                } else {
+                    Builtin::Lt
+                };
                 for (k, (me, other)) in [(a, b), (b, a)].into_iter().enumerate() {
                     if is_active(k) {
                         let d = self.chooser(wins, me, other, g, span);
@@ -565,7 +574,11 @@ impl Ad<'_> {
             }
             Builtin::Take => {
                 let shape = self.shape(x);
-                let axis = attrs.axes.as_ref().and_then(|a| a.first().copied()).unwrap_or(shape.len() - 1);
+                let axis = attrs
+                    .axes
+                    .as_ref()
+                    .and_then(|a| a.first().copied())
+                    .unwrap_or(shape.len() - 1);
                 let index = attrs.index.unwrap_or(0);
                 let size = self.dim_size(shape[axis], span);
                 let label = if index >= 0 {

@@ -23,8 +23,8 @@ use std::fmt;
 use std::time::Duration;
 
 use egg::{
-    Analysis, Applier, CostFunction, DidMerge, EGraph, ENodeOrVar, FromOp, Id, Language, Pattern, PatternAst,
-    Rewrite, Runner, StopReason, Subst, Symbol, Var as PVar,
+    Analysis, Applier, CostFunction, DidMerge, EGraph, ENodeOrVar, FromOp, Id, Language, Pattern, PatternAst, Rewrite,
+    Runner, StopReason, Subst, Symbol, Var as PVar,
 };
 use lossc_diagnostics::Span;
 use lossc_ir::builtins::{eval_scalar, result_type};
@@ -147,15 +147,22 @@ impl Analysis<Term> for TypeAndConstant {
                 constant: Some(*v),
             },
             Term::Leaf(leaf) => Facts {
-                ty: egraph.analysis.leaf_types.get(leaf).cloned().unwrap_or_else(Type::scalar),
+                ty: egraph
+                    .analysis
+                    .leaf_types
+                    .get(leaf)
+                    .cloned()
+                    .unwrap_or_else(Type::scalar),
                 constant: None,
             },
             Term::Call(builtin, attrs, args) => {
                 let types: Vec<Type> = args.iter().map(|a| egraph[*a].data.ty.clone()).collect();
                 let refs: Vec<&Type> = types.iter().collect();
                 let ty = result_type(*builtin, attrs, &refs);
-                let constants: Option<Vec<f64>> =
-                    args.iter().map(|a| egraph[*a].data.constant.map(NotNan::into_inner)).collect();
+                let constants: Option<Vec<f64>> = args
+                    .iter()
+                    .map(|a| egraph[*a].data.constant.map(NotNan::into_inner))
+                    .collect();
                 let constant = match (constants, ty.kind) {
                     (Some(values), Kind::Num) if ty.shape.is_empty() => {
                         eval_scalar(*builtin, &values).and_then(|v| NotNan::new(v).ok())
@@ -206,7 +213,11 @@ impl ShapeSafe {
                 ENodeOrVar::ENode(Term::Leaf(leaf)) => egraph.analysis.leaf_types.get(leaf)?.clone(),
                 ENodeOrVar::ENode(Term::Call(b, attrs, args)) => {
                     let refs: Vec<&Type> = args.iter().map(|a| &types[usize::from(*a)]).collect();
-                    if refs.iter().any(|t| t.kind == Kind::Bool) != matches!(b.spec().signature, Signature::Logic | Signature::Where | Signature::Float)
+                    if refs.iter().any(|t| t.kind == Kind::Bool)
+                        != matches!(
+                            b.spec().signature,
+                            Signature::Logic | Signature::Where | Signature::Float
+                        )
                         && !matches!(b.spec().signature, Signature::Where)
                     {
                         // Kinds must agree with the built-in's signature.
@@ -317,7 +328,12 @@ pub const ATTR_RULES: &[(&str, &str, &str, Option<&str>)] = &[
     ("sum-scalar-factor", "(sum@ (* ?x ?s))", "(* (sum@ ?x) ?s)", Some("?s")),
     ("sum-scalar-divisor", "(sum@ (/ ?x ?s))", "(/ (sum@ ?x) ?s)", Some("?s")),
     ("mean-neg", "(mean@ (- ?x))", "(- (mean@ ?x))", None),
-    ("mean-scalar-factor", "(mean@ (* ?x ?s))", "(* (mean@ ?x) ?s)", Some("?s")),
+    (
+        "mean-scalar-factor",
+        "(mean@ (* ?x ?s))",
+        "(* (mean@ ?x) ?s)",
+        Some("?s"),
+    ),
 ];
 
 fn placeholder_attrs() -> Attrs {
@@ -371,9 +387,8 @@ fn rewrites(attrs_used: &[(Builtin, Attrs)]) -> Vec<Rewrite<Term, TypeAndConstan
         let scalar = scalar.map(|v| v.parse().expect("a pattern variable"));
         Rewrite::new(name.clone(), lhs, ShapeSafe { rhs, scalar }).unwrap_or_else(|e| panic!("rule {name}: {e}"))
     };
-    let parse = |name: &str, text: &str| -> Pattern<Term> {
-        text.parse().unwrap_or_else(|e| panic!("rule {name}: {e}"))
-    };
+    let parse =
+        |name: &str, text: &str| -> Pattern<Term> { text.parse().unwrap_or_else(|e| panic!("rule {name}: {e}")) };
     let mut rules: Vec<_> = RULES
         .iter()
         .map(|(name, lhs, rhs)| rule(name.to_string(), parse(name, lhs), parse(name, rhs), None))
@@ -406,7 +421,12 @@ fn rewrites(attrs_used: &[(Builtin, Attrs)]) -> Vec<Rewrite<Term, TypeAndConstan
                     .into();
                 Pattern::new(ast)
             };
-            rules.push(rule(format!("{name}-{k}"), instantiate(&lhs), instantiate(&rhs), *scalar));
+            rules.push(rule(
+                format!("{name}-{k}"),
+                instantiate(&lhs),
+                instantiate(&rhs),
+                *scalar,
+            ));
         }
     }
     rules
@@ -525,7 +545,16 @@ pub fn simplify(program: &mut Program, roots: &[NodeId], limits: Limits) -> (Vec
         .iter()
         .map(|&class| {
             let fallback = span_of.get(&egraph.find(class)).copied().unwrap_or_default();
-            build(program, egraph, &extractor, class, fallback, &span_of, &mut built, &mut hashcons)
+            build(
+                program,
+                egraph,
+                &extractor,
+                class,
+                fallback,
+                &span_of,
+                &mut built,
+                &mut hashcons,
+            )
         })
         .collect();
     (new_roots, report)

@@ -11,7 +11,9 @@ const HEADER: &str = "input a: real [N]\ninput b: real [N]\ninput c: real [N]\ni
 fn program(body: &str) -> Program {
     let source = format!("{HEADER}{body}");
     let ast = lossc_syntax::parse(&source).unwrap_or_else(|e| panic!("{source}\n{e:#?}"));
-    lossc_ir::lower(&ast, &source).unwrap_or_else(|e| panic!("{source}\n{e:#?}")).0
+    lossc_ir::lower(&ast, &source)
+        .unwrap_or_else(|e| panic!("{source}\n{e:#?}"))
+        .0
 }
 
 /// Simplifies `expr`, checks that the result evaluates equal to it at points
@@ -24,12 +26,15 @@ fn simplified(expr: &str) -> String {
     let (n, c) = (40, 3);
     let value = |k: usize| {
         let t = (k as f64 * 0.618_033_988_749_895).fract();
-        (if k % 2 == 0 { 1.0 } else { -1.0 }) * 10f64.powf(-2.0 + 4.0 * t)
+        (if k.is_multiple_of(2) { 1.0 } else { -1.0 }) * 10f64.powf(-2.0 + 4.0 * t)
     };
     let vector = |shift: usize| ArrayD::from_shape_fn(IxDyn(&[n]), |i| value(i[0] + shift));
     let matrix = ArrayD::from_shape_fn(IxDyn(&[n, c]), |i| value(3 * i[0] + i[1] + 5));
-    let bindings =
-        lossc_eval::Bindings::new(&p, [("a", vector(0)), ("b", vector(11)), ("c", vector(23)), ("m", matrix)]).unwrap();
+    let bindings = lossc_eval::Bindings::new(
+        &p,
+        [("a", vector(0)), ("b", vector(11)), ("c", vector(23)), ("m", matrix)],
+    )
+    .unwrap();
     let out = lossc_eval::eval(&p, &[root, roots[0]], &bindings).unwrap();
     for (before, after) in out[0].iter().zip(out[1].iter()) {
         if before.is_finite() && after.is_finite() {
@@ -79,7 +84,10 @@ fn towards_the_stable_forms() {
     check_simplifies("log(1 + exp(a))", "softplus(a)");
     check_simplifies("exp(a) / (1 + exp(a))", "sigmoid(a)");
     // Stable forms are never expanded.
-    check_simplifies("log1p(a) + softplus(b) + log_sigmoid(c)", "log1p(a) + softplus(b) + log_sigmoid(c)");
+    check_simplifies(
+        "log1p(a) + softplus(b) + log_sigmoid(c)",
+        "log1p(a) + softplus(b) + log_sigmoid(c)",
+    );
 }
 
 #[test]
@@ -113,9 +121,15 @@ fn rules_with_axes() {
     check_simplifies("log(softmax(m))", "log_softmax(m, axis=1)");
     check_simplifies("exp(log_softmax(m, axis=0))", "softmax(m, axis=0)");
     check_simplifies("sum(-m / 4, axis=1)", "-(sum(m, axis=1) / 4)");
-    check_simplifies("mean(m * 2, axis=0, keepdims=true)", "2 * mean(m, axis=0, keepdims=true)");
+    check_simplifies(
+        "mean(m * 2, axis=0, keepdims=true)",
+        "2 * mean(m, axis=0, keepdims=true)",
+    );
     // A divisor that varies along the reduced axis stays inside the sum.
-    check_simplifies("sum(m / take(m, 0, axis=0), axis=1)", "sum(m / take(m, 0, axis=0), axis=1)");
+    check_simplifies(
+        "sum(m / take(m, 0, axis=0), axis=1)",
+        "sum(m / take(m, 0, axis=0), axis=1)",
+    );
 }
 
 #[test]
@@ -159,11 +173,11 @@ fn to_source(pattern: &str, c_is_condition: bool) -> String {
 #[test]
 fn every_rule_holds_numerically() {
     // Points of every magnitude and sign, but for `?c`, the conditions.
-    let values: Vec<f64> = (0..400)
+    let values: Vec<f64> = (0..400usize)
         .map(|k| {
             let t = (k as f64 * 0.618_033_988_749_895).fract();
             let magnitude = 10f64.powf(-3.0 + 6.0 * t);
-            if k % 2 == 0 { magnitude } else { -magnitude }
+            if k.is_multiple_of(2) { magnitude } else { -magnitude }
         })
         .collect();
     let n = values.len();
@@ -175,7 +189,13 @@ fn every_rule_holds_numerically() {
         let condition = name.starts_with("where") || name.starts_with("not");
         let (lhs, rhs) = (to_source(lhs, condition), to_source(rhs, condition));
         let boolean = lhs.starts_with("not") || lhs.starts_with("(not");
-        let wrap = |e: &str| if boolean { format!("float({e})") } else { format!("{e} + 0 * a") };
+        let wrap = |e: &str| {
+            if boolean {
+                format!("float({e})")
+            } else {
+                format!("{e} + 0 * a")
+            }
+        };
         let source = format!(
             "input a: real [N]\ninput b: real [N]\ninput c: real [N]\noutput lhs = {}\noutput rhs = {}",
             wrap(&lhs),
@@ -203,5 +223,20 @@ fn every_rule_holds_numerically() {
             }
         }
         assert!(compared >= 100, "rule {name} was compared at only {compared} points");
+    }
+}
+
+#[test]
+fn docs_list_every_rule() {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/symbolic.md")).unwrap();
+    for name in RULES
+        .iter()
+        .map(|r| r.0)
+        .chain(lossc_symbolic::simplify::ATTR_RULES.iter().map(|r| r.0))
+    {
+        assert!(
+            docs.contains(&format!("| `{name}` |")),
+            "docs/symbolic.md does not list rule {name}"
+        );
     }
 }

@@ -14,10 +14,10 @@
 
 pub use lossc_diagnostics::{Code, Diagnostic, Fix, Label, LineIndex, Severity, Span};
 pub use lossc_eval::EvalError;
-pub use lossc_ir::{Dtype, ResultKind, Var};
-pub use lossc_symbolic::simplify::{Limits, Report, Stop};
 /// The typed IR, for users who want to go below the facade.
 pub use lossc_ir as ir;
+pub use lossc_ir::{Dtype, ResultKind, Var};
+pub use lossc_symbolic::simplify::{Limits, Report, Stop};
 
 use lossc_ir::NodeId;
 use lossc_symbolic::print;
@@ -56,7 +56,10 @@ fn suggestion(known: &[String]) -> String {
     if known.is_empty() {
         " (it declares none)".to_string()
     } else {
-        format!(" (it declares {})", known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "))
+        format!(
+            " (it declares {})",
+            known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+        )
     }
 }
 
@@ -266,7 +269,11 @@ impl Program {
                     Var::Param(i) => lossc_ir::Op::Param(i),
                 };
                 let like = ir.add(leaf, Vec::new(), span);
-                ir.add(lossc_ir::Op::Call(lossc_ir::Builtin::BroadcastLike, Default::default()), vec![g, like], span)
+                ir.add(
+                    lossc_ir::Op::Call(lossc_ir::Builtin::BroadcastLike, Default::default()),
+                    vec![g, like],
+                    span,
+                )
             };
             outputs.push((ir.var_name(var).to_string(), g));
         }
@@ -346,7 +353,9 @@ impl Program {
                 // The mean in T, as the loss's value is defined in the dtype.
                 let samples: Vec<T> = per_sample.iter().map(|v| T::from(*v).unwrap_or_else(T::nan)).collect();
                 let count = T::from(samples.len().max(1)).unwrap_or_else(T::one);
-                let mean = (lossc_eval::compensated_sum(&samples) / count).to_f64().unwrap_or(f64::NAN);
+                let mean = (lossc_eval::compensated_sum(&samples) / count)
+                    .to_f64()
+                    .unwrap_or(f64::NAN);
                 (ndarray::arr0(mean).into_dyn(), Some(per_sample))
             }
             _ => (to_f64(value), None),
@@ -364,7 +373,11 @@ impl Program {
     }
 
     fn dtype_of<T: num_traits::Float>(&self) -> Dtype {
-        if std::mem::size_of::<T>() == 4 { Dtype::F32 } else { Dtype::F64 }
+        if std::mem::size_of::<T>() == 4 {
+            Dtype::F32
+        } else {
+            Dtype::F64
+        }
     }
 
     /// The findings for this program under `options`: the front end's

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Creates, or reuses, the virtual environment the framework-reference tests
+# run in (python/requirements.txt, exact pins), and prints its python on
+# stdout. Everything else goes to stderr.
+#
+# The environment lives outside the clone, in
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/lossc/venv-<first 12 hex of sha256 of requirements.txt>
+# so a change of the pins makes a new one. An environment that exists but is
+# broken (no completion marker, or `import jax` fails) is recreated.
+#
+# Exit status 0 with the path printed, or 1 (no python3, no network, ...)
+# after a warning: the caller then leaves LOSSC_PYTHON unset and the tests
+# that need the frameworks skip.
+#
+# Usage (as .ci/run does):
+#   if py=$(python/venv.sh); then export LOSSC_PYTHON="$py"; fi
+set -uo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+requirements="$here/requirements.txt"
+
+warn() { echo "python/venv.sh: warning: $*" >&2; }
+
+if ! command -v python3 >/dev/null; then
+    warn "python3 not found; the JAX reference tests will be skipped"
+    exit 1
+fi
+
+hash="$(python3 -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest()[:12])' "$requirements")" || {
+    warn "cannot hash $requirements"
+    exit 1
+}
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/lossc"
+venv="$cache/venv-$hash"
+python="$venv/bin/python"
+marker="$venv/.lossc-complete"
+
+healthy() {
+    [ -f "$marker" ] && "$python" -c 'import numpy, jax, jax.numpy' >/dev/null 2>&1
+}
+
+mkdir -p "$cache" || { warn "cannot create $cache"; exit 1; }
+
+# One installer at a time (two CI runs sharing a cache).
+if command -v flock >/dev/null; then
+    exec 9>"$cache/venv-$hash.lock"
+    flock 9
+fi
+
+if healthy; then
+    echo "python/venv.sh: reusing $venv" >&2
+    echo "$python"
+    exit 0
+fi
+
+if [ -e "$venv" ]; then
+    echo "python/venv.sh: $venv is incomplete or broken; recreating it" >&2
+    rm -rf "$venv"
+fi
+
+echo "python/venv.sh: creating $venv (numpy, jax[cpu]: about 300 MB)" >&2
+if ! python3 -m venv "$venv" >&2; then
+    warn "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv); the JAX reference tests will be skipped"
+    rm -rf "$venv"
+    exit 1
+fi
+if ! "$python" -m pip install --disable-pip-version-check --no-input --timeout 30 --retries 2 \
+    -r "$requirements" >&2; then
+    warn "pip install -r python/requirements.txt failed (no network?); the JAX reference tests will be skipped"
+    rm -rf "$venv"
+    exit 1
+fi
+touch "$marker"
+if ! healthy; then
+    warn "the new environment cannot import jax; the JAX reference tests will be skipped"
+    rm -rf "$venv"
+    exit 1
+fi
+echo "$python"
