@@ -34,6 +34,7 @@ try:
     import jax.numpy as jnp
     import jax.scipy.special
     import jax.scipy.stats
+    import numpy as np
 except Exception as exc:  # ImportError, or a broken jaxlib
     print(f"cannot import jax: {exc!r}", file=sys.stderr)
     sys.exit(77)
@@ -304,12 +305,13 @@ def norm_distance(y_true, y_pred):
 
 @case("norm_all_keepdims")
 def norm_all_keepdims(y_true, y_pred):
-    return jnp.sum(y_pred / jnp.linalg.norm(y_pred)) + jnp.mean(jnp.linalg.norm(y_true - y_pred, axis=0) ** 2)
+    rows = y_pred / jnp.linalg.norm(y_pred, axis=-1, keepdims=True)
+    return jnp.sum(rows) + jnp.mean(jnp.linalg.norm(y_true - y_pred, axis=0) ** 2) + jnp.linalg.norm(y_pred)
 
 
 @case("take_columns")
 def take_columns(y_true, y_pred):
-    return jnp.mean((y_pred[..., 1] - y_true[..., 1]) ** 2) + jnp.mean(y_pred[0, :] * y_pred[..., 2])
+    return jnp.mean((y_pred[..., 1] - y_true[..., 1]) ** 2) + jnp.mean(y_pred[0, :]) * jnp.mean(y_pred[:, 2])
 
 
 @case("expand_dims_pairwise")
@@ -324,6 +326,24 @@ def expand_dims_pairwise(y_true, y_pred):
 def max_min_reductions(y_true, y_pred):
     spread = jnp.max(y_pred, axis=-1) - jnp.min(y_pred, axis=-1)
     return jnp.mean(spread * jnp.max(y_true, axis=-1)) + jnp.max(y_pred) - jnp.min(y_pred * y_true)
+
+
+@case("axes_and_keepdims")
+def axes_and_keepdims(y_true, y_pred):
+    s = jax.nn.softmax(y_true, axis=0)
+    columns = jnp.sum(y_pred * s, axis=0, keepdims=True)
+    rows = jnp.max(y_pred, axis=-1, keepdims=True)
+    return (
+        jnp.sum(columns * rows)
+        + jnp.mean(y_pred, axis=(0, 1))
+        + jnp.mean(jax.nn.log_softmax(y_pred, axis=0) * y_true)
+    )
+
+
+@case("def_and_precedence")
+def def_and_precedence(y_true, y_pred):
+    smooth_abs = jnp.sqrt((y_pred - y_true) ** 2 + 0.01)
+    return jnp.mean(smooth_abs + y_pred**2 / 4 + 0.5 * y_pred)
 
 
 @case("maximum_minimum")
@@ -401,17 +421,16 @@ def to_json(x):
     """A float array as nested lists, non-finite numbers as strings."""
 
     def number(v):
-        v = float(v)
         if math.isnan(v):
             return "NaN"
         if math.isinf(v):
             return "inf" if v > 0 else "-inf"
         return v
 
-    x = jnp.asarray(x)
-    if x.ndim == 0:
-        return number(x)
-    return [to_json(row) for row in x]
+    def nest(v):
+        return [nest(row) for row in v] if isinstance(v, list) else number(float(v))
+
+    return nest(np.asarray(x, dtype=np.float64).tolist())
 
 
 def run(spec):
@@ -431,7 +450,7 @@ def run(spec):
             raise ValueError(f"the JAX loss has shape {out.shape}: neither scalar nor per-sample")
         return out, None
 
-    (value, per_sample), gradient = jax.value_and_grad(loss, has_aux=True)({name: args[name] for name in wrt})
+    (value, per_sample), gradient = jax.jit(jax.value_and_grad(loss, has_aux=True))({name: args[name] for name in wrt})
     return {
         "value": to_json(value),
         "per_sample": None if per_sample is None else to_json(per_sample),

@@ -89,6 +89,9 @@ fn broadcast(a: Shape, b: Shape) -> Option<Shape> {
 
 /// The pairs of shapes that broadcast to exactly `shape`.
 fn pairs(shape: Shape) -> Vec<(Shape, Shape)> {
+    if std::env::var("EXPLORE_NOBROADCAST").is_ok() {
+        return vec![(shape, shape)];
+    }
     let mut out = Vec::new();
     for &a in SHAPES {
         for &b in SHAPES {
@@ -102,6 +105,9 @@ fn pairs(shape: Shape) -> Vec<(Shape, Shape)> {
 
 /// The shapes that broadcast up to `shape` (itself included).
 fn parts(shape: Shape) -> Vec<Shape> {
+    if std::env::var("EXPLORE_NOBROADCAST").is_ok() {
+        return vec![shape];
+    }
     SHAPES
         .iter()
         .copied()
@@ -802,7 +808,11 @@ fn zz_explore() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
-    for seed in 0..seeds {
+    let first: u64 = std::env::var("EXPLORE_FIRST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    for seed in first..seeds {
         let config = Config {
             cases,
             failure_persistence: None,
@@ -823,6 +833,9 @@ fn zz_explore() {
                 tally.borrow().skipped,
                 tally.borrow().checked
             ),
+            Err(TestError::Fail(reason, case)) if std::env::var("EXPLORE_FULL").is_ok() => {
+                eprintln!("seed {seed}: FAIL {case:?}\n{reason}")
+            }
             Err(TestError::Fail(reason, case)) => eprintln!(
                 "seed {seed}: FAIL {}\n  {}\n",
                 case.source.lines().last().unwrap(),

@@ -7,11 +7,24 @@
 //!
 //! Conventions (SPEC.md §2): fixed subgradients at kinks (`abs'(0) = 0`,
 //! `relu'(0) = 0`, half to each side of a tie of `maximum`/`minimum`, ties of
-//! `max`/`min` reductions shared equally, as JAX does); a selecting function
-//! passes nothing to the argument it did not select (through `where`, so a NaN
-//! there does not leak); products keep IEEE semantics. Only arguments that
-//! depend on the variable are differentiated, so `x ^ 2` never builds
-//! `log(x)`.
+//! `max`/`min` reductions shared equally, as JAX does); products keep IEEE
+//! semantics. Only arguments that depend on the variable are differentiated,
+//! so `x ^ 2` never builds `log(x)`.
+//!
+//! Selection. A selecting function (`where`, `maximum`, `minimum`, `clip`,
+//! `relu`, `abs`, `max`/`min` reductions) passes nothing to an argument it did
+//! not select, even where that argument's derivative is NaN or infinite. An
+//! adjoint is therefore a list of guarded terms `(guard, value)`: the
+//! selection's condition travels with the term down the selected argument's
+//! subgraph, and the term becomes `where(guard, value, 0)` only when it
+//! reaches the variable (or an operation that mixes elements, such as a
+//! reduction). So `where(x > 0, log(x), 0)` has gradient
+//! `where(x > 0, 1 / x, 0)`: 0, not `0 * inf = NaN`, at `x = 0`.
+//! [`Style::Framework`] builds instead what framework autodiff computes (the
+//! mask multiplies the adjoint at the selection), which the analyzer needs to
+//! find the "double where" trap.
+
+use std::collections::HashMap;
 
 use lossc_diagnostics::Span;
 use lossc_ir::{Attrs, Builtin, Dim, NodeId, Op, Program, ResultKind, Shape, Var, broadcast};
@@ -32,6 +45,21 @@ pub enum GradError {
 /// The result's shape broadcasts to the variable's shape; it can be smaller
 /// (a scalar `1 / N` for `mean(y_pred)`), never larger.
 pub fn gradient(program: &mut Program, root: NodeId, var: Var) -> Option<NodeId> {
+    gradient_in_style(program, root, var, Style::Lossc)
+}
+
+/// How selections are differentiated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// SPEC.md's semantics: an unselected argument contributes nothing, even NaN.
+    Lossc,
+    /// What JAX, PyTorch and TensorFlow compute: the selection's mask multiplies
+    /// the adjoint, so `0 * inf = NaN` from an unselected branch leaks.
+    Framework,
+}
+
+/// [`gradient`], in the given [`Style`].
+pub fn gradient_in_style(program: &mut Program, root: NodeId, var: Var, style: Style) -> Option<NodeId> {
     let active = activity(program, root, var);
     if !active[root.index()] {
         return None;
@@ -39,8 +67,12 @@ pub fn gradient(program: &mut Program, root: NodeId, var: Var) -> Option<NodeId>
     let mut ad = Ad {
         program,
         adjoint: Vec::new(),
+        style,
+        guard: None,
+        guards: HashMap::new(),
+        elementwise: None,
     };
-    ad.adjoint = vec![None; ad.program.nodes.len()];
+    ad.adjoint = vec![Vec::new(); ad.program.nodes.len()];
     let span = ad.program.node(root).span;
     let seed = match ad.program.node(root).ty.shape.first().copied() {
         // A per-sample loss: the gradient of its mean.
@@ -51,13 +83,18 @@ pub fn gradient(program: &mut Program, root: NodeId, var: Var) -> Option<NodeId>
         }
         None => ad.literal(1.0, span),
     };
-    ad.adjoint[root.index()] = Some(seed);
+    ad.adjoint[root.index()] = vec![(None, seed)];
     for index in (0..=root.index()).rev() {
-        let Some(g) = ad.adjoint[index] else { continue };
         if !active[index] {
             continue;
         }
-        ad.backward(NodeId(index as u32), g, &active);
+        let terms = std::mem::take(&mut ad.adjoint[index]);
+        ad.adjoint[index] = terms.clone();
+        for (guard, g) in terms {
+            ad.guard = guard;
+            ad.backward(NodeId(index as u32), g, &active);
+        }
+        ad.guard = None;
     }
     let var_node = ad
         .program
@@ -69,7 +106,19 @@ pub fn gradient(program: &mut Program, root: NodeId, var: Var) -> Option<NodeId>
             _ => false,
         })
         .filter(|&i| i < active.len());
-    var_node.and_then(|i| ad.adjoint[i])
+    let terms = std::mem::take(&mut ad.adjoint[var_node?]);
+    let mut total: Option<NodeId> = None;
+    for (guard, value) in terms {
+        let value = ad.materialize(guard, value);
+        total = Some(match total {
+            None => value,
+            Some(t) => {
+                let span = ad.program.node(value).span;
+                ad.call(Builtin::Add, vec![t, value], span)
+            }
+        });
+    }
+    total
 }
 
 /// The gradient of the loss named `name`, by name, as [`gradient`] does.
@@ -98,6 +147,17 @@ fn activity(program: &Program, root: NodeId, var: Var) -> Vec<bool> {
     active
 }
 
+/// Whether carrying a value of shape `from` back to `target` sums over axes:
+/// `from` has more axes, or a size where `target` has 1.
+fn sums_over(from: &Shape, target: &Shape) -> bool {
+    from.len() > target.len()
+        || from
+            .iter()
+            .rev()
+            .zip(target.iter().rev())
+            .any(|(f, t)| t.is_one() && !f.is_one())
+}
+
 /// Whether any argument of `builtin` can receive a non-zero derivative.
 fn has_derivative(builtin: Builtin) -> bool {
     !matches!(
@@ -120,9 +180,21 @@ fn has_derivative(builtin: Builtin) -> bool {
     )
 }
 
+/// An adjoint term: the condition under which it applies (`None`: always), and its value.
+type Term = (Option<NodeId>, NodeId);
+
 struct Ad<'p> {
     program: &'p mut Program,
-    adjoint: Vec<Option<NodeId>>,
+    /// The terms of each node's adjoint, one per distinct guard.
+    adjoint: Vec<Vec<Term>>,
+    style: Style,
+    /// The guard of the term being propagated.
+    guard: Option<NodeId>,
+    /// Guards already built, so equal conditions are one node and their terms merge.
+    guards: HashMap<(Builtin, Vec<NodeId>), NodeId>,
+    /// The elementwise node being differentiated: a contribution smaller than it
+    /// stands for one broadcast to its shape.
+    elementwise: Option<NodeId>,
 }
 
 impl Ad<'_> {
@@ -171,15 +243,90 @@ impl Ad<'_> {
         self.call(Builtin::Where, vec![cond, value, zero], span)
     }
 
-    /// Adds `contribution` to the adjoint of `arg`, summing it back over the
-    /// dimensions that `arg` was broadcast along.
+    /// A boolean node for a guard, built once per distinct condition.
+    fn condition(&mut self, builtin: Builtin, args: Vec<NodeId>, span: Span) -> NodeId {
+        if let Some(&id) = self.guards.get(&(builtin, args.clone())) {
+            return id;
+        }
+        let id = self.call(builtin, args.clone(), span);
+        self.guards.insert((builtin, args), id);
+        id
+    }
+
+    /// `where(guard, value, 0)`, or `value` when there is no guard.
+    fn materialize(&mut self, guard: Option<NodeId>, value: NodeId) -> NodeId {
+        match guard {
+            None => value,
+            Some(guard) => {
+                let span = self.program.node(value).span;
+                self.select(guard, value, span)
+            }
+        }
+    }
+
+    /// Adds `contribution` to the adjoint of `arg` under the current guard,
+    /// summing it back over the dimensions that `arg` was broadcast along.
     fn accumulate(&mut self, arg: NodeId, contribution: NodeId, span: Span) {
-        let contribution = self.unbroadcast(contribution, &self.shape(arg), span);
-        let total = match self.adjoint[arg.index()] {
-            None => contribution,
-            Some(previous) => self.call(Builtin::Add, vec![previous, contribution], span),
-        };
-        self.adjoint[arg.index()] = Some(total);
+        let mut guard = self.guard;
+        let mut contribution = contribution;
+        let target = self.shape(arg);
+        // A contribution smaller than its elementwise node stands for its
+        // broadcast; make that explicit before summing it back.
+        if let Some(node) = self.elementwise {
+            let logical = broadcast(&self.shape(contribution), &self.shape(node)).unwrap_or_default();
+            if sums_over(&logical, &target) && self.shape(contribution) != logical {
+                contribution = self.call(Builtin::BroadcastLike, vec![contribution, node], span);
+            }
+        }
+        let guarded_shape_sums = guard.is_some_and(|g| {
+            let shape = broadcast(&self.shape(g), &self.shape(contribution)).unwrap_or_default();
+            sums_over(&shape, &target)
+        });
+        if guarded_shape_sums {
+            // Summing over broadcast axes mixes elements: apply the guard first.
+            contribution = self.materialize(guard, contribution);
+            guard = None;
+        }
+        let contribution = self.unbroadcast(contribution, &target, span);
+        let terms = &mut self.adjoint[arg.index()];
+        match terms.iter().position(|(g, _)| *g == guard) {
+            Some(k) => {
+                let previous = terms[k].1;
+                let total = self.call(Builtin::Add, vec![previous, contribution], span);
+                self.adjoint[arg.index()][k].1 = total;
+            }
+            None => terms.push((guard, contribution)),
+        }
+    }
+
+    /// Adds `contribution` to `arg` only where `condition` holds: a selection.
+    /// The unselected side gets nothing, even if its derivative is NaN there
+    /// ([`Style::Lossc`]); or, as framework autodiff does, a masked adjoint
+    /// ([`Style::Framework`]).
+    fn accumulate_selected(&mut self, arg: NodeId, condition: NodeId, contribution: NodeId, span: Span) {
+        match self.style {
+            Style::Framework => {
+                let masked = self.select(condition, contribution, span);
+                self.accumulate(arg, masked, span);
+            }
+            Style::Lossc => {
+                let outer = self.guard;
+                let combined = match outer {
+                    None => condition,
+                    Some(outer) => self.condition(Builtin::And, vec![outer, condition], span),
+                };
+                self.guard = Some(combined);
+                self.accumulate(arg, contribution, span);
+                self.guard = outer;
+            }
+        }
+    }
+
+    /// The adjoint `g` with the current guard applied, for operations that mix
+    /// elements (reductions, softmax, indexing): the guard then no longer travels.
+    fn settle(&mut self, g: NodeId) -> NodeId {
+        let guard = self.guard.take();
+        self.materialize(guard, g)
     }
 
     /// Sums `value` over the axes along which `target` was broadcast, so the
@@ -265,6 +412,22 @@ impl Ad<'_> {
         let is_active = |k: usize| args.get(k).is_some_and(|a| active[a.index()]);
         let x = args.first().copied().unwrap_or(node_id);
         let y = node_id;
+        // Operations that mix elements take the guard into their adjoint.
+        let mixes = matches!(
+            builtin,
+            Builtin::Sum
+                | Builtin::Mean
+                | Builtin::Max
+                | Builtin::Min
+                | Builtin::Logsumexp
+                | Builtin::Norm
+                | Builtin::Softmax
+                | Builtin::LogSoftmax
+                | Builtin::Take
+                | Builtin::ExpandDims
+        );
+        let g = if mixes { self.settle(g) } else { g };
+        self.elementwise = (!mixes).then_some(node_id);
         // Adjoints may be smaller than their node (a scalar `1 / N` seeds a
         // per-sample loss). Give a non-scalar one the node's rank, so that
         // axis numbers mean the same in both.
@@ -348,9 +511,12 @@ impl Ad<'_> {
                 }
             }
             Builtin::Abs => {
+                // abs selects x or -x; at 0 neither, and abs'(0) = 0.
                 let s = self.call(Builtin::Sign, vec![x], span);
                 let d = self.mul(g, s, span);
-                self.accumulate(x, d, span);
+                let zero = self.zero(span);
+                let nonzero = self.condition(Builtin::Ne, vec![x, zero], span);
+                self.accumulate_selected(x, nonzero, d, span);
             }
             Builtin::Exp => {
                 let d = self.mul(g, y, span);
@@ -434,40 +600,50 @@ impl Ad<'_> {
             }
             Builtin::Relu => {
                 let zero = self.zero(span);
-                let positive = self.call(Builtin::Gt, vec![x, zero], span);
-                let d = self.select(positive, g, span);
-                self.accumulate(x, d, span);
+                let positive = self.condition(Builtin::Gt, vec![x, zero], span);
+                self.accumulate_selected(x, positive, g, span);
             }
             Builtin::Maximum | Builtin::Minimum => {
                 let (a, b) = (args[0], args[1]);
-                let wins = if *builtin == Builtin::Maximum {
-                    Builtin::Gt
+                let (wins, wins_or_ties) = if *builtin == Builtin::Maximum {
+                    (Builtin::Gt, Builtin::Ge)
                 } else {
-                    Builtin::Lt
+                    (Builtin::Lt, Builtin::Le)
                 };
                 for (k, (me, other)) in [(a, b), (b, a)].into_iter().enumerate() {
                     if is_active(k) {
-                        let d = self.chooser(wins, me, other, g, span);
-                        self.accumulate(me, d, span);
+                        // All of g where `me` wins, half at a tie.
+                        let selected = self.condition(wins_or_ties, vec![me, other], span);
+                        let share = self.share(wins, me, other, g, span);
+                        self.accumulate_selected(me, selected, share, span);
                     }
                 }
             }
             Builtin::Clip => {
-                // clip(x, lo, hi) = minimum(maximum(x, lo), hi).
+                // clip(v, lo, hi) = minimum(maximum(v, lo), hi): each argument is
+                // selected where it is the result, with half of g at each tie.
                 let (v, lo, hi) = (args[0], args[1], args[2]);
-                let m = self.call(Builtin::Maximum, vec![v, lo], span);
-                let gm = self.chooser(Builtin::Lt, m, hi, g, span);
-                if is_active(2) {
-                    let d = self.chooser(Builtin::Lt, hi, m, g, span);
-                    self.accumulate(hi, d, span);
-                }
                 if is_active(0) {
-                    let d = self.chooser(Builtin::Gt, v, lo, gm, span);
-                    self.accumulate(v, d, span);
+                    let above = self.condition(Builtin::Ge, vec![v, lo], span);
+                    let below = self.condition(Builtin::Le, vec![v, hi], span);
+                    let inside = self.condition(Builtin::And, vec![above, below], span);
+                    let low = self.share(Builtin::Gt, v, lo, g, span);
+                    let share = self.share(Builtin::Lt, v, hi, low, span);
+                    self.accumulate_selected(v, inside, share, span);
                 }
                 if is_active(1) {
-                    let d = self.chooser(Builtin::Gt, lo, v, gm, span);
-                    self.accumulate(lo, d, span);
+                    let floor = self.condition(Builtin::Ge, vec![lo, v], span);
+                    let below = self.condition(Builtin::Le, vec![lo, hi], span);
+                    let selected = self.condition(Builtin::And, vec![floor, below], span);
+                    let over = self.share(Builtin::Gt, lo, v, g, span);
+                    let share = self.share(Builtin::Lt, lo, hi, over, span);
+                    self.accumulate_selected(lo, selected, share, span);
+                }
+                if is_active(2) {
+                    let m = self.call(Builtin::Maximum, vec![v, lo], span);
+                    let selected = self.condition(Builtin::Le, vec![hi, m], span);
+                    let share = self.share(Builtin::Lt, hi, m, g, span);
+                    self.accumulate_selected(hi, selected, share, span);
                 }
             }
             Builtin::Xlogy => {
@@ -487,13 +663,11 @@ impl Ad<'_> {
             Builtin::Where => {
                 let cond = args[0];
                 if is_active(1) {
-                    let d = self.select(cond, g, span);
-                    self.accumulate(args[1], d, span);
+                    self.accumulate_selected(args[1], cond, g, span);
                 }
                 if is_active(2) {
-                    let zero = self.zero(span);
-                    let d = self.call(Builtin::Where, vec![cond, zero, g], span);
-                    self.accumulate(args[2], d, span);
+                    let not = self.condition(Builtin::Not, vec![cond], span);
+                    self.accumulate_selected(args[2], not, g, span);
                 }
             }
             Builtin::Sum | Builtin::Mean => {
@@ -510,7 +684,7 @@ impl Ad<'_> {
                 let rank = self.shape(x).len();
                 let ge = self.expand(g, attrs, rank, span);
                 let ye = self.expand(y, attrs, rank, span);
-                let hit = self.call(Builtin::Eq, vec![x, ye], span);
+                let hit = self.condition(Builtin::Eq, vec![x, ye], span);
                 let ones = self.call(Builtin::Float, vec![hit], span);
                 let count_attrs = Attrs {
                     keepdims: true,
@@ -518,8 +692,7 @@ impl Ad<'_> {
                 };
                 let ties = self.call_with(Builtin::Sum, count_attrs, vec![ones], span);
                 let share = self.div(ge, ties, span);
-                let d = self.select(hit, share, span);
-                self.accumulate(x, d, span);
+                self.accumulate_selected(x, hit, share, span);
             }
             Builtin::Logsumexp => {
                 let rank = self.shape(x).len();
@@ -643,15 +816,12 @@ impl Ad<'_> {
         }
     }
 
-    /// The share of `g` that `me` gets from a two-way choice where `me` wins
-    /// when `wins(me, other)`: all of it, half at a tie, nothing otherwise.
-    fn chooser(&mut self, wins: Builtin, me: NodeId, other: NodeId, g: NodeId, span: Span) -> NodeId {
-        let won = self.call(wins, vec![me, other], span);
-        let tie = self.call(Builtin::Eq, vec![me, other], span);
+    /// `where(wins(me, other), g, 0.5 * g)`: all of `g` where `me` wins
+    /// outright, half at a tie (the caller selects where `me` wins or ties).
+    fn share(&mut self, wins: Builtin, me: NodeId, other: NodeId, g: NodeId, span: Span) -> NodeId {
+        let won = self.condition(wins, vec![me, other], span);
         let half = self.literal(0.5, span);
         let half_g = self.mul(half, g, span);
-        let zero = self.zero(span);
-        let at_tie = self.call(Builtin::Where, vec![tie, half_g, zero], span);
-        self.call(Builtin::Where, vec![won, g, at_tie], span)
+        self.call(Builtin::Where, vec![won, g, half_g], span)
     }
 }

@@ -238,7 +238,7 @@ impl Program {
     /// ```
     /// let program = lossc::compile("loss mse = mean(square(y_true - y_pred))")?;
     /// let gradient = program.gradient(Some("mse"), &["y_pred"])?;
-    /// assert_eq!(gradient.expression("y_pred"), Some("2 * ((y_pred - y_true) / N)".to_string()));
+    /// assert_eq!(gradient.expression("y_pred"), Some("2 * (y_pred - y_true) / N".to_string()));
     /// # Ok::<(), lossc::Error>(())
     /// ```
     pub fn gradient(&self, loss: Option<&str>, wrt: &[&str]) -> Result<Gradient, Error> {
