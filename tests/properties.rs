@@ -122,13 +122,46 @@ fn parts(shape: Shape) -> Vec<Shape> {
 fn header(p: f64) -> String {
     format!(
         "input x: real [N, C]\ninput t: real [N, C]\ninput a: real [N]\ninput b: real [N]\ninput c: real [C]\n\
-         input k: real [N, 1]\ninput s: real []\ninput lab: {{0, 1}} [N]\nparam p = {p:?}\nwrt x, a, c, s, p\n"
+         input k: real [N, 1]\ninput s: real []\ninput lab: {{0, 1}} [N]\nparam p = {p:?}\nwrt x, a, c, s, p\n\
+         def g(z) = z * sigmoid(z)\ndef h(z1, z2) = z1 * tanh(z2) + z2\n"
     )
+}
+
+/// The `let` bindings every program has, `(name, shape)`: the loss may use
+/// them any number of times, so the program is a DAG, not a tree.
+const LETS: &[(&str, Shape)] = &[("u", &[D::N, D::C]), ("v", &[D::N]), ("w", &[])];
+
+/// How deep an expression may still go, and whether the `let`s are in scope.
+#[derive(Debug, Clone, Copy)]
+struct Gen {
+    depth: u32,
+    lets: bool,
+}
+
+impl Gen {
+    fn down(self) -> Gen {
+        Gen {
+            depth: self.depth - 1,
+            ..self
+        }
+    }
 }
 
 /// The leaves of each shape: variables, data, constants, dimension sizes, and
 /// for the shapes no input has, a reduction or `expand_dims` of one.
-fn leaves(shape: Shape) -> Vec<&'static str> {
+fn leaves(shape: Shape, lets: bool) -> Vec<&'static str> {
+    let mut out = leaf_names(shape);
+    if lets {
+        out.extend(
+            LETS.iter()
+                .filter(|(_, s)| *s == shape)
+                .flat_map(|(name, _)| [*name, *name]),
+        );
+    }
+    out
+}
+
+fn leaf_names(shape: Shape) -> Vec<&'static str> {
     match shape {
         [] => vec!["p", "s", "0.5", "2", "-1.5", "0.25", "N", "C"],
         [D::One] => vec!["sum(a, keepdims=true)", "expand_dims(s, axis=0)"],
@@ -175,6 +208,7 @@ const UNARY: &[&str] = &[
     "({}) ^ 2",
     "({}) ** 3",
     "({}) * 1.5",
+    "g({})",
 ];
 
 /// Elementwise functions of two arguments, `{a}` and `{b}`.
@@ -191,6 +225,7 @@ const BINARY: &[&str] = &[
     "xlogy({a}, softplus({b}) + 0.5)",
     "xlogy({a}, square({b}) + 0.25)",
     "broadcast_like({a}, {b})",
+    "h({a}, {b})",
 ];
 
 const COMPARE: &[&str] = &["<", "<=", ">", ">=", "==", "!="];
@@ -296,21 +331,21 @@ fn select<T: Clone + fmt::Debug + 'static>(items: Vec<T>) -> BoxedStrategy<T> {
 
 /// A numeric expression of `shape`, generated when a value is drawn (so
 /// building the strategy costs one level, not the whole tree).
-fn lazy_num(shape: Shape, depth: u32) -> BoxedStrategy<String> {
-    Just(()).prop_flat_map(move |()| num(shape, depth)).boxed()
+fn lazy_num(shape: Shape, g: Gen) -> BoxedStrategy<String> {
+    Just(()).prop_flat_map(move |()| num(shape, g)).boxed()
 }
 
-fn lazy_cond(shape: Shape, depth: u32) -> BoxedStrategy<String> {
-    Just(()).prop_flat_map(move |()| cond(shape, depth)).boxed()
+fn lazy_cond(shape: Shape, g: Gen) -> BoxedStrategy<String> {
+    Just(()).prop_flat_map(move |()| cond(shape, g)).boxed()
 }
 
 /// A numeric expression of exactly `shape`, at most `depth` calls deep.
-fn num(shape: Shape, depth: u32) -> BoxedStrategy<String> {
-    let leaf = select(leaves(shape)).prop_map(str::to_string).boxed();
-    if depth == 0 {
+fn num(shape: Shape, g: Gen) -> BoxedStrategy<String> {
+    let leaf = select(leaves(shape, g.lets)).prop_map(str::to_string).boxed();
+    if g.depth == 0 {
         return leaf;
     }
-    let d = depth - 1;
+    let d = g.down();
     let mut options: Vec<(u32, BoxedStrategy<String>)> = vec![(12, leaf)];
     options.push((
         10,
@@ -393,15 +428,15 @@ fn num(shape: Shape, depth: u32) -> BoxedStrategy<String> {
 }
 
 /// A boolean expression of exactly `shape`.
-fn cond(shape: Shape, depth: u32) -> BoxedStrategy<String> {
+fn cond(shape: Shape, g: Gen) -> BoxedStrategy<String> {
     let compare = select(pairs(shape))
-        .prop_flat_map(move |(sa, sb)| (select(COMPARE.to_vec()), lazy_num(sa, depth), lazy_num(sb, depth)))
+        .prop_flat_map(move |(sa, sb)| (select(COMPARE.to_vec()), lazy_num(sa, g), lazy_num(sb, g)))
         .prop_map(|(op, a, b)| format!("({a} {op} {b})"))
         .boxed();
-    if depth == 0 {
+    if g.depth == 0 {
         return compare;
     }
-    let d = depth - 1;
+    let d = g.down();
     let mut options: Vec<(u32, BoxedStrategy<String>)> = vec![(6, compare)];
     options.push((1, lazy_cond(shape, d).prop_map(|c| format!("not {c}")).boxed()));
     options.push((
@@ -417,10 +452,19 @@ fn cond(shape: Shape, depth: u32) -> BoxedStrategy<String> {
     Union::new_weighted(options).boxed()
 }
 
+/// The `let` lines: each binding an expression of its shape, at most 2 deep.
+fn let_lines() -> BoxedStrategy<String> {
+    let g = Gen { depth: 2, lets: false };
+    (lazy_num(LETS[0].1, g), lazy_num(LETS[1].1, g), lazy_num(LETS[2].1, g))
+        .prop_map(|(u, v, w)| format!("let u = {u}\nlet v = {v}\nlet w = {w}\n"))
+        .boxed()
+}
+
 /// The loss: the mean of an expression of any shape, or a per-sample loss.
 fn loss_expr() -> BoxedStrategy<String> {
     (1..=5u32)
         .prop_flat_map(|depth| {
+            let depth = Gen { depth, lets: true };
             prop_oneof![
                 3 => select(SHAPES.to_vec()).prop_flat_map(move |shape| lazy_num(shape, depth))
                     .prop_map(|e| format!("mean({e})")),
@@ -452,30 +496,41 @@ impl fmt::Debug for Case {
     }
 }
 
-fn values(count: usize) -> impl Strategy<Value = Vec<f64>> {
-    // Two decimals: readable when a case is printed, and never a kink of
-    // the generated constants by accident more often than by design.
-    proptest::collection::vec((-200i32..=200).prop_map(|v| f64::from(v) / 100.0 + 0.003), count)
+/// `count` values in about [-2, 2]: two decimals plus a small offset that
+/// differs for every element of every input (`slot`), so that no two values,
+/// and no simple sums of them, coincide even after shrinking (a tie at the
+/// point itself, e.g. `maximum(x, c)` with x = c, is a kink the finite
+/// differences cannot see).
+fn values(count: usize, slot: usize) -> impl Strategy<Value = Vec<f64>> {
+    proptest::collection::vec(-200i32..=200, count).prop_map(move |v| {
+        v.into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let offset = 1e-4 + 1e-3 * ((slot * 8 + i + 1) as f64 * 0.618_033_988_749_894_8).fract();
+                f64::from(v) / 100.0 + offset
+            })
+            .collect()
+    })
 }
 
 fn case() -> impl Strategy<Value = Case> {
     let n = SAMPLES;
     let c = CLASSES;
     (
-        loss_expr(),
-        (-200i32..=200).prop_map(|v| f64::from(v) / 100.0),
+        (let_lines(), loss_expr()),
+        (-200i32..=200).prop_map(|v| f64::from(v) / 100.0 + 7.3e-4),
         (
-            values(n * c),
-            values(n * c),
-            values(n),
-            values(n),
-            values(c),
-            values(n),
-            values(1),
+            values(n * c, 0),
+            values(n * c, 1),
+            values(n, 2),
+            values(n, 3),
+            values(c, 4),
+            values(n, 5),
+            values(1, 6),
         ),
         proptest::collection::vec(0..=1u8, n),
     )
-        .prop_map(move |(loss, p, (x, t, a, b, cv, k, s), lab)| {
+        .prop_map(move |((lets, loss), p, (x, t, a, b, cv, k, s), lab)| {
             let array = |shape: &[usize], v: Vec<f64>| ArrayD::from_shape_vec(IxDyn(shape), v).expect("sizes match");
             let data = vec![
                 ("x".to_string(), array(&[n, c], x)),
@@ -488,7 +543,7 @@ fn case() -> impl Strategy<Value = Case> {
                 ("lab".to_string(), array(&[n], lab.into_iter().map(f64::from).collect())),
             ];
             Case {
-                source: format!("{}loss f = {loss}\n", header(p)),
+                source: format!("{}{lets}loss f = {loss}\n", header(p)),
                 data,
             }
         })
@@ -630,6 +685,13 @@ fn gradient_matches_finite_differences(case: &Case, tally: &mut Tally) -> Result
         .iter()
         .any(|(_, g)| g.iter().any(|v| !v.is_finite()))
     {
+        if std::env::var("EXPLORE_SHOW").is_ok() {
+            eprintln!(
+                "NONFINITE {}\n{:?}",
+                case.source.lines().last().unwrap(),
+                evaluation.gradient
+            );
+        }
         tally.skip("gradient not finite");
         return Ok(());
     }
@@ -693,6 +755,54 @@ fn simplified_program_evaluates_equal(case: &Case, tally: &mut Tally) -> Result<
             "the simplified loss evaluates to {after:e}, the original to {before:e}\n\nsimplified:\n{}",
             simplified.source
         )));
+    }
+    tally.checked += 1;
+    Ok(())
+}
+
+fn simplified_gradient_equal(case: &Case, tally: &mut Tally) -> Result<(), TestCaseError> {
+    let program = compile(&case.source)?;
+    let simplified = program.simplify();
+    let compiled = lossc::compile(&simplified.source).map_err(|e| {
+        TestCaseError::fail(format!(
+            "the simplified program does not compile: {e}\n\n{}",
+            simplified.source
+        ))
+    })?;
+    let a = program
+        .eval(&case.data, &options(None, true))
+        .map_err(|e| TestCaseError::fail(format!("{e}")))?;
+    let b = compiled
+        .eval(&case.data, &options(None, true))
+        .map_err(|e| TestCaseError::fail(format!("{e}")))?;
+    if a.gradient.iter().any(|(_, g)| g.iter().any(|v| !v.is_finite())) {
+        tally.skip("nonfinite");
+        return Ok(());
+    }
+    for ((n, ga), (_, gb)) in a.gradient.iter().zip(&b.gradient) {
+        if !ga.iter().zip(gb.iter()).all(|(&x, &y)| close(x, y, 1e-9, 1e-12)) || ga.shape() != gb.shape() {
+            return Err(TestCaseError::fail(format!(
+                "grad {n} differs: {ga} vs {gb}\nsimplified:\n{}",
+                simplified.source
+            )));
+        }
+    }
+    match (&a.per_sample, &b.per_sample) {
+        (Some(x), Some(y)) => {
+            if !x.iter().zip(y.iter()).all(|(&x, &y)| close(x, y, 1e-9, 1e-12)) {
+                return Err(TestCaseError::fail(format!(
+                    "per sample differs {x} {y}\n{}",
+                    simplified.source
+                )));
+            }
+        }
+        (None, None) => {}
+        _ => {
+            return Err(TestCaseError::fail(format!(
+                "per-sample mismatch\n{}",
+                simplified.source
+            )));
+        }
     }
     tally.checked += 1;
     Ok(())
@@ -825,6 +935,7 @@ fn zz_explore() {
         let result = runner.run(&case(), |case| match which.as_str() {
             "a" => gradient_matches_finite_differences(&case, &mut tally.borrow_mut()),
             "b" => simplified_program_evaluates_equal(&case, &mut tally.borrow_mut()),
+            "d" => simplified_gradient_equal(&case, &mut tally.borrow_mut()),
             _ => gradient_program_round_trips(&case, &mut tally.borrow_mut()),
         });
         match result {
@@ -843,5 +954,19 @@ fn zz_explore() {
             ),
             Err(e) => eprintln!("seed {seed}: {e}"),
         }
+    }
+}
+
+#[test]
+fn zz_unnamed() {
+    for src in [
+        "loss = mean(y_pred)",
+        "loss = mean(square(y_pred - y_true))\nloss second = mean(y_pred)",
+    ] {
+        let p = lossc::compile(src).unwrap();
+        let s = p.simplify().source;
+        eprintln!("{s}\n=> {:?}", lossc::compile(&s).err());
+        let g = p.gradient(None, &[]).unwrap().to_source();
+        eprintln!("{g}\n=> {:?}", lossc::compile(&g).err());
     }
 }

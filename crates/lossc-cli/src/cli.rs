@@ -176,6 +176,8 @@ impl AnalysisArgs {
         lossc::CheckOptions {
             dtype: self.dtype.dtype(),
             params: self.params.pairs(),
+            loss: self.target.loss.clone(),
+            wrt: self.target.wrt.clone(),
         }
     }
 

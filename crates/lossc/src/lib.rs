@@ -50,6 +50,10 @@ pub enum Error {
     /// Evaluation failed (missing or inconsistent data).
     #[error(transparent)]
     Eval(#[from] lossc_eval::EvalError),
+    /// `probe` could not run: no samples asked for, or an input's domain holds
+    /// no float of the dtype.
+    #[error(transparent)]
+    Probe(lossc_analysis::probe::ProbeError),
 }
 
 fn suggestion(known: &[String]) -> String {
@@ -70,6 +74,10 @@ pub struct CheckOptions {
     pub dtype: Dtype,
     /// `param` values that replace the declared defaults, as `--param NAME=VALUE`.
     pub params: Vec<(String, f64)>,
+    /// The loss to analyse (`--loss`); every loss if `None`.
+    pub loss: Option<String>,
+    /// The variables of the gradient (`--wrt`); the program's `wrt` if empty.
+    pub wrt: Vec<String>,
 }
 
 /// A compiled, checked program.
@@ -78,6 +86,8 @@ pub struct Program {
     ir: lossc_ir::Program,
     /// The front end's warnings (e.g. an `[N, N]` broadcast).
     warnings: Vec<Diagnostic>,
+    /// The text it was compiled from, which diagnostics quote.
+    source: String,
 }
 
 impl Program {
@@ -173,7 +183,11 @@ pub struct Evaluation {
 pub fn compile(source: &str) -> Result<Program, Error> {
     let ast = lossc_syntax::parse(source).map_err(Error::Invalid)?;
     let (ir, warnings) = lossc_ir::lower(&ast, source).map_err(Error::Invalid)?;
-    Ok(Program { ir, warnings })
+    Ok(Program {
+        ir,
+        warnings,
+        source: source.to_string(),
+    })
 }
 
 impl Program {
@@ -381,9 +395,65 @@ impl Program {
     }
 
     /// The findings for this program under `options`: the front end's
-    /// warnings (the analyzer's findings join them as it grows).
-    pub fn check(&self, _options: &CheckOptions) -> Vec<Diagnostic> {
-        self.warnings.clone()
+    /// warnings and the static analysis, sorted by position. Names in
+    /// `options.loss` and `options.wrt` must exist (see [`Program::check_with`]).
+    pub fn check(&self, options: &CheckOptions) -> Vec<Diagnostic> {
+        self.check_with(options).unwrap_or_else(|_| self.warnings.clone())
+    }
+
+    /// [`Program::check`], reporting a `loss` or `wrt` name that does not exist.
+    pub fn check_with(&self, options: &CheckOptions) -> Result<Vec<Diagnostic>, Error> {
+        if let Some(name) = &options.loss {
+            self.loss_name(Some(name))?;
+        }
+        let wrt: Vec<&str> = options.wrt.iter().map(String::as_str).collect();
+        let vars = if wrt.is_empty() { Vec::new() } else { self.vars(&wrt)? };
+        let analysis = lossc_analysis::Options {
+            dtype: options.dtype,
+            loss: options.loss.clone(),
+            wrt: vars,
+        };
+        let mut diagnostics = self.warnings.clone();
+        diagnostics.extend(lossc_analysis::analyze(&self.ir, &self.source, &analysis));
+        lossc_diagnostics::sort(&mut diagnostics);
+        Ok(diagnostics)
+    }
+
+    /// Samples the declared domains (edges, zeros, denormals and the largest
+    /// values included), evaluates the loss (the default loss if
+    /// `options.loss` is `None`) and its gradient at each sample, and reports
+    /// the fraction of samples with a NaN or infinite value, a NaN, infinite,
+    /// exploding or zero gradient, with a witness for each, cross-checked
+    /// against the analyzer (`lossc probe`, SPEC.md §4).
+    ///
+    /// ```
+    /// use lossc::ir::Dtype;
+    /// use lossc_analysis::probe::{Class, ProbeOptions};
+    ///
+    /// let program = lossc::compile("input y_pred: [0, 1]\nloss = mean(-log(y_pred))")?;
+    /// let options = ProbeOptions { dtype: Dtype::F64, samples: 300, ..ProbeOptions::default() };
+    /// let report = program.probe(&options)?;
+    /// let witness = report.class(Class::InfValue).witness.as_ref().expect("log(0) is sampled");
+    /// assert_eq!(witness.input("y_pred").unwrap().values, [0.0]);
+    /// # Ok::<(), lossc::Error>(())
+    /// ```
+    pub fn probe(
+        &self,
+        options: &lossc_analysis::probe::ProbeOptions,
+    ) -> Result<lossc_analysis::probe::ProbeReport, Error> {
+        use lossc_analysis::probe::ProbeError;
+        let name = self.loss_name(options.loss.as_deref())?;
+        let options = lossc_analysis::probe::ProbeOptions {
+            loss: Some(name),
+            ..options.clone()
+        };
+        lossc_analysis::probe::probe(&self.ir, &self.source, &options).map_err(|error| match error {
+            ProbeError::Eval(error) => Error::Eval(error),
+            ProbeError::NoLoss => Error::NoLoss,
+            ProbeError::NotALoss(name) => Error::NotALoss(name),
+            ProbeError::UnknownLoss { name, .. } => self.unknown_result(&name),
+            other => Error::Probe(other),
+        })
     }
 }
 
@@ -400,5 +470,5 @@ pub fn check(source: &str, options: &CheckOptions) -> Result<Vec<Diagnostic>, Er
     for (name, value) in &options.params {
         program.set_param(name, *value)?;
     }
-    Ok(program.check(options))
+    program.check_with(options)
 }

@@ -1,0 +1,554 @@
+//! Abstract interpretation of the IR over intervals, with path refinement
+//! through `where`: a branch is analysed under its condition, so the branch
+//! not taken never raises a hazard (its value does not reach the result).
+//!
+//! Each node is evaluated once per *environment* (a set of constraints that
+//! `where` conditions put on nodes). Evaluation is iterative (gradients can be
+//! thousands of nodes deep) and records every [`Event`]: a place where an
+//! operation leaves its domain or overflows.
+
+use std::collections::HashMap;
+
+use lossc_ir::{Builtin, Dim, Dtype, NodeId, Op, Program, Value};
+
+use crate::interval::{self, Iv, apply, next_down, next_up};
+
+/// The largest size assumed for a named dimension other than the batch
+/// dimension (which is 1: hazards are judged per sample). It bounds sums over
+/// classes; docs/analysis.md states it as a limit of the analysis.
+pub const DIM_MAX: f64 = 1024.0;
+
+/// What went wrong at a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Hazard {
+    /// `log(x)` with `x <= 0`, `log1p(x)` with `x <= -1`, `xlogy(x, y)` with `y <= 0`.
+    LogDomain,
+    /// A denominator that can be 0.
+    DivByZero,
+    /// `sqrt(x)` with `x < 0`.
+    SqrtDomain,
+    /// A negative base with a non-integer exponent, or 0 to a negative power.
+    PowDomain,
+    /// `exp`, `expm1`, `cosh`, or `pow` with a variable exponent, overflowing.
+    ExpOverflow,
+    /// Ordinary arithmetic overflowing from finite operands.
+    Overflow,
+    /// `0 * inf`, `inf - inf` and the like, from non-finite operands.
+    Indeterminate,
+}
+
+/// One hazard at one node, in one environment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Event {
+    pub node: NodeId,
+    pub hazard: Hazard,
+    /// The interval of the offending operand (the argument of `log`, the
+    /// denominator), or of the result for overflows.
+    pub operand: Iv,
+}
+
+/// `v` as the nearest float of the dtype (how a literal is read).
+pub fn nearest(dtype: Dtype, v: f64) -> f64 {
+    match dtype {
+        Dtype::F32 => (v as f32) as f64,
+        Dtype::F64 => v,
+    }
+}
+
+/// The intervals of a program's leaves for one analysis case.
+#[derive(Debug, Clone)]
+pub struct Leaves {
+    pub inputs: Vec<Iv>,
+    pub params: Vec<Iv>,
+    pub consts: Vec<Iv>,
+    pub dims: Vec<Iv>,
+}
+
+impl Leaves {
+    /// Params and consts as declared (a vector's hull), dimensions per sample.
+    pub fn new(program: &Program, dtype: Dtype, inputs: Vec<Iv>) -> Leaves {
+        let value = |v: &Value| {
+            let values: Vec<f64> = match v {
+                Value::Scalar(x) => vec![*x],
+                Value::Vector(xs) => xs.clone(),
+            };
+            // A written number becomes the nearest float of the dtype.
+            values
+                .iter()
+                .fold(Iv::EMPTY, |acc, x| acc.hull(Iv::point(nearest(dtype, *x))))
+        };
+        let dims = (0..program.dims.len())
+            .map(|d| {
+                let named = Dim::Named(lossc_ir::DimId(d as u32));
+                if program.batch == Some(named) {
+                    Iv::point(1.0)
+                } else {
+                    Iv::new(1.0, DIM_MAX)
+                }
+            })
+            .collect();
+        Leaves {
+            inputs,
+            params: program.params.iter().map(|p| value(&p.value)).collect(),
+            consts: program.consts.iter().map(|c| value(&c.value)).collect(),
+            dims,
+        }
+    }
+}
+
+/// A set of constraints: node → the interval it is known to lie in (its
+/// `nan` flag says whether NaN stays possible: a false comparison allows it).
+type Constraints = Vec<(NodeId, Iv)>;
+
+/// A hashable image of a set of constraints.
+fn key(constraints: &Constraints) -> Vec<(NodeId, u64, u64, bool)> {
+    constraints
+        .iter()
+        .map(|(n, iv)| (*n, iv.lo.to_bits(), iv.hi.to_bits(), iv.nan))
+        .collect()
+}
+
+/// The most environments one analysis creates; past it, branches are
+/// analysed without refinement (less precise, still sound).
+const MAX_ENVS: usize = 512;
+
+/// The analysis of one program for one case.
+pub struct Analysis<'p> {
+    program: &'p Program,
+    dtype: Dtype,
+    leaves: Leaves,
+    envs: Vec<Constraints>,
+    env_ids: HashMap<Vec<(NodeId, u64, u64, bool)>, usize>,
+    memo: HashMap<(usize, NodeId), Iv>,
+    pub events: Vec<Event>,
+    /// The environments each node was evaluated in.
+    pub visits: HashMap<NodeId, Vec<usize>>,
+}
+
+impl<'p> Analysis<'p> {
+    pub fn new(program: &'p Program, dtype: Dtype, leaves: Leaves) -> Self {
+        let mut analysis = Analysis {
+            program,
+            dtype,
+            leaves,
+            envs: Vec::new(),
+            env_ids: HashMap::new(),
+            memo: HashMap::new(),
+            events: Vec::new(),
+            visits: HashMap::new(),
+        };
+        analysis.env(Vec::new());
+        analysis
+    }
+
+    fn env(&mut self, constraints: Constraints) -> usize {
+        let k = key(&constraints);
+        if let Some(&id) = self.env_ids.get(&k) {
+            return id;
+        }
+        let id = self.envs.len();
+        self.envs.push(constraints);
+        self.env_ids.insert(k, id);
+        id
+    }
+
+    /// The interval of `root` in the top environment.
+    pub fn value(&mut self, root: NodeId) -> Iv {
+        self.eval(root, 0)
+    }
+
+    /// The interval of `node` in environment `env` (it must have been evaluated).
+    pub fn get(&self, node: NodeId, env: usize) -> Option<Iv> {
+        self.memo.get(&(env, node)).copied()
+    }
+
+    /// Evaluates `root` in `env`, iteratively.
+    pub fn eval(&mut self, root: NodeId, env: usize) -> Iv {
+        // (node, env, stage): stage 0 pushes operands, 1 (where only) pushes
+        // the branches under their refined environments, 2 computes.
+        let mut stack: Vec<(NodeId, usize, u8)> = vec![(root, env, 0)];
+        while let Some((node, env, stage)) = stack.pop() {
+            if self.memo.contains_key(&(env, node)) {
+                continue;
+            }
+            let args = &self.program.node(node).args;
+            let is_where = matches!(self.program.node(node).op, Op::Call(Builtin::Where, _));
+            match stage {
+                0 => {
+                    stack.push((node, env, if is_where { 1 } else { 2 }));
+                    let first = if is_where { &args[..1] } else { &args[..] };
+                    for &arg in first {
+                        if !self.memo.contains_key(&(env, arg)) {
+                            stack.push((arg, env, 0));
+                        }
+                    }
+                }
+                1 => {
+                    let cond = args[0];
+                    let (a, b) = (args[1], args[2]);
+                    let yes = self.refine(env, cond, true);
+                    let no = self.refine(env, cond, false);
+                    stack.push((node, env, 2));
+                    for (arg, e) in [(a, yes), (b, no)] {
+                        if !self.memo.contains_key(&(e, arg)) {
+                            stack.push((arg, e, 0));
+                        }
+                    }
+                }
+                _ => {
+                    let value = self.transfer(node, env);
+                    self.memo.insert((env, node), value);
+                    self.visits.entry(node).or_default().push(env);
+                }
+            }
+        }
+        self.memo[&(env, root)]
+    }
+
+    /// The environments of the two branches of a `where`.
+    fn branch_envs(&mut self, node: NodeId, env: usize) -> (usize, usize) {
+        let cond = self.program.node(node).args[0];
+        (self.refine(env, cond, true), self.refine(env, cond, false))
+    }
+
+    fn arg(&self, node: NodeId, k: usize, env: usize) -> Iv {
+        let arg = self.program.node(node).args[k];
+        self.memo[&(env, arg)]
+    }
+
+    fn transfer(&mut self, node_id: NodeId, env: usize) -> Iv {
+        let node = self.program.node(node_id);
+        let dtype = self.dtype;
+        let raw = match &node.op {
+            Op::Literal(v) => Iv::point(nearest(dtype, *v)),
+            Op::Bool(b) => Iv::point(if *b { 1.0 } else { 0.0 }),
+            Op::Input(i) => self.leaves.inputs[*i],
+            Op::Param(i) => self.leaves.params[*i],
+            Op::Const(i) => self.leaves.consts[*i],
+            Op::DimSize(d) => self.leaves.dims[d.0 as usize],
+            Op::Call(builtin, attrs) => {
+                let builtin = *builtin;
+                if builtin == Builtin::Where {
+                    let (yes, no) = self.branch_envs(node_id, env);
+                    let c = self.arg(node_id, 0, env);
+                    let a = self.arg(node_id, 1, yes);
+                    let b = self.arg(node_id, 2, no);
+                    match c.is_point() {
+                        Some(v) if v != 0.0 => a,
+                        Some(_) => b,
+                        None => a.hull(b),
+                    }
+                } else {
+                    let args: Vec<Iv> = (0..node.args.len()).map(|k| self.arg(node_id, k, env)).collect();
+                    self.check(node_id, builtin, &args);
+                    match interval::elementwise(dtype, builtin, &args) {
+                        Some(iv) => iv,
+                        None => self.structural(node_id, builtin, attrs, &args),
+                    }
+                }
+            }
+        };
+        // Constraints from enclosing `where` conditions.
+        match self.envs[env].iter().find(|(n, _)| *n == node_id) {
+            Some((_, constraint)) => raw.meet(*constraint),
+            None => raw,
+        }
+    }
+
+    /// Reductions and the other built-ins whose elements mix.
+    fn structural(&mut self, node: NodeId, builtin: Builtin, attrs: &lossc_ir::Attrs, args: &[Iv]) -> Iv {
+        let dtype = self.dtype;
+        let x = args[0];
+        let count = || {
+            let shape = &self.program.node(self.program.node(node).args[0]).ty.shape;
+            let all: Vec<usize> = (0..shape.len()).collect();
+            let axes = attrs.axes.as_ref().unwrap_or(&all);
+            axes.iter().fold(Iv::point(1.0), |n, &k| {
+                let size = match shape[k] {
+                    Dim::Fixed(s) => Iv::point(s as f64),
+                    Dim::Named(d) => self.leaves.dims[d.0 as usize],
+                };
+                Iv::new(n.lo * size.lo, n.hi * size.hi)
+            })
+        };
+        if x.is_empty() {
+            return x;
+        }
+        match builtin {
+            Builtin::Sum => {
+                let n = count();
+                let s = interval::mul(dtype, x, n);
+                let both_infinite = x.lo == f64::NEG_INFINITY && x.hi == f64::INFINITY;
+                let out = Iv {
+                    nan: s.nan || both_infinite,
+                    ..s
+                };
+                if out.may_be_infinite() && !x.may_be_infinite() {
+                    self.events.push(Event {
+                        node,
+                        hazard: Hazard::Overflow,
+                        operand: out,
+                    });
+                }
+                out
+            }
+            Builtin::Mean => {
+                // The sum, then a division: the sum can overflow on the way.
+                let n = count();
+                let s = interval::mul(dtype, x, n);
+                if s.may_be_infinite() && !x.may_be_infinite() {
+                    self.events.push(Event {
+                        node,
+                        hazard: Hazard::Overflow,
+                        operand: s,
+                    });
+                    return x.hull(s);
+                }
+                x
+            }
+            Builtin::Max | Builtin::Min | Builtin::Take | Builtin::ExpandDims => x,
+            Builtin::OneHot => Iv::new(0.0, 1.0),
+            Builtin::Logsumexp => {
+                let n = count();
+                let ln = apply(dtype, Builtin::Log, &[n.hi]);
+                let hi = apply(dtype, Builtin::Add, &[x.hi, ln]);
+                Iv::new(x.lo, next_up(dtype, hi)).with_nan_of(x.nan || x.hi == f64::INFINITY)
+            }
+            Builtin::Norm => {
+                let sq = interval::elementwise(dtype, Builtin::Square, &[x]).unwrap_or(Iv::ALL);
+                let n = count();
+                let s = interval::mul(dtype, sq, n);
+                if s.may_be_infinite() && !x.may_be_infinite() {
+                    self.events.push(Event {
+                        node,
+                        hazard: Hazard::Overflow,
+                        operand: s,
+                    });
+                }
+                interval::elementwise(dtype, Builtin::Sqrt, &[s]).unwrap_or(Iv::ALL)
+            }
+            Builtin::Softmax => Iv::new(0.0, 1.0).with_nan_of(x.nan || x.may_be_infinite()),
+            Builtin::LogSoftmax => {
+                let n = count_along(self.program, node, attrs, &self.leaves);
+                let ln = apply(dtype, Builtin::Log, &[n]);
+                let spread = apply(dtype, Builtin::Sub, &[x.lo, x.hi]);
+                let lo = apply(dtype, Builtin::Sub, &[spread, ln]);
+                Iv::new(next_down(dtype, lo), 0.0).with_nan_of(x.nan || x.may_be_infinite())
+            }
+            _ => Iv::ALL,
+        }
+    }
+
+    /// Records the hazards of an elementwise operation on these operands.
+    fn check(&mut self, node: NodeId, builtin: Builtin, args: &[Iv]) {
+        let x = args.first().copied().unwrap_or(Iv::EMPTY);
+        let y = args.get(1).copied().unwrap_or(Iv::EMPTY);
+        let mut event = |hazard, operand| {
+            self.events.push(Event { node, hazard, operand });
+        };
+        let finite = |iv: Iv| !iv.is_empty() && iv.lo.is_finite() && iv.hi.is_finite();
+        match builtin {
+            Builtin::Log if !x.is_empty() && x.lo <= 0.0 => event(Hazard::LogDomain, x),
+            Builtin::Log1p if !x.is_empty() && x.lo <= -1.0 => event(Hazard::LogDomain, x),
+            Builtin::Xlogy if !y.is_empty() && y.lo <= 0.0 && x.is_point() != Some(0.0) => event(Hazard::LogDomain, y),
+            Builtin::Div if !y.is_empty() && y.contains(0.0) => event(Hazard::DivByZero, y),
+            Builtin::Sqrt if !x.is_empty() && x.lo < 0.0 => event(Hazard::SqrtDomain, x),
+            Builtin::Pow => {
+                let exponent_integer = y.is_point().is_some_and(|c| c.fract() == 0.0);
+                let negative_base = !x.is_empty() && x.lo < 0.0 && !exponent_integer;
+                let zero_to_negative = x.contains(0.0) && !y.is_empty() && y.lo < 0.0;
+                if negative_base || zero_to_negative {
+                    event(Hazard::PowDomain, x);
+                } else if finite(x) && finite(y) {
+                    let out = interval::pow(self.dtype, x, y);
+                    if out.may_be_infinite() {
+                        let hazard = if y.is_point().is_some() {
+                            Hazard::Overflow
+                        } else {
+                            Hazard::ExpOverflow
+                        };
+                        event(hazard, out);
+                    }
+                }
+            }
+            Builtin::Exp | Builtin::Expm1 | Builtin::Cosh if finite(x) => {
+                let out = interval::elementwise(self.dtype, builtin, &[x]).unwrap_or(Iv::ALL);
+                if out.hi == f64::INFINITY {
+                    event(Hazard::ExpOverflow, x);
+                }
+            }
+            Builtin::Add | Builtin::Sub | Builtin::Mul | Builtin::Div | Builtin::Square | Builtin::Neg
+                if args.iter().all(|a| finite(*a)) =>
+            {
+                if builtin == Builtin::Div && y.contains(0.0) {
+                    return;
+                }
+                let out = interval::elementwise(self.dtype, builtin, args).unwrap_or(Iv::ALL);
+                if out.may_be_infinite() {
+                    event(Hazard::Overflow, out);
+                }
+            }
+            Builtin::Mul | Builtin::Add | Builtin::Sub => {
+                let out = interval::elementwise(self.dtype, builtin, args).unwrap_or(Iv::ALL);
+                let operands_nan = args.iter().any(|a| a.nan);
+                if out.nan && !operands_nan {
+                    event(Hazard::Indeterminate, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The environment of `env` plus what `cond` being `truth` says.
+    fn refine(&mut self, env: usize, cond: NodeId, truth: bool) -> usize {
+        if self.envs.len() >= MAX_ENVS {
+            return env;
+        }
+        let mut constraints = self.envs[env].clone();
+        self.constrain(env, cond, truth, &mut constraints);
+        constraints.sort_by(|a, b| a.0.cmp(&b.0));
+        constraints.dedup_by(|a, b| {
+            if a.0 == b.0 {
+                b.1 = b.1.meet(a.1);
+                true
+            } else {
+                false
+            }
+        });
+        self.env(constraints)
+    }
+
+    fn constrain(&self, env: usize, cond: NodeId, truth: bool, out: &mut Constraints) {
+        let node = self.program.node(cond);
+        let Op::Call(builtin, _) = node.op else { return };
+        let value = |n: NodeId| self.memo.get(&(env, n)).copied();
+        match (builtin, truth) {
+            (Builtin::Not, _) => self.constrain(env, node.args[0], !truth, out),
+            (Builtin::And, true) | (Builtin::Or, false) => {
+                self.constrain(env, node.args[0], truth, out);
+                self.constrain(env, node.args[1], truth, out);
+            }
+            (Builtin::Lt | Builtin::Le | Builtin::Gt | Builtin::Ge | Builtin::Eq, _) => {
+                let (l, r) = (node.args[0], node.args[1]);
+                let op = if truth { Some(builtin) } else { negate(builtin) };
+                let Some(op) = op else { return };
+                // A comparison with NaN is false: only a true one excludes NaN.
+                let nan = !truth;
+                if let Some(c) = value(r).and_then(Iv::is_point) {
+                    self.bound(env, l, op, c, nan, out);
+                }
+                if let Some(c) = value(l).and_then(Iv::is_point) {
+                    self.bound(env, r, flip(op), c, nan, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Records `node op c` (as `node < c` etc.), and what it says of the
+    /// operand of a negation, an absolute value, or a shift by a constant.
+    fn bound(&self, env: usize, node: NodeId, op: Builtin, c: f64, nan: bool, out: &mut Constraints) {
+        let d = self.dtype;
+        let iv = match op {
+            Builtin::Lt => Iv::new(f64::NEG_INFINITY, next_down(d, c)),
+            Builtin::Le => Iv::new(f64::NEG_INFINITY, c),
+            Builtin::Gt => Iv::new(next_up(d, c), f64::INFINITY),
+            Builtin::Ge => Iv::new(c, f64::INFINITY),
+            Builtin::Eq => Iv::point(c),
+            _ => return,
+        };
+        let iv = Iv { nan, ..iv };
+        out.push((node, iv));
+        let n = self.program.node(node);
+        let value = |k: usize| self.memo.get(&(env, n.args[k])).copied().and_then(Iv::is_point);
+        match &n.op {
+            Op::Call(Builtin::Neg, _) => self.bound(env, n.args[0], flip(op), -c, nan, out),
+            Op::Call(Builtin::Abs, _) if matches!(op, Builtin::Lt | Builtin::Le) => {
+                out.push((
+                    n.args[0],
+                    Iv {
+                        nan,
+                        ..Iv::new(-iv.hi, iv.hi)
+                    },
+                ));
+            }
+            // x + k op c  →  x op c - k (bounds widened by the rounding of the shift).
+            Op::Call(Builtin::Add, _) => {
+                if let Some(k) = value(1) {
+                    self.shifted(env, n.args[0], op, c, k, nan, out);
+                } else if let Some(k) = value(0) {
+                    self.shifted(env, n.args[1], op, c, k, nan, out);
+                }
+            }
+            Op::Call(Builtin::Sub, _) => {
+                if let Some(k) = value(1) {
+                    self.shifted(env, n.args[0], op, c, -k, nan, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)] // A comparison, its constant and its shift.
+    fn shifted(&self, env: usize, node: NodeId, op: Builtin, c: f64, k: f64, nan: bool, out: &mut Constraints) {
+        // Conservative: x + k > c only tells x > c - k up to rounding.
+        let d = self.dtype;
+        let target = c - k;
+        let loose = match op {
+            Builtin::Lt | Builtin::Le => next_up(d, next_up(d, target)),
+            Builtin::Gt | Builtin::Ge => next_down(d, next_down(d, target)),
+            _ => return,
+        };
+        let weak = match op {
+            Builtin::Lt | Builtin::Le => Builtin::Le,
+            _ => Builtin::Ge,
+        };
+        self.bound(env, node, weak, loose, nan, out);
+    }
+}
+
+fn negate(op: Builtin) -> Option<Builtin> {
+    Some(match op {
+        Builtin::Lt => Builtin::Ge,
+        Builtin::Le => Builtin::Gt,
+        Builtin::Gt => Builtin::Le,
+        Builtin::Ge => Builtin::Lt,
+        // `not (x == c)` says nothing an interval can hold.
+        _ => return None,
+    })
+}
+
+fn flip(op: Builtin) -> Builtin {
+    match op {
+        Builtin::Lt => Builtin::Gt,
+        Builtin::Le => Builtin::Ge,
+        Builtin::Gt => Builtin::Lt,
+        Builtin::Ge => Builtin::Le,
+        other => other,
+    }
+}
+
+fn count_along(program: &Program, node: NodeId, attrs: &lossc_ir::Attrs, leaves: &Leaves) -> f64 {
+    let shape = &program.node(program.node(node).args[0]).ty.shape;
+    attrs.axes.as_ref().map_or(1.0, |axes| {
+        axes.iter()
+            .map(|&k| match shape[k] {
+                Dim::Fixed(s) => s as f64,
+                Dim::Named(d) => leaves.dims[d.0 as usize].hi,
+            })
+            .product()
+    })
+}
+
+trait WithNan {
+    fn with_nan_of(self, nan: bool) -> Iv;
+}
+
+impl WithNan for Iv {
+    fn with_nan_of(self, nan: bool) -> Iv {
+        Iv {
+            nan: self.nan || nan,
+            ..self
+        }
+    }
+}

@@ -1,0 +1,975 @@
+//! The checks: each turns what the interval analysis, the witness search or
+//! the sampling found into diagnostics with values, a help line, and a fix
+//! where one is proven equal.
+
+use std::collections::HashSet;
+
+use lossc_diagnostics::{Code, Diagnostic, Severity, Span};
+use lossc_ir::{Builtin, Domain, Dtype, NamedResult, NodeId, Op, Program, Var};
+use lossc_symbolic::grad::{Style, gradient_in_style};
+
+use crate::absint::{Analysis, Event, Hazard, Leaves};
+use crate::interval::{Iv, max_finite};
+use crate::witness::{Point, Search};
+use crate::{EXPLODING, domain_bounds, format_number};
+
+/// Inputs of at most this magnitude are "ordinary" when judging whether a
+/// gradient explodes: normalised data and logits stay below it.
+const MODERATE: f64 = 100.0;
+
+/// Everything about one loss: its gradients in both styles, over every case.
+struct Subject<'a> {
+    source: &'a str,
+    dtype: Dtype,
+    /// The program with the gradient nodes appended.
+    program: Program,
+    /// Nodes from here on are gradient nodes.
+    first_gradient: usize,
+    root: NodeId,
+    /// (variable, lossc's gradient, the frameworks' gradient).
+    gradients: Vec<(Var, NodeId, NodeId)>,
+}
+
+impl Subject<'_> {
+    fn text(&self, span: Span) -> &str {
+        self.source.get(span.start..span.end).unwrap_or("")
+    }
+
+    /// What the user wrote for argument `k` of `node`.
+    fn operand(&self, node: NodeId, k: usize) -> String {
+        crate::operand_text(&self.program, self.source, node, k)
+    }
+
+    fn is_gradient(&self, node: NodeId) -> bool {
+        node.index() >= self.first_gradient
+    }
+}
+
+/// Whether `root` reads `var` at all.
+fn reads(program: &Program, root: NodeId, var: Var) -> bool {
+    let mut seen = vec![false; root.index() + 1];
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        if std::mem::replace(&mut seen[n.index()], true) {
+            continue;
+        }
+        let node = program.node(n);
+        match (&node.op, var) {
+            (Op::Input(i), Var::Input(j)) | (Op::Param(i), Var::Param(j)) if *i == j => return true,
+            _ => stack.extend(node.args.iter().copied()),
+        }
+    }
+    false
+}
+
+/// The finite-set inputs split into cases (each a value per input, `None` for
+/// the others); a set too large to enumerate stays whole.
+fn cases(program: &Program) -> Vec<Vec<Option<f64>>> {
+    let mut cases: Vec<Vec<Option<f64>>> = vec![vec![None; program.inputs.len()]];
+    for (i, input) in program.inputs.iter().enumerate() {
+        // A set input with more than one element per sample stays whole: one
+        // case would make all of a row's elements equal.
+        let per_sample = input.shape.len() <= 1;
+        if let Domain::Set(values) = &input.domain
+            && per_sample
+            && cases.len() * values.len() <= 64
+        {
+            cases = cases
+                .into_iter()
+                .flat_map(|case| {
+                    values.iter().map(move |v| {
+                        let mut c = case.clone();
+                        c[i] = Some(*v);
+                        c
+                    })
+                })
+                .collect();
+        }
+    }
+    cases
+}
+
+fn case_inputs(program: &Program, dtype: Dtype, case: &[Option<f64>], clamp: f64) -> Vec<Iv> {
+    program
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| match case[i] {
+            Some(v) => Iv::point(v),
+            None => {
+                let (lo, hi) = domain_bounds(&input.domain, dtype);
+                Iv::new(lo.max(-clamp), hi.min(clamp))
+            }
+        })
+        .collect()
+}
+
+/// Describes a case for messages: "when `y_true` = 1".
+fn case_text(program: &Program, case: &[Option<f64>]) -> String {
+    let parts: Vec<String> = case
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|v| format!("`{}` = {}", program.inputs[i].name, format_number(v))))
+        .collect();
+    parts.join(" and ")
+}
+
+/// All the checks of one loss.
+pub fn loss(
+    program: &Program,
+    source: &str,
+    loss: &NamedResult,
+    vars: &[Var],
+    dtype: Dtype,
+    out: &mut Vec<Diagnostic>,
+) {
+    let root = loss.root;
+    if vars.is_empty() {
+        out.push(
+            Diagnostic::error(
+                Code::NoGradientPath,
+                format!(
+                    "the loss `{}` has nothing to be differentiated with respect to",
+                    loss.name
+                ),
+                loss.span,
+            )
+            .with_label("no `wrt` variable")
+            .with_help("the model output is `y_pred` by default; name it, or add `wrt NAME` for an input or param"),
+        );
+        return;
+    }
+    let mut program = program.clone();
+    let first_gradient = program.nodes.len();
+    let mut gradients = Vec::new();
+    for &var in vars {
+        let name = program.var_name(var).to_string();
+        if !reads(&program, root, var) {
+            out.push(
+                Diagnostic::error(
+                    Code::NoGradientPath,
+                    format!("the loss `{}` does not depend on `{name}`", loss.name),
+                    loss.span,
+                )
+                .with_label(format!("`{name}` does not appear here"))
+                .with_note("training would receive no gradient at all")
+                .with_help(format!(
+                    "use `{name}` in the loss, or differentiate with respect to another variable (`wrt`)"
+                )),
+            );
+            continue;
+        }
+        match gradient_in_style(&mut program, root, var, Style::Lossc) {
+            None => {
+                let blocker = zero_derivative_ops(&program, root, var);
+                let through = blocker
+                    .first()
+                    .map(|n| format!(" only through `{}`", program.node(*n).op_name()))
+                    .unwrap_or_default();
+                let span = blocker.first().map_or(loss.span, |n| program.node(*n).span);
+                out.push(
+                    Diagnostic::error(
+                        Code::ZeroGradient,
+                        format!("the gradient of `{}` with respect to `{name}` is zero everywhere", loss.name),
+                        span,
+                    )
+                    .with_label(format!("`{name}` reaches the loss{through}, whose derivative is 0"))
+                    .with_note("frameworks report this as \"No gradients provided for any variable\"")
+                    .with_help("replace the step (`round`, `floor`, `sign`, a comparison) by a smooth surrogate, e.g. `sigmoid(k * (x - t))` for `float(x > t)`"),
+                );
+            }
+            Some(g) => {
+                let fw = gradient_in_style(&mut program, root, var, Style::Framework).expect("same dependence");
+                gradients.push((var, g, fw));
+            }
+        }
+    }
+    let subject = Subject {
+        source,
+        dtype,
+        program,
+        first_gradient,
+        root,
+        gradients,
+    };
+    let mut overflow_reported = false;
+    let mut dead = Vec::new();
+    for case in cases(&subject.program) {
+        hazards(&subject, &case, &mut overflow_reported, out);
+        dead.push((
+            case_text(&subject.program, &case),
+            crate::sampling::run(subject_view(&subject), &case, out),
+        ));
+    }
+    crate::sampling::report_dead(&subject_view(&subject), &dead, out);
+    non_smooth(&subject, out);
+    stable_forms(&subject, out);
+}
+
+/// The ops on the paths from `root` to `var` whose derivative is zero.
+fn zero_derivative_ops(program: &Program, root: NodeId, var: Var) -> Vec<NodeId> {
+    let mut found = Vec::new();
+    let mut seen = HashSet::new();
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        if !seen.insert(n) {
+            continue;
+        }
+        let node = program.node(n);
+        if let Op::Call(b, _) = node.op
+            && matches!(
+                b,
+                Builtin::Round
+                    | Builtin::Floor
+                    | Builtin::Ceil
+                    | Builtin::Sign
+                    | Builtin::Float
+                    | Builtin::Gt
+                    | Builtin::Ge
+                    | Builtin::Lt
+                    | Builtin::Le
+                    | Builtin::Eq
+                    | Builtin::Ne
+                    | Builtin::OneHot
+            )
+            && node.args.iter().any(|a| reads(program, *a, var))
+        {
+            found.push(n);
+            continue;
+        }
+        stack.extend(node.args.iter().copied());
+    }
+    found.sort();
+    found
+}
+
+trait OpName {
+    fn op_name(&self) -> String;
+}
+
+impl OpName for lossc_ir::Node {
+    fn op_name(&self) -> String {
+        match &self.op {
+            Op::Call(b, _) => b.spec().symbol.unwrap_or(b.name()).to_string(),
+            _ => "a constant".into(),
+        }
+    }
+}
+
+/// The roots analysed together: the loss and its gradients, lossc's and the
+/// frameworks'.
+fn roots(subject: &Subject<'_>) -> Vec<NodeId> {
+    let mut roots = vec![subject.root];
+    roots.extend(subject.gradients.iter().flat_map(|(_, g, fw)| [*g, *fw]));
+    roots
+}
+
+fn analysis<'p>(subject: &'p Subject<'_>, case: &[Option<f64>], clamp: f64) -> Analysis<'p> {
+    let inputs = case_inputs(&subject.program, subject.dtype, case, clamp);
+    Analysis::new(
+        &subject.program,
+        subject.dtype,
+        Leaves::new(&subject.program, subject.dtype, inputs),
+    )
+}
+
+/// The smallest input magnitude at which ordinary arithmetic overflows, the
+/// largest at which it does not, and where: `None` if it never does.
+fn overflow_threshold(subject: &Subject<'_>, case: &[Option<f64>]) -> Option<(f64, f64, NodeId)> {
+    let roots = roots(subject);
+    let overflows = |clamp: f64| -> Option<NodeId> {
+        let mut a = analysis(subject, case, clamp);
+        for r in &roots {
+            a.value(*r);
+        }
+        a.events
+            .iter()
+            .filter(|e| e.hazard == Hazard::Overflow)
+            .map(|e| e.node)
+            .min()
+    };
+    let max = max_finite(subject.dtype);
+    overflows(max)?;
+    if overflows(1.0).is_some() {
+        return None;
+    }
+    let (mut safe, mut fail) = (0.0f64, max.log10());
+    for _ in 0..24 {
+        let mid = (safe + fail) / 2.0;
+        if overflows(10f64.powf(mid)).is_some() {
+            fail = mid
+        } else {
+            safe = mid
+        }
+    }
+    let at = 10f64.powf(fail);
+    Some((at, 10f64.powf(safe), overflows(at)?))
+}
+
+/// Domain hazards, gradient hazards, exploding and framework-NaN gradients,
+/// and overflow, for one case.
+fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut bool, out: &mut Vec<Diagnostic>) {
+    let program = &subject.program;
+    let dtype = subject.dtype;
+    let when_case = case_text(program, case);
+    let threshold = overflow_threshold(subject, case);
+    let clamp = threshold.map_or(f64::INFINITY, |(_, safe, _)| safe);
+    if let Some((at, _, node)) = threshold
+        && !*overflow_reported
+    {
+        *overflow_reported = true;
+        let text = subject.text(program.node(node).span);
+        // Intervals can see an overflow that no real input reaches (a large x
+        // and a tiny sum of squares of the same x at once): below 1e6, a
+        // warning needs a point that shows it.
+        let shown = at >= 1e6 || {
+            let search = Search::new(program, dtype, case, 1e6);
+            search
+                .find(&roots(subject), |v| v.iter().any(|e| e.iter().any(|x| !x.is_finite())))
+                .is_some()
+        };
+        let severity_note = at >= 1e6 || !shown;
+        let message = format!(
+            "`{text}` can exceed the largest {dtype} ({}) for inputs of magnitude {} or more",
+            crate::format_approx(max_finite(dtype)),
+            crate::format_approx(at)
+        );
+        let d = if severity_note {
+            Diagnostic::note(Code::Overflow, message, program.node(node).span)
+        } else {
+            Diagnostic::warning(Code::Overflow, message, program.node(node).span)
+        };
+        out.push(
+            d.with_label("overflows to infinity for large inputs")
+                .with_note(if severity_note {
+                    "no normalised data reaches this magnitude; NaN or inf arising only beyond it is reported here, once"
+                } else {
+                    "inputs of this magnitude are plausible: normalise them, or reformulate"
+                })
+                .with_help("scale the inputs, or compute in a form that cannot overflow (e.g. `abs(e)` for `sqrt(square(e))`)"),
+        );
+    }
+    let search = Search::new(program, dtype, case, clamp);
+    let mut a = analysis(subject, case, clamp);
+    let loss_iv = a.value(subject.root);
+    let grad_ivs: Vec<Iv> = subject.gradients.iter().map(|(_, g, _)| a.value(*g)).collect();
+    let events = std::mem::take(&mut a.events);
+    let forward_spans: HashSet<Span> = events
+        .iter()
+        .filter(|e| !subject.is_gradient(e.node) && e.hazard != Hazard::Overflow && e.hazard != Hazard::Indeterminate)
+        .map(|e| program.node(e.node).span)
+        .collect();
+    let mut done: HashSet<(Hazard, NodeId)> = HashSet::new();
+    // A gradient hazard counts where the forward value is finite (SPEC.md §3);
+    // and `0 * inf` downstream of another gradient hazard is that hazard again.
+    let forward_finite = !loss_iv.may_be_non_finite();
+    let gradient_sources = events
+        .iter()
+        .any(|e| subject.is_gradient(e.node) && !matches!(e.hazard, Hazard::Overflow | Hazard::Indeterminate));
+    for event in &events {
+        if event.hazard == Hazard::Overflow || !done.insert((event.hazard, event.node)) {
+            continue;
+        }
+        if subject.is_gradient(event.node) {
+            if forward_spans.contains(&program.node(event.node).span)
+                || !forward_finite
+                || (event.hazard == Hazard::Indeterminate && gradient_sources)
+            {
+                continue;
+            }
+            let reaches = grad_ivs.iter().any(|g| g.may_be_non_finite());
+            if let Some(d) = gradient_hazard(subject, &search, event, reaches, &when_case) {
+                out.push(d);
+            }
+        } else if event.hazard != Hazard::Indeterminate {
+            out.push(forward_hazard(
+                subject,
+                &search,
+                event,
+                loss_iv.may_be_non_finite(),
+                &when_case,
+            ));
+        }
+    }
+    // Exploding gradients: finite, but more than EXPLODING for one sample,
+    // with inputs of ordinary magnitude (a gradient that grows with the data,
+    // as MSE's does, is not exploding).
+    let moderate = clamp.min(MODERATE);
+    let mut m = analysis(subject, case, moderate);
+    let moderate_search = Search::new(program, dtype, case, moderate);
+    for (k, (var, g_root, _)) in subject.gradients.iter().enumerate() {
+        let g = m.value(*g_root);
+        if grad_ivs[k].may_be_non_finite() || g.may_be_non_finite() || g.magnitude() <= EXPLODING {
+            continue;
+        }
+        if let Some(d) = exploding(subject, &m, &moderate_search, *var, g, &when_case) {
+            out.push(d);
+        }
+    }
+    // The "double where" trap: framework autodiff is NaN where lossc's gradient is not.
+    let mut fw = analysis(subject, case, clamp);
+    for (k, (_, _, fw_root)) in subject.gradients.iter().enumerate() {
+        let fw_iv = fw.value(*fw_root);
+        if !(fw_iv.nan && !grad_ivs[k].nan) {
+            continue;
+        }
+        for event in fw.events.clone() {
+            if !subject.is_gradient(event.node) {
+                continue;
+            }
+            if let Some(selection) = selecting_mask(subject, event.node) {
+                out.push(where_trap(
+                    subject,
+                    &search,
+                    selection,
+                    subject.gradients[k].1,
+                    *fw_root,
+                    &when_case,
+                ));
+            }
+        }
+    }
+}
+
+/// The span of a forward selection (`where`, `maximum`, ...) whose mask feeds
+/// `node`, the place framework autodiff produced `0 * inf`.
+fn selecting_mask(subject: &Subject<'_>, node: NodeId) -> Option<Span> {
+    let program = &subject.program;
+    let mut stack = vec![(node, 0)];
+    while let Some((n, depth)) = stack.pop() {
+        let current = program.node(n);
+        if n != node
+            && let Op::Call(Builtin::Where, _) = current.op
+            && subject.is_gradient(n)
+        {
+            let span = current.span;
+            let selects = program.nodes[..subject.first_gradient].iter().any(|f| {
+                f.span == span
+                    && matches!(
+                        f.op,
+                        Op::Call(
+                            Builtin::Where
+                                | Builtin::Maximum
+                                | Builtin::Minimum
+                                | Builtin::Clip
+                                | Builtin::Relu
+                                | Builtin::Abs,
+                            _
+                        )
+                    )
+            });
+            if selects {
+                return Some(span);
+            }
+        }
+        if depth < 4 {
+            stack.extend(current.args.iter().map(|a| (*a, depth + 1)));
+        }
+    }
+    None
+}
+
+/// Adds the case ("with `y_true` = 1") unless the witness already says it.
+fn with_case(message: String, when_case: &str) -> String {
+    let said = when_case.split(" and ").all(|part| message.contains(part));
+    if when_case.is_empty() || said {
+        message
+    } else {
+        format!("{message} (with {when_case})")
+    }
+}
+
+fn forward_hazard(
+    subject: &Subject<'_>,
+    search: &Search<'_>,
+    event: &Event,
+    loss_non_finite: bool,
+    when_case: &str,
+) -> Diagnostic {
+    let program = &subject.program;
+    let node = program.node(event.node);
+    let Op::Call(builtin, _) = node.op else {
+        unreachable!("events are at calls")
+    };
+    let span = node.span;
+    let arg = |k: usize| node.args[k];
+    let (code, operand, holds, what, help): (Code, usize, Box<dyn Fn(f64) -> bool>, &str, String) = match event.hazard {
+        Hazard::LogDomain => {
+            let k = if builtin == Builtin::Xlogy { 1 } else { 0 };
+            let limit = if builtin == Builtin::Log1p { -1.0 } else { 0.0 };
+            (
+                Code::LogDomain,
+                k,
+                Box::new(move |v| v <= limit),
+                if builtin == Builtin::Log1p { "-1 or less" } else { "0 or less" },
+                format!(
+                    "keep the argument away from {}: clip it (Keras clips probabilities to [1e-7, 1 - 1e-7]), or use a stable form (`log_sigmoid`, `log_softmax`, `softplus`, `xlogy`)",
+                    if builtin == Builtin::Log1p { "-1" } else { "0" }
+                ),
+            )
+        }
+        Hazard::DivByZero => (
+            Code::DivByZero,
+            1,
+            Box::new(|v| v == 0.0),
+            "0",
+            "add a small constant to the denominator (e.g. `+ 1e-7`, or a smoothing term as in dice), or clip it away from 0".into(),
+        ),
+        Hazard::SqrtDomain => (
+            Code::SqrtDomain,
+            0,
+            Box::new(|v| v < 0.0),
+            "a negative value",
+            "take `sqrt(maximum(x, 0))`, or fix the expression so it cannot go negative".into(),
+        ),
+        Hazard::PowDomain => (
+            Code::PowDomain,
+            0,
+            Box::new(|v| v <= 0.0),
+            "0 or a negative value",
+            "a negative base needs an integer exponent and 0 needs a positive one: clip the base, e.g. `maximum(x, 1e-7) ^ p`".into(),
+        ),
+        Hazard::ExpOverflow | Hazard::Overflow | Hazard::Indeterminate => (
+            Code::ExpOverflow,
+            0,
+            Box::new(|v| v > 0.0),
+            "a value where it overflows",
+            "use a form that cannot overflow: `softplus(x)` for `log(1 + exp(x))`, `logsumexp`, `log_sigmoid`, or `abs(x) + softplus(-2 * abs(x)) - log(2)` for `log(cosh(x))`".into(),
+        ),
+    };
+    let operand_text = subject.operand(event.node, operand);
+    let operand_node = node.args[operand];
+    let (message, label) = if code == Code::ExpOverflow {
+        let limit = match (builtin, subject.dtype) {
+            (Builtin::Cosh, Dtype::F32) => "89.4",
+            (Builtin::Cosh, Dtype::F64) => "710.5",
+            (_, Dtype::F32) => "88.72",
+            (_, Dtype::F64) => "709.78",
+        };
+        let witness = search
+            .find(&[event.node], |v| v[0].iter().any(|x| x.is_infinite()))
+            .map(|(p, _)| format!(" when {}", search.describe(&p, event.node)))
+            .unwrap_or_default();
+        let name = builtin.spec().symbol.unwrap_or(builtin.name());
+        (
+            format!(
+                "`{}` overflows {} once `{operand_text}` exceeds {limit}{witness}",
+                subject.text(span),
+                subject.dtype
+            ),
+            format!("`{name}` overflows to inf"),
+        )
+    } else {
+        let found = search.find(&[operand_node], |v| v[0].iter().any(|x| holds(*x)));
+        match found {
+            Some((point, values)) => {
+                let v = values[0].iter().copied().find(|x| holds(*x)).unwrap_or(0.0);
+                (
+                    format!(
+                        "`{operand_text}` reaches {} when {}",
+                        format_number(v),
+                        search.describe(&point, operand_node)
+                    ),
+                    label_for(code, v),
+                )
+            }
+            None => (
+                format!("`{operand_text}` can be {what} over the declared domains"),
+                label_for(code, if event.operand.lo < 0.0 { -1.0 } else { 0.0 }),
+            ),
+        }
+    };
+    let message = with_case(message, when_case);
+    let mut d = if loss_non_finite {
+        Diagnostic::error(code, message, span)
+    } else {
+        Diagnostic::warning(code, message, span).with_note("the non-finite value does not reach the loss here (it is absorbed downstream), but its gradient may not be")
+    };
+    let _ = arg;
+    d = d.with_label(label).with_help(help);
+    d
+}
+
+fn label_for(code: Code, v: f64) -> String {
+    match code {
+        Code::LogDomain if v < 0.0 => "log of a negative number is NaN".into(),
+        Code::LogDomain => "log(0) = -inf".into(),
+        Code::DivByZero => "division by zero gives inf or NaN".into(),
+        Code::SqrtDomain => "sqrt of a negative number is NaN".into(),
+        Code::PowDomain => "NaN or inf here".into(),
+        _ => "non-finite here".into(),
+    }
+}
+
+/// The forward built-in whose derivative `node` computes (same span).
+fn source_builtin(subject: &Subject<'_>, node: NodeId) -> Option<Builtin> {
+    let span = subject.program.node(node).span;
+    subject.program.nodes[..subject.first_gradient]
+        .iter()
+        .find_map(|n| match n.op {
+            Op::Call(b, _) if n.span == span => Some(b),
+            _ => None,
+        })
+}
+
+fn gradient_hazard(
+    subject: &Subject<'_>,
+    search: &Search<'_>,
+    event: &Event,
+    reaches: bool,
+    when_case: &str,
+) -> Option<Diagnostic> {
+    let program = &subject.program;
+    let span = program.node(event.node).span;
+    let source = source_builtin(subject, event.node)?;
+    let text = subject.text(span);
+    let witness = search
+        .find(&[event.node], |v| v[0].iter().any(|x| !x.is_finite()))
+        .map(|(p, _)| format!(" when {}", search.describe(&p, event.node)))
+        .unwrap_or_default();
+    let help = match source {
+        Builtin::Sqrt => {
+            "guard the argument so the slope stays finite: `sqrt(x + 1e-12)` or `sqrt(maximum(x, 1e-12))`".to_string()
+        }
+        Builtin::Norm => {
+            "`norm` of a zero vector has an undefined gradient: use `sqrt(sum(square(x), axis=...) + 1e-12)`".into()
+        }
+        Builtin::Pow => "a fractional power has an infinite slope at 0: add a small constant to the base".into(),
+        Builtin::Log | Builtin::Log1p | Builtin::Div => {
+            "keep the argument away from 0 (clip it, or add a small constant)".into()
+        }
+        _ => "guard the argument away from the point where the derivative is not finite".into(),
+    };
+    let message = with_case(
+        format!("the gradient of `{text}` can be infinite or NaN{witness}, although its value is finite"),
+        when_case,
+    );
+    let d = if reaches {
+        Diagnostic::error(Code::NanGradient, message, span)
+    } else {
+        Diagnostic::warning(Code::NanGradient, message, span)
+    };
+    Some(d.with_label("the derivative is not finite here").with_help(help))
+}
+
+fn exploding(
+    subject: &Subject<'_>,
+    a: &Analysis<'_>,
+    search: &Search<'_>,
+    var: Var,
+    g: Iv,
+    when_case: &str,
+) -> Option<Diagnostic> {
+    let program = &subject.program;
+    // The node that amplifies: large, from operands that are not.
+    let mut best: Option<(NodeId, f64)> = None;
+    for (index, node) in program.nodes.iter().enumerate().skip(subject.first_gradient) {
+        let id = NodeId(index as u32);
+        let Some(envs) = a.visits.get(&id) else { continue };
+        for &env in envs {
+            let Some(iv) = a.get(id, env) else { continue };
+            if iv.may_be_non_finite() || iv.magnitude() <= EXPLODING {
+                continue;
+            }
+            let small_args = node
+                .args
+                .iter()
+                .all(|arg| a.get(*arg, env).is_none_or(|v| v.magnitude() <= EXPLODING));
+            if small_args && best.is_none_or(|(_, m)| iv.magnitude() > m) {
+                best = Some((id, iv.magnitude()));
+            }
+        }
+    }
+    let (node, _) = best.unwrap_or((subject.root, g.magnitude()));
+    let span = program.node(node).span;
+    let text = subject.text(span);
+    // Intervals over-approximate; a warning needs a point that shows it.
+    let grad_root = subject.gradients.iter().find(|(v, _, _)| *v == var)?.1;
+    let (point, magnitude) = search.max_per_sample(grad_root)?;
+    if magnitude <= EXPLODING {
+        return None;
+    }
+    let witness = format!(" (at {})", describe_or_default(search, &point, grad_root));
+    let name = program.var_name(var);
+    Some(
+        Diagnostic::warning(
+            Code::ExplodingGradient,
+            with_case(
+                format!(
+                    "the gradient with respect to `{name}` can reach {} in magnitude through `{text}`{witness}",
+                    crate::format_approx(magnitude)
+                ),
+                when_case,
+            ),
+            span,
+        )
+        .with_label(format!("slope up to {} for one sample", crate::format_approx(magnitude)))
+        .with_note("judged per sample (batch size 1); a gradient this large makes optimisers take huge steps")
+        .with_help("keep the denominator or log argument further from 0 (a larger epsilon, e.g. clip to [1e-7, 1 - 1e-7]), or compute the loss from logits (`log_sigmoid`, `softplus`, `log_softmax`)"),
+    )
+}
+
+fn describe_or_default(search: &Search<'_>, point: &Point, node: NodeId) -> String {
+    let text = search.describe(point, node);
+    if text.is_empty() { "any point".into() } else { text }
+}
+
+fn where_trap(
+    subject: &Subject<'_>,
+    search: &Search<'_>,
+    selection: Span,
+    lossc_root: NodeId,
+    fw_root: NodeId,
+    when_case: &str,
+) -> Diagnostic {
+    let text = subject.text(selection);
+    let op = text.split('(').next().unwrap_or("where").trim().to_string();
+    let witness = search
+        .find(&[fw_root, lossc_root], |v| {
+            v[0].iter().any(|x| x.is_nan()) && v[1].iter().all(|x| x.is_finite())
+        })
+        .map(|(p, _)| format!(" at {}", search.describe(&p, fw_root)))
+        .unwrap_or_default();
+    Diagnostic::warning(
+        Code::WhereNanGradient,
+        with_case(
+            format!("framework autodiff of this `{op}` gives a NaN gradient{witness}, although lossc's gradient is finite"),
+            when_case,
+        ),
+        selection,
+    )
+    .with_label("the branch it does not select has an infinite derivative, and 0 * inf = NaN")
+    .with_note("JAX, PyTorch and TensorFlow multiply the unselected branch's gradient by 0; lossc's own gradient and `lossc emit` do not")
+    .with_help("guard the branch's input as well (the \"double where\"), e.g. `where(x > 0, log(where(x > 0, x, 1)), 0)`")
+}
+
+/// The parts of a subject the sampling checks need.
+fn subject_view<'s>(subject: &'s Subject<'_>) -> crate::sampling::View<'s> {
+    crate::sampling::View {
+        source: subject.source,
+        dtype: subject.dtype,
+        program: &subject.program,
+        first_gradient: subject.first_gradient,
+        root: subject.root,
+        gradients: subject.gradients.iter().map(|(v, g, _)| (*v, *g)).collect(),
+    }
+}
+
+/// Kinks: `abs`, `relu`, ties of `maximum`/`minimum`, `clip` bounds, where
+/// the variable's path passes and the intervals say the kink is reachable.
+fn non_smooth(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
+    let program = &subject.program;
+    let active: Vec<bool> = {
+        let mut active = vec![false; subject.first_gradient];
+        for (i, node) in program.nodes[..subject.first_gradient].iter().enumerate() {
+            active[i] = match node.op {
+                Op::Input(k) => subject.gradients.iter().any(|(v, _, _)| *v == Var::Input(k)),
+                Op::Param(k) => subject.gradients.iter().any(|(v, _, _)| *v == Var::Param(k)),
+                _ => node.args.iter().any(|a| active[a.index()]),
+            };
+        }
+        active
+    };
+    let used = reachable(program, subject.root);
+    let mut kinks: HashSet<String> = HashSet::new();
+    let mut a = analysis(subject, &vec![None; program.inputs.len()], f64::INFINITY);
+    a.value(subject.root);
+    for (i, node) in program.nodes[..subject.first_gradient].iter().enumerate() {
+        if !active[i] || !used[i] {
+            continue;
+        }
+        let Op::Call(builtin, _) = node.op else { continue };
+        let id = NodeId(i as u32);
+        let iv = |k: usize| {
+            a.visits
+                .get(&node.args[k])
+                .map(|envs| {
+                    envs.iter()
+                        .filter_map(|e| a.get(node.args[k], *e))
+                        .fold(Iv::EMPTY, Iv::hull)
+                })
+                .unwrap_or(Iv::ALL)
+        };
+        let where_text = match builtin {
+            Builtin::Abs | Builtin::Relu if iv(0).contains(0.0) => format!("`{} = 0`", subject.operand(id, 0)),
+            Builtin::Maximum | Builtin::Minimum if iv(0).lo <= iv(1).hi && iv(1).lo <= iv(0).hi => {
+                format!("`{} = {}`", subject.operand(id, 0), subject.operand(id, 1))
+            }
+            Builtin::Clip if iv(0).contains(iv(1).lo) || iv(0).contains(iv(2).hi) => format!(
+                "`{}` = `{}` or `{}`",
+                subject.operand(id, 0),
+                subject.operand(id, 1),
+                subject.operand(id, 2)
+            ),
+            _ => continue,
+        };
+        let name = builtin.name();
+        if !kinks.insert(where_text.clone()) {
+            continue;
+        }
+        out.push(
+            Diagnostic::note(
+                Code::NonSmooth,
+                format!("the loss is not differentiable where {where_text}"),
+                node.span,
+            )
+            .with_label(format!("`{name}` has a kink there"))
+            .with_note(format!(
+                "lossc's gradient there follows the fixed convention for `{name}` (docs/symbolic.md)"
+            )),
+        );
+    }
+}
+
+fn reachable(program: &Program, root: NodeId) -> Vec<bool> {
+    let mut seen = vec![false; program.nodes.len()];
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        if std::mem::replace(&mut seen[n.index()], true) {
+            continue;
+        }
+        stack.extend(program.node(n).args.iter().copied());
+    }
+    seen
+}
+
+/// Expressions a stable built-in computes better, with the proven-equal fix.
+fn stable_forms(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
+    let program = &subject.program;
+    let used = reachable(program, subject.root);
+    let is = |n: NodeId, b: Builtin| matches!(program.node(n).op, Op::Call(x, _) if x == b);
+    let literal = |n: NodeId, v: f64| matches!(program.node(n).op, Op::Literal(x) if x == v);
+    for (i, node) in program.nodes[..subject.first_gradient].iter().enumerate() {
+        if !used[i] {
+            continue;
+        }
+        let Op::Call(builtin, _) = node.op else { continue };
+        let arg = |k: usize| node.args[k];
+        let found: Option<(String, &str, &str)> = match builtin {
+            Builtin::Log if is(arg(0), Builtin::Add) => {
+                let add = program.node(arg(0));
+                let (one, other) = if literal(add.args[0], 1.0) {
+                    (true, 1)
+                } else if literal(add.args[1], 1.0) {
+                    (true, 0)
+                } else {
+                    (false, 0)
+                };
+                if !one {
+                    None
+                } else if is(add.args[other], Builtin::Exp) {
+                    let inner = subject.operand(add.args[other], 0);
+                    Some((
+                        format!("softplus({inner})"),
+                        "`log(1 + exp(x))` overflows for large x",
+                        "softplus",
+                    ))
+                } else {
+                    let x = subject.operand(arg(0), other);
+                    Some((
+                        format!("log1p({x})"),
+                        "`log(1 + x)` loses precision for small x",
+                        "log-one-plus",
+                    ))
+                }
+            }
+            Builtin::Log if is(arg(0), Builtin::Sigmoid) => {
+                let x = subject.operand(arg(0), 0);
+                Some((
+                    format!("log_sigmoid({x})"),
+                    "`log(sigmoid(x))` is -inf once sigmoid rounds to 0",
+                    "log-sigmoid",
+                ))
+            }
+            Builtin::Log if is(arg(0), Builtin::Softmax) => {
+                let x = subject.operand(arg(0), 0);
+                Some((
+                    format!("log_softmax({x})"),
+                    "`log(softmax(x))` is -inf once a probability rounds to 0",
+                    "log-softmax",
+                ))
+            }
+            Builtin::Log if is(arg(0), Builtin::Cosh) => {
+                let x = subject.operand(arg(0), 0);
+                Some((
+                    format!("abs({x}) + softplus(-2 * abs({x})) - log(2)"),
+                    "`log(cosh(x))` overflows for |x| > 89 in f32",
+                    "",
+                ))
+            }
+            Builtin::Sub if is(arg(0), Builtin::Exp) && literal(arg(1), 1.0) => {
+                let x = subject.operand(arg(0), 0);
+                Some((
+                    format!("expm1({x})"),
+                    "`exp(x) - 1` loses precision for small x",
+                    "exp-minus-one",
+                ))
+            }
+            _ => None,
+        };
+        let Some((replacement, why, rule)) = found else {
+            continue;
+        };
+        let proof = if rule.is_empty() {
+            "equal for every real x".to_string()
+        } else {
+            format!("proven equal by the rewrite rule `{rule}`")
+        };
+        out.push(
+            Diagnostic::warning(Code::PrecisionLoss, format!("{why}: use `{replacement}`"), node.span)
+                .with_label("computed in an unstable form")
+                .with_note(proof)
+                .with_help(format!("replace with `{replacement}`"))
+                .with_fix(node.span, replacement),
+        );
+    }
+}
+
+/// Constants that vanish or change in the dtype: `1 - 1e-8` is exactly 1 in f32.
+pub fn constants(program: &Program, source: &str, dtype: Dtype, out: &mut Vec<Diagnostic>) {
+    let leaves = Leaves::new(program, dtype, vec![Iv::ALL; program.inputs.len()]);
+    let mut a = Analysis::new(program, dtype, leaves);
+    for (i, node) in program.nodes.iter().enumerate() {
+        let Op::Call(builtin @ (Builtin::Add | Builtin::Sub), _) = node.op else {
+            continue;
+        };
+        let id = NodeId(i as u32);
+        let x = a.value(node.args[0]);
+        let y = a.value(node.args[1]);
+        let (Some(xv), Some(yv)) = (x.is_point(), y.is_point()) else {
+            continue;
+        };
+        let result = a.value(id);
+        let Some(rv) = result.is_point() else { continue };
+        let vanished = if rv == xv && yv != 0.0 {
+            Some(yv)
+        } else if rv == yv && xv != 0.0 && builtin == Builtin::Add {
+            Some(xv)
+        } else {
+            None
+        };
+        let Some(small) = vanished else { continue };
+        let text = source.get(node.span.start..node.span.end).unwrap_or("");
+        let suggestion = match dtype {
+            Dtype::F32 => "1e-7 (Keras's epsilon) is the smallest that survives next to 1 in f32",
+            Dtype::F64 => "1e-15 is about the smallest that survives next to 1 in f64",
+        };
+        out.push(
+            Diagnostic::warning(
+                Code::PrecisionLoss,
+                format!(
+                    "`{text}` is exactly {} in {dtype}: {} vanishes",
+                    format_number(rv),
+                    format_number(small.abs())
+                ),
+                node.span,
+            )
+            .with_label(format!("rounds to {}", format_number(rv)))
+            .with_note(
+                "a clip to [eps, 1 - eps] with a vanished eps lets probabilities reach 1, and log(1 - p) reach -inf",
+            )
+            .with_help(format!("use a larger constant: {suggestion}")),
+        );
+    }
+    let _ = Severity::Note;
+}

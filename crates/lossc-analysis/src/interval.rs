@@ -1,0 +1,598 @@
+//! The abstract domain: intervals of floats of the analysis dtype, with a
+//! flag for NaN.
+//!
+//! Bounds are computed *in the dtype*: rounding is monotone, so evaluating an
+//! operation at the ends of its operands' intervals in f32 (or f64) bounds
+//! what the program computes in f32 (or f64) exactly, including `1 - 1e-8`
+//! rounding to 1 in f32. Transcendental functions, which the standard
+//! library does not round correctly, are widened by a few units in the last
+//! place, without ever crossing zero (their sign is exact).
+
+use lossc_ir::Builtin;
+use lossc_ir::Dtype;
+use lossc_ir::builtins::eval_scalar;
+
+/// A set of floats `[lo, hi]` (with ±inf allowed as ends), and whether NaN
+/// is possible. `lo > hi` means no number is possible (only NaN, if `nan`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Iv {
+    pub lo: f64,
+    pub hi: f64,
+    pub nan: bool,
+}
+
+impl Iv {
+    pub const EMPTY: Iv = Iv {
+        lo: f64::INFINITY,
+        hi: f64::NEG_INFINITY,
+        nan: false,
+    };
+    pub const ALL: Iv = Iv {
+        lo: f64::NEG_INFINITY,
+        hi: f64::INFINITY,
+        nan: true,
+    };
+
+    pub fn new(lo: f64, hi: f64) -> Iv {
+        Iv { lo, hi, nan: false }
+    }
+
+    pub fn point(v: f64) -> Iv {
+        if v.is_nan() {
+            Iv { nan: true, ..Iv::EMPTY }
+        } else {
+            Iv::new(v, v)
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.lo > self.hi
+    }
+
+    pub fn contains(self, v: f64) -> bool {
+        self.lo <= v && v <= self.hi
+    }
+
+    pub fn is_point(self) -> Option<f64> {
+        (self.lo == self.hi && !self.nan).then_some(self.lo)
+    }
+
+    /// Whether the set holds a value that is not a finite number.
+    pub fn may_be_non_finite(self) -> bool {
+        self.nan || (!self.is_empty() && (self.lo == f64::NEG_INFINITY || self.hi == f64::INFINITY))
+    }
+
+    pub fn may_be_infinite(self) -> bool {
+        !self.is_empty() && (self.lo == f64::NEG_INFINITY || self.hi == f64::INFINITY)
+    }
+
+    pub fn magnitude(self) -> f64 {
+        if self.is_empty() {
+            0.0
+        } else {
+            self.lo.abs().max(self.hi.abs())
+        }
+    }
+
+    pub fn hull(self, other: Iv) -> Iv {
+        Iv {
+            lo: self.lo.min(other.lo),
+            hi: self.hi.max(other.hi),
+            nan: self.nan || other.nan,
+        }
+    }
+
+    pub fn meet(self, other: Iv) -> Iv {
+        Iv {
+            lo: self.lo.max(other.lo),
+            hi: self.hi.min(other.hi),
+            nan: self.nan && other.nan,
+        }
+    }
+
+    fn with_nan(self, nan: bool) -> Iv {
+        Iv {
+            nan: self.nan || nan,
+            ..self
+        }
+    }
+}
+
+/// Rounds a value to the dtype, towards -inf (`down`) or +inf.
+pub fn round_to(dtype: Dtype, v: f64, down: bool) -> f64 {
+    match dtype {
+        Dtype::F64 => v,
+        Dtype::F32 => {
+            if v.is_nan() || v.is_infinite() {
+                return v;
+            }
+            let f = v as f32;
+            let back = f as f64;
+            if down && back > v {
+                next_down_f32(f) as f64
+            } else if !down && back < v {
+                next_up_f32(f) as f64
+            } else {
+                back
+            }
+        }
+    }
+}
+
+fn next_up_f32(f: f32) -> f32 {
+    if f.is_nan() || f == f32::INFINITY {
+        return f;
+    }
+    if f == 0.0 {
+        return f32::from_bits(1);
+    }
+    let bits = f.to_bits();
+    f32::from_bits(if f > 0.0 { bits + 1 } else { bits - 1 })
+}
+
+fn next_down_f32(f: f32) -> f32 {
+    -next_up_f32(-f)
+}
+
+/// The next float of the dtype above `v`.
+pub fn next_up(dtype: Dtype, v: f64) -> f64 {
+    match dtype {
+        Dtype::F32 => next_up_f32(v as f32) as f64,
+        Dtype::F64 => v.next_up(),
+    }
+}
+
+/// The next float of the dtype below `v`.
+pub fn next_down(dtype: Dtype, v: f64) -> f64 {
+    match dtype {
+        Dtype::F32 => next_down_f32(v as f32) as f64,
+        Dtype::F64 => v.next_down(),
+    }
+}
+
+/// The largest finite float of the dtype.
+pub fn max_finite(dtype: Dtype) -> f64 {
+    match dtype {
+        Dtype::F32 => f32::MAX as f64,
+        Dtype::F64 => f64::MAX,
+    }
+}
+
+/// `builtin` applied to one element, in the dtype.
+pub fn apply(dtype: Dtype, builtin: Builtin, args: &[f64]) -> f64 {
+    match dtype {
+        Dtype::F32 => {
+            let args: Vec<f32> = args.iter().map(|a| *a as f32).collect();
+            eval_scalar(builtin, &args).map_or(f64::NAN, |v| v as f64)
+        }
+        Dtype::F64 => eval_scalar(builtin, args).unwrap_or(f64::NAN),
+    }
+}
+
+/// Widens the ends of a transcendental result by a few units in the last
+/// place, keeping their signs.
+fn widen(dtype: Dtype, iv: Iv) -> Iv {
+    if iv.is_empty() {
+        return iv;
+    }
+    let mut lo = iv.lo;
+    let mut hi = iv.hi;
+    for _ in 0..4 {
+        if lo.is_finite() && lo != 0.0 {
+            let down = next_down(dtype, lo);
+            if down.signum() == lo.signum() {
+                lo = down;
+            }
+        }
+        if hi.is_finite() && hi != 0.0 {
+            let up = next_up(dtype, hi);
+            if up.signum() == hi.signum() {
+                hi = up;
+            }
+        }
+    }
+    Iv { lo, hi, nan: iv.nan }
+}
+
+/// A monotone non-decreasing function applied to an interval.
+fn monotone(dtype: Dtype, builtin: Builtin, x: Iv, exact: bool) -> Iv {
+    if x.is_empty() {
+        return Iv {
+            nan: x.nan,
+            ..Iv::EMPTY
+        };
+    }
+    let lo = apply(dtype, builtin, &[x.lo]);
+    let hi = apply(dtype, builtin, &[x.hi]);
+    let mut out = Iv::new(lo.min(hi), hi.max(lo)).with_nan(x.nan);
+    if lo.is_nan() || hi.is_nan() {
+        out = Iv::ALL.with_nan(true);
+    }
+    if exact { out } else { widen(dtype, out) }
+}
+
+/// The four products of the ends, with `0 * inf` taken as 0 for the bounds;
+/// NaN is flagged when it can really happen.
+pub fn mul(dtype: Dtype, a: Iv, b: Iv) -> Iv {
+    if a.is_empty() || b.is_empty() {
+        return Iv {
+            nan: a.nan || b.nan,
+            ..Iv::EMPTY
+        };
+    }
+    let product = |x: f64, y: f64| {
+        if x == 0.0 || y == 0.0 {
+            0.0
+        } else {
+            apply(dtype, Builtin::Mul, &[x, y])
+        }
+    };
+    let candidates = [
+        product(a.lo, b.lo),
+        product(a.lo, b.hi),
+        product(a.hi, b.lo),
+        product(a.hi, b.hi),
+    ];
+    let lo = candidates.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = candidates.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let zero_times_inf = (a.contains(0.0) && b.may_be_infinite()) || (b.contains(0.0) && a.may_be_infinite());
+    Iv::new(lo, hi).with_nan(a.nan || b.nan || zero_times_inf)
+}
+
+pub fn add(dtype: Dtype, a: Iv, b: Iv) -> Iv {
+    if a.is_empty() || b.is_empty() {
+        return Iv {
+            nan: a.nan || b.nan,
+            ..Iv::EMPTY
+        };
+    }
+    let lo = apply(dtype, Builtin::Add, &[a.lo, b.lo]);
+    let hi = apply(dtype, Builtin::Add, &[a.hi, b.hi]);
+    // inf + -inf is NaN.
+    let opposite =
+        (a.hi == f64::INFINITY && b.lo == f64::NEG_INFINITY) || (a.lo == f64::NEG_INFINITY && b.hi == f64::INFINITY);
+    let lo = if lo.is_nan() { f64::NEG_INFINITY } else { lo };
+    let hi = if hi.is_nan() { f64::INFINITY } else { hi };
+    Iv::new(lo, hi).with_nan(a.nan || b.nan || opposite)
+}
+
+pub fn neg(a: Iv) -> Iv {
+    if a.is_empty() {
+        a
+    } else {
+        Iv {
+            lo: -a.hi,
+            hi: -a.lo,
+            nan: a.nan,
+        }
+    }
+}
+
+pub fn div(dtype: Dtype, a: Iv, b: Iv) -> Iv {
+    if a.is_empty() || b.is_empty() {
+        return Iv {
+            nan: a.nan || b.nan,
+            ..Iv::EMPTY
+        };
+    }
+    let nan = a.nan || b.nan || (a.contains(0.0) && b.contains(0.0)) || (a.may_be_infinite() && b.may_be_infinite());
+    if b.contains(0.0) {
+        // The quotient takes every sign the operands allow, up to infinity.
+        let pos_b = b.hi > 0.0 || b.contains(0.0);
+        let neg_b = b.lo < 0.0 || b.contains(0.0);
+        let can_pos = (a.hi > 0.0 && pos_b) || (a.lo < 0.0 && neg_b);
+        let can_neg = (a.hi > 0.0 && neg_b) || (a.lo < 0.0 && pos_b);
+        let lo = if can_neg { f64::NEG_INFINITY } else { 0.0 };
+        let hi = if can_pos { f64::INFINITY } else { 0.0 };
+        return Iv::new(lo, hi).with_nan(nan);
+    }
+    let q = |x: f64, y: f64| {
+        let v = apply(dtype, Builtin::Div, &[x, y]);
+        if v.is_nan() { 0.0 } else { v }
+    };
+    let candidates = [q(a.lo, b.lo), q(a.lo, b.hi), q(a.hi, b.lo), q(a.hi, b.hi)];
+    let lo = candidates.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = candidates.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Iv::new(lo, hi).with_nan(nan)
+}
+
+/// `x` restricted to where a function is defined, and whether it leaves it.
+fn domain(x: Iv, lo: f64) -> (Iv, bool) {
+    let inside = x.meet(Iv::new(lo, f64::INFINITY)).with_nan(x.nan);
+    (inside, !x.is_empty() && x.lo < lo)
+}
+
+/// The interval of an elementwise built-in, or `None` for the others.
+pub fn elementwise(dtype: Dtype, builtin: Builtin, args: &[Iv]) -> Option<Iv> {
+    let x = args.first().copied().unwrap_or(Iv::EMPTY);
+    let y = args.get(1).copied().unwrap_or(Iv::EMPTY);
+    let boolean = |args: &[Iv]| Iv::new(0.0, 1.0).with_nan(false).meet_bool(args);
+    Some(match builtin {
+        Builtin::Neg => neg(x),
+        Builtin::Add => add(dtype, x, y),
+        Builtin::Sub => add(dtype, x, neg(y)),
+        Builtin::Mul => mul(dtype, x, y),
+        Builtin::Div => div(dtype, x, y),
+        Builtin::Pow => pow(dtype, x, y),
+        Builtin::Eq | Builtin::Ne | Builtin::Lt | Builtin::Le | Builtin::Gt | Builtin::Ge => {
+            compare(builtin, x, y).unwrap_or_else(|| boolean(args))
+        }
+        Builtin::And => logic(x, y, |a, b| a && b),
+        Builtin::Or => logic(x, y, |a, b| a || b),
+        Builtin::Not => match x.is_point() {
+            Some(v) => Iv::point(if v == 0.0 { 1.0 } else { 0.0 }),
+            None => Iv::new(0.0, 1.0),
+        },
+        Builtin::Float => x.meet(Iv::new(0.0, 1.0)).with_nan(false),
+        Builtin::Abs => {
+            if x.is_empty() {
+                x
+            } else if x.lo >= 0.0 {
+                x
+            } else if x.hi <= 0.0 {
+                neg(x)
+            } else {
+                Iv::new(0.0, x.lo.abs().max(x.hi)).with_nan(x.nan)
+            }
+        }
+        Builtin::Square => {
+            let a = elementwise(dtype, Builtin::Abs, &[x])?;
+            monotone(dtype, Builtin::Square, a, true)
+        }
+        Builtin::Sign => monotone(dtype, Builtin::Sign, x, true),
+        Builtin::Exp => monotone(dtype, Builtin::Exp, x, false).meet_nonneg(),
+        Builtin::Expm1 => monotone(dtype, Builtin::Expm1, x, false),
+        Builtin::Log => {
+            let (inside, out) = domain(x, 0.0);
+            monotone(dtype, Builtin::Log, inside, false).with_nan(out)
+        }
+        Builtin::Log1p => {
+            let (inside, out) = domain(x, -1.0);
+            monotone(dtype, Builtin::Log1p, inside, false).with_nan(out)
+        }
+        Builtin::Sqrt => {
+            let (inside, out) = domain(x, 0.0);
+            // sqrt(-0) = -0; the sign is otherwise exact.
+            monotone(dtype, Builtin::Sqrt, inside, true).with_nan(out)
+        }
+        Builtin::Sin | Builtin::Cos => {
+            if x.is_empty() {
+                x
+            } else if x.may_be_infinite() {
+                Iv::new(-1.0, 1.0).with_nan(true)
+            } else {
+                Iv::new(-1.0, 1.0).with_nan(x.nan)
+            }
+        }
+        Builtin::Tanh => monotone(dtype, Builtin::Tanh, x, false)
+            .meet(Iv::new(-1.0, 1.0))
+            .with_nan(x.nan),
+        Builtin::Cosh => {
+            let a = elementwise(dtype, Builtin::Abs, &[x])?;
+            monotone(dtype, Builtin::Cosh, a, false)
+                .meet(Iv::new(1.0, f64::INFINITY))
+                .with_nan(x.nan)
+        }
+        Builtin::Sigmoid => monotone(dtype, Builtin::Sigmoid, x, false)
+            .meet(Iv::new(0.0, 1.0))
+            .with_nan(x.nan),
+        Builtin::LogSigmoid => monotone(dtype, Builtin::LogSigmoid, x, false)
+            .meet(Iv::new(f64::NEG_INFINITY, 0.0))
+            .with_nan(x.nan),
+        Builtin::Softplus => monotone(dtype, Builtin::Softplus, x, false).meet_nonneg(),
+        Builtin::Relu => monotone(dtype, Builtin::Relu, x, true),
+        Builtin::Floor => monotone(dtype, Builtin::Floor, x, true),
+        Builtin::Ceil => monotone(dtype, Builtin::Ceil, x, true),
+        Builtin::Round => monotone(dtype, Builtin::Round, x, true),
+        Builtin::Maximum | Builtin::Minimum => {
+            if x.is_empty() || y.is_empty() {
+                Iv {
+                    nan: x.nan || y.nan,
+                    ..Iv::EMPTY
+                }
+            } else if builtin == Builtin::Maximum {
+                Iv::new(x.lo.max(y.lo), x.hi.max(y.hi)).with_nan(x.nan || y.nan)
+            } else {
+                Iv::new(x.lo.min(y.lo), x.hi.min(y.hi)).with_nan(x.nan || y.nan)
+            }
+        }
+        Builtin::Clip => {
+            let lo = elementwise(dtype, Builtin::Maximum, &[x, y])?;
+            elementwise(dtype, Builtin::Minimum, &[lo, args[2]])?
+        }
+        Builtin::Xlogy => {
+            // x * log(y), and 0 where x = 0.
+            let log = elementwise(dtype, Builtin::Log, &[y])?;
+            let nonzero_x = if x.is_point() == Some(0.0) { Iv::EMPTY } else { x };
+            let product = mul(dtype, nonzero_x, log);
+            let product = if x.contains(0.0) {
+                product.hull(Iv::point(0.0))
+            } else {
+                product
+            };
+            Iv {
+                nan: product.nan && nonzero_x.lo <= nonzero_x.hi || x.nan,
+                ..product
+            }
+        }
+        Builtin::Where => {
+            let c = x;
+            let (a, b) = (y, args[2]);
+            match c.is_point() {
+                Some(v) if v != 0.0 => a,
+                Some(_) => b,
+                None => a.hull(b),
+            }
+        }
+        Builtin::BroadcastLike => x,
+        Builtin::Sum
+        | Builtin::Mean
+        | Builtin::Max
+        | Builtin::Min
+        | Builtin::Logsumexp
+        | Builtin::Norm
+        | Builtin::Softmax
+        | Builtin::LogSoftmax
+        | Builtin::Take
+        | Builtin::OneHot
+        | Builtin::ExpandDims => return None,
+    })
+}
+
+trait IvExt {
+    fn meet_nonneg(self) -> Iv;
+    fn meet_bool(self, args: &[Iv]) -> Iv;
+}
+
+impl IvExt for Iv {
+    fn meet_nonneg(self) -> Iv {
+        Iv {
+            lo: self.lo.max(0.0),
+            ..self
+        }
+    }
+
+    fn meet_bool(self, _args: &[Iv]) -> Iv {
+        self
+    }
+}
+
+/// A comparison whose outcome the intervals decide, or `None`.
+fn compare(builtin: Builtin, a: Iv, b: Iv) -> Option<Iv> {
+    if a.nan || b.nan || a.is_empty() || b.is_empty() {
+        return None;
+    }
+    let (always, never) = match builtin {
+        Builtin::Lt => (a.hi < b.lo, a.lo >= b.hi),
+        Builtin::Le => (a.hi <= b.lo, a.lo > b.hi),
+        Builtin::Gt => (a.lo > b.hi, a.hi <= b.lo),
+        Builtin::Ge => (a.lo >= b.hi, a.hi < b.lo),
+        Builtin::Eq => (a.is_point().is_some() && a == b, a.hi < b.lo || b.hi < a.lo),
+        Builtin::Ne => (a.hi < b.lo || b.hi < a.lo, a.is_point().is_some() && a == b),
+        _ => (false, false),
+    };
+    if always {
+        Some(Iv::point(1.0))
+    } else if never {
+        Some(Iv::point(0.0))
+    } else {
+        None
+    }
+}
+
+fn logic(a: Iv, b: Iv, f: impl Fn(bool, bool) -> bool) -> Iv {
+    match (a.is_point(), b.is_point()) {
+        (Some(x), Some(y)) => Iv::point(if f(x != 0.0, y != 0.0) { 1.0 } else { 0.0 }),
+        _ => Iv::new(0.0, 1.0),
+    }
+}
+
+/// `x ^ y`, with its domain: a negative base needs an integer exponent, and
+/// 0 to a negative power is infinite.
+pub fn pow(dtype: Dtype, x: Iv, y: Iv) -> Iv {
+    if x.is_empty() || y.is_empty() {
+        return Iv {
+            nan: x.nan || y.nan,
+            ..Iv::EMPTY
+        };
+    }
+    let nan_in = x.nan || y.nan;
+    if let Some(c) = y.is_point() {
+        if c == 0.0 {
+            return Iv::point(1.0).with_nan(false);
+        }
+        let integer = c.fract() == 0.0 && c.abs() < 2f64.powi(53);
+        let base = if integer {
+            x
+        } else {
+            x.meet(Iv::new(0.0, f64::INFINITY))
+        };
+        let nan = nan_in || (!integer && x.lo < 0.0);
+        if base.is_empty() {
+            return Iv { nan, ..Iv::EMPTY };
+        }
+        let mut ends = vec![base.lo, base.hi];
+        if base.contains(0.0) {
+            ends.push(0.0);
+            ends.push(-0.0);
+        }
+        let values: Vec<f64> = ends.iter().map(|&e| apply(dtype, Builtin::Pow, &[e, c])).collect();
+        let mut lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let mut hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        // Between the ends: even powers dip to 0, negative powers blow up at 0.
+        if base.contains(0.0) && c < 0.0 {
+            if base.hi > 0.0 || (integer && (c as i64) % 2 == 0) {
+                hi = f64::INFINITY;
+            }
+            if base.lo < 0.0 && integer && (c as i64) % 2 != 0 {
+                lo = f64::NEG_INFINITY;
+            }
+        }
+        return widen(dtype, Iv::new(lo, hi)).with_nan(nan);
+    }
+    // A variable exponent: exp(y * log(x)) for x > 0; anything for x <= 0.
+    if x.lo > 0.0 {
+        let log = elementwise(dtype, Builtin::Log, &[x]).unwrap_or(Iv::ALL);
+        let product = mul(dtype, y, log);
+        let out = monotone(dtype, Builtin::Exp, product, false).meet_nonneg();
+        return out.with_nan(nan_in || product.nan);
+    }
+    Iv::ALL
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f32_rounding_is_part_of_the_bounds() {
+        let one = Iv::point(1.0);
+        let eps = Iv::point(round_to(Dtype::F32, 1e-8, false));
+        let f32 = add(Dtype::F32, one, neg(eps));
+        assert_eq!(f32, Iv::point(1.0), "1 - 1e-8 == 1 in f32");
+        let f64 = add(Dtype::F64, one, neg(Iv::point(1e-8)));
+        assert!(f64.hi < 1.0);
+    }
+
+    #[test]
+    fn log_knows_its_domain() {
+        let x = Iv::new(0.0, 1.0);
+        let l = elementwise(Dtype::F32, Builtin::Log, &[x]).unwrap();
+        assert_eq!(l.lo, f64::NEG_INFINITY);
+        assert!(!l.nan);
+        let l = elementwise(Dtype::F32, Builtin::Log, &[Iv::new(-1.0, 1.0)]).unwrap();
+        assert!(l.nan);
+    }
+
+    #[test]
+    fn zero_times_infinity_is_nan() {
+        let product = mul(Dtype::F64, Iv::new(0.0, 1.0), Iv::new(f64::NEG_INFINITY, 0.0));
+        assert!(product.nan);
+        // [0, 1] holds -0 too, and 1 / -0 = -inf.
+        let quotient = div(Dtype::F64, Iv::new(1.0, 2.0), Iv::new(0.0, 1.0));
+        assert_eq!(
+            (quotient.lo, quotient.hi, quotient.nan),
+            (f64::NEG_INFINITY, f64::INFINITY, false)
+        );
+        let quotient = div(Dtype::F64, Iv::new(1.0, 2.0), Iv::new(0.5, 1.0));
+        assert_eq!((quotient.lo, quotient.hi, quotient.nan), (1.0, 4.0, false));
+    }
+
+    #[test]
+    fn exp_overflows_past_88_in_f32() {
+        let e = elementwise(Dtype::F32, Builtin::Exp, &[Iv::new(0.0, 89.0)]).unwrap();
+        assert_eq!(e.hi, f64::INFINITY);
+        let e = elementwise(Dtype::F32, Builtin::Exp, &[Iv::new(0.0, 88.0)]).unwrap();
+        assert!(e.hi.is_finite());
+    }
+
+    #[test]
+    fn powers() {
+        let sq = pow(Dtype::F64, Iv::new(-2.0, 3.0), Iv::point(2.0));
+        assert!(sq.lo == 0.0 && (sq.hi - 9.0).abs() < 1e-12 && sq.hi >= 9.0);
+        let root = pow(Dtype::F64, Iv::new(-1.0, 4.0), Iv::point(0.5));
+        assert!(root.nan);
+        let inv = pow(Dtype::F64, Iv::new(0.0, 4.0), Iv::point(-1.0));
+        assert_eq!(inv.hi, f64::INFINITY);
+    }
+}

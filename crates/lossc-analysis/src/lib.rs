@@ -1,0 +1,230 @@
+//! The static analyzer of lossc: proves where a loss or its gradient can be
+//! NaN, infinite, exploding, zero or non-smooth over the declared input
+//! domains, in the chosen float type, and says so as diagnostics with a
+//! witness and a help line (a fix where one is proven equal).
+//!
+//! **In:** a checked [`lossc_ir::Program`] and [`Options`] (dtype, which
+//! loss, which variables).
+//! **Out:** [`Diagnostic`]s, sorted by position ([`analyze`]); and the
+//! sampling cross-check of `lossc probe` ([`probe`]).
+//! **Never:** prints or does IO. It may over-warn; it must never miss a NaN or
+//! an infinity that some float of the declared domains produces.
+//!
+//! How: [`absint`] evaluates the loss and its exact gradient (built by
+//! `lossc-symbolic`, in lossc's semantics and in the frameworks' semantics)
+//! over intervals of floats of the dtype, splitting finite-set inputs into
+//! cases (`y_true = 0`, `y_true = 1`) and refining each `where` branch by its
+//! condition. Every operation that can leave its domain is an event; events
+//! become diagnostics, each with a concrete witness found by evaluating the
+//! program ([`witness`]). Properties that intervals cannot decide (a gradient
+//! that is exactly zero on a region, a jump at a `where` boundary) are
+//! measured by sampling the domains with the reference interpreter. See
+//! docs/analysis.md for each check and its limits.
+
+mod absint;
+mod checks;
+mod interval;
+pub mod probe;
+mod sampling;
+mod witness;
+
+pub use lossc_diagnostics::{Code, Diagnostic, Severity, Span};
+use lossc_ir::{Domain, Dtype, Program, Var};
+
+/// What to analyse.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub dtype: Dtype,
+    /// The loss to analyse; every loss if `None`.
+    pub loss: Option<String>,
+    /// The variables of the gradient; the program's `wrt` if empty.
+    pub wrt: Vec<Var>,
+}
+
+/// A gradient larger than this in magnitude, for one sample, is "exploding".
+pub const EXPLODING: f64 = 1e6;
+
+/// Every finding for `program` (compiled from `source`, which messages quote),
+/// sorted by position.
+pub fn analyze(program: &Program, source: &str, options: &Options) -> Vec<Diagnostic> {
+    let vars = if options.wrt.is_empty() {
+        program.wrt.clone()
+    } else {
+        options.wrt.clone()
+    };
+    let mut out = Vec::new();
+    for loss in program.losses() {
+        if options.loss.as_ref().is_some_and(|name| *name != loss.name) {
+            continue;
+        }
+        checks::loss(program, source, loss, &vars, options.dtype, &mut out);
+    }
+    checks::constants(program, source, options.dtype, &mut out);
+    // One diagnostic per code and place.
+    lossc_diagnostics::sort(&mut out);
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|d| seen.insert((d.code, d.span)));
+    out
+}
+
+/// The smallest and largest float of the dtype in a domain (infinite ends are
+/// open: an input never holds an infinity).
+pub fn domain_bounds(domain: &Domain, dtype: Dtype) -> (f64, f64) {
+    use interval::{max_finite, next_down, next_up, round_to};
+    let max = max_finite(dtype);
+    match domain {
+        Domain::Real => (-max, max),
+        Domain::Set(values) => (values[0], values[values.len() - 1]),
+        Domain::Interval {
+            lo,
+            lo_closed,
+            hi,
+            hi_closed,
+        } => {
+            let low = if lo.is_infinite() {
+                -max
+            } else {
+                let r = round_to(dtype, *lo, false);
+                if *lo_closed || r > *lo { r } else { next_up(dtype, r) }
+            };
+            let high = if hi.is_infinite() {
+                max
+            } else {
+                let r = round_to(dtype, *hi, true);
+                if *hi_closed || r < *hi { r } else { next_down(dtype, r) }
+            };
+            (low.max(-max), high.min(max))
+        }
+    }
+}
+
+/// A number as short as it can be while saying exactly which float it is
+/// (an f32 value is written in f32's shortest form: `0.99999994`).
+pub fn format_number(v: f64) -> String {
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    if !v.is_finite() {
+        return if v.is_nan() {
+            "NaN".into()
+        } else if v > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    if v.fract() == 0.0 && v.abs() < 1e6 {
+        return format!("{}", v as i64);
+    }
+    let a = v.abs();
+    let single = (v as f32) as f64 == v;
+    if (1e-3..1e6).contains(&a) {
+        return if single {
+            format!("{}", v as f32)
+        } else {
+            format!("{v}")
+        };
+    }
+    let text = if single {
+        format!("{:e}", v as f32)
+    } else {
+        format!("{v:e}")
+    };
+    // Shorten long mantissas: 3.4028235e38, not 3.4028234663852886e38.
+    match text.split_once('e') {
+        Some((mantissa, exponent)) if mantissa.len() > 8 => {
+            let m: f64 = mantissa.parse().unwrap_or(0.0);
+            format!("{}e{exponent}", (m * 1e6).round() / 1e6)
+        }
+        _ => text,
+    }
+}
+
+/// A magnitude or bound, to 4 significant digits: `1.678e7`, `6927`.
+pub fn format_approx(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format_number(v);
+    }
+    let a = v.abs();
+    if (1e-3..1e6).contains(&a) {
+        let digits = (3 - a.log10().floor() as i32).max(0) as usize;
+        let s = format!("{v:.digits$}");
+        let s = if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        };
+        return s;
+    }
+    let text = format!("{v:.3e}");
+    let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+    let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+    format!("{mantissa}e{exponent}")
+}
+
+/// What the user wrote for argument `k` of `node`: the argument's own text
+/// when it lies inside the call, else (a `let` name) the call's k-th argument
+/// as written; a leaf is its name.
+pub(crate) fn operand_text(program: &Program, source: &str, node: lossc_ir::NodeId, k: usize) -> String {
+    use lossc_ir::Op;
+    let text = |span: Span| source.get(span.start..span.end).unwrap_or("").to_string();
+    let n = program.node(node);
+    if let Some(name) = sampling::leaf_text(program, n.args[k]) {
+        return name;
+    }
+    let arg = program.node(n.args[k]);
+    if arg.span.start >= n.span.start && arg.span.end <= n.span.end && !arg.span.is_empty() {
+        return text(arg.span);
+    }
+    let whole = text(n.span);
+    if let (Some(open), true) = (whole.find('('), whole.ends_with(')')) {
+        let inner = &whole[open + 1..whole.len() - 1];
+        if let Some(part) = split_top_level(inner).get(k) {
+            return part.trim().to_string();
+        }
+    }
+    if let Op::Call(builtin, _) = &n.op
+        && let Some(symbol) = builtin.spec().symbol
+        && let Some(at) = rfind_top_level(&whole, symbol)
+    {
+        let part = if k == 0 {
+            &whole[..at]
+        } else {
+            &whole[at + symbol.len()..]
+        };
+        return part.trim().to_string();
+    }
+    text(arg.span)
+}
+
+fn split_top_level(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+fn rfind_top_level(text: &str, symbol: &str) -> Option<usize> {
+    let mut depth = 0i32;
+    let mut found = None;
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            _ if depth == 0 && text[i..].starts_with(symbol) && i > 0 => found = Some(i),
+            _ => {}
+        }
+    }
+    found
+}

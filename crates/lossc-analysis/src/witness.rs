@@ -1,0 +1,304 @@
+//! Concrete witnesses: points of the declared domains where a hazard the
+//! intervals predicted really happens, found by evaluating the program with
+//! the reference interpreter on candidate values (the domain's ends, zero,
+//! signed zeros, denormals, the program's own constants and their
+//! neighbours, large magnitudes), many candidates in one batch.
+
+use lossc_ir::{Dim, Domain, Dtype, NodeId, Op, Program};
+use ndarray::{ArrayD, Dimension, IxDyn};
+
+use crate::interval::{max_finite, next_down, next_up};
+
+/// One point: a value for each input (every element of an input holds it;
+/// for a matrix input, `spike` puts it in the first column only, zeros elsewhere).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub values: Vec<f64>,
+    pub spike: bool,
+}
+
+/// The candidate points of one analysis case.
+#[derive(Debug, Clone)]
+pub struct Search<'p> {
+    program: &'p Program,
+    dtype: Dtype,
+    /// Candidate values, per input.
+    candidates: Vec<Vec<f64>>,
+}
+
+/// The most points evaluated for one question.
+const MAX_POINTS: usize = 4096;
+
+impl<'p> Search<'p> {
+    /// Candidates for each input: `fixed` gives the value of the inputs whose
+    /// set domain this case fixes; `clamp` bounds the magnitude of the others.
+    pub fn new(program: &'p Program, dtype: Dtype, fixed: &[Option<f64>], clamp: f64) -> Self {
+        let mut constants: Vec<f64> = Vec::new();
+        for node in &program.nodes {
+            if let Op::Literal(v) = node.op {
+                constants.push(v);
+            }
+        }
+        for c in program.params.iter().chain(&program.consts) {
+            match &c.value {
+                lossc_ir::Value::Scalar(v) => constants.push(*v),
+                lossc_ir::Value::Vector(vs) => constants.extend(vs),
+            }
+        }
+        let candidates = program
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| match fixed.get(i).copied().flatten() {
+                Some(v) => vec![v],
+                None => candidates(&input.domain, dtype, &constants, clamp),
+            })
+            .collect();
+        Search {
+            program,
+            dtype,
+            candidates,
+        }
+    }
+
+    /// Every candidate point, deterministically thinned to at most [`MAX_POINTS`].
+    fn points(&self) -> Vec<Point> {
+        let matrix = self.program.inputs.iter().any(|i| i.shape.len() >= 2);
+        let total: usize = self.candidates.iter().map(Vec::len).product::<usize>() * if matrix { 2 } else { 1 };
+        let stride = total.div_ceil(MAX_POINTS).max(1);
+        let mut points = Vec::new();
+        let mut index = 0usize;
+        loop {
+            if index >= total {
+                break;
+            }
+            let mut rest = index;
+            let spike = if matrix {
+                let s = rest % 2 == 1;
+                rest /= 2;
+                s
+            } else {
+                false
+            };
+            let values = self
+                .candidates
+                .iter()
+                .map(|c| {
+                    let v = c[rest % c.len()];
+                    rest /= c.len();
+                    v
+                })
+                .collect();
+            points.push(Point { values, spike });
+            index += stride;
+        }
+        points
+    }
+
+    /// The first point at which `holds` is true of the values of `roots`
+    /// (each root's elements for that sample), with those values.
+    pub fn find(&self, roots: &[NodeId], holds: impl Fn(&[Vec<f64>]) -> bool) -> Option<(Point, Vec<Vec<f64>>)> {
+        let points = self.points();
+        if points.is_empty() {
+            return None;
+        }
+        let per_sample = roots.iter().all(|r| {
+            let shape = &self.program.node(*r).ty.shape;
+            shape.first().copied() == self.program.batch && self.program.batch.is_some()
+        });
+        let batches: Vec<Vec<Point>> = if per_sample {
+            vec![points]
+        } else {
+            // Values that mix the batch: one sample at a time, fewer of them.
+            let step = points.len().div_ceil(256).max(1);
+            points.into_iter().step_by(step).map(|p| vec![p]).collect()
+        };
+        for batch in batches {
+            let values = match self.dtype {
+                Dtype::F32 => self.eval::<f32>(&batch, roots),
+                Dtype::F64 => self.eval::<f64>(&batch, roots),
+            };
+            let Some(values) = values else { continue };
+            for (k, point) in batch.iter().enumerate() {
+                let sample: Vec<Vec<f64>> = values.iter().map(|v| slice(v, k, per_sample)).collect();
+                if holds(&sample) {
+                    return Some((point.clone(), sample));
+                }
+            }
+        }
+        None
+    }
+
+    /// The largest finite magnitude of `root` for one sample (evaluated with
+    /// a batch of one) over a spread of the candidate points, and where.
+    pub fn max_per_sample(&self, root: NodeId) -> Option<(Point, f64)> {
+        let points = self.points();
+        let step = points.len().div_ceil(200).max(1);
+        let mut best: Option<(Point, f64)> = None;
+        for point in points.into_iter().step_by(step) {
+            let values = match self.dtype {
+                Dtype::F32 => self.eval::<f32>(std::slice::from_ref(&point), &[root]),
+                Dtype::F64 => self.eval::<f64>(std::slice::from_ref(&point), &[root]),
+            };
+            let Some(values) = values else { continue };
+            let m = values[0]
+                .iter()
+                .filter(|v| v.is_finite())
+                .fold(0.0f64, |m, v| m.max(v.abs()));
+            if best.as_ref().is_none_or(|(_, b)| m > *b) {
+                best = Some((point, m));
+            }
+        }
+        best
+    }
+
+    /// The largest magnitude of `root` over the candidate points, and where.
+    #[allow(dead_code)] // Kept for the probe's witness reports.
+    pub fn maximize(&self, root: NodeId) -> Option<(Point, f64)> {
+        let mut best: Option<(Point, f64)> = None;
+        let points = self.points();
+        let per_sample = self.program.node(root).ty.shape.first().copied() == self.program.batch;
+        if !per_sample || points.is_empty() {
+            return None;
+        }
+        let values = match self.dtype {
+            Dtype::F32 => self.eval::<f32>(&points, &[root]),
+            Dtype::F64 => self.eval::<f64>(&points, &[root]),
+        }?;
+        for (k, point) in points.iter().enumerate() {
+            let m = slice(&values[0], k, true)
+                .iter()
+                .filter(|v| v.is_finite())
+                .fold(0.0f64, |m, v| m.max(v.abs()));
+            if best.as_ref().is_none_or(|(_, b)| m > *b) {
+                best = Some((point.clone(), m));
+            }
+        }
+        best
+    }
+
+    fn eval<T: num_traits::Float>(&self, points: &[Point], roots: &[NodeId]) -> Option<Vec<ArrayD<f64>>> {
+        let n = points.len();
+        let batch = self.program.batch;
+        let mut data = Vec::new();
+        for (i, input) in self.program.inputs.iter().enumerate() {
+            let shape: Vec<usize> = input
+                .shape
+                .iter()
+                .enumerate()
+                .map(|(k, d)| match d {
+                    _ if k == 0 && Some(*d) == batch => n,
+                    Dim::Fixed(s) => *s as usize,
+                    Dim::Named(_) => 3,
+                })
+                .collect();
+            let has_batch = input.shape.first().copied() == batch && batch.is_some();
+            let array = ArrayD::from_shape_fn(IxDyn(&shape), |index| {
+                let sample = if has_batch { index[0] } else { 0 };
+                let point = &points[sample.min(n - 1)];
+                let v = point.values[i];
+                let column = if input.shape.len() >= 2 {
+                    index[index.ndim() - 1]
+                } else {
+                    0
+                };
+                let v = if point.spike && column > 0 { 0.0 } else { v };
+                T::from(v).unwrap_or_else(T::nan)
+            });
+            data.push((input.name.as_str(), array));
+        }
+        let bindings = lossc_eval::Bindings::new(self.program, data).ok()?;
+        let values = lossc_eval::eval(self.program, roots, &bindings).ok()?;
+        Some(
+            values
+                .into_iter()
+                .map(|a| a.mapv(|v| v.to_f64().unwrap_or(f64::NAN)))
+                .collect(),
+        )
+    }
+
+    /// "`y_true` = 1 and `y_pred` = 0", for the inputs `node` depends on.
+    pub fn describe(&self, point: &Point, node: NodeId) -> String {
+        let used = inputs_used(self.program, node);
+        let parts: Vec<String> = self
+            .program
+            .inputs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| used[*i])
+            .map(|(i, input)| {
+                let v = crate::format_number(point.values[i]);
+                let v = if v == "-0" { "0".to_string() } else { v };
+                if point.spike && input.shape.len() >= 2 {
+                    format!("`{}` = [{v}, 0, ...] in a row", input.name)
+                } else {
+                    format!("`{}` = {v}", input.name)
+                }
+            })
+            .collect();
+        parts.join(" and ")
+    }
+}
+
+/// The elements of sample `k` of an evaluated root.
+fn slice(array: &ArrayD<f64>, k: usize, per_sample: bool) -> Vec<f64> {
+    if per_sample && array.ndim() >= 1 {
+        array
+            .index_axis(ndarray::Axis(0), k.min(array.shape()[0] - 1))
+            .iter()
+            .copied()
+            .collect()
+    } else {
+        array.iter().copied().collect()
+    }
+}
+
+/// Which inputs a node depends on.
+pub fn inputs_used(program: &Program, node: NodeId) -> Vec<bool> {
+    let mut used = vec![false; program.inputs.len()];
+    let mut seen = vec![false; node.index() + 1];
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if std::mem::replace(&mut seen[n.index()], true) {
+            continue;
+        }
+        let node = program.node(n);
+        if let Op::Input(i) = node.op {
+            used[i] = true;
+        }
+        stack.extend(node.args.iter().copied());
+    }
+    used
+}
+
+/// Candidate values of a domain, in the dtype, of magnitude at most `clamp`.
+fn candidates(domain: &Domain, dtype: Dtype, constants: &[f64], clamp: f64) -> Vec<f64> {
+    let (lo, hi) = crate::domain_bounds(domain, dtype);
+    let (lo, hi) = (lo.max(-clamp), hi.min(clamp));
+    let tiny = match dtype {
+        Dtype::F32 => f32::from_bits(1) as f64,
+        Dtype::F64 => f64::from_bits(1),
+    };
+    let one_below = next_down(dtype, 1.0);
+    // Simple values first: a witness reads best as `y_pred = 0`.
+    let mut values = vec![
+        0.0, 1.0, -1.0, 0.5, -0.5, 2.0, 10.0, -10.0, 100.0, -100.0, 1e6, -1e6, lo, hi, one_below, tiny, -tiny, -0.0,
+    ];
+    for c in constants {
+        let c = crate::absint::nearest(dtype, *c);
+        values.extend([c, -c, 1.0 - c, next_up(dtype, c), next_down(dtype, c)]);
+    }
+    for big in [89.0, 100.0, 710.0, 1e6, 1e19, 1e38, 1e155, max_finite(dtype)] {
+        values.extend([big, -big]);
+    }
+    if let Domain::Set(members) = domain {
+        values = members.clone();
+    }
+    let mut kept: Vec<f64> = Vec::new();
+    for v in values.into_iter().map(|v| crate::absint::nearest(dtype, v)) {
+        if v.is_finite() && v >= lo && v <= hi && !kept.iter().any(|k| k.to_bits() == v.to_bits()) {
+            kept.push(v);
+        }
+    }
+    kept
+}
