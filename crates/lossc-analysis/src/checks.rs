@@ -129,12 +129,12 @@ pub fn loss(
             Diagnostic::error(
                 Code::NoGradientPath,
                 format!(
-                    "the loss `{}` has nothing to be differentiated with respect to",
+                    "the loss `{}` does not depend on `y_pred`, and no `wrt` names another variable",
                     loss.name
                 ),
                 loss.span,
             )
-            .with_label("no `wrt` variable")
+            .with_label("nothing here to differentiate")
             .with_help("the model output is `y_pred` by default; name it, or add `wrt NAME` for an input or param"),
         );
         return;
@@ -170,7 +170,7 @@ pub fn loss(
                 out.push(
                     Diagnostic::error(
                         Code::ZeroGradient,
-                        format!("the gradient of `{}` with respect to `{name}` is zero everywhere", loss.name),
+                        format!("the gradient of `{}` with respect to `{name}` is zero everywhere: `{name}` reaches it{through}", loss.name),
                         span,
                     )
                     .with_label(format!("`{name}` reaches the loss{through}, whose derivative is 0"))

@@ -169,15 +169,15 @@ pub(crate) fn operand_text(program: &Program, source: &str, node: lossc_ir::Node
     use lossc_ir::Op;
     let text = |span: Span| source.get(span.start..span.end).unwrap_or("").to_string();
     let n = program.node(node);
-    if let Some(name) = sampling::leaf_text(program, n.args[k]) {
-        return name;
-    }
     let arg = program.node(n.args[k]);
     if arg.span.start >= n.span.start && arg.span.end <= n.span.end && !arg.span.is_empty() {
         return text(arg.span);
     }
+    // The operand is a name (a `let`, an input): find it in the call's own text.
     let whole = text(n.span);
-    if let (Some(open), true) = (whole.find('('), whole.ends_with(')')) {
+    if let (Some(open), true) = (whole.find('('), whole.ends_with(')'))
+        && whole[..open].chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
         let inner = &whole[open + 1..whole.len() - 1];
         if let Some(part) = split_top_level(inner).get(k) {
             return part.trim().to_string();
@@ -187,12 +187,11 @@ pub(crate) fn operand_text(program: &Program, source: &str, node: lossc_ir::Node
         && let Some(symbol) = builtin.spec().symbol
         && let Some(at) = rfind_top_level(&whole, symbol)
     {
-        let part = if k == 0 {
-            &whole[..at]
-        } else {
-            &whole[at + symbol.len()..]
-        };
+        let part = if k == 0 { &whole[..at] } else { &whole[at + symbol.len()..] };
         return part.trim().to_string();
+    }
+    if let Some(name) = sampling::leaf_text(program, n.args[k]) {
+        return name;
     }
     text(arg.span)
 }

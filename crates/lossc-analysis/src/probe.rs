@@ -210,7 +210,8 @@ impl fmt::Display for Class {
 pub struct Tensor {
     /// The input's or the variable's name.
     pub name: String,
-    /// The shape under the probe's dimension sizes (`[]` for a scalar).
+    /// The shape of one sample: the declared shape under the probe's
+    /// dimension sizes, without the batch dimension (`[]` for one number).
     pub shape: Vec<usize>,
     /// The elements in row-major order, exactly as floats of the dtype.
     pub values: Vec<f64>,
@@ -254,7 +255,7 @@ fn describe_tensors(tensors: &[Tensor], dtype: Dtype) -> String {
             format!(
                 "{} = {}",
                 t.name,
-                describe_values(&t.values, t.shape.is_empty() || t.values.len() == 1, dtype)
+                describe_values(&t.values, t.shape.is_empty(), dtype)
             )
         })
         .collect::<Vec<_>>()
@@ -520,12 +521,18 @@ pub fn sample(program: &Program, options: &ProbeOptions) -> Result<ProbeReport, 
         .map(|&var| lossc_symbolic::gradient(&mut ir, root, var))
         .collect();
     let var_shapes: Vec<Vec<usize>> = vars.iter().map(|&v| concrete(&ir.var_shape(v), &sizes)).collect();
+    let var_rows: Vec<Vec<usize>> = vars
+        .iter()
+        .zip(&var_shapes)
+        .map(|(&v, shape)| row_shape(&ir.var_shape(v), shape, batch_dim(program)))
+        .collect();
     let task = Task {
         program: &ir,
         root,
         gradients: &gradients,
         vars: &vars,
         var_shapes: &var_shapes,
+        var_rows: &var_rows,
         layout: &layout,
         seed: options.seed,
         samples: options.samples,
@@ -621,9 +628,7 @@ pub fn sample_values(domain: &Domain, dtype: Dtype, count: usize, seed: u64) -> 
 /// `wrt` input, else of the first input) is 1, every other named dimension
 /// 3, or more where `take` or `one_hot` needs it.
 fn dim_sizes(program: &Program) -> Vec<Option<usize>> {
-    let batch = program
-        .batch
-        .or_else(|| program.inputs.first().and_then(|input| input.shape.first().copied()));
+    let batch = batch_dim(program);
     let mut need = OTHER_DIM;
     let mut classes_need = vec![0usize; program.dims.len()];
     let largest_label = program
@@ -686,6 +691,24 @@ fn dim_sizes(program: &Program) -> Vec<Option<usize>> {
             }
         })
         .collect()
+}
+
+/// The batch dimension: the leading dimension of the first `wrt` input, else
+/// of the first input, if it is a named one.
+fn batch_dim(program: &Program) -> Option<Dim> {
+    program
+        .batch
+        .or_else(|| program.inputs.first().and_then(|input| input.shape.first().copied()))
+        .filter(|dim| matches!(dim, Dim::Named(_)))
+}
+
+/// The shape of one sample's row: `shape` (concrete) without a leading batch
+/// dimension.
+fn row_shape(declared: &[Dim], concrete: &[usize], batch: Option<Dim>) -> Vec<usize> {
+    match (declared.first(), batch) {
+        (Some(first), Some(batch)) if *first == batch => concrete[1..].to_vec(),
+        _ => concrete.to_vec(),
+    }
 }
 
 /// A declared shape under the probe's sizes.
@@ -1071,6 +1094,8 @@ fn signed(magnitude: f64, lo: f64, hi: f64, rng: &mut SplitMix64) -> f64 {
 struct InputLayout {
     name: String,
     shape: Vec<usize>,
+    /// The shape of one sample (without the batch dimension).
+    row: Vec<usize>,
     len: usize,
     range: Range,
 }
@@ -1118,6 +1143,7 @@ impl Layout {
                 dtype,
             })?;
             let shape = concrete(&input.shape, sizes);
+            let row = row_shape(&input.shape, &shape, batch_dim(program));
             let len = shape.iter().product();
             if let Range::Set(members) = &range
                 && members.len() > 1
@@ -1130,6 +1156,7 @@ impl Layout {
             inputs.push(InputLayout {
                 name: input.name.clone(),
                 shape,
+                row,
                 len,
                 range,
             });
@@ -1219,6 +1246,8 @@ struct Task<'a> {
     gradients: &'a [Option<NodeId>],
     vars: &'a [Var],
     var_shapes: &'a [Vec<usize>],
+    /// The variables' shapes without the batch dimension.
+    var_rows: &'a [Vec<usize>],
     layout: &'a Layout,
     seed: u64,
     samples: usize,
@@ -1306,7 +1335,7 @@ impl Task<'_> {
             let mut arrays = lossc_eval::eval(self.program, &roots, &bindings)?.into_iter();
             let value = arrays.next().map_or(f64::NAN, |a| mean(&a));
             let mut gradients = Vec::with_capacity(self.vars.len());
-            for ((&var, grad), shape) in self.vars.iter().zip(self.gradients).zip(self.var_shapes) {
+            for (((&var, grad), shape), row) in self.vars.iter().zip(self.gradients).zip(self.var_shapes).zip(self.var_rows) {
                 let values = match grad {
                     Some(_) => {
                         let array = arrays.next().unwrap_or_else(|| ArrayD::from_elem(IxDyn(&[]), T::nan()));
@@ -1319,7 +1348,7 @@ impl Task<'_> {
                 };
                 gradients.push(Tensor {
                     name: self.program.var_name(var).to_string(),
-                    shape: shape.clone(),
+                    shape: row.clone(),
                     values,
                 });
             }
@@ -1352,7 +1381,7 @@ impl Task<'_> {
                     .zip(point.values)
                     .map(|(input, values)| Tensor {
                         name: input.name.clone(),
-                        shape: input.shape.clone(),
+                        shape: input.row.clone(),
                         values,
                     })
                     .collect(),

@@ -93,6 +93,10 @@ pub fn leaf_text(program: &Program, node: NodeId) -> Option<String> {
         lossc_ir::Value::Scalar(x) => Some(*x),
         lossc_ir::Value::Vector(_) => None,
     };
+    let with_value = |name: &str, v: &lossc_ir::Value| match scalar(v) {
+        Some(x) => format!("{name} (= {})", format_number(x)),
+        None => name.to_string(),
+    };
     Some(match program.node(node).op {
         Op::Input(i) => program.inputs[i].name.clone(),
         Op::Param(i) => {
@@ -102,7 +106,7 @@ pub fn leaf_text(program: &Program, node: NodeId) -> Option<String> {
                 None => p.name.clone(),
             }
         }
-        Op::Const(i) => program.consts[i].name.clone(),
+        Op::Const(i) => with_value(&program.consts[i].name, &program.consts[i].value),
         Op::DimSize(d) => program.dims[d.0 as usize].clone(),
         _ => return None,
     })
@@ -518,7 +522,20 @@ fn negated(view: &View<'_>, cond: NodeId) -> String {
         Op::Call(Builtin::Ne, _) => "==",
         _ => return format!("`{}` is false", view.node_text(cond)),
     };
-    format!("`{} {flipped} {}`", view.operand(cond, 0), view.operand(cond, 1))
+    let mut text = format!("`{} {flipped} {}`", view.operand(cond, 0), view.operand(cond, 1));
+    // Say what a named constant is worth: `y_pred <= threshold` (threshold = 0.5).
+    let values: Vec<String> = node
+        .args
+        .iter()
+        .filter(|a| matches!(view.program.node(**a).op, Op::Param(_) | Op::Const(_)))
+        .filter_map(|a| leaf_text(view.program, *a))
+        .filter(|t| t.contains("(= "))
+        .map(|t| t.replace(" (= ", " = ").trim_end_matches(')').to_string())
+        .collect();
+    if !values.is_empty() {
+        text.push_str(&format!(" ({})", values.join(", ")));
+    }
+    text
 }
 
 fn clip_saturation(view: &View<'_>, node: NodeId, fraction: f64, region: &str, out: &mut Vec<Diagnostic>) {

@@ -7,6 +7,7 @@ use crate::CliError;
 use crate::check::CheckArgs;
 use crate::eval::EvalArgs;
 use crate::grad::GradArgs;
+use crate::probe::ProbeArgs;
 use crate::simplify::SimplifyArgs;
 use crate::terminal::ColorWhen;
 
@@ -68,6 +69,9 @@ pub enum Command {
     /// Evaluate a loss (or an output) and its gradient on data.
     #[command(long_about = crate::eval::LONG_ABOUT, after_help = crate::eval::EXAMPLES)]
     Eval(EvalArgs),
+    /// Sample the declared domains, evaluate loss and gradient, and cross-check `check`.
+    #[command(long_about = crate::probe::LONG_ABOUT, after_help = crate::probe::EXAMPLES)]
+    Probe(ProbeArgs),
 }
 
 /// Options that choose what is analysed and how: shared by the commands that
@@ -265,6 +269,7 @@ pub fn library_error(error: &lossc::Error, file: &str) -> CliError {
         }
         Error::Eval(error) => error.to_string(),
         Error::Invalid(_) => error.to_string(),
+        Error::Probe(error) => format!("cannot probe `{file}`: {error}"),
     };
     CliError::new(message)
 }

@@ -47,6 +47,7 @@ pub mod data;
 pub mod eval;
 pub mod grad;
 pub mod json;
+pub mod probe;
 pub mod program;
 pub mod render;
 pub mod simplify;
@@ -134,6 +135,7 @@ pub fn execute(cli: &Cli, stdout: &mut dyn WriteColor, stderr: &mut dyn WriteCol
         Command::Grad(args) => grad::run(args, stdout, stderr),
         Command::Simplify(args) => simplify::run(args, stdout, stderr),
         Command::Eval(args) => eval::run(args, stdout),
+        Command::Probe(args) => probe::run(args, stdout),
     }
 }
 

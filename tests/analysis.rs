@@ -1,0 +1,183 @@
+//! The static analyzer against the cases issue 4 names and hand-checked
+//! hazards: each expected code with its values, and no error on the
+//! well-guarded standard losses, in f32 and f64.
+
+use lossc::{CheckOptions, Code, Diagnostic, Dtype, Severity};
+
+fn check(source: &str, dtype: Dtype) -> Vec<Diagnostic> {
+    let options = CheckOptions {
+        dtype,
+        ..CheckOptions::default()
+    };
+    lossc::check(source, &options).expect("valid options")
+}
+
+fn example(name: &str) -> String {
+    let path = format!("{}/../../examples/{name}.loss", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[track_caller]
+fn expect(source: &str, dtype: Dtype, code: Code, severity: Severity, words: &[&str]) -> Diagnostic {
+    let found = check(source, dtype);
+    let d = found
+        .iter()
+        .find(|d| d.code == code && words.iter().all(|w| d.message.contains(w)))
+        .or_else(|| found.iter().find(|d| d.code == code))
+        .unwrap_or_else(|| panic!("no {code} in {dtype} for\n{source}\nfound: {:#?}", codes(&found)));
+    assert_eq!(d.severity, severity, "{code}: {}", d.message);
+    for word in words {
+        assert!(d.message.contains(word), "{code}: `{word}` not in `{}`", d.message);
+    }
+    d.clone()
+}
+
+#[track_caller]
+fn no_errors(source: &str, dtype: Dtype) {
+    let found = check(source, dtype);
+    let errors: Vec<&Diagnostic> = found.iter().filter(|d| d.severity == Severity::Error).collect();
+    assert!(errors.is_empty(), "errors in {dtype} for\n{source}\n{errors:#?}");
+}
+
+#[track_caller]
+fn absent(source: &str, dtype: Dtype, code: Code) {
+    let found = check(source, dtype);
+    assert!(!found.iter().any(|d| d.code == code), "unexpected {code} in {dtype} for\n{source}\n{found:#?}");
+}
+
+fn codes(found: &[Diagnostic]) -> Vec<String> {
+    found.iter().map(|d| format!("{} {}: {}", d.severity, d.code, d.message)).collect()
+}
+
+#[test]
+fn the_three_faulty_examples_of_the_issue() {
+    // A step through `where`: dead below the threshold, about half the domain.
+    let step = expect(
+        &example("faulty_step_where"),
+        Dtype::F32,
+        Code::DeadGradient,
+        Severity::Warning,
+        &["y_pred <= threshold", "threshold = 0.5", "of the declared domain"],
+    );
+    let percent: f64 = step.message.split('%').next().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((45.0..=55.0).contains(&percent), "{}", step.message);
+    // -log(y_pred + 1e-8) * y_true: the slope reaches 1 / 1e-8 at y_pred = 0.
+    expect(&example("faulty_log_eps"), Dtype::F32, Code::ExplodingGradient, Severity::Warning, &["1e8", "`y_pred` = 0"]);
+    expect(&example("faulty_log_eps"), Dtype::F64, Code::ExplodingGradient, Severity::Warning, &["1e8"]);
+    // A hard threshold on the batch error.
+    let found = check(&example("faulty_threshold"), Dtype::F32);
+    assert!(
+        found.iter().any(|d| d.code == Code::Discontinuity || d.code == Code::ZeroGradient),
+        "{:#?}",
+        codes(&found)
+    );
+}
+
+#[test]
+fn well_guarded_standard_losses_get_no_error() {
+    for name in ["bce", "weighted_bce", "cce_logits", "sparse_cce", "bce_logits", "mse", "huber", "mae", "log_cosh", "focal", "dice", "hinge", "kl_divergence", "cosine_similarity", "msle", "quantile"] {
+        for dtype in [Dtype::F32, Dtype::F64] {
+            no_errors(&example(name), dtype);
+        }
+    }
+}
+
+#[test]
+fn domain_hazards_name_their_values() {
+    let src = "input y_pred: [0, 1]\nloss = mean(-log(y_pred))";
+    expect(src, Dtype::F32, Code::LogDomain, Severity::Error, &["`y_pred` reaches 0 when `y_pred` = 0"]);
+    // The SPEC's own example.
+    let src = "input y_true: {0, 1}\ninput y_pred: [0, 1]\nlet p = y_pred\nloss = mean(-(y_true * log(p) + (1 - y_true) * log(1 - p)))";
+    expect(src, Dtype::F32, Code::LogDomain, Severity::Error, &["`1 - p` reaches 0 when `y_pred` = 1"]);
+    let src = "input y_pred: [-1, 1]\nloss = mean(1 / y_pred)";
+    expect(src, Dtype::F32, Code::DivByZero, Severity::Error, &["`y_pred` reaches 0"]);
+    let src = "input y_pred: [-1, 1]\nloss = mean(sqrt(y_pred))";
+    expect(src, Dtype::F32, Code::SqrtDomain, Severity::Error, &["`y_pred` reaches -1"]);
+    let src = "input y_pred: [-1, 1]\nloss = mean(y_pred ^ 0.5)";
+    expect(src, Dtype::F32, Code::PowDomain, Severity::Error, &[]);
+    let src = "input y_pred: [0, 100]\nloss = mean(exp(y_pred))";
+    expect(src, Dtype::F32, Code::ExpOverflow, Severity::Error, &["88.72"]);
+    // 100 is far from f64's 709.78.
+    absent(src, Dtype::F64, Code::ExpOverflow);
+    // A log whose -inf is absorbed: PyTorch's BCELoss clamps at -100.
+    let src = "input y_pred: [0, 1]\nloss = mean(-maximum(log(y_pred), -100))";
+    expect(src, Dtype::F32, Code::LogDomain, Severity::Warning, &[]);
+    // Guarded by the branch: the value is fine (the gradient trap is separate).
+    let src = "input y_pred: [0, 1]\nloss = mean(where(y_pred > 0, -log(y_pred), 0))";
+    absent(src, Dtype::F32, Code::LogDomain);
+}
+
+#[test]
+fn gradient_hazards() {
+    // The Euclidean distance of identical vectors: sqrt'(0) is infinite.
+    let src = "input a: real [N, D]\ninput b: real [N, D]\nwrt a\nloss = mean(sqrt(sum(square(a - b), axis=-1)))";
+    expect(src, Dtype::F32, Code::NanGradient, Severity::Error, &["sqrt("]);
+    let guarded = "input a: real [N, D]\ninput b: real [N, D]\nwrt a\nloss = mean(sqrt(sum(square(a - b), axis=-1) + 1e-12))";
+    absent(guarded, Dtype::F32, Code::NanGradient);
+    // The double-where trap: fine for lossc, NaN for framework autodiff.
+    let src = "input y_pred: [0, 1]\nloss = mean(where(y_pred > 0, -log(y_pred), 0))";
+    expect(src, Dtype::F32, Code::WhereNanGradient, Severity::Warning, &["`y_pred` = 0"]);
+    absent(src, Dtype::F32, Code::NanGradient);
+    let fixed = "input y_pred: [0, 1]\nloss = mean(where(y_pred > 0, -log(where(y_pred > 0, y_pred, 1)), 0))";
+    absent(fixed, Dtype::F32, Code::WhereNanGradient);
+}
+
+#[test]
+fn gradients_that_cannot_train() {
+    expect("loss = mean(abs(y_true - round(y_pred)))", Dtype::F32, Code::ZeroGradient, Severity::Error, &["round"]);
+    expect("loss = mean(square(y_true))", Dtype::F32, Code::NoGradientPath, Severity::Error, &["y_pred"]);
+    let relu = "input y_pred: [-1, 1]\nloss = mean(relu(y_pred))";
+    let d = expect(relu, Dtype::F32, Code::DeadGradient, Severity::Warning, &["y_pred <= 0"]);
+    assert!(d.message.contains('%'), "{}", d.message);
+    // Keras's clip: a thin saturated band, a note; a wide one, a warning.
+    let thin = "input y_true: {0, 1}\ninput y_pred: [0, 1]\nlet p = clip(y_pred, 1e-7, 1 - 1e-7)\nloss = mean(-(y_true * log(p) + (1 - y_true) * log(1 - p)))";
+    expect(thin, Dtype::F32, Code::ClipSaturation, Severity::Note, &[]);
+    let wide = "input y_true: {0, 1}\ninput y_pred: [0, 1]\nlet p = clip(y_pred, 0.1, 0.9)\nloss = mean(-(y_true * log(p) + (1 - y_true) * log(1 - p)))";
+    expect(wide, Dtype::F32, Code::ClipSaturation, Severity::Warning, &["%"]);
+}
+
+#[test]
+fn precision_depends_on_the_dtype() {
+    let src = "input y_true: {0, 1}\ninput y_pred: [0, 1]\nconst eps = 1e-8\nlet p = clip(y_pred, eps, 1 - eps)\nloss = mean(-(y_true * log(p) + (1 - y_true) * log(1 - p)))";
+    expect(src, Dtype::F32, Code::PrecisionLoss, Severity::Warning, &["`1 - eps` is exactly 1 in f32"]);
+    // ... and then log(1 - p) reaches log(0).
+    expect(src, Dtype::F32, Code::LogDomain, Severity::Error, &["`1 - p` reaches 0"]);
+    absent(src, Dtype::F64, Code::PrecisionLoss);
+    absent(src, Dtype::F64, Code::LogDomain);
+}
+
+#[test]
+fn stable_forms_come_with_a_proven_fix() {
+    let src = "input y_pred: real\nloss = mean(log(1 + exp(y_pred)) - y_pred)";
+    let d = expect(src, Dtype::F32, Code::PrecisionLoss, Severity::Warning, &["softplus(y_pred)"]);
+    let fix = d.fix.expect("a fix");
+    assert_eq!(&src[fix.span.start..fix.span.end], "log(1 + exp(y_pred))");
+    assert_eq!(fix.replacement, "softplus(y_pred)");
+    // Applying the fix removes the finding (and the overflow it caused).
+    let fixed = format!("{}{}{}", &src[..fix.span.start], fix.replacement, &src[fix.span.end..]);
+    absent(&fixed, Dtype::F32, Code::PrecisionLoss);
+    absent(&fixed, Dtype::F32, Code::ExpOverflow);
+    let d = expect("input y_pred: real\nloss = mean(-log(sigmoid(y_pred)))", Dtype::F32, Code::PrecisionLoss, Severity::Warning, &["log_sigmoid"]);
+    assert!(d.notes.iter().any(|n| n.contains("proven equal")), "{:?}", d.notes);
+}
+
+#[test]
+fn jumps_and_kinks() {
+    let src = "input y_pred: [0, 1]\nloss = mean(where(y_pred > 0.5, 1 - y_pred, 1))";
+    expect(src, Dtype::F32, Code::Discontinuity, Severity::Warning, &["y_pred > 0.5"]);
+    // Huber's branches meet: no jump, a kink-free join.
+    absent(&example("huber"), Dtype::F32, Code::Discontinuity);
+    expect(&example("mae"), Dtype::F32, Code::NonSmooth, Severity::Note, &["y_true - y_pred = 0"]);
+}
+
+#[test]
+fn overflow_is_reported_once_by_magnitude() {
+    let found = check(&example("mse"), Dtype::F32);
+    let overflow: Vec<&Diagnostic> = found.iter().filter(|d| d.code == Code::Overflow).collect();
+    assert_eq!(overflow.len(), 1, "{:#?}", codes(&found));
+    assert_eq!(overflow[0].severity, Severity::Note);
+    // sqrt(2^127): square overflows f32 at inputs of about 9.2e18 (two inputs, opposite signs).
+    assert!(overflow[0].message.contains("9.223e18"), "{}", overflow[0].message);
+    // Nothing else: MSE's gradient grows with the error, but that is not "exploding".
+    assert_eq!(found.len(), 1, "{:#?}", codes(&found));
+}

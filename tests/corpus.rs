@@ -1,0 +1,217 @@
+//! The corpus of real-world loss formulas in `tests/corpus/`: standard,
+//! well-guarded losses and buggy ones taken from framework docs, papers and
+//! public bug reports. Each file starts with a header:
+//!
+//! ```text
+//! # <what it is>; source: <where it comes from>
+//! # hazards: <SPEC §3 codes that must be reported, comma-separated, or `none`>
+//! # clean: <yes|no>
+//! # dtype: f32          (optional: the hazards hold in f32 only)
+//! ```
+//!
+//! `clean: yes` means a well-guarded loss that must get no error-severity
+//! diagnostic (warnings and notes are allowed). Without `# dtype: f32` the
+//! listed hazards hold in both f32 and f64 and are checked in both.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use lossc::{CheckOptions, Code, Dtype, Error, Severity};
+
+const MIN_FILES: usize = 110;
+const MIN_CLEAN: usize = 40;
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus")
+}
+
+/// Every `.loss` file of the corpus, sorted, with its name and source.
+fn corpus() -> Vec<(String, String)> {
+    let dir = corpus_dir();
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "loss"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let name = path.file_name().expect("file name").to_string_lossy().into_owned();
+            let source = fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {name}: {e}"));
+            (name, source)
+        })
+        .collect()
+}
+
+/// The parsed header of one corpus file.
+#[derive(Debug)]
+struct Header {
+    hazards: Vec<Code>,
+    clean: bool,
+    /// The dtypes the hazards are checked in.
+    dtypes: Vec<Dtype>,
+}
+
+/// The value of the first `# KEY: value` line among the leading comment lines.
+fn field<'a>(source: &'a str, key: &str) -> Option<&'a str> {
+    source
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .find_map(|l| l.strip_prefix('#')?.trim_start().strip_prefix(key)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+fn parse_header(source: &str) -> Result<Header, String> {
+    let first = source.lines().next().unwrap_or_default();
+    let (what, origin) = first
+        .strip_prefix("# ")
+        .and_then(|rest| rest.split_once("; source: "))
+        .ok_or("the first line is not `# <what it is>; source: <where it comes from>`")?;
+    if what.trim().is_empty() || origin.trim().is_empty() {
+        return Err("empty description or source on the first line".into());
+    }
+
+    let hazards_field = field(source, "hazards").ok_or("no `# hazards:` line")?;
+    let hazards = if hazards_field == "none" {
+        Vec::new()
+    } else {
+        hazards_field
+            .split(',')
+            .map(|name| Code::from_name(name.trim()).ok_or(format!("unknown code `{}` in `# hazards:`", name.trim())))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    if hazards.is_empty() && hazards_field != "none" {
+        return Err("`# hazards:` is empty: write `none`".into());
+    }
+
+    let clean = match field(source, "clean").ok_or("no `# clean:` line")? {
+        "yes" => true,
+        "no" => false,
+        other => return Err(format!("`# clean: {other}` is neither `yes` nor `no`")),
+    };
+    if !clean && hazards.is_empty() {
+        return Err("`clean: no` but no hazard is listed".into());
+    }
+
+    let dtypes = match field(source, "dtype") {
+        None => vec![Dtype::F32, Dtype::F64],
+        Some("f32") => vec![Dtype::F32],
+        Some(other) => return Err(format!("`# dtype: {other}`: only `f32` may be given")),
+    };
+    Ok(Header { hazards, clean, dtypes })
+}
+
+#[test]
+fn every_file_has_a_header_and_passes_the_front_end() {
+    let mut failures = Vec::new();
+    for (name, source) in corpus() {
+        if let Err(e) = parse_header(&source) {
+            failures.push(format!("{name}: header: {e}"));
+        }
+        match lossc::compile(&source) {
+            Ok(program) => {
+                if program.losses().next().is_none() {
+                    failures.push(format!("{name}: defines no loss"));
+                }
+            }
+            Err(Error::Invalid(diagnostics)) => {
+                for d in diagnostics.iter().filter(|d| d.severity == Severity::Error) {
+                    failures.push(format!("{name}: front end: error[{}]: {}", d.code, d.message));
+                }
+            }
+            Err(e) => failures.push(format!("{name}: front end: {e}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+#[ignore = "needs the analyzer (issue 4)"]
+fn every_file_reports_its_hazards_and_clean_files_have_no_errors() {
+    let mut failures = Vec::new();
+    for (name, source) in corpus() {
+        let header = match parse_header(&source) {
+            Ok(header) => header,
+            Err(e) => {
+                failures.push(format!("{name}: header: {e}"));
+                continue;
+            }
+        };
+        for &dtype in &header.dtypes {
+            let options = CheckOptions {
+                dtype,
+                ..CheckOptions::default()
+            };
+            let diagnostics = match lossc::check(&source, &options) {
+                Ok(diagnostics) => diagnostics,
+                Err(e) => {
+                    failures.push(format!("{name} ({}): check failed: {e}", dtype.as_str()));
+                    continue;
+                }
+            };
+            let found: Vec<String> = diagnostics
+                .iter()
+                .map(|d| format!("{}[{}]", d.severity.as_str(), d.code))
+                .collect();
+            let missing: Vec<&str> = header
+                .hazards
+                .iter()
+                .filter(|&&code| !diagnostics.iter().any(|d| d.code == code))
+                .map(|code| code.as_str())
+                .collect();
+            if !missing.is_empty() {
+                failures.push(format!(
+                    "{name} ({}): missing {}; found [{}]",
+                    dtype.as_str(),
+                    missing.join(", "),
+                    found.join(", ")
+                ));
+            }
+            if header.clean {
+                let errors: Vec<String> = diagnostics
+                    .iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .map(|d| format!("error[{}]: {}", d.code, d.message))
+                    .collect();
+                if !errors.is_empty() {
+                    failures.push(format!("{name} ({}): clean, but {}", dtype.as_str(), errors.join("; ")));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn the_corpus_is_large_and_mixed() {
+    let files = corpus();
+    let clean = files
+        .iter()
+        .filter(|(_, source)| parse_header(source).is_ok_and(|h| h.clean))
+        .count();
+    assert!(
+        files.len() >= MIN_FILES,
+        "the corpus has {} files, fewer than {MIN_FILES}",
+        files.len()
+    );
+    assert!(
+        clean >= MIN_CLEAN,
+        "the corpus has {clean} clean files, fewer than {MIN_CLEAN}"
+    );
+    assert!(
+        files.len() - clean >= MIN_CLEAN,
+        "the corpus has only {} buggy files",
+        files.len() - clean
+    );
+}
