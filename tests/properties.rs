@@ -804,12 +804,12 @@ fn symbolic_gradient_matches_finite_differences() {
 
 #[test]
 fn simplify_preserves_the_loss() {
-    run("(b) simplify", 400, simplified_program_evaluates_equal);
+    run("(b) simplify", 1000, simplified_program_evaluates_equal);
 }
 
 #[test]
 fn gradient_program_evaluates_like_eval_grad() {
-    run("(c) grad round trip", 400, gradient_program_round_trips);
+    run("(c) grad round trip", 1000, gradient_program_round_trips);
 }
 
 /// A regression found by property (b): an unnamed `loss = ...` is named

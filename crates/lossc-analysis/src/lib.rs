@@ -60,10 +60,11 @@ pub fn analyze(program: &Program, source: &str, options: &Options) -> Vec<Diagno
         checks::loss(program, source, loss, &vars, options.dtype, &mut out);
     }
     checks::constants(program, source, options.dtype, &mut out);
-    // One diagnostic per code and place.
-    lossc_diagnostics::sort(&mut out);
+    // One diagnostic per code and place: the most severe.
+    out.sort_by(|a, b| b.severity.cmp(&a.severity));
     let mut seen = std::collections::HashSet::new();
     out.retain(|d| seen.insert((d.code, d.span)));
+    lossc_diagnostics::sort(&mut out);
     out
 }
 
