@@ -251,7 +251,8 @@ fn exact_or_message(src: &str, inputs: &[(&str, ArrayD<f64>)], expected: &[(&str
                 .unwrap_or_default();
             let at: Vec<String> = inputs.iter().map(|(n, a)| format!("{n} = {a}")).collect();
             return Err(format!(
-                "wrong gradient of `{var}`\nprogram:\n{src}\nat {}\nexpected {want}\n     got {got}\nsymbolic: {symbolic}",
+                "wrong gradient of `{var}`\nprogram:\n{src}\nat {}\n\
+                 expected {want}\n     got {got}\nsymbolic: {symbolic}",
                 at.join(", ")
             ));
         }
@@ -568,11 +569,17 @@ fn a_scalar_adjoint_is_summed_over_the_axes_it_stands_for() {
     // axis of size 1 (hand-derived, N = 4, C = 3).
     let y_pred = vec1(&[0.1, 0.9, -0.4, 1.6]);
     let x = arr(&[N, C], &[1.0, 2.0, 3.0, -1.0, 0.5, 0.0, 2.0, 2.0, 2.0, -3.0, 1.0, 1.5]);
-    let row_sums: Vec<f64> = (0..N).map(|n| (0..C).map(|c| x[[n, c]]).sum::<f64>() / N as f64).collect();
+    let row_sums: Vec<f64> = (0..N)
+        .map(|n| (0..C).map(|c| x[[n, c]]).sum::<f64>() / N as f64)
+        .collect();
     let scalar = |v: f64| ndarray::arr0(v).into_dyn();
     type Case<'a> = (&'a str, Vec<(&'a str, ArrayD<f64>)>, Vec<(&'a str, ArrayD<f64>)>);
     let cases: Vec<Case> = vec![
-        ("param w = 0.7\nwrt w\nloss = mean(w + y_pred)", vec![("y_pred", y_pred.clone())], vec![("w", scalar(1.0))]),
+        (
+            "param w = 0.7\nwrt w\nloss = mean(w + y_pred)",
+            vec![("y_pred", y_pred.clone())],
+            vec![("w", scalar(1.0))],
+        ),
         (
             "param w = 0.7\nwrt w\nloss = sum(w * 2 + y_pred)",
             vec![("y_pred", y_pred.clone())],
@@ -591,13 +598,22 @@ fn a_scalar_adjoint_is_summed_over_the_axes_it_stands_for() {
         (
             "input x: real [N, C]\ninput b: real [C]\nwrt x, b\nloss = mean(x + b)",
             vec![("x", x.clone()), ("b", vec1(&[0.1, 0.2, 0.3]))],
-            vec![("x", ArrayD::from_elem(IxDyn(&[N, C]), 1.0 / 12.0)), ("b", vec1(&[1.0 / 3.0; C]))],
+            vec![
+                ("x", ArrayD::from_elem(IxDyn(&[N, C]), 1.0 / 12.0)),
+                ("b", vec1(&[1.0 / 3.0; C])),
+            ],
         ),
         (
             "input x: real [N, C]\ninput s: real [N, 1]\nwrt x, s\nloss = sum(x * s, axis=-1)",
             vec![("x", x.clone()), ("s", arr(&[N, 1], &[1.0, 2.0, 3.0, 4.0]))],
             vec![
-                ("x", arr(&[N, C], &[0.25, 0.25, 0.25, 0.5, 0.5, 0.5, 0.75, 0.75, 0.75, 1.0, 1.0, 1.0])),
+                (
+                    "x",
+                    arr(
+                        &[N, C],
+                        &[0.25, 0.25, 0.25, 0.5, 0.5, 0.5, 0.75, 0.75, 0.75, 1.0, 1.0, 1.0],
+                    ),
+                ),
                 ("s", arr(&[N, 1], &row_sums)),
             ],
         ),
@@ -616,7 +632,13 @@ fn a_scalar_adjoint_is_summed_over_the_axes_it_stands_for() {
         .iter()
         .filter_map(|(src, inputs, expected)| exact_or_message(src, inputs, expected).err())
         .collect();
-    assert!(failures.is_empty(), "{} of {} cases fail:\n\n{}", failures.len(), cases.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases fail:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
@@ -658,14 +680,20 @@ fn a_loss_other_than_the_default_and_a_variable_it_does_not_use() {
     exact(
         src,
         &[("y_true", weights()), ("y_pred", y_pred.clone())],
-        &[("y_pred", (y_pred - weights()) * 0.5), ("w", ndarray::arr0(0.0).into_dyn())],
+        &[
+            ("y_pred", (y_pred - weights()) * 0.5),
+            ("w", ndarray::arr0(0.0).into_dyn()),
+        ],
     );
     // An output is never differentiated.
     let output = EvalOptions {
         result: Some("o".to_string()),
         ..options(true, &[])
     };
-    assert!(program.eval(&inputs, &output).is_err(), "eval --grad of an output must be refused");
+    assert!(
+        program.eval(&inputs, &output).is_err(),
+        "eval --grad of an output must be refused"
+    );
 }
 
 // --------------------------------------------- per-sample losses and params
@@ -806,8 +834,16 @@ fn clip_at_its_bounds_gives_half() {
 fn ties_of_an_argument_with_itself_and_of_equal_bounds() {
     let at = vec1(&[0.5, 0.7, 0.3, -1.0]);
     // maximum(y, y): half and half of the same variable, so 1.
-    exact("loss = mean(maximum(y_pred, y_pred))", &[("y_pred", at.clone())], &[("y_pred", vec1(&[0.25; N]))]);
-    exact("loss = mean(minimum(y_pred, y_pred * 1))", &[("y_pred", at.clone())], &[("y_pred", vec1(&[0.25; N]))]);
+    exact(
+        "loss = mean(maximum(y_pred, y_pred))",
+        &[("y_pred", at.clone())],
+        &[("y_pred", vec1(&[0.25; N]))],
+    );
+    exact(
+        "loss = mean(minimum(y_pred, y_pred * 1))",
+        &[("y_pred", at.clone())],
+        &[("y_pred", vec1(&[0.25; N]))],
+    );
     // clip(y, 0.5, 0.5): at 0.5, maximum's tie passes on half of what
     // minimum's tie passes, itself half: a quarter. Elsewhere a bound wins.
     exact(
@@ -816,7 +852,11 @@ fn ties_of_an_argument_with_itself_and_of_equal_bounds() {
         &[("y_pred", vec1(&[0.25 / N as f64, 0.0, 0.0, 0.0]))],
     );
     // clip(y, y, y) is y: the ties share it all back to y, 1/4 + 1/4 + 1/2.
-    exact("loss = mean(clip(y_pred, y_pred, y_pred))", &[("y_pred", at.clone())], &[("y_pred", vec1(&[0.25; N]))]);
+    exact(
+        "loss = mean(clip(y_pred, y_pred, y_pred))",
+        &[("y_pred", at.clone())],
+        &[("y_pred", vec1(&[0.25; N]))],
+    );
     // where on the variable itself, at its boundary: the false branch's 0.
     exact(
         "loss = mean(where(y_pred > 0.5, y_pred, 0))",

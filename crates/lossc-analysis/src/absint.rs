@@ -308,6 +308,18 @@ impl<'p> Analysis<'p> {
             }
             Builtin::Max | Builtin::Min | Builtin::Take | Builtin::ExpandDims => x,
             Builtin::OneHot => Iv::new(0.0, 1.0),
+            Builtin::Logsumexp | Builtin::Softmax | Builtin::LogSoftmax
+                if x.lo.is_finite() && x.hi.is_finite() && apply(dtype, Builtin::Sub, &[x.hi, x.lo]).is_infinite() =>
+            {
+                // These subtract the maximum: `x - max(x)` overflows for a row
+                // holding both ends of the float range.
+                self.events.push(Event {
+                    node,
+                    hazard: Hazard::Overflow,
+                    operand: x,
+                });
+                Iv::ALL
+            }
             Builtin::Logsumexp => {
                 let n = count();
                 let ln = apply(dtype, Builtin::Log, &[n.hi]);
@@ -406,7 +418,7 @@ impl<'p> Analysis<'p> {
         }
         let mut constraints = self.envs[env].clone();
         self.constrain(env, cond, truth, &mut constraints);
-        constraints.sort_by(|a, b| a.0.cmp(&b.0));
+        constraints.sort_by_key(|a| a.0);
         constraints.dedup_by(|a, b| {
             if a.0 == b.0 {
                 b.1 = b.1.meet(a.1);

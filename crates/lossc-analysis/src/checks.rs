@@ -274,8 +274,13 @@ fn analysis<'p>(subject: &'p Subject<'_>, case: &[Option<f64>], clamp: f64) -> A
 }
 
 /// The smallest input magnitude at which ordinary arithmetic overflows, the
-/// largest at which it does not, and where: `None` if it never does.
-fn overflow_threshold(subject: &Subject<'_>, case: &[Option<f64>]) -> Option<(f64, f64, NodeId)> {
+/// largest at which it does not, and where: `None` if it never does. Nodes in
+/// `already` (overflows at ordinary magnitudes, reported on their own) do not count.
+fn overflow_threshold(
+    subject: &Subject<'_>,
+    case: &[Option<f64>],
+    already: &HashSet<NodeId>,
+) -> Option<(f64, f64, NodeId)> {
     let roots = roots(subject);
     let overflows = |clamp: f64| -> Option<NodeId> {
         let mut a = analysis(subject, case, clamp);
@@ -284,16 +289,13 @@ fn overflow_threshold(subject: &Subject<'_>, case: &[Option<f64>]) -> Option<(f6
         }
         a.events
             .iter()
-            .filter(|e| e.hazard == Hazard::Overflow)
+            .filter(|e| e.hazard == Hazard::Overflow && !already.contains(&e.node))
             .map(|e| e.node)
             .min()
     };
     let max = max_finite(subject.dtype);
     overflows(max)?;
-    if overflows(1.0).is_some() {
-        return None;
-    }
-    let (mut safe, mut fail) = (0.0f64, max.log10());
+    let (mut safe, mut fail) = (MODERATE.log10(), max.log10());
     for _ in 0..24 {
         let mid = (safe + fail) / 2.0;
         if overflows(10f64.powf(mid)).is_some() {
@@ -306,13 +308,25 @@ fn overflow_threshold(subject: &Subject<'_>, case: &[Option<f64>]) -> Option<(f6
     Some((at, 10f64.powf(safe), overflows(at)?))
 }
 
+/// Overflows that happen with inputs of ordinary magnitude (a division by a
+/// denormal, `exp` of a sum): not a matter of scaling the data.
+fn ordinary_overflows(subject: &Subject<'_>, case: &[Option<f64>]) -> Vec<Event> {
+    let mut a = analysis(subject, case, MODERATE);
+    for r in roots(subject) {
+        a.value(r);
+    }
+    a.events.into_iter().filter(|e| e.hazard == Hazard::Overflow).collect()
+}
+
 /// Domain hazards, gradient hazards, exploding and framework-NaN gradients,
 /// and overflow, for one case.
 fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut bool, out: &mut Vec<Diagnostic>) {
     let program = &subject.program;
     let dtype = subject.dtype;
     let when_case = case_text(program, case);
-    let threshold = overflow_threshold(subject, case);
+    let ordinary = ordinary_overflows(subject, case);
+    let ordinary_nodes: HashSet<NodeId> = ordinary.iter().map(|e| e.node).collect();
+    let threshold = overflow_threshold(subject, case, &ordinary_nodes);
     let clamp = threshold.map_or(f64::INFINITY, |(_, safe, _)| safe);
     if let Some((at, _, node)) = threshold
         && !*overflow_reported
@@ -366,8 +380,22 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
     let gradient_sources = events
         .iter()
         .any(|e| subject.is_gradient(e.node) && !matches!(e.hazard, Hazard::Overflow | Hazard::Indeterminate));
-    for event in &events {
-        if event.hazard == Hazard::Overflow || !done.insert((event.hazard, event.node)) {
+    for event in events.iter().chain(&ordinary) {
+        if !done.insert((event.hazard, event.node)) {
+            continue;
+        }
+        if event.hazard == Hazard::Overflow {
+            if !ordinary_nodes.contains(&event.node) {
+                continue;
+            }
+            // An overflow at ordinary magnitudes: a gradient hazard, or a value one.
+            if subject.is_gradient(event.node) {
+                if forward_finite && let Some(d) = gradient_hazard(subject, &search, event, true, &when_case) {
+                    out.push(d);
+                }
+            } else {
+                out.push(ordinary_overflow(subject, &search, event, &when_case));
+            }
             continue;
         }
         if subject.is_gradient(event.node) {
@@ -410,7 +438,7 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
     let mut fw = analysis(subject, case, clamp);
     for (k, (_, _, fw_root)) in subject.gradients.iter().enumerate() {
         let fw_iv = fw.value(*fw_root);
-        if !(fw_iv.nan && !grad_ivs[k].nan) {
+        if !fw_iv.nan || grad_ivs[k].nan {
             continue;
         }
         for event in fw.events.clone() {
@@ -479,6 +507,10 @@ fn with_case(message: String, when_case: &str) -> String {
     }
 }
 
+/// A value hazard: its code, which operand, the condition a witness of it
+/// meets, how to say that condition, and the help line.
+type HazardShape = (Code, usize, Box<dyn Fn(f64) -> bool>, &'static str, String);
+
 fn forward_hazard(
     subject: &Subject<'_>,
     search: &Search<'_>,
@@ -493,7 +525,7 @@ fn forward_hazard(
     };
     let span = node.span;
     let arg = |k: usize| node.args[k];
-    let (code, operand, holds, what, help): (Code, usize, Box<dyn Fn(f64) -> bool>, &str, String) = match event.hazard {
+    let (code, operand, holds, what, help): HazardShape = match event.hazard {
         Hazard::LogDomain => {
             let k = if builtin == Builtin::Xlogy { 1 } else { 0 };
             let limit = if builtin == Builtin::Log1p { -1.0 } else { 0.0 };
@@ -590,6 +622,25 @@ fn forward_hazard(
     d
 }
 
+/// A value that overflows with inputs of ordinary magnitude.
+fn ordinary_overflow(subject: &Subject<'_>, search: &Search<'_>, event: &Event, when_case: &str) -> Diagnostic {
+    let span = subject.program.node(event.node).span;
+    let witness = search
+        .find(&[event.node], |v| v[0].iter().any(|x| x.is_infinite()))
+        .map(|(p, _)| format!(" when {}", search.describe(&p, event.node)))
+        .unwrap_or_default();
+    Diagnostic::warning(
+        Code::Overflow,
+        with_case(
+            format!("`{}` can overflow to infinity{witness}", subject.text(span)),
+            when_case,
+        ),
+        span,
+    )
+    .with_label("exceeds the largest finite float")
+    .with_help("keep denominators away from 0 and arguments of `exp` small, or compute in a stable form")
+}
+
 fn label_for(code: Code, v: f64) -> String {
     match code {
         Code::LogDomain if v < 0.0 => "log of a negative number is NaN".into(),
@@ -623,8 +674,11 @@ fn gradient_hazard(
     let span = program.node(event.node).span;
     let source = source_builtin(subject, event.node)?;
     let text = subject.text(span);
+    // A witness is a point where the whole gradient is not finite (a guarded
+    // term's own value does not count where its guard is false).
+    let roots: Vec<NodeId> = subject.gradients.iter().map(|(_, g, _)| *g).collect();
     let witness = search
-        .find(&[event.node], |v| v[0].iter().any(|x| !x.is_finite()))
+        .find(&roots, |v| v.iter().any(|g| g.iter().any(|x| !x.is_finite())))
         .map(|(p, _)| format!(" when {}", search.describe(&p, event.node)))
         .unwrap_or_default();
     let help = match source {

@@ -325,9 +325,7 @@ pub fn elementwise(dtype: Dtype, builtin: Builtin, args: &[Iv]) -> Option<Iv> {
         },
         Builtin::Float => x.meet(Iv::new(0.0, 1.0)).with_nan(false),
         Builtin::Abs => {
-            if x.is_empty() {
-                x
-            } else if x.lo >= 0.0 {
+            if x.is_empty() || x.lo >= 0.0 {
                 x
             } else if x.hi <= 0.0 {
                 neg(x)

@@ -61,7 +61,7 @@ pub fn analyze(program: &Program, source: &str, options: &Options) -> Vec<Diagno
     }
     checks::constants(program, source, options.dtype, &mut out);
     // One diagnostic per code and place: the most severe.
-    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.sort_by_key(|d| std::cmp::Reverse(d.severity));
     let mut seen = std::collections::HashSet::new();
     out.retain(|d| seen.insert((d.code, d.span)));
     lossc_diagnostics::sort(&mut out);
@@ -188,7 +188,11 @@ pub(crate) fn operand_text(program: &Program, source: &str, node: lossc_ir::Node
         && let Some(symbol) = builtin.spec().symbol
         && let Some(at) = rfind_top_level(&whole, symbol)
     {
-        let part = if k == 0 { &whole[..at] } else { &whole[at + symbol.len()..] };
+        let part = if k == 0 {
+            &whole[..at]
+        } else {
+            &whole[at + symbol.len()..]
+        };
         return part.trim().to_string();
     }
     if let Some(name) = sampling::leaf_text(program, n.args[k]) {

@@ -184,7 +184,17 @@ impl Class {
                 Code::PowDomain,
                 Code::ExpOverflow,
             ],
-            Class::ExplodingGradient => &[Code::ExplodingGradient, Code::NanGradient, Code::Overflow],
+            // A slope that is infinite at a domain edge is huge next to it: a
+            // reported log(0) or x/0 predicts the explosion around it.
+            Class::ExplodingGradient => &[
+                Code::ExplodingGradient,
+                Code::NanGradient,
+                Code::Overflow,
+                Code::LogDomain,
+                Code::DivByZero,
+                Code::SqrtDomain,
+                Code::PowDomain,
+            ],
             Class::ZeroGradient => &[
                 Code::DeadGradient,
                 Code::ZeroGradient,
@@ -251,13 +261,7 @@ impl Witness {
 fn describe_tensors(tensors: &[Tensor], dtype: Dtype) -> String {
     tensors
         .iter()
-        .map(|t| {
-            format!(
-                "{} = {}",
-                t.name,
-                describe_values(&t.values, t.shape.is_empty(), dtype)
-            )
-        })
+        .map(|t| format!("{} = {}", t.name, describe_values(&t.values, t.shape.is_empty(), dtype)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -1335,7 +1339,13 @@ impl Task<'_> {
             let mut arrays = lossc_eval::eval(self.program, &roots, &bindings)?.into_iter();
             let value = arrays.next().map_or(f64::NAN, |a| mean(&a));
             let mut gradients = Vec::with_capacity(self.vars.len());
-            for (((&var, grad), shape), row) in self.vars.iter().zip(self.gradients).zip(self.var_shapes).zip(self.var_rows) {
+            for (((&var, grad), shape), row) in self
+                .vars
+                .iter()
+                .zip(self.gradients)
+                .zip(self.var_shapes)
+                .zip(self.var_rows)
+            {
                 let values = match grad {
                     Some(_) => {
                         let array = arrays.next().unwrap_or_else(|| ArrayD::from_elem(IxDyn(&[]), T::nan()));
@@ -1613,10 +1623,13 @@ mod tests {
         report.cross_check(&[Code::DeadGradient, Code::ExplodingGradient, Code::DeadGradient]);
         assert!(report.all_predicted());
         assert_eq!(report.diagnostics, [Code::ExplodingGradient, Code::DeadGradient]);
-        // A code for another class predicts nothing here.
-        report.cross_check(&[Code::LogDomain, Code::ClipSaturation]);
+        // A code for another class predicts nothing here; a domain hazard
+        // predicts the explosion beside its edge.
+        report.cross_check(&[Code::Discontinuity, Code::ClipSaturation]);
         let classes: Vec<Class> = report.unpredicted.iter().map(|u| u.class).collect();
         assert_eq!(classes, [Class::ExplodingGradient]);
+        report.cross_check(&[Code::LogDomain, Code::ClipSaturation]);
+        assert!(report.all_predicted());
     }
 
     #[test]

@@ -245,9 +245,8 @@ fn eval_typed<T: num_traits::Float>(view: &View<'_>, points: &[Sample], roots: &
             let has_batch = program.batch.is_some() && input.shape.first().copied() == program.batch;
             let row = row_len(program, input);
             let mut flat = Vec::with_capacity(shape.iter().product());
-            for sample in 0..if has_batch { n } else { 1 } {
-                let values = &points[sample][i];
-                flat.extend((0..row).map(|e| T::from(values[e]).unwrap_or_else(T::nan)));
+            for sample in points.iter().take(if has_batch { n } else { 1 }) {
+                flat.extend(sample[i].iter().take(row).map(|v| T::from(*v).unwrap_or_else(T::nan)));
             }
             let array = ArrayD::from_shape_vec(IxDyn(&shape), flat).ok()?;
             Some((input.name.as_str(), array))

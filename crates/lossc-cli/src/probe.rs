@@ -8,7 +8,9 @@ use std::io::{self, Write};
 use clap::Args;
 use codespan_reporting::term::termcolor::WriteColor;
 use lossc::Dtype;
-use lossc_analysis::probe::{DEFAULT_SAMPLES, ProbeOptions, ProbeReport, Tensor as ProbeTensor, Witness, format_number};
+use lossc_analysis::probe::{
+    DEFAULT_SAMPLES, ProbeOptions, ProbeReport, Tensor as ProbeTensor, Witness, format_number,
+};
 use serde::Serialize;
 
 use crate::cli::{AnalysisArgs, Format, library_error};
@@ -143,7 +145,11 @@ pub fn write_text(out: &mut dyn WriteColor, source: &Source, report: &ProbeRepor
         source.name,
         report.samples,
         context.join(", "),
-        if wrt.is_empty() { "nothing".to_string() } else { wrt.join(", ") }
+        if wrt.is_empty() {
+            "nothing".to_string()
+        } else {
+            wrt.join(", ")
+        }
     )?;
     writeln!(out)?;
     writeln!(out, "{:<20} {:>8} {:>9}  witness", "class", "samples", "uniform")?;
@@ -171,7 +177,11 @@ pub fn write_text(out: &mut dyn WriteColor, source: &Source, report: &ProbeRepor
     writeln!(
         out,
         "check reported: {}",
-        if codes.is_empty() { "nothing".to_string() } else { codes.join(", ") }
+        if codes.is_empty() {
+            "nothing".to_string()
+        } else {
+            codes.join(", ")
+        }
     )?;
     if report.unpredicted.is_empty() {
         return writeln!(out, "cross-check: every failure was predicted by check");
@@ -368,7 +378,13 @@ mod tests {
         let names: Vec<&str> = Class::ALL.iter().map(|class| class.as_str()).collect();
         assert_eq!(
             names,
-            ["nan-value", "inf-value", "nonfinite-gradient", "exploding-gradient", "zero-gradient"]
+            [
+                "nan-value",
+                "inf-value",
+                "nonfinite-gradient",
+                "exploding-gradient",
+                "zero-gradient"
+            ]
         );
     }
 }

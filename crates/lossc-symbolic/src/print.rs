@@ -80,7 +80,12 @@ pub fn program(program: &Program, roots: &[Root]) -> String {
             ResultKind::Output => "output",
         };
         let text = printer.expr(root.node);
-        let _ = writeln!(out, "{keyword} {} = {text}", root.name);
+        // A nameless `loss = ...` is named `loss`, a reserved word: print it nameless.
+        if root.kind == ResultKind::Loss && root.name == "loss" {
+            let _ = writeln!(out, "loss = {text}");
+        } else {
+            let _ = writeln!(out, "{keyword} {} = {text}", root.name);
+        }
     }
     out
 }
