@@ -188,8 +188,20 @@ fn gradient_hazards() {
     // The double-where trap: NaN for framework autodiff at 0, where lossc's
     // gradient is 0; both overflow at the smallest denormal, 1 / 1e-45 > 3.4e38.
     let src = "input y_pred: [0, 1]\nloss = mean(where(y_pred > 0, -log(y_pred), 0))";
-    expect(src, Dtype::F32, Code::WhereNanGradient, Severity::Warning, &["`y_pred` = 0"]);
-    expect(src, Dtype::F32, Code::NanGradient, Severity::Error, &["`y_pred` = 1e-45"]);
+    expect(
+        src,
+        Dtype::F32,
+        Code::WhereNanGradient,
+        Severity::Warning,
+        &["`y_pred` = 0"],
+    );
+    expect(
+        src,
+        Dtype::F32,
+        Code::NanGradient,
+        Severity::Error,
+        &["`y_pred` = 1e-45"],
+    );
     let away = "input y_pred: [0, 1]\nloss = mean(where(y_pred > 1e-6, -log(y_pred), 0))";
     absent(away, Dtype::F32, Code::NanGradient);
     expect(away, Dtype::F32, Code::WhereNanGradient, Severity::Warning, &[]);

@@ -132,7 +132,6 @@ fn every_file_has_a_header_and_passes_the_front_end() {
 }
 
 #[test]
-#[ignore = "needs the analyzer (issue 4)"]
 fn every_file_reports_its_hazards_and_clean_files_have_no_errors() {
     let mut failures = Vec::new();
     for (name, source) in corpus() {
@@ -213,5 +212,42 @@ fn the_corpus_is_large_and_mixed() {
         files.len() - clean >= MIN_CLEAN,
         "the corpus has only {} buggy files",
         files.len() - clean
+    );
+}
+
+/// Soundness (issue 4): `lossc probe` samples every corpus file and every
+/// example in f32 and f64, and finds no NaN, infinity, exploding or dead
+/// gradient that `check` did not predict. (The CLI runs the same cross-check
+/// with 10,000 samples; here 400 keep the debug build quick.)
+#[test]
+fn probe_finds_nothing_check_missed() {
+    let examples = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples"))
+        .expect("examples/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "loss"))
+        .map(|p| (p.display().to_string(), std::fs::read_to_string(&p).expect("readable")));
+    let mut programs: Vec<(String, String)> = corpus();
+    programs.extend(examples);
+    assert!(programs.len() >= 190, "only {} programs", programs.len());
+    let mut failures = Vec::new();
+    for (name, source) in &programs {
+        let program = lossc::compile(source).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for dtype in [Dtype::F32, Dtype::F64] {
+            let options = lossc::ProbeOptions {
+                dtype,
+                samples: 400,
+                ..lossc::ProbeOptions::default()
+            };
+            let report = program.probe(&options).unwrap_or_else(|e| panic!("{name}: {e}"));
+            for miss in &report.unpredicted {
+                failures.push(format!("{name} ({dtype}): {miss:?}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} analyzer miss(es):\n{}",
+        failures.len(),
+        failures.join("\n")
     );
 }

@@ -240,11 +240,46 @@ impl<'p> Analysis<'p> {
                     }
                 } else {
                     let args: Vec<Iv> = (0..node.args.len()).map(|k| self.arg(node_id, k, env)).collect();
-                    self.check(node_id, builtin, &args);
-                    match interval::elementwise(dtype, builtin, &args) {
-                        Some(iv) => iv,
-                        None => self.structural(node_id, builtin, attrs, &args),
+                    let same = node.args.len() == 2 && node.args[0] == node.args[1];
+                    let before = self.events.len();
+                    let value = match (builtin, same) {
+                        // x * x is a square: never negative.
+                        (Builtin::Mul, true) => {
+                            self.check(node_id, Builtin::Square, &args[..1]);
+                            interval::elementwise(dtype, Builtin::Square, &args[..1]).unwrap_or(Iv::ALL)
+                        }
+                        // xlogy(x, x) = x log x: 0 at 0, NaN only below 0.
+                        (Builtin::Xlogy, true) => {
+                            let x = args[0];
+                            if x.lo < 0.0 {
+                                self.events.push(Event {
+                                    node: node_id,
+                                    hazard: Hazard::LogDomain,
+                                    operand: x,
+                                });
+                            }
+                            interval::x_log_x(dtype, x)
+                        }
+                        _ => {
+                            self.check(node_id, builtin, &args);
+                            match interval::elementwise(dtype, builtin, &args) {
+                                Some(iv) => iv,
+                                None => self.structural(node_id, builtin, attrs, &args),
+                            }
+                        }
+                    };
+                    // Whatever else turns finite operands into an infinity
+                    // (rounding at the top of the range, a structural bound)
+                    // is an overflow too: nothing infinite goes unrecorded.
+                    let finite = |iv: &Iv| iv.is_empty() || (iv.lo.is_finite() && iv.hi.is_finite());
+                    if self.events.len() == before && value.may_be_infinite() && args.iter().all(finite) {
+                        self.events.push(Event {
+                            node: node_id,
+                            hazard: Hazard::Overflow,
+                            operand: value,
+                        });
                     }
+                    value
                 }
             }
         };
@@ -275,6 +310,11 @@ impl<'p> Analysis<'p> {
             return x;
         }
         match builtin {
+            // One-hot rows hold a single 1: summed over the classes, exactly
+            // 1, and `sum(one_hot * w)` is one of the weights.
+            Builtin::Sum if self.one_hot_over_classes(node, attrs).is_some() => {
+                self.one_hot_over_classes(node, attrs).unwrap_or(Iv::ALL)
+            }
             Builtin::Sum => {
                 let n = count();
                 let s = interval::mul(dtype, x, n);
@@ -349,6 +389,39 @@ impl<'p> Analysis<'p> {
             }
             _ => Iv::ALL,
         }
+    }
+
+    /// The value of `sum(one_hot(...))` or `sum(one_hot(...) * w)` over the
+    /// class axis only, or `None` for any other sum.
+    fn one_hot_over_classes(&self, node: NodeId, attrs: &lossc_ir::Attrs) -> Option<Iv> {
+        let program = self.program;
+        let operand = program.node(node).args[0];
+        let rank = program.node(operand).ty.shape.len();
+        if attrs.axes.as_deref() != Some(&[rank - 1]) {
+            return None;
+        }
+        let is_one_hot = |n: NodeId| {
+            let x = program.node(n);
+            matches!(x.op, Op::Call(Builtin::OneHot, _)) && x.ty.shape.len() == rank
+        };
+        let o = program.node(operand);
+        if is_one_hot(operand) {
+            return Some(Iv::point(1.0));
+        }
+        if let Op::Call(Builtin::Mul, _) = o.op {
+            let env = self
+                .memo
+                .iter()
+                .find(|((_, n), _)| *n == o.args[0])
+                .map(|((e, _), _)| *e)?;
+            for (hot, other) in [(o.args[0], o.args[1]), (o.args[1], o.args[0])] {
+                if is_one_hot(hot) {
+                    let w = self.memo.get(&(env, other)).copied().unwrap_or(Iv::ALL);
+                    return Some(w);
+                }
+            }
+        }
+        None
     }
 
     /// Records the hazards of an elementwise operation on these operands.
@@ -436,6 +509,8 @@ impl<'p> Analysis<'p> {
         let value = |n: NodeId| self.memo.get(&(env, n)).copied();
         match (builtin, truth) {
             (Builtin::Not, _) => self.constrain(env, node.args[0], !truth, out),
+            // A condition broadcast to another shape says the same of its elements.
+            (Builtin::ExpandDims | Builtin::BroadcastLike, _) => self.constrain(env, node.args[0], truth, out),
             (Builtin::And, true) | (Builtin::Or, false) => {
                 self.constrain(env, node.args[0], truth, out);
                 self.constrain(env, node.args[1], truth, out);

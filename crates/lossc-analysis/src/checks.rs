@@ -256,6 +256,21 @@ impl OpName for lossc_ir::Node {
     }
 }
 
+/// The per-sample value of the loss: the operand of its final batch mean or
+/// sum, or the loss itself when it is per-sample already.
+fn per_sample_root(subject: &Subject<'_>) -> NodeId {
+    let program = &subject.program;
+    let node = program.node(subject.root);
+    if let Op::Call(Builtin::Mean | Builtin::Sum, attrs) = &node.op {
+        let arg = node.args[0];
+        let batched = program.batch.is_some() && program.node(arg).ty.shape.first().copied() == program.batch;
+        if batched && attrs.axes.as_ref().is_none_or(|a| a.contains(&0)) {
+            return arg;
+        }
+    }
+    subject.root
+}
+
 /// The roots analysed together: the loss and its gradients, lossc's and the
 /// frameworks'.
 fn roots(subject: &Subject<'_>) -> Vec<NodeId> {
@@ -364,61 +379,62 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
         );
     }
     let search = Search::new(program, dtype, case, clamp);
+    // The value's hazards come from the value alone; the gradient's from the
+    // gradient's own nodes (it reads value nodes under its own guards).
+    let mut forward = analysis(subject, case, clamp);
+    let loss_iv = forward.value(subject.root);
+    let mut events = std::mem::take(&mut forward.events);
     let mut a = analysis(subject, case, clamp);
-    let loss_iv = a.value(subject.root);
     let grad_ivs: Vec<Iv> = subject.gradients.iter().map(|(_, g, _)| a.value(*g)).collect();
-    let events = std::mem::take(&mut a.events);
-    let forward_spans: HashSet<Span> = events
-        .iter()
-        .filter(|e| !subject.is_gradient(e.node) && e.hazard != Hazard::Overflow && e.hazard != Hazard::Indeterminate)
-        .map(|e| program.node(e.node).span)
-        .collect();
+    events.extend(a.events.drain(..).filter(|e| subject.is_gradient(e.node)));
+    // Value hazards first: an error needs a point that shows it (and a value
+    // that reaches the loss); what only the intervals see is a warning.
     let mut done: HashSet<(Hazard, NodeId)> = HashSet::new();
-    // A gradient hazard counts where the forward value is finite (SPEC.md §3);
-    // and `0 * inf` downstream of another gradient hazard is that hazard again.
-    let forward_finite = !loss_iv.may_be_non_finite();
-    let gradient_sources = events
-        .iter()
-        .any(|e| subject.is_gradient(e.node) && !matches!(e.hazard, Hazard::Overflow | Hazard::Indeterminate));
-    for event in events.iter().chain(&ordinary) {
-        if !done.insert((event.hazard, event.node)) {
+    let mut shown_errors: HashSet<Span> = HashSet::new();
+    for event in &events {
+        if subject.is_gradient(event.node)
+            || matches!(event.hazard, Hazard::Overflow | Hazard::Indeterminate)
+            || !done.insert((event.hazard, event.node))
+        {
             continue;
         }
-        if event.hazard == Hazard::Overflow {
-            if !ordinary_nodes.contains(&event.node) {
-                continue;
-            }
-            // An overflow at ordinary magnitudes: a gradient hazard, or a value one.
-            if subject.is_gradient(event.node) {
-                if forward_finite && let Some(d) = gradient_hazard(subject, &search, event, true, &when_case) {
-                    out.push(d);
-                }
-            } else {
-                out.push(ordinary_overflow(subject, &search, event, &when_case));
-            }
-            continue;
+        let d = forward_hazard(subject, &search, event, loss_iv.may_be_non_finite(), &when_case);
+        if d.severity == Severity::Error {
+            shown_errors.insert(d.span);
         }
-        if subject.is_gradient(event.node) {
-            if forward_spans.contains(&program.node(event.node).span)
-                || !forward_finite
-                || (event.hazard == Hazard::Indeterminate && gradient_sources)
-            {
-                continue;
-            }
-            let reaches = grad_ivs.iter().any(|g| g.may_be_non_finite());
-            if let Some(d) = gradient_hazard(subject, &search, event, reaches, &when_case) {
-                out.push(d);
-            }
-        } else if event.hazard != Hazard::Indeterminate {
-            out.push(forward_hazard(
-                subject,
-                &search,
-                event,
-                loss_iv.may_be_non_finite(),
-                &when_case,
-            ));
+        out.push(d);
+    }
+    for event in &ordinary {
+        if !subject.is_gradient(event.node) && done.insert((event.hazard, event.node)) {
+            out.push(ordinary_overflow(subject, &search, event, &when_case));
         }
     }
+    // Gradient hazards, where the value is finite (SPEC.md §3): not where a
+    // shown value error already is, and `0 * inf` downstream of another
+    // gradient hazard is that hazard again.
+    let forward_finite = shown_errors.is_empty();
+    let gradient_sources = events
+        .iter()
+        .chain(&ordinary)
+        .any(|e| subject.is_gradient(e.node) && e.hazard != Hazard::Indeterminate);
+    for event in events.iter().chain(&ordinary) {
+        if !subject.is_gradient(event.node) || !done.insert((event.hazard, event.node)) {
+            continue;
+        }
+        if event.hazard == Hazard::Overflow && !ordinary_nodes.contains(&event.node) {
+            continue;
+        }
+        if shown_errors.contains(&program.node(event.node).span)
+            || !forward_finite
+            || (event.hazard == Hazard::Indeterminate && gradient_sources)
+        {
+            continue;
+        }
+        if let Some(d) = gradient_hazard(subject, &search, event, &when_case) {
+            out.push(d);
+        }
+    }
+    let _ = &grad_ivs;
     // Exploding gradients: finite, but more than EXPLODING for one sample,
     // with inputs of ordinary magnitude (a gradient that grows with the data,
     // as MSE's does, is not exploding).
@@ -427,7 +443,8 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
     let moderate_search = Search::new(program, dtype, case, moderate);
     for (k, (var, g_root, _)) in subject.gradients.iter().enumerate() {
         let g = m.value(*g_root);
-        if grad_ivs[k].may_be_non_finite() || g.may_be_non_finite() || g.magnitude() <= EXPLODING {
+        let _ = k;
+        if !g.may_be_non_finite() && g.magnitude() <= EXPLODING {
             continue;
         }
         if let Some(d) = exploding(subject, &m, &moderate_search, *var, g, &when_case) {
@@ -438,22 +455,26 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
     let mut fw = analysis(subject, case, clamp);
     for (k, (_, _, fw_root)) in subject.gradients.iter().enumerate() {
         let fw_iv = fw.value(*fw_root);
-        if !fw_iv.nan || grad_ivs[k].nan {
+        if !fw_iv.nan {
             continue;
         }
+        let mut tried: HashSet<Span> = HashSet::new();
         for event in fw.events.clone() {
             if !subject.is_gradient(event.node) {
                 continue;
             }
-            if let Some(selection) = selecting_mask(subject, event.node) {
-                out.push(where_trap(
+            if let Some(selection) = selecting_mask(subject, event.node)
+                && tried.insert(selection)
+                && let Some(d) = where_trap(
                     subject,
                     &search,
                     selection,
                     subject.gradients[k].1,
                     *fw_root,
                     &when_case,
-                ));
+                )
+            {
+                out.push(d);
             }
         }
     }
@@ -557,8 +578,16 @@ fn forward_hazard(
         Hazard::PowDomain => (
             Code::PowDomain,
             0,
-            Box::new(|v| v <= 0.0),
-            "0 or a negative value",
+            {
+                // 0 is out of the domain only for a negative exponent.
+                let exponent = constant_value(&subject.program, node.args[1]);
+                if exponent.is_some_and(|c| c < 0.0) {
+                    Box::new(|v: f64| v <= 0.0)
+                } else {
+                    Box::new(|v: f64| v < 0.0)
+                }
+            },
+            "out of its domain (negative, with a fractional exponent; or 0, with a negative one)",
             "a negative base needs an integer exponent and 0 needs a positive one: clip the base, e.g. `maximum(x, 1e-7) ^ p`".into(),
         ),
         Hazard::ExpOverflow | Hazard::Overflow | Hazard::Indeterminate => (
@@ -571,6 +600,8 @@ fn forward_hazard(
     };
     let operand_text = subject.operand(event.node, operand);
     let operand_node = node.args[operand];
+    let mut shown = true;
+    let mut reaches_loss = true;
     let (message, label) = if code == Code::ExpOverflow {
         let limit = match (builtin, subject.dtype) {
             (Builtin::Cosh, Dtype::F32) => "89.4",
@@ -578,8 +609,9 @@ fn forward_hazard(
             (_, Dtype::F32) => "88.72",
             (_, Dtype::F64) => "709.78",
         };
-        let witness = search
-            .find(&[event.node], |v| v[0].iter().any(|x| x.is_infinite()))
+        let found = search.find(&[event.node], |v| v[0].iter().any(|x| x.is_infinite()));
+        shown = found.is_some();
+        let witness = found
             .map(|(p, _)| format!(" when {}", search.describe(&p, event.node)))
             .unwrap_or_default();
         let name = builtin.spec().symbol.unwrap_or(builtin.name());
@@ -592,7 +624,13 @@ fn forward_hazard(
             format!("`{name}` overflows to inf"),
         )
     } else {
-        let found = search.find(&[operand_node], |v| v[0].iter().any(|x| holds(*x)));
+        // Best: a point where the hazard makes the loss itself non-finite.
+        let sample = per_sample_root(subject);
+        let reaching = search.find(&[operand_node, sample], |v| {
+            v[0].iter().any(|x| holds(*x)) && v[1].iter().any(|x| !x.is_finite())
+        });
+        reaches_loss = reaching.is_some();
+        let found = reaching.or_else(|| search.find(&[operand_node], |v| v[0].iter().any(|x| holds(*x))));
         match found {
             Some((point, values)) => {
                 let v = values[0].iter().copied().find(|x| holds(*x)).unwrap_or(0.0);
@@ -605,17 +643,25 @@ fn forward_hazard(
                     label_for(code, v),
                 )
             }
-            None => (
-                format!("`{operand_text}` can be {what} over the declared domains"),
-                label_for(code, if event.operand.lo < 0.0 { -1.0 } else { 0.0 }),
-            ),
+            None => {
+                shown = false;
+                (
+                    format!("`{operand_text}` can be {what} over the declared domains"),
+                    label_for(code, if event.operand.lo < 0.0 { -1.0 } else { 0.0 }),
+                )
+            }
         }
     };
     let message = with_case(message, when_case);
-    let mut d = if loss_non_finite {
+    let mut d = if loss_non_finite && shown && reaches_loss {
         Diagnostic::error(code, message, span)
+    } else if !shown {
+        Diagnostic::warning(code, message, span)
+            .with_note("the interval analysis cannot rule this out, but no concrete input that shows it was found")
     } else {
-        Diagnostic::warning(code, message, span).with_note("the non-finite value does not reach the loss here (it is absorbed downstream), but its gradient may not be")
+        Diagnostic::warning(code, message, span).with_note(
+            "the non-finite value does not reach the loss here (it is absorbed downstream), but its gradient may not be",
+        )
     };
     let _ = arg;
     d = d.with_label(label).with_help(help);
@@ -625,8 +671,12 @@ fn forward_hazard(
 /// A value that overflows with inputs of ordinary magnitude.
 fn ordinary_overflow(subject: &Subject<'_>, search: &Search<'_>, event: &Event, when_case: &str) -> Diagnostic {
     let span = subject.program.node(event.node).span;
+    // A point where the overflow reaches the loss (not one where its branch is not taken).
+    let sample = per_sample_root(subject);
     let witness = search
-        .find(&[event.node], |v| v[0].iter().any(|x| x.is_infinite()))
+        .find(&[event.node, sample], |v| {
+            v[0].iter().any(|x| x.is_infinite()) && v[1].iter().any(|x| !x.is_finite())
+        })
         .map(|(p, _)| format!(" when {}", search.describe(&p, event.node)))
         .unwrap_or_default();
     Diagnostic::warning(
@@ -639,6 +689,20 @@ fn ordinary_overflow(subject: &Subject<'_>, search: &Search<'_>, event: &Event, 
     )
     .with_label("exceeds the largest finite float")
     .with_help("keep denominators away from 0 and arguments of `exp` small, or compute in a stable form")
+}
+
+/// The value of a literal, scalar param or const.
+fn constant_value(program: &Program, node: NodeId) -> Option<f64> {
+    let scalar = |v: &lossc_ir::Value| match v {
+        lossc_ir::Value::Scalar(x) => Some(*x),
+        lossc_ir::Value::Vector(_) => None,
+    };
+    match program.node(node).op {
+        Op::Literal(v) => Some(v),
+        Op::Param(i) => scalar(&program.params[i].value),
+        Op::Const(i) => scalar(&program.consts[i].value),
+        _ => None,
+    }
 }
 
 fn label_for(code: Code, v: f64) -> String {
@@ -663,13 +727,7 @@ fn source_builtin(subject: &Subject<'_>, node: NodeId) -> Option<Builtin> {
         })
 }
 
-fn gradient_hazard(
-    subject: &Subject<'_>,
-    search: &Search<'_>,
-    event: &Event,
-    reaches: bool,
-    when_case: &str,
-) -> Option<Diagnostic> {
+fn gradient_hazard(subject: &Subject<'_>, search: &Search<'_>, event: &Event, when_case: &str) -> Option<Diagnostic> {
     let program = &subject.program;
     let span = program.node(event.node).span;
     let source = source_builtin(subject, event.node)?;
@@ -677,8 +735,9 @@ fn gradient_hazard(
     // A witness is a point where the whole gradient is not finite (a guarded
     // term's own value does not count where its guard is false).
     let roots: Vec<NodeId> = subject.gradients.iter().map(|(_, g, _)| *g).collect();
-    let witness = search
-        .find(&roots, |v| v.iter().any(|g| g.iter().any(|x| !x.is_finite())))
+    let found = search.find(&roots, |v| v.iter().any(|g| g.iter().any(|x| !x.is_finite())));
+    let shown = found.is_some();
+    let witness = found
         .map(|(p, _)| format!(" when {}", search.describe(&p, event.node)))
         .unwrap_or_default();
     let help = match source {
@@ -698,10 +757,11 @@ fn gradient_hazard(
         format!("the gradient of `{text}` can be infinite or NaN{witness}, although its value is finite"),
         when_case,
     );
-    let d = if reaches {
+    let d = if shown {
         Diagnostic::error(Code::NanGradient, message, span)
     } else {
         Diagnostic::warning(Code::NanGradient, message, span)
+            .with_note("the interval analysis cannot rule this out, but no concrete input that shows it was found")
     };
     Some(d.with_label("the derivative is not finite here").with_help(help))
 }
@@ -775,16 +835,15 @@ fn where_trap(
     lossc_root: NodeId,
     fw_root: NodeId,
     when_case: &str,
-) -> Diagnostic {
+) -> Option<Diagnostic> {
     let text = subject.text(selection);
     let op = text.split('(').next().unwrap_or("where").trim().to_string();
-    let witness = search
-        .find(&[fw_root, lossc_root], |v| {
-            v[0].iter().any(|x| x.is_nan()) && v[1].iter().all(|x| x.is_finite())
-        })
-        .map(|(p, _)| format!(" at {}", search.describe(&p, fw_root)))
-        .unwrap_or_default();
-    Diagnostic::warning(
+    // A warning about the frameworks needs a point where they give NaN and lossc does not.
+    let (point, _) = search.find(&[fw_root, lossc_root], |v| {
+        v[0].iter().any(|x| x.is_nan()) && v[1].iter().all(|x| x.is_finite())
+    })?;
+    let witness = format!(" at {}", search.describe(&point, fw_root));
+    Some(Diagnostic::warning(
         Code::WhereNanGradient,
         with_case(
             format!("framework autodiff of this `{op}` gives a NaN gradient{witness}, although lossc's gradient is finite"),
@@ -794,7 +853,7 @@ fn where_trap(
     )
     .with_label("the branch it does not select has an infinite derivative, and 0 * inf = NaN")
     .with_note("JAX, PyTorch and TensorFlow multiply the unselected branch's gradient by 0; lossc's own gradient and `lossc emit` do not")
-    .with_help("guard the branch's input as well (the \"double where\"), e.g. `where(x > 0, log(where(x > 0, x, 1)), 0)`")
+    .with_help("guard the branch's input as well (the \"double where\"), e.g. `where(x > 0, log(where(x > 0, x, 1)), 0)`"))
 }
 
 /// The parts of a subject the sampling checks need.

@@ -178,15 +178,16 @@ fn widen(dtype: Dtype, iv: Iv) -> Iv {
     let mut lo = iv.lo;
     let mut hi = iv.hi;
     for _ in 0..4 {
+        // Never across zero, and never from a finite end to an infinite one.
         if lo.is_finite() && lo != 0.0 {
             let down = next_down(dtype, lo);
-            if down.signum() == lo.signum() {
+            if down.signum() == lo.signum() && down.is_finite() {
                 lo = down;
             }
         }
         if hi.is_finite() && hi != 0.0 {
             let up = next_up(dtype, hi);
-            if up.signum() == hi.signum() {
+            if up.signum() == hi.signum() && up.is_finite() {
                 hi = up;
             }
         }
@@ -483,6 +484,28 @@ fn logic(a: Iv, b: Iv, f: impl Fn(bool, bool) -> bool) -> Iv {
         (Some(x), Some(y)) => Iv::point(if f(x != 0.0, y != 0.0) { 1.0 } else { 0.0 }),
         _ => Iv::new(0.0, 1.0),
     }
+}
+
+/// `x log x` (with 0 at 0), for `xlogy(x, x)`: its minimum is -1/e at 1/e.
+pub fn x_log_x(dtype: Dtype, x: Iv) -> Iv {
+    let inside = x.meet(Iv::new(0.0, f64::INFINITY));
+    if inside.is_empty() {
+        return Iv { nan: true, ..Iv::EMPTY };
+    }
+    let f = |v: f64| {
+        if v == 0.0 {
+            0.0
+        } else {
+            apply(dtype, Builtin::Mul, &[v, apply(dtype, Builtin::Log, &[v])])
+        }
+    };
+    let (a, b) = (f(inside.lo), f(inside.hi));
+    let mut lo = a.min(b);
+    let e = (-1.0f64).exp();
+    if inside.contains(e) {
+        lo = lo.min(-e);
+    }
+    widen(dtype, Iv::new(lo, a.max(b))).with_nan(x.nan || x.lo < 0.0)
 }
 
 /// `x ^ y`, with its domain: a negative base needs an integer exponent, and

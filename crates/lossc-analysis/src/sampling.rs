@@ -618,8 +618,11 @@ fn discontinuities(view: &View<'_>, pts: &[Sample], selections: &[Selection], ou
             continue;
         }
         let roots = [cond, s.node];
-        let probe = &pts[..pts.len().min(64)];
-        let Some(first) = evaluate(view, probe, &roots, false) else {
+        // Two samples on either side of the boundary (all samples, in one
+        // batch when they are independent), then bisection between them.
+        let together = view.separable();
+        let probe = if together { pts } else { &pts[..pts.len().min(128)] };
+        let Some(first) = evaluate(view, probe, &[cond], together) else {
             continue;
         };
         let side = |p: usize| first[p][0].first().is_some_and(|c| *c != 0.0);

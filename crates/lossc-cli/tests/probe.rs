@@ -5,7 +5,7 @@
 //!
 //! Most tests assert sampling facts, which do not depend on the analyzer; the
 //! verdict of the cross-check (exit status 0 or 1) does, and the tests of it
-//! that need the analyzer to report a particular code are marked `#[ignore]`.
+//! that need the analyzer to report a particular code run against the real analyzer.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -332,7 +332,6 @@ fn assert_predicted(args: &[&str]) {
 }
 
 #[test]
-#[ignore = "needs the analyzer"]
 fn the_additive_epsilon_is_predicted_by_check() {
     // check reports exploding-gradient and dead-gradient.
     let file = example("faulty_log_eps");
@@ -344,7 +343,6 @@ fn the_additive_epsilon_is_predicted_by_check() {
 }
 
 #[test]
-#[ignore = "needs the analyzer"]
 fn every_example_is_predicted_by_check() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -383,7 +381,6 @@ fn every_example_is_predicted_by_check() {
 }
 
 #[test]
-#[ignore = "needs the analyzer"]
 fn failures_at_large_magnitudes_are_predicted_by_overflow() {
     // MSE of inputs near 3.4e38 overflows in f32: that is `overflow`'s job.
     let json = probe_json(&[example("mse").to_str().unwrap(), "--samples", "1000"]);
@@ -394,7 +391,6 @@ fn failures_at_large_magnitudes_are_predicted_by_overflow() {
 }
 
 #[test]
-#[ignore = "needs the analyzer"]
 fn an_unguarded_log_is_predicted_in_both_dtypes() {
     for dtype in ["f32", "f64"] {
         assert_predicted(&["-e", "mean(-(y_true * log(y_pred)))", "--dtype", dtype]);

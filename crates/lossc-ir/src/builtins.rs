@@ -237,8 +237,9 @@ pub fn result_type(builtin: Builtin, attrs: &Attrs, args: &[&Type]) -> Type {
             let axes = attrs.axes.clone().unwrap_or_default();
             let mut inner = first().into_iter();
             let rank = args[0].shape.len() + axes.len();
-            Type::num(
-                (0..rank)
+            Type {
+                kind: args[0].kind,
+                shape: (0..rank)
                     .map(|k| {
                         if axes.contains(&k) {
                             Dim::Fixed(1)
@@ -247,7 +248,7 @@ pub fn result_type(builtin: Builtin, attrs: &Attrs, args: &[&Type]) -> Type {
                         }
                     })
                     .collect(),
-            )
+            }
         }
     }
 }

@@ -1140,8 +1140,9 @@ impl<'a> Lowerer<'a> {
                 )
             }
             Signature::ExpandDims => {
+                // Numbers or booleans: the kind is kept.
                 let (id, span) = lowered[0];
-                self.expect_kind(id, Kind::Num, span, &what)?;
+                let kind = self.ty(id).kind;
                 let shape = self.ty(id).shape.clone();
                 let Some(axis) = keywords.get("axis") else {
                     return Err(self.error(
@@ -1166,7 +1167,7 @@ impl<'a> Lowerer<'a> {
                     })
                     .collect();
                 (
-                    Type::num(out),
+                    Type { kind, shape: out },
                     Attrs {
                         axes: Some(axes),
                         ..Attrs::default()

@@ -362,6 +362,20 @@ impl Ad<'_> {
         value
     }
 
+    /// Gives a non-scalar value of lower rank the leading axes of size 1 that
+    /// make it `rank`, so axis numbers mean the same in both.
+    fn align(&mut self, value: NodeId, rank: usize, span: Span) -> NodeId {
+        let have = self.shape(value).len();
+        if have == 0 || have >= rank {
+            return value;
+        }
+        let attrs = Attrs {
+            axes: Some((0..rank - have).collect()),
+            ..Attrs::default()
+        };
+        self.call_with(Builtin::ExpandDims, attrs, vec![value], span)
+    }
+
     /// Re-inserts reduced axes into an adjoint so it broadcasts against the
     /// reduction's operand (the inverse of a reduction without `keepdims`).
     fn expand(&mut self, g: NodeId, attrs: &Attrs, operand_rank: usize, span: Span) -> NodeId {
@@ -426,21 +440,23 @@ impl Ad<'_> {
                 | Builtin::Take
                 | Builtin::ExpandDims
         );
-        let g = if mixes { self.settle(g) } else { g };
+        // A reduction keeps its guard: expanded like the adjoint, it still says
+        // per element of the operand which terms were selected (so a `where`
+        // around a `norm` passes nothing from the norm's operand where the
+        // `where` is false). Softmax and indexing mix elements whose guards
+        // differ: there the guard is applied to the adjoint.
+        let reduction = matches!(builtin.spec().signature, lossc_ir::Signature::Reduce);
+        let g = if mixes && !reduction { self.settle(g) } else { g };
+        if reduction && let Some(guard) = self.guard {
+            let guard = self.align(guard, node.ty.shape.len(), span);
+            let rank = self.shape(x).len();
+            self.guard = Some(self.expand(guard, attrs, rank, span));
+        }
         self.elementwise = (!mixes).then_some(node_id);
         // Adjoints may be smaller than their node (a scalar `1 / N` seeds a
         // per-sample loss). Give a non-scalar one the node's rank, so that
         // axis numbers mean the same in both.
-        let missing = node.ty.shape.len().saturating_sub(self.shape(g).len());
-        let g = if missing > 0 && !self.shape(g).is_empty() {
-            let attrs = Attrs {
-                axes: Some((0..missing).collect()),
-                ..Attrs::default()
-            };
-            self.call_with(Builtin::ExpandDims, attrs, vec![g], span)
-        } else {
-            g
-        };
+        let g = self.align(g, node.ty.shape.len(), span);
         match builtin {
             Builtin::Neg => {
                 let d = self.neg(g, span);
@@ -691,15 +707,31 @@ impl Ad<'_> {
                     ..attrs.clone()
                 };
                 let ties = self.call_with(Builtin::Sum, count_attrs, vec![ones], span);
+                // At least the maximum itself ties: say so, for the analyzer.
+                let one = self.literal(1.0, span);
+                let ties = self.call(Builtin::Maximum, vec![ties, one], span);
                 let share = self.div(ge, ties, span);
                 self.accumulate_selected(x, hit, share, span);
             }
             Builtin::Logsumexp => {
                 let rank = self.shape(x).len();
                 let ge = self.expand(g, attrs, rank, span);
-                let ye = self.expand(y, attrs, rank, span);
-                let shifted = self.call(Builtin::Sub, vec![x, ye], span);
-                let softmax = self.call(Builtin::Exp, vec![shifted], span);
+                // softmax(x): over one axis the built-in (bounded by 1 for the
+                // analyzer too); over several, exp(x - logsumexp(x)).
+                let softmax = match &attrs.axes {
+                    Some(axes) if axes.len() == 1 => {
+                        let along = Attrs {
+                            axes: Some(axes.clone()),
+                            ..Attrs::default()
+                        };
+                        self.call_with(Builtin::Softmax, along, vec![x], span)
+                    }
+                    _ => {
+                        let ye = self.expand(y, attrs, rank, span);
+                        let shifted = self.call(Builtin::Sub, vec![x, ye], span);
+                        self.call(Builtin::Exp, vec![shifted], span)
+                    }
+                };
                 let d = self.mul(ge, softmax, span);
                 self.accumulate(x, d, span);
             }

@@ -12,6 +12,7 @@
 //! assert_eq!(diagnostics[0].code, lossc::Code::UnknownName);
 //! ```
 
+pub use lossc_analysis::probe::{ProbeOptions, ProbeReport};
 pub use lossc_diagnostics::{Code, Diagnostic, Fix, Label, LineIndex, Severity, Span};
 pub use lossc_eval::EvalError;
 /// The typed IR, for users who want to go below the facade.
