@@ -123,6 +123,25 @@ pub struct Analysis<'p> {
     pub events: Vec<Event>,
     /// The environments each node was evaluated in.
     pub visits: HashMap<NodeId, Vec<usize>>,
+    /// Structurally equal nodes share one id: a condition on `abs(e)` then
+    /// constrains every `abs(e)` written, not just the one in the condition.
+    canon: Vec<usize>,
+}
+
+/// An id per node, equal for structurally equal nodes.
+fn canonical_ids(program: &Program) -> Vec<usize> {
+    let mut ids: HashMap<(String, Vec<usize>), usize> = HashMap::new();
+    let mut canon = Vec::with_capacity(program.nodes.len());
+    for node in &program.nodes {
+        let op = match &node.op {
+            Op::Literal(v) => format!("lit{}", v.to_bits()),
+            other => format!("{other:?}"),
+        };
+        let key = (op, node.args.iter().map(|a| canon[a.index()]).collect());
+        let next = ids.len();
+        canon.push(*ids.entry(key).or_insert(next));
+    }
+    canon
 }
 
 impl<'p> Analysis<'p> {
@@ -136,6 +155,7 @@ impl<'p> Analysis<'p> {
             memo: HashMap::new(),
             events: Vec::new(),
             visits: HashMap::new(),
+            canon: canonical_ids(program),
         };
         analysis.env(Vec::new());
         analysis
@@ -283,8 +303,10 @@ impl<'p> Analysis<'p> {
                 }
             }
         };
-        // Constraints from enclosing `where` conditions.
-        match self.envs[env].iter().find(|(n, _)| *n == node_id) {
+        // Constraints from enclosing `where` conditions (on this node or one
+        // structurally equal to it).
+        let canon = self.canon[node_id.index()];
+        match self.envs[env].iter().find(|(n, _)| self.canon[n.index()] == canon) {
             Some((_, constraint)) => raw.meet(*constraint),
             None => raw,
         }

@@ -398,7 +398,8 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
         {
             continue;
         }
-        let d = forward_hazard(subject, &search, event, loss_iv.may_be_non_finite(), &when_case);
+        let node_case = case_for(program, case, event.node);
+        let d = forward_hazard(subject, &search, event, loss_iv.may_be_non_finite(), &node_case);
         if d.severity == Severity::Error {
             shown_errors.insert(d.span);
         }
@@ -430,7 +431,8 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
         {
             continue;
         }
-        if let Some(d) = gradient_hazard(subject, &search, event, &when_case) {
+        let node_case = case_for(program, case, event.node);
+        if let Some(d) = gradient_hazard(subject, &search, event, &node_case) {
             out.push(d);
         }
     }
@@ -485,6 +487,7 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
 fn selecting_mask(subject: &Subject<'_>, node: NodeId) -> Option<Span> {
     let program = &subject.program;
     let mut stack = vec![(node, 0)];
+    let mut seen: HashSet<NodeId> = HashSet::new();
     while let Some((n, depth)) = stack.pop() {
         let current = program.node(n);
         if n != node
@@ -511,11 +514,22 @@ fn selecting_mask(subject: &Subject<'_>, node: NodeId) -> Option<Span> {
                 return Some(span);
             }
         }
-        if depth < 4 {
+        if depth < 64 && seen.insert(n) {
             stack.extend(current.args.iter().map(|a| (*a, depth + 1)));
         }
     }
     None
+}
+
+/// The case text restricted to the inputs `node` reads.
+fn case_for(program: &Program, case: &[Option<f64>], node: NodeId) -> String {
+    let used = crate::witness::inputs_used(program, node);
+    let only: Vec<Option<f64>> = case
+        .iter()
+        .enumerate()
+        .map(|(i, v)| if used[i] { *v } else { None })
+        .collect();
+    case_text(program, &only)
 }
 
 /// Adds the case ("with `y_true` = 1") unless the witness already says it.
@@ -603,11 +617,20 @@ fn forward_hazard(
     let mut shown = true;
     let mut reaches_loss = true;
     let (message, label) = if code == Code::ExpOverflow {
-        let limit = match (builtin, subject.dtype) {
-            (Builtin::Cosh, Dtype::F32) => "89.4",
-            (Builtin::Cosh, Dtype::F64) => "710.5",
-            (_, Dtype::F32) => "88.72",
-            (_, Dtype::F64) => "709.78",
+        let ln_max = crate::interval::max_finite(subject.dtype).ln();
+        // What overflows, and past which value: exp(x) past ln(max), cosh
+        // past ln(2 max) in magnitude, b^y past ln(max) / ln(b).
+        let (what, limit) = match builtin {
+            Builtin::Cosh => (format!("|{operand_text}|"), (2.0f64).ln() + ln_max),
+            Builtin::Pow => {
+                let base = constant_value(&subject.program, node.args[0]).filter(|b| *b > 1.0);
+                let exponent = crate::operand_text(&subject.program, subject.source, event.node, 1);
+                match base {
+                    Some(b) => (exponent, ln_max / b.ln()),
+                    None => (exponent, f64::NAN),
+                }
+            }
+            _ => (operand_text.clone(), ln_max),
         };
         let found = search.find(&[event.node], |v| v[0].iter().any(|x| x.is_infinite()));
         shown = found.is_some();
@@ -615,9 +638,14 @@ fn forward_hazard(
             .map(|(p, _)| format!(" when {}", search.describe(&p, event.node)))
             .unwrap_or_default();
         let name = builtin.spec().symbol.unwrap_or(builtin.name());
+        let past = if limit.is_nan() {
+            "grows large".to_string()
+        } else {
+            format!("exceeds {}", crate::format_approx(limit))
+        };
         (
             format!(
-                "`{}` overflows {} once `{operand_text}` exceeds {limit}{witness}",
+                "`{}` overflows {} once `{what}` {past}{witness}",
                 subject.text(span),
                 subject.dtype
             ),
@@ -673,22 +701,28 @@ fn ordinary_overflow(subject: &Subject<'_>, search: &Search<'_>, event: &Event, 
     let span = subject.program.node(event.node).span;
     // A point where the overflow reaches the loss (not one where its branch is not taken).
     let sample = per_sample_root(subject);
-    let witness = search
-        .find(&[event.node, sample], |v| {
-            v[0].iter().any(|x| x.is_infinite()) && v[1].iter().any(|x| !x.is_finite())
-        })
-        .map(|(p, _)| format!(" when {}", search.describe(&p, event.node)))
-        .unwrap_or_default();
-    Diagnostic::warning(
-        Code::Overflow,
-        with_case(
-            format!("`{}` can overflow to infinity{witness}", subject.text(span)),
-            when_case,
+    let found = search.find(&[event.node, sample], |v| {
+        v[0].iter().any(|x| x.is_infinite()) && v[1].iter().any(|x| !x.is_finite())
+    });
+    let message = with_case(
+        format!(
+            "`{}` can overflow to infinity{}",
+            subject.text(span),
+            found
+                .as_ref()
+                .map(|(p, _)| format!(" when {}", search.describe(p, event.node)))
+                .unwrap_or_default()
         ),
-        span,
-    )
-    .with_label("exceeds the largest finite float")
-    .with_help("keep denominators away from 0 and arguments of `exp` small, or compute in a stable form")
+        when_case,
+    );
+    // Shown at an ordinary point, making the loss infinite: an error.
+    let d = if found.is_some() {
+        Diagnostic::error(Code::Overflow, message, span)
+    } else {
+        Diagnostic::warning(Code::Overflow, message, span)
+    };
+    d.with_label("exceeds the largest finite float")
+        .with_help("keep denominators away from 0 and arguments of `exp` small, or compute in a stable form")
 }
 
 /// The value of a literal, scalar param or const.
@@ -734,8 +768,22 @@ fn gradient_hazard(subject: &Subject<'_>, search: &Search<'_>, event: &Event, wh
     let text = subject.text(span);
     // A witness is a point where the whole gradient is not finite (a guarded
     // term's own value does not count where its guard is false).
-    let roots: Vec<NodeId> = subject.gradients.iter().map(|(_, g, _)| *g).collect();
-    let found = search.find(&roots, |v| v.iter().any(|g| g.iter().any(|x| !x.is_finite())));
+    let mut roots: Vec<NodeId> = subject.gradients.iter().map(|(_, g, _)| *g).collect();
+    roots.push(per_sample_root(subject));
+    let gradients = roots.len() - 1;
+    let found = search.find(&roots, |v| {
+        v[..gradients].iter().any(|g| g.iter().any(|x| !x.is_finite())) && v[gradients].iter().all(|x| x.is_finite())
+    });
+    if found.is_none()
+        && search
+            .find(&roots, |v| {
+                v[..gradients].iter().any(|g| g.iter().any(|x| !x.is_finite()))
+            })
+            .is_some()
+    {
+        // Non-finite only where the value is too: the value's finding covers it.
+        return None;
+    }
     let shown = found.is_some();
     let witness = found
         .map(|(p, _)| format!(" when {}", search.describe(&p, event.node)))
@@ -775,34 +823,46 @@ fn exploding(
     when_case: &str,
 ) -> Option<Diagnostic> {
     let program = &subject.program;
-    // The node that amplifies: large, from operands that are not.
-    let mut best: Option<(NodeId, f64)> = None;
-    for (index, node) in program.nodes.iter().enumerate().skip(subject.first_gradient) {
-        let id = NodeId(index as u32);
-        let Some(envs) = a.visits.get(&id) else { continue };
-        for &env in envs {
-            let Some(iv) = a.get(id, env) else { continue };
-            if iv.may_be_non_finite() || iv.magnitude() <= EXPLODING {
-                continue;
-            }
-            let small_args = node
-                .args
-                .iter()
-                .all(|arg| a.get(*arg, env).is_none_or(|v| v.magnitude() <= EXPLODING));
-            if small_args && best.is_none_or(|(_, m)| iv.magnitude() > m) {
-                best = Some((id, iv.magnitude()));
-            }
-        }
-    }
-    let (node, _) = best.unwrap_or((subject.root, g.magnitude()));
-    let span = program.node(node).span;
-    let text = subject.text(span);
     // Intervals over-approximate; a warning needs a point that shows it.
     let grad_root = subject.gradients.iter().find(|(v, _, _)| *v == var)?.1;
     let (point, magnitude) = search.max_per_sample(grad_root)?;
     if magnitude <= EXPLODING {
         return None;
     }
+    // The gradient node that amplifies at that point: large, from operands
+    // that are not (the slope of `log(p)` as p nears 0, say).
+    let magnitude_of = |v: &Vec<f64>| v.iter().filter(|x| x.is_finite()).fold(0.0f64, |m, x| m.max(x.abs()));
+    let all: Vec<NodeId> = (0..=grad_root.index()).map(|i| NodeId(i as u32)).collect();
+    let mut best: Option<(NodeId, f64)> = None;
+    let mut first_large: Option<(NodeId, f64)> = None;
+    if let Some(values) = search.values_at(&point, &all) {
+        for (index, node) in program
+            .nodes
+            .iter()
+            .enumerate()
+            .take(grad_root.index() + 1)
+            .skip(subject.first_gradient)
+        {
+            let m = magnitude_of(&values[index]);
+            if m <= EXPLODING {
+                continue;
+            }
+            first_large.get_or_insert((NodeId(index as u32), m));
+            let small_args = node
+                .args
+                .iter()
+                .all(|arg| magnitude_of(&values[arg.index()]) <= EXPLODING);
+            if small_args && best.is_none_or(|(_, b)| m > b) {
+                best = Some((NodeId(index as u32), m));
+            }
+        }
+    }
+    // Else the first gradient node that is large (its operand is a large value).
+    let best = best.or(first_large);
+    let _ = (a, g);
+    let (node, _) = best.unwrap_or((subject.root, magnitude));
+    let span = program.node(node).span;
+    let text = subject.text(span);
     let witness = format!(" (at {})", describe_or_default(search, &point, grad_root));
     let name = program.var_name(var);
     Some(
@@ -883,28 +943,30 @@ fn non_smooth(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
         }
         active
     };
-    let used = reachable(program, subject.root);
+    let used = carries_gradient(program, subject.root);
     let mut kinks: HashSet<String> = HashSet::new();
     let mut a = analysis(subject, &vec![None; program.inputs.len()], f64::INFINITY);
     a.value(subject.root);
+    let value_of = |n: NodeId| {
+        a.visits
+            .get(&n)
+            .map(|envs| envs.iter().filter_map(|e| a.get(n, *e)).fold(Iv::EMPTY, Iv::hull))
+            .unwrap_or(Iv::ALL)
+    };
     for (i, node) in program.nodes[..subject.first_gradient].iter().enumerate() {
         if !active[i] || !used[i] {
             continue;
         }
         let Op::Call(builtin, _) = node.op else { continue };
         let id = NodeId(i as u32);
-        let iv = |k: usize| {
-            a.visits
-                .get(&node.args[k])
-                .map(|envs| {
-                    envs.iter()
-                        .filter_map(|e| a.get(node.args[k], *e))
-                        .fold(Iv::EMPTY, Iv::hull)
-                })
-                .unwrap_or(Iv::ALL)
-        };
+        let iv = |k: usize| value_of(node.args[k]);
         let where_text = match builtin {
-            Builtin::Abs | Builtin::Relu if iv(0).contains(0.0) => format!("`{} = 0`", subject.operand(id, 0)),
+            // abs has its kink where its own value is 0 (a branch that only runs
+            // for |e| > delta, as in Huber, never gets there).
+            Builtin::Abs if value_of(id).contains(0.0) && iv(0).contains(0.0) => {
+                format!("`{} = 0`", subject.operand(id, 0))
+            }
+            Builtin::Relu if iv(0).contains(0.0) => format!("`{} = 0`", subject.operand(id, 0)),
             Builtin::Maximum | Builtin::Minimum if iv(0).lo <= iv(1).hi && iv(1).lo <= iv(0).hi => {
                 format!("`{} = {}`", subject.operand(id, 0), subject.operand(id, 1))
             }
@@ -916,6 +978,9 @@ fn non_smooth(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
             ),
             _ => continue,
         };
+        if builtin == Builtin::Clip {
+            clip_saturation_note(subject, id, iv(0), iv(1), iv(2), out);
+        }
         let name = builtin.name();
         if !kinks.insert(where_text.clone()) {
             continue;
@@ -932,6 +997,69 @@ fn non_smooth(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
             )),
         );
     }
+}
+
+/// A clip whose saturated side the value can reach kills the gradient of
+/// confidently wrong predictions there: a note (the sampled check upgrades a
+/// wide saturated region to a warning).
+fn clip_saturation_note(subject: &Subject<'_>, clip: NodeId, x: Iv, lo: Iv, hi: Iv, out: &mut Vec<Diagnostic>) {
+    if !(x.lo < lo.lo || x.hi > hi.hi) {
+        return;
+    }
+    let node = subject.program.node(clip);
+    out.push(
+        Diagnostic::note(
+            Code::ClipSaturation,
+            format!(
+                "`clip` passes no gradient where `{}` is outside [`{}`, `{}`]",
+                subject.operand(clip, 0),
+                subject.operand(clip, 1),
+                subject.operand(clip, 2)
+            ),
+            node.span,
+        )
+        .with_label("saturated: zero gradient there")
+        .with_note("a prediction beyond the clip is confidently wrong and gets no gradient; frameworks' own clipped cross-entropies share this")
+        .with_help("computing the loss from logits (`log_sigmoid`, `softplus`, `log_softmax`) avoids it"),
+    );
+}
+
+/// The nodes whose derivative reaches `root`: not through a comparison,
+/// a step (`round`, `floor`, `sign`, `float`) or the condition of a `where`.
+fn carries_gradient(program: &Program, root: NodeId) -> Vec<bool> {
+    let mut carries = vec![false; program.nodes.len()];
+    carries[root.index()] = true;
+    for i in (0..=root.index()).rev() {
+        if !carries[i] {
+            continue;
+        }
+        let node = program.node(NodeId(i as u32));
+        let Op::Call(builtin, _) = node.op else { continue };
+        let args: &[NodeId] = match builtin {
+            Builtin::Where => &node.args[1..],
+            Builtin::Eq
+            | Builtin::Ne
+            | Builtin::Lt
+            | Builtin::Le
+            | Builtin::Gt
+            | Builtin::Ge
+            | Builtin::And
+            | Builtin::Or
+            | Builtin::Not
+            | Builtin::Round
+            | Builtin::Floor
+            | Builtin::Ceil
+            | Builtin::Sign
+            | Builtin::Float
+            | Builtin::OneHot => &[],
+            Builtin::BroadcastLike => &node.args[..1],
+            _ => &node.args,
+        };
+        for a in args {
+            carries[a.index()] = true;
+        }
+    }
+    carries
 }
 
 fn reachable(program: &Program, root: NodeId) -> Vec<bool> {
@@ -1006,7 +1134,11 @@ fn stable_forms(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
                 let x = subject.operand(arg(0), 0);
                 Some((
                     format!("abs({x}) + softplus(-2 * abs({x})) - log(2)"),
-                    "`log(cosh(x))` overflows for |x| > 89 in f32",
+                    if subject.dtype == Dtype::F32 {
+                        "`log(cosh(x))` overflows for |x| > 89.4 in f32"
+                    } else {
+                        "`log(cosh(x))` overflows for |x| > 710.5 in f64"
+                    },
                     "",
                 ))
             }
@@ -1064,7 +1196,7 @@ pub fn constants(program: &Program, source: &str, dtype: Dtype, out: &mut Vec<Di
         let Some(small) = vanished else { continue };
         let text = source.get(node.span.start..node.span.end).unwrap_or("");
         let suggestion = match dtype {
-            Dtype::F32 => "1e-7 (Keras's epsilon) is the smallest that survives next to 1 in f32",
+            Dtype::F32 => "1e-7 (Keras's epsilon) survives next to 1 in f32, whose gap below 1 is 6e-8",
             Dtype::F64 => "1e-15 is about the smallest that survives next to 1 in f64",
         };
         out.push(

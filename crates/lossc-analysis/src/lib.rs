@@ -68,6 +68,37 @@ pub fn analyze(program: &Program, source: &str, options: &Options) -> Vec<Diagno
     out
 }
 
+/// The size given to a named dimension when the analysis evaluates points:
+/// 3, or more where `one_hot` or `take` needs it (labels up to 9 need 10
+/// classes, or every row past the third would be all zeros).
+pub(crate) fn dim_size(program: &Program, dim: lossc_ir::DimId) -> usize {
+    use lossc_ir::{Builtin, Dim, Op};
+    let mut size = 3usize;
+    for node in &program.nodes {
+        let Op::Call(builtin, attrs) = &node.op else { continue };
+        match builtin {
+            Builtin::OneHot if attrs.classes == Some(Dim::Named(dim)) => {
+                if let Op::Input(i) = program.node(node.args[0]).op
+                    && let Domain::Set(values) = &program.inputs[i].domain
+                {
+                    let top = values.iter().copied().fold(0.0f64, f64::max);
+                    size = size.max(top as usize + 1);
+                }
+            }
+            Builtin::Take => {
+                let operand = &program.node(node.args[0]).ty.shape;
+                if let (Some(axis), Some(index)) = (attrs.axes.as_ref().and_then(|a| a.first()), attrs.index)
+                    && operand.get(*axis) == Some(&Dim::Named(dim))
+                {
+                    size = size.max(index.unsigned_abs() as usize + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    size.min(4096)
+}
+
 /// The smallest and largest float of the dtype in a domain (infinite ends are
 /// open: an input never holds an infinity).
 pub fn domain_bounds(domain: &Domain, dtype: Dtype) -> (f64, f64) {

@@ -139,7 +139,7 @@ fn row_len(program: &Program, input: &lossc_ir::Input) -> usize {
         .skip(usize::from(has_batch))
         .map(|d| match d {
             Dim::Fixed(s) => *s as usize,
-            Dim::Named(_) => 3,
+            Dim::Named(id) => crate::dim_size(program, *id),
         })
         .product()
 }
@@ -239,7 +239,7 @@ fn eval_typed<T: num_traits::Float>(view: &View<'_>, points: &[Sample], roots: &
                 .map(|(k, d)| match d {
                     _ if k == 0 && Some(*d) == program.batch => n,
                     Dim::Fixed(s) => *s as usize,
-                    Dim::Named(_) => 3,
+                    Dim::Named(id) => crate::dim_size(program, *id),
                 })
                 .collect();
             let has_batch = program.batch.is_some() && input.shape.first().copied() == program.batch;
@@ -402,7 +402,6 @@ pub fn run(view: View<'_>, case: &[Option<f64>], out: &mut Vec<Diagnostic>) -> V
             region,
         });
     }
-    tiny_clip_saturation(&view, &selections, out);
     discontinuities(&view, &pts, &selections, out);
     dead_reports
 }
@@ -554,54 +553,6 @@ fn clip_saturation(view: &View<'_>, node: NodeId, fraction: f64, region: &str, o
             .with_note("a prediction clipped at the wrong end is confidently wrong and gets no gradient to correct it")
             .with_help("compute the loss from logits (`log_sigmoid`, `softplus`, `log_softmax`), or clip only a little (Keras uses [1e-7, 1 - 1e-7])"),
     );
-}
-
-/// A clip on the variable's path whose saturated side is too thin to sample
-/// (Keras's [1e-7, 1 - 1e-7]) still kills the gradient of confidently wrong
-/// predictions: a note.
-fn tiny_clip_saturation(view: &View<'_>, selections: &[Selection], out: &mut Vec<Diagnostic>) {
-    let program = view.program;
-    for s in selections {
-        let node = program.node(s.node);
-        if !matches!(node.op, Op::Call(Builtin::Clip, _)) {
-            continue;
-        }
-        if !view.gradients.iter().any(|(v, _)| view.reads(node.args[0], *v)) {
-            continue;
-        }
-        let x = node.args[0];
-        // Only a clip straight on an input: its saturated region is known exactly.
-        let Op::Input(i) = program.node(x).op else { continue };
-        let (lo, hi) = crate::domain_bounds(&program.inputs[i].domain, view.dtype);
-        let bound = |k: usize| match program.node(node.args[k]).op {
-            Op::Literal(v) => Some(v),
-            Op::Const(c) => match program.consts[c].value {
-                lossc_ir::Value::Scalar(v) => Some(v),
-                _ => None,
-            },
-            _ => None,
-        };
-        let below = bound(1).is_some_and(|l| lo < l);
-        let above = bound(2).is_some_and(|h| hi > h);
-        if !(below || above) {
-            continue;
-        }
-        out.push(
-            Diagnostic::note(
-                Code::ClipSaturation,
-                format!(
-                    "`clip` passes no gradient where `{}` is outside [`{}`, `{}`]",
-                    view.node_text(x),
-                    view.node_text(node.args[1]),
-                    view.node_text(node.args[2])
-                ),
-                node.span,
-            )
-            .with_label("a thin saturated region: zero gradient there")
-            .with_note("a prediction beyond the clip is confidently wrong and gets no gradient; frameworks' own clipped cross-entropies share this")
-            .with_help("computing the loss from logits (`log_sigmoid`, `softplus`) avoids it"),
-        );
-    }
 }
 
 /// A `where` whose branches disagree at the boundary of its condition: the

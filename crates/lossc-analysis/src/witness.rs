@@ -129,6 +129,15 @@ impl<'p> Search<'p> {
         None
     }
 
+    /// The values of `roots` at one point, evaluated with a batch of one.
+    pub fn values_at(&self, point: &Point, roots: &[NodeId]) -> Option<Vec<Vec<f64>>> {
+        let values = match self.dtype {
+            Dtype::F32 => self.eval::<f32>(std::slice::from_ref(point), roots),
+            Dtype::F64 => self.eval::<f64>(std::slice::from_ref(point), roots),
+        }?;
+        Some(values.iter().map(|a| a.iter().copied().collect()).collect())
+    }
+
     /// The largest finite magnitude of `root` for one sample (evaluated with
     /// a batch of one) over a spread of the candidate points, and where.
     pub fn max_per_sample(&self, root: NodeId) -> Option<(Point, f64)> {
@@ -189,7 +198,7 @@ impl<'p> Search<'p> {
                 .map(|(k, d)| match d {
                     _ if k == 0 && Some(*d) == batch => n,
                     Dim::Fixed(s) => *s as usize,
-                    Dim::Named(_) => 3,
+                    Dim::Named(id) => crate::dim_size(self.program, *id),
                 })
                 .collect();
             let has_batch = input.shape.first().copied() == batch && batch.is_some();
@@ -290,6 +299,14 @@ fn candidates(domain: &Domain, dtype: Dtype, constants: &[f64], clamp: f64) -> V
     }
     for big in [89.0, 100.0, 710.0, 1e6, 1e19, 1e38, 1e155, max_finite(dtype)] {
         values.extend([big, -big]);
+    }
+    // A ladder of tiny magnitudes: where 1/x and log(x) overflow or explode.
+    let ladder: &[f64] = match dtype {
+        Dtype::F32 => &[1e-44, 1e-42, 1e-40, 1e-38, 1e-30, 1e-20, 1e-12, 1e-8],
+        Dtype::F64 => &[1e-320, 1e-310, 1e-300, 1e-200, 1e-100, 1e-30, 1e-12, 1e-8],
+    };
+    for t in ladder {
+        values.extend([*t, -*t, 1.0 - *t]);
     }
     if let Domain::Set(members) = domain {
         values = members.clone();
