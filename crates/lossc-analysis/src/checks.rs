@@ -194,12 +194,11 @@ pub fn loss(
     };
     let mut overflow_reported = false;
     let mut dead = Vec::new();
-    for case in cases(&subject.program) {
-        hazards(&subject, &case, &mut overflow_reported, out);
-        dead.push((
-            case_text(&subject.program, &case),
-            crate::sampling::run(subject_view(&subject), &case, out),
-        ));
+    let all = cases(&subject.program);
+    for case in &all {
+        hazards(&subject, case, &mut overflow_reported, out);
+        let found = crate::sampling::run(subject_view(&subject), case, all.len(), out);
+        dead.push((case_text(&subject.program, case), found));
     }
     crate::sampling::report_dead(&subject_view(&subject), &dead, out);
     non_smooth(&subject, out);
@@ -341,7 +340,10 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
     let when_case = case_text(program, case);
     let ordinary = ordinary_overflows(subject, case);
     let ordinary_nodes: HashSet<NodeId> = ordinary.iter().map(|e| e.node).collect();
-    let threshold = overflow_threshold(subject, case, &ordinary_nodes);
+    // The magnitude at which arithmetic overflows hardly depends on the case:
+    // it is searched once, over all cases together (their hull), which bounds each.
+    let all_cases = vec![None; program.inputs.len()];
+    let threshold = overflow_threshold(subject, &all_cases, &ordinary_nodes);
     let clamp = threshold.map_or(f64::INFINITY, |(_, safe, _)| safe);
     if let Some((at, _, node)) = threshold
         && !*overflow_reported

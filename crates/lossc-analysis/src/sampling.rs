@@ -282,14 +282,16 @@ pub struct Dead {
 
 /// Samples one case: returns the dead-gradient measurements, and pushes the
 /// clip-saturation and discontinuity findings.
-pub fn run(view: View<'_>, case: &[Option<f64>], out: &mut Vec<Diagnostic>) -> Vec<Dead> {
+pub fn run(view: View<'_>, case: &[Option<f64>], cases: usize, out: &mut Vec<Diagnostic>) -> Vec<Dead> {
     let mut dead_reports = Vec::new();
     if view.gradients.is_empty() {
         return dead_reports;
     }
     let program = view.program;
     let together = view.separable();
-    let (pts, bounded) = points(program, view.dtype, case, if together { 2000 } else { SAMPLES });
+    // The samples are shared out among the cases (at least 200 each).
+    let budget = if together { 2000 } else { SAMPLES };
+    let (pts, bounded) = points(program, view.dtype, case, (budget / cases.max(1)).max(200));
     let reach = reachable(program, view.root);
     let mut selections = Vec::new();
     for (i, node) in program.nodes[..view.first_gradient].iter().enumerate() {
