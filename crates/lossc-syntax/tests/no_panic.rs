@@ -220,12 +220,18 @@ fn parse_on_small_stack(src: String) -> (Option<String>, Duration) {
         .expect("the parser thread does not panic")
 }
 
-/// `src` fails with `message` (or parses if `None`), within a few seconds.
+/// A guard against runaway (quadratic or exponential) parsing, not a speed
+/// target: an input here takes well under a second in debug on an idle
+/// machine, so only a pathological parser gets near this bound, even on a
+/// loaded CI machine. Speed is measured by benchmarks, never here.
+const RUNAWAY: Duration = Duration::from_secs(120);
+
+/// `src` fails with `message` (or parses if `None`), without running away.
 #[track_caller]
 fn check_deep(what: &str, src: String, message: Option<&str>) {
     let (result, elapsed) = parse_on_small_stack(src);
     assert_eq!(result.as_deref(), message, "{what}");
-    assert!(elapsed < Duration::from_secs(10), "{what} took {elapsed:?}");
+    assert!(elapsed < RUNAWAY, "{what} took {elapsed:?}");
 }
 
 const TOO_NESTED: Option<&str> = Some("expression nested more than 128 levels deep");
@@ -321,10 +327,10 @@ fn many_unclosed_lines_take_linear_time() {
     // from by laying the rest out again; that is bounded.
     let (message, elapsed) = parse_on_small_stack("loss = f(\n".repeat(HUGE));
     assert_eq!(message.as_deref(), Some("unclosed delimiter `(`"));
-    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+    assert!(elapsed < RUNAWAY, "took {elapsed:?}");
     let (message, elapsed) = parse_on_small_stack("(\n".repeat(HUGE));
     assert_eq!(message.as_deref(), Some("unclosed delimiter `(`"));
-    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+    assert!(elapsed < RUNAWAY, "took {elapsed:?}");
 }
 
 #[test]
