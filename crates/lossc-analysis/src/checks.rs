@@ -216,21 +216,7 @@ fn zero_derivative_ops(program: &Program, root: NodeId, var: Var) -> Vec<NodeId>
         }
         let node = program.node(n);
         if let Op::Call(b, _) = node.op
-            && matches!(
-                b,
-                Builtin::Round
-                    | Builtin::Floor
-                    | Builtin::Ceil
-                    | Builtin::Sign
-                    | Builtin::Float
-                    | Builtin::Gt
-                    | Builtin::Ge
-                    | Builtin::Lt
-                    | Builtin::Le
-                    | Builtin::Eq
-                    | Builtin::Ne
-                    | Builtin::OneHot
-            )
+            && !b.has_derivative()
             && node.args.iter().any(|a| reads(program, *a, var))
         {
             found.push(n);
@@ -1039,22 +1025,8 @@ fn carries_gradient(program: &Program, root: NodeId) -> Vec<bool> {
         let Op::Call(builtin, _) = node.op else { continue };
         let args: &[NodeId] = match builtin {
             Builtin::Where => &node.args[1..],
-            Builtin::Eq
-            | Builtin::Ne
-            | Builtin::Lt
-            | Builtin::Le
-            | Builtin::Gt
-            | Builtin::Ge
-            | Builtin::And
-            | Builtin::Or
-            | Builtin::Not
-            | Builtin::Round
-            | Builtin::Floor
-            | Builtin::Ceil
-            | Builtin::Sign
-            | Builtin::Float
-            | Builtin::OneHot => &[],
             Builtin::BroadcastLike => &node.args[..1],
+            _ if !builtin.has_derivative() => &[],
             _ => &node.args,
         };
         for a in args {

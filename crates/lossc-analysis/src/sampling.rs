@@ -65,18 +65,8 @@ impl View<'_> {
                 let Op::Call(builtin, attrs) = &node.op else {
                     return true;
                 };
-                let mixes = matches!(
-                    builtin,
-                    Builtin::Sum
-                        | Builtin::Mean
-                        | Builtin::Max
-                        | Builtin::Min
-                        | Builtin::Logsumexp
-                        | Builtin::Norm
-                        | Builtin::Softmax
-                        | Builtin::LogSoftmax
-                        | Builtin::Take
-                );
+                // expand_dims adds axes: it mixes nothing across the batch.
+                let mixes = builtin.mixes_elements() && *builtin != Builtin::ExpandDims;
                 let input = node.args.first().map(|a| &self.program.node(*a).ty.shape);
                 let over_batch = input.is_some_and(|s| s.first() == Some(&batch))
                     && attrs.axes.as_ref().is_none_or(|axes| axes.contains(&0));

@@ -189,6 +189,39 @@ impl Builtin {
     pub fn callable_names() -> impl Iterator<Item = &'static str> {
         Builtin::ALL.iter().filter(|b| b.spec().callable).map(|b| b.spec().name)
     }
+
+    /// Whether any argument can receive a non-zero derivative: not so for
+    /// comparisons, logic, the steps (`sign`, `floor`, `ceil`, `round`,
+    /// `float`) and `one_hot` (SPEC.md §2: their derivative is 0).
+    pub fn has_derivative(self) -> bool {
+        !matches!(
+            self,
+            Builtin::Eq
+                | Builtin::Ne
+                | Builtin::Lt
+                | Builtin::Le
+                | Builtin::Gt
+                | Builtin::Ge
+                | Builtin::And
+                | Builtin::Or
+                | Builtin::Not
+                | Builtin::Sign
+                | Builtin::Floor
+                | Builtin::Ceil
+                | Builtin::Round
+                | Builtin::Float
+                | Builtin::OneHot
+        )
+    }
+
+    /// Whether an element of the result depends on several elements of the
+    /// operand (reductions, softmax, indexing), rather than on one.
+    pub fn mixes_elements(self) -> bool {
+        matches!(
+            self.spec().signature,
+            Signature::Reduce | Signature::AlongAxis | Signature::Take | Signature::ExpandDims
+        )
+    }
 }
 
 /// The type of `builtin` applied to arguments of types `args` with `attrs`,

@@ -140,7 +140,7 @@ fn activity(program: &Program, root: NodeId, var: Var) -> Vec<bool> {
         active[i] = match (&node.op, var) {
             (Op::Input(a), Var::Input(b)) => *a == b,
             (Op::Param(a), Var::Param(b)) => *a == b,
-            (Op::Call(builtin, _), _) if has_derivative(*builtin) => node.args.iter().any(|a| active[a.index()]),
+            (Op::Call(builtin, _), _) if builtin.has_derivative() => node.args.iter().any(|a| active[a.index()]),
             _ => false,
         };
     }
@@ -158,27 +158,6 @@ fn sums_over(from: &Shape, target: &Shape) -> bool {
             .any(|(f, t)| t.is_one() && !f.is_one())
 }
 
-/// Whether any argument of `builtin` can receive a non-zero derivative.
-fn has_derivative(builtin: Builtin) -> bool {
-    !matches!(
-        builtin,
-        Builtin::Eq
-            | Builtin::Ne
-            | Builtin::Lt
-            | Builtin::Le
-            | Builtin::Gt
-            | Builtin::Ge
-            | Builtin::And
-            | Builtin::Or
-            | Builtin::Not
-            | Builtin::Sign
-            | Builtin::Floor
-            | Builtin::Ceil
-            | Builtin::Round
-            | Builtin::Float
-            | Builtin::OneHot
-    )
-}
 
 /// An adjoint term: the condition under which it applies (`None`: always), and its value.
 type Term = (Option<NodeId>, NodeId);
@@ -427,19 +406,7 @@ impl Ad<'_> {
         let x = args.first().copied().unwrap_or(node_id);
         let y = node_id;
         // Operations that mix elements take the guard into their adjoint.
-        let mixes = matches!(
-            builtin,
-            Builtin::Sum
-                | Builtin::Mean
-                | Builtin::Max
-                | Builtin::Min
-                | Builtin::Logsumexp
-                | Builtin::Norm
-                | Builtin::Softmax
-                | Builtin::LogSoftmax
-                | Builtin::Take
-                | Builtin::ExpandDims
-        );
+        let mixes = builtin.mixes_elements();
         // A reduction keeps its guard: expanded like the adjoint, it still says
         // per element of the operand which terms were selected (so a `where`
         // around a `norm` passes nothing from the norm's operand where the
