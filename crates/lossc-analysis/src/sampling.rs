@@ -387,6 +387,14 @@ pub fn run(view: View<'_>, case: &[Option<f64>], cases: usize, out: &mut Vec<Dia
                 cause = Some((s.node, text, is_clip));
             }
         }
+        // Where the dead side is a threshold on one scalar input with an
+        // interval domain, its share is computable exactly: use it when the
+        // sample agrees (no other cause of zero gradients).
+        let fraction = cause
+            .as_ref()
+            .and_then(|(node, _, is_clip)| if *is_clip { None } else { exact_share(&view, *node) })
+            .filter(|exact| (exact - fraction).abs() <= 0.05)
+            .unwrap_or(fraction);
         dead_reports.push(Dead {
             var: *var,
             fraction,
@@ -497,6 +505,48 @@ pub fn report_dead(view: &View<'_>, cases: &[(String, Vec<Dead>)], out: &mut Vec
                 ),
             }
         }
+    }
+}
+
+/// The exact share of the domain on the dead side of `where(x op c, a, b)`,
+/// for a scalar input `x` with an interval domain and a constant `c`: the
+/// side whose branch does not read the variable.
+fn exact_share(view: &View<'_>, node: NodeId) -> Option<f64> {
+    let program = view.program;
+    let w = program.node(node);
+    let Op::Call(Builtin::Where, _) = w.op else { return None };
+    let cond = program.node(w.args[0]);
+    let Op::Call(op @ (Builtin::Lt | Builtin::Le | Builtin::Gt | Builtin::Ge), _) = cond.op else {
+        return None;
+    };
+    let Op::Input(i) = program.node(cond.args[0]).op else {
+        return None;
+    };
+    let scalar = |v: &lossc_ir::Value| match v {
+        lossc_ir::Value::Scalar(x) => Some(*x),
+        lossc_ir::Value::Vector(_) => None,
+    };
+    let c = match program.node(cond.args[1]).op {
+        Op::Literal(v) => v,
+        Op::Param(k) => scalar(&program.params[k].value)?,
+        Op::Const(k) => scalar(&program.consts[k].value)?,
+        _ => return None,
+    };
+    let input = &program.inputs[i];
+    let Domain::Interval { lo, hi, .. } = input.domain else {
+        return None;
+    };
+    if !(lo.is_finite() && hi.is_finite() && hi > lo) || input.shape.len() > 1 {
+        return None;
+    }
+    let below = ((c - lo) / (hi - lo)).clamp(0.0, 1.0);
+    let holds_below = matches!(op, Builtin::Lt | Builtin::Le);
+    let var_in = |k: usize| view.gradients.iter().any(|(v, _)| view.reads(w.args[k], *v));
+    // The dead side is where the selected branch does not read the variable.
+    match (var_in(1), var_in(2)) {
+        (true, false) => Some(if holds_below { 1.0 - below } else { below }),
+        (false, true) => Some(if holds_below { below } else { 1.0 - below }),
+        _ => None,
     }
 }
 
