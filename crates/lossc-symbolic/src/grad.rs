@@ -158,7 +158,6 @@ fn sums_over(from: &Shape, target: &Shape) -> bool {
             .any(|(f, t)| t.is_one() && !f.is_one())
 }
 
-
 /// An adjoint term: the condition under which it applies (`None`: always), and its value.
 type Term = (Option<NodeId>, NodeId);
 
