@@ -37,6 +37,8 @@ Examples:
   lossc grad examples/mse.loss
   lossc simplify examples/huber.loss
   lossc eval examples/mse.loss --input y_true='[1, 0, 1]' --input y_pred='[0.9, 0.2, 0.8]' --grad
+  lossc plot examples/faulty_step_where.loss --out step_where.svg
+  lossc repl examples/bce.loss
 
 Run `lossc help COMMAND` for every option of a command.";
 
@@ -69,9 +71,30 @@ pub enum Command {
     /// Evaluate a loss (or an output) and its gradient on data.
     #[command(long_about = crate::eval::LONG_ABOUT, after_help = crate::eval::EXAMPLES)]
     Eval(EvalArgs),
+    /// Time loss and loss + gradient on generated data with the fast evaluator.
+    #[command(long_about = crate::bench::LONG_ABOUT, after_help = crate::bench::EXAMPLES)]
+    Bench(crate::bench::BenchArgs),
     /// Sample the declared domains, evaluate loss and gradient, and cross-check `check`.
     #[command(long_about = crate::probe::LONG_ABOUT, after_help = crate::probe::EXAMPLES)]
     Probe(ProbeArgs),
+    /// Train the smallest model a loss is meant for, and say whether it learns.
+    #[command(long_about = crate::fit::LONG_ABOUT, after_help = crate::fit::EXAMPLES)]
+    Fit(crate::fit::FitArgs),
+    /// Print a loss as a NaN-safe Python module for JAX, PyTorch, Keras 3, TensorFlow or NumPy.
+    #[command(long_about = crate::emit::LONG_ABOUT, after_help = crate::emit::EXAMPLES)]
+    Emit(crate::emit::EmitArgs),
+    /// Enter statements and commands one at a time, each checked as it is entered.
+    #[command(long_about = crate::repl::LONG_ABOUT, after_help = crate::repl::EXAMPLES)]
+    Repl(crate::repl::ReplArgs),
+    /// Draw a loss and its gradient against one input, marking dead zones and kinks (SVG).
+    #[command(long_about = crate::plot::LONG_ABOUT, after_help = crate::plot::EXAMPLES)]
+    Plot(crate::plot::PlotArgs),
+    /// Print a shell completion script for lossc.
+    #[command(long_about = crate::completions::LONG_ABOUT, after_help = crate::completions::EXAMPLES)]
+    Completions(crate::completions::CompletionsArgs),
+    /// Print lossc's manual page (roff), or a command's.
+    #[command(long_about = crate::completions::MAN_LONG_ABOUT, after_help = crate::completions::MAN_EXAMPLES)]
+    Man(crate::completions::ManArgs),
 }
 
 /// Options that choose what is analysed and how: shared by the commands that
@@ -270,6 +293,7 @@ pub fn library_error(error: &lossc::Error, file: &str) -> CliError {
         Error::Eval(error) => error.to_string(),
         Error::Invalid(_) => error.to_string(),
         Error::Probe(error) => format!("cannot probe `{file}`: {error}"),
+        Error::Emit(error) => format!("cannot emit `{file}`: {error}"),
     };
     CliError::new(message)
 }

@@ -2,17 +2,21 @@
 //! JSON array, a `.npy` file or a `.csv` file, and the `--grad-out` file
 //! written as `.npy`.
 //!
-//! Every number becomes an f64 here; the library converts to the dtype. Every
-//! way the data can be unusable (a ragged array, a missing file, a `.npy` of
-//! complex numbers, a CSV cell that is not a number) is a one-line
+//! A `.npy` file is memory-mapped ([`InputArg::open`]): the evaluator reads
+//! its data where it lies, in its own element type (floats, integers,
+//! booleans) and order (C or Fortran), so a file larger than memory streams
+//! through the page cache. JSON and CSV data become f64 arrays. Every way the
+//! data can be unusable (a ragged array, a missing file, a `.npy` of complex
+//! numbers, a truncated file, a CSV cell that is not a number) is a one-line
 //! [`CliError`] naming the input and the file.
 
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use ndarray::{ArrayD, IxDyn};
-use ndarray_npy::{ReadNpyError, ReadNpyExt, ReadableElement, WriteNpyExt};
+use lossc_kernel::Tensor;
+use ndarray::{ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
+use ndarray_npy::WriteNpyExt;
 use serde_json::Value;
 
 use crate::CliError;
@@ -69,7 +73,7 @@ pub fn parse_input(text: &str) -> Result<InputArg, String> {
 }
 
 impl InputArg {
-    /// Reads the data.
+    /// Reads the data as f64.
     pub fn load(&self) -> Result<ArrayD<f64>, CliError> {
         match &self.source {
             DataSource::Json(text) => from_json(&self.name, text),
@@ -77,6 +81,326 @@ impl InputArg {
             DataSource::Csv(path) => read_csv(&self.name, path),
         }
     }
+
+    /// Opens the data for the evaluator: a `.npy` file memory-mapped and
+    /// read in place, JSON and CSV parsed to f64.
+    pub fn open(&self) -> Result<Loaded, CliError> {
+        let data = match &self.source {
+            DataSource::Npy(path) => open_npy(&self.name, path)?,
+            _ => LoadedData::Owned(self.load()?),
+        };
+        Ok(Loaded {
+            name: self.name.clone(),
+            data,
+        })
+    }
+}
+
+/// An input's data, open for evaluation.
+#[derive(Debug)]
+pub struct Loaded {
+    pub name: String,
+    data: LoadedData,
+}
+
+#[derive(Debug)]
+enum LoadedData {
+    Owned(ArrayD<f64>),
+    Mapped(MappedNpy),
+}
+
+/// A memory-mapped `.npy` file whose header was checked: the data section
+/// holds `shape` elements of `kind`, aligned for it, in native byte order.
+#[derive(Debug)]
+struct MappedNpy {
+    map: memmap2::Mmap,
+    offset: usize,
+    kind: NpyKind,
+    shape: Vec<usize>,
+    fortran: bool,
+}
+
+impl Loaded {
+    /// A view of the data, in its own element type and memory order.
+    pub fn tensor(&self) -> Tensor<'_> {
+        match &self.data {
+            LoadedData::Owned(array) => Tensor::F64(array.view()),
+            LoadedData::Mapped(npy) => npy.tensor(),
+        }
+    }
+
+    /// The data's shape.
+    pub fn shape(&self) -> Vec<usize> {
+        self.tensor().shape().to_vec()
+    }
+}
+
+/// The element types lossc reads from `.npy` files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NpyKind {
+    F32,
+    F64,
+    I8,
+    I16,
+    I32,
+    I64,
+    U8,
+    U16,
+    U32,
+    U64,
+    Bool,
+}
+
+impl NpyKind {
+    /// The kind of a descriptor such as `<f4`, and whether its bytes are big-endian.
+    fn parse(descr: &str) -> Option<(NpyKind, bool)> {
+        let (order, code) = descr.split_at(descr.len().min(1));
+        let big = match order {
+            "<" | "|" => false,
+            ">" => true,
+            "=" => cfg!(target_endian = "big"),
+            _ => return None,
+        };
+        let kind = match code {
+            "f4" => NpyKind::F32,
+            "f8" => NpyKind::F64,
+            "i1" => NpyKind::I8,
+            "i2" => NpyKind::I16,
+            "i4" => NpyKind::I32,
+            "i8" => NpyKind::I64,
+            "u1" => NpyKind::U8,
+            "u2" => NpyKind::U16,
+            "u4" => NpyKind::U32,
+            "u8" => NpyKind::U64,
+            "b1" => NpyKind::Bool,
+            _ => return None,
+        };
+        Some((kind, big && kind.size() > 1))
+    }
+
+    fn size(self) -> usize {
+        match self {
+            NpyKind::I8 | NpyKind::U8 | NpyKind::Bool => 1,
+            NpyKind::I16 | NpyKind::U16 => 2,
+            NpyKind::F32 | NpyKind::I32 | NpyKind::U32 => 4,
+            NpyKind::F64 | NpyKind::I64 | NpyKind::U64 => 8,
+        }
+    }
+}
+
+/// NumPy's name for a descriptor, for messages: `<c8` is `complex64`.
+fn dtype_name(descr: &str) -> String {
+    let code = descr.trim_start_matches(['<', '>', '=', '|']);
+    let (letter, bytes) = code.split_at(code.len().min(1));
+    let bits = bytes.parse::<usize>().map(|b| b * 8).unwrap_or(0);
+    match letter {
+        "f" => format!("float{bits}"),
+        "c" => format!("complex{bits}"),
+        "i" => format!("int{bits}"),
+        "u" => format!("uint{bits}"),
+        "b" => "bool".to_string(),
+        "U" => "unicode string".to_string(),
+        "S" | "a" => "byte string".to_string(),
+        "O" => "object".to_string(),
+        "M" => "datetime64".to_string(),
+        "m" => "timedelta64".to_string(),
+        "V" => "void (structured)".to_string(),
+        _ => "unknown".to_string(),
+    }
+}
+
+impl MappedNpy {
+    fn tensor(&self) -> Tensor<'_> {
+        let count: usize = self.shape.iter().product();
+        let bytes = &self.map[self.offset..self.offset + count * self.kind.size()];
+        fn view<'a, T: bytemuck::Pod>(bytes: &'a [u8], shape: &[usize], fortran: bool) -> ArrayViewD<'a, T> {
+            // The alignment was checked when the file was opened.
+            let data: &[T] = bytemuck::cast_slice(bytes);
+            let shape = IxDyn(shape).set_f(fortran);
+            ArrayViewD::from_shape(shape, data).expect("the element count was checked")
+        }
+        let (shape, f) = (&self.shape[..], self.fortran);
+        match self.kind {
+            NpyKind::F32 => Tensor::F32(view(bytes, shape, f)),
+            NpyKind::F64 => Tensor::F64(view(bytes, shape, f)),
+            NpyKind::I8 => Tensor::I8(view(bytes, shape, f)),
+            NpyKind::I16 => Tensor::I16(view(bytes, shape, f)),
+            NpyKind::I32 => Tensor::I32(view(bytes, shape, f)),
+            NpyKind::I64 => Tensor::I64(view(bytes, shape, f)),
+            // NumPy's booleans are the bytes 0 and 1.
+            NpyKind::U8 | NpyKind::Bool => Tensor::U8(view(bytes, shape, f)),
+            NpyKind::U16 => Tensor::U16(view(bytes, shape, f)),
+            NpyKind::U32 => Tensor::U32(view(bytes, shape, f)),
+            NpyKind::U64 => Tensor::U64(view(bytes, shape, f)),
+        }
+    }
+}
+
+/// The parsed header of a `.npy` file.
+struct NpyHeader {
+    descr: String,
+    fortran: bool,
+    shape: Vec<usize>,
+    /// Where the data starts.
+    offset: usize,
+}
+
+/// Parses a `.npy` header (format versions 1, 2 and 3).
+fn parse_npy_header(bytes: &[u8]) -> Result<NpyHeader, String> {
+    const MAGIC: &[u8] = b"\x93NUMPY";
+    if bytes.len() < 10 || &bytes[..6] != MAGIC {
+        return Err("is not a readable .npy file: it does not start with the NumPy magic bytes".to_string());
+    }
+    let (length, start) = match bytes[6] {
+        1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        version => {
+            return Err(format!(
+                "is not a readable .npy file: format version {version} (lossc reads 1, 2 and 3)"
+            ));
+        }
+    };
+    let end = start + length;
+    if bytes.len() < end {
+        return Err(format!(
+            "is not a readable .npy file: it is truncated in its header ({length} bytes long, but the file ends {} bytes into it)",
+            bytes.len().saturating_sub(start)
+        ));
+    }
+    let text = std::str::from_utf8(&bytes[start..end])
+        .map_err(|_| "is not a readable .npy file: its header is not text".to_string())?;
+    let corrupt = |what: &str| format!("is not a readable .npy file: its header has {what}: `{}`", text.trim());
+    let value_of = |key: &str| -> Option<&str> {
+        let at = text.find(&format!("'{key}'"))? + key.len() + 2;
+        let rest = text[at..].trim_start().strip_prefix(':')?;
+        Some(rest.trim_start())
+    };
+    let descr = value_of("descr")
+        .and_then(|v| {
+            let quote = v.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+            let inner = &v[1..];
+            inner.find(quote).map(|close| inner[..close].to_string())
+        })
+        .ok_or_else(|| {
+            if value_of("descr").is_some_and(|v| v.starts_with('[')) {
+                "holds a structured array (fields), which lossc does not read".to_string()
+            } else {
+                corrupt("no 'descr'")
+            }
+        })?;
+    let fortran = match value_of("fortran_order") {
+        Some(v) if v.starts_with("True") => true,
+        Some(v) if v.starts_with("False") => false,
+        _ => return Err(corrupt("no 'fortran_order'")),
+    };
+    let shape_text = value_of("shape")
+        .and_then(|v| v.strip_prefix('('))
+        .and_then(|v| v.split_once(')'))
+        .map(|(inside, _)| inside)
+        .ok_or_else(|| corrupt("no 'shape'"))?;
+    let shape = shape_text
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| part.trim_end_matches('L').parse::<usize>())
+        .collect::<Result<Vec<usize>, _>>()
+        .map_err(|_| corrupt("a size in 'shape' is not a number"))?;
+    Ok(NpyHeader {
+        descr,
+        fortran,
+        shape,
+        offset: end,
+    })
+}
+
+/// Memory-maps a `.npy` file and checks it: a supported element type, data
+/// as long as the header says, aligned for its type (or else copied).
+fn open_npy(name: &str, path: &Path) -> Result<LoadedData, CliError> {
+    let file_name = path.display();
+    let fail = |why: String| CliError::new(format!("input `{name}`: `{file_name}` {why}"));
+    let unreadable =
+        |error: std::io::Error| CliError::new(format!("input `{name}`: cannot read `{file_name}`: {error}"));
+    let file = fs::File::open(path).map_err(unreadable)?;
+    let length = file.metadata().map_err(unreadable)?.len();
+    if length < 10 {
+        return Err(fail(format!(
+            "is not a readable .npy file: it is {length} bytes long, shorter than any .npy header"
+        )));
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: the map is read-only and lives in `MappedNpy` beside the views
+    // made of it. Mapping a file is `unsafe` because another process may
+    // change or truncate it while it is mapped; lossc reads its inputs
+    // once, as `cat` would, and documents that inputs must not change
+    // during a run (a truncation then is a SIGBUS, never a wrong number).
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(unreadable)?;
+    let header = parse_npy_header(&map).map_err(fail)?;
+    let Some((kind, big_endian)) = NpyKind::parse(&header.descr) else {
+        return Err(fail(format!(
+            "has dtype {} (`{}`); lossc reads .npy files of floats (float32, float64), integers or booleans",
+            dtype_name(&header.descr),
+            header.descr
+        )));
+    };
+    let count = header
+        .shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| fail("has a shape too large to address".to_string()))?;
+    let needed = count
+        .checked_mul(kind.size())
+        .ok_or_else(|| fail("has a shape too large to address".to_string()))?;
+    let available = map.len() - header.offset;
+    if available < needed {
+        let shape: Vec<String> = header.shape.iter().map(usize::to_string).collect();
+        return Err(fail(format!(
+            "is truncated: its header promises shape ({}) of {}, {needed} bytes of data, but the file holds {available}",
+            shape.join(", "),
+            dtype_name(&header.descr)
+        )));
+    }
+    let mapped = MappedNpy {
+        offset: header.offset,
+        kind,
+        shape: header.shape,
+        fortran: header.fortran,
+        map,
+    };
+    let aligned = (mapped.map.as_ptr() as usize + mapped.offset).is_multiple_of(kind.size());
+    if aligned && !big_endian {
+        return Ok(LoadedData::Mapped(mapped));
+    }
+    // A big-endian file (or, never in practice, a misaligned one) is converted.
+    let bytes = &mapped.map[mapped.offset..mapped.offset + needed];
+    let values: Vec<f64> = bytes
+        .chunks_exact(kind.size())
+        .map(|chunk| {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            if big_endian {
+                b[..chunk.len()].reverse();
+            }
+            match kind {
+                NpyKind::F32 => f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                NpyKind::F64 => f64::from_le_bytes(b),
+                NpyKind::I8 => f64::from(b[0] as i8),
+                NpyKind::I16 => f64::from(i16::from_le_bytes([b[0], b[1]])),
+                NpyKind::I32 => f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                // Beyond 2^53 an integer rounds to the nearest f64, as NumPy's astype does.
+                NpyKind::I64 => i64::from_le_bytes(b) as f64,
+                NpyKind::U8 | NpyKind::Bool => f64::from(b[0]),
+                NpyKind::U16 => f64::from(u16::from_le_bytes([b[0], b[1]])),
+                NpyKind::U32 => f64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                NpyKind::U64 => u64::from_le_bytes(b) as f64,
+            }
+        })
+        .collect();
+    let shape = IxDyn(&mapped.shape).set_f(mapped.fortran);
+    let array = ArrayD::from_shape_vec(shape, values).expect("the element count was checked");
+    Ok(LoadedData::Owned(array.as_standard_layout().into_owned()))
 }
 
 /// An inline JSON array (nested for more axes) of numbers or booleans; a
@@ -204,70 +528,31 @@ fn abbreviate(text: &str) -> String {
 /// Reads a `.npy` file of floats, integers or booleans (any byte order,
 /// C or Fortran order) as f64.
 pub fn read_npy(name: &str, path: &Path) -> Result<ArrayD<f64>, CliError> {
-    let file = path.display();
-    let bytes =
-        fs::read(path).map_err(|error| CliError::new(format!("input `{name}`: cannot read `{file}`: {error}")))?;
-    let bad = |error: ReadNpyError| match error {
-        ReadNpyError::WrongDescriptor(descriptor) => CliError::new(format!(
-            "input `{name}`: `{file}` has dtype {descriptor}; lossc reads .npy files of floats, integers or booleans"
-        )),
-        other => CliError::new(format!("input `{name}`: `{file}` is not a readable .npy file: {other}")),
+    let loaded = Loaded {
+        name: name.to_string(),
+        data: open_npy(name, path)?,
     };
-    let readers: [Reader; 11] = [
-        read_as::<f64>,
-        read_as::<f32>,
-        read_as::<i64>,
-        read_as::<i32>,
-        read_as::<i16>,
-        read_as::<i8>,
-        read_as::<u64>,
-        read_as::<u32>,
-        read_as::<u16>,
-        read_as::<u8>,
-        read_as::<bool>,
-    ];
-    let mut wrong_type = None;
-    for read in readers {
-        match read(&bytes) {
-            Ok(array) => return Ok(array),
-            Err(error @ ReadNpyError::WrongDescriptor(_)) => wrong_type = Some(error),
-            Err(error) => return Err(bad(error)),
+    Ok(match &loaded.data {
+        LoadedData::Owned(array) => array.clone(),
+        LoadedData::Mapped(npy) => {
+            let tensor = npy.tensor();
+            let shape = tensor.shape().to_vec();
+            let values: Vec<f64> = match &tensor {
+                Tensor::F32(v) => v.iter().map(|&x| f64::from(x)).collect(),
+                Tensor::F64(v) => v.iter().copied().collect(),
+                Tensor::I8(v) => v.iter().map(|&x| f64::from(x)).collect(),
+                Tensor::I16(v) => v.iter().map(|&x| f64::from(x)).collect(),
+                Tensor::I32(v) => v.iter().map(|&x| f64::from(x)).collect(),
+                Tensor::I64(v) => v.iter().map(|&x| x as f64).collect(),
+                Tensor::U8(v) => v.iter().map(|&x| f64::from(x)).collect(),
+                Tensor::U16(v) => v.iter().map(|&x| f64::from(x)).collect(),
+                Tensor::U32(v) => v.iter().map(|&x| f64::from(x)).collect(),
+                Tensor::U64(v) => v.iter().map(|&x| x as f64).collect(),
+                Tensor::Bool(v) => v.iter().map(|&x| f64::from(u8::from(x))).collect(),
+            };
+            ArrayD::from_shape_vec(IxDyn(&shape), values).expect("a view's elements fill its shape")
         }
-    }
-    Err(bad(wrong_type.expect("every reader was tried")))
-}
-
-/// Reads a `.npy` file's bytes if they hold one element type.
-type Reader = fn(&[u8]) -> Result<ArrayD<f64>, ReadNpyError>;
-
-/// An element type a `.npy` file may hold, as f64.
-trait NpyNumber: ReadableElement + Copy {
-    fn to_f64(self) -> f64;
-}
-
-macro_rules! npy_number {
-    ($($ty:ty),*) => {
-        $(impl NpyNumber for $ty {
-            // Integers beyond 2^53 round to the nearest f64, as NumPy's astype does.
-            #[allow(clippy::cast_precision_loss, clippy::cast_lossless)]
-            fn to_f64(self) -> f64 {
-                self as f64
-            }
-        })*
-    };
-}
-
-npy_number!(f64, f32, i64, i32, i16, i8, u64, u32, u16, u8);
-
-impl NpyNumber for bool {
-    fn to_f64(self) -> f64 {
-        if self { 1.0 } else { 0.0 }
-    }
-}
-
-/// The file's array as f64, if it holds `T`s.
-fn read_as<T: NpyNumber>(bytes: &[u8]) -> Result<ArrayD<f64>, ReadNpyError> {
-    ArrayD::<T>::read_npy(bytes).map(|array| array.mapv(T::to_f64))
+    })
 }
 
 /// Reads a `.csv` file of numbers, one row per line, without a header: one

@@ -77,10 +77,16 @@ pub struct EvalArgs {
     /// object with every number, e.g. `--format json`.
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Text)]
     pub format: Format,
+
+    /// Refuse inputs that hold NaN or infinity (exit status 2) instead of
+    /// noting them on stderr and evaluating anyway.
+    #[arg(long)]
+    pub deny_nonfinite_input: bool,
 }
 
-/// Runs `eval`, writing its product to `out` (and the `--grad-out` file).
-pub fn run(args: &EvalArgs, out: &mut dyn WriteColor) -> Result<Status, CliError> {
+/// Runs `eval`, writing its product to `out` (and the `--grad-out` file),
+/// notes about the inputs to `err`.
+pub fn run(args: &EvalArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> Result<Status, CliError> {
     let source = args.source.load()?;
     let file = source.name.as_str();
     let dtype = args.analysis.dtype.dtype();
@@ -112,19 +118,29 @@ pub fn run(args: &EvalArgs, out: &mut dyn WriteColor) -> Result<Status, CliError
         )));
     }
 
-    let mut inputs = Vec::with_capacity(args.inputs.len());
+    let mut loaded = Vec::with_capacity(args.inputs.len());
     for input in &args.inputs {
-        inputs.push((input.name.clone(), input.load()?));
+        loaded.push(input.open()?);
     }
+    let tensors: Vec<(&str, lossc_kernel::Tensor<'_>)> = loaded
+        .iter()
+        .map(|input| (input.name.as_str(), input.tensor()))
+        .collect();
+    check_finite(&tensors, args.deny_nonfinite_input, err)?;
     let options = lossc::EvalOptions {
         dtype,
         result,
         grad,
         wrt: target.wrt.clone(),
     };
-    let evaluation = program
-        .eval(&inputs, &options)
+    let evaluator = program
+        .evaluator(&options, true)
         .map_err(|error| eval_error(&error, file))?;
+    let evaluation = match dtype {
+        lossc::Dtype::F32 => evaluate::<f32>(&evaluator, &tensors),
+        lossc::Dtype::F64 => evaluate::<f64>(&evaluator, &tensors),
+    }
+    .map_err(|error| eval_error(&lossc::Error::Eval(error), file))?;
 
     let grad_out = match &args.grad_out {
         Some(path) => {
@@ -145,6 +161,78 @@ pub fn run(args: &EvalArgs, out: &mut dyn WriteColor) -> Result<Status, CliError
         Format::Text => write_text(out, &evaluation, grad_out.as_deref()),
     };
     finish_output(Status::Success, written)
+}
+
+/// Runs the fast evaluator in `T`, with a progress bar on a terminal when
+/// it takes over a second, and returns its numbers as f64.
+fn evaluate<T: lossc_kernel::Real>(
+    evaluator: &lossc_kernel::Evaluator,
+    tensors: &[(&str, lossc_kernel::Tensor<'_>)],
+) -> Result<lossc::Evaluation, lossc::EvalError> {
+    let prepared = evaluator.prepare::<T>(tensors)?;
+    let progress = crate::bench::Progress::new("evaluating", prepared.chunks() as u64);
+    let evaluated = evaluator.run_observed::<T>(&prepared, None, &|| progress.step());
+    progress.finish();
+    let to_f64 = |a: ndarray::ArrayD<T>| a.mapv(T::as_f64);
+    Ok(lossc::Evaluation {
+        name: evaluator.name.clone(),
+        kind: evaluator.kind,
+        dtype: if std::mem::size_of::<T>() == 4 {
+            lossc::Dtype::F32
+        } else {
+            lossc::Dtype::F64
+        },
+        dims: evaluated.dims,
+        value: to_f64(evaluated.value),
+        per_sample: evaluated.per_sample.map(|s| s.mapv(T::as_f64)),
+        gradient: evaluated
+            .gradient
+            .into_iter()
+            .map(|(name, g)| (name, to_f64(g)))
+            .collect(),
+    })
+}
+
+/// Reports NaN and infinity in the inputs: a note on `err`, or with
+/// `--deny-nonfinite-input` an error.
+fn check_finite(
+    tensors: &[(&str, lossc_kernel::Tensor<'_>)],
+    deny: bool,
+    err: &mut dyn WriteColor,
+) -> Result<(), CliError> {
+    for (name, tensor) in tensors {
+        let found = tensor.scan_nonfinite();
+        if !found.any() {
+            continue;
+        }
+        let shape = tensor.shape();
+        let at = |index: usize| {
+            let mut rest = index;
+            let mut position = vec![0; shape.len()];
+            for (slot, &size) in position.iter_mut().zip(shape).rev() {
+                *slot = rest % size.max(1);
+                rest /= size.max(1);
+            }
+            let parts: Vec<String> = position.iter().map(usize::to_string).collect();
+            format!("[{}]", parts.join(", "))
+        };
+        let mut parts = Vec::new();
+        if let Some(first) = found.first_nan {
+            parts.push(format!("{} NaN (the first at {})", found.nan, at(first)));
+        }
+        if let Some(first) = found.first_inf {
+            parts.push(format!("{} infinite (the first at {})", found.inf, at(first)));
+        }
+        let message = format!("input `{name}` holds {}", parts.join(" and "));
+        if deny {
+            return Err(CliError::new(format!("{message} (`--deny-nonfinite-input`)")));
+        }
+        crate::write_note_line(
+            err,
+            &format!("{message}; the results carry them (refuse such inputs with `--deny-nonfinite-input`)"),
+        );
+    }
+    Ok(())
 }
 
 /// The message for an evaluation that failed, with a hint where one helps.

@@ -41,15 +41,21 @@
 // than `print!`, but the allow marks the exception the workspace lints make.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod bench;
 pub mod check;
 pub mod cli;
+pub mod completions;
 pub mod data;
+pub mod emit;
 pub mod eval;
+pub mod fit;
 pub mod grad;
 pub mod json;
+pub mod plot;
 pub mod probe;
 pub mod program;
 pub mod render;
+pub mod repl;
 pub mod simplify;
 pub mod source;
 pub mod terminal;
@@ -134,8 +140,15 @@ pub fn execute(cli: &Cli, stdout: &mut dyn WriteColor, stderr: &mut dyn WriteCol
         Command::Check(args) => check::run(args, stdout),
         Command::Grad(args) => grad::run(args, stdout, stderr),
         Command::Simplify(args) => simplify::run(args, stdout, stderr),
-        Command::Eval(args) => eval::run(args, stdout),
+        Command::Eval(args) => eval::run(args, stdout, stderr),
+        Command::Bench(args) => bench::run(args, stdout, stderr),
         Command::Probe(args) => probe::run(args, stdout),
+        Command::Fit(args) => fit::run(args, stdout, stderr),
+        Command::Emit(args) => emit::run(args, stdout),
+        Command::Repl(args) => repl::run(args, cli.color, stdout, stderr),
+        Command::Plot(args) => plot::run(args, stdout, stderr),
+        Command::Completions(args) => completions::run_completions(args, stdout),
+        Command::Man(args) => completions::run_man(args, stdout),
     }
 }
 

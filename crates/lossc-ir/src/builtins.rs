@@ -56,6 +56,29 @@ pub struct BuiltinSpec {
     pub aliases: &'static [&'static str],
     /// One line for `:help`, completion and the docs.
     pub summary: &'static str,
+    /// How `lossc emit` writes it in each framework.
+    pub emit: Emit,
+}
+
+/// A built-in in the Python that `lossc emit` writes: one template per target
+/// (`jax.numpy as jnp`, `torch` with `torch.nn.functional as F`, Keras 3's
+/// `keras.ops as ops`, `tensorflow as tf`, `numpy as np`), and the operands
+/// that need the "double where" guard. The template language (`{0}`,
+/// `{0:T}`, `{kw_axes}`, `{axis}`, ...) is documented in
+/// `crates/lossc-emit/src/template.rs`, which checks every template here.
+#[derive(Debug)]
+pub struct Emit {
+    pub jax: &'static str,
+    pub torch: &'static str,
+    pub keras: &'static str,
+    pub tf: &'static str,
+    pub numpy: &'static str,
+    /// The operands that can make the value or the derivative non-finite,
+    /// each with a value at which both are finite (`log`: argument 0, 1.0).
+    /// Where the result is not selected (an unselected `where` branch, the
+    /// losing side of a `maximum`), emitted code replaces the operand by that
+    /// value, so framework autodiff never multiplies 0 by an infinity.
+    pub guard: &'static [(usize, f64)],
 }
 
 macro_rules! builtins {
@@ -68,7 +91,15 @@ macro_rules! builtins {
             keywords: [$($keyword:literal),*],
             signature: $signature:ident,
             aliases: [$($alias:literal),*],
-            summary: $summary:literal $(,)?
+            summary: $summary:literal,
+            emit: {
+                jax: $jax:literal,
+                torch: $torch:literal,
+                keras: $keras:literal,
+                tf: $tf:literal,
+                numpy: $numpy:literal,
+                guard: [$(($guard_arg:literal, $guard_safe:literal)),*] $(,)?
+            } $(,)?
         },
     )*) => {
         /// A built-in operator or function.
@@ -97,6 +128,14 @@ macro_rules! builtins {
                 signature: Signature::$signature,
                 aliases: &[$($alias),*],
                 summary: $summary,
+                emit: Emit {
+                    jax: $jax,
+                    torch: $torch,
+                    keras: $keras,
+                    tf: $tf,
+                    numpy: $numpy,
+                    guard: &[$(($guard_arg, $guard_safe)),*],
+                },
             },
         )*];
     };
@@ -104,64 +143,116 @@ macro_rules! builtins {
 
 builtins! {
     // ----------------------------------------------------------- operators
-    Neg { name: "neg", symbol: Some("-"), callable: false, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "negation, -x" },
-    Add { name: "add", symbol: Some("+"), callable: false, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: [], summary: "a + b" },
-    Sub { name: "sub", symbol: Some("-"), callable: false, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: [], summary: "a - b" },
-    Mul { name: "mul", symbol: Some("*"), callable: false, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: [], summary: "a * b" },
-    Div { name: "div", symbol: Some("/"), callable: false, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: [], summary: "a / b" },
-    Pow { name: "pow", symbol: Some("^"), callable: true, params: ["x", "y"], keywords: [], signature: Elementwise, aliases: ["power"], summary: "x to the power y, also written x ^ y or x ** y" },
-    Eq { name: "eq", symbol: Some("=="), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a == b" },
-    Ne { name: "ne", symbol: Some("!="), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a != b" },
-    Lt { name: "lt", symbol: Some("<"), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a < b" },
-    Le { name: "le", symbol: Some("<="), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a <= b" },
-    Gt { name: "gt", symbol: Some(">"), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a > b" },
-    Ge { name: "ge", symbol: Some(">="), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a >= b" },
-    And { name: "and", symbol: Some("and"), callable: false, params: ["a", "b"], keywords: [], signature: Logic, aliases: [], summary: "both conditions hold" },
-    Or { name: "or", symbol: Some("or"), callable: false, params: ["a", "b"], keywords: [], signature: Logic, aliases: [], summary: "either condition holds" },
-    Not { name: "not", symbol: Some("not"), callable: false, params: ["a"], keywords: [], signature: Logic, aliases: [], summary: "the condition does not hold" },
+    Neg { name: "neg", symbol: Some("-"), callable: false, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "negation, -x",
+        emit: { jax: "-{0}", torch: "-{0}", keras: "-{0}", tf: "-{0}", numpy: "-{0}", guard: [] } },
+    Add { name: "add", symbol: Some("+"), callable: false, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: [], summary: "a + b",
+        emit: { jax: "{0} + {1}", torch: "{0} + {1}", keras: "{0} + {1}", tf: "{0} + {1}", numpy: "{0} + {1}", guard: [] } },
+    Sub { name: "sub", symbol: Some("-"), callable: false, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: [], summary: "a - b",
+        emit: { jax: "{0} - {1}", torch: "{0} - {1}", keras: "{0} - {1}", tf: "{0} - {1}", numpy: "{0} - {1}", guard: [] } },
+    Mul { name: "mul", symbol: Some("*"), callable: false, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: [], summary: "a * b",
+        emit: { jax: "{0} * {1}", torch: "{0} * {1}", keras: "{0} * {1}", tf: "{0} * {1}", numpy: "{0} * {1}", guard: [] } },
+    Div { name: "div", symbol: Some("/"), callable: false, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: [], summary: "a / b",
+        emit: { jax: "{0} / {1}", torch: "{0} / {1}", keras: "{0} / {1}", tf: "{0} / {1}", numpy: "{0} / {1}", guard: [(1, 1.0)] } },
+    Pow { name: "pow", symbol: Some("^"), callable: true, params: ["x", "y"], keywords: [], signature: Elementwise, aliases: ["power"], summary: "x to the power y, also written x ^ y or x ** y",
+        emit: { jax: "{0} ** {1}", torch: "{0} ** {1}", keras: "{0} ** {1}", tf: "{0} ** {1}", numpy: "{0} ** {1}", guard: [(0, 1.0), (1, 1.0)] } },
+    Eq { name: "eq", symbol: Some("=="), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a == b",
+        emit: { jax: "{0} == {1}", torch: "{0} == {1}", keras: "{0} == {1}", tf: "{0} == {1}", numpy: "{0} == {1}", guard: [] } },
+    Ne { name: "ne", symbol: Some("!="), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a != b",
+        emit: { jax: "{0} != {1}", torch: "{0} != {1}", keras: "{0} != {1}", tf: "{0} != {1}", numpy: "{0} != {1}", guard: [] } },
+    Lt { name: "lt", symbol: Some("<"), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a < b",
+        emit: { jax: "{0} < {1}", torch: "{0} < {1}", keras: "{0} < {1}", tf: "{0} < {1}", numpy: "{0} < {1}", guard: [] } },
+    Le { name: "le", symbol: Some("<="), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a <= b",
+        emit: { jax: "{0} <= {1}", torch: "{0} <= {1}", keras: "{0} <= {1}", tf: "{0} <= {1}", numpy: "{0} <= {1}", guard: [] } },
+    Gt { name: "gt", symbol: Some(">"), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a > b",
+        emit: { jax: "{0} > {1}", torch: "{0} > {1}", keras: "{0} > {1}", tf: "{0} > {1}", numpy: "{0} > {1}", guard: [] } },
+    Ge { name: "ge", symbol: Some(">="), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a >= b",
+        emit: { jax: "{0} >= {1}", torch: "{0} >= {1}", keras: "{0} >= {1}", tf: "{0} >= {1}", numpy: "{0} >= {1}", guard: [] } },
+    And { name: "and", symbol: Some("and"), callable: false, params: ["a", "b"], keywords: [], signature: Logic, aliases: [], summary: "both conditions hold",
+        emit: { jax: "jnp.logical_and({0}, {1})", torch: "torch.logical_and({0}, {1})", keras: "ops.logical_and({0}, {1})", tf: "tf.logical_and({0}, {1})", numpy: "np.logical_and({0}, {1})", guard: [] } },
+    Or { name: "or", symbol: Some("or"), callable: false, params: ["a", "b"], keywords: [], signature: Logic, aliases: [], summary: "either condition holds",
+        emit: { jax: "jnp.logical_or({0}, {1})", torch: "torch.logical_or({0}, {1})", keras: "ops.logical_or({0}, {1})", tf: "tf.logical_or({0}, {1})", numpy: "np.logical_or({0}, {1})", guard: [] } },
+    Not { name: "not", symbol: Some("not"), callable: false, params: ["a"], keywords: [], signature: Logic, aliases: [], summary: "the condition does not hold",
+        emit: { jax: "jnp.logical_not({0})", torch: "torch.logical_not({0})", keras: "ops.logical_not({0})", tf: "tf.logical_not({0})", numpy: "np.logical_not({0})", guard: [] } },
     // ---------------------------------------------- elementwise, one argument
-    Abs { name: "abs", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["fabs", "absolute"], summary: "|x|; derivative 0 at 0" },
-    Sign { name: "sign", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["sgn"], summary: "-1, 0 or 1; derivative 0" },
-    Exp { name: "exp", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "e^x" },
-    Expm1 { name: "expm1", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "e^x - 1, accurate near 0" },
-    Log { name: "log", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["ln"], summary: "natural logarithm" },
-    Log1p { name: "log1p", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "log(1 + x), accurate near 0" },
-    Sqrt { name: "sqrt", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "square root" },
-    Square { name: "square", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["sqr"], summary: "x * x" },
-    Sin { name: "sin", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "sine" },
-    Cos { name: "cos", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "cosine" },
-    Tanh { name: "tanh", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "hyperbolic tangent" },
-    Cosh { name: "cosh", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "hyperbolic cosine" },
-    Sigmoid { name: "sigmoid", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["logistic", "expit"], summary: "1 / (1 + e^-x)" },
-    LogSigmoid { name: "log_sigmoid", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["logsigmoid"], summary: "log(sigmoid(x)), computed stably" },
-    Softplus { name: "softplus", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "log(1 + e^x), computed stably" },
-    Relu { name: "relu", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "max(x, 0); derivative 0 at 0" },
-    Floor { name: "floor", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "round down; derivative 0" },
-    Ceil { name: "ceil", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["ceiling"], summary: "round up; derivative 0" },
-    Round { name: "round", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["rint"], summary: "round half to even; derivative 0" },
-    Float { name: "float", symbol: None, callable: true, params: ["b"], keywords: [], signature: Float, aliases: ["cast", "to_float"], summary: "1 where the condition holds, else 0; derivative 0" },
+    Abs { name: "abs", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["fabs", "absolute"], summary: "|x|; derivative 0 at 0",
+        emit: { jax: "jnp.abs({0})", torch: "torch.abs({0})", keras: "ops.abs({0})", tf: "tf.abs({0})", numpy: "np.abs({0})", guard: [] } },
+    Sign { name: "sign", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["sgn"], summary: "-1, 0 or 1; derivative 0",
+        emit: { jax: "jnp.sign({0})", torch: "torch.sign({0})", keras: "ops.sign({0})", tf: "tf.sign({0})", numpy: "np.sign({0})", guard: [] } },
+    Exp { name: "exp", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "e^x",
+        emit: { jax: "jnp.exp({0})", torch: "torch.exp({0})", keras: "ops.exp({0})", tf: "tf.exp({0})", numpy: "np.exp({0})", guard: [(0, 0.0)] } },
+    Expm1 { name: "expm1", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "e^x - 1, accurate near 0",
+        emit: { jax: "jnp.expm1({0})", torch: "torch.expm1({0})", keras: "ops.expm1({0})", tf: "tf.math.expm1({0})", numpy: "np.expm1({0})", guard: [(0, 0.0)] } },
+    Log { name: "log", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["ln"], summary: "natural logarithm",
+        emit: { jax: "jnp.log({0})", torch: "torch.log({0})", keras: "ops.log({0})", tf: "tf.math.log({0})", numpy: "np.log({0})", guard: [(0, 1.0)] } },
+    Log1p { name: "log1p", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "log(1 + x), accurate near 0",
+        emit: { jax: "jnp.log1p({0})", torch: "torch.log1p({0})", keras: "ops.log1p({0})", tf: "tf.math.log1p({0})", numpy: "np.log1p({0})", guard: [(0, 0.0)] } },
+    Sqrt { name: "sqrt", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "square root",
+        emit: { jax: "jnp.sqrt({0})", torch: "torch.sqrt({0})", keras: "ops.sqrt({0})", tf: "tf.sqrt({0})", numpy: "np.sqrt({0})", guard: [(0, 1.0)] } },
+    Square { name: "square", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["sqr"], summary: "x * x",
+        emit: { jax: "jnp.square({0})", torch: "torch.square({0})", keras: "ops.square({0})", tf: "tf.square({0})", numpy: "np.square({0})", guard: [] } },
+    Sin { name: "sin", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "sine",
+        emit: { jax: "jnp.sin({0})", torch: "torch.sin({0})", keras: "ops.sin({0})", tf: "tf.math.sin({0})", numpy: "np.sin({0})", guard: [] } },
+    Cos { name: "cos", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "cosine",
+        emit: { jax: "jnp.cos({0})", torch: "torch.cos({0})", keras: "ops.cos({0})", tf: "tf.math.cos({0})", numpy: "np.cos({0})", guard: [] } },
+    Tanh { name: "tanh", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "hyperbolic tangent",
+        emit: { jax: "jnp.tanh({0})", torch: "torch.tanh({0})", keras: "ops.tanh({0})", tf: "tf.math.tanh({0})", numpy: "np.tanh({0})", guard: [] } },
+    Cosh { name: "cosh", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "hyperbolic cosine",
+        emit: { jax: "jnp.cosh({0})", torch: "torch.cosh({0})", keras: "ops.cosh({0})", tf: "tf.math.cosh({0})", numpy: "np.cosh({0})", guard: [(0, 0.0)] } },
+    Sigmoid { name: "sigmoid", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["logistic", "expit"], summary: "1 / (1 + e^-x)",
+        emit: { jax: "jax.nn.sigmoid({0})", torch: "torch.sigmoid({0})", keras: "ops.sigmoid({0})", tf: "tf.math.sigmoid({0})", numpy: "np.exp(-np.logaddexp(0.0, -{0}))", guard: [] } },
+    LogSigmoid { name: "log_sigmoid", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["logsigmoid"], summary: "log(sigmoid(x)), computed stably",
+        emit: { jax: "jax.nn.log_sigmoid({0})", torch: "F.logsigmoid({0})", keras: "ops.log_sigmoid({0})", tf: "tf.math.log_sigmoid({0})", numpy: "-np.logaddexp(0.0, -{0})", guard: [] } },
+    Softplus { name: "softplus", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "log(1 + e^x), computed stably",
+        emit: { jax: "jax.nn.softplus({0})", torch: "F.softplus({0})", keras: "ops.softplus({0})", tf: "tf.math.softplus({0})", numpy: "np.logaddexp(0.0, {0})", guard: [] } },
+    Relu { name: "relu", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "max(x, 0); derivative 0 at 0",
+        emit: { jax: "jax.nn.relu({0})", torch: "torch.relu({0})", keras: "ops.relu({0})", tf: "tf.nn.relu({0})", numpy: "np.maximum({0}, 0.0)", guard: [] } },
+    Floor { name: "floor", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "round down; derivative 0",
+        emit: { jax: "jnp.floor({0})", torch: "torch.floor({0})", keras: "ops.floor({0})", tf: "tf.math.floor({0})", numpy: "np.floor({0})", guard: [] } },
+    Ceil { name: "ceil", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["ceiling"], summary: "round up; derivative 0",
+        emit: { jax: "jnp.ceil({0})", torch: "torch.ceil({0})", keras: "ops.ceil({0})", tf: "tf.math.ceil({0})", numpy: "np.ceil({0})", guard: [] } },
+    Round { name: "round", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["rint"], summary: "round half to even; derivative 0",
+        emit: { jax: "jnp.round({0})", torch: "torch.round({0})", keras: "ops.round({0})", tf: "tf.math.round({0})", numpy: "np.round({0})", guard: [] } },
+    Float { name: "float", symbol: None, callable: true, params: ["b"], keywords: [], signature: Float, aliases: ["cast", "to_float"], summary: "1 where the condition holds, else 0; derivative 0",
+        emit: { jax: "{0}.astype({dtype})", torch: "{0}.to({dtype})", keras: "ops.cast({0}, {dtype})", tf: "tf.cast({0}, {dtype})", numpy: "{0}.astype({dtype})", guard: [] } },
     // ---------------------------------------------- elementwise, more arguments
-    Maximum { name: "maximum", symbol: None, callable: true, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: ["fmax"], summary: "elementwise larger of a and b; each gets half the gradient at a tie" },
-    Minimum { name: "minimum", symbol: None, callable: true, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: ["fmin"], summary: "elementwise smaller of a and b; each gets half the gradient at a tie" },
-    Xlogy { name: "xlogy", symbol: None, callable: true, params: ["x", "y"], keywords: [], signature: Elementwise, aliases: [], summary: "x * log(y), and 0 where x = 0" },
-    Clip { name: "clip", symbol: None, callable: true, params: ["x", "lo", "hi"], keywords: [], signature: Elementwise, aliases: ["clamp", "clip_by_value"], summary: "minimum(maximum(x, lo), hi)" },
-    Where { name: "where", symbol: None, callable: true, params: ["cond", "a", "b"], keywords: [], signature: Where, aliases: ["select", "if_else"], summary: "a where cond holds, else b" },
+    Maximum { name: "maximum", symbol: None, callable: true, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: ["fmax"], summary: "elementwise larger of a and b; each gets half the gradient at a tie",
+        emit: { jax: "jnp.maximum({0}, {1})", torch: "torch.maximum({0:T}, {1:T})", keras: "ops.maximum({0}, {1})", tf: "tf.maximum({0}, {1})", numpy: "np.maximum({0}, {1})", guard: [] } },
+    Minimum { name: "minimum", symbol: None, callable: true, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: ["fmin"], summary: "elementwise smaller of a and b; each gets half the gradient at a tie",
+        emit: { jax: "jnp.minimum({0}, {1})", torch: "torch.minimum({0:T}, {1:T})", keras: "ops.minimum({0}, {1})", tf: "tf.minimum({0}, {1})", numpy: "np.minimum({0}, {1})", guard: [] } },
+    Xlogy { name: "xlogy", symbol: None, callable: true, params: ["x", "y"], keywords: [], signature: Elementwise, aliases: [], summary: "x * log(y), and 0 where x = 0",
+        emit: { jax: "jax.scipy.special.xlogy({0}, {1})", torch: "torch.xlogy({0}, {1})", keras: "ops.where({0} == 0, 0.0, {0} * ops.log(ops.where({0} == 0, 1.0, {1})))", tf: "tf.math.xlogy({0}, {1})", numpy: "np.where({0} == 0, 0.0, {0} * np.log({1}))", guard: [(1, 1.0)] } },
+    Clip { name: "clip", symbol: None, callable: true, params: ["x", "lo", "hi"], keywords: [], signature: Elementwise, aliases: ["clamp", "clip_by_value"], summary: "minimum(maximum(x, lo), hi)",
+        emit: { jax: "jnp.clip({0}, {1}, {2})", torch: "torch.minimum(torch.maximum({0:T}, {1:T}), {2:T})", keras: "ops.clip({0}, {1}, {2})", tf: "tf.clip_by_value({0}, {1}, {2})", numpy: "np.clip({0}, {1}, {2})", guard: [] } },
+    Where { name: "where", symbol: None, callable: true, params: ["cond", "a", "b"], keywords: [], signature: Where, aliases: ["select", "if_else"], summary: "a where cond holds, else b",
+        emit: { jax: "jnp.where({0}, {1}, {2})", torch: "torch.where({0}, {1}, {2})", keras: "ops.where({0}, {1}, {2})", tf: "tf.where({0}, {1}, {2})", numpy: "np.where({0}, {1}, {2})", guard: [] } },
     // ----------------------------------------------------------- reductions
-    Sum { name: "sum", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["reduce_sum"], summary: "sum over axes (default all)" },
-    Mean { name: "mean", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["reduce_mean", "average", "avg"], summary: "mean over axes (default all)" },
-    Max { name: "max", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["reduce_max", "amax"], summary: "largest value over axes (default all)" },
-    Min { name: "min", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["reduce_min", "amin"], summary: "smallest value over axes (default all)" },
-    Logsumexp { name: "logsumexp", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["reduce_logsumexp", "log_sum_exp"], summary: "log(sum(exp(x))) over axes, computed stably" },
-    Norm { name: "norm", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["l2_norm", "euclidean_norm"], summary: "L2 norm over axes (default all)" },
+    Sum { name: "sum", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["reduce_sum"], summary: "sum over axes (default all)",
+        emit: { jax: "jnp.sum({0}{kw_axes}{kw_keepdims})", torch: "torch.sum({0}{kw_axes}{kw_keepdims})", keras: "ops.sum({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_sum({0}{kw_axes}{kw_keepdims})", numpy: "np.sum({0}{kw_axes}{kw_keepdims})", guard: [] } },
+    Mean { name: "mean", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["reduce_mean", "average", "avg"], summary: "mean over axes (default all)",
+        emit: { jax: "jnp.mean({0}{kw_axes}{kw_keepdims})", torch: "torch.mean({0}{kw_axes}{kw_keepdims})", keras: "ops.mean({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_mean({0}{kw_axes}{kw_keepdims})", numpy: "np.mean({0}{kw_axes}{kw_keepdims})", guard: [] } },
+    Max { name: "max", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["reduce_max", "amax"], summary: "largest value over axes (default all)",
+        emit: { jax: "jnp.max({0}{kw_axes}{kw_keepdims})", torch: "torch.amax({0}{kw_axes}{kw_keepdims})", keras: "ops.max({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_max({0}{kw_axes}{kw_keepdims})", numpy: "np.max({0}{kw_axes}{kw_keepdims})", guard: [] } },
+    Min { name: "min", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["reduce_min", "amin"], summary: "smallest value over axes (default all)",
+        emit: { jax: "jnp.min({0}{kw_axes}{kw_keepdims})", torch: "torch.amin({0}{kw_axes}{kw_keepdims})", keras: "ops.min({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_min({0}{kw_axes}{kw_keepdims})", numpy: "np.min({0}{kw_axes}{kw_keepdims})", guard: [] } },
+    Logsumexp { name: "logsumexp", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["reduce_logsumexp", "log_sum_exp"], summary: "log(sum(exp(x))) over axes, computed stably",
+        emit: { jax: "jax.nn.logsumexp({0}{kw_axes}{kw_keepdims})", torch: "torch.logsumexp({0}, {axes}{kw_keepdims})", keras: "ops.logsumexp({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_logsumexp({0}{kw_axes}{kw_keepdims})", numpy: "np.logaddexp.reduce({0}, axis={axes}{kw_keepdims})", guard: [] } },
+    Norm { name: "norm", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["l2_norm", "euclidean_norm"], summary: "L2 norm over axes (default all)",
+        emit: { jax: "jnp.linalg.vector_norm({0}{kw_axes}{kw_keepdims})", torch: "torch.linalg.vector_norm({0}{kw_axes}{kw_keepdims})", keras: "ops.sqrt(ops.sum(ops.square({0}){kw_axes}{kw_keepdims}))", tf: "tf.sqrt(tf.reduce_sum(tf.square({0}){kw_axes}{kw_keepdims}))", numpy: "np.sqrt(np.sum(np.square({0}){kw_axes}{kw_keepdims}))", guard: [(0, 1.0)] } },
     // ------------------------------------------------------------ along an axis
-    Softmax { name: "softmax", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: AlongAxis, aliases: [], summary: "exp(x) / sum(exp(x)) along axis (default -1)" },
-    LogSoftmax { name: "log_softmax", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: AlongAxis, aliases: ["logsoftmax"], summary: "x - logsumexp(x) along axis (default -1)" },
+    Softmax { name: "softmax", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: AlongAxis, aliases: [], summary: "exp(x) / sum(exp(x)) along axis (default -1)",
+        emit: { jax: "jax.nn.softmax({0}, axis={axis})", torch: "torch.softmax({0}, dim={axis})", keras: "ops.softmax({0}, axis={axis})", tf: "tf.nn.softmax({0}, axis={axis})", numpy: "np.exp({0} - np.logaddexp.reduce({0}, axis={axis}, keepdims=True))", guard: [] } },
+    LogSoftmax { name: "log_softmax", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: AlongAxis, aliases: ["logsoftmax"], summary: "x - logsumexp(x) along axis (default -1)",
+        emit: { jax: "jax.nn.log_softmax({0}, axis={axis})", torch: "torch.log_softmax({0}, dim={axis})", keras: "ops.log_softmax({0}, axis={axis})", tf: "tf.nn.log_softmax({0}, axis={axis})", numpy: "{0} - np.logaddexp.reduce({0}, axis={axis}, keepdims=True)", guard: [] } },
     // ------------------------------------------------------------------ indexing
-    Take { name: "take", symbol: None, callable: true, params: ["x", "i"], keywords: ["axis"], signature: Take, aliases: ["gather", "index_select"], summary: "the slice at integer index i along axis (default -1), which is removed" },
-    OneHot { name: "one_hot", symbol: None, callable: true, params: ["labels", "C"], keywords: [], signature: OneHot, aliases: ["onehot", "to_categorical"], summary: "integer labels [N] to a [N, C] tensor of 0/1 (a scalar label gives [C])" },
+    Take { name: "take", symbol: None, callable: true, params: ["x", "i"], keywords: ["axis"], signature: Take, aliases: ["gather", "index_select"], summary: "the slice at integer index i along axis (default -1), which is removed",
+        emit: { jax: "{0}[{take}]", torch: "{0}[{take}]", keras: "{0}[{take}]", tf: "{0}[{take}]", numpy: "{0}[{take}]", guard: [] } },
+    OneHot { name: "one_hot", symbol: None, callable: true, params: ["labels", "C"], keywords: [], signature: OneHot, aliases: ["onehot", "to_categorical"], summary: "integer labels [N] to a [N, C] tensor of 0/1 (a scalar label gives [C])",
+        emit: { jax: "jax.nn.one_hot({0}, {classes}, dtype={dtype})", torch: "F.one_hot({0}.long(), {classes}).to({dtype})", keras: "ops.one_hot(ops.cast({0}, \"int32\"), {classes}, dtype={dtype})", tf: "tf.one_hot(tf.cast({0}, tf.int32), {classes}, dtype={dtype})", numpy: "({0}[..., None] == np.arange({classes})).astype({dtype})", guard: [] } },
     // ------------------------------------------------------------------ shape
-    BroadcastLike { name: "broadcast_like", symbol: None, callable: true, params: ["x", "like"], keywords: [], signature: Elementwise, aliases: ["broadcast_to", "expand_as"], summary: "x broadcast to the shape of `like`, whose values are not used" },
-    ExpandDims { name: "expand_dims", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: ExpandDims, aliases: ["unsqueeze", "reshape"], summary: "inserts axes of size 1 at the positions axis= names in the result" },
+    BroadcastLike { name: "broadcast_like", symbol: None, callable: true, params: ["x", "like"], keywords: [], signature: Elementwise, aliases: ["broadcast_to", "expand_as"], summary: "x broadcast to the shape of `like`, whose values are not used",
+        emit: { jax: "jnp.broadcast_to({0}, jnp.shape({1}))", torch: "torch.broadcast_to({0:T}, {1}.shape)", keras: "ops.broadcast_to({0}, ops.shape({1}))", tf: "tf.broadcast_to({0:T}, tf.shape({1}))", numpy: "np.broadcast_to({0}, np.shape({1}))", guard: [] } },
+    ExpandDims { name: "expand_dims", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: ExpandDims, aliases: ["unsqueeze", "reshape"], summary: "inserts axes of size 1 at the positions axis= names in the result",
+        emit: { jax: "{0}[{expand}]", torch: "{0}[{expand}]", keras: "{0}[{expand}]", tf: "{0}[{expand}]", numpy: "{0}[{expand}]", guard: [] } },
 }
 
 impl Builtin {
@@ -286,11 +377,79 @@ pub fn result_type(builtin: Builtin, attrs: &Attrs, args: &[&Type]) -> Type {
     }
 }
 
+/// The elementary functions the built-ins' arithmetic is made of. The
+/// built-ins themselves (`sigmoid`, `softplus`, `xlogy`, `clip`, ...) are
+/// defined once, in [`eval_scalar_in`], in terms of these; an evaluator picks
+/// the implementation: [`StdElementary`] (the standard library, the
+/// reference) or its own (the fused kernels supply branch-free, vectorisable
+/// ones whose ulp error against the standard library they measure and test).
+pub trait Elementary<T> {
+    fn exp(x: T) -> T;
+    fn exp_m1(x: T) -> T;
+    fn ln(x: T) -> T;
+    fn ln_1p(x: T) -> T;
+    fn sqrt(x: T) -> T;
+    fn sin(x: T) -> T;
+    fn cos(x: T) -> T;
+    fn tanh(x: T) -> T;
+    fn cosh(x: T) -> T;
+    fn powf(x: T, y: T) -> T;
+}
+
+/// The standard library's elementary functions: the reference semantics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StdElementary;
+
+impl<T: Float> Elementary<T> for StdElementary {
+    fn exp(x: T) -> T {
+        x.exp()
+    }
+    fn exp_m1(x: T) -> T {
+        x.exp_m1()
+    }
+    fn ln(x: T) -> T {
+        x.ln()
+    }
+    fn ln_1p(x: T) -> T {
+        x.ln_1p()
+    }
+    fn sqrt(x: T) -> T {
+        x.sqrt()
+    }
+    fn sin(x: T) -> T {
+        x.sin()
+    }
+    fn cos(x: T) -> T {
+        x.cos()
+    }
+    fn tanh(x: T) -> T {
+        x.tanh()
+    }
+    fn cosh(x: T) -> T {
+        x.cosh()
+    }
+    fn powf(x: T, y: T) -> T {
+        x.powf(y)
+    }
+}
+
 /// The arithmetic of an elementwise built-in on one element, the same code for
 /// f32 and f64 (IEEE semantics: `log(0) = -inf`, `0/0 = NaN`, never a panic).
 /// Booleans are `0` and `1`. Returns `None` for the built-ins that are not
 /// elementwise (reductions, softmax, `take`, `one_hot`).
 pub fn eval_scalar<T: Float>(builtin: Builtin, args: &[T]) -> Option<T> {
+    eval_scalar_in::<T, StdElementary>(builtin, args)
+}
+
+/// [`eval_scalar`] with the elementary functions of `M`: the one definition
+/// of every elementwise built-in. Written without data-dependent branches
+/// around expensive calls (each `if` picks between values already computed),
+/// so a loop over it vectorises when `M`'s functions do. Always inlined: with
+/// a constant `builtin` the `match` folds away (the kernels instantiate it once
+/// per built-in); [`eval_scalar`] is the one out-of-line copy for callers with
+/// a run-time built-in.
+#[inline(always)]
+pub fn eval_scalar_in<T: Float, M: Elementary<T>>(builtin: Builtin, args: &[T]) -> Option<T> {
     let zero = T::zero();
     let one = T::one();
     let truth = |b: bool| if b { one } else { zero };
@@ -302,7 +461,7 @@ pub fn eval_scalar<T: Float>(builtin: Builtin, args: &[T]) -> Option<T> {
         Builtin::Sub => x - y,
         Builtin::Mul => x * y,
         Builtin::Div => x / y,
-        Builtin::Pow => x.powf(y),
+        Builtin::Pow => M::powf(x, y),
         Builtin::Eq => truth(x == y),
         Builtin::Ne => truth(x != y),
         Builtin::Lt => truth(x < y),
@@ -322,19 +481,19 @@ pub fn eval_scalar<T: Float>(builtin: Builtin, args: &[T]) -> Option<T> {
                 x // 0, -0 or NaN
             }
         }
-        Builtin::Exp => x.exp(),
-        Builtin::Expm1 => x.exp_m1(),
-        Builtin::Log => x.ln(),
-        Builtin::Log1p => x.ln_1p(),
-        Builtin::Sqrt => x.sqrt(),
+        Builtin::Exp => M::exp(x),
+        Builtin::Expm1 => M::exp_m1(x),
+        Builtin::Log => M::ln(x),
+        Builtin::Log1p => M::ln_1p(x),
+        Builtin::Sqrt => M::sqrt(x),
         Builtin::Square => x * x,
-        Builtin::Sin => x.sin(),
-        Builtin::Cos => x.cos(),
-        Builtin::Tanh => x.tanh(),
-        Builtin::Cosh => x.cosh(),
-        Builtin::Sigmoid => sigmoid(x),
-        Builtin::LogSigmoid => -softplus(-x),
-        Builtin::Softplus => softplus(x),
+        Builtin::Sin => M::sin(x),
+        Builtin::Cos => M::cos(x),
+        Builtin::Tanh => M::tanh(x),
+        Builtin::Cosh => M::cosh(x),
+        Builtin::Sigmoid => sigmoid_in::<T, M>(x),
+        Builtin::LogSigmoid => -softplus_in::<T, M>(-x),
+        Builtin::Softplus => softplus_in::<T, M>(x),
         Builtin::Relu => {
             if x > zero || x.is_nan() {
                 x
@@ -352,7 +511,7 @@ pub fn eval_scalar<T: Float>(builtin: Builtin, args: &[T]) -> Option<T> {
             if x == zero {
                 zero
             } else {
-                x * y.ln()
+                x * M::ln(y)
             }
         }
         Builtin::BroadcastLike => x,
@@ -395,20 +554,28 @@ fn nan_or<T: Float>(a: T, b: T, value: T) -> T {
 
 /// `1 / (1 + e^-x)` without overflow for either sign.
 pub fn sigmoid<T: Float>(x: T) -> T {
-    if x >= T::zero() {
-        T::one() / (T::one() + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (T::one() + e)
-    }
+    sigmoid_in::<T, StdElementary>(x)
+}
+
+/// [`sigmoid`] with `M`'s `exp`: `1 / (1 + e^-x)` for `x >= 0`, else
+/// `e^x / (1 + e^x)`, with one `exp` of `-|x|` serving both sides.
+#[inline(always)]
+pub fn sigmoid_in<T: Float, M: Elementary<T>>(x: T) -> T {
+    let e = M::exp(-x.abs());
+    let numerator = if x >= T::zero() { T::one() } else { e };
+    numerator / (T::one() + e)
 }
 
 /// `log(1 + e^x)` as `max(x, 0) + log1p(e^-|x|)`: never overflows.
 pub fn softplus<T: Float>(x: T) -> T {
-    if x.is_nan() {
-        return x;
-    }
-    x.max(T::zero()) + (-x.abs()).exp().ln_1p()
+    softplus_in::<T, StdElementary>(x)
+}
+
+/// [`softplus`] with `M`'s `exp` and `ln_1p`.
+#[inline(always)]
+pub fn softplus_in<T: Float, M: Elementary<T>>(x: T) -> T {
+    let value = x.max(T::zero()) + M::ln_1p(M::exp(-x.abs()));
+    if x.is_nan() { x } else { value }
 }
 
 /// IEEE round-half-to-even, as NumPy and JAX round.

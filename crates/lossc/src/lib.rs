@@ -14,6 +14,7 @@
 
 pub use lossc_analysis::probe::{ProbeOptions, ProbeReport};
 pub use lossc_diagnostics::{Code, Diagnostic, Fix, Label, LineIndex, Severity, Span};
+pub use lossc_emit::{Emission, EmitError, Target as EmitTarget};
 pub use lossc_eval::EvalError;
 /// The typed IR, for users who want to go below the facade.
 pub use lossc_ir as ir;
@@ -55,6 +56,9 @@ pub enum Error {
     /// no float of the dtype.
     #[error(transparent)]
     Probe(lossc_analysis::probe::ProbeError),
+    /// `emit` cannot write the loss (a dimension no input's shape gives).
+    #[error(transparent)]
+    Emit(lossc_emit::EmitError),
 }
 
 fn suggestion(known: &[String]) -> String {
@@ -456,6 +460,138 @@ impl Program {
             other => Error::Probe(other),
         })
     }
+
+    /// Evaluates a loss and its gradient, derived once by
+    /// [`Program::gradient`], on `inputs`: the numbers [`Program::eval`] gives
+    /// with `grad: true`, without differentiating again. For callers that
+    /// evaluate one gradient on many batches, as `lossc fit` does.
+    ///
+    /// ```
+    /// use ndarray::{ArrayD, IxDyn};
+    ///
+    /// let program = lossc::compile("loss mse = mean(square(y_true - y_pred))")?;
+    /// let gradient = program.gradient(None, &["y_pred"])?;
+    /// let data = |v: &[f64]| ArrayD::from_shape_vec(IxDyn(&[v.len()]), v.to_vec()).unwrap();
+    /// let inputs = [("y_true".to_string(), data(&[1.0, 0.0])), ("y_pred".to_string(), data(&[0.5, 0.0]))];
+    /// let evaluation = program.eval_gradient(&gradient, &inputs, lossc::Dtype::F64)?;
+    /// assert_eq!(evaluation.value[[]], 0.125);
+    /// assert_eq!(evaluation.gradient[0].1.as_slice().unwrap(), [-0.5, 0.0]);
+    /// # Ok::<(), lossc::Error>(())
+    /// ```
+    pub fn eval_gradient(
+        &self,
+        gradient: &Gradient,
+        inputs: &[(String, ArrayD<f64>)],
+        dtype: Dtype,
+    ) -> Result<Evaluation, Error> {
+        match dtype {
+            Dtype::F64 => self.eval_gradient_in::<f64>(gradient, inputs),
+            Dtype::F32 => self.eval_gradient_in::<f32>(gradient, inputs),
+        }
+    }
+
+    fn eval_gradient_in<T: num_traits::Float>(
+        &self,
+        gradient: &Gradient,
+        inputs: &[(String, ArrayD<f64>)],
+    ) -> Result<Evaluation, Error> {
+        let ir = &gradient.ir;
+        let result = ir
+            .result(&gradient.loss)
+            .ok_or_else(|| self.unknown_result(&gradient.loss))?;
+        let to_t = |a: &ArrayD<f64>| a.mapv(|v| T::from(v).unwrap_or_else(T::nan));
+        let to_f64 = |a: ArrayD<T>| a.mapv(|v| v.to_f64().unwrap_or(f64::NAN));
+        let data: Vec<(&str, ArrayD<T>)> = inputs.iter().map(|(n, a)| (n.as_str(), to_t(a))).collect();
+        let mut roots = vec![result.root];
+        roots.extend(gradient.outputs.iter().map(|(_, g)| *g));
+        let bindings = lossc_eval::Bindings::new(ir, data)?;
+        let mut values = lossc_eval::eval(ir, &roots, &bindings)?.into_iter();
+        let value = values.next().expect("one value per root");
+        let dims = bindings.dims().map(|(n, s)| (n.to_string(), s)).collect();
+        let (value, per_sample) = if value.ndim() == 1 {
+            // A per-sample loss: its value is the mean, taken in T as `eval` does.
+            let samples: Vec<T> = value.iter().copied().collect();
+            let count = T::from(samples.len().max(1)).unwrap_or_else(T::one);
+            let mean = (lossc_eval::compensated_sum(&samples) / count)
+                .to_f64()
+                .unwrap_or(f64::NAN);
+            (
+                ndarray::arr0(mean).into_dyn(),
+                Some(to_f64(value).into_iter().collect()),
+            )
+        } else {
+            (to_f64(value), None)
+        };
+        let names = gradient.outputs.iter().map(|(n, _)| n.clone());
+        Ok(Evaluation {
+            name: gradient.loss.clone(),
+            kind: ResultKind::Loss,
+            dtype: self.dtype_of::<T>(),
+            dims,
+            value,
+            per_sample,
+            gradient: names.zip(values.map(to_f64)).collect(),
+        })
+    }
+
+    /// Prepares a loss (the default loss if `options.loss` is `None`) for
+    /// `lossc emit`: [`Emission::module`] then writes it as a readable,
+    /// NaN-safe Python module for JAX, PyTorch, Keras 3, TensorFlow or NumPy
+    /// (SPEC.md §4). The module's docstring reports this program's
+    /// diagnostics (in `options.dtype`) and which of them the emitted code fixes.
+    ///
+    /// ```
+    /// let program = lossc::compile("input y_pred: [0, 1]\nloss nll = mean(-log(y_pred))")?;
+    /// let module = program.emit(&lossc::EmitOptions::default())?.module(lossc::EmitTarget::Torch);
+    /// assert!(module.contains("def nll(y_pred):"));
+    /// assert!(module.contains("torch.mean(-torch.log(y_pred))"));
+    /// # Ok::<(), lossc::Error>(())
+    /// ```
+    pub fn emit(&self, options: &EmitOptions) -> Result<Emission, Error> {
+        let name = self.loss_name(options.loss.as_deref())?;
+        let wrt: Vec<&str> = options.wrt.iter().map(String::as_str).collect();
+        let vars = self.vars(&wrt)?;
+        let check = CheckOptions {
+            dtype: options.dtype,
+            params: Vec::new(),
+            loss: Some(name.clone()),
+            wrt: options.wrt.clone(),
+        };
+        let emit = lossc_emit::Options {
+            loss: name.clone(),
+            wrt: vars,
+            dtype: options.dtype,
+            diagnostics: if options.no_check {
+                Vec::new()
+            } else {
+                self.check_with(&check)?
+            },
+            file: options.file.clone(),
+            guards: !options.unguarded,
+            checked: !options.no_check,
+        };
+        lossc_emit::prepare(&self.ir, &self.source, &emit).map_err(Error::Emit)
+    }
+}
+
+/// What [`Program::emit`] prepares.
+#[derive(Debug, Clone, Default)]
+pub struct EmitOptions {
+    /// The loss, by name; the default (first) loss if `None`.
+    pub loss: Option<String>,
+    /// The variables the loss is differentiated with respect to; the
+    /// program's `wrt` if empty.
+    pub wrt: Vec<String>,
+    /// The float type of the analysis the module's docstring reports.
+    pub dtype: Dtype,
+    /// The file name the docstring names.
+    pub file: Option<String>,
+    /// Leave out the "double where" guards: the plain transcription, whose
+    /// framework gradient can be NaN (for comparison and tests).
+    pub unguarded: bool,
+    /// Skip the analysis: the docstring then reports no diagnostics and the
+    /// analyzer's stable-form fixes are not applied (faster, for tests).
+    pub no_check: bool,
 }
 
 /// Every diagnostic for `source`, sorted by position: the front end's errors
@@ -472,4 +608,92 @@ pub fn check(source: &str, options: &CheckOptions) -> Result<Vec<Diagnostic>, Er
         program.set_param(name, *value)?;
     }
     program.check_with(options)
+}
+
+/// The fast evaluator: fused, chunked, parallel kernels (`lossc_kernel`).
+impl Program {
+    /// Compiles a loss or output (the default loss if `options.result` is
+    /// `None`) and, with `options.grad`, the gradient of a loss, for the
+    /// fast evaluator. `samples`: also return a per-sample loss's samples
+    /// (else only their mean is computed). Run it as often as needed with
+    /// [`lossc_kernel::Evaluator::run`] in f32 or f64; [`Program::eval_fast`]
+    /// does both steps.
+    pub fn evaluator(&self, options: &EvalOptions, samples: bool) -> Result<lossc_kernel::Evaluator, Error> {
+        let name = match &options.result {
+            Some(name) if self.ir.result(name).is_some() => name.clone(),
+            Some(name) => return Err(self.unknown_result(name)),
+            None => self.loss_name(None)?,
+        };
+        let result = self.ir.result(&name).expect("checked above").clone();
+        let compiled = if options.grad {
+            if result.kind != ResultKind::Loss {
+                return Err(Error::NotALoss(name));
+            }
+            let wrt: Vec<&str> = options.wrt.iter().map(String::as_str).collect();
+            let gradient = self.gradient(Some(&name), &wrt)?;
+            lossc_kernel::Evaluator::new(
+                &gradient.ir,
+                &name,
+                result.kind,
+                result.root,
+                &gradient.outputs,
+                samples,
+            )
+        } else {
+            lossc_kernel::Evaluator::new(&self.ir, &name, result.kind, result.root, &[], samples)
+        };
+        compiled.map_err(Error::Eval)
+    }
+
+    /// [`Program::eval`] on the fast evaluator: the same numbers within the
+    /// bounds `lossc_kernel` states (its tests hold it to the reference
+    /// interpreter), read from inputs of any element type and memory order.
+    ///
+    /// ```
+    /// use lossc_kernel::Tensor;
+    /// use ndarray::{ArrayD, IxDyn};
+    ///
+    /// let program = lossc::compile("loss mse = mean(square(y_true - y_pred))")?;
+    /// let t = ArrayD::from_shape_vec(IxDyn(&[2]), vec![1.0f32, 0.0]).unwrap();
+    /// let p = ArrayD::from_shape_vec(IxDyn(&[2]), vec![0.5f32, 0.0]).unwrap();
+    /// let options = lossc::EvalOptions { grad: true, ..Default::default() };
+    /// let inputs = [("y_true", Tensor::F32(t.view())), ("y_pred", Tensor::F32(p.view()))];
+    /// let evaluation = program.eval_fast(&inputs, &options)?;
+    /// assert_eq!(evaluation.value[[]], 0.125);
+    /// assert_eq!(evaluation.gradient[0].1.as_slice().unwrap(), [-0.5, 0.0]);
+    /// # Ok::<(), lossc::Error>(())
+    /// ```
+    pub fn eval_fast(
+        &self,
+        inputs: &[(&str, lossc_kernel::Tensor<'_>)],
+        options: &EvalOptions,
+    ) -> Result<Evaluation, Error> {
+        let evaluator = self.evaluator(options, true)?;
+        match options.dtype {
+            Dtype::F32 => Ok(fast_evaluation(&evaluator, evaluator.run::<f32>(inputs)?, Dtype::F32)),
+            Dtype::F64 => Ok(fast_evaluation(&evaluator, evaluator.run::<f64>(inputs)?, Dtype::F64)),
+        }
+    }
+}
+
+/// The fast evaluator's numbers as [`Evaluation`]'s f64s.
+fn fast_evaluation<T: lossc_kernel::Real>(
+    evaluator: &lossc_kernel::Evaluator,
+    evaluated: lossc_kernel::Evaluated<T>,
+    dtype: Dtype,
+) -> Evaluation {
+    let to_f64 = |a: ArrayD<T>| a.mapv(|v| v.as_f64());
+    Evaluation {
+        name: evaluator.name.clone(),
+        kind: evaluator.kind,
+        dtype,
+        dims: evaluated.dims,
+        value: to_f64(evaluated.value),
+        per_sample: evaluated.per_sample.map(|s| s.mapv(|v| v.as_f64())),
+        gradient: evaluated
+            .gradient
+            .into_iter()
+            .map(|(name, g)| (name, to_f64(g)))
+            .collect(),
+    }
 }

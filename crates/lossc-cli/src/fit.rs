@@ -1,0 +1,803 @@
+//! `lossc fit`: trains the smallest model a loss is meant for with the
+//! loss's exact gradient (the `lossc-fit` crate) and shows, per epoch, the
+//! loss and the health of the gradient, a sparkline of the loss, and the
+//! verdict linked to `check`'s diagnostics; or all of it as JSON; `--plot`
+//! draws the curves as SVG.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use codespan_reporting::term::termcolor::{Color as TermColor, ColorSpec, WriteColor};
+use lossc::Dtype;
+use lossc_fit::{Dataset, Finding, Fit, FitError, FitOptions, ModelKind, Optimizer, Status as Verdict, Task};
+use plotters::prelude::*;
+use serde::Serialize;
+
+use crate::cli::{AnalysisArgs, Format, library_error};
+use crate::json::Number;
+use crate::program::{self, Compiled};
+use crate::source::SourceArgs;
+use crate::{CliError, Status, finish_output, write_note_line};
+
+pub(crate) const LONG_ABOUT: &str = "\
+Train the smallest model a loss is meant for, and say whether it learns.
+
+Trains one dense layer whose activation lands in y_pred's declared domain
+(a sigmoid for [0, 1], a softmax for [0, 1] [N, C], none for real; --model
+chooses another) on --data X.npy with --labels Y.npy, or on synthetic data
+that matches the declared domains (--synthetic N, 100 samples by default:
+standard-normal features, labels from a hidden linear rule). The loss's
+exact gradient is derived once and chained through the activation and the
+layer; the optimizer is Keras's Adam with its defaults (or SGD), in
+mini-batches, in --dtype (f32 by default). One --seed gives one run.
+
+Per epoch it shows the loss, the fraction of samples whose gradient is
+exactly zero, NaN (or infinite) and exploding (above 1e6), and the norm of
+the weights; then a sparkline of the loss and the verdict: `learning`,
+`stalled` (samples the model gets wrong receive no gradient, or the loss
+does not fall) or `diverged` (NaN or inf), with the diagnostics of `check`
+that predicted it. --plot writes the curves as an SVG picture.
+
+Exit status: 0 the model learns, 1 it stalls or diverges (or the program
+has errors, shown as `check` shows them), 2 bad usage or unusable data.";
+
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  lossc fit examples/mse_sigmoid.loss
+  lossc fit examples/faulty_step_where.loss --seed 4 --plot curve.svg
+  lossc fit examples/bce.loss --data x.npy --labels y.npy --batch-size 64
+  lossc fit examples/sparse_cce.loss --model softmax --synthetic 500 --features 4
+  lossc fit examples/faulty_log_eps.loss --model linear --optimizer sgd --lr 0.1
+  lossc fit examples/mse.loss --format json | jq '.verdict'";
+
+/// Options of `lossc fit`.
+#[derive(Debug, Clone, Args)]
+pub struct FitArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// The model: `linear` (no activation), `logistic` (a sigmoid) or
+    /// `softmax` (over a row of C outputs); by default the one whose outputs
+    /// match y_pred's declared domain, e.g. `--model linear`.
+    #[arg(long, value_enum, value_name = "MODEL")]
+    pub model: Option<ModelArg>,
+
+    /// The features, a .npy file of shape [N, D] (or [N] for one feature),
+    /// e.g. `--data x.npy`; needs --labels.
+    #[arg(long, value_name = "X.npy", requires = "labels", conflicts_with = "synthetic")]
+    pub data: Option<PathBuf>,
+
+    /// The targets, a .npy file shaped as the target input ([N], or [N, C]),
+    /// in its declared domain, e.g. `--labels y.npy`; needs --data.
+    #[arg(long, value_name = "Y.npy", requires = "data")]
+    pub labels: Option<PathBuf>,
+
+    /// Train on N synthetic samples that match the declared domains (the
+    /// default, with 100), e.g. `--synthetic 1000`.
+    #[arg(long, value_name = "N")]
+    pub synthetic: Option<usize>,
+
+    /// The number of synthetic features (default 1), e.g. `--features 4`;
+    /// with --data, the number the file must have.
+    #[arg(long, value_name = "D")]
+    pub features: Option<usize>,
+
+    /// Passes over the data, e.g. `--epochs 20`.
+    #[arg(long, value_name = "E", default_value_t = 100)]
+    pub epochs: usize,
+
+    /// Samples per step (the last batch may be smaller), e.g. `--batch-size 100`.
+    #[arg(long, value_name = "B", default_value_t = 32)]
+    pub batch_size: usize,
+
+    /// The learning rate (default: Keras's, 0.001 for Adam, 0.01 for SGD),
+    /// e.g. `--lr 0.01`.
+    #[arg(long, value_name = "R")]
+    pub lr: Option<f64>,
+
+    /// The optimizer, with Keras's defaults, e.g. `--optimizer sgd`.
+    #[arg(long, value_enum, value_name = "OPTIMIZER", default_value_t = OptimizerArg::Adam)]
+    pub optimizer: OptimizerArg,
+
+    /// Seeds the initial weights, the batch order and synthetic data, e.g.
+    /// `--seed 7`.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+
+    /// Keep the samples in their order in every epoch, as Keras's
+    /// `fit(shuffle=False)` (by default they are shuffled before each epoch).
+    #[arg(long)]
+    pub no_shuffle: bool,
+
+    /// Write the loss curve and the gradient's health per epoch as an SVG
+    /// picture, e.g. `--plot curve.svg`.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+
+    /// How to print the result: `text` (a table, a sparkline, the verdict)
+    /// or `json` (one object with every number), e.g. `--format json`.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `--model`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelArg {
+    /// A dense layer without activation.
+    Linear,
+    /// A dense layer with a sigmoid.
+    Logistic,
+    /// A dense layer with a softmax over its outputs.
+    Softmax,
+}
+
+/// `--optimizer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerArg {
+    /// Keras's Adam: lr 0.001, beta_1 0.9, beta_2 0.999, epsilon 1e-7.
+    Adam,
+    /// Plain SGD: lr 0.01.
+    Sgd,
+}
+
+/// Synthetic samples when neither --data nor --synthetic is given.
+const DEFAULT_SAMPLES: usize = 100;
+
+/// Runs `fit`, writing its product to `out` and notes to `err`.
+pub fn run(args: &FitArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> Result<Status, CliError> {
+    let source = args.source.load()?;
+    let file = source.name.as_str();
+    let dtype = args.analysis.dtype.dtype();
+    let program = match program::compile(&source, &args.analysis.params, args.format, dtype, out)? {
+        Compiled::Program(program) => program,
+        Compiled::Rejected(status) => return Ok(status),
+    };
+    args.analysis.validate(&program, file)?;
+    let target = &args.analysis.target;
+    let model = args.model.map(|model| match model {
+        ModelArg::Linear => ModelKind::Linear,
+        ModelArg::Logistic => ModelKind::Logistic,
+        ModelArg::Softmax => ModelKind::Softmax,
+    });
+    let fit_error = |error: FitError| match error {
+        FitError::Library(error) => library_error(&error, file),
+        other => CliError::new(format!("cannot fit `{file}`: {other}")),
+    };
+    let task = Task::new(
+        &program,
+        target.loss.as_deref(),
+        target.wrt.first().map(String::as_str),
+        model,
+    )
+    .map_err(fit_error)?;
+    let data = load_data(args, &task).map_err(|error| match error {
+        Loaded::Cli(error) => error,
+        Loaded::Fit(error) => fit_error(error),
+    })?;
+
+    let optimizer = match args.optimizer {
+        OptimizerArg::Adam => Optimizer::KERAS_ADAM,
+        OptimizerArg::Sgd => Optimizer::KERAS_SGD,
+    };
+    let optimizer = match args.lr {
+        Some(rate) => optimizer.with_learning_rate(rate),
+        None => optimizer,
+    };
+    let options = FitOptions {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        optimizer,
+        seed: args.seed,
+        dtype,
+        shuffle: !args.no_shuffle,
+        initial_weights: None,
+    };
+    let diagnostics = program.check(&lossc::CheckOptions {
+        dtype,
+        params: args.analysis.params.pairs(),
+        loss: Some(task.loss.clone()),
+        wrt: vec![task.prediction.clone()],
+    });
+    let findings = Finding::locate(&diagnostics, &source.text);
+    let fit = lossc_fit::fit(&program, &task, &data, &options, &findings).map_err(fit_error)?;
+
+    let plot = match &args.plot {
+        Some(path) => {
+            let svg = svg(&fit, file).map_err(|error| CliError::new(format!("cannot draw the plot: {error}")))?;
+            write_atomically(path, svg.as_bytes())?;
+            Some(path.display().to_string())
+        }
+        None => None,
+    };
+    if args.format == Format::Text {
+        for note in &task.notes {
+            write_note_line(err, note);
+        }
+    }
+    let written = match args.format {
+        Format::Json => write_json(out, &FitReport::new(&fit, file, &data.origin, &findings, plot)),
+        Format::Text => write_text(out, &fit, file, &data.origin, plot.as_deref()),
+    };
+    let status = match fit.verdict.status {
+        Verdict::Learning => Status::Success,
+        Verdict::Stalled | Verdict::Diverged => Status::Findings,
+    };
+    finish_output(status, written)
+}
+
+enum Loaded {
+    Cli(CliError),
+    Fit(FitError),
+}
+
+/// The data: the .npy files, or synthetic samples.
+fn load_data(args: &FitArgs, task: &Task) -> Result<Dataset, Loaded> {
+    match (&args.data, &args.labels) {
+        (Some(x_path), Some(y_path)) => {
+            let x = crate::data::read_npy("--data", x_path).map_err(Loaded::Cli)?;
+            let y = crate::data::read_npy("--labels", y_path).map_err(Loaded::Cli)?;
+            let origin = format!("{} and {}", x_path.display(), y_path.display());
+            let data = Dataset::new(task, x, y, &origin).map_err(Loaded::Fit)?;
+            match args.features {
+                Some(features) if features != data.features() => Err(Loaded::Cli(CliError::new(format!(
+                    "`--features {features}`: `{}` has {} features",
+                    x_path.display(),
+                    data.features()
+                )))),
+                _ => Ok(data),
+            }
+        }
+        _ => Dataset::synthetic(
+            task,
+            args.synthetic.unwrap_or(DEFAULT_SAMPLES),
+            args.features.unwrap_or(1),
+            args.seed,
+        )
+        .map_err(Loaded::Fit),
+    }
+}
+
+/// The epochs shown in the table: all of up to 12, else the first three,
+/// every tenth of the run, and the last.
+fn shown_epochs(count: usize) -> Vec<usize> {
+    if count <= 12 {
+        return (0..count).collect();
+    }
+    let every = count.div_ceil(10);
+    let mut shown: Vec<usize> = (0..count)
+        .filter(|&i| i < 3 || (i + 1) % every == 0 || i + 1 == count)
+        .collect();
+    shown.dedup();
+    shown
+}
+
+/// The text report, e.g.
+///
+/// ```text
+/// fit examples/mse.loss: loss `mse`, linear model (no activation: `y_pred` is declared real)
+///   100 synthetic samples, 1 feature; adam (lr 0.001), 100 epochs of batches of 32, seed 0, f32
+///
+///  epoch       loss    zero     NaN  exploding   |W|
+///      1     1.2345      0%      0%         0%   0.8
+/// ...
+/// loss ▇▇▆▆▅▅▄▄▃▃▂▂▁▁  1.2345 to 0.0123
+///
+/// learning: the loss fell from 1.2 to 0.0123
+/// ```
+pub fn write_text(out: &mut dyn WriteColor, fit: &Fit, file: &str, origin: &str, plot: Option<&str>) -> io::Result<()> {
+    use lossc_fit::{number, percent};
+    let task = &fit.task;
+    let options = &fit.options;
+    let run = &fit.run;
+    writeln!(
+        out,
+        "fit {file}: loss `{}`, {} model ({}: {})",
+        task.loss,
+        task.model.as_str(),
+        match task.model {
+            ModelKind::Linear => "no activation",
+            ModelKind::Logistic => "sigmoid",
+            ModelKind::Softmax => "softmax",
+        },
+        task.model_reason
+    )?;
+    let data = if origin == "synthetic" {
+        format!("{} synthetic samples", fit.samples)
+    } else {
+        format!("{} samples from {origin}", fit.samples)
+    };
+    writeln!(
+        out,
+        "  {data}, {} feature{} -> {} output{}; {} (lr {}), {} epochs of batches of {}, seed {}, {}",
+        fit.features,
+        plural(fit.features),
+        fit.outputs,
+        plural(fit.outputs),
+        options.optimizer.name(),
+        number(options.optimizer.learning_rate()),
+        options.epochs,
+        options.batch_size,
+        options.seed,
+        options.dtype
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:>6} {:>12} {:>7} {:>7} {:>10} {:>10}",
+        "epoch", "loss", "zero", "NaN", "exploding", "|W|"
+    )?;
+    writeln!(
+        out,
+        "{:>6} {:>12} {:>7} {:>7} {:>10} {:>10}",
+        "start",
+        number(run.before.loss),
+        percent(run.before.health.zero),
+        percent(run.before.health.non_finite),
+        percent(run.before.health.exploding),
+        number(run.initial_weights.norm())
+    )?;
+    for index in shown_epochs(run.history.len()) {
+        let epoch = &run.history[index];
+        writeln!(
+            out,
+            "{:>6} {:>12} {:>7} {:>7} {:>10} {:>10}",
+            epoch.epoch,
+            number(epoch.loss),
+            percent(epoch.health.zero),
+            percent(epoch.health.non_finite),
+            percent(epoch.health.exploding),
+            number(epoch.weight_norm)
+        )?;
+    }
+    writeln!(out)?;
+    let losses: Vec<f64> = run.history.iter().map(|epoch| epoch.loss).collect();
+    if let (Some(first), Some(last)) = (losses.first(), losses.last()) {
+        writeln!(
+            out,
+            "loss {}  {} to {}",
+            sparkline(&losses, 50),
+            number(*first),
+            number(*last)
+        )?;
+    }
+    if let Some(path) = plot {
+        writeln!(out, "plot written to {path}")?;
+    }
+    writeln!(out)?;
+
+    let verdict = &fit.verdict;
+    let color = match verdict.status {
+        Verdict::Learning => TermColor::Green,
+        Verdict::Stalled => TermColor::Yellow,
+        Verdict::Diverged => TermColor::Red,
+    };
+    let (head, rest) = verdict.summary.split_once(':').unwrap_or((&verdict.summary, ""));
+    out.set_color(ColorSpec::new().set_fg(Some(color)).set_bold(true))?;
+    write!(out, "{head}")?;
+    out.reset()?;
+    out.set_color(ColorSpec::new().set_bold(true))?;
+    write!(out, "{}{rest}", if rest.is_empty() { "" } else { ":" })?;
+    out.reset()?;
+    writeln!(out)?;
+    for reason in &verdict.reasons {
+        match &reason.see {
+            Some(finding) if !reason.text.contains(&finding.message) => {
+                writeln!(out, "  - {} (see {})", reason.text, finding.reference())?
+            }
+            Some(finding) => writeln!(out, "  - {}: {}", finding.reference(), reason.text)?,
+            None => writeln!(out, "  - {}", reason.text)?,
+        }
+    }
+    Ok(())
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}
+
+/// A line of at most `width` block characters, one per epoch (or per group
+/// of epochs, their last loss), from the lowest loss to the highest; `×`
+/// marks a NaN or infinite loss.
+pub fn sparkline(values: &[f64], width: usize) -> String {
+    const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    if values.is_empty() || width == 0 {
+        return String::new();
+    }
+    let groups = values.len().div_ceil(width);
+    let points: Vec<f64> = values.chunks(groups).map(|chunk| chunk[chunk.len() - 1]).collect();
+    let finite = points.iter().copied().filter(|v| v.is_finite());
+    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    points
+        .iter()
+        .map(|&v| {
+            if !v.is_finite() {
+                '×'
+            } else if hi - lo <= f64::EPSILON * hi.abs().max(lo.abs()) {
+                BLOCKS[3]
+            } else {
+                let level = ((v - lo) / (hi - lo) * (BLOCKS.len() - 1) as f64).round() as usize;
+                BLOCKS[level.min(BLOCKS.len() - 1)]
+            }
+        })
+        .collect()
+}
+
+/// The whole output of `fit --format json`.
+#[derive(Debug, Serialize)]
+pub struct FitReport<'a> {
+    pub file: &'a str,
+    pub loss: &'a str,
+    pub dtype: &'static str,
+    pub model: JsonModel<'a>,
+    pub data: JsonData<'a>,
+    pub training: JsonTraining,
+    /// One entry per epoch run.
+    pub history: Vec<JsonEpoch>,
+    /// The whole data set under the initial weights, and under the final ones.
+    pub before: JsonSnapshot,
+    pub after: JsonSnapshot,
+    pub weights: JsonWeights,
+    pub verdict: JsonVerdict<'a>,
+    /// `check`'s findings for the loss, which the verdict links to.
+    pub diagnostics: Vec<JsonFinding<'a>>,
+    /// The `--plot` file, if one was written.
+    pub plot: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonModel<'a> {
+    pub kind: &'static str,
+    pub activation: &'static str,
+    /// Why this model (the declaration it matches, or `as asked`).
+    pub reason: &'a str,
+    pub features: usize,
+    pub outputs: usize,
+    pub prediction: &'a str,
+    pub target: &'a str,
+    pub notes: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonData<'a> {
+    /// `synthetic`, or the two files.
+    pub origin: &'a str,
+    pub samples: usize,
+    pub features: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonTraining {
+    pub optimizer: &'static str,
+    pub lr: f64,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub seed: u64,
+    pub shuffle: bool,
+    /// Optimizer steps taken.
+    pub steps: usize,
+}
+
+/// One epoch: the loss and the fractions (0 to 1) of samples whose gradient
+/// is exactly zero, NaN or infinite (`nan`), or above 1e6 (`exploding`).
+#[derive(Debug, Serialize)]
+pub struct JsonEpoch {
+    pub epoch: usize,
+    pub loss: Number,
+    pub zero: f64,
+    pub zero_in_loss: f64,
+    pub nan: f64,
+    pub exploding: f64,
+    pub weight_norm: Number,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonSnapshot {
+    pub loss: Number,
+    pub zero: f64,
+    pub zero_in_loss: f64,
+    pub nan: f64,
+    pub exploding: f64,
+    /// The fraction of samples the model gets wrong.
+    pub misfit: f64,
+    /// The fraction wrong with a zero gradient: nothing corrects them.
+    pub dead_misfit: f64,
+    pub accuracy: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonWeights {
+    pub initial: JsonLayer,
+    #[serde(rename = "final")]
+    pub last: JsonLayer,
+}
+
+/// A dense layer: `kernel` is `[features, outputs]`, `bias` `[outputs]`.
+#[derive(Debug, Serialize)]
+pub struct JsonLayer {
+    pub kernel: Vec<Vec<Number>>,
+    pub bias: Vec<Number>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonVerdict<'a> {
+    /// `learning`, `stalled` or `diverged`.
+    pub status: &'static str,
+    pub summary: &'a str,
+    /// The epoch a diverged run stopped at.
+    pub epoch: Option<usize>,
+    pub reasons: Vec<JsonReason<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonReason<'a> {
+    pub text: &'a str,
+    /// The diagnostic that predicted it.
+    pub see: Option<JsonFinding<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonFinding<'a> {
+    pub code: &'static str,
+    pub severity: &'static str,
+    pub line: usize,
+    pub column: usize,
+    pub message: &'a str,
+}
+
+impl<'a> JsonFinding<'a> {
+    fn new(finding: &'a Finding) -> Self {
+        JsonFinding {
+            code: finding.code.as_str(),
+            severity: finding.severity.as_str(),
+            line: finding.line,
+            column: finding.column,
+            message: &finding.message,
+        }
+    }
+}
+
+impl<'a> FitReport<'a> {
+    pub fn new(fit: &'a Fit, file: &'a str, origin: &'a str, findings: &'a [Finding], plot: Option<String>) -> Self {
+        let dtype = fit.options.dtype;
+        let number = |v: f64| Number(v, dtype);
+        let snapshot = |s: &lossc_fit::Snapshot| JsonSnapshot {
+            loss: number(s.loss),
+            zero: s.health.zero,
+            zero_in_loss: s.health.zero_in_loss,
+            nan: s.health.non_finite,
+            exploding: s.health.exploding,
+            misfit: s.misfit,
+            dead_misfit: s.dead_misfit,
+            accuracy: s.accuracy,
+        };
+        let layer = |layer: &lossc_fit::Dense<f64>| JsonLayer {
+            kernel: layer
+                .kernel
+                .chunks(layer.outputs.max(1))
+                .map(|row| row.iter().map(|&v| number(v)).collect())
+                .collect(),
+            bias: layer.bias.iter().map(|&v| number(v)).collect(),
+        };
+        let task = &fit.task;
+        let run = &fit.run;
+        FitReport {
+            file,
+            loss: &task.loss,
+            dtype: dtype.as_str(),
+            model: JsonModel {
+                kind: task.model.as_str(),
+                activation: task.model.activation(),
+                reason: &task.model_reason,
+                features: fit.features,
+                outputs: fit.outputs,
+                prediction: &task.prediction,
+                target: &task.target,
+                notes: &task.notes,
+            },
+            data: JsonData {
+                origin,
+                samples: fit.samples,
+                features: fit.features,
+            },
+            training: JsonTraining {
+                optimizer: fit.options.optimizer.name(),
+                lr: fit.options.optimizer.learning_rate(),
+                epochs: fit.options.epochs,
+                batch_size: fit.options.batch_size,
+                seed: fit.options.seed,
+                shuffle: fit.options.shuffle,
+                steps: run.steps,
+            },
+            history: run
+                .history
+                .iter()
+                .map(|epoch| JsonEpoch {
+                    epoch: epoch.epoch,
+                    loss: number(epoch.loss),
+                    zero: epoch.health.zero,
+                    zero_in_loss: epoch.health.zero_in_loss,
+                    nan: epoch.health.non_finite,
+                    exploding: epoch.health.exploding,
+                    weight_norm: Number(epoch.weight_norm, Dtype::F64),
+                })
+                .collect(),
+            before: snapshot(&run.before),
+            after: snapshot(&run.after),
+            weights: JsonWeights {
+                initial: layer(&run.initial_weights),
+                last: layer(&run.weights),
+            },
+            verdict: JsonVerdict {
+                status: fit.verdict.status.as_str(),
+                summary: &fit.verdict.summary,
+                epoch: fit.verdict.epoch,
+                reasons: fit
+                    .verdict
+                    .reasons
+                    .iter()
+                    .map(|reason| JsonReason {
+                        text: &reason.text,
+                        see: reason.see.as_ref().map(JsonFinding::new),
+                    })
+                    .collect(),
+            },
+            diagnostics: findings.iter().map(JsonFinding::new).collect(),
+            plot,
+        }
+    }
+}
+
+fn write_json(out: &mut dyn Write, report: &FitReport<'_>) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::from)?;
+    writeln!(out)
+}
+
+/// The picture: the loss per epoch above the fractions of samples whose
+/// gradient is zero, NaN or exploding.
+fn svg(fit: &Fit, file: &str) -> Result<String, String> {
+    let fail = |e: &dyn std::fmt::Display| e.to_string();
+    let history = &fit.run.history;
+    let epochs = history.len().max(1) as f64;
+    let losses: Vec<(f64, f64)> = history
+        .iter()
+        .filter(|e| e.loss.is_finite())
+        .map(|e| (e.epoch as f64, e.loss))
+        .collect();
+    let (lo, hi) = losses
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &(_, v)| {
+            (lo.min(v), hi.max(v))
+        });
+    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    let margin = ((hi - lo) * 0.05).max(hi.abs() * 1e-3).max(1e-12);
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, (800, 620)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(&e))?;
+        let title = format!(
+            "lossc fit {file}: {} model, seed {}",
+            fit.task.model.as_str(),
+            fit.options.seed
+        );
+        let body = root.titled(&title, ("sans-serif", 16)).map_err(|e| fail(&e))?;
+        let body = body
+            .titled(&fit.verdict.summary, ("sans-serif", 13))
+            .map_err(|e| fail(&e))?;
+        let (top, bottom) = body.split_vertically(310);
+
+        let mut chart = ChartBuilder::on(&top)
+            .caption(format!("loss `{}` per epoch", fit.task.loss), ("sans-serif", 14))
+            .margin(12)
+            .x_label_area_size(34)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..epochs, (lo - margin)..(hi + margin))
+            .map_err(|e| fail(&e))?;
+        let whole = |v: &f64| format!("{v:.0}");
+        let loss_label = |v: &f64| lossc_fit::number(*v);
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .y_desc("loss")
+            .x_label_formatter(&whole)
+            .y_label_formatter(&loss_label)
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(|e| fail(&e))?;
+        let blue = RGBColor(31, 119, 180);
+        chart
+            .draw_series(LineSeries::new(losses.iter().copied(), blue.stroke_width(2)))
+            .map_err(|e| fail(&e))?;
+
+        let mut health = ChartBuilder::on(&bottom)
+            .caption("samples whose gradient is zero, NaN or exploding", ("sans-serif", 14))
+            .margin(12)
+            .x_label_area_size(34)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..epochs, 0.0..100.0)
+            .map_err(|e| fail(&e))?;
+        health
+            .configure_mesh()
+            .x_desc("epoch")
+            .y_desc("% of samples")
+            .x_label_formatter(&whole)
+            .y_label_formatter(&whole)
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(|e| fail(&e))?;
+        let series: [(&str, RGBColor, Fraction); 3] = [
+            ("zero", RGBColor(214, 39, 40), |h| h.zero),
+            ("NaN or inf", RGBColor(90, 0, 0), |h| h.non_finite),
+            ("exploding", RGBColor(255, 127, 14), |h| h.exploding),
+        ];
+        for (label, color, pick) in series {
+            health
+                .draw_series(LineSeries::new(
+                    history.iter().map(|e| (e.epoch as f64, 100.0 * pick(&e.health))),
+                    color.stroke_width(2),
+                ))
+                .map_err(|e| fail(&e))?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2)));
+        }
+        health
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(180, 180, 180))
+            .label_font(("sans-serif", 12))
+            .draw()
+            .map_err(|e| fail(&e))?;
+        root.present().map_err(|e| fail(&e))?;
+    }
+    Ok(text)
+}
+
+/// Picks one fraction out of a [`lossc_fit::Health`].
+type Fraction = fn(&lossc_fit::Health) -> f64;
+
+/// Writes `bytes` beside `path`, then renames, so no half-written file is left.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    let fail = |error: &dyn std::fmt::Display| CliError::new(format!("cannot write `{}`: {error}", path.display()));
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(fail(&format!("there is no directory `{}`", dir.display())));
+    }
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
+    file.write_all(bytes).map_err(|e| fail(&e))?;
+    file.persist(path).map_err(|e| fail(&e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparklines_span_the_blocks() {
+        assert_eq!(sparkline(&[3.0, 2.0, 1.0, 0.0], 10), "█▆▃▁");
+        assert_eq!(sparkline(&[1.0, 1.0], 10), "▄▄");
+        assert_eq!(sparkline(&[1.0, f64::NAN], 10), "▄×");
+        assert_eq!(
+            sparkline(&(0..100).map(f64::from).collect::<Vec<_>>(), 10)
+                .chars()
+                .count(),
+            10
+        );
+    }
+
+    #[test]
+    fn long_runs_show_a_tenth_of_their_epochs() {
+        assert_eq!(shown_epochs(5), [0, 1, 2, 3, 4]);
+        let shown = shown_epochs(100);
+        assert_eq!(shown[..4], [0, 1, 2, 9]);
+        assert_eq!(shown.last(), Some(&99));
+        assert_eq!(shown.len(), 13);
+    }
+}

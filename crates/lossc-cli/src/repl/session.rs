@@ -1,0 +1,829 @@
+//! The state of a REPL session and what each entry does to it, with no
+//! terminal: the accepted statements, the dtype, the most recent loss, and
+//! the diagnostics already shown.
+//!
+//! The session is a `.loss` program kept as text, one statement per entry.
+//! Every entry is checked by compiling and checking the whole program with
+//! the entry in it; only the diagnostics it brings are shown (the ones the
+//! program already had were shown when their statement was entered), and an
+//! entry that brings an error is not kept. A statement that declares a name
+//! the session already declares replaces that statement in place, so
+//! `let eps = 1e-7` after `let eps = 1e-8` is a correction, not a
+//! `duplicate-name` error.
+
+use std::io;
+use std::path::Path;
+
+use codespan_reporting::term::termcolor::WriteColor;
+use lossc::{Diagnostic, Dtype, Severity};
+use lossc_syntax::ast::StatementKind;
+
+use super::text::{self, COMMANDS, Names};
+use crate::data::{self, InputArg};
+use crate::render::{self, Counts, Verdict};
+use crate::source::{self, Source};
+use crate::{CliError, write_error_line, write_note_line};
+
+/// The name the session's program is shown under in diagnostics.
+pub const SOURCE_NAME: &str = "<repl>";
+
+/// What the loop does after an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Quit,
+}
+
+/// The outcome of one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    pub flow: Flow,
+    /// The entry was not kept, or the command failed.
+    pub failed: bool,
+}
+
+impl Reply {
+    const OK: Reply = Reply {
+        flow: Flow::Continue,
+        failed: false,
+    };
+    const FAILED: Reply = Reply {
+        flow: Flow::Continue,
+        failed: true,
+    };
+}
+
+/// A REPL session.
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    /// The accepted statements, in program order.
+    statements: Vec<Statement>,
+    dtype: Dtype,
+    /// The loss commands act on when they name none.
+    last_loss: Option<String>,
+    /// The diagnostics of the accepted program, already shown.
+    shown: Vec<Key>,
+    /// The names the program declares, for completion.
+    names: Names,
+}
+
+/// One statement's text and what it declares.
+#[derive(Debug, Clone, PartialEq)]
+struct Statement {
+    text: String,
+    declares: Option<Declares>,
+    /// The name of the loss it defines, if it is a `loss`.
+    loss: Option<String>,
+}
+
+/// What a statement declares, for replacing it by a later one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Declares {
+    Name(String),
+    /// `wrt ...`: a program has one.
+    Wrt,
+}
+
+/// A diagnostic as the user sees it, independent of where in the session
+/// text it sits (statements can be replaced, which moves offsets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Key {
+    code: String,
+    severity: Severity,
+    message: String,
+    snippet: String,
+}
+
+impl Session {
+    pub fn new(dtype: Dtype) -> Session {
+        Session {
+            dtype,
+            ..Session::default()
+        }
+    }
+
+    /// The session's program, as `:save` writes it (without the final newline).
+    pub fn text(&self) -> String {
+        join(&self.statements)
+    }
+
+    /// The names for completion.
+    pub fn names(&self) -> &Names {
+        &self.names
+    }
+
+    pub fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+
+    /// Acts on one complete entry: statements, or a `:command`. Results go to
+    /// `out`, one-line errors and notes to `err`.
+    pub fn handle(&mut self, entry: &str, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> io::Result<Reply> {
+        if text::is_command(entry) {
+            return self.command(entry.trim(), out, err);
+        }
+        if text::is_blank(entry) {
+            return Ok(Reply::OK);
+        }
+        self.enter(entry, out, err)
+    }
+
+    /// Checks `entry` within the session's program and keeps it unless it
+    /// brings an error.
+    fn enter(&mut self, entry: &str, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> io::Result<Reply> {
+        let mut statements = self.statements.clone();
+        let mut replaced = Vec::new();
+        for statement in split(entry) {
+            let earlier = statement
+                .declares
+                .as_ref()
+                .and_then(|declares| statements.iter().position(|s| s.declares.as_ref() == Some(declares)));
+            match earlier {
+                Some(index) => {
+                    replaced.push(statements[index].text.clone());
+                    statements[index] = statement;
+                }
+                None => statements.push(statement),
+            }
+        }
+        let program = join(&statements);
+        let diagnostics = match lossc::check(&program, &self.options(None)) {
+            Ok(diagnostics) => diagnostics,
+            Err(error) => {
+                write_error_line(err, &CliError::new(error.to_string()))?;
+                return Ok(Reply::FAILED);
+            }
+        };
+        let fresh = fresh(&diagnostics, &self.shown, &program);
+        let source = Source {
+            name: SOURCE_NAME.to_string(),
+            text: program.clone(),
+        };
+        render::write_diagnostics(out, &source, &fresh)?;
+        let counts = Counts::of(&fresh);
+        if counts.errors > 0 {
+            let message = format!("not kept: {}", counts.describe());
+            render::write_summary_line(out, Verdict::Error, &message)?;
+            out.flush()?;
+            return Ok(Reply::FAILED);
+        }
+        for old in replaced {
+            write_note_line(err, &format!("replaced `{}`", first_line(&old)));
+        }
+        let new_loss = statements
+            .iter()
+            .filter(|s| !self.statements.contains(s))
+            .filter_map(|s| s.loss.clone())
+            .next_back();
+        self.statements = statements;
+        self.shown = keys(&diagnostics, &program);
+        if new_loss.is_some() {
+            self.last_loss = new_loss;
+        }
+        self.refresh_names();
+        out.flush()?;
+        Ok(Reply::OK)
+    }
+
+    fn options(&self, loss: Option<String>) -> lossc::CheckOptions {
+        lossc::CheckOptions {
+            dtype: self.dtype,
+            loss,
+            ..lossc::CheckOptions::default()
+        }
+    }
+
+    /// Recomputes the names the session declares.
+    fn refresh_names(&mut self) {
+        let program = self.text();
+        let mut names = Names::default();
+        if let Ok(compiled) = lossc::compile(&program) {
+            let ir = compiled.ir();
+            names.losses = ir.losses().map(|r| r.name.clone()).collect();
+            names.results = ir.results.iter().map(|r| r.name.clone()).collect();
+            names.inputs = ir.inputs.iter().map(|i| i.name.clone()).collect();
+            names.others.extend(ir.dims.iter().cloned());
+        }
+        if let Ok(ast) = lossc_syntax::parse(&program) {
+            for statement in &ast.statements {
+                match &statement.kind {
+                    StatementKind::Param { name, .. }
+                    | StatementKind::Const { name, .. }
+                    | StatementKind::Let { name, .. }
+                    | StatementKind::Def { name, .. } => names.others.push(name.name.clone()),
+                    _ => {}
+                }
+            }
+        }
+        self.names = names;
+    }
+
+    /// Runs a `:command`.
+    fn command(&mut self, line: &str, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> io::Result<Reply> {
+        let line = &line[1..];
+        let (name, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        let args = text::split_args(rest);
+        let result = match name {
+            "grad" => self.grad(&args, out, err),
+            "simplify" => self.simplify(&args, out, err),
+            "check" => self.check(&args, out),
+            "eval" => self.eval(&args, out),
+            "emit" => self.emit(&args, out),
+            "load" => self.load(&args, out),
+            "save" => self.save(&args, out),
+            "show" => self.show(&args, out),
+            "dtype" => self.set_dtype(&args, out),
+            "help" | "h" | "?" => help(out),
+            "quit" | "q" | "exit" => {
+                return Ok(Reply {
+                    flow: Flow::Quit,
+                    failed: false,
+                });
+            }
+            "" => Err(CliError::new("a command follows `:`, e.g. `:help`").into()),
+            other => {
+                let suggestion = lossc::ir::closest(other, COMMANDS.iter().map(|(name, _, _)| *name))
+                    .map(|name| format!("did you mean `:{name}`? "))
+                    .unwrap_or_default();
+                Err(CliError::new(format!("no command `:{other}`: {suggestion}`:help` lists the commands")).into())
+            }
+        };
+        match result {
+            Ok(()) => {
+                out.flush()?;
+                Ok(Reply::OK)
+            }
+            Err(Failure::Io(error)) => Err(error),
+            Err(Failure::Cli(error)) => {
+                out.flush()?;
+                write_error_line(err, &error)?;
+                Ok(Reply::FAILED)
+            }
+        }
+    }
+
+    /// The session's program, compiled. It always compiles (only entries that
+    /// compile are kept), but a session with nothing in it has nothing to act on.
+    fn program(&self) -> Result<lossc::Program, CliError> {
+        let text = self.text();
+        if source::is_blank(&text) {
+            return Err(CliError::new(
+                "the session is empty: enter a loss first, e.g. `loss mse = mean(square(y_true - y_pred))`",
+            ));
+        }
+        lossc::compile(&text).map_err(|error| CliError::new(error.to_string()))
+    }
+
+    /// The loss a command acts on: the one named, else the most recently
+    /// entered one, else the program's first.
+    fn target(&self, program: &lossc::Program, named: Option<&String>) -> Result<String, CliError> {
+        let losses = || crate::cli::listing(program.losses());
+        if let Some(name) = named {
+            if program.losses().any(|loss| loss == name) {
+                return Ok(name.clone());
+            }
+            if program.ir().result(name).is_some() {
+                return Err(CliError::new(format!(
+                    "`{name}` is an `output`, not a `loss`; the losses: {}",
+                    losses()
+                )));
+            }
+            return Err(CliError::new(format!(
+                "no loss named `{name}`; the losses: {}",
+                losses()
+            )));
+        }
+        if let Some(last) = &self.last_loss
+            && program.losses().any(|loss| loss == last)
+        {
+            return Ok(last.clone());
+        }
+        program.losses().next().map(str::to_string).ok_or_else(|| {
+            CliError::new("the session has no loss yet: enter one, e.g. `loss mse = mean(square(y_true - y_pred))`")
+        })
+    }
+
+    /// `:grad [NAME]`
+    fn grad(&self, args: &[String], out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> Result<(), Failure> {
+        at_most(":grad", args, 1)?;
+        let program = self.program()?;
+        let loss = self.target(&program, args.first())?;
+        let gradient = program
+            .gradient(Some(&loss), &[])
+            .map_err(|error| CliError::new(error.to_string()))?;
+        if let Some(note) = crate::program::limit_note(&gradient.report, "gradient") {
+            write_note_line(err, &note);
+        }
+        out.write_all(gradient.to_source().as_bytes())?;
+        Ok(())
+    }
+
+    /// `:simplify [NAME]`: the program with only that loss, simplified.
+    fn simplify(&self, args: &[String], out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> Result<(), Failure> {
+        at_most(":simplify", args, 1)?;
+        let program = self.program()?;
+        let loss = self.target(&program, args.first())?;
+        let only =
+            lossc::compile(&only_result(&self.text(), &loss)).map_err(|error| CliError::new(error.to_string()))?;
+        let simplified = only.simplify();
+        if let Some(note) = crate::program::limit_note(&simplified.report, "program") {
+            write_note_line(err, &note);
+        }
+        out.write_all(simplified.source.as_bytes())?;
+        Ok(())
+    }
+
+    /// `:check [NAME]`: every diagnostic, as `lossc check` shows them.
+    fn check(&self, args: &[String], out: &mut dyn WriteColor) -> Result<(), Failure> {
+        at_most(":check", args, 1)?;
+        let program = self.program()?;
+        let loss = match args.first() {
+            Some(name) => Some(self.target(&program, Some(name))?),
+            None => None,
+        };
+        let text = self.text();
+        let diagnostics = program
+            .check_with(&self.options(loss))
+            .map_err(|error| CliError::new(error.to_string()))?;
+        let source = Source {
+            name: SOURCE_NAME.to_string(),
+            text,
+        };
+        render::write_diagnostics(out, &source, &diagnostics)?;
+        let (verdict, message) = crate::check::summary(SOURCE_NAME, self.dtype, Counts::of(&diagnostics), false);
+        render::write_summary_line(out, verdict, &message)?;
+        Ok(())
+    }
+
+    /// `:eval [NAME] INPUT=DATA...`
+    fn eval(&self, args: &[String], out: &mut dyn WriteColor) -> Result<(), Failure> {
+        let program = self.program()?;
+        let (named, data) = match args.first() {
+            Some(first) if !first.contains('=') => (Some(first), &args[1..]),
+            _ => (None, args),
+        };
+        let name = match named {
+            Some(name) if program.ir().result(name).is_some() => name.clone(),
+            Some(name) => {
+                let results = crate::cli::listing(program.ir().results.iter().map(|r| r.name.as_str()));
+                return Err(CliError::new(format!(
+                    "no loss or output named `{name}`; the session defines {results}"
+                ))
+                .into());
+            }
+            None => self.target(&program, None)?,
+        };
+        let mut inputs = Vec::with_capacity(data.len());
+        for arg in data {
+            let input: InputArg = data::parse_input(arg).map_err(|why| CliError::new(format!("`{arg}`: {why}")))?;
+            inputs.push((input.name.clone(), input.load()?));
+        }
+        let is_loss = program.losses().any(|loss| loss == name);
+        let options = lossc::EvalOptions {
+            dtype: self.dtype,
+            result: Some(name),
+            grad: is_loss,
+            wrt: Vec::new(),
+        };
+        let evaluation = program.eval(&inputs, &options).map_err(|error| match error {
+            lossc::Error::Eval(lossc::EvalError::MissingInput { ref name, .. }) => {
+                CliError::new(format!("{error}: give it as `{name}=[...]`"))
+            }
+            other => CliError::new(other.to_string()),
+        })?;
+        crate::eval::write_text(out, &evaluation, None)?;
+        Ok(())
+    }
+
+    /// `:emit TARGET [NAME]`: the Python module `lossc emit` prints.
+    fn emit(&self, args: &[String], out: &mut dyn WriteColor) -> Result<(), Failure> {
+        let targets = || text::emit_targets().collect::<Vec<_>>().join(", ");
+        let Some(target) = args.first() else {
+            return Err(CliError::new(format!("`:emit` needs a target: {}", targets())).into());
+        };
+        let Some(target) = lossc::EmitTarget::parse(target) else {
+            return Err(CliError::new(format!("`:emit {target}`: no such target; the targets: {}", targets())).into());
+        };
+        at_most(":emit", args, 2)?;
+        let program = self.program()?;
+        let loss = self.target(&program, args.get(1))?;
+        let options = lossc::EmitOptions {
+            loss: Some(loss),
+            dtype: self.dtype,
+            file: Some(SOURCE_NAME.to_string()),
+            ..lossc::EmitOptions::default()
+        };
+        let emission = program
+            .emit(&options)
+            .map_err(|error| CliError::new(error.to_string()))?;
+        out.write_all(emission.module(target).as_bytes())?;
+        Ok(())
+    }
+
+    /// Starts the session from a file, as `:load FILE` does; `Err` (after its
+    /// diagnostics are written) if it cannot be read or does not compile.
+    pub fn start_from(&mut self, path: &Path, out: &mut dyn WriteColor) -> Result<(), CliError> {
+        match self.load_file(path, out) {
+            Ok(()) => Ok(()),
+            Err(Failure::Cli(error)) => Err(error),
+            Err(Failure::Io(error)) => Err(CliError::new(format!("cannot write the output: {error}"))),
+        }
+    }
+
+    /// `:load FILE`
+    fn load(&mut self, args: &[String], out: &mut dyn WriteColor) -> Result<(), Failure> {
+        let path = exactly_one(":load", "FILE", args)?;
+        self.load_file(Path::new(path), out)
+    }
+
+    /// Replaces the session with the file at `path`, if it compiles.
+    fn load_file(&mut self, path: &Path, out: &mut dyn WriteColor) -> Result<(), Failure> {
+        let file = source::read_file(path)?;
+        let diagnostics = match lossc::compile(&file.text) {
+            Ok(_) => lossc::check(&file.text, &self.options(None)).map_err(|error| CliError::new(error.to_string()))?,
+            Err(lossc::Error::Invalid(diagnostics)) => {
+                render::write_diagnostics(out, &file, &diagnostics)?;
+                let message = format!(
+                    "`{}` not loaded: {}; the session is unchanged",
+                    file.name,
+                    Counts::of(&diagnostics).describe()
+                );
+                render::write_summary_line(out, Verdict::Error, &message)?;
+                return Err(Failure::Cli(CliError::new(format!("cannot load `{}`", file.name))));
+            }
+            Err(other) => return Err(CliError::new(other.to_string()).into()),
+        };
+        render::write_diagnostics(out, &file, &diagnostics)?;
+        let statements = split(&file.text);
+        let program = join(&statements);
+        self.shown = keys(
+            &lossc::check(&program, &self.options(None)).unwrap_or_default(),
+            &program,
+        );
+        self.statements = statements;
+        self.refresh_names();
+        self.last_loss = self.names.losses.first().cloned();
+        let losses = crate::cli::listing(self.names.losses.iter().map(String::as_str));
+        let counts = Counts::of(&diagnostics);
+        let findings = if counts == Counts::default() {
+            "no problems found".to_string()
+        } else {
+            counts.describe()
+        };
+        let verdict = if counts.errors > 0 {
+            Verdict::Error
+        } else if counts.warnings > 0 {
+            Verdict::Warning
+        } else {
+            Verdict::Ok
+        };
+        let message = format!(
+            "loaded `{}` ({} statements; losses: {losses}): {findings} ({})",
+            file.name,
+            self.statements.len(),
+            self.dtype
+        );
+        render::write_summary_line(out, verdict, &message)?;
+        Ok(())
+    }
+
+    /// `:save FILE`
+    fn save(&self, args: &[String], out: &mut dyn WriteColor) -> Result<(), Failure> {
+        let path = exactly_one(":save", "FILE", args)?;
+        let mut text = self.text();
+        text.push('\n');
+        std::fs::write(path, text).map_err(|error| CliError::new(format!("cannot write `{path}`: {error}")))?;
+        writeln!(out, "saved {} statements to `{path}`", self.statements.len())?;
+        Ok(())
+    }
+
+    /// `:show`
+    fn show(&self, args: &[String], out: &mut dyn WriteColor) -> Result<(), Failure> {
+        at_most(":show", args, 0)?;
+        if self.statements.is_empty() {
+            writeln!(out, "# the session is empty")?;
+        } else {
+            writeln!(out, "{}", self.text())?;
+        }
+        Ok(())
+    }
+
+    /// `:dtype [f32|f64]`
+    fn set_dtype(&mut self, args: &[String], out: &mut dyn WriteColor) -> Result<(), Failure> {
+        at_most(":dtype", args, 1)?;
+        if let Some(dtype) = args.first() {
+            self.dtype = match dtype.as_str() {
+                "f32" | "float32" => Dtype::F32,
+                "f64" | "float64" => Dtype::F64,
+                other => {
+                    return Err(CliError::new(format!("`:dtype {other}`: the dtypes are `f32` and `f64`")).into());
+                }
+            };
+            let program = self.text();
+            self.shown = keys(
+                &lossc::check(&program, &self.options(None)).unwrap_or_default(),
+                &program,
+            );
+        }
+        writeln!(out, "dtype {}", self.dtype)?;
+        Ok(())
+    }
+}
+
+/// Why a command failed: a message for the user, or the output broke.
+#[derive(Debug)]
+enum Failure {
+    Cli(CliError),
+    Io(io::Error),
+}
+
+impl From<CliError> for Failure {
+    fn from(error: CliError) -> Failure {
+        Failure::Cli(error)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(error: io::Error) -> Failure {
+        Failure::Io(error)
+    }
+}
+
+fn at_most(command: &str, args: &[String], count: usize) -> Result<(), CliError> {
+    if args.len() > count {
+        let synopsis = COMMANDS
+            .iter()
+            .find(|(name, _, _)| Some(*name) == command.strip_prefix(':'))
+            .map_or("", |(_, synopsis, _)| synopsis);
+        return Err(CliError::new(format!(
+            "`{command}` takes {}: `{command} {synopsis}`",
+            match count {
+                0 => "no arguments".to_string(),
+                1 => "at most one argument".to_string(),
+                n => format!("at most {n} arguments"),
+            }
+        )));
+    }
+    Ok(())
+}
+
+fn exactly_one<'a>(command: &str, what: &str, args: &'a [String]) -> Result<&'a str, CliError> {
+    match args {
+        [one] => Ok(one),
+        _ => Err(CliError::new(format!(
+            "`{command}` takes one {what}: `{command} {what}`"
+        ))),
+    }
+}
+
+/// `:help`: the commands and how statements are entered.
+fn help(out: &mut dyn WriteColor) -> Result<(), Failure> {
+    writeln!(
+        out,
+        "Enter statements (input, param, const, let, def, loss, output, wrt) one at a time;"
+    )?;
+    writeln!(
+        out,
+        "each is checked as it is entered, and one with errors is not kept. A statement that"
+    )?;
+    writeln!(
+        out,
+        "declares a name again replaces the earlier one. A bracket left open continues the entry."
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Commands act on the loss they name, else on the loss entered last:"
+    )?;
+    let width = COMMANDS
+        .iter()
+        .map(|(name, synopsis, _)| name.len() + synopsis.len())
+        .max()
+        .unwrap_or(0)
+        + 3;
+    for (name, synopsis, about) in COMMANDS {
+        let usage = if synopsis.is_empty() {
+            format!(":{name}")
+        } else {
+            format!(":{name} {synopsis}")
+        };
+        writeln!(out, "  {usage:<width$} {about}")?;
+    }
+    Ok(())
+}
+
+/// The statements of `text`, each with what it declares; comments before a
+/// statement (and after it on its line) stay with it. Text that does not
+/// parse is one statement that declares nothing (checking it reports why).
+fn split(text: &str) -> Vec<Statement> {
+    let whole = || Statement {
+        text: text.trim_end().to_string(),
+        declares: None,
+        loss: None,
+    };
+    let Ok(ast) = lossc_syntax::parse(text) else {
+        return vec![whole()];
+    };
+    if ast.statements.is_empty() {
+        return vec![whole()];
+    }
+    let count = ast.statements.len();
+    let mut statements = Vec::with_capacity(count);
+    let mut from = 0;
+    for (index, statement) in ast.statements.iter().enumerate() {
+        let end = if index + 1 == count {
+            text.len()
+        } else {
+            line_end(text, statement.span.end.min(text.len()))
+        };
+        let piece = text[from..end].trim_start_matches([';', ' ', '\t', '\r']);
+        let piece = piece.strip_prefix('\n').unwrap_or(piece).trim_end();
+        let (declares, loss) = match &statement.kind {
+            StatementKind::Input { name, .. }
+            | StatementKind::Param { name, .. }
+            | StatementKind::Const { name, .. }
+            | StatementKind::Let { name, .. }
+            | StatementKind::Def { name, .. }
+            | StatementKind::Output { name, .. } => (Some(Declares::Name(name.name.clone())), None),
+            StatementKind::Loss { name, .. } => {
+                let name = name.as_ref().map_or("loss", |n| n.name.as_str()).to_string();
+                (Some(Declares::Name(name.clone())), Some(name))
+            }
+            StatementKind::Wrt { .. } => (Some(Declares::Wrt), None),
+        };
+        statements.push(Statement {
+            text: piece.to_string(),
+            declares,
+            loss,
+        });
+        from = end;
+    }
+    statements
+}
+
+/// Where the line holding offset `at` ends, if the rest of it is blank or a
+/// comment; else `at` (another statement follows on the line, after `;`).
+fn line_end(text: &str, at: usize) -> usize {
+    let end = text[at..].find('\n').map_or(text.len(), |offset| at + offset);
+    let rest = text[at..end].trim();
+    if rest.is_empty() || rest.starts_with('#') {
+        end
+    } else {
+        at
+    }
+}
+
+fn join(statements: &[Statement]) -> String {
+    statements
+        .iter()
+        .map(|s| s.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines()
+        .find(|line| !line.trim_start().starts_with('#') && !line.trim().is_empty())
+        .unwrap_or(text)
+        .trim()
+}
+
+fn keys(diagnostics: &[Diagnostic], text: &str) -> Vec<Key> {
+    diagnostics
+        .iter()
+        .map(|diagnostic| Key {
+            code: diagnostic.code.as_str().to_string(),
+            severity: diagnostic.severity,
+            message: diagnostic.message.clone(),
+            snippet: text[render::clamp(text, diagnostic.span)].to_string(),
+        })
+        .collect()
+}
+
+/// The diagnostics that are not among `shown` (counting repeats).
+fn fresh(diagnostics: &[Diagnostic], shown: &[Key], text: &str) -> Vec<Diagnostic> {
+    let mut remaining = shown.to_vec();
+    diagnostics
+        .iter()
+        .zip(keys(diagnostics, text))
+        .filter_map(|(diagnostic, key)| match remaining.iter().position(|k| *k == key) {
+            Some(index) => {
+                remaining.swap_remove(index);
+                None
+            }
+            None => Some(diagnostic.clone()),
+        })
+        .collect()
+}
+
+/// `text` with every `loss` and `output` statement but `keep` blanked out.
+fn only_result(text: &str, keep: &str) -> String {
+    let Ok(ast) = lossc_syntax::parse(text) else {
+        return text.to_string();
+    };
+    let mut bytes = text.as_bytes().to_vec();
+    for statement in &ast.statements {
+        let name = match &statement.kind {
+            StatementKind::Loss { name, .. } => name.as_ref().map_or("loss", |n| n.name.as_str()),
+            StatementKind::Output { name, .. } => name.name.as_str(),
+            _ => continue,
+        };
+        if name != keep {
+            let span = render::clamp(text, statement.span);
+            for byte in &mut bytes[span] {
+                if *byte != b'\n' {
+                    *byte = b' ';
+                }
+            }
+        }
+    }
+    // Every byte of a blanked character became a space, so the text is still
+    // UTF-8; the fallback is never taken.
+    String::from_utf8(bytes).unwrap_or_else(|_| text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use codespan_reporting::term::termcolor::NoColor;
+
+    /// Runs `entries` through a new session; the output and error streams.
+    fn run(entries: &[&str]) -> (Session, String, String, Vec<bool>) {
+        let mut session = Session::new(Dtype::F32);
+        let (mut out, mut err) = (NoColor::new(Vec::new()), NoColor::new(Vec::new()));
+        let failed = entries
+            .iter()
+            .map(|entry| session.handle(entry, &mut out, &mut err).unwrap().failed)
+            .collect();
+        let out = String::from_utf8(out.into_inner()).unwrap();
+        let err = String::from_utf8(err.into_inner()).unwrap();
+        (session, out, err, failed)
+    }
+
+    #[test]
+    fn statements_split_with_their_comments() {
+        let statements =
+            split("# head\ninput y_true: {0, 1}\nlet a = 1; let b = 2  # b\n\nloss l = mean(y_true * a * b)\n");
+        let texts: Vec<&str> = statements.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "# head\ninput y_true: {0, 1}",
+                "let a = 1",
+                "let b = 2  # b",
+                "\nloss l = mean(y_true * a * b)"
+            ]
+        );
+        assert_eq!(statements[3].loss.as_deref(), Some("l"));
+        assert_eq!(statements[1].declares, Some(Declares::Name("a".into())));
+    }
+
+    #[test]
+    fn an_entry_with_errors_is_not_kept() {
+        let (session, out, _, failed) = run(&["loss l = mean(squre(y_pred))", "loss l = mean(square(y_pred))"]);
+        assert_eq!(failed, [true, false]);
+        assert!(out.contains("error[unknown-name]"), "{out}");
+        assert!(out.contains("<repl>:1:"), "{out}");
+        assert!(out.contains("error: not kept: 1 error"), "{out}");
+        assert_eq!(session.text(), "loss l = mean(square(y_pred))");
+    }
+
+    #[test]
+    fn a_redeclared_name_replaces_the_statement_in_place() {
+        let (session, _, err, failed) = run(&["let a = 2", "loss l = mean(a * square(y_pred))", "let a = 3"]);
+        assert_eq!(failed, [false, false, false]);
+        assert_eq!(session.text(), "let a = 3\nloss l = mean(a * square(y_pred))");
+        assert!(err.contains("note: replaced `let a = 2`"), "{err}");
+    }
+
+    #[test]
+    fn commands_act_on_the_last_loss() {
+        let (_, out, err, failed) = run(&[
+            "loss first = mean(abs(y_pred))",
+            "loss second = mean(square(y_true - y_pred))",
+            ":grad",
+            ":grad first",
+            ":grad nothing",
+        ]);
+        assert_eq!(failed, [false, false, false, false, true]);
+        assert!(out.contains("output d_second_d_y_pred ="), "{out}");
+        assert!(out.contains("output d_first_d_y_pred ="), "{out}");
+        assert!(err.contains("no loss named `nothing`"), "{err}");
+    }
+
+    #[test]
+    fn only_the_kept_result_survives() {
+        let text = "let a = 1\nloss one = mean(a * y_pred)\noutput two = y_pred";
+        assert_eq!(
+            only_result(text, "one"),
+            "let a = 1\nloss one = mean(a * y_pred)\n                   "
+        );
+    }
+
+    #[test]
+    fn unknown_commands_suggest_one() {
+        let (_, _, err, failed) = run(&[":gard"]);
+        assert_eq!(failed, [true]);
+        assert!(err.contains("did you mean `:grad`?"), "{err}");
+    }
+}

@@ -1,0 +1,536 @@
+//! The verdict on a run, with reasons linked to the static diagnostics:
+//! `learning`, `stalled` or `diverged`.
+//!
+//! The rules, in order (the loss and accuracy are those of the whole data
+//! set before and after training):
+//! 1. **diverged** when the loss, a sample's gradient or the weights turned
+//!    NaN or infinite (training stops there);
+//! 2. **stalled** when a class the loss does not correct covers at least
+//!    [`STALLED_DEAD_MISFIT`] of the samples and none of its samples got a
+//!    gradient in any step: given a wrong prediction (80% of the way to
+//!    another label) its samples still get a zero gradient, so the model is
+//!    never taught that class (`-log(y_pred + eps) * y_true` and `y_true = 0`);
+//! 3. **stalled** when, at the end, at least [`STALLED_DEAD_MISFIT`] of the
+//!    samples are wrong (see [`Snapshot::misfit`]) *and* get a zero gradient:
+//!    nothing in training will correct them, whatever the loss curve shows
+//!    (a loss that is 0 where its gradient is dead looks perfect);
+//! 4. **stalled** when the loss fell by less than [`MIN_PROGRESS`] of its
+//!    initial value and, for a classification, accuracy did not rise by more
+//!    than [`MAX_ACCURACY_DROP`];
+//! 5. **stalled** when the loss fell but accuracy fell by more than
+//!    [`MAX_ACCURACY_DROP`]: the loss rewards the wrong thing;
+//! 6. **learning** otherwise, with caveats: samples with a zero gradient
+//!    (fit already), a class the loss would not correct if the model got it
+//!    wrong, exploding gradients.
+//!
+//! A zero gradient on samples the model already gets right (a hinge loss
+//! beyond its margin) is not a stall.
+
+use lossc::{Code, Diagnostic, Dtype, LineIndex, Severity};
+
+use crate::task::{ModelKind, Task, domain_text};
+use crate::train::{NonFinite, Run, Snapshot, Untaught};
+
+/// The fraction of samples wrong with a zero gradient from which a run is
+/// stalled.
+pub const STALLED_DEAD_MISFIT: f64 = 0.1;
+
+/// The relative fall of the loss below which a run is stalled.
+pub const MIN_PROGRESS: f64 = 0.01;
+
+/// How much a classification's accuracy may fall (as a fraction) while the
+/// loss falls before the run counts as stalled: more than noise.
+pub const MAX_ACCURACY_DROP: f64 = 0.02;
+
+/// A static diagnostic, located: what a verdict's reasons point to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub code: Code,
+    pub severity: Severity,
+    /// 1-based.
+    pub line: usize,
+    /// 1-based, in characters.
+    pub column: usize,
+    pub message: String,
+}
+
+impl Finding {
+    /// The findings of `diagnostics`, located in `source` (the text they were
+    /// found in), in the same order.
+    pub fn locate(diagnostics: &[Diagnostic], source: &str) -> Vec<Finding> {
+        let index = LineIndex::new(source);
+        diagnostics
+            .iter()
+            .map(|diagnostic| {
+                let (line, column) = index.line_col(source, diagnostic.span.start);
+                Finding {
+                    code: diagnostic.code,
+                    severity: diagnostic.severity,
+                    line,
+                    column,
+                    message: diagnostic.message.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// `dead-gradient at line 3`.
+    pub fn reference(&self) -> String {
+        format!("{} at line {}", self.code, self.line)
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Learning,
+    Stalled,
+    Diverged,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Learning => "learning",
+            Status::Stalled => "stalled",
+            Status::Diverged => "diverged",
+        }
+    }
+}
+
+/// One reason for a verdict, and the diagnostic that predicted it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reason {
+    pub text: String,
+    pub see: Option<Finding>,
+}
+
+/// The verdict: a status, a one-line summary such as `stalled: gradient zero
+/// on 51% of samples, see dead-gradient at line 3`, and the reasons.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub status: Status,
+    pub summary: String,
+    /// The epoch the run diverged at.
+    pub epoch: Option<usize>,
+    pub reasons: Vec<Reason>,
+}
+
+/// Diagnostics that predict a NaN or infinite loss value.
+const VALUE_HAZARDS: &[Code] = &[
+    Code::LogDomain,
+    Code::DivByZero,
+    Code::SqrtDomain,
+    Code::PowDomain,
+    Code::ExpOverflow,
+    Code::Overflow,
+    Code::NanGradient,
+    Code::ExplodingGradient,
+];
+
+/// Diagnostics that predict a NaN or infinite gradient under a finite loss.
+const GRADIENT_HAZARDS: &[Code] = &[
+    Code::NanGradient,
+    Code::ExplodingGradient,
+    Code::DivByZero,
+    Code::LogDomain,
+    Code::SqrtDomain,
+    Code::PowDomain,
+    Code::ExpOverflow,
+    Code::Overflow,
+];
+
+/// Diagnostics that predict weights growing without bound.
+const STEP_HAZARDS: &[Code] = &[Code::ExplodingGradient, Code::Overflow, Code::ExpOverflow];
+
+/// Diagnostics that predict a zero gradient.
+const DEAD_HAZARDS: &[Code] = &[
+    Code::DeadGradient,
+    Code::ZeroGradient,
+    Code::ClipSaturation,
+    Code::NoGradientPath,
+];
+
+/// Judges `run` of `task`, linking to `findings` (the static diagnostics of
+/// the loss in the same dtype).
+pub fn judge(run: &Run, task: &Task, findings: &[Finding], dtype: Dtype) -> Verdict {
+    if let Some(divergence) = run.divergence {
+        return diverged(task, findings, dtype, divergence);
+    }
+    let (before, after) = (&run.before, &run.after);
+    let mut reasons = Vec::new();
+    let dead_reason = dead_reason(after, task, findings, dtype);
+    let see_dead = first(findings, DEAD_HAZARDS);
+    let see_text = |see: &Option<Finding>| {
+        see.as_ref()
+            .map_or(String::new(), |f| format!(", see {}", f.reference()))
+    };
+    let never_taught: Vec<&Untaught> = run.blind.iter().filter(|class| !class.taught).collect();
+    let untaught: f64 = never_taught.iter().map(|class| class.fraction).sum();
+    let dead_misfit = after.dead_misfit >= STALLED_DEAD_MISFIT;
+    if untaught >= STALLED_DEAD_MISFIT || dead_misfit {
+        let summary = if untaught >= STALLED_DEAD_MISFIT {
+            let labels: Vec<String> = never_taught.iter().map(|class| class_text(task, class.label)).collect();
+            format!(
+                "stalled: gradient zero on every sample with {} ({} of samples){}",
+                labels.join(" or "),
+                percent(untaught),
+                see_text(&see_dead)
+            )
+        } else {
+            format!(
+                "stalled: gradient zero on {} of samples{}",
+                percent(after.health.zero),
+                see_text(&see_dead)
+            )
+        };
+        for class in &never_taught {
+            reasons.push(Reason {
+                text: format!(
+                    "the loss passed no gradient to any sample with {} ({} of samples) in any step: the model is never taught that class",
+                    class_text(task, class.label),
+                    percent(class.fraction)
+                ),
+                see: see_dead.clone(),
+            });
+        }
+        if after.dead_misfit > 0.0 {
+            reasons.push(Reason {
+                text: format!(
+                    "{} of the samples are {} and get no gradient: nothing in training corrects them{}",
+                    percent(after.dead_misfit),
+                    if task.is_classification() {
+                        "misclassified"
+                    } else {
+                        "off target"
+                    },
+                    if after.loss.is_finite() && after.loss <= before.loss {
+                        format!(
+                            " (even though the loss fell from {} to {})",
+                            number(before.loss),
+                            number(after.loss)
+                        )
+                    } else {
+                        String::new()
+                    }
+                ),
+                see: None,
+            });
+        }
+        reasons.extend(dead_reason);
+        reasons.extend(accuracy_reason(before, after));
+        return Verdict {
+            status: Status::Stalled,
+            summary,
+            epoch: None,
+            reasons,
+        };
+    }
+    let progress = (before.loss - after.loss) / before.loss.abs().max(f64::MIN_POSITIVE);
+    // A classifier whose accuracy rose has learned, whatever the loss says
+    // (a step loss can rise as samples leave its flat side).
+    let accuracy_rose = matches!((before.accuracy, after.accuracy), (Some(a), Some(b)) if b > a + MAX_ACCURACY_DROP);
+    let learned = before.loss == 0.0 || progress >= MIN_PROGRESS || accuracy_rose;
+    if !learned {
+        let see = dead_reason.as_ref().and_then(|reason| reason.see.clone());
+        let summary = format!(
+            "stalled: the loss did not fall ({} to {} in {} epochs){}",
+            number(before.loss),
+            number(after.loss),
+            run.history.len(),
+            see.as_ref()
+                .map_or(String::new(), |f| format!(", see {}", f.reference()))
+        );
+        reasons.extend(dead_reason);
+        reasons.extend(accuracy_reason(before, after));
+        return Verdict {
+            status: Status::Stalled,
+            summary,
+            epoch: None,
+            reasons,
+        };
+    }
+    if let (Some(start), Some(end)) = (before.accuracy, after.accuracy)
+        && end < start - MAX_ACCURACY_DROP
+    {
+        let see = dead_reason.as_ref().and_then(|reason| reason.see.clone());
+        reasons.push(Reason {
+            text: format!(
+                "the loss fell from {} to {} while accuracy fell from {} to {}: a lower loss is not a better model",
+                number(before.loss),
+                number(after.loss),
+                percent(start),
+                percent(end)
+            ),
+            see: None,
+        });
+        reasons.extend(dead_reason);
+        return Verdict {
+            status: Status::Stalled,
+            summary: format!(
+                "stalled: accuracy fell from {} to {} as the loss fell{}",
+                percent(start),
+                percent(end),
+                see_text(&see)
+            ),
+            epoch: None,
+            reasons,
+        };
+    }
+    let summary = format!(
+        "learning: the loss {} from {} to {}{}",
+        if after.loss < before.loss { "fell" } else { "went" },
+        number(before.loss),
+        number(after.loss),
+        match (before.accuracy, after.accuracy) {
+            (Some(a), Some(b)) => format!(", accuracy {} to {}", percent(a), percent(b)),
+            _ => String::new(),
+        }
+    );
+    if after.health.zero > 0.0 {
+        let mut reason = dead_reason.unwrap_or(Reason {
+            text: String::new(),
+            see: None,
+        });
+        let text = if reason.text.is_empty() {
+            format!("gradient zero on {} of samples", percent(after.health.zero))
+        } else {
+            reason.text
+        };
+        reason.text = if after.dead_misfit == 0.0 {
+            format!("{text}; the model gets all of them right already")
+        } else {
+            format!(
+                "{text}; {} of the samples are wrong among them",
+                percent(after.dead_misfit)
+            )
+        };
+        reasons.push(reason);
+    }
+    for class in &run.blind {
+        reasons.push(Reason {
+            text: format!(
+                "but a sample with {} that the model gets wrong gets no gradient: it is never corrected; \
+                 this run learned because few were wrong (other initial weights may stall)",
+                class_text(task, class.label)
+            ),
+            see: first(findings, DEAD_HAZARDS),
+        });
+    }
+    let exploding = run.history.iter().map(|e| e.health.exploding).fold(0.0, f64::max);
+    if exploding > 0.0 {
+        reasons.push(Reason {
+            text: format!(
+                "the gradient exploded (> 1e6) on up to {} of samples in an epoch",
+                percent(exploding)
+            ),
+            see: first(findings, &[Code::ExplodingGradient]),
+        });
+    }
+    Verdict {
+        status: Status::Learning,
+        summary,
+        epoch: None,
+        reasons,
+    }
+}
+
+/// Why samples get a zero gradient: the loss passes none (linked to the
+/// diagnostic that predicts it), or the activation saturated.
+fn dead_reason(after: &Snapshot, task: &Task, findings: &[Finding], dtype: Dtype) -> Option<Reason> {
+    let health = &after.health;
+    if health.zero == 0.0 {
+        return None;
+    }
+    let saturated = health.zero - health.zero_in_loss;
+    let activation = task.model.activation();
+    let cause = match (health.zero_in_loss > 0.0, saturated > 0.0) {
+        (true, false) => format!("the loss passes none to `{}` there", task.prediction),
+        (false, _) => format!("the {activation} saturated there (its derivative is 0 in {dtype})"),
+        (true, true) => format!(
+            "the loss passes none to `{}` on {}, the {activation} saturated on {} (its derivative is 0 in {dtype})",
+            task.prediction,
+            percent(health.zero_in_loss),
+            percent(saturated)
+        ),
+    };
+    let see = if health.zero_in_loss > 0.0 {
+        first(findings, DEAD_HAZARDS)
+    } else {
+        None
+    };
+    let mut text = format!("gradient zero on {} of samples: {cause}", percent(health.zero));
+    if health.zero_in_loss > 0.0 && see.is_none() {
+        text.push_str(" (check predicted no dead gradient: a bug worth reporting)");
+    }
+    Some(Reason { text, see })
+}
+
+/// `` `y_true` = 0 `` or `class 2 of `y_true``.
+fn class_text(task: &Task, label: f64) -> String {
+    match task.layout {
+        crate::task::Layout::Matrix => format!("class {label} of `{}`", task.target),
+        crate::task::Layout::Vector | crate::task::Layout::Labels => format!("`{}` = {label}", task.target),
+    }
+}
+
+fn accuracy_reason(before: &Snapshot, after: &Snapshot) -> Option<Reason> {
+    match (before.accuracy, after.accuracy) {
+        (Some(a), Some(b)) => Some(Reason {
+            text: format!("accuracy {} before training, {} after", percent(a), percent(b)),
+            see: None,
+        }),
+        _ => None,
+    }
+}
+
+fn diverged(task: &Task, findings: &[Finding], dtype: Dtype, divergence: crate::train::Divergence) -> Verdict {
+    let value = number(divergence.what.value());
+    let (what, hazards) = match divergence.what {
+        NonFinite::Loss(_) => (format!("the loss became {value}"), VALUE_HAZARDS),
+        NonFinite::Gradient(_) => (
+            format!("a sample's gradient became {value} while the loss was finite"),
+            GRADIENT_HAZARDS,
+        ),
+        NonFinite::Weights(_) => (
+            format!("the weights became {value}: the optimizer's steps overflowed {dtype}"),
+            STEP_HAZARDS,
+        ),
+    };
+    let mut reasons = vec![Reason {
+        text: format!(
+            "{what} at epoch {} (step {}); training stopped there",
+            divergence.epoch, divergence.step
+        ),
+        see: None,
+    }];
+    let outside = divergence.outside_domain.map(|prediction| Reason {
+        text: format!(
+            "the model predicted {} for `{}`, outside its declared domain {}, where check does not look{}",
+            number(prediction),
+            task.prediction,
+            domain_text(&task.prediction_domain),
+            match task.model {
+                ModelKind::Linear => ": a linear layer's outputs are unbounded; declare `real` (and check again) or use --model logistic",
+                ModelKind::Logistic | ModelKind::Softmax => {
+                    ": in floats a sigmoid or softmax reaches 0 and 1 exactly; declare [0, 1] and check again"
+                }
+            }
+        ),
+        see: None,
+    });
+    // check reasons within the declared domains: outside them its findings
+    // explain nothing.
+    let see = if outside.is_some() {
+        None
+    } else {
+        first(findings, hazards)
+    };
+    let summary = match (&see, &outside) {
+        (Some(finding), _) => format!(
+            "diverged: {value} at epoch {}, from {}",
+            divergence.epoch,
+            finding.reference()
+        ),
+        (None, Some(_)) => format!(
+            "diverged: {value} at epoch {}, from a prediction outside `{}`'s declared domain",
+            divergence.epoch, task.prediction
+        ),
+        (None, None) => format!(
+            "diverged: {value} at epoch {}, which check did not predict",
+            divergence.epoch
+        ),
+    };
+    if let Some(finding) = &see {
+        reasons.push(Reason {
+            text: finding.message.clone(),
+            see: Some(finding.clone()),
+        });
+    }
+    reasons.extend(outside);
+    if matches!(divergence.what, NonFinite::Weights(_)) {
+        reasons.push(Reason {
+            text: "a smaller learning rate (--lr) takes smaller steps".to_string(),
+            see: None,
+        });
+    }
+    Verdict {
+        status: Status::Diverged,
+        summary,
+        epoch: Some(divergence.epoch),
+        reasons,
+    }
+}
+
+/// The first finding (in source order) with the first code of `codes` that
+/// any warning or error has; notes only if no warning or error matches.
+fn first(findings: &[Finding], codes: &[Code]) -> Option<Finding> {
+    let pick = |serious: bool| {
+        codes.iter().find_map(|code| {
+            findings
+                .iter()
+                .find(|f| f.code == *code && (f.severity >= Severity::Warning) == serious)
+                .cloned()
+        })
+    };
+    pick(true).or_else(|| pick(false))
+}
+
+/// `51%`, `0.5%`, `100%`.
+pub fn percent(fraction: f64) -> String {
+    let value = fraction * 100.0;
+    if value == 0.0 || value >= 10.0 || (value - value.round()).abs() < 0.05 {
+        format!("{value:.0}%")
+    } else {
+        format!("{value:.1}%")
+    }
+}
+
+/// A number to 4 significant digits: `0.6931`, `1.2e-05`, `NaN`, `inf`.
+pub fn number(value: f64) -> String {
+    if value.is_nan() {
+        return "NaN".to_string();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "inf" } else { "-inf" }.to_string();
+    }
+    if value == 0.0 {
+        return "0".to_string();
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    if !(-4..6).contains(&magnitude) {
+        let text = format!("{value:.3e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        let mantissa = if mantissa.contains('.') {
+            mantissa.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            mantissa
+        };
+        return format!("{mantissa}e{exponent}");
+    }
+    let decimals = (3 - magnitude).max(0) as usize;
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_percentages_read_well() {
+        assert_eq!(percent(0.51), "51%");
+        assert_eq!(percent(0.005), "0.5%");
+        assert_eq!(percent(1.0), "100%");
+        assert_eq!(percent(0.0), "0%");
+        assert_eq!(number(0.612345), "0.6123");
+        assert_eq!(number(12.5), "12.5");
+        assert_eq!(number(1.5e-5), "1.5e-5");
+        assert_eq!(number(f64::NAN), "NaN");
+        assert_eq!(number(-2.0e8), "-2e8");
+    }
+}

@@ -1,0 +1,549 @@
+//! The loops over one tile. Each elementwise loop applies
+//! [`lossc_ir::builtins::eval_scalar_in`] (the one definition of every
+//! built-in) with the vectorisable [`Fast`] elementary functions, instantiated
+//! per built-in so the compiler sees a constant operation, inside a `pulp`
+//! dispatch so it is compiled for AVX-512 and AVX2+FMA and picked at run
+//! time. Reductions within a row use the oracle's own summation.
+
+use lossc_ir::Builtin;
+use lossc_ir::builtins::{Elementary, eval_scalar_in};
+
+use crate::code::MapOp;
+use crate::math::Fast;
+use crate::plan::ReduceKind;
+use crate::tensor::Real;
+
+/// An operand of an elementwise loop.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Arg<'a, T> {
+    Slice(&'a [T]),
+    Value(T),
+}
+
+/// Runs `f` compiled for the best instruction set the CPU has.
+///
+/// `f` is wrapped in a by-value [`pulp::WithSimd`] so that it is inlined
+/// into pulp's `target_feature` function: a closure called through its
+/// `FnOnce::call_once` shim is not, when it is large, and then runs as
+/// scalar SSE code.
+#[inline(always)]
+pub(crate) fn vectorize<R>(arch: pulp::Arch, f: impl FnOnce() -> R) -> R {
+    struct Job<F>(F);
+    impl<R, F: FnOnce() -> R> pulp::WithSimd for Job<F> {
+        type Output = R;
+        #[inline(always)]
+        fn with_simd<S: pulp::Simd>(self, _simd: S) -> R {
+            (self.0)()
+        }
+    }
+    arch.dispatch(Job(f))
+}
+
+#[inline(always)]
+fn column<T: Real>(builtin: Builtin, args: &[T]) -> T {
+    eval_scalar_in::<T, Fast>(builtin, args).unwrap_or_else(T::nan)
+}
+
+#[inline(always)]
+fn unary<T: Real>(arch: pulp::Arch, out: &mut [T], a: Arg<'_, T>, f: impl Fn(T) -> T) {
+    match a {
+        Arg::Slice(a) => {
+            let a = &a[..out.len()];
+            vectorize(
+                arch,
+                #[inline(always)]
+                || {
+                    for (o, &x) in out.iter_mut().zip(a) {
+                        *o = f(x);
+                    }
+                },
+            );
+        }
+        Arg::Value(x) => out.fill(f(x)),
+    }
+}
+
+#[inline(always)]
+fn binary<T: Real>(arch: pulp::Arch, out: &mut [T], a: Arg<'_, T>, b: Arg<'_, T>, f: impl Fn(T, T) -> T) {
+    let n = out.len();
+    match (a, b) {
+        (Arg::Slice(a), Arg::Slice(b)) => {
+            let (a, b) = (&a[..n], &b[..n]);
+            vectorize(
+                arch,
+                #[inline(always)]
+                || {
+                    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+                        *o = f(x, y);
+                    }
+                },
+            );
+        }
+        (Arg::Slice(a), Arg::Value(y)) => {
+            let a = &a[..n];
+            vectorize(
+                arch,
+                #[inline(always)]
+                || {
+                    for (o, &x) in out.iter_mut().zip(a) {
+                        *o = f(x, y);
+                    }
+                },
+            );
+        }
+        (Arg::Value(x), Arg::Slice(b)) => {
+            let b = &b[..n];
+            vectorize(
+                arch,
+                #[inline(always)]
+                || {
+                    for (o, &y) in out.iter_mut().zip(b) {
+                        *o = f(x, y);
+                    }
+                },
+            );
+        }
+        (Arg::Value(x), Arg::Value(y)) => out.fill(f(x, y)),
+    }
+}
+
+#[inline(always)]
+fn ternary<T: Real>(
+    arch: pulp::Arch,
+    out: &mut [T],
+    a: Arg<'_, T>,
+    b: Arg<'_, T>,
+    c: Arg<'_, T>,
+    f: impl Fn(T, T, T) -> T,
+) {
+    let n = out.len();
+    match (a, b, c) {
+        (Arg::Slice(a), Arg::Slice(b), Arg::Slice(c)) => {
+            let (a, b, c) = (&a[..n], &b[..n], &c[..n]);
+            vectorize(
+                arch,
+                #[inline(always)]
+                || {
+                    for (((o, &x), &y), &z) in out.iter_mut().zip(a).zip(b).zip(c) {
+                        *o = f(x, y, z);
+                    }
+                },
+            );
+        }
+        // The code generator passes scalars to binary operations only; a
+        // stage's one-row operands may still mix: the plain loop serves.
+        (a, b, c) => {
+            let get = |arg: Arg<'_, T>, i: usize| match arg {
+                Arg::Slice(s) => s[i],
+                Arg::Value(v) => v,
+            };
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = f(get(a, i), get(b, i), get(c, i));
+            }
+        }
+    }
+}
+
+/// `out = op(args...)` elementwise.
+pub(crate) fn map<T: Real>(arch: pulp::Arch, op: MapOp, out: &mut [T], args: &[Arg<'_, T>]) {
+    let builtin = match op {
+        MapOp::LseFinish => {
+            binary(arch, out, args[0], args[1], |m, s| {
+                if m.is_finite() {
+                    m + <Fast as Elementary<T>>::ln(s)
+                } else {
+                    m
+                }
+            });
+            return;
+        }
+        MapOp::Builtin(builtin) => builtin,
+    };
+    macro_rules! un {
+        ($b:ident) => {
+            unary(
+                arch,
+                out,
+                args[0],
+                #[inline(always)]
+                |x| column(Builtin::$b, &[x]),
+            )
+        };
+    }
+    macro_rules! bin {
+        ($b:ident) => {
+            binary(
+                arch,
+                out,
+                args[0],
+                args[1],
+                #[inline(always)]
+                |x, y| column(Builtin::$b, &[x, y]),
+            )
+        };
+    }
+    macro_rules! ter {
+        ($b:ident) => {
+            ternary(
+                arch,
+                out,
+                args[0],
+                args[1],
+                args[2],
+                #[inline(always)]
+                |x, y, z| column(Builtin::$b, &[x, y, z]),
+            )
+        };
+    }
+    match builtin {
+        Builtin::Neg => un!(Neg),
+        Builtin::Add => bin!(Add),
+        Builtin::Sub => bin!(Sub),
+        Builtin::Mul => bin!(Mul),
+        Builtin::Div => bin!(Div),
+        Builtin::Pow => pow(arch, out, args[0], args[1]),
+        Builtin::Eq => bin!(Eq),
+        Builtin::Ne => bin!(Ne),
+        Builtin::Lt => bin!(Lt),
+        Builtin::Le => bin!(Le),
+        Builtin::Gt => bin!(Gt),
+        Builtin::Ge => bin!(Ge),
+        Builtin::And => bin!(And),
+        Builtin::Or => bin!(Or),
+        Builtin::Not => un!(Not),
+        Builtin::Abs => un!(Abs),
+        Builtin::Sign => un!(Sign),
+        Builtin::Exp => un!(Exp),
+        Builtin::Expm1 => un!(Expm1),
+        Builtin::Log => un!(Log),
+        Builtin::Log1p => un!(Log1p),
+        Builtin::Sqrt => un!(Sqrt),
+        Builtin::Square => un!(Square),
+        Builtin::Sin => un!(Sin),
+        Builtin::Cos => un!(Cos),
+        Builtin::Tanh => un!(Tanh),
+        Builtin::Cosh => un!(Cosh),
+        Builtin::Sigmoid => un!(Sigmoid),
+        Builtin::LogSigmoid => un!(LogSigmoid),
+        Builtin::Softplus => un!(Softplus),
+        Builtin::Relu => un!(Relu),
+        Builtin::Floor => un!(Floor),
+        Builtin::Ceil => un!(Ceil),
+        Builtin::Round => un!(Round),
+        Builtin::Float => un!(Float),
+        Builtin::Maximum => bin!(Maximum),
+        Builtin::Minimum => bin!(Minimum),
+        Builtin::Xlogy => bin!(Xlogy),
+        Builtin::BroadcastLike => un!(BroadcastLike),
+        Builtin::Clip => ter!(Clip),
+        Builtin::Where => ter!(Where),
+        // Lowered by the plan; never a map.
+        Builtin::Sum
+        | Builtin::Mean
+        | Builtin::Max
+        | Builtin::Min
+        | Builtin::Logsumexp
+        | Builtin::Norm
+        | Builtin::Softmax
+        | Builtin::LogSoftmax
+        | Builtin::Take
+        | Builtin::OneHot
+        | Builtin::ExpandDims => out.fill(T::nan()),
+    }
+}
+
+/// `x^y`. With one exponent for the whole tile, the exponents whose result
+/// is exactly a product or a quotient take it (`x^2 = x * x` is the correctly
+/// rounded square, as `powf`'s; `x^1`, `x^0`, `x^-1` likewise exact), the
+/// others go through [`Real::powf_slice`]; elementwise exponents use `powf`.
+fn pow<T: Real>(arch: pulp::Arch, out: &mut [T], x: Arg<'_, T>, y: Arg<'_, T>) {
+    let one = T::one();
+    match (x, y) {
+        (Arg::Slice(xs), Arg::Value(e)) => {
+            if e == one + one {
+                unary(arch, out, x, |v| v * v);
+            } else if e == one {
+                unary(arch, out, x, |v| v);
+            } else if e == T::zero() {
+                out.fill(one);
+            } else if e == -one {
+                unary(arch, out, x, |v| one / v);
+            } else {
+                T::powf_slice(out, &xs[..out.len()], e);
+            }
+        }
+        _ => binary(arch, out, x, y, |a, b| a.powf(b)),
+    }
+}
+
+/// `out[r * map.len() + o] = src[r * stride + map[o]]`.
+pub(crate) fn gather<T: Real>(out: &mut [T], rows: usize, src: &[T], stride: usize, map: &[usize]) {
+    let width = map.len();
+    if width == 0 {
+        return;
+    }
+    let splat = map.iter().all(|&m| m == map[0]);
+    for (r, row) in out[..rows * width].chunks_exact_mut(width).enumerate() {
+        let base = r * stride;
+        if splat {
+            row.fill(src[base + map[0]]);
+        } else {
+            for (o, &m) in row.iter_mut().zip(map) {
+                *o = src[base + m];
+            }
+        }
+    }
+}
+
+/// The oracle's sum of a short run: sequential Neumaier (as
+/// `lossc_eval::compensated_sum` adds its leaves), or the oracle's own
+/// function for long runs; bit-identical to it either way.
+#[inline(always)]
+fn row_sum<T: Real>(values: &[T]) -> T {
+    if values.len() > 128 {
+        return lossc_eval::compensated_sum(values);
+    }
+    let mut sum = T::zero();
+    let mut error = T::zero();
+    for &x in values {
+        let (t, e) = two_sum(sum, x);
+        sum = t;
+        error = error + e;
+    }
+    if sum.is_finite() { sum + error } else { sum }
+}
+
+/// `a + b` and its rounding error (Neumaier), as the oracle computes it.
+#[inline(always)]
+pub(crate) fn two_sum<T: Real>(a: T, b: T) -> (T, T) {
+    let sum = a + b;
+    let error = if a.abs() >= b.abs() {
+        (a - sum) + b
+    } else {
+        (b - sum) + a
+    };
+    (sum, error)
+}
+
+#[inline(always)]
+pub(crate) fn maximum<T: Real>(a: T, b: T) -> T {
+    column(Builtin::Maximum, &[a, b])
+}
+
+#[inline(always)]
+pub(crate) fn minimum<T: Real>(a: T, b: T) -> T {
+    column(Builtin::Minimum, &[a, b])
+}
+
+fn fold<T: Real>(kind: ReduceKind, values: &[T]) -> T {
+    match kind {
+        ReduceKind::Sum => row_sum(values),
+        ReduceKind::Max => values.iter().fold(T::neg_infinity(), |m, &x| maximum(m, x)),
+        ReduceKind::Min => values.iter().fold(T::infinity(), |m, &x| minimum(m, x)),
+    }
+}
+
+/// A reduction within each of `rows` rows of `width` elements: `groups`
+/// results per row, each over `q` elements (contiguous, or through `perm`).
+///
+/// Short contiguous groups (at most 128 elements, the oracle's sequential
+/// leaf) are reduced [`LANES`] rows at a time, one row per vector lane, each
+/// lane adding its row's elements in the row's order: the oracle's
+/// arithmetic, vectorised across rows.
+#[allow(clippy::too_many_arguments)] // One row layout, spelled out.
+pub(crate) fn row_reduce<T: Real>(
+    arch: pulp::Arch,
+    kind: ReduceKind,
+    out: &mut [T],
+    rows: usize,
+    src: &[T],
+    width: usize,
+    groups: usize,
+    q: usize,
+    perm: Option<&[usize]>,
+) {
+    let mut first = 0;
+    if perm.is_none() && q <= 128 && rows >= LANES {
+        first = rows / LANES * LANES;
+        let job = RowReduce {
+            kind,
+            src,
+            width,
+            groups,
+            q,
+            blocks: first / LANES,
+        };
+        // Few captures: pulp passes a small closure in registers and inlines it.
+        vectorize(
+            arch,
+            #[inline(always)]
+            || row_reduce_lanes(&job, out),
+        );
+    }
+    let mut scratch = Vec::new();
+    for r in first..rows {
+        let row = &src[r * width..(r + 1) * width];
+        for g in 0..groups {
+            let values = match perm {
+                None => &row[g * q..(g + 1) * q],
+                Some(perm) => {
+                    scratch.clear();
+                    scratch.extend(perm[g * q..(g + 1) * q].iter().map(|&k| row[k]));
+                    &scratch[..]
+                }
+            };
+            out[r * groups + g] = fold(kind, values);
+        }
+    }
+}
+
+/// The parameters of [`row_reduce_lanes`].
+struct RowReduce<'a, T> {
+    kind: ReduceKind,
+    src: &'a [T],
+    width: usize,
+    groups: usize,
+    q: usize,
+    /// Blocks of [`LANES`] rows.
+    blocks: usize,
+}
+
+/// [`row_reduce`]'s vectorised part: `job.blocks` blocks of [`LANES`] rows.
+#[inline(always)]
+fn row_reduce_lanes<T: Real>(job: &RowReduce<'_, T>, out: &mut [T]) {
+    let RowReduce {
+        kind,
+        src,
+        width,
+        groups,
+        q,
+        ..
+    } = *job;
+    for block in 0..job.blocks {
+        let base = block * LANES * width;
+        for g in 0..groups {
+            let mut x = [T::zero(); LANES];
+            let mut result = [T::zero(); LANES];
+            match kind {
+                ReduceKind::Sum => {
+                    let mut sum = [T::zero(); LANES];
+                    let mut error = [T::zero(); LANES];
+                    for k in 0..q {
+                        for l in 0..LANES {
+                            x[l] = src[base + l * width + g * q + k];
+                        }
+                        for l in 0..LANES {
+                            let (t, e) = two_sum(sum[l], x[l]);
+                            sum[l] = t;
+                            error[l] = error[l] + e;
+                        }
+                    }
+                    for l in 0..LANES {
+                        result[l] = if sum[l].is_finite() { sum[l] + error[l] } else { sum[l] };
+                    }
+                }
+                ReduceKind::Max | ReduceKind::Min => {
+                    let max = kind == ReduceKind::Max;
+                    let mut m = [if max { T::neg_infinity() } else { T::infinity() }; LANES];
+                    for k in 0..q {
+                        for l in 0..LANES {
+                            x[l] = src[base + l * width + g * q + k];
+                        }
+                        for l in 0..LANES {
+                            m[l] = if max { maximum(m[l], x[l]) } else { minimum(m[l], x[l]) };
+                        }
+                    }
+                    result = m;
+                }
+            }
+            for (l, &value) in result.iter().enumerate() {
+                out[(block * LANES + l) * groups + g] = value;
+            }
+        }
+    }
+}
+
+/// Rows of `width` labels to rows of `width * classes` 0/1: 1 where the
+/// label equals the class (a fraction, a negative, a label too large or NaN
+/// equals none, as in the oracle).
+pub(crate) fn one_hot<T: Real>(out: &mut [T], rows: usize, labels: &[T], width: usize, classes: usize) {
+    for (i, &label) in labels[..rows * width].iter().enumerate() {
+        for (c, slot) in out[i * classes..(i + 1) * classes].iter_mut().enumerate() {
+            *slot = if label == T::from_f64(c as f64) {
+                T::one()
+            } else {
+                T::zero()
+            };
+        }
+    }
+}
+
+/// Rows reduced at once by [`row_reduce`] (one per vector lane).
+pub(crate) const LANES: usize = 16;
+
+/// Lanes of the vectorised compensated sum of a global reduction.
+pub(crate) const SUM_LANES: usize = 64;
+
+/// The running compensated sum of a chunk, in [`SUM_LANES`] independent lanes (four vectors'
+/// worth, so that four dependency chains run at once).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LaneSum<T> {
+    sum: [T; SUM_LANES],
+    error: [T; SUM_LANES],
+}
+
+impl<T: Real> LaneSum<T> {
+    pub fn new() -> Self {
+        LaneSum {
+            sum: [T::zero(); SUM_LANES],
+            error: [T::zero(); SUM_LANES],
+        }
+    }
+
+    /// Adds `values`, element `i` to lane `i % SUM_LANES`.
+    pub fn add(&mut self, arch: pulp::Arch, values: &[T]) {
+        // The lanes live in registers during the loop, not in `self`.
+        let (mut sum, mut error) = (self.sum, self.error);
+        vectorize(
+            arch,
+            #[inline(always)]
+            || {
+                let mut blocks = values.chunks_exact(SUM_LANES);
+                for block in &mut blocks {
+                    for l in 0..SUM_LANES {
+                        let (t, e) = two_sum(sum[l], block[l]);
+                        sum[l] = t;
+                        error[l] = error[l] + e;
+                    }
+                }
+                for (l, &x) in blocks.remainder().iter().enumerate() {
+                    let (t, e) = two_sum(sum[l], x);
+                    sum[l] = t;
+                    error[l] = error[l] + e;
+                }
+            },
+        );
+        self.sum = sum;
+        self.error = error;
+    }
+
+    /// The lanes joined pairwise: (sum, error).
+    pub fn finish(&self) -> (T, T) {
+        let mut pairs: Vec<(T, T)> = self.sum.iter().copied().zip(self.error.iter().copied()).collect();
+        while pairs.len() > 1 {
+            pairs = pairs
+                .chunks(2)
+                .map(|p| if p.len() == 2 { join(p[0], p[1]) } else { p[0] })
+                .collect();
+        }
+        pairs[0]
+    }
+}
+
+/// Two partial compensated sums joined: the sum of sums with its rounding
+/// error added to the errors.
+#[inline(always)]
+pub(crate) fn join<T: Real>(a: (T, T), b: (T, T)) -> (T, T) {
+    let (s, e) = two_sum(a.0, b.0);
+    (s, e + (a.1 + b.1))
+}
