@@ -446,7 +446,7 @@ impl Progress {
             return;
         }
         let bar = self.bar.get_or_init(|| {
-            let bar = indicatif::ProgressBar::new(self.total);
+            let bar = indicatif::ProgressBar::new(self.total).with_elapsed(self.started.elapsed());
             if let Ok(style) =
                 indicatif::ProgressStyle::with_template("{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} (eta {eta})")
             {

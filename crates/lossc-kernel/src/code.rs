@@ -226,7 +226,7 @@ impl Code {
     }
 
     /// A listing of the stages and passes.
-    pub fn describe(&self, plan: &Plan) -> String {
+    pub fn describe(&self) -> String {
         use std::fmt::Write;
         let mut text = String::new();
         for (p, stage) in self.stages.iter().enumerate() {
@@ -255,15 +255,6 @@ impl Code {
                 for instr in pass.prefill.iter().chain(&pass.instrs) {
                     let _ = writeln!(text, "  {instr:?}");
                 }
-            }
-        }
-        if std::env::var_os("LOSSC_KERNEL_VALUES").is_some() {
-            for (v, value) in plan.values.iter().enumerate() {
-                let _ = writeln!(
-                    text,
-                    "  value {v}: {:?} {:?} varying={} level={} shape={:?}",
-                    value.op, value.args, value.varying, value.level, self.shapes[v]
-                );
             }
         }
         text
@@ -407,7 +398,13 @@ impl Code {
             rows if rows >= 2 * crate::kernels::LANES => rows / crate::kernels::LANES * crate::kernels::LANES,
             rows => rows,
         };
-        let chunk_rows = ((plan.granularity.chunk / width).max(1)).div_ceil(tile_rows) * tile_rows;
+        // At least 16 chunks when the batch allows (for balance on a few
+        // threads), at most `granularity.chunk` elements each; a function of
+        // the batch size only, never of the thread count.
+        let total = self.rows.saturating_mul(width);
+        let chunk_elements =
+            (total / 16).clamp(plan.granularity.tile, plan.granularity.chunk.max(plan.granularity.tile));
+        let chunk_rows = ((chunk_elements / width).max(1)).div_ceil(tile_rows) * tile_rows;
         Ok(Pass {
             instrs: emitter.instrs,
             prefill: emitter.prefill,

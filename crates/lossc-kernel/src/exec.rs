@@ -163,7 +163,7 @@ fn run_stage<T: Real>(env: &Env<'_, '_, T>, stage: &Stage, uniform: &mut [Vec<T>
                     Src::Scalar(_) | Src::Input(_) => Arg::Value(T::nan()),
                 }
             };
-            execute(env.arch, instr, 1, &mut out.get_mut()[..dst_width], &read);
+            execute(env.arch, instr, 1, &mut out.get_mut()[..dst_width], read);
         }
         match dst {
             Dst::Reg(r) => regs[r] = out,
@@ -173,7 +173,7 @@ fn run_stage<T: Real>(env: &Env<'_, '_, T>, stage: &Stage, uniform: &mut [Vec<T>
 }
 
 /// Executes one computing instruction over `rows` rows into `out`.
-fn execute<'s, T: Real>(arch: pulp::Arch, instr: &Instr, rows: usize, out: &mut [T], read: &dyn Fn(Src) -> Arg<'s, T>) {
+fn execute<'s, T: Real>(arch: pulp::Arch, instr: &Instr, rows: usize, out: &mut [T], read: impl Fn(Src) -> Arg<'s, T>) {
     let slice = |src: Src| match read(src) {
         Arg::Slice(s) => s,
         Arg::Value(_) => &[][..],
@@ -357,15 +357,22 @@ fn run_pass<T: Real>(
     };
     let work: Vec<(usize, Vec<&mut [T]>)> = per_chunk.into_iter().enumerate().collect();
     let sequential = rows * pass.width <= plan.granularity.sequential || rayon::current_num_threads() == 1;
-    let run_chunk = |(c, outs)| {
-        let partial = context.chunk(c, outs);
+    // Registers are made once per worker (not per chunk) and reused.
+    let registers = || -> Vec<Reg<T>> {
+        (0..pass.n_regs)
+            .map(|_| Reg::new(pass.tile_rows * pass.width))
+            .collect()
+    };
+    let run_chunk = |regs: &mut Vec<Reg<T>>, (c, outs)| {
+        let partial = context.chunk(c, outs, regs);
         on_chunk();
         partial
     };
     let partials: Vec<Vec<Partial<T>>> = if sequential {
-        work.into_iter().map(run_chunk).collect()
+        let mut regs = registers();
+        work.into_iter().map(|item| run_chunk(&mut regs, item)).collect()
     } else {
-        work.into_par_iter().map(run_chunk).collect()
+        work.into_par_iter().map_init(registers, run_chunk).collect()
     };
     // Join the partial results in chunk order, whatever thread made them.
     let mut by_reduction: Vec<Vec<Vec<(T, T)>>> = vec![Vec::with_capacity(n_chunks); pass.reductions.len()];
@@ -396,14 +403,13 @@ struct ChunkContext<'a, 'e, 'd, T> {
 }
 
 impl<T: Real> ChunkContext<'_, '_, '_, T> {
-    fn chunk(&self, c: usize, mut outs: Vec<&mut [T]>) -> Vec<Partial<T>> {
+    fn chunk(&self, c: usize, mut outs: Vec<&mut [T]>, regs: &mut [Reg<T>]) -> Vec<Partial<T>> {
         let pass = self.pass;
         let env = self.env;
         let arch = env.arch;
         let tile = pass.tile_rows;
         let start = c * pass.chunk_rows;
         let end = ((c + 1) * pass.chunk_rows).min(env.code.rows);
-        let mut regs: Vec<Reg<T>> = (0..pass.n_regs).map(|_| Reg::new(tile * pass.width)).collect();
         for instr in &pass.prefill {
             if let Instr::Gather {
                 dst: Dst::Reg(r),
@@ -428,7 +434,7 @@ impl<T: Real> ChunkContext<'_, '_, '_, T> {
                     Instr::Store { output, src, width } => {
                         let offset = (row - start) * width;
                         let dst = &mut outs[*output][offset..offset + rows * width];
-                        let values = self.slice(&regs, *src, row, rows, *width);
+                        let values = self.slice(regs, *src, row, rows, *width);
                         if self.streaming {
                             T::stream_copy(dst, values);
                         } else {
@@ -436,7 +442,7 @@ impl<T: Real> ChunkContext<'_, '_, '_, T> {
                         }
                     }
                     Instr::Accumulate { reduction, src, width } => {
-                        let values = self.slice(&regs, *src, row, rows, *width);
+                        let values = self.slice(regs, *src, row, rows, *width);
                         partials[*reduction].add(arch, &pass.reductions[*reduction], values, *width);
                     }
                     Instr::Map { dst: Dst::Reg(r), .. }
@@ -448,10 +454,10 @@ impl<T: Real> ChunkContext<'_, '_, '_, T> {
                             let read = |src: Src| -> Arg<'_, T> {
                                 match src {
                                     Src::Scalar(k) => Arg::Value(self.scalars[k]),
-                                    other => Arg::Slice(self.full(&regs, other, row, rows)),
+                                    other => Arg::Slice(self.full(regs, other, row, rows)),
                                 }
                             };
-                            execute(arch, instr, rows, out.get_mut(), &read);
+                            execute(arch, instr, rows, out.get_mut(), read);
                         }
                         regs[*r] = out;
                     }

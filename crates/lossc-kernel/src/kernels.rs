@@ -283,6 +283,21 @@ pub(crate) fn gather<T: Real>(out: &mut [T], rows: usize, src: &[T], stride: usi
         return;
     }
     let splat = map.iter().all(|&m| m == map[0]);
+    if stride == 0 {
+        // The same row every time (a uniform value spread over a tile).
+        let (first, rest) = out[..rows * width].split_at_mut(width);
+        for (o, &m) in first.iter_mut().zip(map) {
+            *o = src[m];
+        }
+        if splat {
+            rest.fill(first[0]);
+        } else {
+            for row in rest.chunks_exact_mut(width) {
+                row.copy_from_slice(first);
+            }
+        }
+        return;
+    }
     for (r, row) in out[..rows * width].chunks_exact_mut(width).enumerate() {
         let base = r * stride;
         if splat {

@@ -87,7 +87,7 @@ impl Default for Granularity {
         Granularity {
             tile: code::TILE_ELEMENTS,
             chunk: code::CHUNK_ELEMENTS,
-            sequential: 1 << 17,
+            sequential: 1 << 15,
         }
     }
 }
@@ -250,7 +250,7 @@ impl Prepared<'_, '_> {
     /// The bound code, one instruction a line: what each pass and stage runs
     /// (for `lossc bench --explain` and for people tuning the compiler).
     pub fn describe(&self) -> String {
-        self.code.describe(&self.kernel.plan)
+        self.code.describe()
     }
 }
 
