@@ -373,7 +373,9 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
     let loss_iv = forward.value(subject.root);
     let mut events = std::mem::take(&mut forward.events);
     let mut a = analysis(subject, case, clamp);
-    let grad_ivs: Vec<Iv> = subject.gradients.iter().map(|(_, g, _)| a.value(*g)).collect();
+    for (_, g, _) in &subject.gradients {
+        a.value(*g);
+    }
     events.extend(a.events.drain(..).filter(|e| subject.is_gradient(e.node)));
     // Value hazards first: an error needs a point that shows it (and a value
     // that reaches the loss); what only the intervals see is a warning.
@@ -424,20 +426,18 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
             out.push(d);
         }
     }
-    let _ = &grad_ivs;
     // Exploding gradients: finite, but more than EXPLODING for one sample,
     // with inputs of ordinary magnitude (a gradient that grows with the data,
     // as MSE's does, is not exploding).
     let moderate = clamp.min(MODERATE);
     let mut m = analysis(subject, case, moderate);
     let moderate_search = Search::new(program, dtype, case, moderate);
-    for (k, (var, g_root, _)) in subject.gradients.iter().enumerate() {
+    for (var, g_root, _) in &subject.gradients {
         let g = m.value(*g_root);
-        let _ = k;
         if !g.may_be_non_finite() && g.magnitude() <= EXPLODING {
             continue;
         }
-        if let Some(d) = exploding(subject, &m, &moderate_search, *var, g, &when_case) {
+        if let Some(d) = exploding(subject, &moderate_search, *var, &when_case) {
             out.push(d);
         }
     }
@@ -547,7 +547,6 @@ fn forward_hazard(
         unreachable!("events are at calls")
     };
     let span = node.span;
-    let arg = |k: usize| node.args[k];
     let (code, operand, holds, what, help): HazardShape = match event.hazard {
         Hazard::LogDomain => {
             let k = if builtin == Builtin::Xlogy { 1 } else { 0 };
@@ -679,7 +678,6 @@ fn forward_hazard(
             "the non-finite value does not reach the loss here (it is absorbed downstream), but its gradient may not be",
         )
     };
-    let _ = arg;
     d = d.with_label(label).with_help(help);
     d
 }
@@ -802,14 +800,7 @@ fn gradient_hazard(subject: &Subject<'_>, search: &Search<'_>, event: &Event, wh
     Some(d.with_label("the derivative is not finite here").with_help(help))
 }
 
-fn exploding(
-    subject: &Subject<'_>,
-    a: &Analysis<'_>,
-    search: &Search<'_>,
-    var: Var,
-    g: Iv,
-    when_case: &str,
-) -> Option<Diagnostic> {
+fn exploding(subject: &Subject<'_>, search: &Search<'_>, var: Var, when_case: &str) -> Option<Diagnostic> {
     let program = &subject.program;
     // Intervals over-approximate; a warning needs a point that shows it.
     let grad_root = subject.gradients.iter().find(|(v, _, _)| *v == var)?.1;
@@ -847,7 +838,6 @@ fn exploding(
     }
     // Else the first gradient node that is large (its operand is a large value).
     let best = best.or(first_large);
-    let _ = (a, g);
     let (node, _) = best.unwrap_or((subject.root, magnitude));
     let span = program.node(node).span;
     let text = subject.text(span);
@@ -1190,5 +1180,4 @@ pub fn constants(program: &Program, source: &str, dtype: Dtype, out: &mut Vec<Di
             .with_help(format!("use a larger constant: {suggestion}")),
         );
     }
-    let _ = Severity::Note;
 }

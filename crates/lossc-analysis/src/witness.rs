@@ -161,31 +161,6 @@ impl<'p> Search<'p> {
         best
     }
 
-    /// The largest magnitude of `root` over the candidate points, and where.
-    #[allow(dead_code)] // Kept for the probe's witness reports.
-    pub fn maximize(&self, root: NodeId) -> Option<(Point, f64)> {
-        let mut best: Option<(Point, f64)> = None;
-        let points = self.points();
-        let per_sample = self.program.node(root).ty.shape.first().copied() == self.program.batch;
-        if !per_sample || points.is_empty() {
-            return None;
-        }
-        let values = match self.dtype {
-            Dtype::F32 => self.eval::<f32>(&points, &[root]),
-            Dtype::F64 => self.eval::<f64>(&points, &[root]),
-        }?;
-        for (k, point) in points.iter().enumerate() {
-            let m = slice(&values[0], k, true)
-                .iter()
-                .filter(|v| v.is_finite())
-                .fold(0.0f64, |m, v| m.max(v.abs()));
-            if best.as_ref().is_none_or(|(_, b)| m > *b) {
-                best = Some((point.clone(), m));
-            }
-        }
-        best
-    }
-
     fn eval<T: num_traits::Float>(&self, points: &[Point], roots: &[NodeId]) -> Option<Vec<ArrayD<f64>>> {
         let n = points.len();
         let batch = self.program.batch;

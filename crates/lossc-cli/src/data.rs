@@ -627,11 +627,15 @@ pub fn write_npy_atomically(path: &Path, array: &ArrayD<f64>) -> Result<(), CliE
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    let mut temporary = tempfile::Builder::new()
-        .prefix(".lossc-")
-        .suffix(".npy.tmp")
-        .tempfile_in(directory)
-        .map_err(|error| fail("write", &error))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".lossc-").suffix(".npy.tmp");
+    // A temporary file is private (0600); the result is an ordinary file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut temporary = builder.tempfile_in(directory).map_err(|error| fail("write", &error))?;
     {
         let mut writer = BufWriter::new(temporary.as_file_mut());
         array

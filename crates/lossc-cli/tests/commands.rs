@@ -692,6 +692,15 @@ fn grad_out_writes_the_gradient_as_npy() {
     assert_close(written.as_slice().unwrap(), &expected, 1e-12);
     assert_close(written.as_slice().unwrap(), &numbers(&json["gradient"]["data"]), 0.0);
     assert_eq!(file_names(dir.path()), ["grad.npy"], "no temporary file is left");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("grad.npy"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644, "an ordinary file, not the temporary's 0600");
+    }
 }
 
 #[test]

@@ -96,17 +96,15 @@ pub fn gradient_in_style(program: &mut Program, root: NodeId, var: Var, style: S
         }
         ad.guard = None;
     }
-    let var_node = ad
-        .program
-        .nodes
-        .iter()
-        .position(|n| match (&n.op, var) {
-            (Op::Input(i), Var::Input(j)) => *i == j,
-            (Op::Param(i), Var::Param(j)) => *i == j,
+    // Every node that reads the variable (a simplified program can hold
+    // several): their adjoints together are its gradient.
+    let terms: Vec<Term> = (0..active.len())
+        .filter(|&i| match (&ad.program.nodes[i].op, var) {
+            (Op::Input(a), Var::Input(b)) | (Op::Param(a), Var::Param(b)) => *a == b,
             _ => false,
         })
-        .filter(|&i| i < active.len());
-    let terms = std::mem::take(&mut ad.adjoint[var_node?]);
+        .flat_map(|i| std::mem::take(&mut ad.adjoint[i]))
+        .collect();
     let mut total: Option<NodeId> = None;
     for (guard, value) in terms {
         let value = ad.materialize(guard, value);

@@ -240,3 +240,21 @@ fn docs_list_every_rule() {
         );
     }
 }
+
+#[test]
+fn a_simplified_program_can_be_differentiated_again() {
+    // Simplification builds fresh leaf nodes; the gradient must find every
+    // node of the variable. d/da of mean(square(a) + a) is (2a + 1) / N.
+    let mut p = program("loss = mean(a * a + a)");
+    let root = p.results[0].root;
+    let (roots, _) = simplify(&mut p, &[root], Limits::default());
+    let var = p.var("a").unwrap();
+    let g = lossc_symbolic::gradient(&mut p, roots[0], var).expect("depends on a");
+    let data = ArrayD::from_shape_vec(IxDyn(&[2]), vec![1.5, -2.0]).unwrap();
+    let zero = ArrayD::zeros(IxDyn(&[2]));
+    let m = ArrayD::zeros(IxDyn(&[2, 3]));
+    let bindings = lossc_eval::Bindings::new(&p, [("a", data), ("b", zero.clone()), ("c", zero), ("m", m)]).unwrap();
+    let out = lossc_eval::eval(&p, &[g], &bindings).unwrap();
+    let got: Vec<f64> = out[0].iter().copied().collect();
+    assert_eq!(got, [(2.0 * 1.5 + 1.0) / 2.0, (2.0 * -2.0 + 1.0) / 2.0]);
+}
