@@ -83,10 +83,44 @@ pub struct BenchArgs {
     #[arg(long)]
     pub explain: bool,
 
+    /// Fuse each pass into native code with the Rust compiler: `auto`
+    /// (default: when `rustc` runs, else interpreted, with a note), `on`
+    /// (an error without it) or `off`. See docs/performance.md.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = JitMode::Auto)]
+    pub jit: JitMode,
+
     /// `text` (default) or `json`: one object with `loss`, `dtype`, `n`,
     /// `threads`, `median_ms_value`, `median_ms_value_and_grad` and more.
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// When to compile the kernels' passes to native code (`--jit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JitMode {
+    Auto,
+    On,
+    Off,
+}
+
+impl JitMode {
+    /// Attaches generated code to `prepared` as the mode says: the number of
+    /// passes that run it, or a note on why none does (`auto`), or an error
+    /// (`on`).
+    pub(crate) fn apply<T: Real>(
+        self,
+        prepared: &mut lossc_kernel::Prepared<'_, '_>,
+    ) -> Result<(usize, Option<String>), CliError> {
+        if self == JitMode::Off {
+            return Ok((0, None));
+        }
+        let result = lossc_jit::Jit::from_env().and_then(|jit| jit.attach::<T>(prepared));
+        match (result, self) {
+            (Ok(passes), _) => Ok((passes, None)),
+            (Err(error), JitMode::Auto) => Ok((0, Some(format!("note: running interpreted (--jit auto): {error}")))),
+            (Err(error), _) => Err(CliError::new(format!("--jit on: {error}"))),
+        }
+    }
 }
 
 /// Parses `NAME=SIZE`.
@@ -124,7 +158,12 @@ pub struct BenchReport {
     /// The triad's median time and bandwidth, with `--triad`.
     pub median_ms_triad: Option<f64>,
     pub triad_gb_per_s: Option<f64>,
+    /// Passes of the loss and gradient running generated native code (`--jit`).
+    pub compiled_passes: usize,
 }
+
+/// How long `bench` runs the kernels before timing them.
+const WARM_UP: Duration = Duration::from_millis(300);
 
 /// Runs `bench`.
 pub fn run(args: &BenchArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> Result<Status, CliError> {
@@ -268,12 +307,14 @@ fn measure<T: AsTensor>(
             (name.as_str(), T::tensor(view))
         })
         .collect();
-    let prepared_value = value
+    let mut prepared_value = value
         .prepare::<T>(&tensors)
         .map_err(|error| library_error(&lossc::Error::Eval(error), file))?;
-    let prepared_grad = with_grad
+    let mut prepared_grad = with_grad
         .prepare::<T>(&tensors)
         .map_err(|error| library_error(&lossc::Error::Eval(error), file))?;
+    let (_, note) = args.jit.apply::<T>(&mut prepared_value)?;
+    let (compiled_passes, _) = args.jit.apply::<T>(&mut prepared_grad)?;
     let explained = args.explain.then(|| {
         format!(
             "loss:\n{}loss + gradient:\n{}",
@@ -281,14 +322,25 @@ fn measure<T: AsTensor>(
             prepared_grad.describe()
         )
     });
+    let explained = match (explained, note) {
+        (Some(text), Some(note)) => Some(format!("{text}{note}\n")),
+        (text, note) => text.or(note.map(|n| format!("{n}\n"))),
+    };
 
-    // Warm up (page in the outputs), then decide the number of runs.
+    // Warm up: page in the outputs, and run for at least WARM_UP so that
+    // every worker thread and core is awake and at speed (a short run on an
+    // idle machine otherwise times the cores waking up: a virtual machine's
+    // idle vCPU takes tens of microseconds). Then decide the number of runs.
     let started = Instant::now();
     let mut last_value = Some(value.run_recycling::<T>(&prepared_value, None));
     let mut last_grad = Some(with_grad.run_recycling::<T>(&prepared_grad, None));
-    let warmup = started.elapsed();
+    let first_round = started.elapsed();
+    while started.elapsed() < WARM_UP {
+        last_value = Some(value.run_recycling::<T>(&prepared_value, last_value.take()));
+        last_grad = Some(with_grad.run_recycling::<T>(&prepared_grad, last_grad.take()));
+    }
     let runs = args.runs.unwrap_or_else(|| {
-        let per_round = warmup.as_secs_f64().max(1e-6);
+        let per_round = first_round.as_secs_f64().max(1e-6);
         ((2.0 / per_round) as usize).clamp(5, 100)
     });
     let measurements = if args.triad { 3 } else { 2 };
@@ -347,6 +399,7 @@ fn measure<T: AsTensor>(
         passes: with_grad.kernel().passes(),
         runs,
         median_ms_triad: triad.map(|t| t.0),
+        compiled_passes,
         triad_gb_per_s: triad.map(|t| t.1),
     };
     Ok((report, explained))

@@ -82,6 +82,12 @@ pub struct EvalArgs {
     /// noting them on stderr and evaluating anyway.
     #[arg(long)]
     pub deny_nonfinite_input: bool,
+
+    /// Fuse each pass into native code with the Rust compiler first: `off`
+    /// (default; a first compilation takes about a second, cached after),
+    /// `auto` (when `rustc` runs) or `on`. Same numbers either way.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = crate::bench::JitMode::Off)]
+    pub jit: crate::bench::JitMode,
 }
 
 /// Runs `eval`, writing its product to `out` (and the `--grad-out` file),
@@ -137,10 +143,9 @@ pub fn run(args: &EvalArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) 
         .evaluator(&options, true)
         .map_err(|error| eval_error(&error, file))?;
     let evaluation = match dtype {
-        lossc::Dtype::F32 => evaluate::<f32>(&evaluator, &tensors),
-        lossc::Dtype::F64 => evaluate::<f64>(&evaluator, &tensors),
-    }
-    .map_err(|error| eval_error(&lossc::Error::Eval(error), file))?;
+        lossc::Dtype::F32 => evaluate::<f32>(&evaluator, &tensors, args.jit, file, err),
+        lossc::Dtype::F64 => evaluate::<f64>(&evaluator, &tensors, args.jit, file, err),
+    }?;
 
     let grad_out = match &args.grad_out {
         Some(path) => {
@@ -168,8 +173,16 @@ pub fn run(args: &EvalArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) 
 fn evaluate<T: lossc_kernel::Real>(
     evaluator: &lossc_kernel::Evaluator,
     tensors: &[(&str, lossc_kernel::Tensor<'_>)],
-) -> Result<lossc::Evaluation, lossc::EvalError> {
-    let prepared = evaluator.prepare::<T>(tensors)?;
+    jit: crate::bench::JitMode,
+    file: &str,
+    err: &mut dyn WriteColor,
+) -> Result<lossc::Evaluation, CliError> {
+    let mut prepared = evaluator
+        .prepare::<T>(tensors)
+        .map_err(|error| eval_error(&lossc::Error::Eval(error), file))?;
+    if let (_, Some(note)) = jit.apply::<T>(&mut prepared)? {
+        let _ = writeln!(err, "{note}");
+    }
     let progress = crate::bench::Progress::new("evaluating", prepared.chunks() as u64);
     let evaluated = evaluator.run_observed::<T>(&prepared, None, &|| progress.step());
     progress.finish();

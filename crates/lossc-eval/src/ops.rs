@@ -6,7 +6,7 @@
 //! invariant (an axis out of range, shapes that do not broadcast); the caller
 //! turns that into [`crate::EvalError::Malformed`].
 
-use lossc_ir::builtins::eval_scalar;
+use lossc_ir::builtins::{StdElementary, eval_scalar, logsumexp_finish, sum_finish, sum_step, two_sum};
 use lossc_ir::{Builtin, Signature};
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 use num_traits::Float;
@@ -102,7 +102,7 @@ pub(crate) fn elementwise<T: Float>(builtin: Builtin, args: &[ArrayViewD<'_, T>]
 /// the error term, then NaN, is meaningless.
 pub fn compensated_sum<T: Float>(values: &[T]) -> T {
     let (sum, error) = sum_with_error(values);
-    if sum.is_finite() { sum + error } else { sum }
+    sum_finish(sum, error)
 }
 
 /// The length of the runs [`compensated_sum`] adds sequentially.
@@ -111,32 +111,13 @@ const LEAF: usize = 128;
 /// The rounded sum of `values` and (an approximation of) its rounding error.
 fn sum_with_error<T: Float>(values: &[T]) -> (T, T) {
     if values.len() <= LEAF {
-        let mut sum = T::zero();
-        let mut error = T::zero();
-        for &x in values {
-            let (t, e) = two_sum(sum, x);
-            sum = t;
-            error = error + e;
-        }
-        return (sum, error);
+        return values.iter().fold((T::zero(), T::zero()), |acc, &x| sum_step(acc, x));
     }
     let (left, right) = values.split_at(values.len() / 2);
     let (left_sum, left_error) = sum_with_error(left);
     let (right_sum, right_error) = sum_with_error(right);
     let (sum, error) = two_sum(left_sum, right_sum);
     (sum, error + (left_error + right_error))
-}
-
-/// `a + b` rounded, and the rounding error `(a + b) - rounded` exactly
-/// (Neumaier's branch on the larger magnitude; finite inputs).
-fn two_sum<T: Float>(a: T, b: T) -> (T, T) {
-    let sum = a + b;
-    let error = if a.abs() >= b.abs() {
-        (a - sum) + b
-    } else {
-        (b - sum) + a
-    };
-    (sum, error)
 }
 
 /// The largest element, NaN if any is NaN (`maximum`'s rule); `-inf` if empty.
@@ -161,7 +142,7 @@ fn logsumexp_of<T: Float>(values: &[T]) -> T {
         return m;
     }
     let exps: Vec<T> = values.iter().map(|&x| (x - m).exp()).collect();
-    m + compensated_sum(&exps).ln()
+    logsumexp_finish::<T, StdElementary>(m, compensated_sum(&exps))
 }
 
 /// One reduction over one slice of elements.

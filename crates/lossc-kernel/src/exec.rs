@@ -5,6 +5,7 @@
 use rayon::prelude::*;
 
 use crate::code::{Code, Dst, GlobalReduce, Instr, Pass, Src, Stage};
+use crate::codegen::{Call, GeneratedPass, PassFn, Statics};
 use crate::kernels::{self, Arg, LaneSum, join};
 use crate::plan::{Plan, ReduceKind, VOp};
 use crate::tensor::{Real, Tensor};
@@ -44,6 +45,10 @@ pub(crate) struct RootOut<T> {
     pub mean: Option<T>,
 }
 
+/// Generated functions for some passes (`None`: interpreted), each with
+/// what it must be passed.
+pub(crate) type Compiled = [Option<(PassFn, GeneratedPass)>];
+
 /// Everything a run reads.
 struct Env<'a, 'd, T> {
     plan: &'a Plan,
@@ -51,6 +56,36 @@ struct Env<'a, 'd, T> {
     inputs: &'a [Tensor<'d>],
     native: Vec<Option<&'d [T]>>,
     arch: pulp::Arch,
+    compiled: &'a Compiled,
+}
+
+impl<'a, 'd, T: Real> Env<'a, 'd, T> {
+    fn new(plan: &'a Plan, code: &'a Code, inputs: &'a [Tensor<'d>], compiled: &'a Compiled) -> Self {
+        Env {
+            plan,
+            code,
+            inputs,
+            native: inputs.iter().map(|t| T::native(t)).collect(),
+            arch: pulp::Arch::new(),
+            compiled,
+        }
+    }
+}
+
+/// The values of the uniform values `known` marks (computed before the
+/// first pass, independent of the data), by running the first stage.
+pub(crate) fn statics<T: Real>(plan: &Plan, code: &Code, inputs: &[Tensor<'_>], known: &[bool]) -> Statics<T> {
+    let env = Env::new(plan, code, inputs, &[]);
+    let mut uniform: Vec<Vec<T>> = vec![Vec::new(); plan.values.len()];
+    if let Some(stage) = code.stages.first() {
+        run_stage(&env, stage, &mut uniform);
+    }
+    (0..plan.values.len())
+        .map(|v| {
+            let u = code.alias[v];
+            (known[v] && known[u] && uniform[u].len() == 1).then(|| uniform[u][0])
+        })
+        .collect()
 }
 
 /// Runs `code` on `inputs` (in plan input order).
@@ -61,22 +96,18 @@ pub(crate) fn run<'a, 'd, T: Real>(
     code: &'a Code,
     inputs: &'a [Tensor<'d>],
     recycled: Vec<Option<Vec<T>>>,
+    compiled: &'a Compiled,
     on_chunk: &(dyn Fn() + Sync),
 ) -> Vec<RootOut<T>> {
-    let env = Env {
-        plan,
-        code,
-        inputs,
-        native: inputs.iter().map(|t| T::native(t)).collect(),
-        arch: pulp::Arch::new(),
-    };
+    let env = Env::new(plan, code, inputs, compiled);
     let mut uniform: Vec<Vec<T>> = vec![Vec::new(); plan.values.len()];
     let mut outputs = recycled;
     outputs.resize(plan.roots.len(), None);
     for (p, stage) in code.stages.iter().enumerate() {
         run_stage(&env, stage, &mut uniform);
         if let Some(pass) = code.passes.get(p) {
-            run_pass(&env, pass, &mut uniform, &mut outputs, on_chunk);
+            let compiled = env.compiled.get(p).and_then(Option::as_ref);
+            run_pass(&env, pass, compiled, &mut uniform, &mut outputs, on_chunk);
         }
     }
     plan.roots
@@ -247,8 +278,7 @@ impl<T: Real> Partial<T> {
                 let map = reduce.map.as_deref().unwrap_or(&[]);
                 for row in values.chunks_exact(width) {
                     for (&x, &o) in row.iter().zip(map) {
-                        let (s, e) = kernels::two_sum(sums[o].0, x);
-                        sums[o] = (s, sums[o].1 + e);
+                        sums[o] = lossc_ir::builtins::sum_step(sums[o], x);
                     }
                 }
             }
@@ -315,6 +345,7 @@ fn combine<T: Real>(kind: ReduceKind, parts: &[Vec<(T, T)>]) -> Vec<(T, T)> {
 fn run_pass<T: Real>(
     env: &Env<'_, '_, T>,
     pass: &Pass,
+    compiled: Option<&(PassFn, GeneratedPass)>,
     uniform: &mut [Vec<T>],
     outputs: &mut [Option<Vec<T>>],
     on_chunk: &(dyn Fn() + Sync),
@@ -354,6 +385,7 @@ fn run_pass<T: Real>(
         uniform,
         scalars: &scalars,
         streaming,
+        compiled,
     };
     let work: Vec<(usize, Vec<&mut [T]>)> = per_chunk.into_iter().enumerate().collect();
     let sequential = rows * pass.width <= plan.granularity.sequential || rayon::current_num_threads() == 1;
@@ -385,7 +417,7 @@ fn run_pass<T: Real>(
         let joined = combine(reduce.kind, &parts);
         uniform[reduce.value] = joined
             .into_iter()
-            .map(|(s, e)| if s.is_finite() { s + e } else { s })
+            .map(|(s, e)| lossc_ir::builtins::sum_finish(s, e))
             .collect();
     }
     for (&k, buffer) in pass.outputs.iter().zip(buffers) {
@@ -400,10 +432,90 @@ struct ChunkContext<'a, 'e, 'd, T> {
     uniform: &'a [Vec<T>],
     scalars: &'a [T],
     streaming: bool,
+    compiled: Option<&'a (PassFn, GeneratedPass)>,
 }
 
 impl<T: Real> ChunkContext<'_, '_, '_, T> {
-    fn chunk(&self, c: usize, mut outs: Vec<&mut [T]>, regs: &mut [Reg<T>]) -> Vec<Partial<T>> {
+    fn chunk(&self, c: usize, outs: Vec<&mut [T]>, regs: &mut [Reg<T>]) -> Vec<Partial<T>> {
+        match self.compiled {
+            Some((function, abi)) => self.chunk_compiled(c, outs, *function, abi),
+            None => self.chunk_interpreted(c, outs, regs),
+        }
+    }
+
+    /// A chunk through a generated function, tile by tile (the
+    /// interpreter's tiles, so the partial sums' lanes get the same values
+    /// in the same order).
+    fn chunk_compiled(
+        &self,
+        c: usize,
+        mut outs: Vec<&mut [T]>,
+        function: PassFn,
+        abi: &GeneratedPass,
+    ) -> Vec<Partial<T>> {
+        let pass = self.pass;
+        let env = self.env;
+        let tile = pass.tile_rows;
+        let start = c * pass.chunk_rows;
+        let end = ((c + 1) * pass.chunk_rows).min(env.code.rows);
+        let scalars: Vec<T> = abi
+            .scalars
+            .iter()
+            .map(|&(u, e)| self.uniform[u].get(e).copied().unwrap_or_else(T::nan))
+            .collect();
+        let inputs: Vec<&[T]> = abi.inputs.iter().map(|&i| env.native[i].unwrap_or(&[])).collect();
+        let mut partials: Vec<Partial<T>> = pass.reductions.iter().map(Partial::new).collect();
+        let mut sums = vec![[T::zero(); kernels::SUM_LANES]; abi.reductions.len()];
+        let mut errors = sums.clone();
+        let mut scratch: Vec<Vec<T>> = if self.streaming {
+            abi.output_widths.iter().map(|w| vec![T::zero(); tile * w]).collect()
+        } else {
+            Vec::new()
+        };
+        let mut row = start;
+        while row < end {
+            let rows = tile.min(end - row);
+            let offset = row - start;
+            let input_ptrs: Vec<*const std::ffi::c_void> = inputs
+                .iter()
+                .zip(&abi.input_widths)
+                .map(|(data, w)| data[row * w..(row + rows) * w].as_ptr().cast())
+                .collect();
+            let output_ptrs: Vec<*mut std::ffi::c_void> = if self.streaming {
+                scratch.iter_mut().map(|s| s.as_mut_ptr().cast()).collect()
+            } else {
+                outs.iter_mut()
+                    .zip(&abi.output_widths)
+                    .map(|(o, w)| o[offset * w..(offset + rows) * w].as_mut_ptr().cast())
+                    .collect()
+            };
+            let call = Call {
+                n: rows,
+                inputs: input_ptrs.as_ptr(),
+                outputs: output_ptrs.as_ptr(),
+                scalars: scalars.as_ptr().cast(),
+                sums: sums.as_mut_ptr().cast(),
+                errors: errors.as_mut_ptr().cast(),
+            };
+            call_generated(function, &call);
+            if self.streaming {
+                for ((o, s), w) in outs.iter_mut().zip(&scratch).zip(&abi.output_widths) {
+                    T::stream_copy(&mut o[offset * w..(offset + rows) * w], &s[..rows * w]);
+                }
+            }
+            row += rows;
+        }
+        for (j, &k) in abi.reductions.iter().enumerate() {
+            if let Partial::Lanes(lanes) = &mut partials[k] {
+                let (sum, error) = lanes.lanes_mut();
+                *sum = sums[j];
+                *error = errors[j];
+            }
+        }
+        partials
+    }
+
+    fn chunk_interpreted(&self, c: usize, mut outs: Vec<&mut [T]>, regs: &mut [Reg<T>]) -> Vec<Partial<T>> {
         let pass = self.pass;
         let env = self.env;
         let arch = env.arch;
@@ -487,4 +599,16 @@ impl<T: Real> ChunkContext<'_, '_, '_, T> {
             Src::Scalar(k) => std::slice::from_ref(&self.scalars[k]),
         }
     }
+}
+
+/// Calls a generated pass function on one tile.
+#[allow(unsafe_code)]
+fn call_generated(function: PassFn, call: &Call) {
+    // SAFETY: `function` was generated for this pass by `codegen` and
+    // compiled from that source (the contract of `Prepared::attach`, which
+    // is `unsafe`); it reads `call.n` elements from each input pointer and
+    // writes `call.n` to each output pointer, all of which point into slices
+    // of at least `call.n` elements built above; it reads as many scalars and
+    // lane arrays as `GeneratedPass` lists, which is how many are passed.
+    unsafe { function(call) }
 }

@@ -6,7 +6,7 @@
 //! time. Reductions within a row use the oracle's own summation.
 
 use lossc_ir::Builtin;
-use lossc_ir::builtins::{Elementary, eval_scalar_in};
+use lossc_ir::builtins::{eval_scalar_in, logsumexp_finish, sum_finish, sum_step};
 
 use crate::code::MapOp;
 use crate::math::Fast;
@@ -148,13 +148,7 @@ fn ternary<T: Real>(
 pub(crate) fn map<T: Real>(arch: pulp::Arch, op: MapOp, out: &mut [T], args: &[Arg<'_, T>]) {
     let builtin = match op {
         MapOp::LseFinish => {
-            binary(arch, out, args[0], args[1], |m, s| {
-                if m.is_finite() {
-                    m + <Fast as Elementary<T>>::ln(s)
-                } else {
-                    m
-                }
-            });
+            binary(arch, out, args[0], args[1], logsumexp_finish::<T, Fast>);
             return;
         }
         MapOp::Builtin(builtin) => builtin,
@@ -252,26 +246,47 @@ pub(crate) fn map<T: Real>(arch: pulp::Arch, op: MapOp, out: &mut [T], args: &[A
     }
 }
 
-/// `x^y`. With one exponent for the whole tile, the exponents whose result
-/// is exactly a product or a quotient take it (`x^2 = x * x` is the correctly
-/// rounded square, as `powf`'s; `x^1`, `x^0`, `x^-1` likewise exact), the
-/// others go through [`Real::powf_slice`]; elementwise exponents use `powf`.
+/// How `x^e` is computed for one exponent `e` over a whole tile (and in
+/// generated code, for an exponent known when it is generated): the
+/// exponents whose result is exactly a product or a quotient take it
+/// (`x^2 = x * x` is the correctly rounded square, as `powf`'s; `x^1`, `x^0`,
+/// `x^-1` likewise exact), the others the general power.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PowForm {
+    Square,
+    Identity,
+    One,
+    Reciprocal,
+    General,
+}
+
+pub(crate) fn pow_form<T: Real>(e: T) -> PowForm {
+    let one = T::one();
+    if e == one + one {
+        PowForm::Square
+    } else if e == one {
+        PowForm::Identity
+    } else if e == T::zero() {
+        PowForm::One
+    } else if e == -one {
+        PowForm::Reciprocal
+    } else {
+        PowForm::General
+    }
+}
+
+/// `x^y`: with one exponent for the whole tile, by [`pow_form`] (the general
+/// form through [`Real::powf_slice`]); elementwise exponents use `powf`.
 fn pow<T: Real>(arch: pulp::Arch, out: &mut [T], x: Arg<'_, T>, y: Arg<'_, T>) {
     let one = T::one();
     match (x, y) {
-        (Arg::Slice(xs), Arg::Value(e)) => {
-            if e == one + one {
-                unary(arch, out, x, |v| v * v);
-            } else if e == one {
-                unary(arch, out, x, |v| v);
-            } else if e == T::zero() {
-                out.fill(one);
-            } else if e == -one {
-                unary(arch, out, x, |v| one / v);
-            } else {
-                T::powf_slice(out, &xs[..out.len()], e);
-            }
-        }
+        (Arg::Slice(xs), Arg::Value(e)) => match pow_form(e) {
+            PowForm::Square => unary(arch, out, x, |v| v * v),
+            PowForm::Identity => unary(arch, out, x, |v| v),
+            PowForm::One => out.fill(one),
+            PowForm::Reciprocal => unary(arch, out, x, |v| one / v),
+            PowForm::General => T::powf_slice(out, &xs[..out.len()], e),
+        },
         _ => binary(arch, out, x, y, |a, b| a.powf(b)),
     }
 }
@@ -315,30 +330,19 @@ pub(crate) fn gather<T: Real>(out: &mut [T], rows: usize, src: &[T], stride: usi
 /// function for long runs; bit-identical to it either way.
 #[inline(always)]
 fn row_sum<T: Real>(values: &[T]) -> T {
-    if values.len() > 128 {
+    if values.len() > ROW_LEAF {
         return lossc_eval::compensated_sum(values);
     }
-    let mut sum = T::zero();
-    let mut error = T::zero();
-    for &x in values {
-        let (t, e) = two_sum(sum, x);
-        sum = t;
-        error = error + e;
-    }
-    if sum.is_finite() { sum + error } else { sum }
+    let (sum, error) = values.iter().fold((T::zero(), T::zero()), |acc, &x| sum_step(acc, x));
+    sum_finish(sum, error)
 }
 
-/// `a + b` and its rounding error (Neumaier), as the oracle computes it.
-#[inline(always)]
-pub(crate) fn two_sum<T: Real>(a: T, b: T) -> (T, T) {
-    let sum = a + b;
-    let error = if a.abs() >= b.abs() {
-        (a - sum) + b
-    } else {
-        (b - sum) + a
-    };
-    (sum, error)
-}
+/// The longest run the oracle's compensated sum adds sequentially (one
+/// leaf): row sums up to this long are that sequential sum, vectorised
+/// across rows, and generated code may compute them.
+pub(crate) const ROW_LEAF: usize = 128;
+
+pub(crate) use lossc_ir::builtins::two_sum;
 
 #[inline(always)]
 pub(crate) fn maximum<T: Real>(a: T, b: T) -> T {
@@ -378,7 +382,7 @@ pub(crate) fn row_reduce<T: Real>(
     perm: Option<&[usize]>,
 ) {
     let mut first = 0;
-    if perm.is_none() && q <= 128 && rows >= LANES {
+    if perm.is_none() && q <= ROW_LEAF && rows >= LANES {
         first = rows / LANES * LANES;
         let job = RowReduce {
             kind,
@@ -448,13 +452,11 @@ fn row_reduce_lanes<T: Real>(job: &RowReduce<'_, T>, out: &mut [T]) {
                             x[l] = src[base + l * width + g * q + k];
                         }
                         for l in 0..LANES {
-                            let (t, e) = two_sum(sum[l], x[l]);
-                            sum[l] = t;
-                            error[l] = error[l] + e;
+                            (sum[l], error[l]) = sum_step((sum[l], error[l]), x[l]);
                         }
                     }
                     for l in 0..LANES {
-                        result[l] = if sum[l].is_finite() { sum[l] + error[l] } else { sum[l] };
+                        result[l] = sum_finish(sum[l], error[l]);
                     }
                 }
                 ReduceKind::Max | ReduceKind::Min => {
@@ -526,20 +528,21 @@ impl<T: Real> LaneSum<T> {
                 let mut blocks = values.chunks_exact(SUM_LANES);
                 for block in &mut blocks {
                     for l in 0..SUM_LANES {
-                        let (t, e) = two_sum(sum[l], block[l]);
-                        sum[l] = t;
-                        error[l] = error[l] + e;
+                        (sum[l], error[l]) = sum_step((sum[l], error[l]), block[l]);
                     }
                 }
                 for (l, &x) in blocks.remainder().iter().enumerate() {
-                    let (t, e) = two_sum(sum[l], x);
-                    sum[l] = t;
-                    error[l] = error[l] + e;
+                    (sum[l], error[l]) = sum_step((sum[l], error[l]), x);
                 }
             },
         );
         self.sum = sum;
         self.error = error;
+    }
+
+    /// The lanes, for generated code that adds to them: (sums, errors).
+    pub fn lanes_mut(&mut self) -> (&mut [T; SUM_LANES], &mut [T; SUM_LANES]) {
+        (&mut self.sum, &mut self.error)
     }
 
     /// The lanes joined pairwise: (sum, error).

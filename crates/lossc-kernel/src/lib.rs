@@ -54,6 +54,7 @@
 //! ```
 
 mod code;
+mod codegen;
 mod exec;
 mod kernels;
 pub mod math;
@@ -61,10 +62,14 @@ mod plan;
 mod stream;
 mod tensor;
 
+use std::any::Any;
+use std::sync::Arc;
+
 use lossc_eval::EvalError;
 use lossc_ir::{Dim, NodeId, Program, ResultKind};
 use ndarray::{Array1, ArrayD, Ix1, IxDyn};
 
+pub use codegen::{Call, Generated, PassFn};
 pub use plan::Root;
 pub use tensor::{NonFinite, Real, Tensor};
 
@@ -115,6 +120,26 @@ pub struct Prepared<'k, 'a> {
     code: code::Code,
     /// The inputs in the program's order.
     inputs: Vec<Tensor<'a>>,
+    /// Generated functions for some passes, in one dtype.
+    compiled: Option<Compiled>,
+}
+
+/// Generated pass functions attached to a [`Prepared`] kernel.
+struct Compiled {
+    /// `size_of` the dtype they were generated for.
+    element_size: usize,
+    passes: Vec<Option<(PassFn, codegen::GeneratedPass)>>,
+    /// Keeps the functions' code loaded.
+    _owner: Arc<dyn Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiled")
+            .field("element_size", &self.element_size)
+            .field("passes", &self.passes)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Kernel {
@@ -159,6 +184,7 @@ impl Kernel {
             kernel: self,
             code,
             inputs: ordered,
+            compiled: None,
         })
     }
 
@@ -191,7 +217,11 @@ impl Prepared<'_, '_> {
             .into_iter()
             .map(|o| o.array.map(|a| a.into_raw_vec_and_offset().0))
             .collect();
-        let outs = exec::run::<T>(plan, &self.code, &self.inputs, recycled, on_chunk);
+        let compiled = match &self.compiled {
+            Some(c) if c.element_size == std::mem::size_of::<T>() => &c.passes[..],
+            _ => &[],
+        };
+        let outs = exec::run::<T>(plan, &self.code, &self.inputs, recycled, compiled, on_chunk);
         outs.into_iter()
             .zip(&plan.roots)
             .map(|(out, root)| Output {
@@ -245,6 +275,58 @@ impl Prepared<'_, '_> {
             .map(|root| self.code.shapes[root.value].iter().product::<usize>() * std::mem::size_of::<T>())
             .sum();
         inputs + outputs
+    }
+
+    /// Rust source for the passes that can be fused into one loop each, in
+    /// `T` (`None` when no pass can): to be compiled as a `cdylib` and
+    /// attached with [`Prepared::attach`] (the `lossc-jit` crate does both).
+    /// Runs the first stage to specialise `pow` on exponents known before
+    /// the data is read.
+    pub fn generate<T: Real>(&self) -> Option<Generated> {
+        let plan = &self.kernel.plan;
+        let known = codegen::static_values(plan);
+        let statics = exec::statics::<T>(plan, &self.code, &self.inputs, &known);
+        codegen::generate::<T>(plan, &self.code, &statics)
+    }
+
+    /// Runs the passes `generated` covers in `T` through `functions` (in
+    /// `generated.symbols()` order), which `owner` keeps loaded. Runs in
+    /// another dtype stay interpreted.
+    ///
+    /// # Safety
+    ///
+    /// `generated` must be what [`Prepared::generate::<T>`] returned for this
+    /// prepared kernel, and `functions` its symbols from a library compiled
+    /// from exactly `generated.source`: they are called with raw pointers
+    /// laid out as that source expects.
+    #[allow(unsafe_code)] // A contract on the caller; nothing unsafe inside.
+    pub unsafe fn attach<T: Real>(
+        &mut self,
+        generated: &Generated,
+        functions: Vec<PassFn>,
+        owner: Arc<dyn Any + Send + Sync>,
+    ) {
+        let mut functions = functions.into_iter();
+        let passes = generated
+            .passes
+            .iter()
+            .map(|pass| {
+                let abi = pass.as_ref()?;
+                Some((functions.next()?, abi.clone()))
+            })
+            .collect();
+        self.compiled = Some(Compiled {
+            element_size: std::mem::size_of::<T>(),
+            passes,
+            _owner: owner,
+        });
+    }
+
+    /// How many passes run generated code (0 unless [`Prepared::attach`]ed).
+    pub fn compiled_passes(&self) -> usize {
+        self.compiled
+            .as_ref()
+            .map_or(0, |c| c.passes.iter().filter(|p| p.is_some()).count())
     }
 
     /// The bound code, one instruction a line: what each pass and stage runs

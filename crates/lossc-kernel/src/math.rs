@@ -152,6 +152,19 @@ pub fn ln_f32(x: f32) -> f32 {
     if x > 0.0 && x < f32::INFINITY { y } else { special }
 }
 
+/// `x^y` in f32 for a general exponent: `exp(y ln x)` through f64 (53-bit
+/// intermediates: within an ulp of the f32 result) for a positive finite `x`
+/// and a finite `y`; the standard library's `powf` (whose special cases are
+/// many) otherwise. The kernels' `Real::powf_slice` is its vectorised form.
+#[inline(always)]
+pub fn pow_f32(x: f32, y: f32) -> f32 {
+    if x > 0.0 && x < f32::INFINITY && y.is_finite() {
+        exp_f64(f64::from(y) * ln_f64(f64::from(x))) as f32
+    } else {
+        x.powf(y)
+    }
+}
+
 #[inline(always)]
 pub fn ln_1p_f32(x: f32) -> f32 {
     // log1p(x) = log(u) - ((u - 1) - x) / u with u = 1 + x rounded: the

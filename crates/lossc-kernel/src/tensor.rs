@@ -263,9 +263,8 @@ impl Real for f32 {
         crate::stream::copy_f32(dst, src);
     }
     fn powf_slice(out: &mut [f32], x: &[f32], y: f32) {
-        // Through f64: exp(y ln x) with 53-bit intermediates is within an ulp
-        // of the f32 result; zeros, negatives, infinities and NaNs (whose
-        // rules are many) take the standard library's path.
+        // `math::pow_f32` element by element: the f64 path vectorised over
+        // the whole slice, then the standard library's where it applies.
         let yd = f64::from(y);
         crate::kernels::vectorize(
             pulp::Arch::new(),

@@ -1,0 +1,819 @@
+//! Rust source for a pass's tile loop with every operation fused into one
+//! loop body: the kernels' code generator. The source is pure text; compiling
+//! and loading it is the `lossc-jit` crate's work (this crate does no IO).
+//!
+//! The generated crate contains, verbatim, the text of the built-ins' scalar
+//! arithmetic ([`lossc_ir::builtins::SCALAR_SOURCE`]) and of the kernels'
+//! elementary functions ([`crate::math`]), so each built-in keeps its one
+//! definition. A generated pass computes exactly what the interpreter
+//! computes, operation by operation in the same order with the same
+//! functions and no contraction into fused multiply-adds (rustc never
+//! contracts), so its results are bit-identical to the interpreter's (the
+//! tests hold them to that), and the chunking, the partial sums' lanes and
+//! their combine order are the interpreter's: the results still do not depend
+//! on the thread count.
+//!
+//! Passes eligible: one element per row (`width` 1), elementwise maps over
+//! inputs read in place, scalars and uniform values spread over the tile,
+//! compensated sums over the whole batch, stores. Others (row-wise
+//! reductions, gathers, `one_hot`, converted inputs, maxima over the batch,
+//! a `pow` whose exponent is only known after a pass) stay interpreted.
+
+use std::ffi::c_void;
+use std::fmt::Write as _;
+
+use lossc_ir::Builtin;
+
+use crate::code::{Code, Dst, Instr, MapOp, Pass, Src};
+use crate::kernels::{PowForm, SUM_LANES, pow_form};
+use crate::plan::{Plan, ReduceKind, VOp};
+use crate::tensor::Real;
+
+/// The arguments of a generated pass function: one tile of `n` rows.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Call {
+    /// Rows of the tile.
+    pub n: usize,
+    /// Per input read ([`GeneratedPass::inputs`] order): its tile's first element.
+    pub inputs: *const *const c_void,
+    /// Per output (the pass's output order): where the tile's values go.
+    pub outputs: *const *mut c_void,
+    /// The scalars ([`GeneratedPass::scalars`] order).
+    pub scalars: *const c_void,
+    /// Per accumulated reduction: the lanes of its running sum, then of its
+    /// rounding errors ([`SUM_LANES`] each).
+    pub sums: *mut c_void,
+    pub errors: *mut c_void,
+}
+
+/// A generated pass function, as loaded from the compiled library.
+pub type PassFn = unsafe extern "C" fn(*const Call);
+
+/// What the kernel must pass to one generated pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedPass {
+    /// The function's (unmangled) name in the library.
+    pub symbol: String,
+    /// Elements of uniform values read as numbers, (value, element), in call order.
+    pub(crate) scalars: Vec<(usize, usize)>,
+    /// Plan inputs read in place, in call order, with their row widths.
+    pub(crate) inputs: Vec<usize>,
+    pub(crate) input_widths: Vec<usize>,
+    /// The row width of each output (the pass's output order).
+    pub(crate) output_widths: Vec<usize>,
+    /// The pass's global reductions accumulated, in call order.
+    pub(crate) reductions: Vec<usize>,
+}
+
+/// A prepared kernel's generated source in one dtype.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    /// A complete crate root, to be compiled as a `cdylib`.
+    pub source: String,
+    /// Per pass: its generated function, if it has one.
+    pub passes: Vec<Option<GeneratedPass>>,
+}
+
+impl Generated {
+    /// The symbols to look up in the compiled library.
+    pub fn symbols(&self) -> impl Iterator<Item = &str> {
+        self.passes.iter().flatten().map(|p| p.symbol.as_str())
+    }
+}
+
+/// Uniform values known before any pass and independent of the data: their
+/// value (the first element), else `None`.
+pub(crate) type Statics<T> = Vec<Option<T>>;
+
+impl GeneratedPass {
+    fn new(index: usize, plan: &Plan, code: &Code, pass: &Pass) -> GeneratedPass {
+        GeneratedPass {
+            symbol: format!("lossc_pass_{index}"),
+            scalars: Vec::new(),
+            inputs: Vec::new(),
+            input_widths: Vec::new(),
+            output_widths: pass.outputs.iter().map(|&k| code.widths[plan.roots[k].value]).collect(),
+            reductions: Vec::new(),
+        }
+    }
+}
+
+/// The local name of scalar `(value, element)`, added to the call's list.
+fn scalar_name(abi: &mut GeneratedPass, scalar: (usize, usize)) -> String {
+    let k = abi.scalars.iter().position(|&s| s == scalar).unwrap_or_else(|| {
+        abi.scalars.push(scalar);
+        abi.scalars.len() - 1
+    });
+    format!("s{k}")
+}
+
+/// The call's index of plan input `i` (of `width` elements a row).
+fn input_index(abi: &mut GeneratedPass, i: usize, width: usize) -> usize {
+    abi.inputs.iter().position(|&x| x == i).unwrap_or_else(|| {
+        abi.inputs.push(i);
+        abi.input_widths.push(width);
+        abi.inputs.len() - 1
+    })
+}
+
+/// The call's index of the pass's global reduction `r`.
+fn reduction_index(abi: &mut GeneratedPass, r: usize) -> usize {
+    abi.reductions.iter().position(|&x| x == r).unwrap_or_else(|| {
+        abi.reductions.push(r);
+        abi.reductions.len() - 1
+    })
+}
+
+/// The source for `code`'s eligible passes in `T`, or `None` if none is.
+pub(crate) fn generate<T: Real>(plan: &Plan, code: &Code, statics: &Statics<T>) -> Option<Generated> {
+    let dtype = dtype_name::<T>();
+    let mut functions = String::new();
+    let mut passes = Vec::new();
+    for (p, pass) in code.passes.iter().enumerate() {
+        let generated = pass_source::<T>(plan, code, pass, p, statics);
+        passes.push(generated.as_ref().map(|(_, abi)| abi.clone()));
+        if let Some((text, _)) = generated {
+            functions.push_str(&text);
+        }
+    }
+    if passes.iter().all(Option::is_none) {
+        return None;
+    }
+    let mut source = String::new();
+    source.push_str(&prelude(dtype));
+    source.push_str(&functions);
+    Some(Generated { source, passes })
+}
+
+fn dtype_name<T: Real>() -> &'static str {
+    if std::mem::size_of::<T>() == 4 { "f32" } else { "f64" }
+}
+
+/// A literal of exactly `value` in `T`.
+fn literal<T: Real>(value: T) -> String {
+    let bits = value.as_f64();
+    if std::mem::size_of::<T>() == 4 {
+        format!("f32::from_bits({:#x})", (bits as f32).to_bits())
+    } else {
+        format!("f64::from_bits({:#x})", bits.to_bits())
+    }
+}
+
+/// An operand: its text in the block loop and in the tail loop.
+#[derive(Debug, Clone)]
+enum Operand {
+    /// A local value or scalar, the same in both loops.
+    Name(String),
+    /// An input's element.
+    Input(usize),
+}
+
+impl Operand {
+    fn text(&self, block: bool) -> String {
+        match self {
+            Operand::Name(name) => name.clone(),
+            Operand::Input(j) if block => format!("in{j}b[l]"),
+            Operand::Input(j) => format!("in{j}[i]"),
+        }
+    }
+}
+
+/// One statement of the loop body, given how elements are indexed.
+enum Stmt {
+    Let(usize, Builtin, Vec<Operand>),
+    LetPow(usize, PowForm, Operand, String),
+    Accumulate(usize, Operand),
+    Store(usize, Operand),
+}
+
+fn pass_source<T: Real>(
+    plan: &Plan,
+    code: &Code,
+    pass: &Pass,
+    index: usize,
+    statics: &Statics<T>,
+) -> Option<(String, GeneratedPass)> {
+    if pass.width != 1 {
+        return rows_source::<T>(plan, code, pass, index, statics);
+    }
+    // Registers filled once per chunk with one uniform number.
+    let mut spread: Vec<Option<usize>> = vec![None; pass.n_regs];
+    for instr in &pass.prefill {
+        match instr {
+            Instr::Gather {
+                dst: Dst::Reg(r),
+                src: Src::Uniform(u),
+                stride: 0,
+                map,
+            } if map.as_slice() == [0] => spread[*r] = Some(*u),
+            _ => return None,
+        }
+    }
+    let mut abi = GeneratedPass::new(index, plan, code, pass);
+    let scalar_of = |u: usize, abi: &mut GeneratedPass| -> Operand { Operand::Name(scalar_name(abi, (u, 0))) };
+    // The local holding each register's current value.
+    let mut local: Vec<Option<usize>> = vec![None; pass.n_regs];
+    let mut n_locals = 0;
+    let mut body = Vec::new();
+    let operand = |src: Src, abi: &mut GeneratedPass, local: &[Option<usize>]| -> Option<Operand> {
+        Some(match src {
+            Src::Reg(r) => match (local.get(r).copied().flatten(), spread.get(r).copied().flatten()) {
+                (Some(v), _) => Operand::Name(format!("v{v}")),
+                (None, Some(u)) => scalar_of(u, abi),
+                (None, None) => return None,
+            },
+            Src::Input(i) => Operand::Input(input_index(abi, i, 1)),
+            Src::Scalar(k) => scalar_of(pass.scalars[k], abi),
+            Src::Uniform(_) => return None,
+        })
+    };
+    for instr in &pass.instrs {
+        match instr {
+            Instr::Map {
+                op: MapOp::Builtin(builtin),
+                dst: Dst::Reg(r),
+                args,
+                width: 1,
+            } => {
+                let operands = args
+                    .iter()
+                    .map(|&a| operand(a, &mut abi, &local))
+                    .collect::<Option<Vec<_>>>()?;
+                let v = n_locals;
+                n_locals += 1;
+                // The interpreter's `pow` with one exponent for the tile.
+                let exponent = match (builtin, args.as_slice()) {
+                    (Builtin::Pow, [base, Src::Scalar(k)]) if !matches!(base, Src::Scalar(_)) => Some(*k),
+                    _ => None,
+                };
+                match exponent {
+                    Some(k) => {
+                        let e = statics.get(code.alias[pass.scalars[k]]).copied().flatten()?;
+                        body.push(Stmt::LetPow(v, pow_form(e), operands[0].clone(), literal(e)));
+                    }
+                    None => body.push(Stmt::Let(v, *builtin, operands)),
+                }
+                local[*r] = Some(v);
+            }
+            Instr::Accumulate {
+                reduction,
+                src,
+                width: 1,
+            } => {
+                let reduce = &pass.reductions[*reduction];
+                if reduce.kind != ReduceKind::Sum || reduce.map.is_some() {
+                    return None;
+                }
+                let x = operand(*src, &mut abi, &local)?;
+                body.push(Stmt::Accumulate(reduction_index(&mut abi, *reduction), x));
+            }
+            Instr::Store { output, src, width: 1 } => {
+                let x = operand(*src, &mut abi, &local)?;
+                body.push(Stmt::Store(*output, x));
+            }
+            _ => return None,
+        }
+    }
+    let statements = |block: bool| -> String {
+        let mut text = String::new();
+        for stmt in &body {
+            let _ = match stmt {
+                Stmt::Let(v, builtin, args) => {
+                    let args: Vec<String> = args.iter().map(|a| a.text(block)).collect();
+                    writeln!(text, "let v{v} = col(Builtin::{builtin:?}, &[{}]);", args.join(", "))
+                }
+                Stmt::LetPow(v, form, x, e) => {
+                    let x = x.text(block);
+                    match form {
+                        PowForm::Square => writeln!(text, "let v{v} = {x} * {x};"),
+                        PowForm::Identity => writeln!(text, "let v{v} = {x};"),
+                        PowForm::One => writeln!(text, "let v{v}: T = 1.0;"),
+                        PowForm::Reciprocal => writeln!(text, "let v{v} = 1.0 / {x};"),
+                        PowForm::General => writeln!(text, "let v{v} = pow_general({x}, {e});"),
+                    }
+                }
+                Stmt::Accumulate(j, x) => writeln!(
+                    text,
+                    "(sum{j}[l], err{j}[l]) = sum_step((sum{j}[l], err{j}[l]), {x});",
+                    x = x.text(block)
+                ),
+                Stmt::Store(o, x) if block => writeln!(text, "out{o}b[l] = {};", x.text(block)),
+                Stmt::Store(o, x) => writeln!(text, "out{o}[i] = {};", x.text(block)),
+            };
+        }
+        text
+    };
+    let lanes = SUM_LANES;
+    let n_in = abi.inputs.len();
+    let n_outputs = pass.outputs.len();
+    let mut f = header(&abi);
+    let _ = writeln!(
+        f,
+        "let blocks = n / {lanes};\nfor b in 0..blocks {{\nlet base = b * {lanes};"
+    );
+    for j in 0..n_in {
+        let _ = writeln!(
+            f,
+            "let in{j}b: &[T; {lanes}] = in{j}[base..base + {lanes}].try_into().unwrap();"
+        );
+    }
+    for o in 0..n_outputs {
+        let _ = writeln!(
+            f,
+            "let out{o}b: &mut [T; {lanes}] = (&mut out{o}[base..base + {lanes}]).try_into().unwrap();"
+        );
+    }
+    let _ = writeln!(f, "for l in 0..{lanes} {{\n{}}}\n}}", statements(true));
+    let _ = writeln!(
+        f,
+        "for i in blocks * {lanes}..n {{\nlet l = i - blocks * {lanes};\n{}}}",
+        statements(false)
+    );
+    f.push_str(&footer(&abi));
+    Some((f, abi))
+}
+
+/// The text of `math.rs`, compiled into the generated crate.
+const MATH_SOURCE: &str = include_str!("math.rs");
+
+/// A generated function's signature and the unpacking of its [`Call`]:
+/// `in{j}`, `out{o}` (the tile's rows), `s{k}`, and the partial sums' lanes
+/// `sum{j}`, `err{j}` as local copies.
+fn header(abi: &GeneratedPass) -> String {
+    let lanes = SUM_LANES;
+    let n_in = abi.inputs.len();
+    let n_outputs = abi.output_widths.len();
+    let n_sc = abi.scalars.len();
+    let n_red = abi.reductions.len();
+    let mut f = String::new();
+    let _ = writeln!(
+        f,
+        "\n#[unsafe(no_mangle)]\npub unsafe extern \"C\" fn {}(call: *const Call) {{",
+        abi.symbol
+    );
+    let _ = writeln!(f, "let call = unsafe {{ &*call }};\nlet n = call.n;");
+    let _ = writeln!(
+        f,
+        "let ins: &[*const T] = unsafe {{ std::slice::from_raw_parts(call.inputs as *const *const T, {n_in}) }};"
+    );
+    for (j, w) in abi.input_widths.iter().enumerate() {
+        let _ = writeln!(
+            f,
+            "let in{j}: &[T] = unsafe {{ std::slice::from_raw_parts(ins[{j}], n * {w}) }};"
+        );
+    }
+    let _ = writeln!(
+        f,
+        "let outs: &[*mut T] = unsafe {{ std::slice::from_raw_parts(call.outputs as *const *mut T, {n_outputs}) }};"
+    );
+    for (o, w) in abi.output_widths.iter().enumerate() {
+        let _ = writeln!(
+            f,
+            "let out{o}: &mut [T] = unsafe {{ std::slice::from_raw_parts_mut(outs[{o}], n * {w}) }};"
+        );
+    }
+    let _ = writeln!(
+        f,
+        "let sc: &[T] = unsafe {{ std::slice::from_raw_parts(call.scalars as *const T, {n_sc}) }};"
+    );
+    for k in 0..n_sc {
+        let _ = writeln!(f, "let s{k} = sc[{k}];");
+    }
+    for (name, field) in [("sums", "sums"), ("errs", "errors")] {
+        let _ = writeln!(
+            f,
+            "let {name}: &mut [[T; {lanes}]] = unsafe {{ std::slice::from_raw_parts_mut(call.{field} as *mut [T; {lanes}], {n_red}) }};"
+        );
+    }
+    for j in 0..n_red {
+        let _ = writeln!(f, "let mut sum{j} = sums[{j}];\nlet mut err{j} = errs[{j}];");
+    }
+    f
+}
+
+/// The partial sums' lanes written back, and the function's end.
+fn footer(abi: &GeneratedPass) -> String {
+    let mut f = String::new();
+    for j in 0..abi.reductions.len() {
+        let _ = writeln!(f, "sums[{j}] = sum{j};\nerrs[{j}] = err{j};");
+    }
+    f.push_str("}\n");
+    f
+}
+
+/// Rows per block of a pass over rows of several elements.
+const BLOCK_ROWS: usize = 16;
+
+/// A value of a pass over rows of several elements, in generated code.
+#[derive(Debug, Clone)]
+enum RowVal {
+    /// A local array of `BLOCK_ROWS` rows of `width`, row-major.
+    Local { name: String, width: usize },
+    /// An input's rows of the block, read in place.
+    Input { j: usize, width: usize },
+    /// A uniform value spread over every row: one scalar per element.
+    Spread { name: String, width: usize },
+    /// One number for every element.
+    Scalar(String),
+}
+
+impl RowVal {
+    fn width(&self) -> usize {
+        match self {
+            RowVal::Local { width, .. } | RowVal::Input { width, .. } | RowVal::Spread { width, .. } => *width,
+            RowVal::Scalar(_) => 1,
+        }
+    }
+
+    /// The element at flat index `e` of the block (`k`: its position in its row).
+    fn at(&self, e: &str, k: &str) -> String {
+        match self {
+            RowVal::Local { name, .. } => format!("{name}[{e}]"),
+            RowVal::Input { j, .. } => format!("in{j}b[{e}]"),
+            RowVal::Spread { name, .. } => format!("{name}[{k}]"),
+            RowVal::Scalar(name) => name.clone(),
+        }
+    }
+}
+
+/// A pass over rows of several elements (softmax cross-entropy's rows of
+/// classes): blocks of [`BLOCK_ROWS`] rows, each value a local array of the
+/// block's rows, each instruction a loop over it, in the interpreter's
+/// order (row reductions add each row's elements in order, the partial
+/// sums' lanes get the interpreter's elements).
+fn rows_source<T: Real>(
+    plan: &Plan,
+    code: &Code,
+    pass: &Pass,
+    index: usize,
+    statics: &Statics<T>,
+) -> Option<(String, GeneratedPass)> {
+    let mut abi = GeneratedPass::new(index, plan, code, pass);
+    let mut setup = String::new();
+    let mut spread: Vec<Option<RowVal>> = vec![None; pass.n_regs];
+    for (p, instr) in pass.prefill.iter().enumerate() {
+        let Instr::Gather {
+            dst: Dst::Reg(r),
+            src: Src::Uniform(u),
+            stride: 0,
+            map,
+        } = instr
+        else {
+            return None;
+        };
+        let names: Vec<String> = map.iter().map(|&m| scalar_name(&mut abi, (*u, m))).collect();
+        let name = format!("spread{p}");
+        let _ = writeln!(setup, "let {name}: [T; {}] = [{}];", map.len(), names.join(", "));
+        spread[*r] = Some(RowVal::Spread { name, width: map.len() });
+    }
+    let mut local: Vec<Option<RowVal>> = vec![None; pass.n_regs];
+    let mut body = String::new();
+    let rows = BLOCK_ROWS;
+    let lanes = SUM_LANES;
+    for (n, instr) in pass.instrs.iter().enumerate() {
+        let value = |src: Src, abi: &mut GeneratedPass, local: &[Option<RowVal>]| -> Option<RowVal> {
+            match src {
+                Src::Reg(r) => local
+                    .get(r)
+                    .cloned()
+                    .flatten()
+                    .or_else(|| spread.get(r).cloned().flatten()),
+                Src::Input(i) => {
+                    let width = code.input_widths[i];
+                    Some(RowVal::Input {
+                        j: input_index(abi, i, width),
+                        width,
+                    })
+                }
+                Src::Scalar(k) => Some(RowVal::Scalar(scalar_name(abi, (pass.scalars[k], 0)))),
+                Src::Uniform(_) => None,
+            }
+        };
+        let name = format!("v{n}");
+        match instr {
+            Instr::Map {
+                op,
+                dst: Dst::Reg(r),
+                args,
+                width,
+            } => {
+                let operands = args
+                    .iter()
+                    .map(|&a| value(a, &mut abi, &local))
+                    .collect::<Option<Vec<_>>>()?;
+                if operands
+                    .iter()
+                    .any(|o| !matches!(o, RowVal::Scalar(_)) && o.width() != *width)
+                {
+                    return None;
+                }
+                let at = |o: &RowVal| o.at("e", "k");
+                let expr = match op {
+                    MapOp::LseFinish => format!(
+                        "logsumexp_finish::<T, math::Fast>({}, {})",
+                        at(&operands[0]),
+                        at(&operands[1])
+                    ),
+                    MapOp::Builtin(Builtin::Pow) if matches!(args.as_slice(), [base, Src::Scalar(_)] if !matches!(base, Src::Scalar(_))) =>
+                    {
+                        let Src::Scalar(k) = args[1] else { return None };
+                        let e = statics.get(code.alias[pass.scalars[k]]).copied().flatten()?;
+                        let x = at(&operands[0]);
+                        match pow_form(e) {
+                            PowForm::Square => format!("{x} * {x}"),
+                            PowForm::Identity => x,
+                            PowForm::One => "1.0".to_string(),
+                            PowForm::Reciprocal => format!("1.0 / {x}"),
+                            PowForm::General => format!("pow_general({x}, {})", literal(e)),
+                        }
+                    }
+                    MapOp::Builtin(builtin) => {
+                        let args: Vec<String> = operands.iter().map(at).collect();
+                        format!("col(Builtin::{builtin:?}, &[{}])", args.join(", "))
+                    }
+                };
+                let _ = writeln!(body, "let mut {name} = [0.0 as T; {}];", rows * width);
+                if operands.iter().any(|o| matches!(o, RowVal::Spread { .. })) {
+                    let _ = writeln!(
+                        body,
+                        "for l in 0..rows {{ for k in 0..{width} {{ let e = l * {width} + k; {name}[e] = {expr}; }} }}"
+                    );
+                } else {
+                    let _ = writeln!(body, "for e in 0..rows * {width} {{ {name}[e] = {expr}; }}");
+                }
+                local[*r] = Some(RowVal::Local { name, width: *width });
+            }
+            Instr::Gather {
+                dst: Dst::Reg(r),
+                src,
+                stride,
+                map,
+            } => {
+                let source = value(*src, &mut abi, &local)?;
+                if !matches!(source, RowVal::Local { .. } | RowVal::Input { .. }) || *stride != source.width() {
+                    return None;
+                }
+                let m = map.len();
+                let list: Vec<String> = map.iter().map(usize::to_string).collect();
+                let _ = writeln!(body, "let mut {name} = [0.0 as T; {}];", rows * m);
+                let _ = writeln!(
+                    body,
+                    "{{ const MAP: [usize; {m}] = [{}]; for l in 0..rows {{ for o in 0..{m} {{ {name}[l * {m} + o] = {}; }} }} }}",
+                    list.join(", "),
+                    source.at(&format!("l * {stride} + MAP[o]"), "MAP[o]")
+                );
+                local[*r] = Some(RowVal::Local { name, width: m });
+            }
+            Instr::RowReduce {
+                kind,
+                dst: Dst::Reg(r),
+                src,
+                width,
+                groups,
+                q,
+                perm: None,
+            } if *q <= crate::kernels::ROW_LEAF => {
+                let source = value(*src, &mut abi, &local)?;
+                if !matches!(source, RowVal::Local { .. } | RowVal::Input { .. }) || source.width() != *width {
+                    return None;
+                }
+                let x = source.at(&format!("l * {width} + g * {q} + k"), "0");
+                let _ = writeln!(body, "let mut {name} = [0.0 as T; {}];", rows * groups);
+                let _ = match kind {
+                    ReduceKind::Sum => writeln!(
+                        body,
+                        "for g in 0..{groups} {{ let mut acc = [(0.0 as T, 0.0 as T); {rows}]; \
+                         for k in 0..{q} {{ for l in 0..rows {{ acc[l] = sum_step(acc[l], {x}); }} }} \
+                         for l in 0..rows {{ {name}[l * {groups} + g] = sum_finish(acc[l].0, acc[l].1); }} }}"
+                    ),
+                    ReduceKind::Max | ReduceKind::Min => {
+                        let (start, op) = match kind {
+                            ReduceKind::Max => ("T::NEG_INFINITY", "Maximum"),
+                            _ => ("T::INFINITY", "Minimum"),
+                        };
+                        writeln!(
+                            body,
+                            "for g in 0..{groups} {{ let mut acc = [{start}; {rows}]; \
+                             for k in 0..{q} {{ for l in 0..rows {{ acc[l] = col(Builtin::{op}, &[acc[l], {x}]); }} }} \
+                             for l in 0..rows {{ {name}[l * {groups} + g] = acc[l]; }} }}"
+                        )
+                    }
+                };
+                local[*r] = Some(RowVal::Local { name, width: *groups });
+            }
+            Instr::Accumulate { reduction, src, width } => {
+                let reduce = &pass.reductions[*reduction];
+                if reduce.kind != ReduceKind::Sum || reduce.map.is_some() {
+                    return None;
+                }
+                let source = value(*src, &mut abi, &local)?;
+                if source.width() != *width {
+                    return None;
+                }
+                let j = reduction_index(&mut abi, *reduction);
+                let _ = writeln!(
+                    body,
+                    "for e in 0..rows * {width} {{ let lane = (row0 * {width} + e) % {lanes}; \
+                     (sum{j}[lane], err{j}[lane]) = sum_step((sum{j}[lane], err{j}[lane]), {}); }}",
+                    source.at("e", &format!("(e % {width})"))
+                );
+            }
+            Instr::Store { output, src, width } => {
+                let source = value(*src, &mut abi, &local)?;
+                if source.width() != *width && !matches!(source, RowVal::Scalar(_)) {
+                    return None;
+                }
+                let _ = writeln!(
+                    body,
+                    "for l in 0..rows {{ for k in 0..{width} {{ let e = l * {width} + k; out{output}[(row0 + l) * {width} + k] = {}; }} }}",
+                    source.at("e", "k")
+                );
+            }
+            _ => return None,
+        }
+    }
+    let mut f = header(&abi);
+    f.push_str(&setup);
+    // The block's body, for a constant number of rows (full blocks) and for
+    // the last, shorter one.
+    let block = |rows_expr: &str| -> String {
+        let mut text = format!("let rows: usize = {rows_expr};\n");
+        for (j, w) in abi.input_widths.iter().enumerate() {
+            let _ = writeln!(text, "let in{j}b = &in{j}[row0 * {w}..(row0 + rows) * {w}];");
+        }
+        text.push_str(&body);
+        text
+    };
+    let _ = writeln!(
+        f,
+        "let blocks = n / {rows};\nfor b in 0..blocks {{\nlet row0 = b * {rows};\n{}}}",
+        block(&rows.to_string())
+    );
+    let _ = writeln!(
+        f,
+        "if blocks * {rows} < n {{\nlet row0 = blocks * {rows};\n{}}}",
+        block(&format!("n - blocks * {rows}"))
+    );
+    f.push_str(&footer(&abi));
+    Some((f, abi))
+}
+
+/// Everything before the pass functions: the shims, the verbatim sources,
+/// the glue.
+fn prelude(dtype: &str) -> String {
+    let variants: Vec<String> = Builtin::ALL.iter().map(|b| format!("{b:?}")).collect();
+    let general_pow = if dtype == "f32" {
+        "math::pow_f32(x, y)"
+    } else {
+        "x.powf(y)"
+    };
+    format!(
+        r#"// Generated by lossc-kernel's code generator: one pass's tile loop per
+// function, every operation fused. Do not edit.
+#![allow(warnings, clippy::all)]
+
+/// The subset of `num_traits::Float` the scalar arithmetic uses.
+pub mod num_traits {{
+    pub trait Float:
+        Copy
+        + PartialEq
+        + PartialOrd
+        + core::ops::Neg<Output = Self>
+        + core::ops::Add<Output = Self>
+        + core::ops::Sub<Output = Self>
+        + core::ops::Mul<Output = Self>
+        + core::ops::Div<Output = Self>
+    {{
+        fn zero() -> Self;
+        fn one() -> Self;
+        fn nan() -> Self;
+        fn abs(self) -> Self;
+        fn max(self, other: Self) -> Self;
+        fn min(self, other: Self) -> Self;
+        fn floor(self) -> Self;
+        fn ceil(self) -> Self;
+        fn round(self) -> Self;
+        fn trunc(self) -> Self;
+        fn is_nan(self) -> bool;
+        fn is_finite(self) -> bool;
+        fn exp(self) -> Self;
+        fn exp_m1(self) -> Self;
+        fn ln(self) -> Self;
+        fn ln_1p(self) -> Self;
+        fn sqrt(self) -> Self;
+        fn sin(self) -> Self;
+        fn cos(self) -> Self;
+        fn tanh(self) -> Self;
+        fn cosh(self) -> Self;
+        fn powf(self, y: Self) -> Self;
+    }}
+    macro_rules! float {{
+        ($t:ident) => {{
+            impl Float for $t {{
+                #[inline(always)] fn zero() -> Self {{ 0.0 }}
+                #[inline(always)] fn one() -> Self {{ 1.0 }}
+                #[inline(always)] fn nan() -> Self {{ $t::NAN }}
+                #[inline(always)] fn abs(self) -> Self {{ $t::abs(self) }}
+                #[inline(always)] fn max(self, other: Self) -> Self {{ $t::max(self, other) }}
+                #[inline(always)] fn min(self, other: Self) -> Self {{ $t::min(self, other) }}
+                #[inline(always)] fn floor(self) -> Self {{ $t::floor(self) }}
+                #[inline(always)] fn ceil(self) -> Self {{ $t::ceil(self) }}
+                #[inline(always)] fn round(self) -> Self {{ $t::round(self) }}
+                #[inline(always)] fn trunc(self) -> Self {{ $t::trunc(self) }}
+                #[inline(always)] fn is_nan(self) -> bool {{ $t::is_nan(self) }}
+                #[inline(always)] fn is_finite(self) -> bool {{ $t::is_finite(self) }}
+                #[inline(always)] fn exp(self) -> Self {{ $t::exp(self) }}
+                #[inline(always)] fn exp_m1(self) -> Self {{ $t::exp_m1(self) }}
+                #[inline(always)] fn ln(self) -> Self {{ $t::ln(self) }}
+                #[inline(always)] fn ln_1p(self) -> Self {{ $t::ln_1p(self) }}
+                #[inline(always)] fn sqrt(self) -> Self {{ $t::sqrt(self) }}
+                #[inline(always)] fn sin(self) -> Self {{ $t::sin(self) }}
+                #[inline(always)] fn cos(self) -> Self {{ $t::cos(self) }}
+                #[inline(always)] fn tanh(self) -> Self {{ $t::tanh(self) }}
+                #[inline(always)] fn cosh(self) -> Self {{ $t::cosh(self) }}
+                #[inline(always)] fn powf(self, y: Self) -> Self {{ $t::powf(self, y) }}
+            }}
+        }};
+    }}
+    float!(f32);
+    float!(f64);
+}}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {{ {variants} }}
+
+pub mod scalar {{
+{scalar}
+use crate::num_traits;
+}}
+
+pub mod math {{
+{math}
+}}
+
+// `math::Fast` as the kernels' `Elementary` (lossc-kernel's `tensor.rs`).
+macro_rules! fast {{
+    ($t:ident, $exp:ident, $exp_m1:ident, $ln:ident, $ln_1p:ident, $tanh:ident, $cosh:ident) => {{
+        impl scalar::Elementary<$t> for math::Fast {{
+            #[inline(always)] fn exp(x: $t) -> $t {{ math::$exp(x) }}
+            #[inline(always)] fn exp_m1(x: $t) -> $t {{ math::$exp_m1(x) }}
+            #[inline(always)] fn ln(x: $t) -> $t {{ math::$ln(x) }}
+            #[inline(always)] fn ln_1p(x: $t) -> $t {{ math::$ln_1p(x) }}
+            #[inline(always)] fn sqrt(x: $t) -> $t {{ x.sqrt() }}
+            #[inline(always)] fn sin(x: $t) -> $t {{ x.sin() }}
+            #[inline(always)] fn cos(x: $t) -> $t {{ x.cos() }}
+            #[inline(always)] fn tanh(x: $t) -> $t {{ math::$tanh(x) }}
+            #[inline(always)] fn cosh(x: $t) -> $t {{ math::$cosh(x) }}
+            #[inline(always)] fn powf(x: $t, y: $t) -> $t {{ x.powf(y) }}
+        }}
+    }};
+}}
+fast!(f32, exp_f32, exp_m1_f32, ln_f32, ln_1p_f32, tanh_f32, cosh_f32);
+fast!(f64, exp_f64, exp_m1_f64, ln_f64, ln_1p_f64, tanh_f64, cosh_f64);
+
+type T = {dtype};
+use scalar::{{sum_finish, sum_step, logsumexp_finish}};
+
+#[inline(always)]
+fn col(builtin: Builtin, args: &[T]) -> T {{
+    match scalar::eval_scalar_in::<T, math::Fast>(builtin, args) {{
+        Some(value) => value,
+        None => T::NAN,
+    }}
+}}
+
+/// `x^y` for one general exponent (lossc-kernel's `Real::powf_slice`).
+#[inline(always)]
+fn pow_general(x: T, y: T) -> T {{
+    {general_pow}
+}}
+
+#[repr(C)]
+pub struct Call {{
+    n: usize,
+    inputs: *const *const core::ffi::c_void,
+    outputs: *const *mut core::ffi::c_void,
+    scalars: *const core::ffi::c_void,
+    sums: *mut core::ffi::c_void,
+    errors: *mut core::ffi::c_void,
+}}
+"#,
+        variants = variants.join(", "),
+        scalar = lossc_ir::builtins::SCALAR_SOURCE,
+        math = MATH_SOURCE,
+    )
+}
+
+/// Uniform values known before the first pass that do not depend on the
+/// data: the values an exponent may be specialised on.
+pub(crate) fn static_values(plan: &Plan) -> Vec<bool> {
+    let mut known = vec![false; plan.values.len()];
+    for (v, value) in plan.values.iter().enumerate() {
+        known[v] = !value.varying
+            && value.level == 0
+            && !matches!(value.op, VOp::Input(_))
+            && value.args.iter().all(|&a| a < v && known[a]);
+    }
+    known
+}
