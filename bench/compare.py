@@ -206,8 +206,17 @@ def numpy_value_and_grad(np, loss: str):
     return {"mse": mse, "bce": bce, "huber": huber, "focal": focal, "cce": cce}[loss]
 
 
+# Every system runs for at least this long before it is timed (as
+# `lossc bench` does): on an idle virtual machine a short run otherwise times
+# the cores waking up.
+WARM_UP_S = 0.3
+
+
 def median_ms(run, runs: int, warmup: int = 2) -> float:
     for _ in range(warmup):
+        run()
+    start = time.perf_counter()
+    while time.perf_counter() - start < WARM_UP_S:
         run()
     times = []
     for _ in range(runs):

@@ -617,7 +617,10 @@ fn csv_error(name: &str, file: &str, error: &csv::Error) -> CliError {
 /// Writes `array` to `path` as an f64 `.npy` file, atomically: into a
 /// temporary file in the same directory, then renamed over `path`. On any
 /// error the temporary file is removed and `path` is untouched.
-pub fn write_npy_atomically(path: &Path, array: &ArrayD<f64>) -> Result<(), CliError> {
+pub fn write_npy_atomically<A: ndarray_npy::WritableElement + Clone>(
+    path: &Path,
+    array: &ArrayD<A>,
+) -> Result<(), CliError> {
     let file = path.display();
     let fail = |what: &str, error: &dyn std::fmt::Display| CliError::new(format!("cannot {what} `{file}`: {error}"));
     if path.is_dir() {

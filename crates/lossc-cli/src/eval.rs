@@ -67,9 +67,10 @@ pub struct EvalArgs {
     #[arg(long)]
     pub grad: bool,
 
-    /// Write the gradient (of the first `--wrt` variable) to this file as an
-    /// f64 .npy array, e.g. `--grad-out grad.npy`; the file is replaced
-    /// atomically, never left half-written.
+    /// Write the gradient (of the first `--wrt` variable) to this file as a
+    /// .npy array in the evaluation's dtype (`--dtype`, f32 by default), e.g.
+    /// `--grad-out grad.npy`; the file is replaced atomically, never left
+    /// half-written.
     #[arg(long, value_name = "FILE.npy")]
     pub grad_out: Option<PathBuf>,
 
@@ -142,14 +143,33 @@ pub fn run(args: &EvalArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) 
     let evaluator = program
         .evaluator(&options, true)
         .map_err(|error| eval_error(&error, file))?;
-    let evaluation = match dtype {
-        lossc::Dtype::F32 => evaluate::<f32>(&evaluator, &tensors, args.jit, file, err),
-        lossc::Dtype::F64 => evaluate::<f64>(&evaluator, &tensors, args.jit, file, err),
-    }?;
+    match dtype {
+        lossc::Dtype::F32 => finish::<f32>(args, &evaluator, &tensors, file, out, err),
+        lossc::Dtype::F64 => finish::<f64>(args, &evaluator, &tensors, file, out, err),
+    }
+}
 
+/// A dtype `eval` computes in, prints from and writes `.npy` files of.
+trait EvalDtype: lossc_kernel::Real + Into<f64> + ndarray_npy::WritableElement {}
+impl EvalDtype for f32 {}
+impl EvalDtype for f64 {}
+
+/// Evaluates in `T`, writes `--grad-out` and the report. The arrays stay
+/// in `T` (the text report prints from them, the `.npy` file has the
+/// evaluation's dtype); only the JSON report, which prints every number,
+/// converts them to f64.
+fn finish<T: EvalDtype>(
+    args: &EvalArgs,
+    evaluator: &lossc_kernel::Evaluator,
+    tensors: &[(&str, lossc_kernel::Tensor<'_>)],
+    file: &str,
+    out: &mut dyn WriteColor,
+    err: &mut dyn WriteColor,
+) -> Result<Status, CliError> {
+    let evaluated = evaluate::<T>(evaluator, tensors, args.jit, file, err)?;
     let grad_out = match &args.grad_out {
         Some(path) => {
-            let Some((_, gradient)) = evaluation.gradient.first() else {
+            let Some((_, gradient)) = evaluated.gradient.first() else {
                 return Err(CliError::new(format!(
                     "`--grad-out {}`: there is no gradient to write",
                     path.display()
@@ -160,23 +180,54 @@ pub fn run(args: &EvalArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) 
         }
         None => None,
     };
-
+    let dtype = if std::mem::size_of::<T>() == 4 {
+        lossc::Dtype::F32
+    } else {
+        lossc::Dtype::F64
+    };
     let written = match args.format {
-        Format::Json => EvalReport::new(&evaluation, grad_out).write(out),
-        Format::Text => write_text(out, &evaluation, grad_out.as_deref()),
+        Format::Json => {
+            let to_f64 = |a: &ndarray::ArrayD<T>| a.mapv(Into::into);
+            let evaluation = lossc::Evaluation {
+                name: evaluator.name.clone(),
+                kind: evaluator.kind,
+                dtype,
+                dims: evaluated.dims.clone(),
+                value: to_f64(&evaluated.value),
+                per_sample: evaluated.per_sample.as_ref().map(|s| s.mapv(Into::into)),
+                gradient: evaluated
+                    .gradient
+                    .iter()
+                    .map(|(name, g)| (name.clone(), to_f64(g)))
+                    .collect(),
+            };
+            EvalReport::new(&evaluation, grad_out).write(out)
+        }
+        Format::Text => {
+            let printed = Printed {
+                name: &evaluator.name,
+                kind: evaluator.kind,
+                dtype,
+                dims: &evaluated.dims,
+                value: evaluated.value.view(),
+                per_sample: evaluated.per_sample.as_ref().map(|s| s.view().into_dyn()),
+                gradient: evaluated.gradient.iter().map(|(n, g)| (n.as_str(), g.view())).collect(),
+            };
+            write_text(out, &printed, grad_out.as_deref())
+        }
     };
     finish_output(Status::Success, written)
 }
 
-/// Runs the fast evaluator in `T`, with a progress bar on a terminal when
-/// it takes over a second, and returns its numbers as f64.
+/// Runs the fast evaluator in `T` (through generated code as `jit` says),
+/// with a progress bar on a terminal when it takes over a second.
 fn evaluate<T: lossc_kernel::Real>(
     evaluator: &lossc_kernel::Evaluator,
     tensors: &[(&str, lossc_kernel::Tensor<'_>)],
     jit: crate::bench::JitMode,
     file: &str,
     err: &mut dyn WriteColor,
-) -> Result<lossc::Evaluation, CliError> {
+) -> Result<lossc_kernel::Evaluated<T>, CliError> {
     let mut prepared = evaluator
         .prepare::<T>(tensors)
         .map_err(|error| eval_error(&lossc::Error::Eval(error), file))?;
@@ -186,24 +237,7 @@ fn evaluate<T: lossc_kernel::Real>(
     let progress = crate::bench::Progress::new("evaluating", prepared.chunks() as u64);
     let evaluated = evaluator.run_observed::<T>(&prepared, None, &|| progress.step());
     progress.finish();
-    let to_f64 = |a: ndarray::ArrayD<T>| a.mapv(T::as_f64);
-    Ok(lossc::Evaluation {
-        name: evaluator.name.clone(),
-        kind: evaluator.kind,
-        dtype: if std::mem::size_of::<T>() == 4 {
-            lossc::Dtype::F32
-        } else {
-            lossc::Dtype::F64
-        },
-        dims: evaluated.dims,
-        value: to_f64(evaluated.value),
-        per_sample: evaluated.per_sample.map(|s| s.mapv(T::as_f64)),
-        gradient: evaluated
-            .gradient
-            .into_iter()
-            .map(|(name, g)| (name, to_f64(g)))
-            .collect(),
-    })
+    Ok(evaluated)
 }
 
 /// Reports NaN and infinity in the inputs: a note on `err`, or with
@@ -265,7 +299,42 @@ fn eval_error(error: &lossc::Error, file: &str) -> CliError {
 /// gradient wrt y_pred, shape [3]:
 ///   [-0.06666667, 0.13333334, -0.13333334]
 /// ```
-pub fn write_text(out: &mut dyn Write, evaluation: &lossc::Evaluation, grad_out: Option<&str>) -> io::Result<()> {
+/// What the text report prints: a result's arrays, in the evaluation's dtype.
+#[derive(Debug)]
+pub struct Printed<'a, T> {
+    pub name: &'a str,
+    pub kind: lossc::ResultKind,
+    pub dtype: lossc::Dtype,
+    pub dims: &'a [(String, usize)],
+    pub value: ArrayViewD<'a, T>,
+    pub per_sample: Option<ArrayViewD<'a, T>>,
+    pub gradient: Vec<(&'a str, ArrayViewD<'a, T>)>,
+}
+
+impl<'a> Printed<'a, f64> {
+    /// The arrays of a library evaluation.
+    pub fn of(evaluation: &'a lossc::Evaluation) -> Self {
+        Printed {
+            name: &evaluation.name,
+            kind: evaluation.kind,
+            dtype: evaluation.dtype,
+            dims: &evaluation.dims,
+            value: evaluation.value.view(),
+            per_sample: evaluation.per_sample.as_ref().map(|s| s.view().into_dyn()),
+            gradient: evaluation
+                .gradient
+                .iter()
+                .map(|(n, g)| (n.as_str(), g.view()))
+                .collect(),
+        }
+    }
+}
+
+pub fn write_text<T: Copy + Into<f64>>(
+    out: &mut dyn Write,
+    evaluation: &Printed<'_, T>,
+    grad_out: Option<&str>,
+) -> io::Result<()> {
     let dtype = evaluation.dtype;
     let mut context = vec![dtype.to_string()];
     context.extend(evaluation.dims.iter().map(|(dim, size)| format!("{dim} = {size}")));
@@ -292,7 +361,7 @@ pub fn write_text(out: &mut dyn Write, evaluation: &lossc::Evaluation, grad_out:
         writeln!(out, "  {}", tensor_text(value, "  "))?;
     }
     if let Some(per_sample) = &evaluation.per_sample {
-        let view = per_sample.view().into_dyn();
+        let view = per_sample.view();
         writeln!(
             out,
             "per sample, shape {} (the loss is their mean):",
@@ -329,16 +398,22 @@ const EDGE: usize = 3;
 
 /// A tensor as nested lists, one innermost list per line, continuation lines
 /// starting with `indent`.
-fn tensor_text(array: ArrayViewD<'_, f64>, indent: &str) -> String {
+fn tensor_text<T: Copy + Into<f64>>(array: ArrayViewD<'_, T>, indent: &str) -> String {
     let summarise = array.len() > SUMMARY_THRESHOLD;
     let mut text = String::new();
     nested(&mut text, array, indent, 0, summarise);
     text
 }
 
-fn nested(text: &mut String, array: ArrayViewD<'_, f64>, indent: &str, depth: usize, summarise: bool) {
+fn nested<T: Copy + Into<f64>>(
+    text: &mut String,
+    array: ArrayViewD<'_, T>,
+    indent: &str,
+    depth: usize,
+    summarise: bool,
+) {
     if array.ndim() == 0 {
-        text.push_str(&number_text(array.iter().next().copied().unwrap_or(f64::NAN)));
+        text.push_str(&number_text(array.iter().next().map_or(f64::NAN, |&v| v.into())));
         return;
     }
     let len = array.len_of(Axis(0));

@@ -704,6 +704,30 @@ fn grad_out_writes_the_gradient_as_npy() {
 }
 
 #[test]
+fn grad_out_is_in_the_evaluation_dtype_and_jit_changes_no_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let mse = example("mse");
+    let mut printed = Vec::new();
+    for jit in ["off", "auto"] {
+        let output = lossc()
+            .current_dir(dir.path())
+            .args(["eval", mse.to_str().unwrap(), "--grad-out", "grad32.npy", "--jit", jit])
+            .args(MSE_INPUTS)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr_of(&output));
+        let written: ArrayD<f32> = read_npy(dir.path().join("grad32.npy")).unwrap();
+        // Hand-derived: 2 (y_pred - y_true) / N in f32.
+        let expected = [-0.2f32 / 3.0, 0.4 / 3.0, -0.4 / 3.0];
+        for (w, e) in written.iter().zip(expected) {
+            assert!((w - e).abs() <= 1e-7, "{w} vs {e}");
+        }
+        printed.push((String::from_utf8(output.stdout).unwrap(), written));
+    }
+    assert_eq!(printed[0], printed[1], "--jit auto printed or wrote other numbers");
+}
+
+#[test]
 fn grad_out_writes_nothing_when_evaluation_fails() {
     let dir = tempfile::tempdir().unwrap();
     let output = eval_grad_out(

@@ -18,7 +18,8 @@
 //! loaded with `libloading`. The cache lives in `LOSSC_JIT_CACHE`, else
 //! `$XDG_CACHE_HOME/lossc/jit`, else `~/.cache/lossc/jit`; a library is
 //! written to a temporary directory and renamed into place, so concurrent
-//! processes never load a half-written file. A first compilation takes
+//! processes never load a half-written file; the source is kept beside it
+//! (`liblossc-<key>.rs`) for people who want to read what ran. A first compilation takes
 //! about a second; a cached library loads in milliseconds.
 
 use std::any::Any;
@@ -211,6 +212,9 @@ impl Jit {
                 stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
             });
         }
+        // The source beside the library, for people reading what ran
+        // (written first: the library's presence means the build is done).
+        let _ = std::fs::write(target.with_extension("rs"), source);
         // Atomic on one file system: another process sees all or nothing.
         std::fs::rename(&output_file, target).map_err(io(target))
     }

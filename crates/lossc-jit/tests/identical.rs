@@ -1,7 +1,7 @@
 //! Generated code against the interpreter: bit-identical losses, per-sample
 //! values and gradients, on every example and on random programs over every
 //! elementwise built-in, in f32 and f64, with tiles and chunks small enough
-//! that every run has partial tiles and many chunks, on 1 and 2 threads.
+//! that every run has partial tiles and many chunks, on 1, 2 and 8 threads.
 //!
 //! Needs a Rust compiler (as `lossc-jit` finds it); without one every test
 //! says so and passes without checking.
@@ -139,7 +139,7 @@ fn compare<T: Native>(jit: &Jit, evaluator: &Evaluator, inputs: &[(String, Array
     let passes = jit
         .attach::<T>(&mut prepared)
         .unwrap_or_else(|e| panic!("{label}: {e}"));
-    for threads in [1, 2] {
+    for threads in [1, 2, 8] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         let generated = pool.install(|| bits(evaluator.run_prepared::<T>(&prepared)));
         for (k, (g, i)) in generated.iter().zip(&interpreted).enumerate() {

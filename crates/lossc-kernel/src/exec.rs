@@ -500,7 +500,7 @@ impl<T: Real> ChunkContext<'_, '_, '_, T> {
             call_generated(function, &call);
             if self.streaming {
                 for ((o, s), w) in outs.iter_mut().zip(&scratch).zip(&abi.output_widths) {
-                    T::stream_copy(&mut o[offset * w..(offset + rows) * w], &s[..rows * w]);
+                    crate::stream::copy(&mut o[offset * w..(offset + rows) * w], &s[..rows * w]);
                 }
             }
             row += rows;
@@ -548,7 +548,7 @@ impl<T: Real> ChunkContext<'_, '_, '_, T> {
                         let dst = &mut outs[*output][offset..offset + rows * width];
                         let values = self.slice(regs, *src, row, rows, *width);
                         if self.streaming {
-                            T::stream_copy(dst, values);
+                            crate::stream::copy(dst, values);
                         } else {
                             dst.copy_from_slice(values);
                         }

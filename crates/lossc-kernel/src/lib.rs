@@ -603,7 +603,7 @@ pub fn triad<T: Real>(a: &mut [T], b: &[T], c: &[T], scalar: T) {
                 },
             );
             if streaming {
-                T::stream_copy(a, tile);
+                stream::copy(a, tile);
             } else {
                 a.copy_from_slice(tile);
             }

@@ -187,10 +187,6 @@ pub trait Real: Float + Send + Sync + std::fmt::Debug + Default + 'static {
     fn native<'t>(tensor: &Tensor<'t>) -> Option<&'t [Self]>;
     fn from_f64(value: f64) -> Self;
     fn as_f64(self) -> f64;
-    /// Copies `src` to `dst` with non-temporal (streaming) stores where the
-    /// platform has them: the destination's cache lines are written without
-    /// being read first, and do not evict the inputs.
-    fn stream_copy(dst: &mut [Self], src: &[Self]);
     /// `x^y` for an `x` slice and one `y`, vectorised where it can be.
     fn powf_slice(out: &mut [Self], x: &[Self], y: Self);
     fn fast_exp(self) -> Self;
@@ -259,9 +255,6 @@ impl Real for f32 {
     fn as_f64(self) -> f64 {
         f64::from(self)
     }
-    fn stream_copy(dst: &mut [f32], src: &[f32]) {
-        crate::stream::copy_f32(dst, src);
-    }
     fn powf_slice(out: &mut [f32], x: &[f32], y: f32) {
         // `math::pow_f32` element by element: the f64 path vectorised over
         // the whole slice, then the standard library's where it applies.
@@ -328,9 +321,6 @@ impl Real for f64 {
     #[inline(always)]
     fn as_f64(self) -> f64 {
         self
-    }
-    fn stream_copy(dst: &mut [f64], src: &[f64]) {
-        crate::stream::copy_f64(dst, src);
     }
     fn powf_slice(out: &mut [f64], x: &[f64], y: f64) {
         for (o, &b) in out.iter_mut().zip(x) {

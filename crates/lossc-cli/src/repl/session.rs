@@ -391,7 +391,7 @@ impl Session {
             }
             other => CliError::new(other.to_string()),
         })?;
-        crate::eval::write_text(out, &evaluation, None)?;
+        crate::eval::write_text(out, &crate::eval::Printed::of(&evaluation), None)?;
         Ok(())
     }
 
