@@ -2,7 +2,8 @@
 //! element type, C and Fortran order, memory-mapped; clear errors for an
 //! unsupported dtype, a truncated file and disagreeing shapes; NaN and
 //! infinity in inputs noted, or refused with `--deny-nonfinite-input`; and
-//! `lossc bench`'s JSON.
+//! `lossc bench`'s JSON; `--jit` with and without a compiler.
+#![allow(clippy::print_stderr)] // A skipped check says why.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -302,4 +303,76 @@ fn bench_reports_the_contract_keys() {
     assert!(text.starts_with("cce (f64, N = 500, 2000 elements"), "{text}");
     assert!(text.contains("loss + gradient"), "{text}");
     assert!(text.contains("GB/s"), "{text}");
+}
+
+/// `--jit`: generated code when a compiler runs, the interpreter with a note
+/// (`auto`) or an error (`on`) when none does, and the same numbers.
+#[test]
+fn bench_and_eval_fall_back_without_a_compiler() {
+    let cache = tempfile::tempdir().unwrap();
+    let bench = |jit: &str, rustc: &str| {
+        lossc()
+            .env("LOSSC_RUSTC", rustc)
+            .env("LOSSC_JIT_CACHE", cache.path())
+            .args(["bench", example("mse").to_str().unwrap(), "--n", "2000", "--runs", "2"])
+            .args(["--format", "json", "--jit", jit])
+            .output()
+            .unwrap()
+    };
+    let missing = "/nonexistent/rustc";
+    let output = bench("auto", missing);
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("running interpreted (--jit auto)"), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["compiled_passes"], 0);
+
+    let output = bench("on", missing);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--jit on") && stderr.contains("/nonexistent/rustc"),
+        "{stderr}"
+    );
+
+    // With the compiler `cargo` itself uses (when there is one).
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let output = bench("auto", &rustc);
+    assert!(output.status.success());
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    if report["compiled_passes"] == 0 {
+        eprintln!("no Rust compiler: generated code not exercised");
+        return;
+    }
+    assert_eq!(report["compiled_passes"], 1, "MSE's one pass");
+    let eval = |jit: &str| {
+        lossc()
+            .env("LOSSC_RUSTC", &rustc)
+            .env("LOSSC_JIT_CACHE", cache.path())
+            .args([
+                "eval",
+                example("bce").to_str().unwrap(),
+                "--grad",
+                "--format",
+                "json",
+                "--jit",
+                jit,
+            ])
+            .args([
+                "--input",
+                "y_true=[1, 0, 1, 0, 1]",
+                "--input",
+                "y_pred=[0.9, 0.2, 0, 1, 0.5]",
+            ])
+            .output()
+            .unwrap()
+    };
+    let (off, on) = (eval("off"), eval("on"));
+    assert!(on.status.success(), "{}", String::from_utf8_lossy(&on.stderr));
+    assert_eq!(off.stdout, on.stdout, "generated code changed a number");
 }

@@ -437,6 +437,153 @@ impl RowVal {
     }
 }
 
+/// For each instruction of `pass`, the last instruction that reads the
+/// register it writes (its own index if none does).
+fn last_uses(pass: &Pass) -> Vec<usize> {
+    let mut last = (0..pass.instrs.len()).collect::<Vec<_>>();
+    let mut writer: Vec<Option<usize>> = vec![None; pass.n_regs];
+    for (i, instr) in pass.instrs.iter().enumerate() {
+        let reads: Vec<Src> = match instr {
+            Instr::Map { args, .. } => args.clone(),
+            Instr::Gather { src, .. }
+            | Instr::RowReduce { src, .. }
+            | Instr::Store { src, .. }
+            | Instr::Accumulate { src, .. } => vec![*src],
+            Instr::OneHot { labels, .. } => vec![*labels],
+            Instr::Load { .. } => Vec::new(),
+        };
+        for src in reads {
+            if let Src::Reg(r) = src
+                && let Some(Some(w)) = writer.get(r)
+            {
+                last[*w] = i;
+            }
+        }
+        let dst = match instr {
+            Instr::Map { dst: Dst::Reg(r), .. }
+            | Instr::Gather { dst: Dst::Reg(r), .. }
+            | Instr::RowReduce { dst: Dst::Reg(r), .. }
+            | Instr::OneHot { dst: Dst::Reg(r), .. } => Some(*r),
+            Instr::Load { dst, .. } => Some(*dst),
+            _ => None,
+        };
+        if let Some(r) = dst
+            && r < writer.len()
+        {
+            writer[r] = Some(i);
+        }
+    }
+    last
+}
+
+/// One elementwise step of a run.
+#[derive(Debug)]
+enum Elem {
+    /// Value `v{n}`: `expr` with operand `i` at the placeholder `\u{1}i\u{1}`.
+    Let {
+        n: usize,
+        expr: String,
+        operands: Vec<RowVal>,
+    },
+    Store {
+        output: usize,
+        x: RowVal,
+    },
+    Accumulate {
+        j: usize,
+        x: RowVal,
+    },
+}
+
+/// Consecutive elementwise instructions of one width, written as one loop
+/// over the block's elements: values used only inside the run are locals
+/// (registers), the others are also stored in their array.
+#[derive(Debug, Default)]
+struct Run {
+    width: usize,
+    /// (instruction index, step).
+    elems: Vec<(usize, Elem)>,
+}
+
+impl Run {
+    /// Adds instruction `index`'s step.
+    fn push(&mut self, body: &mut String, width: usize, index: usize, elem: Elem, last_use: &[usize]) {
+        if !self.elems.is_empty() && width != self.width {
+            self.flush(body, last_use);
+        }
+        self.width = width;
+        self.elems.push((index, elem));
+    }
+
+    fn flush(&mut self, body: &mut String, last_use: &[usize]) {
+        if self.elems.is_empty() {
+            return;
+        }
+        let width = self.width;
+        let elems = std::mem::take(&mut self.elems);
+        let defined: Vec<usize> = elems
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Elem::Let { n, .. } => Some(*n),
+                _ => None,
+            })
+            .collect();
+        // A value is stored if an instruction after the run reads it.
+        let end = elems.iter().map(|(i, _)| *i).max().unwrap_or(0);
+        let stored = |n: usize| last_use[n] > end;
+        let render = |o: &RowVal| -> String {
+            match o {
+                RowVal::Local { name, .. } => match name[1..].parse::<usize>() {
+                    Ok(m) if defined.contains(&m) => format!("t{m}"),
+                    _ => format!("{name}[e]"),
+                },
+                other => other.at("e", "k"),
+            }
+        };
+        for &n in &defined {
+            if stored(n) {
+                let _ = writeln!(body, "let mut v{n} = [0.0 as T; {}];", BLOCK_ROWS * width);
+            }
+        }
+        let nested = elems.iter().any(|(_, e)| match e {
+            Elem::Let { operands, .. } => operands.iter().any(|o| matches!(o, RowVal::Spread { .. })),
+            Elem::Store { x, .. } | Elem::Accumulate { x, .. } => matches!(x, RowVal::Spread { .. }),
+        });
+        if nested {
+            let _ = writeln!(
+                body,
+                "for l in 0..rows {{ for k in 0..{width} {{ let e = l * {width} + k;"
+            );
+        } else {
+            let _ = writeln!(body, "for e in 0..rows * {width} {{");
+        }
+        for (_, elem) in &elems {
+            let _ = match elem {
+                Elem::Let { n, expr, operands } => {
+                    let mut text = expr.clone();
+                    for (i, o) in operands.iter().enumerate() {
+                        text = text.replace(&format!("\u{1}{i}\u{1}"), &render(o));
+                    }
+                    let keep = if stored(*n) {
+                        format!(" v{n}[e] = t{n};")
+                    } else {
+                        String::new()
+                    };
+                    writeln!(body, "let t{n} = {text};{keep}")
+                }
+                Elem::Store { output, x } => writeln!(body, "out{output}[row0 * {width} + e] = {};", render(x)),
+                Elem::Accumulate { j, x } => writeln!(
+                    body,
+                    "{{ let lane = (row0 * {width} + e) % {SUM_LANES}; \
+                     (sum{j}[lane], err{j}[lane]) = sum_step((sum{j}[lane], err{j}[lane]), {}); }}",
+                    render(x)
+                ),
+            };
+        }
+        let _ = writeln!(body, "{}", if nested { "} }" } else { "}" });
+    }
+}
+
 /// A pass over rows of several elements (softmax cross-entropy's rows of
 /// classes): blocks of [`BLOCK_ROWS`] rows, each value a local array of the
 /// block's rows, each instruction a loop over it, in the interpreter's
@@ -470,7 +617,8 @@ fn rows_source<T: Real>(
     let mut local: Vec<Option<RowVal>> = vec![None; pass.n_regs];
     let mut body = String::new();
     let rows = BLOCK_ROWS;
-    let lanes = SUM_LANES;
+    let last_use = last_uses(pass);
+    let mut run = Run::default();
     for (n, instr) in pass.instrs.iter().enumerate() {
         let value = |src: Src, abi: &mut GeneratedPass, local: &[Option<RowVal>]| -> Option<RowVal> {
             match src {
@@ -508,18 +656,15 @@ fn rows_source<T: Real>(
                 {
                     return None;
                 }
-                let at = |o: &RowVal| o.at("e", "k");
+                // Operands as placeholders, rendered when the run is written.
+                let slot = |i: usize| format!("\u{1}{i}\u{1}");
                 let expr = match op {
-                    MapOp::LseFinish => format!(
-                        "logsumexp_finish::<T, math::Fast>({}, {})",
-                        at(&operands[0]),
-                        at(&operands[1])
-                    ),
+                    MapOp::LseFinish => format!("logsumexp_finish::<T, math::Fast>({}, {})", slot(0), slot(1)),
                     MapOp::Builtin(Builtin::Pow) if matches!(args.as_slice(), [base, Src::Scalar(_)] if !matches!(base, Src::Scalar(_))) =>
                     {
                         let Src::Scalar(k) = args[1] else { return None };
                         let e = statics.get(code.alias[pass.scalars[k]]).copied().flatten()?;
-                        let x = at(&operands[0]);
+                        let x = slot(0);
                         match pow_form(e) {
                             PowForm::Square => format!("{x} * {x}"),
                             PowForm::Identity => x,
@@ -529,19 +674,11 @@ fn rows_source<T: Real>(
                         }
                     }
                     MapOp::Builtin(builtin) => {
-                        let args: Vec<String> = operands.iter().map(at).collect();
+                        let args: Vec<String> = (0..operands.len()).map(slot).collect();
                         format!("col(Builtin::{builtin:?}, &[{}])", args.join(", "))
                     }
                 };
-                let _ = writeln!(body, "let mut {name} = [0.0 as T; {}];", rows * width);
-                if operands.iter().any(|o| matches!(o, RowVal::Spread { .. })) {
-                    let _ = writeln!(
-                        body,
-                        "for l in 0..rows {{ for k in 0..{width} {{ let e = l * {width} + k; {name}[e] = {expr}; }} }}"
-                    );
-                } else {
-                    let _ = writeln!(body, "for e in 0..rows * {width} {{ {name}[e] = {expr}; }}");
-                }
+                run.push(&mut body, *width, n, Elem::Let { n, expr, operands }, &last_use);
                 local[*r] = Some(RowVal::Local { name, width: *width });
             }
             Instr::Gather {
@@ -550,6 +687,7 @@ fn rows_source<T: Real>(
                 stride,
                 map,
             } => {
+                run.flush(&mut body, &last_use);
                 let source = value(*src, &mut abi, &local)?;
                 if !matches!(source, RowVal::Local { .. } | RowVal::Input { .. }) || *stride != source.width() {
                     return None;
@@ -574,6 +712,7 @@ fn rows_source<T: Real>(
                 q,
                 perm: None,
             } if *q <= crate::kernels::ROW_LEAF => {
+                run.flush(&mut body, &last_use);
                 let source = value(*src, &mut abi, &local)?;
                 if !matches!(source, RowVal::Local { .. } | RowVal::Input { .. }) || source.width() != *width {
                     return None;
@@ -612,27 +751,28 @@ fn rows_source<T: Real>(
                     return None;
                 }
                 let j = reduction_index(&mut abi, *reduction);
-                let _ = writeln!(
-                    body,
-                    "for e in 0..rows * {width} {{ let lane = (row0 * {width} + e) % {lanes}; \
-                     (sum{j}[lane], err{j}[lane]) = sum_step((sum{j}[lane], err{j}[lane]), {}); }}",
-                    source.at("e", &format!("(e % {width})"))
-                );
+                run.push(&mut body, *width, n, Elem::Accumulate { j, x: source }, &last_use);
             }
             Instr::Store { output, src, width } => {
                 let source = value(*src, &mut abi, &local)?;
                 if source.width() != *width && !matches!(source, RowVal::Scalar(_)) {
                     return None;
                 }
-                let _ = writeln!(
-                    body,
-                    "for l in 0..rows {{ for k in 0..{width} {{ let e = l * {width} + k; out{output}[(row0 + l) * {width} + k] = {}; }} }}",
-                    source.at("e", "k")
+                run.push(
+                    &mut body,
+                    *width,
+                    n,
+                    Elem::Store {
+                        output: *output,
+                        x: source,
+                    },
+                    &last_use,
                 );
             }
             _ => return None,
         }
     }
+    run.flush(&mut body, &last_use);
     let mut f = header(&abi);
     f.push_str(&setup);
     // The block's body, for a constant number of rows (full blocks) and for

@@ -390,11 +390,9 @@ fn run_pass<T: Real>(
     let work: Vec<(usize, Vec<&mut [T]>)> = per_chunk.into_iter().enumerate().collect();
     let sequential = rows * pass.width <= plan.granularity.sequential || rayon::current_num_threads() == 1;
     // Registers are made once per worker (not per chunk) and reused.
-    let registers = || -> Vec<Reg<T>> {
-        (0..pass.n_regs)
-            .map(|_| Reg::new(pass.tile_rows * pass.width))
-            .collect()
-    };
+    // (Generated code keeps its values in registers of the CPU: none here.)
+    let n_regs = if compiled.is_some() { 0 } else { pass.n_regs };
+    let registers = || -> Vec<Reg<T>> { (0..n_regs).map(|_| Reg::new(pass.tile_rows * pass.width)).collect() };
     let run_chunk = |regs: &mut Vec<Reg<T>>, (c, outs)| {
         let partial = context.chunk(c, outs, regs);
         on_chunk();

@@ -29,6 +29,11 @@
 //!   functions of [`math`], compiled for AVX-512 and AVX2 and dispatched at
 //!   run time.
 //!
+//! - `codegen` writes a pass as Rust source, one fused loop (text only);
+//!   [`Prepared::generate`] returns it, the `lossc-jit` crate compiles it and
+//!   [`Prepared::attach`]es the functions, which then run instead of the tile
+//!   loops, with bit-identical results.
+//!
 //! Agreement with the reference interpreter (`lossc_eval`, the oracle): the
 //! same formulas, the oracle's own compensated summation within rows, a
 //! lane-parallel compensated sum over the batch, and elementary functions
