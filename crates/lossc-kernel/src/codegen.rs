@@ -408,9 +408,11 @@ const BLOCK_ROWS: usize = 16;
 /// A value of a pass over rows of several elements, in generated code.
 #[derive(Debug, Clone)]
 enum RowVal {
-    /// A local array of `BLOCK_ROWS` rows of `width`, row-major.
+    /// A local array of `BLOCK_ROWS` rows of `width`, element `k` of row `l`
+    /// at `k * BLOCK_ROWS + l` (component-major: a row reduction or a
+    /// broadcast within rows reads whole vectors).
     Local { name: String, width: usize },
-    /// An input's rows of the block, read in place.
+    /// An input's rows of the block, transposed into `x{j}` (as a local).
     Input { j: usize, width: usize },
     /// A uniform value spread over every row: one scalar per element.
     Spread { name: String, width: usize },
@@ -430,7 +432,7 @@ impl RowVal {
     fn at(&self, e: &str, k: &str) -> String {
         match self {
             RowVal::Local { name, .. } => format!("{name}[{e}]"),
-            RowVal::Input { j, .. } => format!("in{j}b[{e}]"),
+            RowVal::Input { j, .. } => format!("x{j}[{e}]"),
             RowVal::Spread { name, .. } => format!("{name}[{k}]"),
             RowVal::Scalar(name) => name.clone(),
         }
@@ -476,23 +478,13 @@ fn last_uses(pass: &Pass) -> Vec<usize> {
     last
 }
 
-/// One elementwise step of a run.
+/// One elementwise step of a run: value `v{n}`, `expr` with operand `i` at
+/// the placeholder `\u{1}i\u{1}`.
 #[derive(Debug)]
-enum Elem {
-    /// Value `v{n}`: `expr` with operand `i` at the placeholder `\u{1}i\u{1}`.
-    Let {
-        n: usize,
-        expr: String,
-        operands: Vec<RowVal>,
-    },
-    Store {
-        output: usize,
-        x: RowVal,
-    },
-    Accumulate {
-        j: usize,
-        x: RowVal,
-    },
+struct Elem {
+    n: usize,
+    expr: String,
+    operands: Vec<RowVal>,
 }
 
 /// Consecutive elementwise instructions of one width, written as one loop
@@ -521,13 +513,7 @@ impl Run {
         }
         let width = self.width;
         let elems = std::mem::take(&mut self.elems);
-        let defined: Vec<usize> = elems
-            .iter()
-            .filter_map(|(_, e)| match e {
-                Elem::Let { n, .. } => Some(*n),
-                _ => None,
-            })
-            .collect();
+        let defined: Vec<usize> = elems.iter().map(|(_, e)| e.n).collect();
         // A value is stored if an instruction after the run reads it.
         let end = elems.iter().map(|(i, _)| *i).max().unwrap_or(0);
         let stored = |n: usize| last_use[n] > end;
@@ -545,40 +531,30 @@ impl Run {
                 let _ = writeln!(body, "let mut v{n} = [0.0 as T; {}];", BLOCK_ROWS * width);
             }
         }
-        let nested = elems.iter().any(|(_, e)| match e {
-            Elem::Let { operands, .. } => operands.iter().any(|o| matches!(o, RowVal::Spread { .. })),
-            Elem::Store { x, .. } | Elem::Accumulate { x, .. } => matches!(x, RowVal::Spread { .. }),
-        });
+        let nested = elems
+            .iter()
+            .any(|(_, Elem { operands, .. })| operands.iter().any(|o| matches!(o, RowVal::Spread { .. })));
+        // Every lane of the block (the last block's extra lanes compute on
+        // zeros and are never stored).
         if nested {
             let _ = writeln!(
                 body,
-                "for l in 0..rows {{ for k in 0..{width} {{ let e = l * {width} + k;"
+                "for k in 0..{width} {{ for l in 0..{BLOCK_ROWS} {{ let e = k * {BLOCK_ROWS} + l;"
             );
         } else {
-            let _ = writeln!(body, "for e in 0..rows * {width} {{");
+            let _ = writeln!(body, "for e in 0..{} {{", BLOCK_ROWS * width);
         }
-        for (_, elem) in &elems {
-            let _ = match elem {
-                Elem::Let { n, expr, operands } => {
-                    let mut text = expr.clone();
-                    for (i, o) in operands.iter().enumerate() {
-                        text = text.replace(&format!("\u{1}{i}\u{1}"), &render(o));
-                    }
-                    let keep = if stored(*n) {
-                        format!(" v{n}[e] = t{n};")
-                    } else {
-                        String::new()
-                    };
-                    writeln!(body, "let t{n} = {text};{keep}")
-                }
-                Elem::Store { output, x } => writeln!(body, "out{output}[row0 * {width} + e] = {};", render(x)),
-                Elem::Accumulate { j, x } => writeln!(
-                    body,
-                    "{{ let lane = (row0 * {width} + e) % {SUM_LANES}; \
-                     (sum{j}[lane], err{j}[lane]) = sum_step((sum{j}[lane], err{j}[lane]), {}); }}",
-                    render(x)
-                ),
+        for (_, Elem { n, expr, operands }) in &elems {
+            let mut text = expr.clone();
+            for (i, o) in operands.iter().enumerate() {
+                text = text.replace(&format!("\u{1}{i}\u{1}"), &render(o));
+            }
+            let keep = if stored(*n) {
+                format!(" v{n}[e] = t{n};")
+            } else {
+                String::new()
             };
+            let _ = writeln!(body, "let t{n} = {text};{keep}");
         }
         let _ = writeln!(body, "{}", if nested { "} }" } else { "}" });
     }
@@ -678,7 +654,7 @@ fn rows_source<T: Real>(
                         format!("col(Builtin::{builtin:?}, &[{}])", args.join(", "))
                     }
                 };
-                run.push(&mut body, *width, n, Elem::Let { n, expr, operands }, &last_use);
+                run.push(&mut body, *width, n, Elem { n, expr, operands }, &last_use);
                 local[*r] = Some(RowVal::Local { name, width: *width });
             }
             Instr::Gather {
@@ -697,9 +673,9 @@ fn rows_source<T: Real>(
                 let _ = writeln!(body, "let mut {name} = [0.0 as T; {}];", rows * m);
                 let _ = writeln!(
                     body,
-                    "{{ const MAP: [usize; {m}] = [{}]; for l in 0..rows {{ for o in 0..{m} {{ {name}[l * {m} + o] = {}; }} }} }}",
+                    "{{ const MAP: [usize; {m}] = [{}]; for o in 0..{m} {{ for l in 0..{rows} {{ {name}[o * {rows} + l] = {}; }} }} }}",
                     list.join(", "),
-                    source.at(&format!("l * {stride} + MAP[o]"), "MAP[o]")
+                    source.at(&format!("MAP[o] * {rows} + l"), "MAP[o]")
                 );
                 local[*r] = Some(RowVal::Local { name, width: m });
             }
@@ -717,14 +693,14 @@ fn rows_source<T: Real>(
                 if !matches!(source, RowVal::Local { .. } | RowVal::Input { .. }) || source.width() != *width {
                     return None;
                 }
-                let x = source.at(&format!("l * {width} + g * {q} + k"), "0");
+                let x = source.at(&format!("(g * {q} + k) * {rows} + l"), "0");
                 let _ = writeln!(body, "let mut {name} = [0.0 as T; {}];", rows * groups);
                 let _ = match kind {
                     ReduceKind::Sum => writeln!(
                         body,
                         "for g in 0..{groups} {{ let mut acc = [(0.0 as T, 0.0 as T); {rows}]; \
-                         for k in 0..{q} {{ for l in 0..rows {{ acc[l] = sum_step(acc[l], {x}); }} }} \
-                         for l in 0..rows {{ {name}[l * {groups} + g] = sum_finish(acc[l].0, acc[l].1); }} }}"
+                         for k in 0..{q} {{ for l in 0..{rows} {{ acc[l] = sum_step(acc[l], {x}); }} }} \
+                         for l in 0..{rows} {{ {name}[g * {rows} + l] = sum_finish(acc[l].0, acc[l].1); }} }}"
                     ),
                     ReduceKind::Max | ReduceKind::Min => {
                         let (start, op) = match kind {
@@ -734,8 +710,8 @@ fn rows_source<T: Real>(
                         writeln!(
                             body,
                             "for g in 0..{groups} {{ let mut acc = [{start}; {rows}]; \
-                             for k in 0..{q} {{ for l in 0..rows {{ acc[l] = col(Builtin::{op}, &[acc[l], {x}]); }} }} \
-                             for l in 0..rows {{ {name}[l * {groups} + g] = acc[l]; }} }}"
+                             for k in 0..{q} {{ for l in 0..{rows} {{ acc[l] = col(Builtin::{op}, &[acc[l], {x}]); }} }} \
+                             for l in 0..{rows} {{ {name}[g * {rows} + l] = acc[l]; }} }}"
                         )
                     }
                 };
@@ -751,22 +727,28 @@ fn rows_source<T: Real>(
                     return None;
                 }
                 let j = reduction_index(&mut abi, *reduction);
-                run.push(&mut body, *width, n, Elem::Accumulate { j, x: source }, &last_use);
+                run.flush(&mut body, &last_use);
+                // Row by row, each row's elements in order: every lane gets
+                // the interpreter's elements in the interpreter's order.
+                let _ = writeln!(
+                    body,
+                    "for l in 0..rows {{ for k in 0..{width} {{ let e = k * {rows} + l; \
+                     let lane = ((row0 + l) * {width} + k) % {SUM_LANES}; \
+                     (sum{j}[lane], err{j}[lane]) = sum_step((sum{j}[lane], err{j}[lane]), {}); }} }}",
+                    source.at("e", "k")
+                );
             }
             Instr::Store { output, src, width } => {
                 let source = value(*src, &mut abi, &local)?;
                 if source.width() != *width && !matches!(source, RowVal::Scalar(_)) {
                     return None;
                 }
-                run.push(
-                    &mut body,
-                    *width,
-                    n,
-                    Elem::Store {
-                        output: *output,
-                        x: source,
-                    },
-                    &last_use,
+                run.flush(&mut body, &last_use);
+                let _ = writeln!(
+                    body,
+                    "for l in 0..rows {{ for k in 0..{width} {{ let e = k * {rows} + l; \
+                     out{output}[(row0 + l) * {width} + k] = {}; }} }}",
+                    source.at("e", "k")
                 );
             }
             _ => return None,
@@ -779,8 +761,13 @@ fn rows_source<T: Real>(
     // the last, shorter one.
     let block = |rows_expr: &str| -> String {
         let mut text = format!("let rows: usize = {rows_expr};\n");
+        // Each input's rows, transposed (the last block's missing rows zero).
         for (j, w) in abi.input_widths.iter().enumerate() {
-            let _ = writeln!(text, "let in{j}b = &in{j}[row0 * {w}..(row0 + rows) * {w}];");
+            let _ = writeln!(
+                text,
+                "let mut x{j} = [0.0 as T; {}]; for l in 0..rows {{ for k in 0..{w} {{ x{j}[k * {rows} + l] = in{j}[(row0 + l) * {w} + k]; }} }}",
+                rows * w
+            );
         }
         text.push_str(&body);
         text
