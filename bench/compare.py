@@ -248,7 +248,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000000,100000", help="elements per input, comma-separated")
     parser.add_argument("--dtypes", default="f32,f64")
     parser.add_argument("--losses", default=",".join(LOSSES))
-    parser.add_argument("--runs", type=int, default=15, help="timed runs per measurement (the median is kept)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=None,
+        help="timed runs per measurement, the median is kept (default: 15 at 1M elements and above, 200 below, "
+        "where one run takes microseconds and a median of few is noise)",
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--lossc", type=Path, default=ROOT / "target" / "release" / "lossc")
     parser.add_argument("--json", type=Path, help="also write every measurement to this file")
@@ -293,14 +299,19 @@ def main() -> None:
         for dtype in args.dtypes.split(","):
             for loss in args.losses.split(","):
                 row = {"loss": loss, "dtype": dtype, "elements": size, "threads": args.threads}
-                bench = lossc_bench(args.lossc, loss, size, dtype, args.threads, args.runs)
+                runs = args.runs or (15 if size >= 1_000_000 else 200)
+                # The previous row's peers leave threads that spin for a while
+                # after their last call (OpenMP's blocktime, XLA's pools): let
+                # them stop before lossc's process starts.
+                time.sleep(0.5)
+                bench = lossc_bench(args.lossc, loss, size, dtype, args.threads, runs)
                 row["lossc"] = bench["median_ms_value_and_grad"]
                 row["lossc_value"] = bench["median_ms_value"]
                 row["triad_gb_per_s"] = bench["triad_gb_per_s"]
                 row["bound"] = bench["bytes_value_and_grad"] / (bench["triad_gb_per_s"] * 1e9) * 1e3
                 t_np, p_np = make_data(np, loss, size, dtype)
                 numpy_fn = numpy_value_and_grad(np, loss)
-                row["numpy"] = median_ms(lambda: numpy_fn(t_np, p_np), args.runs)
+                row["numpy"] = median_ms(lambda: numpy_fn(t_np, p_np), runs)
                 if torch is not None:
                     f = torch_loss(torch, loss)
                     t_t, p_t = torch.from_numpy(t_np), torch.from_numpy(p_np)
@@ -311,17 +322,17 @@ def main() -> None:
                         (grad,) = torch.autograd.grad(value, p)
                         return value, grad
 
-                    row["eager"] = median_ms(eager, args.runs)
+                    row["eager"] = median_ms(eager, runs)
                     # A fresh compiler state for every loss, dtype and size: the
                     # wrapper's code object is shared, and past Dynamo's
                     # recompilation limit it would silently run eagerly.
                     torch._dynamo.reset()
                     compiled = torch.compile(torch.func.grad_and_value(f, argnums=1), dynamic=False)
-                    row["compile"] = median_ms(lambda: compiled(t_t, p_t), args.runs, warmup=3)
+                    row["compile"] = median_ms(lambda: compiled(t_t, p_t), runs, warmup=3)
                 if jax is not None:
                     g = jax.jit(jax.value_and_grad(jax_loss(jnp, jax, loss), argnums=1))
                     t_j, p_j = jnp.asarray(t_np), jnp.asarray(p_np)
-                    row["jax"] = median_ms(lambda: jax.block_until_ready(g(t_j, p_j)), args.runs, warmup=3)
+                    row["jax"] = median_ms(lambda: jax.block_until_ready(g(t_j, p_j)), runs, warmup=3)
                 peers = [row[k] for k in ("compile", "jax") if k in row]
                 row["ratio"] = min(peers) / row["lossc"] if peers else None
                 results.append(row)

@@ -398,13 +398,13 @@ impl Code {
             rows if rows >= 2 * crate::kernels::LANES => rows / crate::kernels::LANES * crate::kernels::LANES,
             rows => rows,
         };
-        // At least 16 chunks when the batch allows (for balance on a few
-        // threads), at most `granularity.chunk` elements each; a function of
-        // the batch size only, never of the thread count.
-        let total = self.rows.saturating_mul(width);
-        let chunk_elements =
-            (total / 16).clamp(plan.granularity.tile, plan.granularity.chunk.max(plan.granularity.tile));
-        let chunk_rows = ((chunk_elements / width).max(1)).div_ceil(tile_rows) * tile_rows;
+        // Exactly 16 chunks when the batch allows (an even share for 2, 4, 8
+        // or 16 threads), each at least a tile and at most
+        // `granularity.chunk` elements (a whole number of tiles); a function
+        // of the batch size only, never of the thread count.
+        let largest = ((plan.granularity.chunk / width).max(1)).div_ceil(tile_rows) * tile_rows;
+        // (A multiple of 64 rows: whole vector blocks in generated code.)
+        let chunk_rows = (self.rows.div_ceil(16).div_ceil(64) * 64).clamp(tile_rows.min(64), largest.max(tile_rows));
         Ok(Pass {
             instrs: emitter.instrs,
             prefill: emitter.prefill,
