@@ -206,7 +206,7 @@ pub fn run(args: &BenchArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor)
 fn write_text(out: &mut dyn WriteColor, report: &BenchReport) -> std::io::Result<()> {
     writeln!(
         out,
-        "{} ({}, N = {}, {} elements, {} threads, {} pass{}, median of {} runs)",
+        "{} ({}, N = {}, {} elements, {} threads, {} pass{}{}, median of {} runs)",
         report.loss,
         report.dtype,
         report.n,
@@ -214,6 +214,11 @@ fn write_text(out: &mut dyn WriteColor, report: &BenchReport) -> std::io::Result
         report.threads,
         report.passes,
         if report.passes == 1 { "" } else { "es" },
+        match report.compiled_passes {
+            0 => String::new(),
+            k if k == report.passes => " compiled".to_string(),
+            k => format!(", {k} compiled"),
+        },
         report.runs
     )?;
     let line = |out: &mut dyn WriteColor, what: &str, ms: f64, bytes: usize| {

@@ -117,9 +117,22 @@ impl Jit {
         })
     }
 
-    /// [`Jit::new`] with [`JitOptions::from_env`].
+    /// [`Jit::new`] with [`JitOptions::from_env`], once per process (the
+    /// compiler is asked for its version and the CPU's features once).
     pub fn from_env() -> Result<Jit, JitError> {
-        Jit::new(JitOptions::from_env())
+        // (rustc, why) of a failure: `Jit::new` fails only with `NoCompiler`.
+        static FROM_ENV: std::sync::OnceLock<Result<Jit, (String, String)>> = std::sync::OnceLock::new();
+        FROM_ENV
+            .get_or_init(|| {
+                let options = JitOptions::from_env();
+                let rustc = options.rustc.display().to_string();
+                Jit::new(options).map_err(|error| match error {
+                    JitError::NoCompiler { rustc, error } => (rustc, error),
+                    other => (rustc, other.to_string()),
+                })
+            })
+            .clone()
+            .map_err(|(rustc, error)| JitError::NoCompiler { rustc, error })
     }
 
     /// Generates, compiles (or finds in the cache) and attaches the fused
