@@ -353,6 +353,9 @@ fn run_pass<T: Real>(
     let code = env.code;
     let plan = env.plan;
     let rows = code.rows;
+    // Generated code reads its inputs in place: in a dtype other than the
+    // one it was generated for they are not, and the pass is interpreted.
+    let compiled = compiled.filter(|(_, abi)| abi.inputs.iter().all(|&i| env.native[i].is_some()));
     // The outputs this pass writes, allocated whole, then cut into chunks.
     let widths: Vec<usize> = pass.outputs.iter().map(|&k| code.widths[plan.roots[k].value]).collect();
     let mut buffers: Vec<Vec<T>> = pass
