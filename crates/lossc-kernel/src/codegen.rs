@@ -13,11 +13,21 @@
 //! their combine order are the interpreter's: the results still do not depend
 //! on the thread count.
 //!
-//! Passes eligible: one element per row (`width` 1), elementwise maps over
-//! inputs read in place, scalars and uniform values spread over the tile,
-//! compensated sums over the whole batch, stores. Others (row-wise
-//! reductions, gathers, `one_hot`, converted inputs, maxima over the batch,
-//! a `pow` whose exponent is only known after a pass) stay interpreted.
+//! Two shapes of pass:
+//! - one element per row (`width` 1): one loop whose body is the whole
+//!   instruction list, every value a local (a vector register);
+//! - rows of several elements: blocks of [`BLOCK_ROWS`] rows, inputs
+//!   transposed once per block, each value a local array stored component by
+//!   component, runs of elementwise instructions fused into one loop, row
+//!   reductions (contiguous, at most 128 elements) and broadcasts within rows
+//!   over whole vectors.
+//!
+//! Both take elementwise maps over inputs read in place, scalars and uniform
+//! values spread over the rows, compensated sums over the batch, stores.
+//! Passes with anything else (`one_hot`, gathers of uniform values, inputs
+//! that need a conversion, maxima or per-element sums over the batch,
+//! reductions over non-trailing axes, a `pow` whose exponent is only known
+//! after a pass or from the data) stay interpreted.
 
 use std::ffi::c_void;
 use std::fmt::Write as _;
