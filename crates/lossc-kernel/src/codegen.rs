@@ -45,14 +45,14 @@ use crate::tensor::Real;
 pub struct Call {
     /// Rows of the tile.
     pub n: usize,
-    /// Per input read ([`GeneratedPass::inputs`] order): its tile's first element.
+    /// Per input read (in the generated pass's input order): its tile's first element.
     pub inputs: *const *const c_void,
     /// Per output (the pass's output order): where the tile's values go.
     pub outputs: *const *mut c_void,
-    /// The scalars ([`GeneratedPass::scalars`] order).
+    /// The scalars (in the generated pass's scalar order).
     pub scalars: *const c_void,
     /// Per accumulated reduction: the lanes of its running sum, then of its
-    /// rounding errors ([`SUM_LANES`] each).
+    /// rounding errors (64 each).
     pub sums: *mut c_void,
     pub errors: *mut c_void,
 }
