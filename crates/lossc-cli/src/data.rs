@@ -614,41 +614,53 @@ fn csv_error(name: &str, file: &str, error: &csv::Error) -> CliError {
     CliError::new(format!("input `{name}`: {message}"))
 }
 
-/// Writes `array` to `path` as an f64 `.npy` file, atomically: into a
-/// temporary file in the same directory, then renamed over `path`. On any
-/// error the temporary file is removed and `path` is untouched.
+/// Writes `array` to `path` as a `.npy` file of its element type,
+/// atomically (see [`write_atomically`]).
 pub fn write_npy_atomically<A: ndarray_npy::WritableElement + Clone>(
     path: &Path,
     array: &ArrayD<A>,
 ) -> Result<(), CliError> {
-    let file = path.display();
-    let fail = |what: &str, error: &dyn std::fmt::Display| CliError::new(format!("cannot {what} `{file}`: {error}"));
+    write_atomically(path, ".npy.tmp", |file| {
+        let mut writer = BufWriter::new(file);
+        array
+            .as_standard_layout()
+            .write_npy(&mut writer)
+            .map_err(std::io::Error::other)?;
+        writer.flush()
+    })
+}
+
+/// Writes a file atomically: `write` fills a temporary file (named with
+/// `suffix`) in the same directory, which is then renamed over `path`. On
+/// any error the temporary file is removed and `path` is untouched. The
+/// result is an ordinary file (0644), not private as a temporary file is.
+pub fn write_atomically(
+    path: &Path,
+    suffix: &str,
+    write: impl FnOnce(&mut fs::File) -> std::io::Result<()>,
+) -> Result<(), CliError> {
+    let fail = |error: &dyn std::fmt::Display| CliError::new(format!("cannot write `{}`: {error}", path.display()));
     if path.is_dir() {
-        return Err(CliError::new(format!("cannot write `{file}`: it is a directory")));
+        return Err(fail(&"it is a directory"));
     }
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
+    if !directory.is_dir() {
+        return Err(fail(&format!("there is no directory `{}`", directory.display())));
+    }
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".lossc-").suffix(".npy.tmp");
-    // A temporary file is private (0600); the result is an ordinary file.
+    builder.prefix(".lossc-").suffix(suffix);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o644));
     }
-    let mut temporary = builder.tempfile_in(directory).map_err(|error| fail("write", &error))?;
-    {
-        let mut writer = BufWriter::new(temporary.as_file_mut());
-        array
-            .as_standard_layout()
-            .write_npy(&mut writer)
-            .map_err(|error| fail("write", &error))?;
-        writer.flush().map_err(|error| fail("write", &error))?;
-    }
-    temporary.as_file().sync_all().map_err(|error| fail("write", &error))?;
-    temporary.persist(path).map_err(|error| fail("write", &error.error))?;
+    let mut temporary = builder.tempfile_in(directory).map_err(|error| fail(&error))?;
+    write(temporary.as_file_mut()).map_err(|error| fail(&error))?;
+    temporary.as_file().sync_all().map_err(|error| fail(&error))?;
+    temporary.persist(path).map_err(|error| fail(&error.error))?;
     Ok(())
 }
 

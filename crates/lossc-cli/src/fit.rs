@@ -759,20 +759,9 @@ fn svg(fit: &Fit, file: &str) -> Result<String, String> {
 /// Picks one fraction out of a [`lossc_fit::Health`].
 type Fraction = fn(&lossc_fit::Health) -> f64;
 
-/// Writes `bytes` beside `path`, then renames, so no half-written file is left.
+/// Writes `bytes` to `path` atomically ([`crate::data::write_atomically`]).
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    let fail = |error: &dyn std::fmt::Display| CliError::new(format!("cannot write `{}`: {error}", path.display()));
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        return Err(fail(&format!("there is no directory `{}`", dir.display())));
-    }
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
-    file.write_all(bytes).map_err(|e| fail(&e))?;
-    file.persist(path).map_err(|e| fail(&e.error))?;
-    Ok(())
+    crate::data::write_atomically(path, ".svg.tmp", |file| file.write_all(bytes))
 }
 
 #[cfg(test)]

@@ -274,6 +274,17 @@ fn plot_writes_the_curves_as_svg() {
     );
     assert!(texts.iter().any(|t| t.contains("stalled")), "{texts:?}");
     assert!(document.descendants().any(|node| node.tag_name().name() == "polyline"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&svg).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644, "an ordinary file, not the temporary's 0600");
+    }
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["curve.svg"], "no temporary file is left");
 }
 
 /// `error: MESSAGE` on stderr, nothing on stdout, exit status 2.

@@ -514,61 +514,14 @@ fn carries_value(builtin: Builtin, node: &lossc_ir::Node, k: usize) -> bool {
     node.ty.kind == lossc_ir::Kind::Num && !(builtin == Builtin::Where && k == 0) && builtin != Builtin::Float
 }
 
-/// Whether argument `k` of `builtin` can receive a derivative.
+/// Whether argument `k` of `builtin` can receive a derivative: the table's
+/// `has_derivative`, less `where`'s condition and `broadcast_like`'s shape
+/// operand.
 fn passes_gradient(builtin: Builtin, k: usize) -> bool {
     match builtin {
         Builtin::Where => k > 0,
         Builtin::BroadcastLike => k == 0,
-        Builtin::Eq
-        | Builtin::Ne
-        | Builtin::Lt
-        | Builtin::Le
-        | Builtin::Gt
-        | Builtin::Ge
-        | Builtin::And
-        | Builtin::Or
-        | Builtin::Not
-        | Builtin::Sign
-        | Builtin::Floor
-        | Builtin::Ceil
-        | Builtin::Round
-        | Builtin::Float
-        | Builtin::OneHot => false,
-        Builtin::Neg
-        | Builtin::Add
-        | Builtin::Sub
-        | Builtin::Mul
-        | Builtin::Div
-        | Builtin::Pow
-        | Builtin::Abs
-        | Builtin::Exp
-        | Builtin::Expm1
-        | Builtin::Log
-        | Builtin::Log1p
-        | Builtin::Sqrt
-        | Builtin::Square
-        | Builtin::Sin
-        | Builtin::Cos
-        | Builtin::Tanh
-        | Builtin::Cosh
-        | Builtin::Sigmoid
-        | Builtin::LogSigmoid
-        | Builtin::Softplus
-        | Builtin::Relu
-        | Builtin::Maximum
-        | Builtin::Minimum
-        | Builtin::Xlogy
-        | Builtin::Clip
-        | Builtin::Sum
-        | Builtin::Mean
-        | Builtin::Max
-        | Builtin::Min
-        | Builtin::Logsumexp
-        | Builtin::Norm
-        | Builtin::Softmax
-        | Builtin::LogSoftmax
-        | Builtin::Take
-        | Builtin::ExpandDims => true,
+        _ => builtin.has_derivative(),
     }
 }
 

@@ -189,10 +189,52 @@ impl Operand {
     }
 }
 
+/// Operand `i` of an expression, a placeholder [`fill`] replaces.
+fn slot(i: usize) -> String {
+    format!("\u{1}{i}\u{1}")
+}
+
+/// `expr` with each operand's text at its [`slot`].
+fn fill(expr: &str, operands: &[String]) -> String {
+    let mut text = expr.to_string();
+    for (i, operand) in operands.iter().enumerate() {
+        text = text.replace(&slot(i), operand);
+    }
+    text
+}
+
+/// The expression computing `builtin` over its operands' [`slot`]s: the
+/// table's arithmetic, or for `x^e` with one exponent for the tile the
+/// interpreter's [`pow_form`] of `e`, known before the data is read (else
+/// `None`: the pass stays interpreted).
+fn builtin_expr<T: Real>(
+    builtin: Builtin,
+    args: &[Src],
+    pass: &Pass,
+    code: &Code,
+    statics: &Statics<T>,
+) -> Option<String> {
+    if let (Builtin::Pow, [base, Src::Scalar(k)]) = (builtin, args)
+        && !matches!(base, Src::Scalar(_))
+    {
+        let e = statics.get(code.alias[pass.scalars[*k]]).copied().flatten()?;
+        let x = slot(0);
+        return Some(match pow_form(e) {
+            PowForm::Square => format!("{x} * {x}"),
+            PowForm::Identity => x,
+            PowForm::One => "1.0".to_string(),
+            PowForm::Reciprocal => format!("1.0 / {x}"),
+            PowForm::General => format!("pow_general({x}, {})", literal(e)),
+        });
+    }
+    let slots: Vec<String> = (0..args.len()).map(slot).collect();
+    Some(format!("col(Builtin::{builtin:?}, &[{}])", slots.join(", ")))
+}
+
 /// One statement of the loop body, given how elements are indexed.
 enum Stmt {
-    Let(usize, Builtin, Vec<Operand>),
-    LetPow(usize, PowForm, Operand, String),
+    /// `v{n}`: an expression of [`builtin_expr`] and its operands.
+    Let(usize, String, Vec<Operand>),
     Accumulate(usize, Operand),
     Store(usize, Operand),
 }
@@ -252,18 +294,8 @@ fn pass_source<T: Real>(
                     .collect::<Option<Vec<_>>>()?;
                 let v = n_locals;
                 n_locals += 1;
-                // The interpreter's `pow` with one exponent for the tile.
-                let exponent = match (builtin, args.as_slice()) {
-                    (Builtin::Pow, [base, Src::Scalar(k)]) if !matches!(base, Src::Scalar(_)) => Some(*k),
-                    _ => None,
-                };
-                match exponent {
-                    Some(k) => {
-                        let e = statics.get(code.alias[pass.scalars[k]]).copied().flatten()?;
-                        body.push(Stmt::LetPow(v, pow_form(e), operands[0].clone(), literal(e)));
-                    }
-                    None => body.push(Stmt::Let(v, *builtin, operands)),
-                }
+                let expr = builtin_expr(*builtin, args, pass, code, statics)?;
+                body.push(Stmt::Let(v, expr, operands));
                 local[*r] = Some(v);
             }
             Instr::Accumulate {
@@ -289,19 +321,9 @@ fn pass_source<T: Real>(
         let mut text = String::new();
         for stmt in &body {
             let _ = match stmt {
-                Stmt::Let(v, builtin, args) => {
+                Stmt::Let(v, expr, args) => {
                     let args: Vec<String> = args.iter().map(|a| a.text(block)).collect();
-                    writeln!(text, "let v{v} = col(Builtin::{builtin:?}, &[{}]);", args.join(", "))
-                }
-                Stmt::LetPow(v, form, x, e) => {
-                    let x = x.text(block);
-                    match form {
-                        PowForm::Square => writeln!(text, "let v{v} = {x} * {x};"),
-                        PowForm::Identity => writeln!(text, "let v{v} = {x};"),
-                        PowForm::One => writeln!(text, "let v{v}: T = 1.0;"),
-                        PowForm::Reciprocal => writeln!(text, "let v{v} = 1.0 / {x};"),
-                        PowForm::General => writeln!(text, "let v{v} = pow_general({x}, {e});"),
-                    }
+                    writeln!(text, "let v{v}: T = {};", fill(expr, &args))
                 }
                 Stmt::Accumulate(j, x) => writeln!(
                     text,
@@ -489,7 +511,7 @@ fn last_uses(pass: &Pass) -> Vec<usize> {
 }
 
 /// One elementwise step of a run: value `v{n}`, `expr` with operand `i` at
-/// the placeholder `\u{1}i\u{1}`.
+/// its [`slot`].
 #[derive(Debug)]
 struct Elem {
     n: usize,
@@ -555,16 +577,14 @@ impl Run {
             let _ = writeln!(body, "for e in 0..{} {{", BLOCK_ROWS * width);
         }
         for (_, Elem { n, expr, operands }) in &elems {
-            let mut text = expr.clone();
-            for (i, o) in operands.iter().enumerate() {
-                text = text.replace(&format!("\u{1}{i}\u{1}"), &render(o));
-            }
+            let texts: Vec<String> = operands.iter().map(render).collect();
+            let text = fill(expr, &texts);
             let keep = if stored(*n) {
                 format!(" v{n}[e] = t{n};")
             } else {
                 String::new()
             };
-            let _ = writeln!(body, "let t{n} = {text};{keep}");
+            let _ = writeln!(body, "let t{n}: T = {text};{keep}");
         }
         let _ = writeln!(body, "{}", if nested { "} }" } else { "}" });
     }
@@ -643,26 +663,9 @@ fn rows_source<T: Real>(
                     return None;
                 }
                 // Operands as placeholders, rendered when the run is written.
-                let slot = |i: usize| format!("\u{1}{i}\u{1}");
                 let expr = match op {
                     MapOp::LseFinish => format!("logsumexp_finish::<T, math::Fast>({}, {})", slot(0), slot(1)),
-                    MapOp::Builtin(Builtin::Pow) if matches!(args.as_slice(), [base, Src::Scalar(_)] if !matches!(base, Src::Scalar(_))) =>
-                    {
-                        let Src::Scalar(k) = args[1] else { return None };
-                        let e = statics.get(code.alias[pass.scalars[k]]).copied().flatten()?;
-                        let x = slot(0);
-                        match pow_form(e) {
-                            PowForm::Square => format!("{x} * {x}"),
-                            PowForm::Identity => x,
-                            PowForm::One => "1.0".to_string(),
-                            PowForm::Reciprocal => format!("1.0 / {x}"),
-                            PowForm::General => format!("pow_general({x}, {})", literal(e)),
-                        }
-                    }
-                    MapOp::Builtin(builtin) => {
-                        let args: Vec<String> = (0..operands.len()).map(slot).collect();
-                        format!("col(Builtin::{builtin:?}, &[{}])", args.join(", "))
-                    }
+                    MapOp::Builtin(builtin) => builtin_expr(*builtin, args, pass, code, statics)?,
                 };
                 run.push(&mut body, *width, n, Elem { n, expr, operands }, &last_use);
                 local[*r] = Some(RowVal::Local { name, width: *width });

@@ -474,22 +474,29 @@ impl<T: Real> ChunkContext<'_, '_, '_, T> {
             Vec::new()
         };
         let mut row = start;
+        // The tile's pointers, refilled for each tile (no allocation per tile).
+        let mut input_ptrs: Vec<*const std::ffi::c_void> = Vec::with_capacity(inputs.len());
+        let mut output_ptrs: Vec<*mut std::ffi::c_void> = Vec::with_capacity(outs.len());
         while row < end {
             let rows = tile.min(end - row);
             let offset = row - start;
-            let input_ptrs: Vec<*const std::ffi::c_void> = inputs
-                .iter()
-                .zip(&abi.input_widths)
-                .map(|(data, w)| data[row * w..(row + rows) * w].as_ptr().cast())
-                .collect();
-            let output_ptrs: Vec<*mut std::ffi::c_void> = if self.streaming {
-                scratch.iter_mut().map(|s| s.as_mut_ptr().cast()).collect()
+            input_ptrs.clear();
+            input_ptrs.extend(
+                inputs
+                    .iter()
+                    .zip(&abi.input_widths)
+                    .map(|(data, w)| data[row * w..(row + rows) * w].as_ptr().cast::<std::ffi::c_void>()),
+            );
+            output_ptrs.clear();
+            if self.streaming {
+                output_ptrs.extend(scratch.iter_mut().map(|s| s.as_mut_ptr().cast::<std::ffi::c_void>()));
             } else {
-                outs.iter_mut()
-                    .zip(&abi.output_widths)
-                    .map(|(o, w)| o[offset * w..(offset + rows) * w].as_mut_ptr().cast())
-                    .collect()
-            };
+                output_ptrs.extend(outs.iter_mut().zip(&abi.output_widths).map(|(o, w)| {
+                    o[offset * w..(offset + rows) * w]
+                        .as_mut_ptr()
+                        .cast::<std::ffi::c_void>()
+                }));
+            }
             let call = Call {
                 n: rows,
                 inputs: input_ptrs.as_ptr(),

@@ -685,33 +685,9 @@ impl Sampler<'_> {
     }
 }
 
-/// Writes `bytes` beside `path`, then renames, so no half-written file is
-/// left. The file is readable by all (`rw-r--r--`), as a picture to publish
-/// should be, not private as a temporary file is.
+/// Writes `bytes` to `path` atomically ([`crate::data::write_atomically`]).
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    let fail = |error: &dyn std::fmt::Display| CliError::new(format!("cannot write `{}`: {error}", path.display()));
-    if path.is_dir() {
-        return Err(fail(&"it is a directory"));
-    }
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        return Err(fail(&format!("there is no directory `{}`", dir.display())));
-    }
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".lossc-").suffix(".svg.tmp");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    let mut file = builder.tempfile_in(dir).map_err(|e| fail(&e))?;
-    file.write_all(bytes).map_err(|e| fail(&e))?;
-    file.as_file().sync_all().map_err(|e| fail(&e))?;
-    file.persist(path).map_err(|e| fail(&e.error))?;
-    Ok(())
+    crate::data::write_atomically(path, ".svg.tmp", |file| file.write_all(bytes))
 }
 
 #[cfg(test)]
