@@ -350,6 +350,9 @@ fn pass_source<T: Real>(
             "let in{j}b: &[T; {lanes}] = in{j}[base..base + {lanes}].try_into().unwrap();"
         );
     }
+    for j in 0..n_in {
+        let _ = writeln!(f, "prefetch(in{j}[base..].as_ptr(), {lanes});");
+    }
     for o in 0..n_outputs {
         let _ = writeln!(
             f,
@@ -433,6 +436,12 @@ fn footer(abi: &GeneratedPass) -> String {
     f.push_str("}\n");
     f
 }
+
+/// How far ahead of the block being computed a generated pass asks for its
+/// inputs' cache lines: 4 KB (64 blocks of 64 f32). Measured on the
+/// project's machine (BCE, 10M f32, loss alone): none 14.9 ms, the current
+/// lines only 8.3 ms, 2-8 KB ahead 6.7-7.0 ms.
+const PREFETCH_BYTES: usize = 4096;
 
 /// Rows per block of a pass over rows of several elements.
 const BLOCK_ROWS: usize = 16;
@@ -774,6 +783,9 @@ fn rows_source<T: Real>(
     // the last, shorter one.
     let block = |rows_expr: &str| -> String {
         let mut text = format!("let rows: usize = {rows_expr};\n");
+        for (j, w) in abi.input_widths.iter().enumerate() {
+            let _ = writeln!(text, "prefetch(in{j}[row0 * {w}..].as_ptr(), rows * {w});");
+        }
         // Each input's rows, transposed (the last block's missing rows zero).
         for (j, w) in abi.input_widths.iter().enumerate() {
             let _ = writeln!(
@@ -929,6 +941,25 @@ fn pow_general(x: T, y: T) -> T {{
     {general_pow}
 }}
 
+/// Asks for the cache lines of the `len` elements that start
+/// {prefetch_bytes} bytes after `p` (a hint: it never faults, so the
+/// address may lie past the input). A fused loop does so much arithmetic
+/// per element that the hardware prefetchers fall behind; without this,
+/// a pass over data in main memory runs at half the speed of one in cache.
+#[inline(always)]
+fn prefetch(p: *const T, len: usize) {{
+    #[cfg(target_arch = "x86_64")]
+    {{
+        let start = (p as *const i8).wrapping_add({prefetch_bytes});
+        let mut offset = 0;
+        while offset < len * core::mem::size_of::<T>() {{
+            // SAFETY: a prefetch reads nothing and cannot fault.
+            unsafe {{ core::arch::x86_64::_mm_prefetch::<{{ core::arch::x86_64::_MM_HINT_T0 }}>(start.wrapping_add(offset)) }};
+            offset += 64;
+        }}
+    }}
+}}
+
 #[repr(C)]
 pub struct Call {{
     n: usize,
@@ -942,6 +973,7 @@ pub struct Call {{
         variants = variants.join(", "),
         scalar = lossc_ir::builtins::SCALAR_SOURCE,
         math = MATH_SOURCE,
+        prefetch_bytes = PREFETCH_BYTES,
     )
 }
 
