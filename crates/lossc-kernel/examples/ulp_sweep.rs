@@ -1,7 +1,8 @@
 //! Measures the ulp error of the kernels' elementary functions against the
 //! standard library over every f32 bit pattern, and over 10^8 random f64s
 //! (uniform in their bit patterns, so every exponent is hit):
-//! `cargo run --release -p lossc-kernel --example ulp_sweep`.
+//! `cargo run --release -p lossc-kernel --example ulp_sweep [NAME]` (only
+//! the functions called NAME, e.g. `ln`, when given).
 #![allow(clippy::print_stdout)] // An example prints its findings.
 #![allow(clippy::type_complexity)] // Tables of (name, fast, reference) functions.
 
@@ -9,6 +10,8 @@ use lossc_kernel::math::*;
 use rayon::prelude::*;
 
 fn main() {
+    let only = std::env::args().nth(1);
+    let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
     let f32s: [(&str, fn(f32) -> f32, fn(f32) -> f32); 6] = [
         ("exp", exp_f32, f32::exp),
         ("exp_m1", exp_m1_f32, f32::exp_m1),
@@ -17,7 +20,7 @@ fn main() {
         ("tanh", tanh_f32, f32::tanh),
         ("cosh", cosh_f32, f32::cosh),
     ];
-    for (name, fast, reference) in f32s {
+    for (name, fast, reference) in f32s.into_iter().filter(|f| wanted(f.0)) {
         let (worst, at, differ) = (0..=u16::MAX as u32)
             .into_par_iter()
             .map(|high| {
@@ -49,7 +52,7 @@ fn main() {
         ("tanh", tanh_f64, f64::tanh),
         ("cosh", cosh_f64, f64::cosh),
     ];
-    for (name, fast, reference) in f64s {
+    for (name, fast, reference) in f64s.into_iter().filter(|f| wanted(f.0)) {
         let worst = (0..100u64)
             .into_par_iter()
             .map(|block| {

@@ -768,8 +768,9 @@ fn rows_source<T: Real>(
                 run.flush(&mut body, &last_use);
                 let _ = writeln!(
                     body,
-                    "for l in 0..rows {{ for k in 0..{width} {{ let e = k * {rows} + l; \
-                     out{output}[(row0 + l) * {width} + k] = {}; }} }}",
+                    "{{ let rows_out = &mut out{output}[row0 * {width}..row0 * {width} + rows * {width}]; \
+                     for l in 0..rows {{ for k in 0..{width} {{ let e = k * {rows} + l; \
+                     rows_out[l * {width} + k] = {}; }} }} }}",
                     source.at("e", "k")
                 );
             }
@@ -786,11 +787,14 @@ fn rows_source<T: Real>(
         for (j, w) in abi.input_widths.iter().enumerate() {
             let _ = writeln!(text, "prefetch(in{j}[row0 * {w}..].as_ptr(), rows * {w});");
         }
-        // Each input's rows, transposed (the last block's missing rows zero).
+        // Each input's rows, transposed (the last block's missing rows
+        // zero), from a slice of exactly the block's rows: with a constant
+        // row count the copy has no bounds checks.
         for (j, w) in abi.input_widths.iter().enumerate() {
             let _ = writeln!(
                 text,
-                "let mut x{j} = [0.0 as T; {}]; for l in 0..rows {{ for k in 0..{w} {{ x{j}[k * {rows} + l] = in{j}[(row0 + l) * {w} + k]; }} }}",
+                "let mut x{j} = [0.0 as T; {}]; {{ let rows_in = &in{j}[row0 * {w}..row0 * {w} + rows * {w}]; \
+                 for l in 0..rows {{ for k in 0..{w} {{ x{j}[k * {rows} + l] = rows_in[l * {w} + k]; }} }} }}",
                 rows * w
             );
         }

@@ -133,15 +133,22 @@ pub fn ln_f32(x: f32) -> f32 {
     let k = (ix >> 23) as i32 - 0x7f + bias;
     let m = f32::from_bits((ix & 0x007f_ffff) + 0x3f35_04f3);
     let f = m - 1.0;
-    let s = f / (2.0 + f);
-    let z = s * s;
-    let w = z * z;
-    let t1 = w * 0.242_790_79f32.mul_add(w, 0.400_009_72);
-    let t2 = z * 0.284_987_87f32.mul_add(w, 0.666_666_627);
-    let r = t2 + t1;
-    let hfsq = 0.5 * f * f;
+    // ln(1 + f) = f - f^2 / 2 + f^3 P(f), P a minimax polynomial (Cephes'
+    // `logf`): no division, which costs more than the polynomial.
+    let mut p = 7.037_683_6e-2f32;
+    p = p.mul_add(f, -1.151_461_031e-1);
+    p = p.mul_add(f, 1.167_699_874e-1);
+    p = p.mul_add(f, -1.242_014_084_6e-1);
+    p = p.mul_add(f, 1.424_932_278_7e-1);
+    p = p.mul_add(f, -1.666_805_766_5e-1);
+    p = p.mul_add(f, 2.000_071_476_5e-1);
+    p = p.mul_add(f, -2.499_999_399_3e-1);
+    p = p.mul_add(f, 3.333_333_117_4e-1);
+    let z = f * f;
     let dk = k as f32;
-    let y = s.mul_add(hfsq + r, dk * 9.058_000_6e-6) - hfsq + f + dk * 0.693_138_122_6;
+    // k ln 2 in two parts; the high part times k is exact.
+    let r = (z * f).mul_add(p, dk.mul_add(-2.121_944_4e-4, -0.5 * z));
+    let y = dk.mul_add(0.693_359_375, f + r);
     let special = if x == 0.0 {
         f32::NEG_INFINITY
     } else if x == f32::INFINITY {
@@ -149,7 +156,10 @@ pub fn ln_f32(x: f32) -> f32 {
     } else {
         f32::NAN
     };
-    if x > 0.0 && x < f32::INFINITY { y } else { special }
+    // x in (0, inf), denormals included, in two integer operations: its
+    // bits minus one, unsigned, below those of the largest finite number.
+    let positive_finite = x.to_bits().wrapping_sub(1) < f32::MAX.to_bits();
+    if positive_finite { y } else { special }
 }
 
 /// `x^y` in f32 for a general exponent: `exp(y ln x)` through f64 (53-bit
@@ -322,7 +332,10 @@ pub fn ln_f64(x: f64) -> f64 {
     } else {
         f64::NAN
     };
-    if x > 0.0 && x < f64::INFINITY { y } else { special }
+    // x in (0, inf), denormals included, in two integer operations: its
+    // bits minus one, unsigned, below those of the largest finite number.
+    let positive_finite = x.to_bits().wrapping_sub(1) < f64::MAX.to_bits();
+    if positive_finite { y } else { special }
 }
 
 #[inline(always)]

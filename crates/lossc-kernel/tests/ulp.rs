@@ -117,6 +117,9 @@ fn f64_functions_are_within_the_bound_at_every_exponent() {
             check(f64::from_bits(next()));
             let u = (next() >> 11) as f64 / (1u64 << 53) as f64;
             check(1500.0 * u - 750.0);
+            // Around 1 (ln's reduced argument, ln_1p's small arguments).
+            check(0.5 + 1.5 * u);
+            check(1.5 * u - 0.5);
             // Mantissas at small exponents (the polynomials' territory).
             let e = (next() % 80) as i32 - 70;
             check((u - 0.5) * 2f64.powi(e));
