@@ -382,6 +382,17 @@ fn run_pass<T: Real>(
         .iter()
         .map(|&u| uniform[u].first().copied().unwrap_or_else(T::nan))
         .collect();
+    // What every chunk of a generated pass reads: made once per pass.
+    let (compiled_scalars, compiled_inputs): (Vec<T>, Vec<&[T]>) = match compiled {
+        Some((_, abi)) => (
+            abi.scalars
+                .iter()
+                .map(|&(u, e)| uniform[u].get(e).copied().unwrap_or_else(T::nan))
+                .collect(),
+            abi.inputs.iter().map(|&i| env.native[i].unwrap_or(&[])).collect(),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
     let context = ChunkContext {
         env,
         pass,
@@ -389,6 +400,8 @@ fn run_pass<T: Real>(
         scalars: &scalars,
         streaming,
         compiled,
+        compiled_scalars: &compiled_scalars,
+        compiled_inputs: &compiled_inputs,
     };
     let work: Vec<(usize, Vec<&mut [T]>)> = per_chunk.into_iter().enumerate().collect();
     let sequential = rows * pass.width <= plan.granularity.sequential || rayon::current_num_threads() == 1;
@@ -434,6 +447,9 @@ struct ChunkContext<'a, 'e, 'd, T> {
     scalars: &'a [T],
     streaming: bool,
     compiled: Option<&'a (PassFn, GeneratedPass)>,
+    /// The generated pass's scalars and inputs, in its order.
+    compiled_scalars: &'a [T],
+    compiled_inputs: &'a [&'a [T]],
 }
 
 impl<T: Real> ChunkContext<'_, '_, '_, T> {
@@ -459,12 +475,7 @@ impl<T: Real> ChunkContext<'_, '_, '_, T> {
         let tile = pass.tile_rows;
         let start = c * pass.chunk_rows;
         let end = ((c + 1) * pass.chunk_rows).min(env.code.rows);
-        let scalars: Vec<T> = abi
-            .scalars
-            .iter()
-            .map(|&(u, e)| self.uniform[u].get(e).copied().unwrap_or_else(T::nan))
-            .collect();
-        let inputs: Vec<&[T]> = abi.inputs.iter().map(|&i| env.native[i].unwrap_or(&[])).collect();
+        let (scalars, inputs) = (self.compiled_scalars, self.compiled_inputs);
         let mut partials: Vec<Partial<T>> = pass.reductions.iter().map(Partial::new).collect();
         let mut sums = vec![[T::zero(); kernels::SUM_LANES]; abi.reductions.len()];
         let mut errors = sums.clone();
