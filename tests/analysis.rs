@@ -291,6 +291,71 @@ fn stable_forms_come_with_a_proven_fix() {
 }
 
 #[test]
+fn log_of_one_plus_is_reported_only_where_x_can_be_small() {
+    // Wing loss: `log(1 + x / e)` sees x near 0; `log(1 + w / e)` is log(6).
+    let src = "input y_true: real\ninput y_pred: real\nconst w = 10.0\nconst e = 2.0\n\
+               let x = abs(y_true - y_pred)\nlet c = w - w * log(1 + w / e)\n\
+               loss = mean(where(x < w, w * log(1 + x / e), x - c))";
+    let found = check(src, Dtype::F32);
+    let precision: Vec<&Diagnostic> = found.iter().filter(|d| d.code == Code::PrecisionLoss).collect();
+    assert_eq!(precision.len(), 1, "{:#?}", codes(&found));
+    assert!(
+        precision[0].message.contains("log1p(x / e)"),
+        "{}",
+        precision[0].message
+    );
+    // Bounded away from 0 (x >= 1: at most one bit of x lost): nothing to say.
+    absent(
+        "input y_pred: [1, 10]\nloss = mean(log(1 + y_pred))",
+        Dtype::F32,
+        Code::PrecisionLoss,
+    );
+    absent(
+        "input y_pred: [1, 10]\nloss = mean(exp(y_pred) - 1)",
+        Dtype::F32,
+        Code::PrecisionLoss,
+    );
+    expect(
+        "input y_pred: [0, 1]\nloss = mean(exp(y_pred) - 1)",
+        Dtype::F32,
+        Code::PrecisionLoss,
+        Severity::Warning,
+        &["expm1(y_pred)"],
+    );
+}
+
+#[test]
+fn an_overflow_only_the_gradient_has_says_so() {
+    // Focal loss from logits: the value stays below 4 |x|; a gradient term
+    // (written at `y_true * p`) reaches 8 |x| first.
+    let src = "input y_true: {0, 1}\ninput logits: real\nwrt logits\nlet p = sigmoid(logits)\n\
+               let ce = softplus(logits) - y_true * logits\nlet p_t = y_true * p + (1 - y_true) * (1 - p)\n\
+               loss = mean((1 - p_t) ^ 2 * ce)";
+    let d = expect(
+        src,
+        Dtype::F32,
+        Code::Overflow,
+        Severity::Note,
+        &["the gradient through `"],
+    );
+    assert!(!d.message.starts_with('`'), "{}", d.message);
+}
+
+#[test]
+fn a_dead_share_names_the_box_it_was_sampled_in() {
+    // Contrastive loss: dist in [0, inf) is sampled in [0, 10], not [-10, 10].
+    let src = "input y_true: {0, 1}\ninput dist: [0, inf)\nwrt dist\n\
+               loss = mean(y_true * square(dist) + (1 - y_true) * square(maximum(1 - dist, 0)))";
+    expect(
+        src,
+        Dtype::F32,
+        Code::DeadGradient,
+        Severity::Warning,
+        &["of points sampled in [0, 10]"],
+    );
+}
+
+#[test]
 fn jumps_and_kinks() {
     let src = "input y_pred: [0, 1]\nloss = mean(where(y_pred > 0.5, 1 - y_pred, 1))";
     expect(

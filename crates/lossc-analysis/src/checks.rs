@@ -346,8 +346,15 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
                 .is_some()
         };
         let severity_note = at >= 1e6 || !shown;
+        // A gradient node carries the span of the forward expression it
+        // differentiates: say that it is the gradient which overflows there.
+        let what = if subject.is_gradient(node) {
+            format!("the gradient through `{text}`")
+        } else {
+            format!("`{text}`")
+        };
         let message = format!(
-            "`{text}` can exceed the largest {dtype} ({}) for inputs of magnitude {} or more",
+            "{what} can exceed the largest {dtype} ({}) for inputs of magnitude {} or more",
             crate::format_approx(max_finite(dtype)),
             crate::format_approx(at)
         );
@@ -1038,12 +1045,23 @@ fn reachable(program: &Program, root: NodeId) -> Vec<bool> {
     seen
 }
 
+/// Below this magnitude, rounding `1 + x` drops more than four of `x`'s low bits.
+const SMALL: f64 = 1.0 / 16.0;
+
 /// Expressions a stable built-in computes better, with the proven-equal fix.
 fn stable_forms(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
     let program = &subject.program;
     let used = reachable(program, subject.root);
     let is = |n: NodeId, b: Builtin| matches!(program.node(n).op, Op::Call(x, _) if x == b);
     let literal = |n: NodeId, v: f64| matches!(program.node(n).op, Op::Literal(x) if x == v);
+    // `1 + x` and `exp(x) - 1` lose x's low bits only where x is small: more
+    // than four of them below 1/16. Where x never gets there (a constant such as
+    // `w / e` = 5, or an input bounded away from 0) the plain form is as good.
+    let mut ranges = analysis(subject, &vec![None; program.inputs.len()], f64::INFINITY);
+    let mut can_be_small = |n: NodeId| {
+        let v = ranges.value(n);
+        !v.meet(Iv::new(-SMALL, SMALL)).is_empty()
+    };
     for (i, node) in program.nodes[..subject.first_gradient].iter().enumerate() {
         if !used[i] {
             continue;
@@ -1069,6 +1087,8 @@ fn stable_forms(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
                         "`log(1 + exp(x))` overflows for large x",
                         "softplus",
                     ))
+                } else if !can_be_small(add.args[other]) {
+                    None
                 } else {
                     let x = subject.operand(arg(0), other);
                     Some((
@@ -1106,7 +1126,9 @@ fn stable_forms(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
                     "",
                 ))
             }
-            Builtin::Sub if is(arg(0), Builtin::Exp) && literal(arg(1), 1.0) => {
+            Builtin::Sub
+                if is(arg(0), Builtin::Exp) && literal(arg(1), 1.0) && can_be_small(program.node(arg(0)).args[0]) =>
+            {
                 let x = subject.operand(arg(0), 0);
                 Some((
                     format!("expm1({x})"),

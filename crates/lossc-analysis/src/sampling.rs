@@ -135,19 +135,22 @@ fn row_len(program: &Program, input: &lossc_ir::Input) -> usize {
 }
 
 /// Samples drawn uniformly and independently per element from the domains
-/// (from the box, for unbounded ones); whether every domain was bounded.
-fn points(program: &Program, dtype: Dtype, case: &[Option<f64>], count: usize) -> (Vec<Sample>, bool) {
+/// (from the box, for unbounded ones), and what they are a sample of.
+fn points(program: &Program, dtype: Dtype, case: &[Option<f64>], count: usize) -> (Vec<Sample>, String) {
     let mut rng = Rng(0x5EED);
-    let mut bounded = true;
+    // The inputs whose domain was cut to the box, and the range sampled.
+    let mut cut: Vec<(String, (f64, f64))> = Vec::new();
     let ranges: Vec<(f64, f64)> = program
         .inputs
         .iter()
-        .map(|input| {
+        .enumerate()
+        .map(|(i, input)| {
             let (lo, hi) = crate::domain_bounds(&input.domain, dtype);
-            if !matches!(input.domain, Domain::Set(_)) && (lo < -BOX || hi > BOX) {
-                bounded = false;
+            let range = (lo.max(-BOX), hi.min(BOX));
+            if !matches!(input.domain, Domain::Set(_)) && case[i].is_none() && (lo < -BOX || hi > BOX) {
+                cut.push((input.name.clone(), range));
             }
-            (lo.max(-BOX), hi.min(BOX))
+            range
         })
         .collect();
     let samples = (0..count)
@@ -173,7 +176,27 @@ fn points(program: &Program, dtype: Dtype, case: &[Option<f64>], count: usize) -
                 .collect()
         })
         .collect();
-    (samples, bounded)
+    (samples, region_text(&cut))
+}
+
+/// Which points a sampled fraction is of: the declared domain, or the box
+/// its unbounded inputs were cut to ("of points sampled in [0, 10]", or,
+/// when the inputs were cut differently, each named).
+fn region_text(cut: &[(String, (f64, f64))]) -> String {
+    let range = |(lo, hi): (f64, f64)| format!("[{}, {}]", crate::format_number(lo), crate::format_number(hi));
+    match cut {
+        [] => "of the declared domain".to_string(),
+        [(_, first), rest @ ..] if rest.iter().all(|(_, r)| r == first) => {
+            format!("of points sampled in {}", range(*first))
+        }
+        _ => {
+            let each: Vec<String> = cut
+                .iter()
+                .map(|(name, r)| format!("`{name}` in {}", range(*r)))
+                .collect();
+            format!("of points sampled with {}", each.join(", "))
+        }
+    }
 }
 
 /// The values of `roots` at each point: per point, per root, its elements.
@@ -267,7 +290,7 @@ pub struct Dead {
     pub fraction: f64,
     pub cause: Option<(NodeId, String, bool)>,
     /// "of the declared domain", or of the sampled box.
-    pub region: &'static str,
+    pub region: String,
 }
 
 /// Samples one case: returns the dead-gradient measurements, and pushes the
@@ -281,7 +304,7 @@ pub fn run(view: View<'_>, case: &[Option<f64>], cases: usize, out: &mut Vec<Dia
     let together = view.separable();
     // The samples are shared out among the cases (at least 200 each).
     let budget = if together { 2000 } else { SAMPLES };
-    let (pts, bounded) = points(program, view.dtype, case, (budget / cases.max(1)).max(200));
+    let (pts, region) = points(program, view.dtype, case, (budget / cases.max(1)).max(200));
     let reach = reachable(program, view.root);
     let mut selections = Vec::new();
     for (i, node) in program.nodes[..view.first_gradient].iter().enumerate() {
@@ -306,11 +329,6 @@ pub fn run(view: View<'_>, case: &[Option<f64>], cases: usize, out: &mut Vec<Dia
     }
     let Some(values) = evaluate(&view, &pts, &roots, together) else {
         return dead_reports;
-    };
-    let region = if bounded {
-        "of the declared domain"
-    } else {
-        "of points sampled in [-10, 10]"
     };
     for (k, (var, _)) in view.gradients.iter().enumerate() {
         let dead: Vec<usize> = (0..pts.len())
@@ -399,7 +417,7 @@ pub fn run(view: View<'_>, case: &[Option<f64>], cases: usize, out: &mut Vec<Dia
             var: *var,
             fraction,
             cause,
-            region,
+            region: region.clone(),
         });
     }
     discontinuities(&view, &pts, &selections, out);
@@ -448,7 +466,7 @@ pub fn report_dead(view: &View<'_>, cases: &[(String, Vec<Dead>)], out: &mut Vec
                 var: *var,
                 fraction: total,
                 cause: per_case[0].1.cause.clone(),
-                region: per_case[0].1.region,
+                region: per_case[0].1.region.clone(),
             };
             vec![("", &merged)]
         } else {
@@ -483,7 +501,7 @@ pub fn report_dead(view: &View<'_>, cases: &[(String, Vec<Dead>)], out: &mut Vec
                 format!(" (with {case_text})")
             };
             match &dead.cause {
-                Some((node, _, true)) => clip_saturation(view, *node, share, dead.region, out),
+                Some((node, _, true)) => clip_saturation(view, *node, share, &dead.region, out),
                 Some((node, text, false)) => out.push(
                     Diagnostic::warning(
                         Code::DeadGradient,
