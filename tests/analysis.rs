@@ -374,6 +374,36 @@ fn jumps_and_kinks() {
         Severity::Note,
         &["y_true - y_pred = 0"],
     );
+    // A kink that is 0 where it bends, squared (or raised above 1), is
+    // differentiable: the squared hinge's slope is 0 from both sides.
+    absent(&example("squared_hinge"), Dtype::F32, Code::NonSmooth);
+    absent(
+        "input y_pred: real\nloss = mean(pow(abs(y_pred), 1.5))",
+        Dtype::F32,
+        Code::NonSmooth,
+    );
+    // ... but not one that bends away from 0, or one also read elsewhere.
+    expect(
+        "input y_pred: real\nloss = mean(square(maximum(y_pred, 1)))",
+        Dtype::F32,
+        Code::NonSmooth,
+        Severity::Note,
+        &["y_pred = 1"],
+    );
+    expect(
+        "input y_pred: real\nlet a = abs(y_pred)\nloss = mean(square(a) + a)",
+        Dtype::F32,
+        Code::NonSmooth,
+        Severity::Note,
+        &["y_pred = 0"],
+    );
+    expect(
+        "input y_pred: real\nloss = mean(pow(abs(y_pred), 0.5) + 1)",
+        Dtype::F32,
+        Code::NonSmooth,
+        Severity::Note,
+        &["y_pred = 0"],
+    );
 }
 
 #[test]

@@ -945,6 +945,9 @@ fn non_smooth(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
         let Op::Call(builtin, _) = node.op else { continue };
         let id = NodeId(i as u32);
         let iv = |k: usize| value_of(node.args[k]);
+        if smoothed(program, &used, id, builtin, &value_of) {
+            continue;
+        }
         let where_text = match builtin {
             // abs has its kink where its own value is 0 (a branch that only runs
             // for |e| > delta, as in Huber, never gets there).
@@ -982,6 +985,37 @@ fn non_smooth(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
             )),
         );
     }
+}
+
+/// Whether a kink is smoothed away by what reads it: a kink whose value
+/// there is 0 (`abs(x)`, `relu(x)`, `maximum(x, 0)`, `minimum(x, 0)`),
+/// read only by `square` or a constant power above 1, is differentiable
+/// (squared hinge: both one-sided slopes are 0).
+fn smoothed(program: &Program, used: &[bool], kink: NodeId, builtin: Builtin, value_of: &dyn Fn(NodeId) -> Iv) -> bool {
+    let node = program.node(kink);
+    let zero = |n: NodeId| value_of(n).is_point() == Some(0.0);
+    let zero_at_kink = match builtin {
+        Builtin::Abs | Builtin::Relu => true,
+        Builtin::Maximum | Builtin::Minimum => zero(node.args[0]) || zero(node.args[1]),
+        _ => false,
+    };
+    if !zero_at_kink {
+        return false;
+    }
+    let mut readers = program
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, n)| used.get(*i).copied().unwrap_or(false) && n.args.contains(&kink))
+        .peekable();
+    readers.peek().is_some()
+        && readers.all(|(_, n)| match n.op {
+            Op::Call(Builtin::Square, _) => true,
+            Op::Call(Builtin::Pow, _) => {
+                n.args[0] == kink && n.args[1] != kink && value_of(n.args[1]).is_point().is_some_and(|p| p > 1.0)
+            }
+            _ => false,
+        })
 }
 
 /// A clip whose saturated side the value can reach kills the gradient of
