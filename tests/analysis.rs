@@ -326,8 +326,8 @@ fn log_of_one_plus_is_reported_only_where_x_can_be_small() {
 
 #[test]
 fn an_overflow_only_the_gradient_has_says_so() {
-    // Focal loss from logits: the value stays below 4 |x|; a gradient term
-    // (written at `y_true * p`) reaches 8 |x| first.
+    // Focal loss from logits: a gradient term written at `y_true * p` (which
+    // itself stays in [0, 1]) overflows for smaller |logits| than the value.
     let src = "input y_true: {0, 1}\ninput logits: real\nwrt logits\nlet p = sigmoid(logits)\n\
                let ce = softplus(logits) - y_true * logits\nlet p_t = y_true * p + (1 - y_true) * (1 - p)\n\
                loss = mean((1 - p_t) ^ 2 * ce)";
