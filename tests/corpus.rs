@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! # <what it is>; source: <where it comes from>
-//! # hazards: <SPEC §3 codes that must be reported, comma-separated, or `none`>
+//! # hazards: <diagnostic codes that must be reported, comma-separated, or `none`>
 //! # clean: <yes|no>
 //! # dtype: f32          (optional: the hazards hold in f32 only)
 //! ```

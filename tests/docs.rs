@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use lossc::{CheckOptions, Code, Diagnostic, Severity};
 
-/// The codes that must have a page: all of them (SPEC.md §3: each code has a
+/// The codes that must have a page: all of them (each code has a
 /// page in `docs/` with a bad and a good example).
 const IMPLEMENTED: &[Code] = Code::ALL;
 

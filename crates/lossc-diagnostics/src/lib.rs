@@ -9,7 +9,7 @@
 //! happens once, in `lossc-cli`.
 //!
 //! The catalog of codes is [`Code`]; its kebab-case names are part of the
-//! public contract (SPEC.md §3) and are never renamed or reused. Every code has
+//! public contract (docs/diagnostics/README.md) and are never renamed or reused. Every code has
 //! a page `docs/diagnostics/<code>.md`, checked by `tests/docs.rs`.
 
 use std::fmt;
@@ -66,7 +66,7 @@ impl fmt::Display for Severity {
 
 macro_rules! codes {
     ($( $(#[$doc:meta])* $variant:ident = $name:literal, )*) => {
-        /// A stable diagnostic code (SPEC.md §3). Never renamed, never reused.
+        /// A stable diagnostic code (docs/diagnostics/README.md). Never renamed, never reused.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Code {
             $( $(#[$doc])* $variant, )*
