@@ -1,0 +1,166 @@
+//! `lossc cache dir|info|clean`: the cache of generated code that `--jit`
+//! fills (`lossc_jit::cache` keeps it; this module only reports and asks).
+
+use clap::{Args, Subcommand};
+use codespan_reporting::term::termcolor::WriteColor;
+use lossc_jit::{CacheEntry, CacheLocation, EntryKind, JitOptions};
+
+use crate::{CliError, Status, finish_output};
+
+pub(crate) const LONG_ABOUT: &str = "\
+Show or empty the cache of generated code.
+
+`lossc bench` (and `lossc eval --jit on|auto`) compile each fused pass of a
+loss with rustc into a shared library and keep it in a cache, so that the
+next run loads it in milliseconds. The cache is LOSSC_JIT_CACHE, else
+$XDG_CACHE_HOME/lossc/jit, else ~/.cache/lossc/jit (none without any of
+them: generated code is then off). lossc creates it readable by you only,
+uses it only while it is yours and no one else may write to it, checks each
+library's SHA-256 before loading it, and after each compilation evicts the
+least recently used libraries down to 256 MiB (LOSSC_JIT_CACHE_MAX_MB).
+
+`dir` prints the directory, `info` what it holds and whether it can be
+used, `clean` removes everything lossc keeps there (only lossc's own
+entries; the directory stays) and prints what it removed and the bytes
+freed. See docs/performance.md.
+
+Exit status: 0 success, 2 no cache directory, a bad LOSSC_JIT_* value, or a
+file that cannot be removed.";
+
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  lossc cache dir
+  lossc cache info
+  lossc cache clean
+  du -sh \"$(lossc cache dir)\"
+  LOSSC_JIT_CACHE=/scratch/lossc-jit lossc bench examples/bce.loss
+  LOSSC_JIT_CACHE_MAX_MB=64 lossc bench examples/focal.loss";
+
+/// Options of `lossc cache`.
+#[derive(Debug, Clone, Args)]
+pub struct CacheArgs {
+    #[command(subcommand)]
+    pub action: CacheAction,
+}
+
+/// What to do with the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum CacheAction {
+    /// Print the cache directory.
+    Dir,
+    /// Print the cache directory, its entries and their size, the size cap,
+    /// and whether the cache can be used.
+    Info,
+    /// Remove everything lossc keeps in the cache, printing each item and the
+    /// bytes freed.
+    Clean,
+}
+
+/// Runs `cache`: its report on `out`.
+pub fn run(args: &CacheArgs, out: &mut dyn WriteColor) -> Result<Status, CliError> {
+    let options = JitOptions::from_env().map_err(|error| CliError::new(error.to_string()))?;
+    let location = options
+        .cache
+        .clone()
+        .ok_or_else(|| CliError::new(lossc_jit::JitError::NoCache.to_string()))?;
+    let text = match args.action {
+        CacheAction::Dir => format!("{}\n", location.dir.display()),
+        CacheAction::Info => info(&location, &options)?,
+        CacheAction::Clean => clean(&location)?,
+    };
+    finish_output(
+        Status::Success,
+        out.write_all(text.as_bytes()).and_then(|()| out.flush()),
+    )
+}
+
+/// `info`'s report.
+fn info(location: &CacheLocation, options: &JitOptions) -> Result<String, CliError> {
+    let entries = location.entries().map_err(|error| CliError::new(error.to_string()))?;
+    let mut text = format!("cache of generated code: {}\n", location.dir.display());
+    let count = |kind: EntryKind| entries.iter().filter(|entry| entry.kind == kind).count();
+    let bytes: u64 = entries.iter().map(|entry| entry.bytes).sum();
+    if !location.dir.exists() {
+        text.push_str("entries: none (the directory does not exist yet)\n");
+    } else {
+        text.push_str(&format!(
+            "entries: {} {}, {}\n",
+            count(EntryKind::Library),
+            plural(count(EntryKind::Library), "library", "libraries"),
+            size(bytes)
+        ));
+        for (kind, what) in [
+            (EntryKind::Build, "compilations in progress or abandoned"),
+            (EntryKind::FailedSource, "sources of failed compilations"),
+            (EntryKind::Legacy, "files of an earlier layout (never loaded)"),
+        ] {
+            if count(kind) > 0 {
+                text.push_str(&format!("  and {} {what}\n", count(kind)));
+            }
+        }
+    }
+    text.push_str(&format!(
+        "size cap: {} (LOSSC_JIT_CACHE_MAX_MB), least recently used evicted first\n",
+        size(options.cache_max_bytes)
+    ));
+    match location.check() {
+        Ok(()) => text.push_str("usable: yes\n"),
+        Err(error) => text.push_str(&format!("usable: no, generated code is off: {error}\n")),
+    }
+    Ok(text)
+}
+
+/// `clean`'s report, after removing.
+fn clean(location: &CacheLocation) -> Result<String, CliError> {
+    let removed: Vec<CacheEntry> = location.clean().map_err(|error| CliError::new(error.to_string()))?;
+    if removed.is_empty() {
+        return Ok(format!("nothing to remove in {}\n", location.dir.display()));
+    }
+    let mut text = String::new();
+    for entry in &removed {
+        text.push_str(&format!("removed {} ({})\n", entry.path.display(), size(entry.bytes)));
+    }
+    let bytes: u64 = removed.iter().map(|entry| entry.bytes).sum();
+    text.push_str(&format!(
+        "removed {} {} from {}: {bytes} bytes freed\n",
+        removed.len(),
+        plural(removed.len(), "item", "items"),
+        location.dir.display()
+    ));
+    Ok(text)
+}
+
+fn plural(count: usize, one: &'static str, many: &'static str) -> &'static str {
+    if count == 1 { one } else { many }
+}
+
+/// `bytes` for people: `812 bytes`, `3.4 KiB`, `1.2 MiB`, `2.0 GiB`.
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} {}", plural(bytes as usize, "byte", "bytes"));
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(size(0), "0 bytes");
+        assert_eq!(size(1), "1 byte");
+        assert_eq!(size(1023), "1023 bytes");
+        assert_eq!(size(1536), "1.5 KiB");
+        assert_eq!(size(256 << 20), "256.0 MiB");
+        assert_eq!(size(3 << 40), "3.0 TiB");
+        assert_eq!(size(5000 << 40), "5000.0 TiB");
+    }
+}
