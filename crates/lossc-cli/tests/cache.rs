@@ -252,8 +252,8 @@ fn a_cache_directory_others_may_write_to_is_not_used() {
     assert_eq!(
         stderr(&on),
         format!(
-            "error: --jit on: the cache of generated code {} is not safe to use: its group and others may write to \
-             it (mode 0777); only its owner may\n",
+            "error: --jit on: the cache of generated code {0} is not safe to use: its group and others may write to \
+             it (mode 0777); only its owner may; `chmod go-w {0}` makes it private\n",
             cache.display()
         )
     );

@@ -188,7 +188,13 @@ pub(crate) fn build_dir(dir: &Path, key: &str, counter: usize) -> PathBuf {
 /// mode 0700, checks every directory lossc owns, and removes the build
 /// directories of compilations that were killed.
 pub(crate) fn open(location: &CacheLocation, build_limit: Duration) -> Result<(), JitError> {
-    create_private_dir(&location.dir)?;
+    if let Err(error) = create_private_dir(&location.dir) {
+        // A file where the directory should be says so, not "file exists".
+        return Err(match fs::metadata(&location.dir) {
+            Ok(metadata) if !metadata.is_dir() => unsafe_cache(&location.dir, "it is not a directory".into()),
+            _ => error,
+        });
+    }
     for dir in location.private_dirs() {
         check_private_dir(dir)?;
     }
@@ -216,7 +222,14 @@ fn check_private_dir(dir: &Path) -> Result<(), JitError> {
     if !metadata.is_dir() {
         return Err(unsafe_cache(dir, "it is not a directory".into()));
     }
-    owned_and_private(&metadata).map_err(|why| unsafe_cache(dir, why))
+    owned_and_private(&metadata).map_err(|why| {
+        let fix = if why.starts_with("it is owned") {
+            "set LOSSC_JIT_CACHE to a directory of your own".to_string()
+        } else {
+            format!("`chmod go-w {}` makes it private", dir.display())
+        };
+        unsafe_cache(dir, format!("{why}; {fix}"))
+    })
 }
 
 /// `Ok` if `metadata` is of a file owned by this user (the effective uid)
@@ -726,7 +739,8 @@ mod tests {
         assert_eq!(
             error,
             format!(
-                "the cache of generated code {} is not safe to use: its group may write to it (mode 0775); only its owner may",
+                "the cache of generated code {0} is not safe to use: its group may write to it (mode 0775); only its owner \
+                 may; `chmod go-w {0}` makes it private",
                 location.root.display()
             )
         );

@@ -283,8 +283,8 @@ fn a_cache_directory_others_can_write_to_or_own_is_refused() {
     assert_eq!(
         error,
         format!(
-            "the cache of generated code {} is not safe to use: its group and others may write to it (mode \
-             0777); only its owner may",
+            "the cache of generated code {0} is not safe to use: its group and others may write to it (mode \
+             0777); only its owner may; `chmod go-w {0}` makes it private",
             cache.display()
         )
     );
@@ -301,7 +301,25 @@ fn a_cache_directory_others_can_write_to_or_own_is_refused() {
         error,
         format!(
             "the cache of generated code {} is not safe to use: it is owned by uid 65534, not by this user \
-             (uid 0)",
+             (uid 0); set LOSSC_JIT_CACHE to a directory of your own",
+            cache.display()
+        )
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_file_in_place_of_the_cache_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    std::fs::write(&cache, "not a directory").unwrap();
+    let mut options = options(&cache);
+    options.rustc = fake_rustc(dir.path(), "exit 0");
+    let error = Jit::new(options).unwrap_err().to_string();
+    assert_eq!(
+        error,
+        format!(
+            "the cache of generated code {} is not safe to use: it is not a directory",
             cache.display()
         )
     );
