@@ -4,7 +4,9 @@
 use clap::{Args, Subcommand};
 use codespan_reporting::term::termcolor::WriteColor;
 use lossc_jit::{CacheEntry, CacheLocation, EntryKind, JitOptions};
+use serde::Serialize;
 
+use crate::cli::Format;
 use crate::{CliError, Status, finish_output};
 
 pub(crate) const LONG_ABOUT: &str = "\
@@ -22,7 +24,10 @@ least recently used libraries down to 256 MiB (LOSSC_JIT_CACHE_MAX_MB).
 `dir` prints the directory, `info` what it holds and whether it can be
 used, `clean` removes everything lossc keeps there (only lossc's own
 entries; the directory stays) and prints what it removed and the bytes
-freed. See docs/performance.md.
+freed. With --format json each prints one JSON object instead: `dir`;
+`libraries`, `bytes`, `builds`, `failed_sources`, `legacy`, `max_bytes`,
+`usable` and `why` (info); `removed` (each `path`, `kind`, `bytes`) and
+`bytes_freed` (clean). See docs/performance.md.
 
 Exit status: 0 success, 2 no cache directory, a bad LOSSC_JIT_* value, or a
 file that cannot be removed.";
@@ -32,6 +37,7 @@ Examples:
   lossc cache dir
   lossc cache info
   lossc cache clean
+  lossc cache info --format json
   du -sh \"$(lossc cache dir)\"
   LOSSC_JIT_CACHE=/scratch/lossc-jit lossc bench examples/bce.loss
   LOSSC_JIT_CACHE_MAX_MB=64 lossc bench examples/focal.loss";
@@ -41,6 +47,10 @@ Examples:
 pub struct CacheArgs {
     #[command(subcommand)]
     pub action: CacheAction,
+
+    /// `text` (default) or `json`: one object (see `lossc help cache`).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Text, global = true)]
+    pub format: Format,
 }
 
 /// What to do with the cache.
@@ -63,10 +73,19 @@ pub fn run(args: &CacheArgs, out: &mut dyn WriteColor) -> Result<Status, CliErro
         .cache
         .clone()
         .ok_or_else(|| CliError::new(lossc_jit::JitError::NoCache.to_string()))?;
-    let text = match args.action {
-        CacheAction::Dir => format!("{}\n", location.dir.display()),
+    let report = match args.action {
+        CacheAction::Dir => Report::Dir {
+            dir: location.dir.display().to_string(),
+        },
         CacheAction::Info => info(&location, &options)?,
         CacheAction::Clean => clean(&location)?,
+    };
+    let text = match args.format {
+        Format::Text => report.text(),
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).map_err(|error| CliError::new(error.to_string()))?
+        ),
     };
     finish_output(
         Status::Success,
@@ -74,60 +93,153 @@ pub fn run(args: &CacheArgs, out: &mut dyn WriteColor) -> Result<Status, CliErro
     )
 }
 
-/// `info`'s report.
-fn info(location: &CacheLocation, options: &JitOptions) -> Result<String, CliError> {
+/// What a `cache` command found or did.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Report {
+    Dir {
+        dir: String,
+    },
+    Info {
+        dir: String,
+        exists: bool,
+        libraries: usize,
+        bytes: u64,
+        builds: usize,
+        failed_sources: usize,
+        legacy: usize,
+        max_bytes: u64,
+        usable: bool,
+        why: Option<String>,
+    },
+    Clean {
+        dir: String,
+        removed: Vec<Removed>,
+        bytes_freed: u64,
+    },
+}
+
+/// One item `clean` removed.
+#[derive(Debug, Serialize)]
+struct Removed {
+    path: String,
+    kind: &'static str,
+    bytes: u64,
+}
+
+/// `info`'s findings.
+fn info(location: &CacheLocation, options: &JitOptions) -> Result<Report, CliError> {
     let entries = location.entries().map_err(|error| CliError::new(error.to_string()))?;
-    let mut text = format!("cache of generated code: {}\n", location.dir.display());
     let count = |kind: EntryKind| entries.iter().filter(|entry| entry.kind == kind).count();
-    let bytes: u64 = entries.iter().map(|entry| entry.bytes).sum();
-    if !location.dir.exists() {
-        text.push_str("entries: none (the directory does not exist yet)\n");
-    } else {
-        text.push_str(&format!(
-            "entries: {} {}, {}\n",
-            count(EntryKind::Library),
-            plural(count(EntryKind::Library), "library", "libraries"),
-            size(bytes)
-        ));
-        for (kind, what) in [
-            (EntryKind::Build, "compilations in progress or abandoned"),
-            (EntryKind::FailedSource, "sources of failed compilations"),
-            (EntryKind::Legacy, "files of an earlier layout (never loaded)"),
-        ] {
-            if count(kind) > 0 {
-                text.push_str(&format!("  and {} {what}\n", count(kind)));
+    let why = location.check().err().map(|error| error.to_string());
+    Ok(Report::Info {
+        dir: location.dir.display().to_string(),
+        exists: location.dir.exists(),
+        libraries: count(EntryKind::Library),
+        bytes: entries.iter().map(|entry| entry.bytes).sum(),
+        builds: count(EntryKind::Build),
+        failed_sources: count(EntryKind::FailedSource),
+        legacy: count(EntryKind::Legacy),
+        max_bytes: options.cache_max_bytes,
+        usable: why.is_none(),
+        why,
+    })
+}
+
+/// Removes what lossc keeps in the cache: what it removed.
+fn clean(location: &CacheLocation) -> Result<Report, CliError> {
+    let removed: Vec<CacheEntry> = location.clean().map_err(|error| CliError::new(error.to_string()))?;
+    Ok(Report::Clean {
+        dir: location.dir.display().to_string(),
+        bytes_freed: removed.iter().map(|entry| entry.bytes).sum(),
+        removed: removed
+            .iter()
+            .map(|entry| Removed {
+                path: entry.path.display().to_string(),
+                kind: kind_name(entry.kind),
+                bytes: entry.bytes,
+            })
+            .collect(),
+    })
+}
+
+/// An entry kind's name in the JSON.
+fn kind_name(kind: EntryKind) -> &'static str {
+    match kind {
+        EntryKind::Library => "library",
+        EntryKind::FailedSource => "failed_source",
+        EntryKind::Build => "build",
+        EntryKind::Legacy => "legacy",
+    }
+}
+
+impl Report {
+    /// The report for people.
+    fn text(&self) -> String {
+        match self {
+            Report::Dir { dir } => format!("{dir}\n"),
+            Report::Info {
+                dir,
+                exists,
+                libraries,
+                bytes,
+                builds,
+                failed_sources,
+                legacy,
+                max_bytes,
+                why,
+                ..
+            } => {
+                let mut text = format!("cache of generated code: {dir}\n");
+                if *exists {
+                    text.push_str(&format!(
+                        "entries: {libraries} {}, {}\n",
+                        plural(*libraries, "library", "libraries"),
+                        size(*bytes)
+                    ));
+                } else {
+                    text.push_str("entries: none (the directory does not exist yet)\n");
+                }
+                for (count, what) in [
+                    (builds, "compilations in progress or abandoned"),
+                    (failed_sources, "sources of failed compilations"),
+                    (legacy, "files of an earlier layout (never loaded)"),
+                ] {
+                    if *count > 0 {
+                        text.push_str(&format!("  and {count} {what}\n"));
+                    }
+                }
+                text.push_str(&format!(
+                    "size cap: {} (LOSSC_JIT_CACHE_MAX_MB), least recently used evicted first\n",
+                    size(*max_bytes)
+                ));
+                match why {
+                    None => text.push_str("usable: yes\n"),
+                    Some(why) => text.push_str(&format!("usable: no, generated code is off: {why}\n")),
+                }
+                text
+            }
+            Report::Clean {
+                dir,
+                removed,
+                bytes_freed,
+            } => {
+                if removed.is_empty() {
+                    return format!("nothing to remove in {dir}\n");
+                }
+                let mut text = String::new();
+                for item in removed {
+                    text.push_str(&format!("removed {} ({})\n", item.path, size(item.bytes)));
+                }
+                text.push_str(&format!(
+                    "removed {} {} from {dir}: {bytes_freed} bytes freed\n",
+                    removed.len(),
+                    plural(removed.len(), "item", "items"),
+                ));
+                text
             }
         }
     }
-    text.push_str(&format!(
-        "size cap: {} (LOSSC_JIT_CACHE_MAX_MB), least recently used evicted first\n",
-        size(options.cache_max_bytes)
-    ));
-    match location.check() {
-        Ok(()) => text.push_str("usable: yes\n"),
-        Err(error) => text.push_str(&format!("usable: no, generated code is off: {error}\n")),
-    }
-    Ok(text)
-}
-
-/// `clean`'s report, after removing.
-fn clean(location: &CacheLocation) -> Result<String, CliError> {
-    let removed: Vec<CacheEntry> = location.clean().map_err(|error| CliError::new(error.to_string()))?;
-    if removed.is_empty() {
-        return Ok(format!("nothing to remove in {}\n", location.dir.display()));
-    }
-    let mut text = String::new();
-    for entry in &removed {
-        text.push_str(&format!("removed {} ({})\n", entry.path.display(), size(entry.bytes)));
-    }
-    let bytes: u64 = removed.iter().map(|entry| entry.bytes).sum();
-    text.push_str(&format!(
-        "removed {} {} from {}: {bytes} bytes freed\n",
-        removed.len(),
-        plural(removed.len(), "item", "items"),
-        location.dir.display()
-    ));
-    Ok(text)
 }
 
 fn plural(count: usize, one: &'static str, many: &'static str) -> &'static str {

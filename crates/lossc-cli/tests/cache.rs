@@ -319,3 +319,83 @@ fn cache_has_help_with_examples() {
     let bare = lossc().arg("cache").output().unwrap();
     assert_eq!(bare.status.code(), Some(2), "a subcommand is required");
 }
+
+#[test]
+fn cache_info_and_clean_as_json() {
+    let cache = tempfile::tempdir().unwrap();
+    let entry = cache.path().join("lossc-0123");
+    std::fs::create_dir(&entry).unwrap();
+    std::fs::write(entry.join("liblossc-0123.so"), vec![0u8; 3000]).unwrap();
+    std::fs::write(cache.path().join("lossc-4567.failed.rs"), "fn f(").unwrap();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let output = lossc()
+            .env("LOSSC_JIT_CACHE", cache.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let info = json(&["cache", "info", "--format", "json"]);
+    assert_eq!(info["dir"], cache.path().display().to_string());
+    assert_eq!(info["libraries"], 1);
+    assert_eq!(info["failed_sources"], 1);
+    assert_eq!(info["bytes"], 3005);
+    assert_eq!(info["max_bytes"], 256u64 << 20);
+    assert_eq!(info["why"], serde_json::Value::Null);
+    let clean = json(&["cache", "--format", "json", "clean"]);
+    assert_eq!(clean["bytes_freed"], 3005);
+    let kinds: Vec<&str> = clean["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["library", "failed_source"]);
+    assert_eq!(
+        json(&["cache", "dir", "--format", "json"])["dir"],
+        cache.path().display().to_string()
+    );
+}
+
+/// A compiler that hangs: `--jit auto` runs interpreted within the limit
+/// with a note and the interpreter's numbers, `--jit on` exits 2.
+#[cfg(unix)]
+#[test]
+fn a_hung_compiler_falls_back_within_the_time_limit() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let rustc = dir.path().join("rustc");
+    std::fs::write(&rustc, "#!/bin/sh\nsleep 600\n").unwrap();
+    std::fs::set_permissions(&rustc, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = |jit: &str| {
+        let started = std::time::Instant::now();
+        let output = lossc()
+            .env("LOSSC_RUSTC", &rustc)
+            .env("LOSSC_JIT_TIMEOUT", "1")
+            .env("LOSSC_JIT_CACHE", dir.path().join("cache"))
+            .args(["eval", example("mse").to_str().unwrap(), "--grad", "--jit", jit])
+            .args(["--input", "y_true=[1, 0]", "--input", "y_pred=[0.5, 0.25]"])
+            .output()
+            .unwrap();
+        // Generous: the limit is 1 s; the run used to hang for good.
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        output
+    };
+    let auto = run("auto");
+    assert!(auto.status.success(), "{}", stderr(&auto));
+    assert!(
+        stderr(&auto).contains("running interpreted (--jit auto): the Rust compiler")
+            && stderr(&auto).contains("did not finish answering `-vV` within 1 s and was stopped"),
+        "{}",
+        stderr(&auto)
+    );
+    assert_eq!(stdout(&auto), stdout(&run("off")));
+    let on = run("on");
+    assert_eq!(on.status.code(), Some(2));
+    assert!(
+        stderr(&on).starts_with("error: --jit on: the Rust compiler"),
+        "{}",
+        stderr(&on)
+    );
+}
