@@ -213,19 +213,17 @@ impl Jit {
         let Some(generated) = prepared.generate::<T>() else {
             return Ok(0);
         };
-        let path = self.library(&generated.source)?;
-        // SAFETY: the library at `path` was compiled from `generated.source`:
-        // its entry is named by the hash of that source with the compiler
-        // and flags, and `library` has just checked that its bytes are the
-        // ones recorded when lossc wrote it there after a successful
-        // compilation, and that the entry and the directories above it up to
-        // the cache are this user's alone (no one else can swap it since).
-        // Loading runs no initialisation code of ours.
-        #[allow(unsafe_code)]
-        let library = unsafe { libloading::Library::new(&path) }.map_err(|error| JitError::Load {
-            path: path.clone(),
-            message: error.to_string(),
-        })?;
+        let mut path = self.library(&generated.source)?;
+        let library = match load(&path) {
+            Ok(library) => library,
+            // Evicted by another process between the check and the load:
+            // compiled again (once).
+            Err(_) if !path.exists() => {
+                path = self.library(&generated.source)?;
+                load(&path)?
+            }
+            Err(error) => return Err(error),
+        };
         let functions = symbols(&library, &generated, &path)?;
         let owner: Arc<dyn Any + Send + Sync> = Arc::new(library);
         // SAFETY: `generated` is this kernel's own `generate::<T>()`, and the
@@ -301,6 +299,23 @@ impl Jit {
         }
         cache::store(&self.cache.dir, key, work, &built, source)
     }
+}
+
+/// Loads the library at `path`, which [`Jit::library`] has just returned.
+fn load(path: &Path) -> Result<libloading::Library, JitError> {
+    // SAFETY: the library at `path` was compiled from the source `library`
+    // was given: its entry is named by the hash of that source with the
+    // compiler and flags, and `library` has just checked that its bytes are
+    // the ones recorded when lossc wrote it there after a successful
+    // compilation, and that the entry and the directories above it up to
+    // the cache are this user's alone (no one else can swap it since).
+    // Loading runs no initialisation code of ours.
+    #[allow(unsafe_code)]
+    let library = unsafe { libloading::Library::new(path) };
+    library.map_err(|error| JitError::Load {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    })
 }
 
 /// Asks the compiler `args` (within the query limit): its standard output.
