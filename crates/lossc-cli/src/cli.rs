@@ -95,6 +95,9 @@ pub enum Command {
     /// Print lossc's manual page (roff), or a command's.
     #[command(long_about = crate::completions::MAN_LONG_ABOUT, after_help = crate::completions::MAN_EXAMPLES)]
     Man(crate::completions::ManArgs),
+    /// Show or empty the cache of generated code (`--jit`): `dir`, `info`, `clean`.
+    #[command(long_about = crate::cache::LONG_ABOUT, after_help = crate::cache::EXAMPLES)]
+    Cache(crate::cache::CacheArgs),
 }
 
 /// Options that choose what is analysed and how: shared by the commands that

@@ -42,6 +42,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod bench;
+pub mod cache;
 pub mod check;
 pub mod cli;
 pub mod completions;
@@ -149,6 +150,7 @@ pub fn execute(cli: &Cli, stdout: &mut dyn WriteColor, stderr: &mut dyn WriteCol
         Command::Plot(args) => plot::run(args, stdout, stderr),
         Command::Completions(args) => completions::run_completions(args, stdout),
         Command::Man(args) => completions::run_man(args, stdout),
+        Command::Cache(args) => cache::run(args, stdout),
     }
 }
 

@@ -33,8 +33,8 @@ impl Rng {
 
 /// The compiler, with a cache in the target directory (kept between runs).
 fn jit() -> Option<Jit> {
-    let mut options = JitOptions::from_env();
-    options.cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("jit");
+    let mut options = JitOptions::from_env().expect("the JIT's environment variables");
+    options.cache = Some(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("jit").into());
     match Jit::new(options) {
         Ok(jit) => Some(jit),
         Err(error) => {
