@@ -46,7 +46,9 @@ healthy() {
     [ -f "$marker" ] && "$python" -c 'import numpy, jax, jax.numpy' >/dev/null 2>&1
 }
 
-mkdir -p "$cache" || { warn "cannot create $cache"; exit 1; }
+# Private (0700) when it is new: lossc's cache of generated code lives beside
+# the environments and refuses a folder others may write to.
+(umask 077 && mkdir -p "$cache") || { warn "cannot create $cache"; exit 1; }
 
 # One installer at a time (two CI runs sharing a cache).
 if command -v flock >/dev/null; then
