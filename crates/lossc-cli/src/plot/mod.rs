@@ -134,6 +134,9 @@ pub fn parse_range(text: &str) -> Result<(f64, f64), String> {
     }
 }
 
+/// The most numbers an input of the one plotted sample holds.
+pub const MAX_SAMPLE_ELEMENTS: usize = 65_536;
+
 /// At most this many columns (the product of the finite sets' sizes).
 const MAX_CASES: usize = 16;
 
@@ -387,7 +390,22 @@ impl Plan {
                     inputs()
                 )));
             }
-            (Some(range), _) => range,
+            (Some(range), _) => {
+                let largest = match args.dtype.dtype() {
+                    Dtype::F32 => f64::from(f32::MAX),
+                    Dtype::F64 => f64::MAX,
+                };
+                if range.0 < -largest || range.1 > largest {
+                    return Err(CliError::new(format!(
+                        "`--range={},{}`: the {} floats end at ±{}; give an interval inside them (or `--dtype f64`)",
+                        number_text(range.0),
+                        number_text(range.1),
+                        args.dtype.dtype(),
+                        number_text(largest)
+                    )));
+                }
+                range
+            }
             (None, domain) => {
                 let (range, note) = sweep_range(&swept, domain, args.dtype.dtype());
                 if note.is_some() {
@@ -496,6 +514,21 @@ impl Plan {
                 })
                 .collect()
         };
+
+        // Every input is one sample, evaluated at every point of the curve:
+        // its size bounds the work.
+        for input in &ir.inputs {
+            let shape = shape_of(&input.shape);
+            let count = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+            if count.is_none_or(|count| count > MAX_SAMPLE_ELEMENTS) {
+                let sizes: Vec<String> = shape.iter().map(usize::to_string).collect();
+                return Err(CliError::new(format!(
+                    "`{}` would have shape [{}] here; plot draws one sample of at most {MAX_SAMPLE_ELEMENTS} numbers per input (set smaller sizes with `--dim NAME=SIZE`)",
+                    input.name,
+                    sizes.join(", ")
+                )));
+            }
+        }
 
         // The base data of every input, and the inputs that make cases.
         let mut base = Vec::with_capacity(ir.inputs.len());
