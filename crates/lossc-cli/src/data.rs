@@ -89,7 +89,7 @@ impl InputArg {
     /// read in place, JSON and CSV parsed to f64.
     pub fn open(&self) -> Result<Loaded, CliError> {
         let data = match &self.source {
-            DataSource::Npy(path) => open_npy(&self.name, path)?,
+            DataSource::Npy(path) => open_npy(&self.name, path, usize::MAX)?,
             _ => LoadedData::Owned(self.load()?),
         };
         Ok(Loaded {
@@ -329,7 +329,10 @@ fn parse_npy_header(bytes: &[u8]) -> Result<NpyHeader, String> {
 /// element type, a shape NumPy could make, data as long as the header says,
 /// aligned for its type (or else copied). Booleans whose bytes are not all 0
 /// or 1 are read as NumPy reads them (any byte but 0 is True) into memory.
-fn open_npy(name: &str, path: &Path) -> Result<LoadedData, CliError> {
+///
+/// A file of more than `max_elements` numbers is refused before anything is
+/// allocated for it.
+fn open_npy(name: &str, path: &Path, max_elements: usize) -> Result<LoadedData, CliError> {
     let file_name = path.display();
     let fail = |why: String| CliError::new(format!("input `{name}`: `{file_name}` {why}"));
     let unreadable =
@@ -377,6 +380,11 @@ fn open_npy(name: &str, path: &Path) -> Result<LoadedData, CliError> {
         return Err(too_large());
     }
     let count: usize = header.shape.iter().product();
+    if count > max_elements {
+        return Err(fail(format!(
+            "holds {count} numbers (shape {shape_text}); at most {max_elements} are read here"
+        )));
+    }
     let needed = count * kind.size();
     let available = map.len() - header.offset;
     if available < needed {
@@ -452,7 +460,11 @@ pub fn from_json(name: &str, text: &str) -> Result<ArrayD<f64>, CliError> {
         ))
     })?;
     let shape = leading_shape(&value);
-    let mut data = Vec::with_capacity(shape.iter().product());
+    // The shape of the first items can promise far more numbers than the
+    // text holds (a list of 5000 whose first item is a list of 5000...):
+    // each number takes at least a byte of text, so that bounds the space.
+    let promised = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    let mut data = Vec::with_capacity(promised.unwrap_or(usize::MAX).min(text.len()));
     let mut path = Vec::new();
     flatten(&value, &shape, &mut path, &mut data).map_err(|why| CliError::new(format!("input `{name}`: {why}")))?;
     Ok(ArrayD::from_shape_vec(IxDyn(&shape), data).expect("the data was checked against the shape"))
@@ -565,9 +577,15 @@ fn abbreviate_to(text: &str, max: usize) -> String {
 /// Reads a `.npy` file of floats, integers or booleans (any byte order,
 /// C or Fortran order) as f64.
 pub fn read_npy(name: &str, path: &Path) -> Result<ArrayD<f64>, CliError> {
+    read_npy_at_most(name, path, usize::MAX)
+}
+
+/// [`read_npy`], refusing a file of more than `max_elements` numbers before
+/// converting (and allocating) anything.
+pub fn read_npy_at_most(name: &str, path: &Path, max_elements: usize) -> Result<ArrayD<f64>, CliError> {
     let loaded = Loaded {
         name: name.to_string(),
-        data: open_npy(name, path)?,
+        data: open_npy(name, path, max_elements)?,
     };
     Ok(match &loaded.data {
         LoadedData::Owned(array) => array.clone(),
@@ -740,6 +758,20 @@ mod tests {
         assert_eq!(json("[true, false]").unwrap().as_slice().unwrap(), &[1.0, 0.0]);
         assert_eq!(json("2.5").unwrap().ndim(), 0);
         assert!(json("[\"NaN\", \"-inf\"]").unwrap()[[0]].is_nan());
+    }
+
+    #[test]
+    fn first_items_promising_more_than_the_text_holds_are_ragged() {
+        // Five levels of 5000 items, each first item a list: 50 KB of text
+        // whose first items promise 5000^5 numbers (a capacity overflow).
+        fn nested(depth: usize) -> String {
+            if depth == 0 {
+                return "1".to_string();
+            }
+            format!("[{}{}]", nested(depth - 1), ",1".repeat(4999))
+        }
+        let message = json(&nested(5)).unwrap_err();
+        assert!(message.starts_with("input `x`: ragged array"), "{message}");
     }
 
     #[test]

@@ -297,8 +297,8 @@ enum Loaded {
 fn load_data(args: &FitArgs, task: &Task) -> Result<Dataset, Loaded> {
     match (&args.data, &args.labels) {
         (Some(x_path), Some(y_path)) => {
-            let x = crate::data::read_npy("--data", x_path).map_err(Loaded::Cli)?;
-            let y = crate::data::read_npy("--labels", y_path).map_err(Loaded::Cli)?;
+            let x = crate::data::read_npy_at_most("--data", x_path, MAX_FEATURE_VALUES).map_err(Loaded::Cli)?;
+            let y = crate::data::read_npy_at_most("--labels", y_path, MAX_FEATURE_VALUES).map_err(Loaded::Cli)?;
             let origin = format!("{} and {}", x_path.display(), y_path.display());
             let data = Dataset::new(task, x, y, &origin).map_err(Loaded::Fit)?;
             check_steps(args.epochs, data.samples()).map_err(Loaded::Cli)?;

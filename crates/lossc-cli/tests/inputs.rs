@@ -299,6 +299,21 @@ fn probe_and_fit_options_are_bounded() {
         &["fit", &mse, "--synthetic", "1000000", "--epochs", "100000"],
         "lossc fit runs at most 1000000000",
     );
+    // Data files are held to the same bound before they are converted.
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.npy");
+    // (Checked before the data's length: no need to write 200 MB.)
+    write_npy(
+        &x,
+        "{'descr': '|u1', 'fortran_order': False, 'shape': (200000001,), }",
+        &[],
+    );
+    let x = format!("--data={}", path_text(&x));
+    let message = refused(
+        &["fit", &mse, &x, &x.replace("--data", "--labels")],
+        "holds 200000001 numbers",
+    );
+    assert!(message.contains("at most 100000000 are read here"), "{message}");
 }
 
 #[test]
