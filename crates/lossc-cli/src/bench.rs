@@ -203,7 +203,7 @@ fn check_memory(
             .collect();
         named.join(", ")
     };
-    let available = available_memory();
+    let available = crate::data::available_memory();
     match (needed, available) {
         (Some(bytes), Some(available)) if bytes as u64 <= available => Ok(()),
         (Some(bytes), None) if isize::try_from(bytes).is_ok() => Ok(()),
@@ -223,15 +223,6 @@ fn check_memory(
             sizes()
         ))),
     }
-}
-
-/// The memory the system can give without swapping (`MemAvailable` on
-/// Linux), or `None` where it does not say.
-fn available_memory() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|line| line.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    kib.checked_mul(1024)
 }
 
 /// `1.5 GB`, `120 TB`: a byte count for a message.

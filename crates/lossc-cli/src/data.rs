@@ -78,9 +78,15 @@ pub fn parse_input(text: &str) -> Result<InputArg, String> {
 impl InputArg {
     /// Reads the data as f64.
     pub fn load(&self) -> Result<ArrayD<f64>, CliError> {
+        self.load_at_most(usize::MAX)
+    }
+
+    /// Reads the data as f64, refusing a `.npy` file of more than
+    /// `max_elements` numbers from its header, before converting it.
+    pub fn load_at_most(&self, max_elements: usize) -> Result<ArrayD<f64>, CliError> {
         match &self.source {
             DataSource::Json(text) => from_json(&self.name, text),
-            DataSource::Npy(path) => read_npy(&self.name, path),
+            DataSource::Npy(path) => read_npy_at_most(&self.name, path, max_elements),
             DataSource::Csv(path) => read_csv(&self.name, path),
         }
     }
@@ -414,7 +420,17 @@ fn open_npy(name: &str, path: &Path, max_elements: usize) -> Result<LoadedData, 
         let array = ndarray::ArrayD::from_shape_vec(shape, flags).map_err(|_| too_large())?;
         return Ok(LoadedData::Booleans(array));
     }
-    // A big-endian file (or, never in practice, a misaligned one) is converted.
+    // A big-endian file (or, never in practice, a misaligned one) is
+    // converted, into memory: refused if that memory is not there.
+    let converted = count.saturating_mul(std::mem::size_of::<f64>());
+    if let Some(available) = available_memory()
+        && converted as u64 > available
+    {
+        return Err(fail(format!(
+            "is big-endian: reading it means converting it into {converted} bytes of memory, more than the {available} available; \
+             write it little-endian with NumPy (`a.astype(a.dtype.newbyteorder('<'))`) to have it read in place"
+        )));
+    }
     let values: Vec<f64> = bytes
         .chunks_exact(kind.size())
         .map(|chunk| {
@@ -442,6 +458,15 @@ fn open_npy(name: &str, path: &Path, max_elements: usize) -> Result<LoadedData, 
     let shape = IxDyn(&mapped.shape).set_f(mapped.fortran);
     let array = ArrayD::from_shape_vec(shape, values).map_err(|_| too_large())?;
     Ok(LoadedData::Owned(array.as_standard_layout().into_owned()))
+}
+
+/// The memory the system can give without swapping, in bytes
+/// (`MemAvailable` on Linux), or `None` where it does not say.
+pub fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|line| line.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 /// An inline JSON array (nested for more axes) of numbers or booleans; a
@@ -957,6 +982,29 @@ mod tests {
             &[],
         ));
         assert_eq!(empty.unwrap().shape(), &[0, 3]);
+    }
+
+    #[test]
+    fn a_big_endian_file_larger_than_memory_is_refused_not_converted() {
+        // Converting it to f64 would allocate 8 bytes per element: more
+        // than the memory available is refused with the sizes (it aborted).
+        // The file is sparse: a quarter of the memory, never written.
+        let Some(available) = available_memory() else {
+            return;
+        };
+        let count = available / 8 + 1;
+        let header = format!("{{'descr': '>i2', 'fortran_order': False, 'shape': ({count},), }}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.npy");
+        let bytes = npy_bytes(1, header.as_bytes(), &[]);
+        std::fs::write(&path, &bytes).unwrap();
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(bytes.len() as u64 + 2 * count).unwrap();
+        let message = read_npy("x", &path).unwrap_err().message().to_string();
+        assert!(
+            message.contains("is big-endian: reading it means converting it into"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -430,7 +430,7 @@ impl Plan {
                     inputs()
                 )));
             };
-            fixed[index] = Some(fix.load()?);
+            fixed[index] = Some(fix.load_at_most(MAX_SAMPLE_ELEMENTS)?);
         }
 
         // Dimension sizes: --dim, then the shapes of fixed data, then defaults.
