@@ -1104,4 +1104,130 @@ mod tests {
                 .contains("format version 9")
         );
     }
+
+    /// Valid headers the mutations start from.
+    const HEADERS: &[&str] = &[
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }",
+        "{'descr': '|b1', 'fortran_order': True, 'shape': (1, 2), }",
+        r#"{"descr": ">i4", "fortran_order": False, "shape": ()}"#,
+        "{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (0, 3L), }",
+    ];
+
+    /// Pieces a mutation inserts: the header's own syntax, and what broke
+    /// readers (multi-byte characters, huge and negative sizes).
+    const PIECES: &[&str] = &[
+        "'",
+        "\"",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ":",
+        " ",
+        "\\",
+        "True",
+        "False",
+        "None",
+        "-",
+        "L",
+        "_",
+        "0",
+        "7",
+        "é",
+        "€",
+        "18446744073709551616",
+        "4294967296",
+        "'shape'",
+        "'descr'",
+        "<f4",
+        "|b1",
+    ];
+
+    /// A header from [`HEADERS`] with up to 6 random edits.
+    fn mutated_header() -> impl Strategy<Value = String> {
+        let edits = prop::collection::vec(
+            (any::<prop::sample::Index>(), 0..4usize, prop::sample::select(PIECES)),
+            0..6,
+        );
+        (prop::sample::select(HEADERS), edits).prop_map(|(header, edits)| {
+            let mut text = header.to_string();
+            for (at, delete, insert) in edits {
+                let mut start = at.index(text.len() + 1);
+                while !text.is_char_boundary(start) {
+                    start -= 1;
+                }
+                let mut end = (start + delete).min(text.len());
+                while !text.is_char_boundary(end) {
+                    end += 1;
+                }
+                text.replace_range(start..end, insert);
+            }
+            text
+        })
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_npy_bytes_never_panic(
+            version in 0u8..5,
+            rest in prop::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let mut bytes = b"\x93NUMPY".to_vec();
+            bytes.extend_from_slice(&[version, 0]);
+            bytes.extend_from_slice(&rest);
+            let _ = parse_npy_header(&bytes);
+        }
+
+        #[test]
+        fn mutated_npy_headers_never_panic(header in mutated_header(), version in 1u8..4) {
+            let bytes = npy_bytes(version, header.as_bytes(), &[1; 48]);
+            if let Ok(header) = parse_npy_header(&bytes) {
+                // Whatever parses has a descr, a flag and sizes: the checks
+                // that follow (dtype, byte count) never panic either.
+                let _ = NpyKind::parse(&header.descr);
+                let _ = dtype_name(&header.descr);
+            }
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(text in "\\PC{0,120}") {
+            let _ = from_json("x", &text);
+        }
+
+        #[test]
+        fn json_soups_never_panic(pieces in prop::collection::vec(
+            prop::sample::select(&["[", "]", ",", "1", "-2.5e3", "true", "null", "\"nan\"", "\"x\"", "{}", " "][..]),
+            0..60,
+        )) {
+            let _ = from_json("x", &pieces.concat());
+        }
+    }
+
+    proptest! {
+        // These write a file each: fewer cases.
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        #[test]
+        fn mutated_npy_files_read_or_fail_cleanly(header in mutated_header(), data in prop::collection::vec(any::<u8>(), 0..64)) {
+            let _ = npy(&npy_bytes(1, header.as_bytes(), &data));
+        }
+
+        #[test]
+        fn arbitrary_csv_reads_or_fails_cleanly(bytes in prop::collection::vec(
+            prop::sample::select(&[b'1', b'.', b'-', b',', b'\n', b'"', b' ', b'e', 0xC3, b'x'][..]),
+            0..120,
+        )) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("x.csv");
+            std::fs::write(&path, &bytes).unwrap();
+            let _ = read_csv("x", &path);
+        }
+    }
 }
