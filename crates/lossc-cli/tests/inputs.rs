@@ -367,3 +367,74 @@ fn plot_over_the_widest_range_ends() {
         "plot draws one sample of at most 65536 numbers per input",
     );
 }
+
+mod option_values {
+    //! Every option's value, generated: the command line parses or is
+    //! refused, never panics (the value parsers are run by clap).
+
+    use clap::Parser;
+    use proptest::prelude::*;
+
+    /// `(command, option)` pairs whose values are parsed by lossc's own
+    /// parsers or by clap's ranges.
+    const OPTIONS: &[(&str, &str)] = &[
+        ("bench", "--n"),
+        ("bench", "--dim"),
+        ("bench", "--threads"),
+        ("bench", "--runs"),
+        ("probe", "--samples"),
+        ("probe", "--seed"),
+        ("fit", "--epochs"),
+        ("fit", "--synthetic"),
+        ("fit", "--features"),
+        ("fit", "--batch-size"),
+        ("fit", "--lr"),
+        ("plot", "--range"),
+        ("plot", "--points"),
+        ("plot", "--dim"),
+        ("plot", "--fix"),
+        ("eval", "--input"),
+        ("check", "--param"),
+    ];
+
+    /// Values near the edges: huge, negative, non-finite, malformed.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,30}",
+            "[-+]?[0-9]{1,25}(\\.[0-9]{0,5})?(e[-+]?[0-9]{1,4})?",
+            prop::sample::select(vec![
+                "18446744073709551615",
+                "18446744073709551616",
+                "-1",
+                "0",
+                "nan",
+                "inf",
+                "-1e308,1e308",
+                "1,0",
+                "C=18446744073709551615",
+                "y=é.npy",
+                "=",
+                ",",
+            ])
+            .prop_map(str::to_string),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn generated_option_values_parse_or_are_refused(
+            option in prop::sample::select(OPTIONS),
+            value in value(),
+        ) {
+            let (command, name) = option;
+            let pair = format!("{name}={value}");
+            let mut args = vec!["lossc", command, "x.loss", &pair];
+            if command == "plot" {
+                args.extend(["--out", "x.svg"]);
+            }
+            let _ = lossc_cli::Cli::try_parse_from(args);
+        }
+    }
+}
