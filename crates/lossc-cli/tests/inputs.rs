@@ -354,6 +354,36 @@ fn plot_over_the_widest_range_ends() {
         "input y_true: real [N, C]\ninput y_pred: real [N, C]\nloss l = mean(square(y_true - y_pred))\n",
     )
     .unwrap();
+    // A domain holding no float of the dtype panicked in `clamp`; one
+    // beyond the dtype's floats is plotted over the finite ones.
+    let tiny = dir.path().join("tiny.loss");
+    std::fs::write(
+        &tiny,
+        "input y_true: real\ninput y_pred: (0, 1e-320)\nloss l = mean(y_pred - y_true)\n",
+    )
+    .unwrap();
+    refused(
+        &["plot", path_text(&tiny), "--out", path_text(&out)],
+        "`y_pred`'s domain holds no f32 number to plot",
+    );
+    let huge = dir.path().join("huge.loss");
+    std::fs::write(
+        &huge,
+        "input y_true: real\ninput y_pred: [-1.7e308, 1.7e308]\nloss l = mean(abs(y_pred - y_true))\n",
+    )
+    .unwrap();
+    let output = run(&["plot", path_text(&huge), "--out", path_text(&out)]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("reaches beyond the finite f32 numbers: plotted over [-3.40282e+38, 3.40282e+38]"),
+        "{stderr}"
+    );
     let big = dir.path().join("big.svg");
     refused(
         &[

@@ -65,6 +65,10 @@ pub fn next_down(dtype: Dtype, x: f64) -> f64 {
 /// A span wider than the largest float (`[-1e308, 1e308]`) is stepped in
 /// halves, so no point is infinite or NaN.
 pub fn grid(dtype: Dtype, lo: f64, hi: f64, count: usize) -> Vec<f64> {
+    if lo.is_nan() || hi.is_nan() || lo > hi {
+        // An empty (or NaN) interval has no point.
+        return Vec::new();
+    }
     let count = count.max(2);
     let width = hi - lo;
     let mut xs: Vec<f64> = (0..count)
@@ -376,6 +380,10 @@ mod tests {
         assert_eq!(features.kinks, vec![0.0]);
         assert!(calls < 10_000, "{calls} evaluations");
         assert_eq!(midpoint(-f64::MAX, f64::MAX), 0.0);
+        // An interval holding no float of the dtype (the ends were moved
+        // inside an open `(0, 1e-320)` in f32) has no point; `clamp` panicked.
+        assert!(grid(Dtype::F32, 1.401298464324817e-45, -1.401298464324817e-45, 801).is_empty());
+        assert!(grid(Dtype::F64, f64::NAN, 1.0, 801).is_empty());
     }
 
     #[test]

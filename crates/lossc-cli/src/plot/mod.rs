@@ -381,6 +381,10 @@ impl Plan {
         };
         let swept = ir.inputs[swept_index].name.clone();
         let mut range_reason = None;
+        let largest = match args.dtype.dtype() {
+            Dtype::F32 => f64::from(f32::MAX),
+            Dtype::F64 => f64::MAX,
+        };
         let range = match (args.range, &ir.inputs[swept_index].domain) {
             (_, Domain::Set(values)) => {
                 return Err(CliError::new(format!(
@@ -391,10 +395,6 @@ impl Plan {
                 )));
             }
             (Some(range), _) => {
-                let largest = match args.dtype.dtype() {
-                    Dtype::F32 => f64::from(f32::MAX),
-                    Dtype::F64 => f64::MAX,
-                };
                 if range.0 < -largest || range.1 > largest {
                     return Err(CliError::new(format!(
                         "`--range={},{}`: the {} floats end at ±{}; give an interval inside them (or `--dtype f64`)",
@@ -415,7 +415,23 @@ impl Plan {
                     });
                 }
                 notes.extend(note);
-                range
+                // A domain may reach beyond the dtype's floats (`[-1e308,
+                // 1e308]` in f32), or hold none of them (`(0, 1e-320)`).
+                let dtype = args.dtype.dtype();
+                if range.0 > range.1 {
+                    return Err(CliError::new(format!(
+                        "`{swept}`'s domain holds no {dtype} number to plot; try `--dtype f64` or `--range LO,HI`"
+                    )));
+                }
+                let clamped = (range.0.max(-largest), range.1.min(largest));
+                if clamped != range {
+                    notes.push(format!(
+                        "`{swept}`'s domain reaches beyond the finite {dtype} numbers: plotted over [{}, {}]",
+                        number_text(clamped.0),
+                        number_text(clamped.1)
+                    ));
+                }
+                clamped
             }
         };
 
