@@ -47,7 +47,9 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub source: SourceArgs,
 
-    /// The batch size (the batch dimension of the generated data), e.g. `--n 100000`.
+    /// The batch size (the batch dimension of the generated data), e.g. `--n
+    /// 100000`. The data and gradients must fit in the memory available: a
+    /// larger --n is refused with the size it would need.
     #[arg(long, value_name = "SIZE", default_value_t = 10_000_000)]
     pub n: usize,
 
@@ -59,7 +61,7 @@ pub struct BenchArgs {
     #[arg(long, value_enum, value_name = "DTYPE", default_value_t = DtypeArg::F32)]
     pub dtype: DtypeArg,
 
-    /// Worker threads (default: one per core), e.g. `--threads 1`.
+    /// Worker threads (default: one per core; at most 1024), e.g. `--threads 1`.
     #[arg(long, value_name = "K")]
     pub threads: Option<usize>,
 
@@ -70,8 +72,8 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub params: ParamArgs,
 
-    /// Timed runs of each measurement (default: as many as fit in about two
-    /// seconds, at least 5 and at most 100).
+    /// Timed runs of each measurement, from 1 to 10000 (default: as many as
+    /// fit in about two seconds, at least 5 and at most 100).
     #[arg(long, value_name = "RUNS")]
     pub runs: Option<usize>,
 
@@ -162,6 +164,83 @@ pub struct BenchReport {
     pub compiled_passes: usize,
 }
 
+/// The most worker threads `bench --threads` starts.
+pub const MAX_THREADS: usize = 1024;
+
+/// The most timed runs `bench --runs` makes.
+pub const MAX_RUNS: usize = 10_000;
+
+/// Refuses data that could not be held: the generated inputs, the
+/// gradients (at most one of each input's size) and the triad's three
+/// arrays, in bytes of `element` each, must be addressable and fit in the
+/// memory the system reports available. The message names the sizes.
+fn check_memory(
+    args: &BenchArgs,
+    ir: &lossc::ir::Program,
+    shapes: &[Vec<usize>],
+    element: usize,
+) -> Result<(), CliError> {
+    let counts: Option<Vec<usize>> = shapes
+        .iter()
+        .map(|shape| shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)))
+        .collect();
+    let needed = counts.as_ref().and_then(|counts| {
+        let inputs = counts.iter().try_fold(0usize, |sum, &c| sum.checked_add(c))?;
+        let largest = counts.iter().copied().max().unwrap_or(0);
+        let triad = if args.triad { largest.checked_mul(3)? } else { 0 };
+        // Inputs, their gradients, the triad: elements of `element` bytes.
+        inputs.checked_mul(2)?.checked_add(triad)?.checked_mul(element)
+    });
+    let sizes = || {
+        let named: Vec<String> = ir
+            .inputs
+            .iter()
+            .zip(shapes)
+            .map(|(input, shape)| {
+                let sizes: Vec<String> = shape.iter().map(usize::to_string).collect();
+                format!("`{}` [{}]", input.name, sizes.join(", "))
+            })
+            .collect();
+        named.join(", ")
+    };
+    let available = crate::data::available_memory();
+    match (needed, available) {
+        (Some(bytes), Some(available)) if bytes as u64 <= available => Ok(()),
+        (Some(bytes), None) if isize::try_from(bytes).is_ok() => Ok(()),
+        (Some(bytes), available) => Err(CliError::new(format!(
+            "`--n {}`: the generated data and gradients ({}) would need {}, more than {}; give a smaller --n or --dim",
+            args.n,
+            sizes(),
+            bytes_text(bytes as f64),
+            available.map_or("can be addressed".to_string(), |a| format!(
+                "the {} of memory available",
+                bytes_text(a as f64)
+            ))
+        ))),
+        (None, _) => Err(CliError::new(format!(
+            "`--n {}`: the generated data ({}) would need more bytes than can be addressed; give a smaller --n or --dim",
+            args.n,
+            sizes()
+        ))),
+    }
+}
+
+/// `1.5 GB`, `120 TB`: a byte count for a message.
+fn bytes_text(bytes: f64) -> String {
+    let units = ["bytes", "KB", "MB", "GB", "TB", "PB", "EB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < units.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value} bytes")
+    } else {
+        format!("{value:.1} {}", units[unit])
+    }
+}
+
 /// How long `bench` runs the kernels before timing them.
 const WARM_UP: Duration = Duration::from_millis(300);
 
@@ -177,10 +256,24 @@ pub fn run(args: &BenchArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor)
     if args.n == 0 {
         return Err(CliError::new("`--n 0`: the batch size must be at least 1"));
     }
+    if let Some(runs) = args.runs
+        && !(1..=MAX_RUNS).contains(&runs)
+    {
+        return Err(CliError::new(format!(
+            "`--runs {runs}`: give from 1 to {MAX_RUNS} timed runs"
+        )));
+    }
     let mut builder = rayon::ThreadPoolBuilder::new();
     if let Some(threads) = args.threads {
         if threads == 0 {
             return Err(CliError::new("`--threads 0`: give at least 1"));
+        }
+        if threads > MAX_THREADS {
+            return Err(CliError::new(format!(
+                "`--threads {threads}`: lossc runs at most {MAX_THREADS} worker threads \
+                 (more than the cores only slows a measurement; this machine has {})",
+                std::thread::available_parallelism().map_or(1, usize::from)
+            )));
         }
         builder = builder.num_threads(threads);
     }
@@ -286,20 +379,27 @@ fn measure<T: AsTensor>(
         Some(lossc::ir::Dim::Named(id)) => Some(id),
         _ => None,
     };
+    let shapes: Vec<Vec<usize>> = ir
+        .inputs
+        .iter()
+        .map(|input| {
+            input
+                .shape
+                .iter()
+                .map(|d| match d {
+                    lossc::ir::Dim::Fixed(k) => usize::try_from(*k).unwrap_or(usize::MAX),
+                    lossc::ir::Dim::Named(id) if Some(*id) == batch => args.n,
+                    lossc::ir::Dim::Named(id) => {
+                        let name = &ir.dims[id.0 as usize];
+                        size_of(name).unwrap_or(if name == "N" { args.n } else { 10 })
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    check_memory(args, ir, &shapes, std::mem::size_of::<T>())?;
     let mut buffers: Vec<(String, Vec<usize>, Vec<T>, usize)> = Vec::new();
-    for (index, input) in ir.inputs.iter().enumerate() {
-        let shape: Vec<usize> = input
-            .shape
-            .iter()
-            .map(|d| match d {
-                lossc::ir::Dim::Fixed(k) => *k as usize,
-                lossc::ir::Dim::Named(id) if Some(*id) == batch => args.n,
-                lossc::ir::Dim::Named(id) => {
-                    let name = &ir.dims[id.0 as usize];
-                    size_of(name).unwrap_or(if name == "N" { args.n } else { 10 })
-                }
-            })
-            .collect();
+    for (index, (input, shape)) in ir.inputs.iter().zip(shapes).enumerate() {
         let count: usize = shape.iter().product();
         let (data, start) = generate::<T>(&input.domain, count, 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1));
         buffers.push((input.name.clone(), shape, data, start));

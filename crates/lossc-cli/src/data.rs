@@ -20,6 +20,9 @@ use ndarray_npy::WriteNpyExt;
 use serde_json::Value;
 
 use crate::CliError;
+use crate::input_file::{self, OpenError};
+
+mod npy_header;
 
 /// One `--input NAME=SOURCE`, not yet read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,9 +78,15 @@ pub fn parse_input(text: &str) -> Result<InputArg, String> {
 impl InputArg {
     /// Reads the data as f64.
     pub fn load(&self) -> Result<ArrayD<f64>, CliError> {
+        self.load_at_most(usize::MAX)
+    }
+
+    /// Reads the data as f64, refusing a `.npy` file of more than
+    /// `max_elements` numbers from its header, before converting it.
+    pub fn load_at_most(&self, max_elements: usize) -> Result<ArrayD<f64>, CliError> {
         match &self.source {
             DataSource::Json(text) => from_json(&self.name, text),
-            DataSource::Npy(path) => read_npy(&self.name, path),
+            DataSource::Npy(path) => read_npy_at_most(&self.name, path, max_elements),
             DataSource::Csv(path) => read_csv(&self.name, path),
         }
     }
@@ -86,7 +95,7 @@ impl InputArg {
     /// read in place, JSON and CSV parsed to f64.
     pub fn open(&self) -> Result<Loaded, CliError> {
         let data = match &self.source {
-            DataSource::Npy(path) => open_npy(&self.name, path)?,
+            DataSource::Npy(path) => open_npy(&self.name, path, usize::MAX)?,
             _ => LoadedData::Owned(self.load()?),
         };
         Ok(Loaded {
@@ -106,6 +115,8 @@ pub struct Loaded {
 #[derive(Debug)]
 enum LoadedData {
     Owned(ArrayD<f64>),
+    /// Booleans of a `.npy` file whose bytes were not all 0 or 1, as 0 and 1.
+    Booleans(ArrayD<u8>),
     Mapped(MappedNpy),
 }
 
@@ -125,6 +136,7 @@ impl Loaded {
     pub fn tensor(&self) -> Tensor<'_> {
         match &self.data {
             LoadedData::Owned(array) => Tensor::F64(array.view()),
+            LoadedData::Booleans(array) => Tensor::U8(array.view()),
             LoadedData::Mapped(npy) => npy.tensor(),
         }
     }
@@ -152,27 +164,29 @@ enum NpyKind {
 }
 
 impl NpyKind {
-    /// The kind of a descriptor such as `<f4`, and whether its bytes are big-endian.
+    /// The kind of a descriptor such as `<f4`, and whether its bytes are
+    /// big-endian. Like NumPy, a code without a byte order (`f8`) is native,
+    /// `?` is a boolean, and the names `float32`, `int64`, `bool`... stand
+    /// for their codes.
     fn parse(descr: &str) -> Option<(NpyKind, bool)> {
-        let (order, code) = descr.split_at(descr.len().min(1));
-        let big = match order {
-            "<" | "|" => false,
-            ">" => true,
-            "=" => cfg!(target_endian = "big"),
-            _ => return None,
+        let (big, code) = match descr.chars().next()? {
+            '<' | '|' => (false, &descr[1..]),
+            '>' => (true, &descr[1..]),
+            '=' => (cfg!(target_endian = "big"), &descr[1..]),
+            _ => (cfg!(target_endian = "big"), descr),
         };
         let kind = match code {
-            "f4" => NpyKind::F32,
-            "f8" => NpyKind::F64,
-            "i1" => NpyKind::I8,
-            "i2" => NpyKind::I16,
-            "i4" => NpyKind::I32,
-            "i8" => NpyKind::I64,
-            "u1" => NpyKind::U8,
-            "u2" => NpyKind::U16,
-            "u4" => NpyKind::U32,
-            "u8" => NpyKind::U64,
-            "b1" => NpyKind::Bool,
+            "f4" | "float32" => NpyKind::F32,
+            "f8" | "float64" => NpyKind::F64,
+            "i1" | "int8" => NpyKind::I8,
+            "i2" | "int16" => NpyKind::I16,
+            "i4" | "int32" => NpyKind::I32,
+            "i8" | "int64" => NpyKind::I64,
+            "u1" | "uint8" => NpyKind::U8,
+            "u2" | "uint16" => NpyKind::U16,
+            "u4" | "uint32" => NpyKind::U32,
+            "u8" | "uint64" => NpyKind::U64,
+            "b1" | "?" | "bool" => NpyKind::Bool,
             _ => return None,
         };
         Some((kind, big && kind.size() > 1))
@@ -191,20 +205,25 @@ impl NpyKind {
 /// NumPy's name for a descriptor, for messages: `<c8` is `complex64`.
 fn dtype_name(descr: &str) -> String {
     let code = descr.trim_start_matches(['<', '>', '=', '|']);
-    let (letter, bytes) = code.split_at(code.len().min(1));
-    let bits = bytes.parse::<usize>().map(|b| b * 8).unwrap_or(0);
+    let mut chars = code.chars();
+    let letter = chars.next();
+    let bits = chars
+        .as_str()
+        .parse::<usize>()
+        .map(|b| b.saturating_mul(8))
+        .unwrap_or(0);
     match letter {
-        "f" => format!("float{bits}"),
-        "c" => format!("complex{bits}"),
-        "i" => format!("int{bits}"),
-        "u" => format!("uint{bits}"),
-        "b" => "bool".to_string(),
-        "U" => "unicode string".to_string(),
-        "S" | "a" => "byte string".to_string(),
-        "O" => "object".to_string(),
-        "M" => "datetime64".to_string(),
-        "m" => "timedelta64".to_string(),
-        "V" => "void (structured)".to_string(),
+        Some('f') => format!("float{bits}"),
+        Some('c') => format!("complex{bits}"),
+        Some('i') => format!("int{bits}"),
+        Some('u') => format!("uint{bits}"),
+        Some('b') => "bool".to_string(),
+        Some('U') => "unicode string".to_string(),
+        Some('S' | 'a') => "byte string".to_string(),
+        Some('O') => "object".to_string(),
+        Some('M') => "datetime64".to_string(),
+        Some('m') => "timedelta64".to_string(),
+        Some('V') => "void (structured)".to_string(),
         _ => "unknown".to_string(),
     }
 }
@@ -227,7 +246,7 @@ impl MappedNpy {
             NpyKind::I16 => Tensor::I16(view(bytes, shape, f)),
             NpyKind::I32 => Tensor::I32(view(bytes, shape, f)),
             NpyKind::I64 => Tensor::I64(view(bytes, shape, f)),
-            // NumPy's booleans are the bytes 0 and 1.
+            // Booleans are mapped only when every byte is 0 or 1.
             NpyKind::U8 | NpyKind::Bool => Tensor::U8(view(bytes, shape, f)),
             NpyKind::U16 => Tensor::U16(view(bytes, shape, f)),
             NpyKind::U32 => Tensor::U32(view(bytes, shape, f)),
@@ -245,7 +264,13 @@ struct NpyHeader {
     offset: usize,
 }
 
-/// Parses a `.npy` header (format versions 1, 2 and 3).
+/// The longest `.npy` header lossc reads: NumPy's own limit (`np.load`'s
+/// `max_header_size`), far above any header NumPy writes.
+const MAX_NPY_HEADER: usize = 10_000;
+
+/// Parses a `.npy` header (format versions 1, 2 and 3) as NumPy does: the
+/// magic bytes, the version, the header's length, and the Python dict of
+/// [`npy_header`]. Version 1 and 2 headers are Latin-1, version 3 UTF-8.
 fn parse_npy_header(bytes: &[u8]) -> Result<NpyHeader, String> {
     const MAGIC: &[u8] = b"\x93NUMPY";
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
@@ -257,12 +282,20 @@ fn parse_npy_header(bytes: &[u8]) -> Result<NpyHeader, String> {
             u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
             12,
         ),
+        2 | 3 => {
+            return Err("is not a readable .npy file: it is truncated in its header".to_string());
+        }
         version => {
             return Err(format!(
                 "is not a readable .npy file: format version {version} (lossc reads 1, 2 and 3)"
             ));
         }
     };
+    if length > MAX_NPY_HEADER {
+        return Err(format!(
+            "is not a readable .npy file: its header is {length} bytes long; lossc reads headers of up to {MAX_NPY_HEADER} bytes, as NumPy does"
+        ));
+    }
     let end = start + length;
     if bytes.len() < end {
         return Err(format!(
@@ -270,61 +303,50 @@ fn parse_npy_header(bytes: &[u8]) -> Result<NpyHeader, String> {
             bytes.len().saturating_sub(start)
         ));
     }
-    let text = std::str::from_utf8(&bytes[start..end])
-        .map_err(|_| "is not a readable .npy file: its header is not text".to_string())?;
-    let corrupt = |what: &str| format!("is not a readable .npy file: its header has {what}: `{}`", text.trim());
-    let value_of = |key: &str| -> Option<&str> {
-        let at = text.find(&format!("'{key}'"))? + key.len() + 2;
-        let rest = text[at..].trim_start().strip_prefix(':')?;
-        Some(rest.trim_start())
+    let raw = &bytes[start..end];
+    let text = if bytes[6] == 3 {
+        std::borrow::Cow::Borrowed(
+            std::str::from_utf8(raw)
+                .map_err(|_| "is not a readable .npy file: its header is not UTF-8 text".to_string())?,
+        )
+    } else {
+        // Latin-1: each byte is the code point of the same value.
+        std::borrow::Cow::Owned(raw.iter().map(|&byte| char::from(byte)).collect::<String>())
     };
-    let descr = value_of("descr")
-        .and_then(|v| {
-            let quote = v.chars().next().filter(|c| *c == '\'' || *c == '"')?;
-            let inner = &v[1..];
-            inner.find(quote).map(|close| inner[..close].to_string())
-        })
-        .ok_or_else(|| {
-            if value_of("descr").is_some_and(|v| v.starts_with('[')) {
-                "holds a structured array (fields), which lossc does not read".to_string()
-            } else {
-                corrupt("no 'descr'")
-            }
-        })?;
-    let fortran = match value_of("fortran_order") {
-        Some(v) if v.starts_with("True") => true,
-        Some(v) if v.starts_with("False") => false,
-        _ => return Err(corrupt("no 'fortran_order'")),
-    };
-    let shape_text = value_of("shape")
-        .and_then(|v| v.strip_prefix('('))
-        .and_then(|v| v.split_once(')'))
-        .map(|(inside, _)| inside)
-        .ok_or_else(|| corrupt("no 'shape'"))?;
-    let shape = shape_text
-        .split(',')
-        .map(str::trim)
-        .filter(|part| !part.is_empty())
-        .map(|part| part.trim_end_matches('L').parse::<usize>())
-        .collect::<Result<Vec<usize>, _>>()
-        .map_err(|_| corrupt("a size in 'shape' is not a number"))?;
+    let header = npy_header::parse(&text).map_err(|why| {
+        if why.starts_with("holds") {
+            why
+        } else {
+            format!(
+                "is not a readable .npy file: its header {why}: `{}`",
+                abbreviate_to(text.trim(), 120)
+            )
+        }
+    })?;
     Ok(NpyHeader {
-        descr,
-        fortran,
-        shape,
+        descr: header.descr,
+        fortran: header.fortran,
+        shape: header.shape,
         offset: end,
     })
 }
 
-/// Memory-maps a `.npy` file and checks it: a supported element type, data
-/// as long as the header says, aligned for its type (or else copied).
-fn open_npy(name: &str, path: &Path) -> Result<LoadedData, CliError> {
+/// Memory-maps a `.npy` file and checks it: a regular file, a supported
+/// element type, a shape NumPy could make, data as long as the header says,
+/// aligned for its type (or else copied). Booleans whose bytes are not all 0
+/// or 1 are read as NumPy reads them (any byte but 0 is True) into memory.
+///
+/// A file of more than `max_elements` numbers is refused before anything is
+/// allocated for it.
+fn open_npy(name: &str, path: &Path, max_elements: usize) -> Result<LoadedData, CliError> {
     let file_name = path.display();
     let fail = |why: String| CliError::new(format!("input `{name}`: `{file_name}` {why}"));
     let unreadable =
         |error: std::io::Error| CliError::new(format!("input `{name}`: cannot read `{file_name}`: {error}"));
-    let file = fs::File::open(path).map_err(unreadable)?;
-    let length = file.metadata().map_err(unreadable)?.len();
+    let (file, length) = input_file::open_regular(path).map_err(|error| match error {
+        OpenError::Io(error) => unreadable(error),
+        other => fail(other.describe()),
+    })?;
     if length < 10 {
         return Err(fail(format!(
             "is not a readable .npy file: it is {length} bytes long, shorter than any .npy header"
@@ -342,23 +364,38 @@ fn open_npy(name: &str, path: &Path) -> Result<LoadedData, CliError> {
         return Err(fail(format!(
             "has dtype {} (`{}`); lossc reads .npy files of floats (float32, float64), integers or booleans",
             dtype_name(&header.descr),
-            header.descr
+            abbreviate(&header.descr)
         )));
     };
-    let count = header
+    let sizes: Vec<String> = header.shape.iter().map(usize::to_string).collect();
+    let shape_text = format!("({})", sizes.join(", "));
+    // As NumPy: the product of the sizes, zeros left out, times the size of
+    // an element must be an addressable number of bytes, even when the array
+    // is empty (ndarray holds every view to that too).
+    let too_large_message = format!(
+        "has a shape too large to address: {shape_text} of {}",
+        dtype_name(&header.descr)
+    );
+    let too_large = || fail(too_large_message.clone());
+    let addressable = header
         .shape
         .iter()
-        .try_fold(1usize, |n, &d| n.checked_mul(d))
-        .ok_or_else(|| fail("has a shape too large to address".to_string()))?;
-    let needed = count
-        .checked_mul(kind.size())
-        .ok_or_else(|| fail("has a shape too large to address".to_string()))?;
+        .try_fold(kind.size(), |n, &d| n.checked_mul(d.max(1)))
+        .filter(|&bytes| isize::try_from(bytes).is_ok());
+    if addressable.is_none() {
+        return Err(too_large());
+    }
+    let count: usize = header.shape.iter().product();
+    if count > max_elements {
+        return Err(fail(format!(
+            "holds {count} numbers (shape {shape_text}); at most {max_elements} are read here"
+        )));
+    }
+    let needed = count * kind.size();
     let available = map.len() - header.offset;
     if available < needed {
-        let shape: Vec<String> = header.shape.iter().map(usize::to_string).collect();
         return Err(fail(format!(
-            "is truncated: its header promises shape ({}) of {}, {needed} bytes of data, but the file holds {available}",
-            shape.join(", "),
+            "is truncated: its header promises shape {shape_text} of {}, {needed} bytes of data, but the file holds {available}",
             dtype_name(&header.descr)
         )));
     }
@@ -369,12 +406,31 @@ fn open_npy(name: &str, path: &Path) -> Result<LoadedData, CliError> {
         fortran: header.fortran,
         map,
     };
-    let aligned = (mapped.map.as_ptr() as usize + mapped.offset).is_multiple_of(kind.size());
-    if aligned && !big_endian {
+    let bytes = &mapped.map[mapped.offset..mapped.offset + needed];
+    let aligned = (bytes.as_ptr() as usize).is_multiple_of(kind.size());
+    let plain_booleans = kind != NpyKind::Bool || bytes.iter().all(|&byte| byte <= 1);
+    if aligned && !big_endian && plain_booleans {
         return Ok(LoadedData::Mapped(mapped));
     }
-    // A big-endian file (or, never in practice, a misaligned one) is converted.
-    let bytes = &mapped.map[mapped.offset..mapped.offset + needed];
+    if kind == NpyKind::Bool {
+        // One byte each, like the file: a file of any size still fits where
+        // it would have been mapped.
+        let flags: Vec<u8> = bytes.iter().map(|&byte| u8::from(byte != 0)).collect();
+        let shape = IxDyn(&mapped.shape).set_f(mapped.fortran);
+        let array = ndarray::ArrayD::from_shape_vec(shape, flags).map_err(|_| too_large())?;
+        return Ok(LoadedData::Booleans(array));
+    }
+    // A big-endian file (or, never in practice, a misaligned one) is
+    // converted, into memory: refused if that memory is not there.
+    let converted = count.saturating_mul(std::mem::size_of::<f64>());
+    if let Some(available) = available_memory()
+        && converted as u64 > available
+    {
+        return Err(fail(format!(
+            "is big-endian: reading it means converting it into {converted} bytes of memory, more than the {available} available; \
+             write it little-endian with NumPy (`a.astype(a.dtype.newbyteorder('<'))`) to have it read in place"
+        )));
+    }
     let values: Vec<f64> = bytes
         .chunks_exact(kind.size())
         .map(|chunk| {
@@ -391,7 +447,8 @@ fn open_npy(name: &str, path: &Path) -> Result<LoadedData, CliError> {
                 NpyKind::I32 => f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
                 // Beyond 2^53 an integer rounds to the nearest f64, as NumPy's astype does.
                 NpyKind::I64 => i64::from_le_bytes(b) as f64,
-                NpyKind::U8 | NpyKind::Bool => f64::from(b[0]),
+                NpyKind::U8 => f64::from(b[0]),
+                NpyKind::Bool => f64::from(u8::from(b[0] != 0)),
                 NpyKind::U16 => f64::from(u16::from_le_bytes([b[0], b[1]])),
                 NpyKind::U32 => f64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
                 NpyKind::U64 => u64::from_le_bytes(b) as f64,
@@ -399,8 +456,17 @@ fn open_npy(name: &str, path: &Path) -> Result<LoadedData, CliError> {
         })
         .collect();
     let shape = IxDyn(&mapped.shape).set_f(mapped.fortran);
-    let array = ArrayD::from_shape_vec(shape, values).expect("the element count was checked");
+    let array = ArrayD::from_shape_vec(shape, values).map_err(|_| too_large())?;
     Ok(LoadedData::Owned(array.as_standard_layout().into_owned()))
+}
+
+/// The memory the system can give without swapping, in bytes
+/// (`MemAvailable` on Linux), or `None` where it does not say.
+pub fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|line| line.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 /// An inline JSON array (nested for more axes) of numbers or booleans; a
@@ -419,7 +485,11 @@ pub fn from_json(name: &str, text: &str) -> Result<ArrayD<f64>, CliError> {
         ))
     })?;
     let shape = leading_shape(&value);
-    let mut data = Vec::with_capacity(shape.iter().product());
+    // The shape of the first items can promise far more numbers than the
+    // text holds (a list of 5000 whose first item is a list of 5000...):
+    // each number takes at least a byte of text, so that bounds the space.
+    let promised = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    let mut data = Vec::with_capacity(promised.unwrap_or(usize::MAX).min(text.len()));
     let mut path = Vec::new();
     flatten(&value, &shape, &mut path, &mut data).map_err(|why| CliError::new(format!("input `{name}`: {why}")))?;
     Ok(ArrayD::from_shape_vec(IxDyn(&shape), data).expect("the data was checked against the shape"))
@@ -516,11 +586,15 @@ fn index_text(path: &[usize]) -> String {
 
 /// The text, cut to a length that fits in a one-line message.
 fn abbreviate(text: &str) -> String {
-    const MAX: usize = 40;
-    if text.chars().count() <= MAX {
+    abbreviate_to(text, 40)
+}
+
+/// The text, cut to `max` characters.
+fn abbreviate_to(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
         text.to_string()
     } else {
-        let head: String = text.chars().take(MAX).collect();
+        let head: String = text.chars().take(max).collect();
         format!("{head}...")
     }
 }
@@ -528,12 +602,19 @@ fn abbreviate(text: &str) -> String {
 /// Reads a `.npy` file of floats, integers or booleans (any byte order,
 /// C or Fortran order) as f64.
 pub fn read_npy(name: &str, path: &Path) -> Result<ArrayD<f64>, CliError> {
+    read_npy_at_most(name, path, usize::MAX)
+}
+
+/// [`read_npy`], refusing a file of more than `max_elements` numbers before
+/// converting (and allocating) anything.
+pub fn read_npy_at_most(name: &str, path: &Path, max_elements: usize) -> Result<ArrayD<f64>, CliError> {
     let loaded = Loaded {
         name: name.to_string(),
-        data: open_npy(name, path)?,
+        data: open_npy(name, path, max_elements)?,
     };
     Ok(match &loaded.data {
         LoadedData::Owned(array) => array.clone(),
+        LoadedData::Booleans(array) => array.mapv(f64::from),
         LoadedData::Mapped(npy) => {
             let tensor = npy.tensor();
             let shape = tensor.shape().to_vec();
@@ -559,12 +640,16 @@ pub fn read_npy(name: &str, path: &Path) -> Result<ArrayD<f64>, CliError> {
 /// column is a vector `[rows]`, more a matrix `[rows, columns]`.
 pub fn read_csv(name: &str, path: &Path) -> Result<ArrayD<f64>, CliError> {
     let file = path.display();
-    let text = fs::read_to_string(path)
-        .map_err(|error| CliError::new(format!("input `{name}`: cannot read `{file}`: {error}")))?;
+    // Read as it is parsed: a regular file only (a FIFO or a device is
+    // refused, never waited on), and no copy of its text in memory.
+    let (opened, _) = input_file::open_regular(path).map_err(|error| match error {
+        OpenError::Io(error) => CliError::new(format!("input `{name}`: cannot read `{file}`: {error}")),
+        other => CliError::new(format!("input `{name}`: `{file}` {}", other.describe())),
+    })?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
+        .from_reader(opened);
     let mut data = Vec::new();
     let mut columns = None;
     let mut rows = 0;
@@ -701,6 +786,20 @@ mod tests {
     }
 
     #[test]
+    fn first_items_promising_more_than_the_text_holds_are_ragged() {
+        // Five levels of 5000 items, each first item a list: 50 KB of text
+        // whose first items promise 5000^5 numbers (a capacity overflow).
+        fn nested(depth: usize) -> String {
+            if depth == 0 {
+                return "1".to_string();
+            }
+            format!("[{}{}]", nested(depth - 1), ",1".repeat(4999))
+        }
+        let message = json(&nested(5)).unwrap_err();
+        assert!(message.starts_with("input `x`: ragged array"), "{message}");
+    }
+
+    #[test]
     fn ragged_json_names_the_items() {
         assert_eq!(
             json("[[1, 2], [3]]").unwrap_err(),
@@ -728,5 +827,407 @@ mod tests {
                 .unwrap_err()
                 .ends_with("(a file must end in .npy or .csv)")
         );
+    }
+
+    /// A `.npy` file of format `version` with `header` (padded as NumPy pads
+    /// it) and `data`, written by hand.
+    fn npy_bytes(version: u8, header: &[u8], data: &[u8]) -> Vec<u8> {
+        let prefix = if version == 1 { 10 } else { 12 };
+        let mut header = header.to_vec();
+        while !(prefix + header.len() + 1).is_multiple_of(64) {
+            header.push(b' ');
+        }
+        header.push(b'\n');
+        let mut bytes = b"\x93NUMPY".to_vec();
+        bytes.extend_from_slice(&[version, 0]);
+        if version == 1 {
+            bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        } else {
+            bytes.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        }
+        bytes.extend_from_slice(&header);
+        bytes.extend_from_slice(data);
+        bytes
+    }
+
+    /// Reads `bytes` as the `.npy` input `x`: its numbers, or the message.
+    fn npy(bytes: &[u8]) -> Result<ArrayD<f64>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.npy");
+        std::fs::write(&path, bytes).unwrap();
+        read_npy("x", &path).map_err(|error| {
+            let message = error.message().to_string();
+            let prefix = format!("input `x`: `{}` ", path.display());
+            message.strip_prefix(&prefix).map_or(message.clone(), str::to_string)
+        })
+    }
+
+    /// The error for a version 1 file with `header` and 64 zero bytes of data.
+    fn npy_error(header: &str) -> String {
+        npy(&npy_bytes(1, header.as_bytes(), &[0; 64])).unwrap_err()
+    }
+
+    #[test]
+    fn npy_headers_are_python_dicts_as_numpy_reads_them() {
+        let two = [1.5f64.to_le_bytes(), (-2.0f64).to_le_bytes()].concat();
+        let read = |header: &str| npy(&npy_bytes(1, header.as_bytes(), &two)).map(|a| a.into_raw_vec_and_offset().0);
+        // NumPy's own spelling, double quotes, no trailing comma, extra
+        // spaces, Python 2's `L`, underscores, a native-order code.
+        for header in [
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }",
+            r#"{"descr": "<f8", "fortran_order": False, "shape": (2,)}"#,
+            "{ 'shape' : ( 2 , ) , 'fortran_order':False,'descr':'<f8' }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (2L,)}",
+            "{'descr': 'f8', 'fortran_order': False, 'shape': (0_2,)}",
+            "{'descr': 'float64', 'fortran_order': False, 'shape': (1, 2)}",
+            // A repeated key keeps its last value, as in a Python dict.
+            "{'descr': '<i8', 'descr': '<f8', 'fortran_order': False, 'shape': (2,)}",
+        ] {
+            assert_eq!(read(header), Ok(vec![1.5, -2.0]), "{header}");
+        }
+        // A version 3 header is UTF-8 text.
+        let v3 = npy_bytes(
+            3,
+            "{\"descr\": \"<f8\", \"fortran_order\": False, \"shape\": (2,)}".as_bytes(),
+            &two,
+        );
+        assert_eq!(npy(&v3).map(|a| a.len()), Ok(2));
+    }
+
+    #[test]
+    fn a_non_ascii_descr_is_an_unknown_dtype() {
+        // Used to panic slicing the `&str` inside its first character.
+        let utf8 = npy_bytes(
+            3,
+            "{'descr': 'éf8', 'fortran_order': False, 'shape': (1,)}".as_bytes(),
+            &[0; 8],
+        );
+        let message = npy(&utf8).unwrap_err();
+        assert!(message.starts_with("has dtype unknown (`éf8`)"), "{message}");
+        // Latin-1 in a version 1 header: the byte 0xE9 is also `é`.
+        let latin1 = npy_bytes(1, b"{'descr': '\xe9', 'fortran_order': False, 'shape': (1,)}", &[0; 8]);
+        assert!(npy(&latin1).unwrap_err().starts_with("has dtype unknown (`é`)"));
+        let empty = npy_error("{'descr': '', 'fortran_order': False, 'shape': (1,)}");
+        assert!(empty.starts_with("has dtype unknown (``)"), "{empty}");
+        // A version 3 header that is not UTF-8.
+        let bad = npy_bytes(3, b"{'descr': '\xe9', 'fortran_order': False, 'shape': (1,)}", &[0; 8]);
+        assert!(npy(&bad).unwrap_err().contains("its header is not UTF-8 text"));
+    }
+
+    #[test]
+    fn npy_booleans_are_true_for_any_nonzero_byte() {
+        let header = b"{'descr': '|b1', 'fortran_order': False, 'shape': (5,), }";
+        let flags = npy(&npy_bytes(1, header, &[0, 1, 2, 255, 0])).unwrap();
+        assert_eq!(flags.as_slice().unwrap(), &[0.0, 1.0, 1.0, 1.0, 0.0]);
+        // The evaluator's view holds the same 0 and 1, whether the bytes are
+        // copied (not all 0 or 1) or mapped (all 0 or 1).
+        let dir = tempfile::tempdir().unwrap();
+        for (bytes, expected) in [([7u8, 0, 1], [1u8, 0, 1]), ([1, 0, 1], [1, 0, 1])] {
+            let path = dir.path().join("b.npy");
+            let header = b"{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }";
+            std::fs::write(&path, npy_bytes(1, header, &bytes)).unwrap();
+            let input = InputArg {
+                name: "b".to_string(),
+                source: DataSource::Npy(path),
+            };
+            let loaded = input.open().unwrap();
+            let Tensor::U8(view) = loaded.tensor() else {
+                panic!("booleans are viewed as bytes");
+            };
+            assert_eq!(view.iter().copied().collect::<Vec<u8>>(), expected);
+        }
+        // Big-endian and `?` spellings of the same.
+        let question = npy(&npy_bytes(
+            1,
+            b"{'descr': '?', 'fortran_order': False, 'shape': (2,)}",
+            &[9, 0],
+        ));
+        assert_eq!(question.unwrap().as_slice().unwrap(), &[1.0, 0.0]);
+    }
+
+    #[test]
+    fn huge_npy_shapes_are_errors_not_allocations() {
+        // The product of the sizes overflows, or the zeros hide sizes whose
+        // product does (NumPy: "array is too big"), or a size is beyond u64.
+        for shape in [
+            "(4294967296, 4294967296, 2)",
+            "(0, 4611686018427387904, 4611686018427387904)",
+            "(18446744073709551616,)",
+            "(1152921504606846976,)",
+        ] {
+            let message = npy_error(&format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}}}"));
+            assert!(message.contains("too large to address"), "{shape}: {message}");
+        }
+        // Larger than the file: a truncated file, named with its sizes.
+        let message = npy_error("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 1000000)}");
+        assert!(
+            message.starts_with(
+                "is truncated: its header promises shape (1000000, 1000000) of float32, 4000000000000 bytes of data, but the file holds 64"
+            ),
+            "{message}"
+        );
+        // More dimensions than NumPy allows.
+        let ones = vec!["1"; 65].join(", ");
+        let message = npy_error(&format!(
+            "{{'descr': '<f8', 'fortran_order': False, 'shape': ({ones})}}"
+        ));
+        assert!(
+            message.contains("65 dimensions; NumPy arrays have at most 64"),
+            "{message}"
+        );
+        // An empty array is fine.
+        let empty = npy(&npy_bytes(
+            1,
+            b"{'descr': '<f8', 'fortran_order': False, 'shape': (0, 3)}",
+            &[],
+        ));
+        assert_eq!(empty.unwrap().shape(), &[0, 3]);
+    }
+
+    #[test]
+    fn a_big_endian_file_larger_than_memory_is_refused_not_converted() {
+        // Converting it to f64 would allocate 8 bytes per element: more
+        // than the memory available is refused with the sizes (it aborted).
+        // The file is sparse: a quarter of the memory, never written.
+        let Some(available) = available_memory() else {
+            return;
+        };
+        let count = available / 8 + 1;
+        let header = format!("{{'descr': '>i2', 'fortran_order': False, 'shape': ({count},), }}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.npy");
+        let bytes = npy_bytes(1, header.as_bytes(), &[]);
+        std::fs::write(&path, &bytes).unwrap();
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(bytes.len() as u64 + 2 * count).unwrap();
+        let message = read_npy("x", &path).unwrap_err().message().to_string();
+        assert!(
+            message.contains("is big-endian: reading it means converting it into"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn every_malformed_npy_header_is_a_clear_error() {
+        let cases = [
+            ("{'descr': '<f8', 'fortran_order': False}", "has no 'shape'"),
+            ("{'fortran_order': False, 'shape': (1,)}", "has no 'descr'"),
+            ("{'descr': '<f8', 'shape': (1,)}", "has no 'fortran_order'"),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'x': 1}",
+                "has the key 'x'; a .npy header has exactly 'descr', 'fortran_order' and 'shape'",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': 0, 'shape': (1,)}",
+                "'fortran_order' that is an integer, not True or False",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (1)}",
+                "'shape' that is not a tuple",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': [1]}",
+                "'shape' that is not a tuple",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (-1,)}",
+                "a negative size in 'shape'",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': ('1',)}",
+                "a size in 'shape' that is a string",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (1.5,)}",
+                "not an integer",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (2**3,)}",
+                "expected `,` or `)`",
+            ),
+            (
+                "{'descr': 8, 'fortran_order': False, 'shape': (1,)}",
+                "'descr' that is an integer",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (1,)",
+                "expected `,` or `}`",
+            ),
+            (
+                "{'descr: '<f8', 'fortran_order': False, 'shape': (1,)}",
+                "expected `:` after a key",
+            ),
+            ("{'descr': '<f8", "ends inside a string"),
+            ("['descr', '<f8']", "is a list, not a dict"),
+            ("", "ends early"),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (1,)} x",
+                "after the dict",
+            ),
+            ("{1: '<f8'}", "a key that is an integer"),
+            (
+                "{'descr': '<f8', 'fortran_order': Maybe, 'shape': (1,)}",
+                "not a Python literal",
+            ),
+            (
+                "{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (1,)}",
+                "holds a structured array",
+            ),
+        ];
+        for (header, expected) in cases {
+            let message = npy_error(header);
+            assert!(message.contains(expected), "{header}: {message}");
+        }
+        // Nesting is bounded: no stack overflow on a header of brackets.
+        let deep = format!("{{'shape': {}", "(".repeat(5000));
+        let message = npy(&npy_bytes(1, deep.as_bytes(), &[])).unwrap_err();
+        assert!(message.contains("nests brackets more than 32 deep"), "{message}");
+        // NumPy's limit on the header's length.
+        let long = format!(
+            "{{'descr': '<f8', 'fortran_order': False, 'shape': (1,), {}}}",
+            " ".repeat(20_000)
+        );
+        let message = npy(&npy_bytes(2, long.as_bytes(), &[0; 8])).unwrap_err();
+        assert!(
+            message.contains("lossc reads headers of up to 10000 bytes, as NumPy does"),
+            "{message}"
+        );
+        // A version 2 file cut inside its length, and an unknown version.
+        assert!(
+            npy(b"\x93NUMPY\x02\x00\x10\x00")
+                .unwrap_err()
+                .contains("truncated in its header")
+        );
+        assert!(
+            npy(b"\x93NUMPY\x09\x00\x10\x00")
+                .unwrap_err()
+                .contains("format version 9")
+        );
+    }
+
+    /// Valid headers the mutations start from.
+    const HEADERS: &[&str] = &[
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }",
+        "{'descr': '|b1', 'fortran_order': True, 'shape': (1, 2), }",
+        r#"{"descr": ">i4", "fortran_order": False, "shape": ()}"#,
+        "{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (0, 3L), }",
+    ];
+
+    /// Pieces a mutation inserts: the header's own syntax, and what broke
+    /// readers (multi-byte characters, huge and negative sizes).
+    const PIECES: &[&str] = &[
+        "'",
+        "\"",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ":",
+        " ",
+        "\\",
+        "True",
+        "False",
+        "None",
+        "-",
+        "L",
+        "_",
+        "0",
+        "7",
+        "é",
+        "€",
+        "18446744073709551616",
+        "4294967296",
+        "'shape'",
+        "'descr'",
+        "<f4",
+        "|b1",
+    ];
+
+    /// A header from [`HEADERS`] with up to 6 random edits.
+    fn mutated_header() -> impl Strategy<Value = String> {
+        let edits = prop::collection::vec(
+            (any::<prop::sample::Index>(), 0..4usize, prop::sample::select(PIECES)),
+            0..6,
+        );
+        (prop::sample::select(HEADERS), edits).prop_map(|(header, edits)| {
+            let mut text = header.to_string();
+            for (at, delete, insert) in edits {
+                let mut start = at.index(text.len() + 1);
+                while !text.is_char_boundary(start) {
+                    start -= 1;
+                }
+                let mut end = (start + delete).min(text.len());
+                while !text.is_char_boundary(end) {
+                    end += 1;
+                }
+                text.replace_range(start..end, insert);
+            }
+            text
+        })
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_npy_bytes_never_panic(
+            version in 0u8..5,
+            rest in prop::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let mut bytes = b"\x93NUMPY".to_vec();
+            bytes.extend_from_slice(&[version, 0]);
+            bytes.extend_from_slice(&rest);
+            let _ = parse_npy_header(&bytes);
+        }
+
+        #[test]
+        fn mutated_npy_headers_never_panic(header in mutated_header(), version in 1u8..4) {
+            let bytes = npy_bytes(version, header.as_bytes(), &[1; 48]);
+            if let Ok(header) = parse_npy_header(&bytes) {
+                // Whatever parses has a descr, a flag and sizes: the checks
+                // that follow (dtype, byte count) never panic either.
+                let _ = NpyKind::parse(&header.descr);
+                let _ = dtype_name(&header.descr);
+            }
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(text in "\\PC{0,120}") {
+            let _ = from_json("x", &text);
+        }
+
+        #[test]
+        fn json_soups_never_panic(pieces in prop::collection::vec(
+            prop::sample::select(&["[", "]", ",", "1", "-2.5e3", "true", "null", "\"nan\"", "\"x\"", "{}", " "][..]),
+            0..60,
+        )) {
+            let _ = from_json("x", &pieces.concat());
+        }
+    }
+
+    proptest! {
+        // These write a file each: fewer cases.
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        #[test]
+        fn mutated_npy_files_read_or_fail_cleanly(header in mutated_header(), data in prop::collection::vec(any::<u8>(), 0..64)) {
+            let _ = npy(&npy_bytes(1, header.as_bytes(), &data));
+        }
+
+        #[test]
+        fn arbitrary_csv_reads_or_fails_cleanly(bytes in prop::collection::vec(
+            prop::sample::select(&[b'1', b'.', b'-', b',', b'\n', b'"', b' ', b'e', 0xC3, b'x'][..]),
+            0..120,
+        )) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("x.csv");
+            std::fs::write(&path, &bytes).unwrap();
+            let _ = read_csv("x", &path);
+        }
     }
 }

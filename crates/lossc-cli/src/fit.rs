@@ -74,16 +74,18 @@ pub struct FitArgs {
     pub labels: Option<PathBuf>,
 
     /// Train on N synthetic samples that match the declared domains (the
-    /// default, with 100), e.g. `--synthetic 1000`.
+    /// default, with 100; at most 1000000), e.g. `--synthetic 1000`.
     #[arg(long, value_name = "N")]
     pub synthetic: Option<usize>,
 
-    /// The number of synthetic features (default 1), e.g. `--features 4`;
-    /// with --data, the number the file must have.
+    /// The number of synthetic features (default 1; at most 10000, and
+    /// samples x features at most 100000000), e.g. `--features 4`; with
+    /// --data, the number the file must have.
     #[arg(long, value_name = "D")]
     pub features: Option<usize>,
 
-    /// Passes over the data, e.g. `--epochs 20`.
+    /// Passes over the data (at most 100000, and epochs x samples at most
+    /// 1000000000), e.g. `--epochs 20`.
     #[arg(long, value_name = "E", default_value_t = 100)]
     pub epochs: usize,
 
@@ -147,8 +149,65 @@ pub enum OptimizerArg {
 /// Synthetic samples when neither --data nor --synthetic is given.
 const DEFAULT_SAMPLES: usize = 100;
 
+/// The most epochs `fit` runs.
+pub const MAX_EPOCHS: usize = 100_000;
+/// The most synthetic samples `fit` generates.
+pub const MAX_SYNTHETIC: usize = 1_000_000;
+/// The most features a model has.
+pub const MAX_FEATURES: usize = 10_000;
+/// The most numbers in the features (samples x features: 800 MB of f64).
+pub const MAX_FEATURE_VALUES: usize = 100_000_000;
+/// The most samples evaluated over a run (epochs x samples), which bounds
+/// the time a run takes.
+pub const MAX_SAMPLE_STEPS: usize = 1_000_000_000;
+
+/// Refuses option values that would make a run unbounded in memory or time,
+/// each with the limit in the message (the library refuses zeros itself).
+fn check_bounds(args: &FitArgs) -> Result<(), CliError> {
+    let over = |option: &str, value: usize, limit: usize| {
+        CliError::new(format!("`--{option} {value}`: lossc fit allows at most {limit}"))
+    };
+    if args.epochs > MAX_EPOCHS {
+        return Err(over("epochs", args.epochs, MAX_EPOCHS));
+    }
+    if let Some(samples) = args.synthetic
+        && samples > MAX_SYNTHETIC
+    {
+        return Err(over("synthetic", samples, MAX_SYNTHETIC));
+    }
+    if let Some(features) = args.features
+        && features > MAX_FEATURES
+    {
+        return Err(over("features", features, MAX_FEATURES));
+    }
+    if args.data.is_none() {
+        let samples = args.synthetic.unwrap_or(DEFAULT_SAMPLES);
+        let features = args.features.unwrap_or(1);
+        if samples.saturating_mul(features) > MAX_FEATURE_VALUES {
+            return Err(CliError::new(format!(
+                "`--synthetic {samples}` with `--features {features}`: {} numbers of features; lossc fit holds at most {MAX_FEATURE_VALUES}",
+                samples.saturating_mul(features)
+            )));
+        }
+        check_steps(args.epochs, samples)?;
+    }
+    Ok(())
+}
+
+/// Refuses more than [`MAX_SAMPLE_STEPS`] sample evaluations in a run.
+fn check_steps(epochs: usize, samples: usize) -> Result<(), CliError> {
+    if epochs.saturating_mul(samples) > MAX_SAMPLE_STEPS {
+        return Err(CliError::new(format!(
+            "`--epochs {epochs}` over {samples} samples: {} sample steps; lossc fit runs at most {MAX_SAMPLE_STEPS} (fewer epochs or samples)",
+            epochs.saturating_mul(samples)
+        )));
+    }
+    Ok(())
+}
+
 /// Runs `fit`, writing its product to `out` and notes to `err`.
 pub fn run(args: &FitArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> Result<Status, CliError> {
+    check_bounds(args)?;
     let source = args.source.load()?;
     let file = source.name.as_str();
     let dtype = args.analysis.dtype.dtype();
@@ -238,10 +297,11 @@ enum Loaded {
 fn load_data(args: &FitArgs, task: &Task) -> Result<Dataset, Loaded> {
     match (&args.data, &args.labels) {
         (Some(x_path), Some(y_path)) => {
-            let x = crate::data::read_npy("--data", x_path).map_err(Loaded::Cli)?;
-            let y = crate::data::read_npy("--labels", y_path).map_err(Loaded::Cli)?;
+            let x = crate::data::read_npy_at_most("--data", x_path, MAX_FEATURE_VALUES).map_err(Loaded::Cli)?;
+            let y = crate::data::read_npy_at_most("--labels", y_path, MAX_FEATURE_VALUES).map_err(Loaded::Cli)?;
             let origin = format!("{} and {}", x_path.display(), y_path.display());
             let data = Dataset::new(task, x, y, &origin).map_err(Loaded::Fit)?;
+            check_steps(args.epochs, data.samples()).map_err(Loaded::Cli)?;
             match args.features {
                 Some(features) if features != data.features() => Err(Loaded::Cli(CliError::new(format!(
                     "`--features {features}`: `{}` has {} features",

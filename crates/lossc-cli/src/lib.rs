@@ -51,6 +51,7 @@ pub mod emit;
 pub mod eval;
 pub mod fit;
 pub mod grad;
+pub mod input_file;
 pub mod json;
 pub mod plot;
 pub mod probe;

@@ -1,7 +1,7 @@
 //! Reading the program a command works on: a `.loss` file, or a `-e` formula.
 //!
-//! Every way the input can be unusable (missing, a directory, not UTF-8,
-//! empty) becomes a one-line [`CliError`] naming the file; nothing here panics.
+//! Every way the input can be unusable (missing, a directory, a FIFO or a
+//! device, larger than [`MAX_SOURCE_BYTES`], not UTF-8, empty) becomes a one-line [`CliError`] naming the file; nothing here panics.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::CliError;
+use crate::input_file::{self, MAX_SOURCE_BYTES, OpenError};
 
 /// The name a `-e` formula is shown under.
 pub const FORMULA_NAME: &str = "<formula>";
@@ -62,12 +63,23 @@ pub fn from_formula(formula: &str) -> Result<Source, CliError> {
 }
 
 /// Reads a `.loss` file: UTF-8 text with at least one statement.
+///
+/// Only a regular file of at most [`MAX_SOURCE_BYTES`] is read: a FIFO or a
+/// device (`/dev/zero`) is refused before it is opened, so it can neither
+/// block the command nor feed it without end.
 pub fn read_file(path: &Path) -> Result<Source, CliError> {
     let name = path.display().to_string();
-    if path.is_dir() {
-        return Err(CliError::new(format!("`{name}` is a directory, not a .loss file")));
-    }
-    let bytes = std::fs::read(path).map_err(|error| read_error(&name, &error))?;
+    let bytes = input_file::read_regular(path, MAX_SOURCE_BYTES).map_err(|error| match error {
+        OpenError::Io(error) => read_error(&name, &error),
+        OpenError::NotRegular("a directory") => CliError::new(format!("`{name}` is a directory, not a .loss file")),
+        OpenError::NotRegular(kind) => CliError::new(format!(
+            "`{name}` is not a regular file ({kind}): lossc reads a .loss program from a regular file"
+        )),
+        OpenError::TooLarge { limit } => CliError::new(format!(
+            "`{name}` is larger than {}, the largest .loss file lossc reads",
+            input_file::size_text(limit)
+        )),
+    })?;
     let text = String::from_utf8(bytes).map_err(|error| {
         let offset = error.utf8_error().valid_up_to();
         let valid = &error.as_bytes()[..offset];

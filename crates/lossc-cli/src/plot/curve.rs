@@ -61,12 +61,25 @@ pub fn next_down(dtype: Dtype, x: f64) -> f64 {
 /// `count` points from `lo` to `hi` (both included), as floats of `dtype`,
 /// increasing and without repeats. The grid is `lo + (hi - lo) * i / (count -
 /// 1)`, so round values such as 0.5 on [0, 1] or 0 on [-10, 10] are on it.
+///
+/// A span wider than the largest float (`[-1e308, 1e308]`) is stepped in
+/// halves, so no point is infinite or NaN.
 pub fn grid(dtype: Dtype, lo: f64, hi: f64, count: usize) -> Vec<f64> {
+    if lo.is_nan() || hi.is_nan() || lo > hi {
+        // An empty (or NaN) interval has no point.
+        return Vec::new();
+    }
     let count = count.max(2);
+    let width = hi - lo;
     let mut xs: Vec<f64> = (0..count)
         .map(|i| {
             let t = i as f64 / (count - 1) as f64;
-            round_to(dtype, lo + (hi - lo) * t).clamp(lo, hi)
+            let x = if width.is_finite() {
+                lo + width * t
+            } else {
+                2.0 * (lo / 2.0 + (hi / 2.0 - lo / 2.0) * t)
+            };
+            round_to(dtype, x).clamp(lo, hi)
         })
         .collect();
     xs.dedup();
@@ -235,8 +248,9 @@ fn narrow<E>(
         Of::Slope => s.1,
     };
     loop {
-        let mid = round_to(dtype, lo + (hi - lo) / 2.0);
-        if mid <= lo || mid >= hi {
+        let mid = round_to(dtype, midpoint(lo, hi));
+        // Also stops on a NaN, which compares false either way.
+        if !(mid > lo && mid < hi) {
             break;
         }
         let s_mid = sample(mid)?;
@@ -300,6 +314,16 @@ fn narrow<E>(
     Ok(Some(if written(hi) < written(lo) { hi } else { lo }))
 }
 
+/// The float halfway between `lo` and `hi`, also when `hi - lo` overflows.
+fn midpoint(lo: f64, hi: f64) -> f64 {
+    let width = hi - lo;
+    if width.is_finite() {
+        lo + width / 2.0
+    } else {
+        lo / 2.0 + hi / 2.0
+    }
+}
+
 /// How many times the change that the derivative explains a jump must be.
 const STEP_FACTOR: f64 = 4.0;
 /// How many times the derivative's change just outside a kink its change
@@ -330,6 +354,36 @@ mod tests {
     fn features_of(f: impl Fn(f64) -> (f64, f64) + Copy, lo: f64, hi: f64) -> Features {
         let curve = curve(f, lo, hi, 801);
         features(&curve, Dtype::F64, &mut |x| Ok::<_, ()>(f(x))).unwrap()
+    }
+
+    #[test]
+    fn a_grid_wider_than_the_largest_float_is_finite_and_increasing() {
+        // `hi - lo` overflowed to infinity: every point was NaN or infinite,
+        // and bisecting between NaNs never ended.
+        let xs = grid(Dtype::F64, -1e308, 1e308, 801);
+        assert_eq!(xs.len(), 801);
+        assert!(xs.iter().all(|x| x.is_finite()));
+        assert!(xs.windows(2).all(|pair| pair[0] < pair[1]));
+        assert_eq!((xs[0], xs[400], xs[800]), (-1e308, 0.0, 1e308));
+        let xs = grid(Dtype::F64, f64::MIN, f64::MAX, 3);
+        assert_eq!(xs, vec![f64::MIN, 0.0, f64::MAX]);
+        // A kink at 0 over the whole line is found, in a bounded number of
+        // evaluations (bisection by value: about 2100 halvings at most).
+        let abs = |x: f64| (x.abs(), if x == 0.0 { 0.0 } else { x.signum() });
+        let mut calls = 0;
+        let curve = curve(abs, -1e308, 1e308, 801);
+        let features = features(&curve, Dtype::F64, &mut |x: f64| {
+            calls += 1;
+            Ok::<_, ()>(abs(x))
+        })
+        .unwrap();
+        assert_eq!(features.kinks, vec![0.0]);
+        assert!(calls < 10_000, "{calls} evaluations");
+        assert_eq!(midpoint(-f64::MAX, f64::MAX), 0.0);
+        // An interval holding no float of the dtype (the ends were moved
+        // inside an open `(0, 1e-320)` in f32) has no point; `clamp` panicked.
+        assert!(grid(Dtype::F32, 1.401298464324817e-45, -1.401298464324817e-45, 801).is_empty());
+        assert!(grid(Dtype::F64, f64::NAN, 1.0, 801).is_empty());
     }
 
     #[test]

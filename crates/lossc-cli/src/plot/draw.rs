@@ -211,6 +211,18 @@ fn chart(
     };
     let (y0, y1, clipped) = y_range(ys, part == Part::Gradient);
     let (x0, x1) = figure.range;
+    // Axes reaching the largest floats are drawn in units of a power of ten
+    // (plotters' ticks need a span far inside the floats); every mark's
+    // title and data keep the values themselves.
+    let (x_scale, y_scale) = (axis_scale(x0, x1), axis_scale(y0, y1));
+    let (sx, sy) = (|x: f64| x / x_scale, |y: f64| y / y_scale);
+    let scaled_desc = |desc: String, scale: f64| {
+        if scale == 1.0 {
+            desc
+        } else {
+            format!("{desc} (× {})", number_text(scale))
+        }
+    };
     let what = match part {
         Part::Loss => "loss",
         Part::Gradient => "gradient",
@@ -229,7 +241,7 @@ fn chart(
         .margin(12)
         .x_label_area_size(38)
         .y_label_area_size(70)
-        .build_cartesian_2d(x0..x1, y0..y1)
+        .build_cartesian_2d(sx(x0)..sx(x1), sy(y0)..sy(y1))
         .map_err(|e| fail(&e))?;
     chart.plotting_area().fill(&PLOT_AREA.color()).map_err(|e| fail(&e))?;
     marks.push(Mark {
@@ -249,12 +261,12 @@ fn chart(
             number_text(v)
         }
     };
-    let x_label = |v: &f64| tick(*v, x1 - x0);
-    let y_label = |v: &f64| tick(*v, y1 - y0);
+    let x_label = |v: &f64| tick(*v, sx(x1) - sx(x0));
+    let y_label = |v: &f64| tick(*v, sy(y1) - sy(y0));
     chart
         .configure_mesh()
-        .x_desc(x_name)
-        .y_desc(y_desc)
+        .x_desc(scaled_desc(x_name.to_string(), x_scale))
+        .y_desc(scaled_desc(y_desc, y_scale))
         .x_label_formatter(&x_label)
         .y_label_formatter(&y_label)
         .max_light_lines(4)
@@ -270,7 +282,7 @@ fn chart(
                 features
                     .dead
                     .iter()
-                    .map(|&(from, to)| Rectangle::new([(from, y0), (to, y1)], DEAD.color().filled())),
+                    .map(|&(from, to)| Rectangle::new([(sx(from), sy(y0)), (sx(to), sy(y1))], DEAD.color().filled())),
             )
             .map_err(|e| fail(&e))?;
         series
@@ -296,7 +308,13 @@ fn chart(
     if part == Part::Gradient {
         breaks.extend(&features.kinks);
     }
-    let segments = segments(&curve.xs, ys, &breaks, (y0, y1));
+    let scaled = |values: &[f64], scale: &dyn Fn(f64) -> f64| values.iter().map(|&v| scale(v)).collect::<Vec<f64>>();
+    let segments = segments(
+        &scaled(&curve.xs, &sx),
+        &scaled(ys, &sy),
+        &scaled(&breaks, &sx),
+        (sy(y0), sy(y1)),
+    );
     let mut first = true;
     for segment in segments {
         let series = chart
@@ -327,7 +345,7 @@ fn chart(
             .draw_series(
                 points
                     .iter()
-                    .map(|&x| PathElement::new(vec![(x, y0), (x, y1)], style.color().stroke_width(2))),
+                    .map(|&x| PathElement::new(vec![(sx(x), sy(y0)), (sx(x), sy(y1))], style.color().stroke_width(2))),
             )
             .map_err(|e| fail(&e))?;
         series
@@ -352,7 +370,7 @@ fn chart(
         let series = chart
             .draw_series(bad.iter().map(|&(x, y)| {
                 let at = if y == f64::NEG_INFINITY { y0 } else { y1 };
-                Circle::new((x, at), 4, NON_FINITE.color().filled())
+                Circle::new((sx(x), sy(at)), 4, NON_FINITE.color().filled())
             }))
             .map_err(|e| fail(&e))?;
         series
@@ -381,6 +399,18 @@ fn chart(
     Ok(())
 }
 
+/// The unit an axis from `lo` to `hi` is drawn in: 1, or the power of ten
+/// of its largest end when that is beyond 1e100.
+fn axis_scale(lo: f64, hi: f64) -> f64 {
+    let largest = lo.abs().max(hi.abs());
+    if largest.is_finite() && largest > 1e100 {
+        // Parsed, not `powi`: the nearest float to the power of ten.
+        format!("1e{}", largest.log10().floor() as i32).parse().unwrap_or(1.0)
+    } else {
+        1.0
+    }
+}
+
 /// The vertical range to draw: the finite values with a margin, zero
 /// included for a gradient. When a few extreme values would flatten the
 /// rest, the range is the 1st to 99th percentile and `clipped` is true.
@@ -401,12 +431,15 @@ fn y_range(ys: &[f64], include_zero: bool) -> (f64, f64, bool) {
         lo = lo.min(0.0);
         hi = hi.max(0.0);
     }
+    // Computed so that nothing overflows when the values reach the
+    // largest floats: the range stays finite.
+    let finite = |y: f64| y.clamp(f64::MIN, f64::MAX);
     if hi - lo <= f64::EPSILON * hi.abs().max(lo.abs()).max(1.0) {
         let pad = hi.abs().max(1.0) * 0.5;
-        return (lo - pad, hi + pad, clipped);
+        return (finite(lo - pad), finite(hi + pad), clipped);
     }
-    let margin = (hi - lo) * 0.06;
-    (lo - margin, hi + margin, clipped)
+    let margin = hi * 0.06 - lo * 0.06;
+    (finite(lo - margin), finite(hi + margin), clipped)
 }
 
 /// The polyline pieces of a curve: finite points, cut where a point is not
@@ -481,6 +514,22 @@ mod tests {
         let ys = [0.0, 1.0, f64::NAN, 3.0, 4.0, 50.0];
         let pieces = segments(&xs, &ys, &[3.5], (-1.0, 10.0));
         assert_eq!(pieces, [vec![(0.0, 0.0), (1.0, 1.0)], vec![(4.0, 4.0), (5.0, 10.0)]]);
+    }
+
+    #[test]
+    fn axes_reaching_the_largest_floats_are_scaled() {
+        assert_eq!(axis_scale(-3.0, 3.0), 1.0);
+        assert_eq!(axis_scale(-1e308, 1e308), 1e308);
+        assert_eq!(axis_scale(0.0, f64::MAX), 1e308);
+    }
+
+    #[test]
+    fn ranges_of_the_largest_floats_stay_finite() {
+        let (lo, hi, _) = y_range(&[-f64::MAX, f64::MAX], false);
+        assert_eq!((lo, hi), (f64::MIN, f64::MAX));
+        let (lo, hi, _) = y_range(&[f64::MAX, f64::MAX], true);
+        assert!(lo == 0.0 || lo.is_finite());
+        assert_eq!(hi, f64::MAX);
     }
 
     #[test]

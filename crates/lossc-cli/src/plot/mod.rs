@@ -134,6 +134,9 @@ pub fn parse_range(text: &str) -> Result<(f64, f64), String> {
     }
 }
 
+/// The most numbers an input of the one plotted sample holds.
+pub const MAX_SAMPLE_ELEMENTS: usize = 65_536;
+
 /// At most this many columns (the product of the finite sets' sizes).
 const MAX_CASES: usize = 16;
 
@@ -378,6 +381,10 @@ impl Plan {
         };
         let swept = ir.inputs[swept_index].name.clone();
         let mut range_reason = None;
+        let largest = match args.dtype.dtype() {
+            Dtype::F32 => f64::from(f32::MAX),
+            Dtype::F64 => f64::MAX,
+        };
         let range = match (args.range, &ir.inputs[swept_index].domain) {
             (_, Domain::Set(values)) => {
                 return Err(CliError::new(format!(
@@ -387,7 +394,18 @@ impl Plan {
                     inputs()
                 )));
             }
-            (Some(range), _) => range,
+            (Some(range), _) => {
+                if range.0 < -largest || range.1 > largest {
+                    return Err(CliError::new(format!(
+                        "`--range={},{}`: the {} floats end at ±{}; give an interval inside them (or `--dtype f64`)",
+                        number_text(range.0),
+                        number_text(range.1),
+                        args.dtype.dtype(),
+                        number_text(largest)
+                    )));
+                }
+                range
+            }
             (None, domain) => {
                 let (range, note) = sweep_range(&swept, domain, args.dtype.dtype());
                 if note.is_some() {
@@ -397,7 +415,23 @@ impl Plan {
                     });
                 }
                 notes.extend(note);
-                range
+                // A domain may reach beyond the dtype's floats (`[-1e308,
+                // 1e308]` in f32), or hold none of them (`(0, 1e-320)`).
+                let dtype = args.dtype.dtype();
+                if range.0 > range.1 {
+                    return Err(CliError::new(format!(
+                        "`{swept}`'s domain holds no {dtype} number to plot; try `--dtype f64` or `--range LO,HI`"
+                    )));
+                }
+                let clamped = (range.0.max(-largest), range.1.min(largest));
+                if clamped != range {
+                    notes.push(format!(
+                        "`{swept}`'s domain reaches beyond the finite {dtype} numbers: plotted over [{}, {}]",
+                        number_text(clamped.0),
+                        number_text(clamped.1)
+                    ));
+                }
+                clamped
             }
         };
 
@@ -412,7 +446,7 @@ impl Plan {
                     inputs()
                 )));
             };
-            fixed[index] = Some(fix.load()?);
+            fixed[index] = Some(fix.load_at_most(MAX_SAMPLE_ELEMENTS)?);
         }
 
         // Dimension sizes: --dim, then the shapes of fixed data, then defaults.
@@ -496,6 +530,21 @@ impl Plan {
                 })
                 .collect()
         };
+
+        // Every input is one sample, evaluated at every point of the curve:
+        // its size bounds the work.
+        for input in &ir.inputs {
+            let shape = shape_of(&input.shape);
+            let count = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+            if count.is_none_or(|count| count > MAX_SAMPLE_ELEMENTS) {
+                let sizes: Vec<String> = shape.iter().map(usize::to_string).collect();
+                return Err(CliError::new(format!(
+                    "`{}` would have shape [{}] here; plot draws one sample of at most {MAX_SAMPLE_ELEMENTS} numbers per input (set smaller sizes with `--dim NAME=SIZE`)",
+                    input.name,
+                    sizes.join(", ")
+                )));
+            }
+        }
 
         // The base data of every input, and the inputs that make cases.
         let mut base = Vec::with_capacity(ir.inputs.len());
