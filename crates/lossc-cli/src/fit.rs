@@ -759,9 +759,10 @@ fn svg(fit: &Fit, file: &str) -> Result<String, String> {
 /// Picks one fraction out of a [`lossc_fit::Health`].
 type Fraction = fn(&lossc_fit::Health) -> f64;
 
-/// Writes `bytes` to `path` atomically ([`crate::data::write_atomically`]).
+/// Writes `bytes` to `path` ([`crate::output::write_file`]: a file
+/// atomically, a device in place, anything else refused).
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    crate::data::write_atomically(path, ".svg.tmp", |file| file.write_all(bytes))
+    crate::output::write_file(path, ".svg.tmp", |file| file.write_all(bytes))
 }
 
 #[cfg(test)]
