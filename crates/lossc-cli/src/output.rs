@@ -19,7 +19,8 @@
 //! Temporary files are named `.lossc-<pid>-<random><suffix>` (e.g.
 //! `.lossc-4242-Xa3kq9.npy.tmp`) and removed on every way out: an error, a
 //! panic (a guard), and SIGINT, SIGTERM or SIGHUP (a handler thread removes
-//! the live ones, then the process ends as the signal would have ended it).
+//! the live ones, then the process ends as the signal would have ended it; a
+//! signal the process was started ignoring, as under `nohup`, stays ignored).
 //! Only `kill -9` or a crash of the machine can leave one behind; the next
 //! write into the same directory removes those of processes no longer
 //! running, once they are a minute old ([`STALE_AGE`]).
@@ -622,14 +623,21 @@ fn is_running(_: u32) -> bool {
 
 /// Installs, once, a thread that on SIGINT, SIGTERM or SIGHUP removes the
 /// live temporary files, then ends the process as the signal would have.
+/// A signal the process ignores (SIGHUP under `nohup`, SIGINT in a
+/// background job of a script) stays ignored.
 #[cfg(unix)]
 fn install_signal_cleanup() {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
+        let ignored = ignored_signals();
+        let handled: Vec<i32> = [SIGINT, SIGTERM, SIGHUP]
+            .into_iter()
+            .filter(|&signal| !is_in(ignored, signal))
+            .collect();
         // Without the handler, temporary files are still removed on every
         // other way out.
-        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        let Ok(mut signals) = signal_hook::iterator::Signals::new(&handled) else {
             return;
         };
         let _ = std::thread::Builder::new()
@@ -653,6 +661,26 @@ fn install_signal_cleanup() {
 
 #[cfg(not(unix))]
 fn install_signal_cleanup() {}
+
+/// The set of signals this process ignores, as a mask (bit `n - 1` for
+/// signal `n`): Linux's `SigIgn` line of `/proc/self/status`; empty where
+/// that cannot be read.
+#[cfg(unix)]
+fn ignored_signals() -> u64 {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let mask = status.lines().find_map(|line| line.strip_prefix("SigIgn:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Whether `signal` is in the mask.
+#[cfg(unix)]
+fn is_in(mask: u64, signal: i32) -> bool {
+    (1..=64).contains(&signal) && (mask >> (signal - 1)) & 1 == 1
+}
 
 #[cfg(test)]
 mod tests {
@@ -708,6 +736,18 @@ mod tests {
         });
         assert!(outcome.is_err());
         assert!(names(dir.path()).is_empty(), "{:?}", names(dir.path()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn ignored_signals_are_read_as_a_mask() {
+        assert!(is_in(0b1, 1));
+        assert!(is_in(1 << 14, 15));
+        assert!(!is_in(1 << 14, 14));
+        assert!(!is_in(u64::MAX, 0));
+        assert!(!is_in(u64::MAX, 65));
+        // The test harness ignores SIGPIPE (13), as every Rust program does.
+        assert!(is_in(ignored_signals(), 13));
     }
 
     #[test]

@@ -336,6 +336,12 @@ fn start_big_eval(dir: &Path) -> (std::process::Child, Option<String>) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    wait_for_temporary(dir, child)
+}
+
+/// `child` (a `lossc eval --grad-out grad.npy` in `dir`) with its temporary
+/// file's name once that exists (`None` if it finished first).
+fn wait_for_temporary(dir: &Path, child: std::process::Child) -> (std::process::Child, Option<String>) {
     let prefix = format!(".lossc-{}-", child.id());
     let started = Instant::now();
     while started.elapsed() < TIMEOUT {
@@ -373,6 +379,36 @@ fn sigterm_removes_the_temporary_file_and_ends_as_the_signal_would() {
     }
     assert!(!dir.path().join(&temporary).exists(), "{temporary} is removed");
     assert!(names(dir.path()).iter().all(|name| !name.starts_with(".lossc-")));
+}
+
+#[test]
+fn a_signal_ignored_under_nohup_stays_ignored() {
+    let dir = TempDir::new().unwrap();
+    big_input(dir.path());
+    let child = std::process::Command::new("nohup")
+        .current_dir(dir.path())
+        .arg(env!("CARGO_BIN_EXE_lossc"))
+        .args([
+            "eval",
+            "-e",
+            "mean(square(y_pred))",
+            "--input",
+            "y_pred=big.npy",
+            "--grad-out",
+            "grad.npy",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (mut child, temporary) = wait_for_temporary(dir.path(), child);
+    temporary.expect("the temporary file is seen while eval runs");
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "SIGHUP was ignored: {status:?}");
+    assert!(grad_ready(dir.path()));
+    assert_eq!(names(dir.path()), ["big.npy", "grad.npy"]);
 }
 
 #[test]
