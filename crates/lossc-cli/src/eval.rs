@@ -243,8 +243,8 @@ fn finish<T: EvalDtype>(
 
 /// Runs the fast evaluator in `T` (through generated code as `jit` says),
 /// with a progress bar on a terminal when it takes over a second. With a
-/// `--grad-out` file (not a device), the first gradient is written straight
-/// into it, memory-mapped, and not held in memory besides.
+/// `--grad-out` file that can be memory-mapped (not a device), the first
+/// gradient is written straight into it and not held in memory besides.
 fn evaluate<T: EvalDtype>(
     evaluator: &lossc_kernel::Evaluator,
     tensors: &[(&str, lossc_kernel::Tensor<'_>)],

@@ -136,11 +136,6 @@ impl Output {
         Ok(Output { shown, target })
     }
 
-    /// Whether the path is a character device, written in place.
-    pub fn is_device(&self) -> bool {
-        matches!(self.target, Target::Device)
-    }
-
     fn fail(&self, why: &dyn std::fmt::Display) -> CliError {
         CliError::new(format!("cannot write `{}`: {why}", self.shown.display()))
     }
@@ -184,8 +179,8 @@ impl Output {
 
     /// A `.npy` file of `T` of `shape`, its data memory-mapped for writing in
     /// place ([`MappedNpy`]), in a temporary file whose disk space is
-    /// reserved; `None` for a device, which is written with
-    /// [`Output::write_npy`] instead.
+    /// reserved; `None` for a device, or a file system that cannot map files
+    /// for writing: write those with [`Output::write_npy`] instead.
     pub fn map_npy<T: NpyElement>(&self, shape: &[usize]) -> Result<Option<MappedNpy<T>>, CliError> {
         let Target::File {
             path,
@@ -221,7 +216,10 @@ impl Output {
         // `unsafe` because another process could truncate the file meanwhile,
         // which would make accesses fault (SIGBUS), never return wrong
         // numbers; its space was reserved above so a full disk cannot.
-        let map = unsafe { memmap2::MmapMut::map_mut(&*temporary.file_mut()) }.map_err(|error| sized(&error))?;
+        let Ok(map) = (unsafe { memmap2::MmapMut::map_mut(temporary.file()) }) else {
+            // The temporary file is removed; the gradient is computed in memory.
+            return Ok(None);
+        };
         Ok(Some(MappedNpy {
             shown: self.shown.clone(),
             path: path.clone(),
@@ -371,6 +369,7 @@ fn open_device(path: &Path) -> io::Result<fs::File> {
 }
 
 /// Why the space of a file could not be reserved.
+#[cfg_attr(not(unix), allow(dead_code))]
 enum Reserve {
     /// The file system has only `available` bytes free.
     Short {
