@@ -512,3 +512,45 @@ fn a_gradient_written_in_place_is_the_gradient_eval_computes() {
         assert_eq!(names(dir.path()), ["g.npy", "l.loss", "p.npy", "t.npy"]);
     }
 }
+
+// Linux counts private writable mappings (what `Vec` allocates) against
+// RLIMIT_DATA; other systems count differently.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_gradient_larger_than_the_memory_allowed_is_written_in_place() {
+    // 4M float32 values: a 16 MB gradient, under a limit of 8 MB on the
+    // process's private writable memory (RLIMIT_DATA, `ulimit -d`). Written
+    // into its memory-mapped file, it never needs that memory; computed in
+    // memory first (as for a device), it cannot be allocated.
+    let dir = TempDir::new().unwrap();
+    big_input(dir.path());
+    let run = |target: &str| {
+        let script = format!(
+            "ulimit -d 8192 && exec \"$0\" eval -e 'mean(square(y_pred))' --input y_pred=big.npy --grad-out {target}"
+        );
+        std::process::Command::new("sh")
+            .current_dir(dir.path())
+            .args(["-c", &script, env!("CARGO_BIN_EXE_lossc")])
+            .output()
+            .unwrap()
+    };
+    let output = run("grad.npy");
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let input: ArrayD<f32> = read_npy(dir.path().join("big.npy")).unwrap();
+    let written: ArrayD<f32> = read_npy(dir.path().join("grad.npy")).unwrap();
+    assert_eq!(written.shape(), input.shape());
+    // By hand: d/dy mean(y^2) = 2 y / N.
+    let n = input.len() as f64;
+    for (g, y) in written.iter().zip(&input) {
+        let expected = 2.0 * f64::from(*y) / n;
+        assert!(
+            (f64::from(*g) - expected).abs() <= 1e-6 * expected.abs(),
+            "{g} vs {expected}"
+        );
+    }
+    assert!(
+        !run("/dev/null").status.success(),
+        "the limit is below the gradient's size"
+    );
+    assert_eq!(names(dir.path()), ["big.npy", "grad.npy"]);
+}
