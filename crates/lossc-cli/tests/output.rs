@@ -3,7 +3,8 @@
 //! refused without blocking, a symbolic link stays a link, a replaced file
 //! keeps its permissions and owner; temporary files go away on a signal and,
 //! left by `kill -9`, on a later write; a gradient written straight into its
-//! memory-mapped file is the one `eval` prints.
+//! memory-mapped file is the one `eval` prints, and needs no memory of its
+//! size.
 #![cfg(unix)]
 
 use std::fs;
