@@ -1,6 +1,6 @@
 //! The tensors `eval` works on: `--input NAME=SOURCE` read from an inline
-//! JSON array, a `.npy` file or a `.csv` file, and the `--grad-out` file
-//! written as `.npy`.
+//! JSON array, a `.npy` file or a `.csv` file. (The `--grad-out` file is
+//! written by [`crate::output`].)
 //!
 //! A `.npy` file is memory-mapped ([`InputArg::open`]): the evaluator reads
 //! its data where it lies, in its own element type (floats, integers,
@@ -11,12 +11,10 @@
 //! [`CliError`] naming the input and the file.
 
 use std::fs;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use lossc_kernel::Tensor;
 use ndarray::{ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
-use ndarray_npy::WriteNpyExt;
 use serde_json::Value;
 
 use crate::CliError;
@@ -697,56 +695,6 @@ fn csv_error(name: &str, file: &str, error: &csv::Error) -> CliError {
         _ => format!("`{file}` is not a readable .csv file: {error}"),
     };
     CliError::new(format!("input `{name}`: {message}"))
-}
-
-/// Writes `array` to `path` as a `.npy` file of its element type,
-/// atomically (see [`write_atomically`]).
-pub fn write_npy_atomically<A: ndarray_npy::WritableElement + Clone>(
-    path: &Path,
-    array: &ArrayD<A>,
-) -> Result<(), CliError> {
-    write_atomically(path, ".npy.tmp", |file| {
-        let mut writer = BufWriter::new(file);
-        array
-            .as_standard_layout()
-            .write_npy(&mut writer)
-            .map_err(std::io::Error::other)?;
-        writer.flush()
-    })
-}
-
-/// Writes a file atomically: `write` fills a temporary file (named with
-/// `suffix`) in the same directory, which is then renamed over `path`. On
-/// any error the temporary file is removed and `path` is untouched. The
-/// result is an ordinary file (0644), not private as a temporary file is.
-pub fn write_atomically(
-    path: &Path,
-    suffix: &str,
-    write: impl FnOnce(&mut fs::File) -> std::io::Result<()>,
-) -> Result<(), CliError> {
-    let fail = |error: &dyn std::fmt::Display| CliError::new(format!("cannot write `{}`: {error}", path.display()));
-    if path.is_dir() {
-        return Err(fail(&"it is a directory"));
-    }
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    if !directory.is_dir() {
-        return Err(fail(&format!("there is no directory `{}`", directory.display())));
-    }
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".lossc-").suffix(suffix);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    let mut temporary = builder.tempfile_in(directory).map_err(|error| fail(&error))?;
-    write(temporary.as_file_mut()).map_err(|error| fail(&error))?;
-    temporary.as_file().sync_all().map_err(|error| fail(&error))?;
-    temporary.persist(path).map_err(|error| fail(&error.error))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use ndarray::{ArrayViewD, Axis};
 use crate::cli::{AnalysisArgs, Format, library_error};
 use crate::data::{self, InputArg};
 use crate::json::EvalReport;
+use crate::output::{MappedNpy, Output};
 use crate::program::{self, Compiled};
 use crate::source::SourceArgs;
 use crate::{CliError, Status, finish_output};
@@ -69,8 +70,9 @@ pub struct EvalArgs {
 
     /// Write the gradient (of the first `--wrt` variable) to this file as a
     /// .npy array in the evaluation's dtype (`--dtype`, f32 by default), e.g.
-    /// `--grad-out grad.npy`; the file is replaced atomically, never left
-    /// half-written.
+    /// `--grad-out grad.npy`; a file is replaced atomically (never left
+    /// half-written, its permissions kept), a device such as /dev/null written
+    /// in place, a FIFO or directory refused.
     #[arg(long, value_name = "FILE.npy")]
     pub grad_out: Option<PathBuf>,
 
@@ -150,7 +152,7 @@ pub fn run(args: &EvalArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) 
 }
 
 /// A dtype `eval` computes in, prints from and writes `.npy` files of.
-trait EvalDtype: lossc_kernel::Real + Into<f64> + ndarray_npy::WritableElement {}
+trait EvalDtype: lossc_kernel::Real + Into<f64> + crate::output::NpyElement {}
 impl EvalDtype for f32 {}
 impl EvalDtype for f64 {}
 
@@ -166,20 +168,41 @@ fn finish<T: EvalDtype>(
     out: &mut dyn WriteColor,
     err: &mut dyn WriteColor,
 ) -> Result<Status, CliError> {
-    let evaluated = evaluate::<T>(evaluator, tensors, args.jit, file, err)?;
-    let grad_out = match &args.grad_out {
-        Some(path) => {
-            let Some((_, gradient)) = evaluated.gradient.first() else {
-                return Err(CliError::new(format!(
-                    "`--grad-out {}`: there is no gradient to write",
-                    path.display()
-                )));
-            };
-            data::write_npy_atomically(path, gradient)?;
-            Some(path.display().to_string())
+    // What is at the `--grad-out` path is looked at (a FIFO or a directory
+    // refused) before any work.
+    let destination = match &args.grad_out {
+        Some(path) if evaluator.wrt.is_empty() => {
+            return Err(CliError::new(format!(
+                "`--grad-out {}`: there is no gradient to write",
+                path.display()
+            )));
         }
+        Some(path) => Some(Output::resolve(path)?),
         None => None,
     };
+    let (evaluated, mut mapped) = evaluate::<T>(evaluator, tensors, args.jit, file, err, destination.as_ref())?;
+    let grad_out = match (&args.grad_out, &destination) {
+        (Some(path), Some(destination)) => {
+            match (&mut mapped, evaluated.gradient.first()) {
+                (Some(npy), _) => npy.commit()?,
+                (None, Some((_, gradient))) => destination.write_npy(gradient.view())?,
+                (None, None) => {}
+            }
+            Some(path.display().to_string())
+        }
+        _ => None,
+    };
+    // The first gradient is read back from its file when it was written there.
+    let written = mapped.as_ref().map(MappedNpy::view).transpose()?;
+    let gradient: Vec<(&str, ArrayViewD<'_, T>)> = evaluated
+        .gradient
+        .iter()
+        .enumerate()
+        .map(|(index, (name, array))| match (&written, index) {
+            (Some(view), 0) => (name.as_str(), view.view()),
+            _ => (name.as_str(), array.view()),
+        })
+        .collect();
     let dtype = if std::mem::size_of::<T>() == 4 {
         lossc::Dtype::F32
     } else {
@@ -195,10 +218,9 @@ fn finish<T: EvalDtype>(
                 dims: evaluated.dims.clone(),
                 value: to_f64(&evaluated.value),
                 per_sample: evaluated.per_sample.as_ref().map(|s| s.mapv(Into::into)),
-                gradient: evaluated
-                    .gradient
+                gradient: gradient
                     .iter()
-                    .map(|(name, g)| (name.clone(), to_f64(g)))
+                    .map(|(name, g)| (name.to_string(), g.mapv(Into::into)))
                     .collect(),
             };
             EvalReport::new(&evaluation, grad_out).write(out)
@@ -211,7 +233,7 @@ fn finish<T: EvalDtype>(
                 dims: &evaluated.dims,
                 value: evaluated.value.view(),
                 per_sample: evaluated.per_sample.as_ref().map(|s| s.view().into_dyn()),
-                gradient: evaluated.gradient.iter().map(|(n, g)| (n.as_str(), g.view())).collect(),
+                gradient,
             };
             write_text(out, &printed, grad_out.as_deref())
         }
@@ -220,24 +242,38 @@ fn finish<T: EvalDtype>(
 }
 
 /// Runs the fast evaluator in `T` (through generated code as `jit` says),
-/// with a progress bar on a terminal when it takes over a second.
-fn evaluate<T: lossc_kernel::Real>(
+/// with a progress bar on a terminal when it takes over a second. With a
+/// `--grad-out` file that can be memory-mapped (not a device), the first
+/// gradient is written straight into it and not held in memory besides.
+fn evaluate<T: EvalDtype>(
     evaluator: &lossc_kernel::Evaluator,
     tensors: &[(&str, lossc_kernel::Tensor<'_>)],
     jit: crate::bench::JitMode,
     file: &str,
     err: &mut dyn WriteColor,
-) -> Result<lossc_kernel::Evaluated<T>, CliError> {
+    grad_out: Option<&Output>,
+) -> Result<(lossc_kernel::Evaluated<T>, Option<MappedNpy<T>>), CliError> {
     let mut prepared = evaluator
         .prepare::<T>(tensors)
         .map_err(|error| eval_error(&lossc::Error::Eval(error), file))?;
     if let (_, Some(note)) = jit.apply::<T>(&mut prepared)? {
         let _ = writeln!(err, "{note}");
     }
+    let mut mapped = match (grad_out, evaluator.gradient_shape(&prepared, 0)) {
+        (Some(output), Some(shape)) => output.map_npy::<T>(shape)?,
+        _ => None,
+    };
     let progress = crate::bench::Progress::new("evaluating", prepared.chunks() as u64);
-    let evaluated = evaluator.run_observed::<T>(&prepared, None, &|| progress.step());
+    let evaluated = match &mut mapped {
+        Some(npy) => {
+            let data = npy.data_mut()?;
+            evaluator.run_into::<T>(&prepared, data, &|| progress.step())
+        }
+        None => Some(evaluator.run_observed::<T>(&prepared, None, &|| progress.step())),
+    };
     progress.finish();
-    Ok(evaluated)
+    let evaluated = evaluated.ok_or_else(|| CliError::new("the gradient's file does not have the gradient's size"))?;
+    Ok((evaluated, mapped))
 }
 
 /// Reports NaN and infinity in the inputs: a note on `err`, or with

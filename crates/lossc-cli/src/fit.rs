@@ -5,7 +5,7 @@
 //! draws the curves as SVG.
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use codespan_reporting::term::termcolor::{Color as TermColor, ColorSpec, WriteColor};
@@ -216,6 +216,9 @@ pub fn run(args: &FitArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -
         Compiled::Rejected(status) => return Ok(status),
     };
     args.analysis.validate(&program, file)?;
+    // What is at the `--plot` path is looked at (a FIFO or a directory
+    // refused) before the training.
+    let plot_output = args.plot.as_deref().map(crate::output::Output::resolve).transpose()?;
     let target = &args.analysis.target;
     let model = args.model.map(|model| match model {
         ModelArg::Linear => ModelKind::Linear,
@@ -264,13 +267,13 @@ pub fn run(args: &FitArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -
     let findings = Finding::locate(&diagnostics, &source.text);
     let fit = lossc_fit::fit(&program, &task, &data, &options, &findings).map_err(fit_error)?;
 
-    let plot = match &args.plot {
-        Some(path) => {
+    let plot = match (&args.plot, &plot_output) {
+        (Some(path), Some(output)) => {
             let svg = svg(&fit, file).map_err(|error| CliError::new(format!("cannot draw the plot: {error}")))?;
-            write_atomically(path, svg.as_bytes())?;
+            output.write(".svg.tmp", |file| file.write_all(svg.as_bytes()))?;
             Some(path.display().to_string())
         }
-        None => None,
+        _ => None,
     };
     if args.format == Format::Text {
         for note in &task.notes {
@@ -818,11 +821,6 @@ fn svg(fit: &Fit, file: &str) -> Result<String, String> {
 
 /// Picks one fraction out of a [`lossc_fit::Health`].
 type Fraction = fn(&lossc_fit::Health) -> f64;
-
-/// Writes `bytes` to `path` atomically ([`crate::data::write_atomically`]).
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    crate::data::write_atomically(path, ".svg.tmp", |file| file.write_all(bytes))
-}
 
 #[cfg(test)]
 mod tests {

@@ -15,7 +15,8 @@
 //! Layout: [`cli`] holds the clap definitions and the options every command
 //! shares; each command is one module with its `Args` and a `run` function
 //! ([`check`], [`grad`], [`simplify`], [`eval`]); [`source`] reads the
-//! program, [`data`] the tensors `eval` works on; [`program`] compiles it for
+//! program, [`data`] the tensors `eval` works on; [`output`] writes the files
+//! commands produce (`--grad-out`, `--out`, `--plot`); [`program`] compiles it for
 //! the commands that need a valid one; [`render`] (text) and [`json`] turn
 //! diagnostics and results into output; [`terminal`] decides on colour. A new
 //! command is a new module plus one variant of [`cli::Command`].
@@ -53,6 +54,7 @@ pub mod fit;
 pub mod grad;
 pub mod input_file;
 pub mod json;
+pub mod output;
 pub mod plot;
 pub mod probe;
 pub mod program;

@@ -88,21 +88,47 @@ pub(crate) fn statics<T: Real>(plan: &Plan, code: &Code, inputs: &[Tensor<'_>], 
         .collect()
 }
 
+/// Where a root's array goes: a buffer the run owns (returned in its
+/// [`RootOut`]) or one the caller provided (written in place).
+#[derive(Debug)]
+pub(crate) enum OutBuffer<'o, T> {
+    Owned(Vec<T>),
+    Provided(&'o mut [T]),
+}
+
+impl<T> OutBuffer<'_, T> {
+    fn as_mut_slice(&mut self) -> &mut [T] {
+        match self {
+            OutBuffer::Owned(buffer) => buffer,
+            OutBuffer::Provided(slice) => slice,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            OutBuffer::Owned(buffer) => buffer.len(),
+            OutBuffer::Provided(slice) => slice.len(),
+        }
+    }
+}
+
 /// Runs `code` on `inputs` (in plan input order).
-/// `recycled[k]`: a buffer of an earlier run for root `k`'s array, reused if
-/// it has the right length (no page faults on fresh memory in a loop).
-pub(crate) fn run<'a, 'd, T: Real>(
+/// `outputs[k]`: where root `k`'s array goes. An owned buffer (of an earlier
+/// run) is reused if it has the right length (no page faults on fresh memory
+/// in a loop); a provided slice, which the caller made the right length, is
+/// written in place and that root's [`RootOut::array`] is `None`.
+pub(crate) fn run<'a, 'd, 'o, T: Real>(
     plan: &'a Plan,
     code: &'a Code,
     inputs: &'a [Tensor<'d>],
-    recycled: Vec<Option<Vec<T>>>,
+    outputs: Vec<Option<OutBuffer<'o, T>>>,
     compiled: &'a Compiled,
     on_chunk: &(dyn Fn() + Sync),
 ) -> Vec<RootOut<T>> {
     let env = Env::new(plan, code, inputs, compiled);
     let mut uniform: Vec<Vec<T>> = vec![Vec::new(); plan.values.len()];
-    let mut outputs = recycled;
-    outputs.resize(plan.roots.len(), None);
+    let mut outputs = outputs;
+    outputs.resize_with(plan.roots.len(), || None);
     for (p, stage) in code.stages.iter().enumerate() {
         run_stage(&env, stage, &mut uniform);
         if let Some(pass) = code.passes.get(p) {
@@ -113,10 +139,20 @@ pub(crate) fn run<'a, 'd, T: Real>(
     plan.roots
         .iter()
         .zip(outputs)
-        .map(|(root, array)| {
-            let array = match (root.array, array) {
+        .map(|(root, buffer)| {
+            let varying = plan.values[root.value].varying;
+            let array = match (root.array, buffer) {
                 (false, _) => None,
-                (true, Some(array)) if plan.values[root.value].varying => Some(array),
+                (true, Some(OutBuffer::Owned(array))) if varying => Some(array),
+                (true, Some(OutBuffer::Provided(_))) if varying => None,
+                (true, Some(OutBuffer::Provided(slice))) => {
+                    // A value uniform over the batch, computed whole: copied
+                    // where the caller wants it.
+                    let value = &uniform[code.alias[root.value]];
+                    let n = slice.len().min(value.len());
+                    slice[..n].copy_from_slice(&value[..n]);
+                    None
+                }
                 (true, _) => Some(uniform[code.alias[root.value]].clone()),
             };
             let mean = root.mean_sum.map(|s| {
@@ -347,7 +383,7 @@ fn run_pass<T: Real>(
     pass: &Pass,
     compiled: Option<&(PassFn, GeneratedPass)>,
     uniform: &mut [Vec<T>],
-    outputs: &mut [Option<Vec<T>>],
+    outputs: &mut [Option<OutBuffer<'_, T>>],
     on_chunk: &(dyn Fn() + Sync),
 ) {
     let code = env.code;
@@ -358,13 +394,13 @@ fn run_pass<T: Real>(
     let compiled = compiled.filter(|(_, abi)| abi.inputs.iter().all(|&i| env.native[i].is_some()));
     // The outputs this pass writes, allocated whole, then cut into chunks.
     let widths: Vec<usize> = pass.outputs.iter().map(|&k| code.widths[plan.roots[k].value]).collect();
-    let mut buffers: Vec<Vec<T>> = pass
+    let mut buffers: Vec<OutBuffer<'_, T>> = pass
         .outputs
         .iter()
         .zip(&widths)
         .map(|(&k, w)| match outputs[k].take() {
             Some(buffer) if buffer.len() == rows * w => buffer,
-            _ => vec![T::zero(); rows * w],
+            _ => OutBuffer::Owned(vec![T::zero(); rows * w]),
         })
         .collect();
     let output_bytes: usize = widths.iter().map(|w| rows * w * std::mem::size_of::<T>()).sum();
@@ -373,7 +409,7 @@ fn run_pass<T: Real>(
     let mut per_chunk: Vec<Vec<&mut [T]>> = (0..n_chunks).map(|_| Vec::new()).collect();
     for (buffer, &w) in buffers.iter_mut().zip(&widths) {
         // Sizes are at least 1 (the binding checks), so every chunk gets a part.
-        for (c, part) in buffer.chunks_mut(pass.chunk_rows * w).enumerate() {
+        for (c, part) in buffer.as_mut_slice().chunks_mut(pass.chunk_rows * w).enumerate() {
             per_chunk[c].push(part);
         }
     }

@@ -217,16 +217,63 @@ impl Prepared<'_, '_> {
     /// each pass ([`Prepared::chunks`] calls in all), from any thread: for a
     /// progress bar.
     pub fn run_observed<T: Real>(&self, previous: Vec<Output<T>>, on_chunk: &(dyn Fn() + Sync)) -> Vec<Output<T>> {
-        let plan = &self.kernel.plan;
         let recycled = previous
             .into_iter()
-            .map(|o| o.array.map(|a| a.into_raw_vec_and_offset().0))
+            .map(|o| o.array.map(|a| exec::OutBuffer::Owned(a.into_raw_vec_and_offset().0)))
             .collect();
+        self.run_buffers(recycled, on_chunk)
+    }
+
+    /// The shape of root `k`'s value, as bound to the data (`None` when there
+    /// is no root `k`).
+    pub fn output_shape(&self, k: usize) -> Option<&[usize]> {
+        let root = self.kernel.plan.roots.get(k)?;
+        Some(&self.code.shapes[root.value])
+    }
+
+    /// [`Prepared::run_observed`], writing the array of each root `k` with
+    /// `into[k]` given into that slice (in C order) instead of an array of
+    /// its own: a caller can have the gradient written straight into a
+    /// memory-mapped file. Those roots' [`Output::array`] is `None`; the
+    /// values written are the ones [`Prepared::run`] returns, bit for bit.
+    ///
+    /// `None` (and nothing is run) when a slice does not hold exactly its
+    /// root's element count ([`Prepared::output_shape`]) or its root does not
+    /// return an array.
+    pub fn run_into<T: Real>(
+        &self,
+        into: Vec<Option<&mut [T]>>,
+        on_chunk: &(dyn Fn() + Sync),
+    ) -> Option<Vec<Output<T>>> {
+        let plan = &self.kernel.plan;
+        let mut outputs = Vec::with_capacity(into.len());
+        for (k, slice) in into.into_iter().enumerate() {
+            let Some(slice) = slice else {
+                outputs.push(None);
+                continue;
+            };
+            let root = plan.roots.get(k)?;
+            let count = self.code.shapes[root.value].iter().product::<usize>();
+            if !root.array || slice.len() != count {
+                return None;
+            }
+            outputs.push(Some(exec::OutBuffer::Provided(slice)));
+        }
+        Some(self.run_buffers(outputs, on_chunk))
+    }
+
+    /// Runs with each root's array going where `outputs` says (see [`exec::run`]).
+    fn run_buffers<T: Real>(
+        &self,
+        outputs: Vec<Option<exec::OutBuffer<'_, T>>>,
+        on_chunk: &(dyn Fn() + Sync),
+    ) -> Vec<Output<T>> {
+        let plan = &self.kernel.plan;
         let compiled = match &self.compiled {
             Some(c) if c.element_size == std::mem::size_of::<T>() => &c.passes[..],
             _ => &[],
         };
-        let outs = exec::run::<T>(plan, &self.code, &self.inputs, recycled, compiled, on_chunk);
+        let outs = exec::run::<T>(plan, &self.code, &self.inputs, outputs, compiled, on_chunk);
         outs.into_iter()
             .zip(&plan.roots)
             .map(|(out, root)| Output {
@@ -456,7 +503,50 @@ impl Evaluator {
             }
             None => Vec::new(),
         };
-        let mut outputs = prepared.run_observed::<T>(previous, on_chunk).into_iter();
+        let outputs = prepared.run_observed::<T>(previous, on_chunk);
+        self.evaluated(prepared, outputs)
+    }
+
+    /// The shape of the gradient with respect to the `index`-th variable
+    /// ([`Evaluator::wrt`]), as bound to `prepared`'s data.
+    pub fn gradient_shape<'p>(&self, prepared: &'p Prepared<'_, '_>, index: usize) -> Option<&'p [usize]> {
+        if index >= self.wrt.len() {
+            return None;
+        }
+        prepared.output_shape(index + 1)
+    }
+
+    /// [`Evaluator::run_observed`] (without recycling), writing the gradient
+    /// with respect to the first variable into `gradient` (C order) instead
+    /// of an array of its own, for a gradient larger than memory written
+    /// straight into a memory-mapped file. In the result, that variable's
+    /// entry of [`Evaluated::gradient`] is an empty array (shape `[0]`); the
+    /// numbers in `gradient` are the ones [`Evaluator::run_prepared`]
+    /// returns, bit for bit.
+    ///
+    /// `None` (and nothing is run) without a gradient, or when `gradient`
+    /// does not hold exactly [`Evaluator::gradient_shape`]'s element count.
+    pub fn run_into<T: Real>(
+        &self,
+        prepared: &Prepared<'_, '_>,
+        gradient: &mut [T],
+        on_chunk: &(dyn Fn() + Sync),
+    ) -> Option<Evaluated<T>> {
+        if self.wrt.is_empty() {
+            return None;
+        }
+        let outputs = prepared.run_into::<T>(vec![None, Some(gradient)], on_chunk)?;
+        let mut evaluated = self.evaluated(prepared, outputs);
+        if let Some((_, written)) = evaluated.gradient.first_mut() {
+            *written = ArrayD::from_elem(IxDyn(&[0]), T::zero());
+        }
+        Some(evaluated)
+    }
+
+    /// A run's outputs (the result's first, then one per variable) as an
+    /// [`Evaluated`].
+    fn evaluated<T: Real>(&self, prepared: &Prepared<'_, '_>, outputs: Vec<Output<T>>) -> Evaluated<T> {
+        let mut outputs = outputs.into_iter();
         let first = outputs.next().expect("the result is the first root");
         let (value, per_sample) = if self.per_sample {
             let mean = first.mean.unwrap_or_else(T::nan);

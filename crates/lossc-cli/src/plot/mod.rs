@@ -734,9 +734,10 @@ impl Sampler<'_> {
     }
 }
 
-/// Writes `bytes` to `path` atomically ([`crate::data::write_atomically`]).
+/// Writes `bytes` to `path` ([`crate::output::write_file`]: a file
+/// atomically, a device in place, anything else refused).
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    crate::data::write_atomically(path, ".svg.tmp", |file| file.write_all(bytes))
+    crate::output::write_file(path, ".svg.tmp", |file| file.write_all(bytes))
 }
 
 #[cfg(test)]
