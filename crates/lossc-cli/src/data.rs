@@ -10,7 +10,6 @@
 //! numbers, a truncated file, a CSV cell that is not a number) is a one-line
 //! [`CliError`] naming the input and the file.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use lossc_kernel::Tensor;
