@@ -551,14 +551,40 @@ pub fn pow(dtype: Dtype, x: Iv, y: Iv) -> Iv {
         }
         return widen(dtype, Iv::new(lo, hi)).with_nan(nan);
     }
-    // A variable exponent: exp(y * log(x)) for x > 0; anything for x <= 0.
+    // A variable exponent: exp(y * log(x)) for x > 0; anything for x < 0.
     if x.lo > 0.0 {
-        let log = elementwise(dtype, Builtin::Log, &[x]).unwrap_or(Iv::ALL);
-        let product = mul(dtype, y, log);
-        let out = monotone(dtype, Builtin::Exp, product, false).meet_nonneg();
-        return out.with_nan(nan_in || product.nan);
+        return positive_base_pow(dtype, x, y).with_nan(nan_in);
+    }
+    if x.lo == 0.0 {
+        // 0 ^ y is 0 for y > 0, 1 for y = 0 and inf for y < 0 (never NaN);
+        // the positive bases, from the smallest positive float up.
+        let mut zero = Iv::EMPTY;
+        if y.hi > 0.0 {
+            zero = zero.hull(Iv::point(0.0));
+        }
+        if y.contains(0.0) {
+            zero = zero.hull(Iv::point(1.0));
+        }
+        if y.lo < 0.0 {
+            zero = zero.hull(Iv::point(f64::INFINITY));
+        }
+        let out = if x.hi > 0.0 {
+            let positive = Iv::new(next_up(dtype, 0.0), x.hi);
+            zero.hull(positive_base_pow(dtype, positive, y))
+        } else {
+            zero
+        };
+        return out.with_nan(nan_in);
     }
     Iv::ALL
+}
+
+/// `x ^ y` for bases `x` > 0 and any exponent: `exp(y * log(x))`.
+fn positive_base_pow(dtype: Dtype, x: Iv, y: Iv) -> Iv {
+    let log = elementwise(dtype, Builtin::Log, &[x]).unwrap_or(Iv::ALL);
+    let product = mul(dtype, y, log);
+    let out = monotone(dtype, Builtin::Exp, product, false).meet_nonneg();
+    out.with_nan(product.nan)
 }
 
 #[cfg(test)]
