@@ -214,7 +214,7 @@ fn no_built_in_leaks_a_non_finite_value_from_an_unselected_branch() {
 }
 
 #[test]
-fn the_issue_example_has_the_conventions_gradient() {
+fn a_softmax_in_a_branch_not_taken_gives_the_conventions_gradient() {
     // `where(y_pred > 0, y_pred, softmax(log(-y_pred)))`: the softmax is never
     // taken, so the gradient of the mean is 1/2 at both elements (JAX agrees).
     let source = "input y_pred: (0, inf)\nloss l = mean(where(y_pred > 0, y_pred, softmax(log(-y_pred))))\n";
