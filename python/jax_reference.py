@@ -408,6 +408,16 @@ def pow_variable(y_true, y_pred):
     return jnp.mean(jnp.power(y_true, y_pred))
 
 
+@case("pow_zero_base")
+def pow_zero_base(y_true, y_pred):
+    return jnp.mean(jnp.power(y_true, y_pred) + jnp.power(0.0, y_pred))
+
+
+@case("pow_integer_exponents_at_zero")
+def pow_integer_exponents_at_zero(y_pred):
+    return jnp.mean(y_pred**0 + y_pred**1 + y_pred**2 + y_pred**3 + jnp.power(0.0, jnp.square(y_pred)))
+
+
 @case("xlogy")
 def xlogy(y_true, y_pred):
     xlogy = jax.scipy.special.xlogy

@@ -417,3 +417,65 @@ fn overflow_is_reported_once_by_magnitude() {
     // Nothing else: MSE's gradient grows with the error, but that is not "exploding".
     assert_eq!(found.len(), 1, "{:#?}", codes(&found));
 }
+
+#[test]
+fn a_power_of_a_base_in_zero_one_never_overflows_for_a_non_negative_exponent() {
+    // 0 ^ y is 0 or 1 for y >= 0; c ^ y with c in (0, 1] is at most 1. Its
+    // gradient with respect to y is 0 * 0^y = 0 at the base 0 (JAX's rule).
+    for body in ["mean(0 ^ y_pred)", "mean(0.5 ^ y_pred)", "mean(1 ^ y_pred)"] {
+        for domain in ["[0, 1]", "(0, inf)", "[0, 1000]"] {
+            let source = format!("input y_pred: {domain}\nloss l = {body}");
+            for dtype in [Dtype::F32, Dtype::F64] {
+                absent(&source, dtype, Code::ExpOverflow);
+                absent(&source, dtype, Code::Overflow);
+                absent(&source, dtype, Code::NanGradient);
+            }
+        }
+    }
+    // Below 0 the base 0 gives inf: 0 to a negative power, not an overflow.
+    let source = "input y_pred: [-1, 1]\nloss l = mean(0 ^ y_pred)";
+    expect(source, Dtype::F32, Code::PowDomain, Severity::Warning, &[]);
+    absent(source, Dtype::F32, Code::ExpOverflow);
+    // A base above 1 still overflows.
+    expect(
+        "input y_pred: [0, 1000]\nloss l = mean(2 ^ y_pred)",
+        Dtype::F32,
+        Code::ExpOverflow,
+        Severity::Error,
+        &["exceeds 128"],
+    );
+}
+
+#[test]
+fn no_message_prints_an_empty_condition() {
+    // Operands and derivatives that read no input (`0`, `log(0)`) are
+    // described by the inputs of the loss at the witness, or not at all.
+    let bodies = [
+        "mean(0 ^ y_pred)",
+        "mean(0 ^ (y_pred - 1))",
+        "mean(y_pred ^ 0)",
+        "mean(xlogy(y_pred, 0))",
+        "mean(where(y_pred > 0, y_pred, log(0 * 1)))",
+        "mean(y_true ^ y_pred)",
+    ];
+    for body in bodies {
+        for domain in ["real", "[0, 1]", "[-1, 1]"] {
+            let source = format!("input y_true: [0, 1]\ninput y_pred: {domain}\nloss l = {body}");
+            for dtype in [Dtype::F32, Dtype::F64] {
+                for d in check(&source, dtype) {
+                    let mut text = vec![d.message.clone(), d.label.clone()];
+                    text.extend(d.notes.iter().cloned());
+                    let text = text.join(" | ");
+                    for empty in ["when ,", "when  ", "when )", "at ,", "at )"] {
+                        assert!(!text.contains(empty), "`{empty}` in {}: {text}\n{source}", d.code);
+                    }
+                    assert!(
+                        !d.message.trim_end().ends_with(" when") && !d.message.trim_end().ends_with(" at"),
+                        "an empty condition at the end: {}\n{source}",
+                        d.message
+                    );
+                }
+            }
+        }
+    }
+}

@@ -979,6 +979,44 @@ fn products_keep_ieee_semantics_in_the_gradient() {
 }
 
 #[test]
+fn a_power_at_a_zero_base_has_the_derivatives_jax_gives() {
+    // d/dy x^y = x^y * log(x), with log(1) for log(0) (JAX's `_pow_jvp_rhs`
+    // replaces a zero base by 1): at x = 0 it is 0 * 0^y, so 0 for y >= 0
+    // and 0 * inf = NaN for y < 0, where the value is inf too.
+    exact(
+        "loss = mean(0 ^ y_pred)",
+        &[("y_pred", vec1(&[0.0, 2.0, 0.5, -1.0]))],
+        &[("y_pred", vec1(&[0.0, 0.0, 0.0, f64::NAN]))],
+    );
+    // A variable base: the same at x = 0. d/dx x^y = y * x^(y - 1), 0 where
+    // y = 0 (x^0 is 1 for every x; JAX's rule for an integer exponent), -inf
+    // for 0^-1.
+    exact(
+        "loss = mean(y_true ^ y_pred)",
+        &[
+            ("y_true", vec1(&[0.0, 0.0, 0.0, 2.0])),
+            ("y_pred", vec1(&[0.0, 2.0, -1.0, 1.0])),
+        ],
+        &[
+            ("y_true", vec1(&[0.0, 0.0, f64::NEG_INFINITY, 0.25])),
+            ("y_pred", vec1(&[0.0, 0.0, f64::NAN, 2.0 * 2f64.ln() / 4.0])),
+        ],
+    );
+    // Constant exponents at x = 0: x^0 has derivative 0, x^1 has 1, x^2 has 0.
+    exact(
+        "loss = mean(y_pred ^ 0 + y_pred ^ 1 + y_pred ^ 2)",
+        &[("y_pred", vec1(&[0.0, 3.0]))],
+        &[("y_pred", vec1(&[0.5, 3.5]))],
+    );
+    // Other constant bases: c^y * log(c).
+    exact(
+        "loss = mean(2 ^ y_pred + 0.5 ^ y_pred)",
+        &[("y_pred", vec1(&[0.0, 1.0]))],
+        &[("y_pred", vec1(&[0.0, 0.75 * 2f64.ln()]))],
+    );
+}
+
+#[test]
 fn sqrt_has_an_infinite_derivative_at_zero() {
     exact(
         "loss = mean(sqrt(y_pred))",

@@ -694,6 +694,27 @@ loss l = mean(y_true ^ y_pred)
 ",
         ),
         case(
+            "pow_zero_base",
+            &["y_true", "y_pred"],
+            &[
+                ("y_true", V, Gen::Data(&[0.0, 0.5, 0.0, 1.5, 0.0])),
+                ("y_pred", V, Gen::Data(&[1.0, 0.7, 2.5, 2.0, 1.3])),
+            ],
+            "
+input y_true: [0, inf)
+loss l = mean(y_true ^ y_pred + 0 ^ y_pred)
+",
+        ),
+        case(
+            "pow_integer_exponents_at_zero",
+            &[],
+            &[("y_pred", V, Gen::Data(&[0.0, 0.5, 0.0, 2.0, -1.5]))],
+            "
+input y_pred: real
+loss l = mean(y_pred ^ 0 + y_pred ^ 1 + y_pred ^ 2 + y_pred ^ 3 + 0 ^ square(y_pred))
+",
+        ),
+        case(
             "xlogy",
             &["y_true", "y_pred"],
             &[

@@ -628,8 +628,9 @@ fn forward_hazard(
         };
         let found = search.find(&[event.node], |v| v[0].iter().any(|x| x.is_infinite()));
         shown = found.is_some();
+        let sample = per_sample_root(subject);
         let witness = found
-            .map(|(p, _)| format!(" when {}", search.describe(&p, event.node)))
+            .map(|(p, _)| when_clause(search, &p, &[event.node, sample]))
             .unwrap_or_default();
         let name = builtin.spec().symbol.unwrap_or(builtin.name());
         let past = if limit.is_nan() {
@@ -658,9 +659,9 @@ fn forward_hazard(
                 let v = values[0].iter().copied().find(|x| holds(*x)).unwrap_or(0.0);
                 (
                     format!(
-                        "`{operand_text}` reaches {} when {}",
+                        "`{operand_text}` reaches {}{}",
                         format_number(v),
-                        search.describe(&point, operand_node)
+                        when_clause(search, &point, &[operand_node, sample])
                     ),
                     label_for(code, v),
                 )
@@ -703,7 +704,7 @@ fn ordinary_overflow(subject: &Subject<'_>, search: &Search<'_>, event: &Event, 
             subject.text(span),
             found
                 .as_ref()
-                .map(|(p, _)| format!(" when {}", search.describe(p, event.node)))
+                .map(|(p, _)| when_clause(search, p, &[event.node, sample]))
                 .unwrap_or_default()
         ),
         when_case,
@@ -778,8 +779,12 @@ fn gradient_hazard(subject: &Subject<'_>, search: &Search<'_>, event: &Event, wh
         return None;
     }
     let shown = found.is_some();
+    // The inputs the derivative reads (none for `log(0)` of a constant base),
+    // else those of the gradients and the loss at that point.
+    let mut described = vec![event.node];
+    described.extend(&roots);
     let witness = found
-        .map(|(p, _)| format!(" when {}", search.describe(&p, event.node)))
+        .map(|(p, _)| when_clause(search, &p, &described))
         .unwrap_or_default();
     let help = match source {
         Builtin::Sqrt => {
@@ -873,6 +878,19 @@ fn describe_or_default(search: &Search<'_>, point: &Point, node: NodeId) -> Stri
     if text.is_empty() { "any point".into() } else { text }
 }
 
+/// " when `y_pred` = 0": the witness `point`, given by the inputs that the
+/// first of `nodes` to read any input reads. Empty, so that the message
+/// leaves the clause out, when none reads an input (a constant is
+/// non-finite for every input): never "when " with nothing after it.
+fn when_clause(search: &Search<'_>, point: &Point, nodes: &[NodeId]) -> String {
+    nodes
+        .iter()
+        .map(|&node| search.describe(point, node))
+        .find(|text| !text.is_empty())
+        .map(|text| format!(" when {text}"))
+        .unwrap_or_default()
+}
+
 fn where_trap(
     subject: &Subject<'_>,
     search: &Search<'_>,
@@ -887,7 +905,7 @@ fn where_trap(
     let (point, _) = search.find(&[fw_root, lossc_root], |v| {
         v[0].iter().any(|x| x.is_nan()) && v[1].iter().all(|x| x.is_finite())
     })?;
-    let witness = format!(" at {}", search.describe(&point, fw_root));
+    let witness = when_clause(search, &point, &[fw_root, lossc_root]).replacen(" when ", " at ", 1);
     Some(Diagnostic::warning(
         Code::WhereNanGradient,
         with_case(

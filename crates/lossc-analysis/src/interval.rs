@@ -551,14 +551,41 @@ pub fn pow(dtype: Dtype, x: Iv, y: Iv) -> Iv {
         }
         return widen(dtype, Iv::new(lo, hi)).with_nan(nan);
     }
-    // A variable exponent: exp(y * log(x)) for x > 0; anything for x <= 0.
+    // A variable exponent: exp(y * log(x)) for x > 0; anything for x < 0.
     if x.lo > 0.0 {
-        let log = elementwise(dtype, Builtin::Log, &[x]).unwrap_or(Iv::ALL);
-        let product = mul(dtype, y, log);
-        let out = monotone(dtype, Builtin::Exp, product, false).meet_nonneg();
-        return out.with_nan(nan_in || product.nan);
+        return positive_base_pow(dtype, x, y).with_nan(nan_in);
+    }
+    if x.lo == 0.0 {
+        // 0 ^ y is 0 for y > 0, 1 for y = 0 and inf for y < 0 (-inf for
+        // -0 and an odd y; never NaN); the positive bases, from the
+        // smallest positive float up.
+        let mut zero = Iv::EMPTY;
+        if y.hi > 0.0 {
+            zero = zero.hull(Iv::point(0.0));
+        }
+        if y.contains(0.0) {
+            zero = zero.hull(Iv::point(1.0));
+        }
+        if y.lo < 0.0 {
+            zero = zero.hull(Iv::new(f64::NEG_INFINITY, f64::INFINITY));
+        }
+        let out = if x.hi > 0.0 {
+            let positive = Iv::new(next_up(dtype, 0.0), x.hi);
+            zero.hull(positive_base_pow(dtype, positive, y))
+        } else {
+            zero
+        };
+        return out.with_nan(nan_in);
     }
     Iv::ALL
+}
+
+/// `x ^ y` for bases `x` > 0 and any exponent: `exp(y * log(x))`.
+fn positive_base_pow(dtype: Dtype, x: Iv, y: Iv) -> Iv {
+    let log = elementwise(dtype, Builtin::Log, &[x]).unwrap_or(Iv::ALL);
+    let product = mul(dtype, y, log);
+    let out = monotone(dtype, Builtin::Exp, product, false).meet_nonneg();
+    out.with_nan(product.nan)
 }
 
 #[cfg(test)]
@@ -615,5 +642,34 @@ mod tests {
         assert!(root.nan);
         let inv = pow(Dtype::F64, Iv::new(0.0, 4.0), Iv::point(-1.0));
         assert_eq!(inv.hi, f64::INFINITY);
+    }
+
+    #[test]
+    fn a_variable_power_of_a_base_from_zero_is_bounded_and_sound() {
+        // 0 ^ y over y >= 0 is 0 or 1; a base in [0, 1] keeps it in [0, 1].
+        assert_eq!(pow(Dtype::F32, Iv::point(0.0), Iv::new(0.0, 100.0)), Iv::new(0.0, 1.0));
+        assert_eq!(pow(Dtype::F32, Iv::point(0.0), Iv::new(1.0, 100.0)), Iv::point(0.0));
+        let unit = pow(Dtype::F32, Iv::new(0.0, 1.0), Iv::new(0.0, 1e30));
+        // (Bounds are widened outwards by a few ulps for rounding.)
+        assert!(unit.lo == 0.0 && unit.hi < 1.001 && !unit.nan, "{unit:?}");
+        // A negative exponent reaches inf at 0, and past the largest float
+        // for a tiny positive base.
+        assert!(pow(Dtype::F64, Iv::new(0.0, 1.0), Iv::new(-1.0, 1.0)).may_be_infinite());
+        // Every sampled x ^ y lies in the interval, for each dtype.
+        let bases = [0.0, 1e-300, 1e-30, 0.5, 1.0, 2.0, 1e10];
+        let exponents = [-50.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0, 40.0];
+        for dtype in [Dtype::F32, Dtype::F64] {
+            for hi in [0.0, 0.5, 1.0, 3.0, 1e10] {
+                for (ylo, yhi) in [(0.0, 1.0), (0.5, 40.0), (-1.0, 1.0), (-50.0, -0.5)] {
+                    let out = pow(dtype, Iv::new(0.0, hi), Iv::new(ylo, yhi));
+                    for &x in bases.iter().filter(|&&x| x <= hi) {
+                        for &y in exponents.iter().filter(|&&y| ylo <= y && y <= yhi) {
+                            let v = apply(dtype, Builtin::Pow, &[round_to(dtype, x, false), y]);
+                            assert!(out.contains(v), "{x} ^ {y} = {v} not in {out:?} ({dtype})");
+                        }
+                    }
+                }
+            }
+        }
     }
 }

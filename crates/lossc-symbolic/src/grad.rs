@@ -20,6 +20,14 @@
 //! reaches the variable (or an operation that mixes elements, such as a
 //! reduction). So `where(x > 0, log(x), 0)` has gradient
 //! `where(x > 0, 1 / x, 0)`: 0, not `0 * inf = NaN`, at `x = 0`.
+//!
+//! An operation that mixes elements does not end the guard: a reduction
+//! expands it to its operand; softmax, `take`, `expand_dims` and the sum back
+//! over broadcast axes apply it to their adjoint (elements with different
+//! guards meet there) and pass on to their operand the guard "some selected
+//! element reads this one". Otherwise the zero adjoint of an unselected
+//! branch would meet a NaN derivative below it (`softmax(log(-x))` in a
+//! branch not taken: `0 * NaN`).
 //! [`Style::Framework`] builds instead what framework autodiff computes (the
 //! mask multiplies the adjoint at the selection), which the analyzer needs to
 //! find the "double where" trap.
@@ -70,6 +78,7 @@ pub fn gradient_in_style(program: &mut Program, root: NodeId, var: Var, style: S
         style,
         guard: None,
         guards: HashMap::new(),
+        anys: HashMap::new(),
         elementwise: None,
     };
     ad.adjoint = vec![Vec::new(); ad.program.nodes.len()];
@@ -168,6 +177,9 @@ struct Ad<'p> {
     guard: Option<NodeId>,
     /// Guards already built, so equal conditions are one node and their terms merge.
     guards: HashMap<(Builtin, Vec<NodeId>), NodeId>,
+    /// "Some element along these axes is selected" guards already built, by
+    /// (guard, axes, keepdims), for the same reason.
+    anys: HashMap<(NodeId, Vec<usize>, bool), NodeId>,
     /// The elementwise node being differentiated: a contribution smaller than it
     /// stands for one broadcast to its shape.
     elementwise: Option<NodeId>,
@@ -258,10 +270,16 @@ impl Ad<'_> {
             let shape = broadcast(&self.shape(g), &self.shape(contribution)).unwrap_or_default();
             sums_over(&shape, &target)
         });
-        if guarded_shape_sums {
+        if guarded_shape_sums && let Some(selected) = guard {
             // Summing over broadcast axes mixes elements: apply the guard first.
+            // The sum still belongs only to the elements of `arg` that some
+            // selected element reads; below `arg`, the others get nothing.
             contribution = self.materialize(guard, contribution);
-            guard = None;
+            guard = if self.is_variable(arg) {
+                None
+            } else {
+                Some(self.any_to(selected, &target, span))
+            };
         }
         let contribution = self.unbroadcast(contribution, &target, span);
         let terms = &mut self.adjoint[arg.index()];
@@ -299,10 +317,110 @@ impl Ad<'_> {
     }
 
     /// The adjoint `g` with the current guard applied, for operations that mix
-    /// elements (reductions, softmax, indexing): the guard then no longer travels.
+    /// elements (softmax, indexing, inserted axes): the guard no longer travels
+    /// as it is.
     fn settle(&mut self, g: NodeId) -> NodeId {
         let guard = self.guard.take();
         self.materialize(guard, g)
+    }
+
+    /// Whether `id` is an input or a param: a leaf, below which nothing is
+    /// differentiated, so a guard on its adjoint has nothing left to protect.
+    fn is_variable(&self, id: NodeId) -> bool {
+        matches!(self.program.node(id).op, Op::Input(_) | Op::Param(_))
+    }
+
+    /// `any(guard)` along `axes`: `sum(float(guard), axes, keepdims) > 0`,
+    /// built once per (guard, axes, keepdims).
+    fn any_along(&mut self, guard: NodeId, axes: Vec<usize>, keepdims: bool, span: Span) -> NodeId {
+        let key = (guard, axes, keepdims);
+        if let Some(&id) = self.anys.get(&key) {
+            return id;
+        }
+        let ones = self.call(Builtin::Float, vec![guard], span);
+        let attrs = Attrs {
+            axes: Some(key.1.clone()),
+            keepdims,
+            ..Attrs::default()
+        };
+        let count = self.call_with(Builtin::Sum, attrs, vec![ones], span);
+        let zero = self.zero(span);
+        let id = self.condition(Builtin::Gt, vec![count, zero], span);
+        self.anys.insert(key, id);
+        id
+    }
+
+    /// The guard `guard`, which may be larger than `target` (it was broadcast),
+    /// reduced to `target`'s shape by "any": true where some element that was
+    /// summed into this one was selected.
+    fn any_to(&mut self, guard: NodeId, target: &Shape, span: Span) -> NodeId {
+        let shape = self.shape(guard);
+        let mut guard = guard;
+        if shape.len() > target.len() {
+            guard = self.any_along(guard, (0..shape.len() - target.len()).collect(), false, span);
+        }
+        let shape = self.shape(guard);
+        let offset = target.len() - shape.len();
+        let ones: Vec<usize> = shape
+            .iter()
+            .enumerate()
+            .filter(|(k, d)| target[k + offset].is_one() && !d.is_one())
+            .map(|(k, _)| k)
+            .collect();
+        if !ones.is_empty() {
+            guard = self.any_along(guard, ones, true, span);
+        }
+        guard
+    }
+
+    /// The guard for the operand `x` of an operation that mixes elements
+    /// without reducing (softmax and log-softmax along an axis, `take`,
+    /// `expand_dims`), from the guard `guard` of its result: true where some
+    /// selected element of the result reads that element of `x`. The
+    /// adjoint itself was settled (zero where not selected), but below `x`
+    /// a zero adjoint times a NaN derivative would still be NaN.
+    fn operand_guard(&mut self, node: &lossc_ir::Node, x: NodeId, guard: NodeId) -> NodeId {
+        let Op::Call(builtin, attrs) = &node.op else {
+            return guard;
+        };
+        let span = node.span;
+        let rank = node.ty.shape.len();
+        if self.shape(guard).is_empty() {
+            return guard;
+        }
+        let guard = self.align(guard, rank, span);
+        match builtin.spec().signature {
+            lossc_ir::Signature::AlongAxis => {
+                let axis = attrs.axes.as_ref().and_then(|a| a.first().copied()).unwrap_or(rank - 1);
+                if self.shape(guard)[axis].is_one() {
+                    guard
+                } else {
+                    self.any_along(guard, vec![axis], true, span)
+                }
+            }
+            lossc_ir::Signature::Take => {
+                let operand_rank = self.shape(x).len();
+                let axis = attrs
+                    .axes
+                    .as_ref()
+                    .and_then(|a| a.first().copied())
+                    .unwrap_or(operand_rank - 1);
+                let attrs = Attrs {
+                    axes: Some(vec![axis]),
+                    ..Attrs::default()
+                };
+                self.call_with(Builtin::ExpandDims, attrs, vec![guard], span)
+            }
+            lossc_ir::Signature::ExpandDims => {
+                let axes = attrs.axes.clone().unwrap_or_default();
+                if axes.is_empty() {
+                    guard
+                } else {
+                    self.any_along(guard, axes, false, span)
+                }
+            }
+            _ => guard,
+        }
     }
 
     /// Sums `value` over the axes along which `target` was broadcast, so the
@@ -410,7 +528,17 @@ impl Ad<'_> {
         // `where` is false). Softmax and indexing mix elements whose guards
         // differ: there the guard is applied to the adjoint.
         let reduction = matches!(builtin.spec().signature, lossc_ir::Signature::Reduce);
-        let g = if mixes && !reduction { self.settle(g) } else { g };
+        let g = if mixes && !reduction {
+            let outer = self.guard;
+            let settled = self.settle(g);
+            self.guard = match outer {
+                Some(guard) if !self.is_variable(x) => Some(self.operand_guard(&node, x, guard)),
+                _ => None,
+            };
+            settled
+        } else {
+            g
+        };
         if reduction && let Some(guard) = self.guard {
             let guard = self.align(guard, node.ty.shape.len(), span);
             let rank = self.shape(x).len();
@@ -472,22 +600,14 @@ impl Ad<'_> {
                 }
             }
             Builtin::Pow => {
+                // JAX's rules (`_pow_jvp_lhs`, `_pow_jvp_rhs`), with x = 0
+                // handled as JAX handles it; docs/symbolic.md.
                 let (base, exponent) = (args[0], args[1]);
                 if is_active(0) {
-                    // c * x^(c - 1)
-                    let one = self.literal(1.0, span);
-                    let c1 = self.call(Builtin::Sub, vec![exponent, one], span);
-                    let p = self.call(Builtin::Pow, vec![base, c1], span);
-                    let cp = self.mul(exponent, p, span);
-                    let d = self.mul(g, cp, span);
-                    self.accumulate(base, d, span);
+                    self.pow_base_derivative(base, exponent, g, span);
                 }
                 if is_active(1) {
-                    // x^c * log(x)
-                    let log = self.call(Builtin::Log, vec![base], span);
-                    let yl = self.mul(y, log, span);
-                    let d = self.mul(g, yl, span);
-                    self.accumulate(exponent, d, span);
+                    self.pow_exponent_derivative(base, exponent, y, g, span);
                 }
             }
             Builtin::Abs => {
@@ -810,6 +930,56 @@ impl Ad<'_> {
             | Builtin::Float
             | Builtin::OneHot => {}
         }
+    }
+
+    /// The literal number `id` is, if it is one.
+    fn literal_value(&self, id: NodeId) -> Option<f64> {
+        match self.program.node(id).op {
+            Op::Literal(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// d/dx of `x ^ c` is `c * x^(c - 1)`, and 0 where `c == 0` (`x ^ 0` is 1
+    /// for every x, so not `0 * 0^-1 = NaN` at x = 0): JAX's rule for an
+    /// integer exponent (`x ** 0`), PyTorch's for every exponent.
+    fn pow_base_derivative(&mut self, base: NodeId, exponent: NodeId, g: NodeId, span: Span) {
+        let exponent_value = self.literal_value(exponent);
+        if exponent_value == Some(0.0) {
+            return;
+        }
+        let one = self.literal(1.0, span);
+        let c1 = self.call(Builtin::Sub, vec![exponent, one], span);
+        let p = self.call(Builtin::Pow, vec![base, c1], span);
+        let mut cp = self.mul(exponent, p, span);
+        if exponent_value.is_none() {
+            let zero = self.zero(span);
+            let is_zero = self.condition(Builtin::Eq, vec![exponent, zero], span);
+            let zero = self.zero(span);
+            cp = self.call(Builtin::Where, vec![is_zero, zero, cp], span);
+        }
+        let d = self.mul(g, cp, span);
+        self.accumulate(base, d, span);
+    }
+
+    /// d/dy of `x ^ y` (= `ans`) is `x^y * log(x)`, with `log(1)` in place of
+    /// `log(0)` (JAX's `_replace_zero`): at x = 0 it is `0 * 0^y`, 0 for
+    /// y >= 0 and NaN (0 * inf) for y < 0, where the value is inf.
+    fn pow_exponent_derivative(&mut self, base: NodeId, exponent: NodeId, ans: NodeId, g: NodeId, span: Span) {
+        let log = match self.literal_value(base) {
+            Some(0.0) => self.zero(span),
+            Some(_) => self.call(Builtin::Log, vec![base], span),
+            None => {
+                let zero = self.zero(span);
+                let is_zero = self.condition(Builtin::Eq, vec![base, zero], span);
+                let one = self.literal(1.0, span);
+                let safe = self.call(Builtin::Where, vec![is_zero, one, base], span);
+                self.call(Builtin::Log, vec![safe], span)
+            }
+        };
+        let yl = self.mul(ans, log, span);
+        let d = self.mul(g, yl, span);
+        self.accumulate(exponent, d, span);
     }
 
     /// `where(wins(me, other), g, 0.5 * g)`: all of `g` where `me` wins

@@ -39,4 +39,4 @@ def focal(y_true, y_pred, *, gamma=2.0, alpha=0.25):
     p = jnp.clip(y_pred, eps, 1.0 - eps)
     p_t = jnp.where(y_true == 1.0, p, 1.0 - p)
     alpha_t = jnp.where(y_true == 1.0, alpha, 1.0 - alpha)
-    return jnp.mean(alpha_t * (1.0 - p_t) ** gamma * -jnp.log(p_t))
+    return jnp.mean(-(jnp.log(p_t) * (alpha_t * (1.0 - p_t) ** gamma)))

@@ -44,4 +44,4 @@ def focal(y_true, y_pred, *, gamma=2.0, alpha=0.25):
     p = ops.clip(y_pred, eps, 1.0 - eps)
     p_t = ops.where(y_true == 1.0, p, 1.0 - p)
     alpha_t = ops.where(y_true == 1.0, alpha, 1.0 - alpha)
-    return ops.mean(alpha_t * (1.0 - p_t) ** gamma * -ops.log(p_t))
+    return ops.mean(-(ops.log(p_t) * (alpha_t * (1.0 - p_t) ** gamma)))

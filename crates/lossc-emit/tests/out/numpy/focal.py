@@ -43,7 +43,7 @@ def focal(y_true, y_pred, *, gamma=2.0, alpha=0.25):
         p = np.clip(y_pred, eps, 1.0 - eps)
         p_t = np.where(y_true == 1.0, p, 1.0 - p)
         alpha_t = np.where(y_true == 1.0, alpha, 1.0 - alpha)
-        return np.mean(alpha_t * (1.0 - p_t) ** gamma * -np.log(p_t))
+        return np.mean(-(np.log(p_t) * (alpha_t * (1.0 - p_t) ** gamma)))
 
 
 def focal_grad(y_true, y_pred, *, gamma=2.0, alpha=0.25):
@@ -59,14 +59,15 @@ def focal_grad(y_true, y_pred, *, gamma=2.0, alpha=0.25):
         p = np.clip(y_pred, eps, 1.0 - eps)
         p_t = np.where(y_true == 1.0, p, 1.0 - p)
         alpha_t = np.where(y_true == 1.0, alpha, 1.0 - alpha)
-        t1 = gamma * (1.0 - p_t) ** (gamma - 1.0) * (alpha_t * np.log(p_t) / N)
-        t2 = alpha_t * (1.0 - p_t) ** gamma / (p_t * N)
-        t3 = t2 - t1
-        t4 = np.where(y_pred > eps, t3, t3 * 0.5)
-        t5 = y_pred < 1.0 - eps
-        t6 = np.logical_and(y_pred >= eps, y_pred <= 1.0 - eps)
-        t7 = np.logical_and(np.logical_not(y_true == 1.0), t6)
-        t8 = t1 - t2
-        t9 = np.where(y_pred > eps, t8, t8 * 0.5)
-        t10 = np.where(np.logical_and(y_true == 1.0, t6), np.where(t5, t9, 0.5 * t9), 0.0)
-        return t10 + np.where(t7, np.where(t5, t4, 0.5 * t4), 0.0)
+        t1 = np.where(gamma == 0.0, 0.0, gamma * (1.0 - p_t) ** (gamma - 1.0))
+        t2 = t1 * (alpha_t * (np.log(p_t) / N))
+        t3 = alpha_t * (1.0 - p_t) ** gamma / (p_t * N)
+        t4 = t3 - t2
+        t5 = np.where(y_pred > eps, t4, t4 * 0.5)
+        t6 = y_pred < 1.0 - eps
+        t7 = np.logical_and(y_pred >= eps, y_pred <= 1.0 - eps)
+        t8 = np.logical_and(np.logical_not(y_true == 1.0), t7)
+        t9 = t2 - t3
+        t10 = np.where(y_pred > eps, t9, t9 * 0.5)
+        t11 = np.where(np.logical_and(y_true == 1.0, t7), np.where(t6, t10, 0.5 * t10), 0.0)
+        return t11 + np.where(t8, np.where(t6, t5, 0.5 * t5), 0.0)

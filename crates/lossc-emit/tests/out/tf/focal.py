@@ -44,4 +44,4 @@ def focal(y_true, y_pred, *, gamma=2.0, alpha=0.25):
     p = tf.clip_by_value(y_pred, eps, 1.0 - eps)
     p_t = tf.where(y_true == 1.0, p, 1.0 - p)
     alpha_t = tf.where(y_true == 1.0, alpha, 1.0 - alpha)
-    return tf.reduce_mean(alpha_t * (1.0 - p_t) ** gamma * -tf.math.log(p_t))
+    return tf.reduce_mean(-(tf.math.log(p_t) * (alpha_t * (1.0 - p_t) ** gamma)))

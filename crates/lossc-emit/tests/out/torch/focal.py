@@ -39,4 +39,4 @@ def focal(y_true, y_pred, *, gamma=2.0, alpha=0.25):
     p = torch.minimum(torch.maximum(y_pred, y_pred.new_tensor(eps)), y_pred.new_tensor(1.0 - eps))
     p_t = torch.where(y_true == 1.0, p, 1.0 - p)
     alpha_t = torch.where(y_true == 1.0, alpha, 1.0 - alpha)
-    return torch.mean(alpha_t * (1.0 - p_t) ** gamma * -torch.log(p_t))
+    return torch.mean(-(torch.log(p_t) * (alpha_t * (1.0 - p_t) ** gamma)))
