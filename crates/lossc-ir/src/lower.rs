@@ -38,6 +38,16 @@ pub const MAX_FIXED_ELEMENTS: u64 = (1 << 31) - 1;
 /// operations.
 pub const MAX_LOWERING_STEPS: usize = 1 << 18;
 
+/// The most operations nested in one value (the longest chain of arguments
+/// from a leaf): a chain of `let`s or defs can be as long as the program,
+/// and every later stage walks it.
+pub const MAX_DEPTH: usize = 4096;
+
+/// Stack left before lowering an expression grows the stack, and the size
+/// of each new segment: one level of def expansion takes a few frames.
+const STACK_RED_ZONE: usize = 128 * 1024;
+const STACK_SEGMENT: usize = 4 * 1024 * 1024;
+
 /// Checks `ast` (parsed from `source`) and builds its IR with the front end's
 /// warnings, or returns every diagnostic found if there is an error among them.
 pub fn lower(ast: &ast::Program, source: &str) -> Result<(Program, Vec<Diagnostic>), Vec<Diagnostic>> {
@@ -113,6 +123,8 @@ struct Lowerer<'a> {
     expanded: HashMap<(String, Vec<Option<NodeId>>), Lowered>,
     /// Expressions lowered so far, against [`MAX_LOWERING_STEPS`].
     steps: usize,
+    /// Each node's depth: 0 for a leaf, else one more than its deepest argument.
+    depth: Vec<u32>,
 }
 
 /// What makes two nodes the same: operation, attributes, arguments and span.
@@ -176,6 +188,7 @@ impl<'a> Lowerer<'a> {
             interned: HashMap::new(),
             expanded: HashMap::new(),
             steps: 0,
+            depth: Vec::new(),
         }
     }
 
@@ -742,9 +755,28 @@ impl<'a> Lowerer<'a> {
 
     // ------------------------------------------------------------ expressions
 
+    /// An operation on `args`, within [`MAX_DEPTH`] (a `size-limit` error
+    /// at `span` otherwise): see [`Lowerer::push_node`].
+    fn push(&mut self, op: Op, args: Vec<NodeId>, ty: Type, span: Span) -> Lowered {
+        let depth = args.iter().map(|a| self.depth[a.index()] + 1).max().unwrap_or(0);
+        if depth as usize > MAX_DEPTH {
+            return Err(self.error(
+                Diagnostic::error(
+                    Code::SizeLimit,
+                    format!("this value is computed by more than {MAX_DEPTH} nested operations"),
+                    span,
+                )
+                .with_label("nested too deep")
+                .with_note("every `let` and `def` call adds its operations to the chain that computes a value")
+                .with_help("shorten the chain of lets or defs that builds this value"),
+            ));
+        }
+        Ok(self.push_node(op, args, ty, span))
+    }
+
     /// Appends a node, or returns the node already built from the same
     /// source span with the same operation and arguments (see [`NodeKey`]).
-    fn push(&mut self, op: Op, args: Vec<NodeId>, ty: Type, span: Span) -> NodeId {
+    fn push_node(&mut self, op: Op, args: Vec<NodeId>, ty: Type, span: Span) -> NodeId {
         let key = NodeKey {
             op: OpKey::of(&op),
             args: args.clone(),
@@ -754,7 +786,9 @@ impl<'a> Lowerer<'a> {
             return id;
         }
         let id = NodeId(self.program.nodes.len() as u32);
+        let depth = args.iter().map(|a| self.depth[a.index()] + 1).max().unwrap_or(0);
         self.program.nodes.push(Node { op, args, ty, span });
+        self.depth.push(depth);
         self.interned.insert(key, id);
         id
     }
@@ -789,7 +823,7 @@ impl<'a> Lowerer<'a> {
         if let Some(&id) = self.leaf_nodes.get(&key) {
             return id;
         }
-        let id = self.push(op, Vec::new(), ty, span);
+        let id = self.push_node(op, Vec::new(), ty, span);
         self.leaf_nodes.insert(key, id);
         id
     }
@@ -801,14 +835,24 @@ impl<'a> Lowerer<'a> {
             .find(|l| l.name == name)
     }
 
+    /// Lowers an expression. A def call lowers the def's body from here, so
+    /// the recursion is as deep as the chain of defs calling each other,
+    /// which the parser's nesting limit does not bound: the stack grows on
+    /// the heap when it runs low.
     fn expr(&mut self, expr: &Expr, scope: Scope<'_>) -> Lowered {
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || self.expr_here(expr, scope))
+    }
+
+    fn expr_here(&mut self, expr: &Expr, scope: Scope<'_>) -> Lowered {
         self.steps += 1;
         if self.steps > MAX_LOWERING_STEPS {
             return Err(self.too_many_steps(expr.span));
         }
         match &expr.kind {
-            ExprKind::Number(value) => Ok(self.push(Op::Literal(*value), Vec::new(), Type::scalar(), expr.span)),
-            ExprKind::Bool(value) => Ok(self.push(Op::Bool(*value), Vec::new(), Type::boolean(Vec::new()), expr.span)),
+            ExprKind::Number(value) => Ok(self.push_node(Op::Literal(*value), Vec::new(), Type::scalar(), expr.span)),
+            ExprKind::Bool(value) => {
+                Ok(self.push_node(Op::Bool(*value), Vec::new(), Type::boolean(Vec::new()), expr.span))
+            }
             ExprKind::Paren(inner) => self.expr(inner, scope),
             ExprKind::Name(name) => self.name(name, expr.span, scope),
             ExprKind::Tuple(_) => Err(self.error(
@@ -827,7 +871,7 @@ impl<'a> Lowerer<'a> {
                     shape: self.ty(arg).shape.clone(),
                 };
                 let _ = op_span;
-                Ok(self.push(Op::Call(builtin, Attrs::default()), vec![arg], ty, expr.span))
+                self.push(Op::Call(builtin, Attrs::default()), vec![arg], ty, expr.span)
             }
             ExprKind::Binary { op, op_span, lhs, rhs } => {
                 let a = self.expr(lhs, scope);
@@ -856,7 +900,7 @@ impl<'a> Lowerer<'a> {
                 let shape = self.broadcast(&[(a, lhs.span), (b, rhs.span)], *op_span, &format!("`{}`", op.symbol()))?;
                 let ty = Type { kind: out_kind, shape };
                 self.check_size(&ty, expr.span)?;
-                Ok(self.push(Op::Call(builtin, Attrs::default()), vec![a, b], ty, expr.span))
+                self.push(Op::Call(builtin, Attrs::default()), vec![a, b], ty, expr.span)
             }
             ExprKind::Call { callee, args } => self.call(expr, callee, args, scope),
         }
@@ -1316,7 +1360,7 @@ impl<'a> Lowerer<'a> {
         };
         self.check_size(&ty, expr.span)?;
         let args = lowered.into_iter().map(|(id, _)| id).collect();
-        Ok(self.push(Op::Call(builtin, attrs), args, ty, expr.span))
+        self.push(Op::Call(builtin, attrs), args, ty, expr.span)
     }
 
     fn arity_error(
@@ -1608,7 +1652,7 @@ impl<'a> Lowerer<'a> {
         }
         let mut out = shape;
         out.remove(axis);
-        Ok(self.push(
+        self.push(
             Op::Call(
                 Builtin::Take,
                 Attrs {
@@ -1620,7 +1664,7 @@ impl<'a> Lowerer<'a> {
             vec![x],
             Type::num(out),
             expr.span,
-        ))
+        )
     }
 
     fn one_hot(&mut self, expr: &Expr, positional: &[&Expr], scope: Scope<'_>) -> Lowered {
@@ -1681,7 +1725,7 @@ impl<'a> Lowerer<'a> {
         };
         let ty = Type::num(shape.into_iter().chain([classes]).collect());
         self.check_size(&ty, expr.span)?;
-        Ok(self.push(
+        self.push(
             Op::Call(
                 Builtin::OneHot,
                 Attrs {
@@ -1692,7 +1736,7 @@ impl<'a> Lowerer<'a> {
             vec![labels],
             ty,
             expr.span,
-        ))
+        )
     }
 }
 
@@ -1864,6 +1908,27 @@ mod tests {
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].code, Code::SizeLimit);
         assert_eq!(&source[errors[0].span.start..errors[0].span.end], "f40(y_pred)");
+    }
+
+    #[test]
+    fn values_nested_deeper_than_the_limit_are_a_size_limit_error() {
+        // f{i}(a) = f{i-1}(f{i-1}(a)): a chain of 2^13 multiplications, few nodes each call.
+        let mut source = String::from("def f0(a) = a * 2\n");
+        for i in 1..=13 {
+            source.push_str(&format!("def f{i}(a) = f{}(f{}(a))\n", i - 1, i - 1));
+        }
+        source.push_str("loss = mean(f13(y_pred))\n");
+        let errors = lowered(&source).expect_err("too deep");
+        assert!(errors.iter().all(|d| d.code == Code::SizeLimit), "{errors:?}");
+        assert!(errors[0].message.contains("4096 nested operations"), "{errors:?}");
+        // A chain of lets just under the limit is fine.
+        let mut source = String::from("let a0 = y_pred\n");
+        for i in 1..MAX_DEPTH {
+            source.push_str(&format!("let a{i} = a{} + 1\n", i - 1));
+        }
+        source.push_str(&format!("loss = mean(a{})\n", MAX_DEPTH - 1));
+        let (program, _) = lowered(&source).expect("at the limit");
+        assert_eq!(program.nodes.len(), 2 * MAX_DEPTH);
     }
 
     fn size_limit_at(source: &str) -> String {
