@@ -834,3 +834,43 @@ fn fast_evaluation<T: lossc_kernel::Real>(
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::IxDyn;
+
+    /// `def f{i}(a) = f{i-1}(a) + f{i-1}(a)`, 30 levels: 2^30 copies of
+    /// `a * 2` if any stage walked the program as a tree.
+    #[test]
+    fn every_stage_takes_a_def_fan_out_as_a_dag() {
+        let mut source = String::from("input y_pred: [0, 1]\ndef f0(a) = a * 2\n");
+        for i in 1..=30 {
+            source.push_str(&format!("def f{i}(a) = f{}(a) + f{}(a)\n", i - 1, i - 1));
+        }
+        source.push_str("loss = mean(f30(y_pred))\n");
+        let program = compile(&source).expect("valid");
+        assert!(program.ir().nodes.len() < 40, "{} nodes", program.ir().nodes.len());
+        let options = CheckOptions {
+            dtype: Dtype::F64,
+            ..CheckOptions::default()
+        };
+        program.check_with(&options).expect("checks");
+        let gradient = program.gradient(None, &[]).expect("differentiates");
+        let inputs = [(
+            "y_pred".to_string(),
+            ArrayD::from_shape_vec(IxDyn(&[2]), vec![0.25, 0.5]).expect("shape"),
+        )];
+        let evaluation = program
+            .eval_gradient(&gradient, &inputs, Dtype::F64)
+            .expect("evaluates");
+        // 2^31 * mean(y_pred), and its gradient 2^31 / N.
+        assert_eq!(evaluation.value[[]], 2f64.powi(31) * 0.375);
+        assert_eq!(
+            evaluation.gradient[0].1.as_slice().expect("contiguous"),
+            [2f64.powi(30); 2]
+        );
+        let emission = program.emit(&EmitOptions::default()).expect("emits");
+        assert!(emission.module(EmitTarget::Jax).contains("def loss(y_pred):"));
+    }
+}
