@@ -31,6 +31,7 @@ const FRONT_END: &[Code] = &[
     Code::DuplicateName,
     Code::BadDomain,
     Code::LossShape,
+    Code::SizeLimit,
 ];
 
 const DOCS: &str = "docs/diagnostics";

@@ -35,6 +35,7 @@ const FRONT_END: &[Code] = &[
     Code::LossShape,
     Code::DuplicateName,
     Code::BadDomain,
+    Code::SizeLimit,
 ];
 
 /// The front end's diagnostics of `source` (any severity).

@@ -115,6 +115,9 @@ codes! {
     BadDomain = "bad-domain",
     /// A `loss` that is neither scalar nor per-sample.
     LossShape = "loss-shape",
+    /// A value with more axes or elements than lossc handles, or a program
+    /// whose defs expand to too many operations.
+    SizeLimit = "size-limit",
     /// The loss does not depend on a `wrt` variable.
     NoGradientPath = "no-gradient-path",
     /// `log`, `log1p` or `xlogy` of a value that can be out of its domain.

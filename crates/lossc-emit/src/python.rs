@@ -103,6 +103,11 @@ const LINE: usize = 100;
 
 /// Prints the nodes needed for `roots` as statements and result expressions.
 pub fn body(program: &Program, roots: &[NodeId], context: &Context<'_>) -> Body {
+    body_and_work(program, roots, context).0
+}
+
+/// [`body`], and how many expressions were printed to write it.
+fn body_and_work(program: &Program, roots: &[NodeId], context: &Context<'_>) -> (Body, usize) {
     let mut printer = Printer::new(program, roots, context);
     // Split long statements: bind the longest subexpression, until all fit.
     for _ in 0..64 {
@@ -141,11 +146,13 @@ pub fn body(program: &Program, roots: &[NodeId], context: &Context<'_>) -> Body 
         }
         results.push(printed.text);
     }
-    Body {
+    let work = printer.expressions;
+    let body = Body {
         lines,
         results,
         dims: printer.dims,
-    }
+    };
+    (body, work)
 }
 
 fn guard_comment(guarded: &BTreeSet<&'static str>) -> String {
@@ -172,6 +179,15 @@ struct Printer<'a> {
     taken: HashSet<String>,
     roots: Vec<NodeId>,
     dims: BTreeSet<DimId>,
+    /// Whether each node up to the highest root is a tensor in the emitted code.
+    tensor: Vec<bool>,
+    /// Each node's own expression as printed with the current names, and the
+    /// operations in it whose operand is guarded: every node is printed once
+    /// until a name changes, so splitting a long statement costs the length
+    /// of its text, not that length for each of its subexpressions.
+    printed: HashMap<NodeId, (Printed, BTreeSet<&'static str>)>,
+    /// How many expressions were printed (the printer's work).
+    expressions: usize,
 }
 
 /// The name a temporary has until [`Printer::name_temporaries`] numbers it.
@@ -240,6 +256,23 @@ impl<'a> Printer<'a> {
                 bound.push(id);
             }
         }
+        let mut tensor = vec![false; top + 1];
+        for i in 0..=top {
+            let node = &program.nodes[i];
+            tensor[i] = match &node.op {
+                Op::Literal(_) | Op::Bool(_) => false,
+                Op::Input(_) | Op::Param(_) => true,
+                Op::Const(c) => matches!(program.consts[*c].value, Value::Vector(_)),
+                Op::DimSize(_) => context.target.dims_are_tensors(),
+                Op::Call(builtin, _) => {
+                    let template = Template::parse(context.target.template(*builtin)).expect("templates are checked");
+                    match template.form {
+                        Form::Binary(_) | Form::Negate => node.args.iter().any(|a| tensor[a.index()]),
+                        Form::Other(_) => true,
+                    }
+                }
+            };
+        }
         Printer {
             program,
             context,
@@ -248,6 +281,9 @@ impl<'a> Printer<'a> {
             taken,
             roots: roots.to_vec(),
             dims: BTreeSet::new(),
+            tensor,
+            printed: HashMap::new(),
+            expressions: 0,
         }
     }
 
@@ -256,6 +292,7 @@ impl<'a> Printer<'a> {
         self.names.insert(id, PENDING.to_string());
         self.bound.push(id);
         self.bound.sort();
+        self.printed.clear();
     }
 
     /// Numbers the temporaries `t1`, `t2`, ... in the order they are computed.
@@ -275,6 +312,7 @@ impl<'a> Printer<'a> {
             self.taken.insert(name.clone());
             self.names.insert(id, name);
         }
+        self.printed.clear();
     }
 
     /// The subexpression of `id`'s statement to bind to a name: the longest
@@ -324,6 +362,22 @@ impl<'a> Printer<'a> {
                 tensor: self.is_tensor(id),
             };
         }
+        if let Some((printed, inside)) = self.printed.get(&id) {
+            guarded.extend(inside.iter().copied());
+            return printed.clone();
+        }
+        let mut inside = BTreeSet::new();
+        // The recursion is as deep as the expression: up to lossc-ir's
+        // `MAX_DEPTH` nested operations, more than a thread's stack holds.
+        let printed = stacker::maybe_grow(128 * 1024, 4 * 1024 * 1024, || self.print_expression(id, &mut inside));
+        guarded.extend(inside.iter().copied());
+        self.printed.insert(id, (printed.clone(), inside));
+        printed
+    }
+
+    /// The node's own expression, printed from its arguments' names or expressions.
+    fn print_expression(&mut self, id: NodeId, guarded: &mut BTreeSet<&'static str>) -> Printed {
+        self.expressions += 1;
         let program = self.program;
         let node = program.node(id);
         let target = self.context.target;
@@ -370,20 +424,7 @@ impl<'a> Printer<'a> {
 
     /// Whether a node is a tensor in the emitted code (not a plain number).
     fn is_tensor(&self, id: NodeId) -> bool {
-        let node = self.program.node(id);
-        match &node.op {
-            Op::Literal(_) | Op::Bool(_) => false,
-            Op::Input(_) | Op::Param(_) => true,
-            Op::Const(i) => matches!(self.program.consts[*i].value, Value::Vector(_)),
-            Op::DimSize(_) => self.context.target.dims_are_tensors(),
-            Op::Call(builtin, _) => {
-                let template = Template::parse(self.context.target.template(*builtin)).expect("templates are checked");
-                match template.form {
-                    Form::Binary(_) | Form::Negate => node.args.iter().any(|a| self.is_tensor(*a)),
-                    Form::Other(_) => true,
-                }
-            }
-        }
+        self.tensor[id.index()]
     }
 
     fn call(
@@ -596,5 +637,35 @@ mod tests {
         assert_eq!(identifier("p_t"), "p_t");
         assert_eq!(axes_text(&[1], 2), "-1");
         assert_eq!(axes_text(&[1, 2], 3), "(1, 2)");
+    }
+
+    /// A statement 2,000 operations deep: splitting it prints each expression
+    /// once per round of splitting (at most 64), not once per subexpression
+    /// containing it.
+    #[test]
+    fn a_deep_statement_is_printed_in_work_linear_in_its_depth() {
+        let depth = 2000;
+        let mut source = String::from("let a0 = y_pred\n");
+        for i in 1..=depth {
+            source.push_str(&format!("let a{i} = 1 + a{}\n", i - 1));
+        }
+        source.push_str(&format!("loss = mean(a{depth})\n"));
+        let ast = lossc_syntax::parse(&source).expect("parses");
+        let (program, _) = lossc_ir::lower(&ast, &source).expect("valid");
+        let root = program.results[0].root;
+        let (lets, guards, taken) = (HashMap::new(), BTreeSet::new(), HashSet::new());
+        let context = Context {
+            target: Target::Jax,
+            reference: "y_pred",
+            lets: &lets,
+            guards: &guards,
+            taken: &taken,
+        };
+        let (body, work) = body_and_work(&program, &[root], &context);
+        assert!(work <= 66 * program.nodes.len(), "{work} expressions printed");
+        // The statements are split into named temporaries.
+        assert!(!body.lines.is_empty());
+        assert!(body.lines.iter().all(|line| line.len() <= LINE), "{:?}", body.lines);
+        assert!(body.results[0].starts_with("jnp.mean("));
     }
 }

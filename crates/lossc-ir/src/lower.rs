@@ -24,6 +24,30 @@ type Lowered = Result<NodeId, Poisoned>;
 /// Implicit inputs, in the order they are added: `real [N]` when used undeclared.
 const IMPLICIT_INPUTS: [&str; 2] = ["y_true", "y_pred"];
 
+/// The most axes a value may have (NumPy's own limit was 32 until 2.0).
+pub const MAX_RANK: usize = 32;
+
+/// The most elements a value's fixed dimensions may multiply to, and so the
+/// largest fixed dimension: 2^31 - 1, the largest 32-bit index the
+/// frameworks use.
+pub const MAX_FIXED_ELEMENTS: u64 = (1 << 31) - 1;
+
+/// The most expression steps lowering takes (each one an expression of the
+/// source lowered once, at a def's expansion or in a statement): a bound on
+/// the work and size of a program whose defs expand to very many distinct
+/// operations.
+pub const MAX_LOWERING_STEPS: usize = 1 << 18;
+
+/// The most operations nested in one value (the longest chain of arguments
+/// from a leaf): a chain of `let`s or defs can be as long as the program,
+/// and every later stage walks it.
+pub const MAX_DEPTH: usize = 4096;
+
+/// Stack left before lowering an expression grows the stack, and the size
+/// of each new segment: one level of def expansion takes a few frames.
+const STACK_RED_ZONE: usize = 128 * 1024;
+const STACK_SEGMENT: usize = 4 * 1024 * 1024;
+
 /// Checks `ast` (parsed from `source`) and builds its IR with the front end's
 /// warnings, or returns every diagnostic found if there is an error among them.
 pub fn lower(ast: &ast::Program, source: &str) -> Result<(Program, Vec<Diagnostic>), Vec<Diagnostic>> {
@@ -90,8 +114,54 @@ struct Lowerer<'a> {
     lets: Vec<Let>,
     /// One shared node per input, param and const.
     leaf_nodes: HashMap<(u8, usize), NodeId>,
-    /// The defs being expanded, innermost last.
-    expanding: Vec<String>,
+    /// The def calls being expanded (def name, call span), innermost last.
+    expanding: Vec<(String, Span)>,
+    /// Every node pushed, by what it computes and where it came from: the
+    /// same source text applied to the same arguments is one node.
+    interned: HashMap<NodeKey, NodeId>,
+    /// Each def call already expanded, by def and argument nodes.
+    expanded: HashMap<(String, Vec<Option<NodeId>>), Lowered>,
+    /// Expressions lowered so far, against [`MAX_LOWERING_STEPS`].
+    steps: usize,
+    /// Each node's depth: 0 for a leaf, else one more than its deepest argument.
+    depth: Vec<u32>,
+}
+
+/// What makes two nodes the same: operation, attributes, arguments and span.
+/// Only a `def` body lowers the same text twice, so sharing them turns
+/// repeated expansions into one node without merging anything the user
+/// wrote twice (each occurrence keeps its own span and diagnostics).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct NodeKey {
+    op: OpKey,
+    args: Vec<NodeId>,
+    span: Span,
+}
+
+/// [`Op`] with its literal as bits, so it can be hashed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum OpKey {
+    Literal(u64),
+    Bool(bool),
+    Input(usize),
+    Param(usize),
+    Const(usize),
+    DimSize(DimId),
+    Call(Builtin, Attrs),
+}
+
+impl OpKey {
+    fn of(op: &Op) -> OpKey {
+        match op {
+            Op::Literal(value) => OpKey::Literal(value.to_bits()),
+            Op::Bool(value) => OpKey::Bool(*value),
+            Op::Input(i) => OpKey::Input(*i),
+            Op::Param(i) => OpKey::Param(*i),
+            Op::Const(i) => OpKey::Const(*i),
+            Op::DimSize(id) => OpKey::DimSize(*id),
+            Op::Call(builtin, attrs) => OpKey::Call(*builtin, attrs.clone()),
+        }
+    }
 }
 
 impl<'a> Lowerer<'a> {
@@ -115,6 +185,10 @@ impl<'a> Lowerer<'a> {
             lets: Vec::new(),
             leaf_nodes: HashMap::new(),
             expanding: Vec::new(),
+            interned: HashMap::new(),
+            expanded: HashMap::new(),
+            steps: 0,
+            depth: Vec::new(),
         }
     }
 
@@ -218,14 +292,18 @@ impl<'a> Lowerer<'a> {
                     let domain = self.domain(domain);
                     let shape = match shape {
                         None => self.default_shape(name.span),
-                        Some(spec) => spec
-                            .dims
-                            .iter()
-                            .filter_map(|d| match d {
-                                DimSpec::Named(ident) => self.dim(&ident.name, ident.span).map(Dim::Named),
-                                DimSpec::Fixed { size, .. } => Some(Dim::Fixed(*size)),
-                            })
-                            .collect(),
+                        Some(spec) => {
+                            let shape: Shape = spec
+                                .dims
+                                .iter()
+                                .filter_map(|d| match d {
+                                    DimSpec::Named(ident) => self.dim(&ident.name, ident.span).map(Dim::Named),
+                                    DimSpec::Fixed { size, .. } => Some(Dim::Fixed(*size)),
+                                })
+                                .collect();
+                            self.check_declared_shape(spec, &shape);
+                            shape
+                        }
                     };
                     if self.claim(&name.name, name.span, "input") {
                         self.globals
@@ -360,6 +438,44 @@ impl<'a> Lowerer<'a> {
                 Var::Param(_) => None,
             })
             .or_else(|| self.program.inputs.first().and_then(|i| i.shape.first().copied()));
+    }
+
+    /// Reports a declared shape beyond [`MAX_RANK`] axes or
+    /// [`MAX_FIXED_ELEMENTS`] elements, at the dimension that goes over.
+    fn check_declared_shape(&mut self, spec: &ast::ShapeSpec, shape: &Shape) {
+        if shape.len() > MAX_RANK {
+            self.diagnostics
+                .push(too_many_axes(shape.len(), spec.dims[MAX_RANK].span()));
+            return;
+        }
+        let mut elements: u64 = 1;
+        for dim in &spec.dims {
+            if let DimSpec::Fixed { size, span } = dim {
+                elements = elements.saturating_mul(*size);
+                if elements > MAX_FIXED_ELEMENTS {
+                    let text = self.program.shape_string(shape);
+                    self.diagnostics.push(too_many_elements(&text, *span));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A value's type within [`MAX_RANK`] and [`MAX_FIXED_ELEMENTS`], or a
+    /// `size-limit` error at `span`, the expression that builds it.
+    fn check_size(&mut self, ty: &Type, span: Span) -> Result<(), Poisoned> {
+        if ty.shape.len() > MAX_RANK {
+            return Err(self.error(too_many_axes(ty.shape.len(), span)));
+        }
+        let elements = ty.shape.iter().try_fold(1u64, |product, dim| match dim {
+            Dim::Fixed(size) => product.checked_mul(*size).filter(|p| *p <= MAX_FIXED_ELEMENTS),
+            Dim::Named(_) => Some(product),
+        });
+        if elements.is_none() {
+            let text = self.program.shape_string(&ty.shape);
+            return Err(self.error(too_many_elements(&text, span)));
+        }
+        Ok(())
     }
 
     fn push_wrt(&mut self, var: Var) {
@@ -639,9 +755,41 @@ impl<'a> Lowerer<'a> {
 
     // ------------------------------------------------------------ expressions
 
-    fn push(&mut self, op: Op, args: Vec<NodeId>, ty: Type, span: Span) -> NodeId {
+    /// An operation on `args`, within [`MAX_DEPTH`] (a `size-limit` error
+    /// at `span` otherwise): see [`Lowerer::push_node`].
+    fn push(&mut self, op: Op, args: Vec<NodeId>, ty: Type, span: Span) -> Lowered {
+        let depth = args.iter().map(|a| self.depth[a.index()] + 1).max().unwrap_or(0);
+        if depth as usize > MAX_DEPTH {
+            return Err(self.error(
+                Diagnostic::error(
+                    Code::SizeLimit,
+                    format!("this value is computed by more than {MAX_DEPTH} nested operations"),
+                    span,
+                )
+                .with_label("nested too deep")
+                .with_note("every `let` and `def` call adds its operations to the chain that computes a value")
+                .with_help("shorten the chain of lets or defs that builds this value"),
+            ));
+        }
+        Ok(self.push_node(op, args, ty, span))
+    }
+
+    /// Appends a node, or returns the node already built from the same
+    /// source span with the same operation and arguments (see [`NodeKey`]).
+    fn push_node(&mut self, op: Op, args: Vec<NodeId>, ty: Type, span: Span) -> NodeId {
+        let key = NodeKey {
+            op: OpKey::of(&op),
+            args: args.clone(),
+            span,
+        };
+        if let Some(&id) = self.interned.get(&key) {
+            return id;
+        }
         let id = NodeId(self.program.nodes.len() as u32);
+        let depth = args.iter().map(|a| self.depth[a.index()] + 1).max().unwrap_or(0);
         self.program.nodes.push(Node { op, args, ty, span });
+        self.depth.push(depth);
+        self.interned.insert(key, id);
         id
     }
 
@@ -675,7 +823,7 @@ impl<'a> Lowerer<'a> {
         if let Some(&id) = self.leaf_nodes.get(&key) {
             return id;
         }
-        let id = self.push(op, Vec::new(), ty, span);
+        let id = self.push_node(op, Vec::new(), ty, span);
         self.leaf_nodes.insert(key, id);
         id
     }
@@ -687,10 +835,24 @@ impl<'a> Lowerer<'a> {
             .find(|l| l.name == name)
     }
 
+    /// Lowers an expression. A def call lowers the def's body from here, so
+    /// the recursion is as deep as the chain of defs calling each other,
+    /// which the parser's nesting limit does not bound: the stack grows on
+    /// the heap when it runs low.
     fn expr(&mut self, expr: &Expr, scope: Scope<'_>) -> Lowered {
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || self.expr_here(expr, scope))
+    }
+
+    fn expr_here(&mut self, expr: &Expr, scope: Scope<'_>) -> Lowered {
+        self.steps += 1;
+        if self.steps > MAX_LOWERING_STEPS {
+            return Err(self.too_many_steps(expr.span));
+        }
         match &expr.kind {
-            ExprKind::Number(value) => Ok(self.push(Op::Literal(*value), Vec::new(), Type::scalar(), expr.span)),
-            ExprKind::Bool(value) => Ok(self.push(Op::Bool(*value), Vec::new(), Type::boolean(Vec::new()), expr.span)),
+            ExprKind::Number(value) => Ok(self.push_node(Op::Literal(*value), Vec::new(), Type::scalar(), expr.span)),
+            ExprKind::Bool(value) => {
+                Ok(self.push_node(Op::Bool(*value), Vec::new(), Type::boolean(Vec::new()), expr.span))
+            }
             ExprKind::Paren(inner) => self.expr(inner, scope),
             ExprKind::Name(name) => self.name(name, expr.span, scope),
             ExprKind::Tuple(_) => Err(self.error(
@@ -709,7 +871,7 @@ impl<'a> Lowerer<'a> {
                     shape: self.ty(arg).shape.clone(),
                 };
                 let _ = op_span;
-                Ok(self.push(Op::Call(builtin, Attrs::default()), vec![arg], ty, expr.span))
+                self.push(Op::Call(builtin, Attrs::default()), vec![arg], ty, expr.span)
             }
             ExprKind::Binary { op, op_span, lhs, rhs } => {
                 let a = self.expr(lhs, scope);
@@ -736,15 +898,35 @@ impl<'a> Lowerer<'a> {
                 ka?;
                 kb?;
                 let shape = self.broadcast(&[(a, lhs.span), (b, rhs.span)], *op_span, &format!("`{}`", op.symbol()))?;
-                Ok(self.push(
-                    Op::Call(builtin, Attrs::default()),
-                    vec![a, b],
-                    Type { kind: out_kind, shape },
-                    expr.span,
-                ))
+                let ty = Type { kind: out_kind, shape };
+                self.check_size(&ty, expr.span)?;
+                self.push(Op::Call(builtin, Attrs::default()), vec![a, b], ty, expr.span)
             }
             ExprKind::Call { callee, args } => self.call(expr, callee, args, scope),
         }
+    }
+
+    /// Reports, once, that the program expands to more than
+    /// [`MAX_LOWERING_STEPS`] operations, at the outermost def call being
+    /// expanded (or the expression, outside defs).
+    fn too_many_steps(&mut self, at: Span) -> Poisoned {
+        if self.steps == MAX_LOWERING_STEPS + 1 {
+            let (span, label) = match self.expanding.first() {
+                Some((name, call)) => (*call, format!("this call of `{name}` expands to too many operations")),
+                None => (at, "the program is too large here".to_string()),
+            };
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::SizeLimit,
+                    format!("the program expands to more than {MAX_LOWERING_STEPS} operations"),
+                    span,
+                )
+                .with_label(label)
+                .with_note("each call of a def with new arguments is expanded into its own operations")
+                .with_help("bind a repeated value with `let` once, or call a def with the same arguments"),
+            );
+        }
+        Poisoned
     }
 
     fn name(&mut self, name: &str, span: Span, scope: Scope<'_>) -> Lowered {
@@ -1176,8 +1358,9 @@ impl<'a> Lowerer<'a> {
             }
             Signature::Take | Signature::OneHot => unreachable!("handled above"),
         };
+        self.check_size(&ty, expr.span)?;
         let args = lowered.into_iter().map(|(id, _)| id).collect();
-        Ok(self.push(Op::Call(builtin, attrs), args, ty, expr.span))
+        self.push(Op::Call(builtin, attrs), args, ty, expr.span)
     }
 
     fn arity_error(
@@ -1286,10 +1469,21 @@ impl<'a> Lowerer<'a> {
             ));
         }
         let mut bound = HashMap::new();
+        let mut key_args = Vec::with_capacity(args.len());
         for (param, arg) in params.iter().zip(args) {
-            bound.insert(param.name.clone(), self.expr(&arg.value, scope));
+            let value = self.expr(&arg.value, scope);
+            key_args.push(value.ok());
+            bound.insert(param.name.clone(), value);
         }
-        self.expanding.push(callee.name.clone());
+        // A def's body sees only its parameters, the lets above it and the
+        // globals: the same arguments give the same result, so each distinct
+        // call is expanded once (its diagnostics are reported once) and the
+        // program stays a DAG as large as its distinct calls, not a tree.
+        let key = (callee.name.clone(), key_args);
+        if let Some(&result) = self.expanded.get(&key) {
+            return result;
+        }
+        self.expanding.push((callee.name.clone(), expr.span));
         let before = self.diagnostics.len();
         let result = self.expr(
             body,
@@ -1310,6 +1504,7 @@ impl<'a> Lowerer<'a> {
             }
         }
         self.expanding.pop();
+        self.expanded.insert(key, result);
         result
     }
 
@@ -1457,7 +1652,7 @@ impl<'a> Lowerer<'a> {
         }
         let mut out = shape;
         out.remove(axis);
-        Ok(self.push(
+        self.push(
             Op::Call(
                 Builtin::Take,
                 Attrs {
@@ -1469,7 +1664,7 @@ impl<'a> Lowerer<'a> {
             vec![x],
             Type::num(out),
             expr.span,
-        ))
+        )
     }
 
     fn one_hot(&mut self, expr: &Expr, positional: &[&Expr], scope: Scope<'_>) -> Lowered {
@@ -1528,7 +1723,9 @@ impl<'a> Lowerer<'a> {
                 .with_help("e.g. `one_hot(y_true, C)` where `C` is a dimension of `y_pred`, or `one_hot(y_true, 10)`"),
             ));
         };
-        Ok(self.push(
+        let ty = Type::num(shape.into_iter().chain([classes]).collect());
+        self.check_size(&ty, expr.span)?;
+        self.push(
             Op::Call(
                 Builtin::OneHot,
                 Attrs {
@@ -1537,10 +1734,35 @@ impl<'a> Lowerer<'a> {
                 },
             ),
             vec![labels],
-            Type::num(shape.into_iter().chain([classes]).collect()),
+            ty,
             expr.span,
-        ))
+        )
     }
+}
+
+/// The `size-limit` error for a value of `rank` axes.
+fn too_many_axes(rank: usize, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::SizeLimit,
+        format!("a value of {rank} axes is more than lossc handles ({MAX_RANK})"),
+        span,
+    )
+    .with_label(format!("axis {} of {rank}", MAX_RANK + 1))
+    .with_help("flatten the data to fewer axes before the loss")
+}
+
+/// The `size-limit` error for a shape whose fixed dimensions are too large.
+fn too_many_elements(shape: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::SizeLimit,
+        format!("the fixed dimensions of {shape} hold more than {MAX_FIXED_ELEMENTS} elements per value"),
+        span,
+    )
+    .with_label("too large")
+    .with_note(format!(
+        "a fixed dimension, and the product of a value's fixed dimensions, is at most 2^31 - 1 = {MAX_FIXED_ELEMENTS}"
+    ))
+    .with_help("name a dimension bound by the data instead, e.g. `[N, C]`")
 }
 
 /// `(a + b)` without its outer brackets; `(a) + (b)` unchanged.
@@ -1612,5 +1834,157 @@ fn collect_calls(expr: &Expr, out: &mut Vec<(String, Span)>) {
         }
         ExprKind::Tuple(items) => items.iter().for_each(|e| collect_calls(e, out)),
         ExprKind::Number(_) | ExprKind::Bool(_) | ExprKind::Name(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lowered(source: &str) -> Result<(Program, Vec<Diagnostic>), Vec<Diagnostic>> {
+        let ast = lossc_syntax::parse(source).expect("parses");
+        lower(&ast, source)
+    }
+
+    /// `def f0(a) = a * 2` and `def f{i}(a) = f{i-1}(a) + f{i-1}(a)`: a tree
+    /// of 2^levels copies if expanded without sharing.
+    fn fan_out(levels: usize) -> String {
+        let mut source = String::from("def f0(a) = a * 2\n");
+        for i in 1..=levels {
+            source.push_str(&format!("def f{i}(a) = f{}(a) + f{}(a)\n", i - 1, i - 1));
+        }
+        source.push_str(&format!("loss = mean(f{levels}(y_pred))\n"));
+        source
+    }
+
+    #[test]
+    fn a_def_fan_out_lowers_to_a_dag_linear_in_its_depth() {
+        let (small, _) = lowered(&fan_out(30)).expect("valid");
+        let (large, _) = lowered(&fan_out(60)).expect("valid");
+        // y_pred, 2, a * 2, one `+` per level, mean.
+        assert_eq!(small.nodes.len(), 4 + 30);
+        assert_eq!(large.nodes.len(), 4 + 60);
+        // Both operands of each `+` are the one node of the level below.
+        let root = large.results[0].root;
+        let sum = large.node(root).args[0];
+        assert_eq!(large.node(sum).args[0], large.node(sum).args[1]);
+    }
+
+    #[test]
+    fn the_same_text_written_twice_stays_two_nodes() {
+        let (program, _) = lowered("loss = mean(log(y_pred)) + mean(log(y_pred))").expect("valid");
+        let logs = program
+            .nodes
+            .iter()
+            .filter(|n| matches!(n.op, Op::Call(Builtin::Log, _)))
+            .count();
+        assert_eq!(logs, 2, "each occurrence keeps its own span");
+    }
+
+    #[test]
+    fn an_error_in_a_shared_def_call_is_reported_once() {
+        let errors = lowered("def g(a) = a + undefined_name\ndef f(a) = g(a) * g(a)\nloss = mean(f(y_pred))")
+            .expect_err("unknown name");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].code, Code::UnknownName);
+    }
+
+    #[test]
+    fn defs_expanding_to_too_many_distinct_operations_stop_with_a_size_limit() {
+        // Each call has new arguments, so nothing is shared: 2^40 operations.
+        let mut source = String::from("def f0(a) = a * 2\n");
+        for i in 1..=40 {
+            source.push_str(&format!("def f{i}(a) = f{}(a + 1) * f{}(a + 2)\n", i - 1, i - 1));
+        }
+        source.push_str("loss = mean(f40(y_pred))\n");
+        let ast = lossc_syntax::parse(&source).expect("parses");
+        let mut lowerer = Lowerer::new(&source);
+        lowerer.declare(&ast);
+        lowerer.define(&ast);
+        // The work stops at the budget (plus the unwinding of the calls in progress).
+        assert!(lowerer.steps <= MAX_LOWERING_STEPS + 200, "{} steps", lowerer.steps);
+        assert!(lowerer.program.nodes.len() <= MAX_LOWERING_STEPS);
+        let errors: Vec<&Diagnostic> = lowerer.diagnostics.iter().filter(|d| d.is_error()).collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].code, Code::SizeLimit);
+        assert_eq!(&source[errors[0].span.start..errors[0].span.end], "f40(y_pred)");
+    }
+
+    #[test]
+    fn values_nested_deeper_than_the_limit_are_a_size_limit_error() {
+        // f{i}(a) = f{i-1}(f{i-1}(a)): a chain of 2^13 multiplications, few nodes each call.
+        let mut source = String::from("def f0(a) = a * 2\n");
+        for i in 1..=13 {
+            source.push_str(&format!("def f{i}(a) = f{}(f{}(a))\n", i - 1, i - 1));
+        }
+        source.push_str("loss = mean(f13(y_pred))\n");
+        let errors = lowered(&source).expect_err("too deep");
+        assert!(errors.iter().all(|d| d.code == Code::SizeLimit), "{errors:?}");
+        assert!(errors[0].message.contains("4096 nested operations"), "{errors:?}");
+        // A chain of lets just under the limit is fine.
+        let mut source = String::from("let a0 = y_pred\n");
+        for i in 1..MAX_DEPTH {
+            source.push_str(&format!("let a{i} = a{} + 1\n", i - 1));
+        }
+        source.push_str(&format!("loss = mean(a{})\n", MAX_DEPTH - 1));
+        let (program, _) = lowered(&source).expect("at the limit");
+        assert_eq!(program.nodes.len(), 2 * MAX_DEPTH);
+    }
+
+    fn size_limit_at(source: &str) -> String {
+        let errors = lowered(source).expect_err("too large");
+        let error = errors
+            .iter()
+            .find(|d| d.code == Code::SizeLimit)
+            .unwrap_or_else(|| panic!("no size-limit in {errors:?}"));
+        source[error.span.start..error.span.end].to_string()
+    }
+
+    #[test]
+    fn huge_fixed_dimensions_are_a_size_limit_error_at_the_dimension() {
+        assert_eq!(
+            size_limit_at("input y_pred: real [N, 4294967296]\nloss = mean(y_pred)"),
+            "4294967296"
+        );
+        assert_eq!(
+            size_limit_at("input y_pred: real [N, 18446744073709551615]\nloss = mean(y_pred)"),
+            "18446744073709551615"
+        );
+        // Each dimension fits; their product does not.
+        assert_eq!(
+            size_limit_at("input y_pred: real [65536, N, 65536]\nloss = mean(y_pred)"),
+            "65536"
+        );
+        let (program, _) = lowered("input y_pred: real [N, 2147483647]\nloss = mean(y_pred)").expect("at the limit");
+        assert_eq!(program.inputs[0].shape[1], Dim::Fixed(MAX_FIXED_ELEMENTS));
+    }
+
+    #[test]
+    fn a_rank_beyond_32_is_a_size_limit_error() {
+        let dims = vec!["2"; 10_000].join(", ");
+        let source = format!("input y_pred: real [{dims}]\nloss = mean(y_pred)");
+        let errors = lowered(&source).expect_err("rank 10000");
+        assert!(errors.iter().any(|d| d.code == Code::SizeLimit), "{errors:?}");
+        let (program, _) = lowered(&format!(
+            "input y_pred: real [{}]\nloss = mean(y_pred)",
+            vec!["N"; 32].join(", ")
+        ))
+        .expect("rank 32 is allowed");
+        assert_eq!(program.inputs[0].shape.len(), 32);
+        let axes: Vec<String> = (0..40).map(|k| k.to_string()).collect();
+        let source = format!("loss = mean(expand_dims(y_pred, axis=({})))", axes.join(", "));
+        assert!(size_limit_at(&source).starts_with("expand_dims"));
+    }
+
+    #[test]
+    fn values_built_too_large_are_a_size_limit_error_at_the_expression() {
+        assert_eq!(
+            size_limit_at("input y_true: {0, 1, 2}\nloss = mean(one_hot(y_true, 99999999999))"),
+            "one_hot(y_true, 99999999999)"
+        );
+        assert_eq!(
+            size_limit_at("input a: real [65536, 1]\ninput b: real [65536]\nloss = mean(a * b)"),
+            "a * b"
+        );
     }
 }

@@ -408,20 +408,7 @@ impl Program {
 
     /// [`Program::check`], reporting a `loss` or `wrt` name that does not exist.
     pub fn check_with(&self, options: &CheckOptions) -> Result<Vec<Diagnostic>, Error> {
-        if let Some(name) = &options.loss {
-            self.loss_name(Some(name))?;
-        }
-        let wrt: Vec<&str> = options.wrt.iter().map(String::as_str).collect();
-        let vars = if wrt.is_empty() { Vec::new() } else { self.vars(&wrt)? };
-        let analysis = lossc_analysis::Options {
-            dtype: options.dtype,
-            loss: options.loss.clone(),
-            wrt: vars,
-        };
-        let mut diagnostics = self.warnings.clone();
-        diagnostics.extend(lossc_analysis::analyze(&self.ir, &self.source, &analysis));
-        lossc_diagnostics::sort(&mut diagnostics);
-        Ok(diagnostics)
+        Checker::default().check(self, options)
     }
 
     /// Samples the declared domains (edges, zeros, denormals and the largest
@@ -599,15 +586,165 @@ pub struct EmitOptions {
 ///
 /// `Err` only for a bad option: a `--param` that names no param.
 pub fn check(source: &str, options: &CheckOptions) -> Result<Vec<Diagnostic>, Error> {
-    let mut program = match compile(source) {
-        Ok(program) => program,
-        Err(Error::Invalid(diagnostics)) => return Ok(diagnostics),
-        Err(other) => return Err(other),
-    };
-    for (name, value) in &options.params {
-        program.set_param(name, *value)?;
+    Checker::default().check_source(source, options)
+}
+
+/// Checks programs loss by loss, keeping each loss's findings for as long as
+/// what they depend on is unchanged: a program that grows by one loss (a
+/// REPL session, an edited file checked again) costs the analysis of that
+/// loss alone.
+///
+/// Each loss is analysed on its own, in the program cut down to the
+/// operations it computes (with every declaration): its findings depend on
+/// that, the dtype, the variables, and the source text up to the last byte
+/// any of it points into, which together are the key its findings are kept
+/// under. A loss whose key is unchanged is not analysed again; keys not used
+/// by the latest check are forgotten. The program-wide check of constants
+/// (which also covers `let`s and outputs no loss reads) is cheap and runs on
+/// every check.
+///
+/// ```
+/// let mut checker = lossc::Checker::default();
+/// let options = lossc::CheckOptions::default();
+/// let first = "input y_pred: (0, 1)\nloss a = mean(-log(y_pred))";
+/// checker.check_source(first, &options)?;
+/// let second = format!("{first}\nloss b = mean(square(y_pred))");
+/// let diagnostics = checker.check_source(&second, &options)?;
+/// assert_eq!(checker.analysed(), 2, "`a` is not analysed again");
+/// assert_eq!(diagnostics, lossc::check(&second, &options)?);
+/// # Ok::<(), lossc::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Checker {
+    /// Each loss's findings by the key of what they depend on.
+    kept: std::collections::HashMap<String, Vec<Diagnostic>>,
+    /// How many losses were analysed (not found in `kept`).
+    analysed: usize,
+}
+
+impl Checker {
+    /// How many losses this checker has analysed: the work it did, the ones
+    /// whose findings were kept not counted.
+    pub fn analysed(&self) -> usize {
+        self.analysed
     }
-    program.check_with(options)
+
+    /// [`check`], reusing the findings of losses checked before.
+    pub fn check_source(&mut self, source: &str, options: &CheckOptions) -> Result<Vec<Diagnostic>, Error> {
+        let mut program = match compile(source) {
+            Ok(program) => program,
+            Err(Error::Invalid(diagnostics)) => return Ok(diagnostics),
+            Err(other) => return Err(other),
+        };
+        for (name, value) in &options.params {
+            program.set_param(name, *value)?;
+        }
+        self.check(&program, options)
+    }
+
+    /// [`Program::check_with`], reusing the findings of losses checked before.
+    pub fn check(&mut self, program: &Program, options: &CheckOptions) -> Result<Vec<Diagnostic>, Error> {
+        if let Some(name) = &options.loss {
+            program.loss_name(Some(name))?;
+        }
+        let wrt: Vec<&str> = options.wrt.iter().map(String::as_str).collect();
+        let vars = if wrt.is_empty() {
+            Vec::new()
+        } else {
+            program.vars(&wrt)?
+        };
+        let mut kept = std::collections::HashMap::new();
+        let mut found = Vec::new();
+        for loss in program.ir.losses() {
+            if options.loss.as_ref().is_some_and(|name| *name != loss.name) {
+                continue;
+            }
+            let alone = only_loss(&program.ir, loss);
+            let key = loss_key(&alone, &program.source, options.dtype, &vars);
+            let findings = match self.kept.remove(&key).or_else(|| kept.get(&key).cloned()) {
+                Some(findings) => findings,
+                None => {
+                    self.analysed += 1;
+                    let analysis = lossc_analysis::Options {
+                        dtype: options.dtype,
+                        loss: Some(loss.name.clone()),
+                        wrt: vars.clone(),
+                    };
+                    lossc_analysis::analyze(&alone, &program.source, &analysis)
+                }
+            };
+            found.extend(findings.iter().cloned());
+            kept.insert(key, findings);
+        }
+        // The constants of the whole program: no loss has an empty name.
+        let constants = lossc_analysis::Options {
+            dtype: options.dtype,
+            loss: Some(String::new()),
+            wrt: vars,
+        };
+        found.extend(lossc_analysis::analyze(&program.ir, &program.source, &constants));
+        self.kept = kept;
+        // One diagnostic per code and place, the most severe, as the analyzer does.
+        found.sort_by_key(|d| std::cmp::Reverse(d.severity));
+        let mut seen = std::collections::HashSet::new();
+        found.retain(|d| seen.insert((d.code, d.span)));
+        let mut diagnostics = program.warnings.clone();
+        diagnostics.extend(found);
+        lossc_diagnostics::sort(&mut diagnostics);
+        Ok(diagnostics)
+    }
+}
+
+/// The program with `loss` as its only result and only the nodes it
+/// computes (renumbered, still in topological order); every declaration kept.
+fn only_loss(ir: &lossc_ir::Program, loss: &lossc_ir::NamedResult) -> lossc_ir::Program {
+    let mut needed = vec![false; loss.root.index() + 1];
+    needed[loss.root.index()] = true;
+    for i in (0..=loss.root.index()).rev() {
+        if needed[i] {
+            for arg in &ir.nodes[i].args {
+                needed[arg.index()] = true;
+            }
+        }
+    }
+    let mut renumbered = vec![NodeId(0); needed.len()];
+    let mut nodes = Vec::new();
+    for (i, _) in needed.iter().enumerate().filter(|(_, keep)| **keep) {
+        let mut node = ir.nodes[i].clone();
+        for arg in &mut node.args {
+            *arg = renumbered[arg.index()];
+        }
+        renumbered[i] = NodeId(nodes.len() as u32);
+        nodes.push(node);
+    }
+    lossc_ir::Program {
+        results: vec![lossc_ir::NamedResult {
+            root: renumbered[loss.root.index()],
+            ..loss.clone()
+        }],
+        nodes,
+        dims: ir.dims.clone(),
+        inputs: ir.inputs.clone(),
+        params: ir.params.clone(),
+        consts: ir.consts.clone(),
+        wrt: ir.wrt.clone(),
+        batch: ir.batch,
+    }
+}
+
+/// Everything the findings of the one loss of `alone` depend on: the
+/// program, the options, and the source text up to the last byte it points into.
+fn loss_key(alone: &lossc_ir::Program, source: &str, dtype: Dtype, vars: &[Var]) -> String {
+    let spans = alone
+        .nodes
+        .iter()
+        .map(|n| n.span)
+        .chain(alone.inputs.iter().map(|i| i.span))
+        .chain(alone.params.iter().chain(&alone.consts).map(|c| c.span))
+        .chain(alone.results.iter().map(|r| r.span));
+    let end = spans.map(|span| span.end).max().unwrap_or(0);
+    let text = source.get(..end).unwrap_or(source);
+    format!("{dtype:?}\n{vars:?}\n{alone:?}\n{text}")
 }
 
 /// The fast evaluator: fused, chunked, parallel kernels (`lossc_kernel`).
@@ -695,5 +832,45 @@ fn fast_evaluation<T: lossc_kernel::Real>(
             .into_iter()
             .map(|(name, g)| (name, to_f64(g)))
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::IxDyn;
+
+    /// `def f{i}(a) = f{i-1}(a) + f{i-1}(a)`, 30 levels: 2^30 copies of
+    /// `a * 2` if any stage walked the program as a tree.
+    #[test]
+    fn every_stage_takes_a_def_fan_out_as_a_dag() {
+        let mut source = String::from("input y_pred: [0, 1]\ndef f0(a) = a * 2\n");
+        for i in 1..=30 {
+            source.push_str(&format!("def f{i}(a) = f{}(a) + f{}(a)\n", i - 1, i - 1));
+        }
+        source.push_str("loss = mean(f30(y_pred))\n");
+        let program = compile(&source).expect("valid");
+        assert!(program.ir().nodes.len() < 40, "{} nodes", program.ir().nodes.len());
+        let options = CheckOptions {
+            dtype: Dtype::F64,
+            ..CheckOptions::default()
+        };
+        program.check_with(&options).expect("checks");
+        let gradient = program.gradient(None, &[]).expect("differentiates");
+        let inputs = [(
+            "y_pred".to_string(),
+            ArrayD::from_shape_vec(IxDyn(&[2]), vec![0.25, 0.5]).expect("shape"),
+        )];
+        let evaluation = program
+            .eval_gradient(&gradient, &inputs, Dtype::F64)
+            .expect("evaluates");
+        // 2^31 * mean(y_pred), and its gradient 2^31 / N.
+        assert_eq!(evaluation.value[[]], 2f64.powi(31) * 0.375);
+        assert_eq!(
+            evaluation.gradient[0].1.as_slice().expect("contiguous"),
+            [2f64.powi(30); 2]
+        );
+        let emission = program.emit(&EmitOptions::default()).expect("emits");
+        assert!(emission.module(EmitTarget::Jax).contains("def loss(y_pred):"));
     }
 }

@@ -3,8 +3,9 @@
 //! the diagnostics already shown.
 //!
 //! The session is a `.loss` program kept as text, one statement per entry.
-//! Every entry is checked by compiling and checking the whole program with
-//! the entry in it; only the diagnostics it brings are shown (the ones the
+//! Every entry is checked by compiling the whole program with the entry in
+//! it and checking it with the session's [`lossc::Checker`], which analyses
+//! only the losses the entry adds or changes; only the diagnostics it brings are shown (the ones the
 //! program already had were shown when their statement was entered), and an
 //! entry that brings an error is not kept. A statement that declares a name
 //! the session already declares replaces that statement in place, so
@@ -65,6 +66,9 @@ pub struct Session {
     shown: Vec<Key>,
     /// The names the program declares, for completion.
     names: Names,
+    /// Each loss's findings, kept while it is unchanged: an entry analyses
+    /// only the losses it adds or changes.
+    checker: lossc::Checker,
 }
 
 /// One statement's text and what it declares.
@@ -147,7 +151,8 @@ impl Session {
             }
         }
         let program = join(&statements);
-        let diagnostics = match lossc::check(&program, &self.options(None)) {
+        let options = self.options(None);
+        let diagnostics = match self.checker.check_source(&program, &options) {
             Ok(diagnostics) => diagnostics,
             Err(error) => {
                 write_error_line(err, &CliError::new(error.to_string()))?;
@@ -334,7 +339,7 @@ impl Session {
     }
 
     /// `:check [NAME]`: every diagnostic, as `lossc check` shows them.
-    fn check(&self, args: &[String], out: &mut dyn WriteColor) -> Result<(), Failure> {
+    fn check(&mut self, args: &[String], out: &mut dyn WriteColor) -> Result<(), Failure> {
         at_most(":check", args, 1)?;
         let program = self.program()?;
         let loss = match args.first() {
@@ -342,8 +347,10 @@ impl Session {
             None => None,
         };
         let text = self.text();
-        let diagnostics = program
-            .check_with(&self.options(loss))
+        let options = self.options(loss);
+        let diagnostics = self
+            .checker
+            .check(&program, &options)
             .map_err(|error| CliError::new(error.to_string()))?;
         let source = Source {
             name: SOURCE_NAME.to_string(),
@@ -440,7 +447,12 @@ impl Session {
     fn load_file(&mut self, path: &Path, out: &mut dyn WriteColor) -> Result<(), Failure> {
         let file = source::read_file(path)?;
         let diagnostics = match lossc::compile(&file.text) {
-            Ok(_) => lossc::check(&file.text, &self.options(None)).map_err(|error| CliError::new(error.to_string()))?,
+            Ok(_) => {
+                let options = self.options(None);
+                self.checker
+                    .check_source(&file.text, &options)
+                    .map_err(|error| CliError::new(error.to_string()))?
+            }
             Err(lossc::Error::Invalid(diagnostics)) => {
                 render::write_diagnostics(out, &file, &diagnostics)?;
                 let message = format!(
@@ -456,8 +468,9 @@ impl Session {
         render::write_diagnostics(out, &file, &diagnostics)?;
         let statements = split(&file.text);
         let program = join(&statements);
+        let options = self.options(None);
         self.shown = keys(
-            &lossc::check(&program, &self.options(None)).unwrap_or_default(),
+            &self.checker.check_source(&program, &options).unwrap_or_default(),
             &program,
         );
         self.statements = statements;
@@ -520,8 +533,9 @@ impl Session {
                 }
             };
             let program = self.text();
+            let options = self.options(None);
             self.shown = keys(
-                &lossc::check(&program, &self.options(None)).unwrap_or_default(),
+                &self.checker.check_source(&program, &options).unwrap_or_default(),
                 &program,
             );
         }
@@ -776,6 +790,32 @@ mod tests {
         );
         assert_eq!(statements[3].loss.as_deref(), Some("l"));
         assert_eq!(statements[1].declares, Some(Declares::Name("a".into())));
+    }
+
+    #[test]
+    fn each_entry_analyses_only_the_loss_it_adds() {
+        let mut entries = vec!["input y_true: [0, 1]", "input y_pred: [0, 1]"];
+        let losses: Vec<String> = (0..8)
+            .map(|k| format!("loss l{k} = mean(square(y_pred - y_true)) * {}", k + 1))
+            .collect();
+        entries.extend(losses.iter().map(String::as_str));
+        let (mut session, out, _, failed) = run(&entries);
+        assert!(failed.iter().all(|f| !f), "{out}");
+        // One analysis per loss entered, not one per loss per entry (36).
+        assert_eq!(session.checker.analysed(), 8);
+        // `:check` finds every loss's findings kept.
+        let (mut out, mut err) = (NoColor::new(Vec::new()), NoColor::new(Vec::new()));
+        session.handle(":check", &mut out, &mut err).unwrap();
+        assert_eq!(session.checker.analysed(), 8);
+        // Replacing the last loss analyses it alone (this one has an error, so
+        // it is not kept). Replacing an earlier one moves the text of the
+        // losses after it, and they are analysed again.
+        session
+            .handle("loss l7 = mean(-log(y_pred))", &mut out, &mut err)
+            .unwrap();
+        assert_eq!(session.checker.analysed(), 9);
+        let out = String::from_utf8(out.into_inner()).unwrap();
+        assert!(out.contains("log-domain"), "{out}");
     }
 
     #[test]
