@@ -336,3 +336,40 @@ mod terminal {
         repl.exp_eof().unwrap();
     }
 }
+
+/// `:save` writes as every output of lossc does: a FIFO is refused at once
+/// (it used to block the session forever), a symbolic link stays a link to
+/// the saved file.
+#[cfg(unix)]
+#[test]
+fn save_refuses_a_fifo_and_keeps_a_link() {
+    use std::time::{Duration, Instant};
+
+    let dir = TempDir::new().unwrap();
+    let fifo = dir.path().join("pipe");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let script = format!("loss l = mean(square(y_pred))\n:save {}\n", fifo.display());
+    let started = Instant::now();
+    let (output, _, stderr) = piped(&["--color", "never"], &script);
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "the session waited on the FIFO"
+    );
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("FIFO"), "{stderr}");
+
+    let target = dir.path().join("saved.loss");
+    std::fs::write(&target, "old").unwrap();
+    let link = dir.path().join("link.loss");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let script = format!("loss l = mean(square(y_pred))\n:save {}\n", link.display());
+    let (output, _, stderr) = piped(&["--color", "never"], &script);
+    assert!(output.status.success(), "{stderr}");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::read_to_string(&target)
+            .unwrap()
+            .contains("loss l = mean(square(y_pred))")
+    );
+}

@@ -383,7 +383,7 @@ impl Session {
         let mut inputs = Vec::with_capacity(data.len());
         for arg in data {
             let input: InputArg = data::parse_input(arg).map_err(|why| CliError::new(format!("`{arg}`: {why}")))?;
-            inputs.push((input.name.clone(), input.load()?));
+            inputs.push((input.name.clone(), input.load_at_most(eval_numbers_at_most())?));
         }
         let is_loss = program.losses().any(|loss| loss == name);
         let options = lossc::EvalOptions {
@@ -505,7 +505,9 @@ impl Session {
         let path = exactly_one(":save", "FILE", args)?;
         let mut text = self.text();
         text.push('\n');
-        std::fs::write(path, text).map_err(|error| CliError::new(format!("cannot write `{path}`: {error}")))?;
+        crate::output::write_file(Path::new(path), ".loss.tmp", |file| {
+            std::io::Write::write_all(file, text.as_bytes())
+        })?;
         writeln!(out, "saved {} statements to `{path}`", self.statements.len())?;
         Ok(())
     }
@@ -866,4 +868,12 @@ mod tests {
         assert_eq!(failed, [true]);
         assert!(err.contains("did you mean `:grad`?"), "{err}");
     }
+}
+
+/// The most numbers `:eval` reads from one `.npy` file: what a quarter of
+/// the memory the system reports available holds as f64 (the data is
+/// converted, then evaluated with its gradient), or no bound where the
+/// system does not say.
+fn eval_numbers_at_most() -> usize {
+    data::available_memory().map_or(usize::MAX, |bytes| usize::try_from(bytes / 32).unwrap_or(usize::MAX))
 }
