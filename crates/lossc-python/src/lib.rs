@@ -376,6 +376,15 @@ enum Held<'py> {
 
 impl<'py> Held<'py> {
     fn of(name: &str, object: &Bound<'py, PyAny>) -> PyResult<Self> {
+        // An unaligned array cannot be viewed as a Rust slice; the Python
+        // layer copies such arrays before they get here.
+        if let Ok(array) = object.cast::<PyUntypedArray>()
+            && !array.getattr("flags")?.getattr("aligned")?.extract::<bool>()?
+        {
+            return Err(PyValueError::new_err(format!(
+                "input `{name}`: the array is not aligned in memory; pass a copy (`numpy.array(a)`)"
+            )));
+        }
         macro_rules! try_as {
             ($($variant:ident: $ty:ty),*) => {
                 $(if let Ok(array) = object.cast::<PyArrayDyn<$ty>>() {

@@ -63,3 +63,10 @@ def test_html_is_escaped():
     except lossc.LossError as error:
         error_page = error._repr_html_()
     assert error_page is not None and "unknown-name" in error_page and "&lt;formula&gt;" in error_page
+
+
+def test_a_program_without_results_has_nothing_to_check():
+    import pytest
+
+    with pytest.raises(lossc.LossError, match="defines no `loss` and no `output`"):
+        lossc.compile("input y_pred: real\n").check()

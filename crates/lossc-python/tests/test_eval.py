@@ -91,6 +91,15 @@ def test_arrays_of_every_layout_and_numeric_type_are_read_without_conversion():
     assert lossc._converted_inputs == before
     loss.eval(y_true=T.tolist(), y_pred=P.astype(np.float16))
     assert lossc._converted_inputs == before + 2
+    # Byte-swapped and unaligned arrays are copied, and give the same numbers.
+    raw = np.zeros(P.nbytes + 1, dtype=np.uint8)
+    unaligned = raw[1:].view(np.float64)
+    unaligned[:] = P
+    assert not unaligned.flags.aligned
+    for p in [unaligned, P.astype(">f8")]:
+        got = loss.eval(y_true=T, y_pred=p)
+        assert float(got.value) == float(expected.value)
+    assert lossc._converted_inputs == before + 4
 
 
 def test_bad_inputs_are_value_and_type_errors():
@@ -99,8 +108,9 @@ def test_bad_inputs_are_value_and_type_errors():
         loss.eval(y_pred=P)
     with pytest.raises(ValueError):
         loss.eval(y_true=T[:3], y_pred=P)
-    with pytest.raises(TypeError, match="not numeric"):
-        loss.eval(y_true=T, y_pred=np.array(["a", "b"]))
+    for bad in [np.array(["a", "b"]), [None, 1.0], P.astype(complex)]:
+        with pytest.raises(TypeError, match="not an array of real numbers"):
+            loss.eval(y_true=T, y_pred=bad)
     with pytest.raises(TypeError, match="given twice"):
         loss.eval({"y_true": T}, y_true=T, y_pred=P)
     with pytest.raises(ValueError):

@@ -303,6 +303,18 @@ def _names(value: Union[None, str, Iterable[str]], what: str) -> List[str]:
     return names
 
 
+def _readable_in_place(value: Any) -> bool:
+    """Whether the extension reads ``value`` as it is: an aligned NumPy array
+    of float32/float64, integers or booleans in the machine's byte order."""
+    return (
+        isinstance(value, np.ndarray)
+        and value.dtype.kind in "fiub"
+        and value.dtype != np.float16
+        and value.dtype.isnative
+        and value.flags.aligned
+    )
+
+
 def _dtype(dtype: Any) -> str:
     try:
         name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
@@ -420,6 +432,11 @@ class Loss:
         The result prints as ``lossc check`` prints it (``print(loss.check())``)
         and renders as HTML in a notebook.
         """
+        if not self.losses and not self.outputs:
+            raise LossError(
+                f"`{self.name}` defines no `loss` and no `output`: there is nothing to check "
+                "(add e.g. `loss mse = mean(square(y_true - y_pred))`)"
+            )
         found = _native_call(self._program.check, self.dtype, self._loss, self._wrt)
         return Diagnostics(Diagnostic._from_native(d) for d in found)
 
@@ -465,14 +482,15 @@ class Loss:
             merged[name] = value
         passed = []
         for name, value in merged.items():
-            if not (isinstance(value, np.ndarray) and value.dtype.isnative and value.dtype.kind in "fiub"
-                    and value.dtype != np.float16):
+            if not _readable_in_place(value):
                 value = np.asarray(value)
-                if value.dtype.kind not in "fiub" or value.dtype == np.float16 or not value.dtype.isnative:
-                    try:
-                        value = value.astype(np.float64)
-                    except (TypeError, ValueError):
-                        raise TypeError(f"eval: input {name!r} is not numeric (dtype {value.dtype})") from None
+                if value.dtype.kind not in "fiub":
+                    raise TypeError(
+                        f"eval: input {name!r} is not an array of real numbers or booleans (dtype {value.dtype})"
+                    )
+                if not _readable_in_place(value):
+                    # float16, byte-swapped or unaligned: a float64 copy, aligned, in the machine's byte order.
+                    value = np.array(value, dtype=np.float64)
                 _converted_inputs += 1
             passed.append((name, value))
         out = _native_call(self._program.eval, passed, self.dtype, result, grad, self._wrt)
