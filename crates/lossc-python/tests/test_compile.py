@@ -147,3 +147,10 @@ def test_domains_of_inputs_the_loss_does_not_have_are_refused():
         lossc.compile("mean(y_pred)", inputs={"y_pred": 1})
     with pytest.raises(TypeError):
         lossc.compile("mean(y_pred)", inputs=["y_pred"])
+
+
+def test_the_module_docstring_example_runs():
+    import doctest
+
+    failures, tried = doctest.testmod(lossc, verbose=False)
+    assert tried >= 3 and failures == 0
