@@ -123,15 +123,22 @@ impl std::error::Error for CliError {}
 
 /// Runs a parsed command line against the real stdout and stderr.
 pub fn run(cli: &Cli) -> ExitCode {
+    ExitCode::from(run_status(cli))
+}
+
+/// [`run`], returning the exit status as a number: for callers that run the
+/// command in-process and need the status itself (the Python package's
+/// `lossc` script), where an [`ExitCode`] cannot be read.
+pub fn run_status(cli: &Cli) -> u8 {
     let mut stdout = StandardStream::stdout(cli.color.choice(terminal::Stream::Stdout));
     let mut stderr = StandardStream::stderr(cli.color.choice(terminal::Stream::Stderr));
     let outcome = execute(cli, &mut stdout, &mut stderr).and_then(|status| finish_output(status, stdout.flush()));
     match outcome {
-        Ok(status) => ExitCode::from(status.code()),
+        Ok(status) => status.code(),
         Err(error) => {
             // Nothing sensible is left to do if stderr itself cannot be written.
             let _ = write_error_line(&mut stderr, &error);
-            ExitCode::from(CliError::EXIT_CODE)
+            CliError::EXIT_CODE
         }
     }
 }

@@ -1,0 +1,5 @@
+"""``python -m lossc``: the ``lossc`` command."""
+
+from ._cli import main
+
+main()
