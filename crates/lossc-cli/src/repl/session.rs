@@ -758,6 +758,14 @@ fn only_result(text: &str, keep: &str) -> String {
     String::from_utf8(bytes).unwrap_or_else(|_| text.to_string())
 }
 
+/// The most numbers `:eval` reads from one `.npy` file: what a quarter of
+/// the memory the system reports available holds as f64 (the data is
+/// converted, then evaluated with its gradient), or no bound where the
+/// system does not say.
+fn eval_numbers_at_most() -> usize {
+    data::available_memory().map_or(usize::MAX, |bytes| usize::try_from(bytes / 32).unwrap_or(usize::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -868,12 +876,4 @@ mod tests {
         assert_eq!(failed, [true]);
         assert!(err.contains("did you mean `:grad`?"), "{err}");
     }
-}
-
-/// The most numbers `:eval` reads from one `.npy` file: what a quarter of
-/// the memory the system reports available holds as f64 (the data is
-/// converted, then evaluated with its gradient), or no bound where the
-/// system does not say.
-fn eval_numbers_at_most() -> usize {
-    data::available_memory().map_or(usize::MAX, |bytes| usize::try_from(bytes / 32).unwrap_or(usize::MAX))
 }
