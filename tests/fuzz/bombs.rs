@@ -1,6 +1,6 @@
 //! Resource bombs: small programs whose naive handling costs exponential
-//! time or memory, or memory in proportion to a declared size, at generated
-//! sizes, through `check`, `grad` and `emit` of the built binary in a child
+//! time or memory, memory in proportion to a declared size, or a recursion
+//! as deep as the program is long, at generated sizes, through `check`, `grad` and `emit` of the built binary in a child
 //! process (a bomb in this process would end the test binary). A size that
 //! fails is shrunk to the smallest that fails the same way.
 
@@ -29,8 +29,10 @@ enum Bomb {
     HighRank,
     /// `size` tens of losses.
     ManyLosses,
-    /// A chain of `size` tens of defs, each calling the previous.
+    /// A chain of `size` hundreds of defs, each calling the previous.
     DefChain,
+    /// A chain of `size` hundreds of lets, each using the previous.
+    LetChain,
     /// A `clip` of a product, nested `size` times (selections in selections).
     NestedClips,
 }
@@ -44,6 +46,7 @@ const BOMBS: &[Bomb] = &[
     Bomb::HighRank,
     Bomb::ManyLosses,
     Bomb::DefChain,
+    Bomb::LetChain,
     Bomb::NestedClips,
 ];
 
@@ -102,6 +105,14 @@ fn program(bomb: Bomb, size: usize) -> String {
             }
             text + &format!("loss = mean(f{depth}(y_pred))\n")
         }
+        Bomb::LetChain => {
+            let mut text = format!("{header}let a0 = y_pred\n");
+            let depth = size * 100;
+            for i in 1..=depth {
+                text.push_str(&format!("let a{i} = sin(a{}) + 1\n", i - 1));
+            }
+            text + &format!("loss = mean(a{depth})\n")
+        }
         Bomb::NestedClips => {
             let mut expr = "y_pred".to_string();
             for _ in 0..size {
@@ -135,7 +146,7 @@ fn resource_bombs() {
             std::fs::write(dir.path().join("bomb.loss"), program(bomb, size)).expect("write a scratch file");
             let args = [OsString::from(command), OsString::from("bomb.loss")];
             match run_binary(&args, b"", dir.path()) {
-                Ending::Normal => Ok(()),
+                Ending::Normal { .. } => Ok(()),
                 Ending::Crashed { status, stderr } => Err(Problem::new(
                     &format!("{command} crashes on {bomb:?}"),
                     format!("{status}: {}", crash_summary(&stderr)),

@@ -16,8 +16,9 @@
 //!   be a FIFO and a link: lossc may write through them or refuse, never
 //!   replace them.
 //!
-//! A command passes when it exits with 0, 1 or 2 within the deadline and the
-//! limit; the test lists every file and command that did not.
+//! A command passes when it exits with 0, 1 or 2 within the time and memory
+//! limits (and, for data it refuses, says why in `error:` and `note:` lines
+//! only); the test lists every file and command that did not.
 
 use std::ffi::OsString;
 use std::os::unix::fs::FileTypeExt;
@@ -160,6 +161,19 @@ fn special_files_replaced(dir: &Path) -> Option<String> {
     None
 }
 
+/// What is wrong with the stderr of a command that refused its data, if
+/// anything: every line must be an `error:` or a `note:` (a message that
+/// quotes a file's text must not carry its line breaks along).
+fn broken_error_lines(stderr: &str) -> Option<String> {
+    let stray = stderr
+        .lines()
+        .find(|line| !(line.starts_with("error: ") || line.starts_with("note: ")))?;
+    Some(format!(
+        "an error message of several lines: the line `{}` is not an `error:` or a `note:`",
+        crate::harness::abbreviate(stray, 120)
+    ))
+}
+
 /// Replays every file of `kinds`, one child at a time (a loaded machine
 /// must not make a command look hung), and panics listing every failure.
 pub fn replay(kinds: &[&str]) {
@@ -194,8 +208,9 @@ fn replay_file(kind: &str, file: &Path) -> Option<String> {
     let name = file.strip_prefix(root()).unwrap_or(file).display().to_string();
     for run in runs(kind, file, dir.path()) {
         let what = match run_binary(&run.args, &run.stdin, dir.path()) {
-            Ending::Normal => match kind {
+            Ending::Normal { code, stderr } => match kind {
                 "args" => special_files_replaced(dir.path()),
+                "npy" | "csv" | "json" if code == 2 => broken_error_lines(&stderr),
                 _ => None,
             },
             Ending::Crashed { status, stderr } => Some(format!("{status}: {}", crash_summary(&stderr))),

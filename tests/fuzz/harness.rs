@@ -85,14 +85,14 @@ pub enum Outcome {
     Hung(String),
 }
 
-/// Watches the time a case takes: its CPU time, how long that has not
-/// moved, and its wall-clock time.
+/// Watches the time a case takes: its CPU time, how long the CPU time of
+/// the process it runs in has not moved, and its wall-clock time.
 #[derive(Debug)]
 pub struct Clock {
     started: Instant,
     wall_limit: Duration,
-    cpu: Option<Duration>,
-    cpu_moved: Instant,
+    process_cpu: Option<Duration>,
+    process_cpu_moved: Instant,
 }
 
 impl Clock {
@@ -101,22 +101,24 @@ impl Clock {
         Clock {
             started: now,
             wall_limit,
-            cpu: None,
-            cpu_moved: now,
+            process_cpu: None,
+            process_cpu_moved: now,
         }
     }
 
-    /// Why the case is over its limits, if it is, given its CPU time now
-    /// (`None` where it cannot be read, or where the case only waits for a
-    /// child process that has limits of its own).
-    pub fn over(&mut self, cpu: Option<Duration>) -> Option<String> {
-        if cpu != self.cpu {
-            self.cpu = cpu;
-            self.cpu_moved = Instant::now();
+    /// Why the case is over its limits, if it is, given its own CPU time
+    /// and that of its whole process now (`None` where they cannot be read,
+    /// or where the case only waits for a child process that has limits of
+    /// its own). The whole process's, for waiting: a case that hands its work
+    /// to a thread pool waits while the pool computes.
+    pub fn over(&mut self, cpu: Option<Duration>, process_cpu: Option<Duration>) -> Option<String> {
+        if process_cpu != self.process_cpu {
+            self.process_cpu = process_cpu;
+            self.process_cpu_moved = Instant::now();
         }
-        match cpu {
-            Some(cpu) if cpu > CPU_LIMIT => Some(format!("used over {} s of CPU time", CPU_LIMIT.as_secs())),
-            Some(_) if self.cpu_moved.elapsed() > IDLE_LIMIT => {
+        match (cpu, process_cpu) {
+            (Some(cpu), _) if cpu > CPU_LIMIT => Some(format!("used over {} s of CPU time", CPU_LIMIT.as_secs())),
+            (_, Some(_)) if self.process_cpu_moved.elapsed() > IDLE_LIMIT => {
                 Some(format!("waited {} s without computing (blocked)", IDLE_LIMIT.as_secs()))
             }
             _ if self.started.elapsed() > self.wall_limit => {
@@ -125,6 +127,11 @@ impl Clock {
             _ => None,
         }
     }
+}
+
+/// The CPU time in the `stat` file at `path`, if it can be read.
+pub fn read_cpu_time(path: &Path) -> Option<Duration> {
+    std::fs::read_to_string(path).ok().as_deref().and_then(cpu_time)
 }
 
 /// The CPU time (user and system) in a `/proc/.../stat` file: of a thread
@@ -344,11 +351,9 @@ pub fn run_case<T: Send + 'static>(
             Ok(Message::Started(path)) => stat = Some(path),
             Ok(Message::Done(outcome)) => break outcome,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                let cpu = stat
-                    .as_ref()
-                    .and_then(|path| std::fs::read_to_string(path).ok())
-                    .and_then(|text| cpu_time(&text));
-                if let Some(why) = clock.over(cpu) {
+                let cpu = stat.as_deref().and_then(read_cpu_time);
+                let process_cpu = stat.as_ref().and_then(|_| read_cpu_time(Path::new("/proc/self/stat")));
+                if let Some(why) = clock.over(cpu, process_cpu) {
                     break Outcome::Hung(why);
                 }
             }

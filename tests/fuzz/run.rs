@@ -12,7 +12,9 @@ use clap::Parser;
 use codespan_reporting::term::termcolor::NoColor;
 use lossc_cli::{Cli, Command as LosscCommand};
 
-use crate::harness::{Clock, MEMORY_LIMIT, POLL, Problem, Verdict, WALL_LIMIT, abbreviate, cpu_time, resident_bytes};
+use crate::harness::{
+    Clock, MEMORY_LIMIT, POLL, Problem, Verdict, WALL_LIMIT, abbreviate, read_cpu_time, resident_bytes,
+};
 
 /// A refusal must be one line that says something.
 pub fn one_line_error(stage: &str, message: &str) -> Verdict {
@@ -54,8 +56,8 @@ pub fn execute(cli: &Cli) -> Verdict {
 /// How a child `lossc` ended.
 #[derive(Debug)]
 pub enum Ending {
-    /// Exit status 0, 1 or 2.
-    Normal,
+    /// Exit status 0, 1 or 2, with what it wrote on stderr.
+    Normal { code: i32, stderr: String },
     /// Any other status, or a signal: a panic (101) or an abort.
     Crashed { status: String, stderr: String },
     /// Killed over a time limit; says which.
@@ -104,7 +106,10 @@ pub fn run_binary(args: &[OsString], stdin: &[u8], dir: &Path) -> Ending {
         match child.try_wait() {
             Ok(Some(status)) => {
                 break match status.code() {
-                    Some(0..=2) => Ending::Normal,
+                    Some(code @ 0..=2) => Ending::Normal {
+                        code,
+                        stderr: std::fs::read_to_string(&stderr_path).unwrap_or_default(),
+                    },
                     _ => Ending::Crashed {
                         status: status.to_string(),
                         stderr: std::fs::read_to_string(&stderr_path).unwrap_or_default(),
@@ -124,8 +129,8 @@ pub fn run_binary(args: &[OsString], stdin: &[u8], dir: &Path) -> Ending {
             let _ = child.wait();
             break Ending::TooMuchMemory(rss);
         }
-        let cpu = std::fs::read_to_string(&proc_stat).ok().as_deref().and_then(cpu_time);
-        if let Some(why) = clock.over(cpu) {
+        let cpu = read_cpu_time(Path::new(&proc_stat));
+        if let Some(why) = clock.over(cpu, cpu) {
             let _ = child.kill();
             let _ = child.wait();
             break Ending::Hung(why);
