@@ -12,7 +12,8 @@
 //! - `args/*.args`: one argument per line (after `lossc`). `{dir}` is the
 //!   scratch directory the command runs in; it holds `m.loss` (a program),
 //!   `p.npy`, a FIFO `fifo` and `fifo.npy`, and a symbolic link `link.npy`
-//!   to `target.npy`. After the command, the FIFOs and the link must still
+//!   to `target.npy`; `{corpus}` is `tests/fuzz/corpus/args`, where the
+//!   programs some of them run lie beside them. After the command, the FIFOs and the link must still
 //!   be a FIFO and a link: lossc may write through them or refuse, never
 //!   replace them.
 //!
@@ -41,6 +42,8 @@ fn files(kind: &str) -> Vec<PathBuf> {
         .unwrap_or_else(|error| panic!("cannot read {}: {error}", dir.display()))
         .map(|entry| entry.expect("a directory entry").path())
         .filter(|path| path.is_file() && !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        // Beside `.args` files, the programs they name.
+        .filter(|path| kind != "args" || path.extension().is_some_and(|e| e == "args"))
         .collect();
     paths.sort();
     paths
@@ -120,10 +123,12 @@ fn runs(kind: &str, file: &Path, dir: &Path) -> Vec<Run> {
         "args" => {
             let text = std::fs::read_to_string(file).expect("an args corpus file is text");
             let dir = dir.to_string_lossy();
+            let corpus = corpus_dir().join("args");
+            let corpus = corpus.to_string_lossy();
             let args: Vec<OsString> = text
                 .lines()
                 .filter(|line| !line.starts_with("#!"))
-                .map(|line| OsString::from(line.replace("{dir}", &dir)))
+                .map(|line| OsString::from(line.replace("{dir}", &dir).replace("{corpus}", &corpus)))
                 .collect();
             vec![Run::new(args)]
         }
