@@ -3,8 +3,8 @@
 //! in a child process (so one bomb cannot take the test binary with it),
 //! each command under the deadline and the memory limit.
 //!
-//! - `source/*.loss`: `check` (f32 and f64), `grad`, `simplify`, `emit` for
-//!   every target and `probe`;
+//! - `source/*.loss`: `check` (f32 and f64), `grad`, `simplify`, `emit` and
+//!   `probe`;
 //! - `npy/*.npy`, `csv/*.csv`: `eval` of a vector and of a matrix loss with
 //!   the file as `y_pred` and a `--grad-out` file;
 //! - `json/*.json`: the same with the text as inline `--input y_pred=TEXT`;
