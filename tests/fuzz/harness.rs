@@ -554,3 +554,45 @@ pub fn abbreviate(text: &str, max: usize) -> String {
     }
     format!("{}... ({} bytes in all)", &text[..end], text.len())
 }
+
+#[test]
+fn the_watchdog_reads_proc_files() {
+    // A command name with spaces and a parenthesis, as `/proc/PID/stat` may hold.
+    let stat = "4242 (fuzz (case) 1) R 1 2 3 4 5 6 7 8 9 10 250 130 0 0 20 0 3 0 100 200 300";
+    assert_eq!(cpu_time(stat), Some(Duration::from_millis(3800)));
+    assert_eq!(cpu_time("garbage"), None);
+    let status = "Name:\tfuzz\nVmPeak:\t  900 kB\nVmRSS:\t    2048 kB\n";
+    assert_eq!(resident_bytes(status), Some(2 << 20));
+    // The real files of this process parse.
+    let own = std::fs::read_to_string("/proc/self/stat").expect("Linux's /proc");
+    assert!(cpu_time(&own).is_some(), "{own}");
+    let own = std::fs::read_to_string("/proc/self/status").expect("Linux's /proc");
+    assert!(resident_bytes(&own).is_some_and(|bytes| bytes > 0));
+}
+
+#[test]
+fn the_watchdog_stops_a_spinning_case_and_a_panic_is_located() {
+    static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let spin: Arc<dyn Fn(u64) -> Verdict + Send + Sync> = Arc::new(|_| {
+        // Spins until the test, not the watchdog, stops it.
+        while !STOP.load(Ordering::Relaxed) {
+            std::hint::spin_loop();
+        }
+        Ok(())
+    });
+    let outcome = run_case(Duration::from_millis(300), true, "spin", 0, &spin);
+    STOP.store(true, Ordering::Relaxed);
+    assert!(
+        matches!(&outcome, Outcome::Hung(why) if why.contains("still running")),
+        "{outcome:?}"
+    );
+    let fail: Arc<dyn Fn(u64) -> Verdict + Send + Sync> = Arc::new(|_| panic!("a planted panic"));
+    match run_case(WALL_LIMIT, true, "panic", 0, &fail) {
+        Outcome::Failed(problem) => {
+            assert!(problem.signature.starts_with("panic at "), "{problem:?}");
+            assert!(problem.signature.contains("harness.rs"), "{problem:?}");
+            assert!(problem.message.contains("a planted panic"), "{problem:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

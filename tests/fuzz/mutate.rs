@@ -307,3 +307,13 @@ pub fn edit_bytes(bytes: &[u8], edits: &[ByteEdit], focus: usize) -> Vec<u8> {
     }
     bytes
 }
+
+#[test]
+fn tokens_are_names_numbers_and_single_characters() {
+    let text = "let y_2 = 1.5e-3*exp(x) # é";
+    let tokens: Vec<&str> = tokens(text).into_iter().map(|(a, b)| &text[a..b]).collect();
+    assert_eq!(
+        tokens,
+        ["let", "y_2", "=", "1.5e-3", "*", "exp", "(", "x", ")", "#", "é"]
+    );
+}
