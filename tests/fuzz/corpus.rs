@@ -8,7 +8,8 @@
 //! - `npy/*.npy`, `csv/*.csv`: `eval` of a vector and of a matrix loss with
 //!   the file as `y_pred` and a `--grad-out` file;
 //! - `json/*.json`: the same with the text as inline `--input y_pred=TEXT`;
-//! - `repl/*.txt`: `lossc repl` with the file on stdin;
+//! - `repl/*.txt`: `lossc repl` with the file on stdin, in the scratch
+//!   directory of `args` below;
 //! - `args/*.args`: one argument per line (after `lossc`). `{dir}` is the
 //!   scratch directory the command runs in; it holds `m.loss` (a program),
 //!   `p.npy`, a FIFO `fifo` and `fifo.npy`, and a symbolic link `link.npy`
@@ -207,14 +208,14 @@ pub fn replay(kinds: &[&str]) {
 /// Replays one file; the first command that fails stops it.
 fn replay_file(kind: &str, file: &Path) -> Option<String> {
     let dir = TempDir::new().expect("a scratch directory");
-    if kind == "args" {
+    if kind == "args" || kind == "repl" {
         prepare(dir.path());
     }
     let name = file.strip_prefix(root()).unwrap_or(file).display().to_string();
     for run in runs(kind, file, dir.path()) {
         let what = match run_binary(&run.args, &run.stdin, dir.path()) {
             Ending::Normal { code, stderr } => match kind {
-                "args" => special_files_replaced(dir.path()),
+                "args" | "repl" => special_files_replaced(dir.path()),
                 "npy" | "csv" | "json" if code == 2 => broken_error_lines(&stderr),
                 _ => None,
             },
