@@ -1,4 +1,5 @@
-//! Source text through the `lossc` facade: compile, check, the gradient of
+//! Source text through the `lossc` facade: compile, check (its diagnostics
+//! rendered as `lossc check` renders them), the gradient of
 //! every loss (and its printed program compiles again), simplify (and the
 //! printed program compiles again), emit for every target, probe with a few
 //! samples, and eval (reference and fast, with the gradient) on small data
@@ -10,8 +11,11 @@
 //! programs (the examples and the corpus) mutated token by token and byte by
 //! byte, and token soups (`tests/support/tokens.rs`).
 
+use codespan_reporting::term::termcolor::NoColor;
 use lossc::ir::{Dim, Domain};
-use lossc::{CheckOptions, Diagnostic, Dtype, EmitOptions, EmitTarget, EvalOptions, ProbeOptions, Program};
+use lossc::{CheckOptions, Diagnostic, Dtype, EmitOptions, EmitTarget, EvalOptions, LineIndex, ProbeOptions, Program};
+use lossc_cli::render;
+use lossc_cli::source::Source;
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
 
@@ -26,9 +30,20 @@ const PROBE_SAMPLES: usize = 16;
 /// are not evaluated; the analysis still sees them).
 const MAX_EVAL_ELEMENTS: u64 = 4096;
 
-/// Checks that every span of `diagnostics` lies in `source` on char boundaries.
+/// Checks that every span of `diagnostics` lies in `source` on char
+/// boundaries, and renders them as `lossc check` does (line and column of
+/// each span, rustc-style snippets, the fixes' help).
 fn spans_in_source(source: &str, diagnostics: &[Diagnostic], stage: &str) -> Verdict {
+    let lines = LineIndex::new(source);
+    let shown = Source {
+        name: "fuzz.loss".to_string(),
+        text: source.to_string(),
+    };
+    let mut out = NoColor::new(Vec::new());
+    render::write_diagnostics(&mut out, &shown, diagnostics)
+        .map_err(|error| Problem::new(&format!("{stage}: rendering fails"), error.to_string()))?;
     for diagnostic in diagnostics {
+        let _ = render::fix_help(source, diagnostic);
         let spans = std::iter::once(diagnostic.span)
             .chain(diagnostic.secondary.iter().map(|label| label.span))
             .chain(diagnostic.fix.iter().map(|fix| fix.span));
@@ -43,6 +58,8 @@ fn spans_in_source(source: &str, diagnostics: &[Diagnostic], stage: &str) -> Ver
                     format!("{span:?} in {} bytes: {}", source.len(), diagnostic.message),
                 ));
             }
+            let _ = lines.line_col(source, span.start);
+            let _ = lines.line_col(source, span.end);
         }
         if diagnostic.message.trim().is_empty() {
             return Err(Problem::new(
