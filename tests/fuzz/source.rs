@@ -18,6 +18,8 @@ use lossc_cli::render;
 use lossc_cli::source::Source;
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::harness::{Problem, Verdict, abbreviate, fuzz};
 use crate::mutate::{Mutation, mutated};
@@ -231,12 +233,25 @@ fn generated_programs() {
 
 #[test]
 fn mutated_programs() {
+    // How many mutants still compile: the ones that reach every stage.
+    let compiled = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&compiled);
+    let cases = crate::harness::cases(120);
     fuzz(
         "source: mutated programs",
         mutated_program(),
         120,
         |source: &String| abbreviate(source, 6000),
-        |source| pipeline(&source),
+        move |source| {
+            if lossc::compile(&source).is_ok() {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+            pipeline(&source)
+        },
+    );
+    eprintln!(
+        "source: mutated programs: {} of {cases} compiled",
+        compiled.load(Ordering::Relaxed)
     );
 }
 
