@@ -68,6 +68,42 @@ pub fn analyze(program: &Program, source: &str, options: &Options) -> Vec<Diagno
     out
 }
 
+/// The most elements one sample of an input may have for the analysis to
+/// evaluate points (witnesses, sampling): a larger row (`[N, 4294967296]`)
+/// is judged by its intervals alone, whose cost does not depend on its size.
+pub(crate) const MAX_ROW: usize = 1 << 16;
+
+/// The most elements of one input in one evaluated batch of points: the
+/// batch is cut into smaller ones past it.
+pub(crate) const MAX_BATCH_ELEMENTS: usize = 1 << 22;
+
+/// How many elements one sample of `input` has when points are evaluated
+/// (named dimensions other than the batch at [`dim_size`]), or `None` past
+/// [`MAX_ROW`].
+pub(crate) fn row_elements(program: &Program, input: &lossc_ir::Input) -> Option<usize> {
+    let has_batch = program.batch.is_some() && input.shape.first().copied() == program.batch;
+    let row = input
+        .shape
+        .iter()
+        .skip(usize::from(has_batch))
+        .try_fold(1usize, |n, d| {
+            let size = match d {
+                lossc_ir::Dim::Fixed(s) => usize::try_from(*s).ok()?,
+                lossc_ir::Dim::Named(id) => dim_size(program, *id),
+            };
+            n.checked_mul(size)
+        })?;
+    (row <= MAX_ROW).then_some(row)
+}
+
+/// The largest row of any input, or `None` if one is past [`MAX_ROW`].
+pub(crate) fn largest_row(program: &Program) -> Option<usize> {
+    program
+        .inputs
+        .iter()
+        .try_fold(1usize, |m, input| Some(m.max(row_elements(program, input)?)))
+}
+
 /// The size given to a named dimension when the analysis evaluates points:
 /// 3, or more where `one_hot` or `take` needs it (labels up to 9 need 10
 /// classes, or every row past the third would be all zeros).
