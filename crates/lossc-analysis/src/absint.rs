@@ -109,8 +109,14 @@ fn key(constraints: &Constraints) -> Vec<(NodeId, u64, u64, bool)> {
 }
 
 /// The most environments one analysis creates; past it, branches are
-/// analysed without refinement (less precise, still sound).
-const MAX_ENVS: usize = 512;
+/// analysed without refinement (less precise, still sound) and the analysis
+/// reports itself [`Analysis::coarsened`].
+const MAX_ENVS: usize = 64;
+
+/// The most (node, environment) evaluations one analysis makes before it
+/// stops creating environments: with [`MAX_ENVS`], this bounds its work by a
+/// multiple of the program's size whatever the nesting of `where`s.
+const MAX_EVALUATIONS: usize = 200_000;
 
 /// The analysis of one program for one case.
 pub struct Analysis<'p> {
@@ -120,6 +126,16 @@ pub struct Analysis<'p> {
     envs: Vec<Constraints>,
     env_ids: HashMap<Vec<(NodeId, u64, u64, bool)>, usize>,
     memo: HashMap<(usize, NodeId), Iv>,
+    /// The environments chosen for the two branches of each `where`
+    /// evaluated, so its value reads them where they were evaluated.
+    branches: HashMap<(usize, NodeId), (usize, usize)>,
+    /// For each canonical id that a constraint names: which nodes read a node
+    /// of that id (itself included). A constraint matters to a node only if
+    /// it reads the constrained value.
+    readers: HashMap<usize, Vec<bool>>,
+    /// Whether a budget ([`MAX_ENVS`], [`MAX_EVALUATIONS`]) stopped the
+    /// refinement of some branch: the result is sound but coarser.
+    pub coarsened: bool,
     pub events: Vec<Event>,
     /// The environments each node was evaluated in.
     pub visits: HashMap<NodeId, Vec<usize>>,
@@ -153,23 +169,79 @@ impl<'p> Analysis<'p> {
             envs: Vec::new(),
             env_ids: HashMap::new(),
             memo: HashMap::new(),
+            branches: HashMap::new(),
+            readers: HashMap::new(),
+            coarsened: false,
             events: Vec::new(),
             visits: HashMap::new(),
             canon: canonical_ids(program),
         };
-        analysis.env(Vec::new());
+        analysis.try_env(Vec::new());
         analysis
     }
 
-    fn env(&mut self, constraints: Constraints) -> usize {
+    /// The environment with exactly these constraints: an existing one, or a
+    /// new one while the budgets allow it (`None` past them).
+    fn try_env(&mut self, constraints: Constraints) -> Option<usize> {
         let k = key(&constraints);
         if let Some(&id) = self.env_ids.get(&k) {
-            return id;
+            return Some(id);
+        }
+        if self.envs.len() >= MAX_ENVS || self.memo.len() >= MAX_EVALUATIONS {
+            return None;
+        }
+        for (n, _) in &constraints {
+            self.note_readers(self.canon[n.index()]);
         }
         let id = self.envs.len();
         self.envs.push(constraints);
         self.env_ids.insert(k, id);
-        id
+        Some(id)
+    }
+
+    /// Computes which nodes read a value of canonical id `canon`.
+    fn note_readers(&mut self, canon: usize) {
+        if self.readers.contains_key(&canon) {
+            return;
+        }
+        let mut reads = vec![false; self.program.nodes.len()];
+        for (i, node) in self.program.nodes.iter().enumerate() {
+            reads[i] = self.canon[i] == canon || node.args.iter().any(|a| reads[a.index()]);
+        }
+        self.readers.insert(canon, reads);
+    }
+
+    /// The constraints of `env` that can matter to `node`: those on values it
+    /// reads. The others cannot change its interval, so dropping them shares
+    /// its evaluation between environments that differ only in them.
+    fn relevant(&self, env: usize, node: NodeId) -> Option<Constraints> {
+        let constraints = &self.envs[env];
+        let matters = |(n, _): &&(NodeId, Iv)| {
+            self.readers
+                .get(&self.canon[n.index()])
+                .is_none_or(|reads| reads[node.index()])
+        };
+        if constraints.iter().all(|c| matters(&c)) {
+            return None;
+        }
+        Some(constraints.iter().filter(matters).copied().collect())
+    }
+
+    /// The environment `node` is evaluated in when asked for in `env`.
+    fn project(&mut self, env: usize, node: NodeId) -> usize {
+        match self.relevant(env, node) {
+            Some(constraints) => self.try_env(constraints).unwrap_or(env),
+            None => env,
+        }
+    }
+
+    /// The interval of `node` as evaluated for `env` (after [`Self::eval`]).
+    fn lookup(&self, env: usize, node: NodeId) -> Option<Iv> {
+        let env = match self.relevant(env, node) {
+            Some(constraints) => self.env_ids.get(&key(&constraints)).copied().unwrap_or(env),
+            None => env,
+        };
+        self.memo.get(&(env, node)).copied()
     }
 
     /// The interval of `root` in the top environment.
@@ -179,7 +251,7 @@ impl<'p> Analysis<'p> {
 
     /// The interval of `node` in environment `env` (it must have been evaluated).
     pub fn get(&self, node: NodeId, env: usize) -> Option<Iv> {
-        self.memo.get(&(env, node)).copied()
+        self.lookup(env, node)
     }
 
     /// Evaluates `root` in `env`, iteratively.
@@ -188,6 +260,7 @@ impl<'p> Analysis<'p> {
         // the branches under their refined environments, 2 computes.
         let mut stack: Vec<(NodeId, usize, u8)> = vec![(root, env, 0)];
         while let Some((node, env, stage)) = stack.pop() {
+            let env = if stage == 0 { self.project(env, node) } else { env };
             if self.memo.contains_key(&(env, node)) {
                 continue;
             }
@@ -198,22 +271,15 @@ impl<'p> Analysis<'p> {
                     stack.push((node, env, if is_where { 1 } else { 2 }));
                     let first = if is_where { &args[..1] } else { &args[..] };
                     for &arg in first {
-                        if !self.memo.contains_key(&(env, arg)) {
-                            stack.push((arg, env, 0));
-                        }
+                        stack.push((arg, env, 0));
                     }
                 }
                 1 => {
-                    let cond = args[0];
                     let (a, b) = (args[1], args[2]);
-                    let yes = self.refine(env, cond, true);
-                    let no = self.refine(env, cond, false);
+                    let (yes, no) = self.branch_envs(node, env);
                     stack.push((node, env, 2));
-                    for (arg, e) in [(a, yes), (b, no)] {
-                        if !self.memo.contains_key(&(e, arg)) {
-                            stack.push((arg, e, 0));
-                        }
-                    }
+                    stack.push((a, yes, 0));
+                    stack.push((b, no, 0));
                 }
                 _ => {
                     let value = self.transfer(node, env);
@@ -222,18 +288,30 @@ impl<'p> Analysis<'p> {
                 }
             }
         }
-        self.memo[&(env, root)]
+        // Every node pushed is evaluated before the stack empties; the whole
+        // range (sound for anything) only guards against a bug here.
+        let value = self.lookup(env, root);
+        debug_assert!(value.is_some(), "evaluated above");
+        value.unwrap_or(Iv::ALL)
     }
 
-    /// The environments of the two branches of a `where`.
+    /// The environments of the two branches of a `where`, chosen once per
+    /// evaluation of it (the budgets can run out in between).
     fn branch_envs(&mut self, node: NodeId, env: usize) -> (usize, usize) {
+        if let Some(&chosen) = self.branches.get(&(env, node)) {
+            return chosen;
+        }
         let cond = self.program.node(node).args[0];
-        (self.refine(env, cond, true), self.refine(env, cond, false))
+        let chosen = (self.refine(env, cond, true), self.refine(env, cond, false));
+        self.branches.insert((env, node), chosen);
+        chosen
     }
 
     fn arg(&self, node: NodeId, k: usize, env: usize) -> Iv {
         let arg = self.program.node(node).args[k];
-        self.memo[&(env, arg)]
+        let value = self.lookup(env, arg);
+        debug_assert!(value.is_some(), "operands are evaluated first");
+        value.unwrap_or(Iv::ALL)
     }
 
     fn transfer(&mut self, node_id: NodeId, env: usize) -> Iv {
@@ -284,7 +362,7 @@ impl<'p> Analysis<'p> {
                             self.check(node_id, builtin, &args);
                             match interval::elementwise(dtype, builtin, &args) {
                                 Some(iv) => iv,
-                                None => self.structural(node_id, builtin, attrs, &args),
+                                None => self.structural(node_id, env, builtin, attrs, &args),
                             }
                         }
                     };
@@ -313,7 +391,7 @@ impl<'p> Analysis<'p> {
     }
 
     /// Reductions and the other built-ins whose elements mix.
-    fn structural(&mut self, node: NodeId, builtin: Builtin, attrs: &lossc_ir::Attrs, args: &[Iv]) -> Iv {
+    fn structural(&mut self, node: NodeId, env: usize, builtin: Builtin, attrs: &lossc_ir::Attrs, args: &[Iv]) -> Iv {
         let dtype = self.dtype;
         let x = args[0];
         let count = || {
@@ -334,8 +412,8 @@ impl<'p> Analysis<'p> {
         match builtin {
             // One-hot rows hold a single 1: summed over the classes, exactly
             // 1, and `sum(one_hot * w)` is one of the weights.
-            Builtin::Sum if self.one_hot_over_classes(node, attrs).is_some() => {
-                self.one_hot_over_classes(node, attrs).unwrap_or(Iv::ALL)
+            Builtin::Sum if self.one_hot_over_classes(node, env, attrs).is_some() => {
+                self.one_hot_over_classes(node, env, attrs).unwrap_or(Iv::ALL)
             }
             Builtin::Sum => {
                 let n = count();
@@ -415,7 +493,7 @@ impl<'p> Analysis<'p> {
 
     /// The value of `sum(one_hot(...))` or `sum(one_hot(...) * w)` over the
     /// class axis only, or `None` for any other sum.
-    fn one_hot_over_classes(&self, node: NodeId, attrs: &lossc_ir::Attrs) -> Option<Iv> {
+    fn one_hot_over_classes(&self, node: NodeId, env: usize, attrs: &lossc_ir::Attrs) -> Option<Iv> {
         let program = self.program;
         let operand = program.node(node).args[0];
         let rank = program.node(operand).ty.shape.len();
@@ -431,14 +509,9 @@ impl<'p> Analysis<'p> {
             return Some(Iv::point(1.0));
         }
         if let Op::Call(Builtin::Mul, _) = o.op {
-            let env = self
-                .memo
-                .iter()
-                .find(|((_, n), _)| *n == o.args[0])
-                .map(|((e, _), _)| *e)?;
             for (hot, other) in [(o.args[0], o.args[1]), (o.args[1], o.args[0])] {
                 if is_one_hot(hot) {
-                    let w = self.memo.get(&(env, other)).copied().unwrap_or(Iv::ALL);
+                    let w = self.lookup(env, other).unwrap_or(Iv::ALL);
                     return Some(w);
                 }
             }
@@ -508,9 +581,6 @@ impl<'p> Analysis<'p> {
 
     /// The environment of `env` plus what `cond` being `truth` says.
     fn refine(&mut self, env: usize, cond: NodeId, truth: bool) -> usize {
-        if self.envs.len() >= MAX_ENVS {
-            return env;
-        }
         let mut constraints = self.envs[env].clone();
         self.constrain(env, cond, truth, &mut constraints);
         constraints.sort_by_key(|a| a.0);
@@ -522,13 +592,19 @@ impl<'p> Analysis<'p> {
                 false
             }
         });
-        self.env(constraints)
+        match self.try_env(constraints) {
+            Some(refined) => refined,
+            None => {
+                self.coarsened = true;
+                env
+            }
+        }
     }
 
     fn constrain(&self, env: usize, cond: NodeId, truth: bool, out: &mut Constraints) {
         let node = self.program.node(cond);
         let Op::Call(builtin, _) = node.op else { return };
-        let value = |n: NodeId| self.memo.get(&(env, n)).copied();
+        let value = |n: NodeId| self.lookup(env, n);
         match (builtin, truth) {
             (Builtin::Not, _) => self.constrain(env, node.args[0], !truth, out),
             // A condition broadcast to another shape says the same of its elements.
@@ -569,7 +645,7 @@ impl<'p> Analysis<'p> {
         let iv = Iv { nan, ..iv };
         out.push((node, iv));
         let n = self.program.node(node);
-        let value = |k: usize| self.memo.get(&(env, n.args[k])).copied().and_then(Iv::is_point);
+        let value = |k: usize| self.lookup(env, n.args[k]).and_then(Iv::is_point);
         match &n.op {
             Op::Call(Builtin::Neg, _) => self.bound(env, n.args[0], flip(op), -c, nan, out),
             Op::Call(Builtin::Abs, _) if matches!(op, Builtin::Lt | Builtin::Le) => {
@@ -659,5 +735,73 @@ impl WithNan for Iv {
             nan: self.nan || nan,
             ..self
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lossc_ir::Var;
+    use lossc_symbolic::grad::{Style, gradient_in_style};
+
+    use super::*;
+
+    fn program(source: &str) -> Program {
+        let ast = lossc_syntax::parse(source).unwrap_or_else(|e| panic!("{source}\n{e:#?}"));
+        lossc_ir::lower(&ast, source)
+            .unwrap_or_else(|e| panic!("{source}\n{e:#?}"))
+            .0
+    }
+
+    /// `depth` lines of `let a{i} = where(a{i-1} > 0, a{i-1} * a{i-1}, -a{i-1})`
+    /// and the loss's gradients in both styles.
+    fn chain_with_gradients(depth: usize) -> (Program, Vec<NodeId>) {
+        let mut source = String::from("input y_pred: real [N]\nlet a0 = y_pred\n");
+        for i in 1..=depth {
+            let a = format!("a{}", i - 1);
+            source.push_str(&format!("let a{i} = where({a} > 0, {a} * {a}, -{a})\n"));
+        }
+        source.push_str(&format!("loss l = mean(a{depth})\n"));
+        let mut p = program(&source);
+        let root = p.results[0].root;
+        let g = gradient_in_style(&mut p, root, Var::Input(0), Style::Lossc).unwrap();
+        let fw = gradient_in_style(&mut p, root, Var::Input(0), Style::Framework).unwrap();
+        (p, vec![root, g, fw])
+    }
+
+    fn analyse(p: &Program, roots: &[NodeId]) -> (usize, usize, bool, Vec<Iv>) {
+        let inputs = vec![Iv::new(-10.0, 10.0)];
+        let mut a = Analysis::new(p, Dtype::F32, Leaves::new(p, Dtype::F32, inputs));
+        let values = roots.iter().map(|r| a.value(*r)).collect();
+        (a.envs.len(), a.memo.len(), a.coarsened, values)
+    }
+
+    #[test]
+    fn nested_selections_cost_bounded_work() {
+        // Each `where` doubled the environments below it (2^40 for 40 lines);
+        // now they are capped, and a node is evaluated once per environment
+        // that constrains something it reads.
+        for depth in [12, 40, 100] {
+            let (p, roots) = chain_with_gradients(depth);
+            let (envs, evaluations, _, _) = analyse(&p, &roots);
+            assert!(envs <= MAX_ENVS, "depth {depth}: {envs} environments");
+            assert!(
+                evaluations <= MAX_EVALUATIONS + MAX_ENVS * p.nodes.len(),
+                "depth {depth}: {evaluations} evaluations"
+            );
+        }
+    }
+
+    #[test]
+    fn a_coarsened_analysis_says_so_and_stays_sound() {
+        let (p, roots) = chain_with_gradients(40);
+        let (_, _, coarsened, values) = analyse(&p, &roots);
+        assert!(coarsened, "40 nested selections exceed the environment budget");
+        // The loss is never negative and overflows for large inputs: the
+        // coarse result must still contain both.
+        assert!(values[0].lo >= 0.0 || values[0].contains(0.0), "{:?}", values[0]);
+        assert!(values[0].hi == f64::INFINITY, "{:?}", values[0]);
+        // A shallow chain stays exact: no coarsening.
+        let (p, roots) = chain_with_gradients(3);
+        assert!(!analyse(&p, &roots).2);
     }
 }

@@ -57,7 +57,11 @@ pub fn analyze(program: &Program, source: &str, options: &Options) -> Vec<Diagno
         if options.loss.as_ref().is_some_and(|name| *name != loss.name) {
             continue;
         }
-        checks::loss(program, source, loss, &vars, options.dtype, &mut out);
+        // Each loss is analysed alone, on the nodes it reaches: its cost does
+        // not grow with the other losses of the file.
+        let (alone, root) = reaching(program, loss.root);
+        let loss = lossc_ir::NamedResult { root, ..loss.clone() };
+        checks::loss(&alone, source, &loss, &vars, options.dtype, &mut out);
     }
     checks::constants(program, source, options.dtype, &mut out);
     // One diagnostic per code and place: the most severe.
@@ -66,6 +70,83 @@ pub fn analyze(program: &Program, source: &str, options: &Options) -> Vec<Diagno
     out.retain(|d| seen.insert((d.code, d.span)));
     lossc_diagnostics::sort(&mut out);
     out
+}
+
+/// The most elements one sample of an input may have for the analysis to
+/// evaluate points (witnesses, sampling): a larger row (`[N, 4294967296]`)
+/// is judged by its intervals alone, whose cost does not depend on its size.
+pub(crate) const MAX_ROW: usize = 1 << 16;
+
+/// The most elements of one input in one evaluated batch of points: the
+/// batch is cut into smaller ones past it.
+pub(crate) const MAX_BATCH_ELEMENTS: usize = 1 << 22;
+
+/// How many elements one sample of `input` has when points are evaluated
+/// (named dimensions other than the batch at [`dim_size`]), or `None` past
+/// [`MAX_ROW`].
+pub(crate) fn row_elements(program: &Program, input: &lossc_ir::Input) -> Option<usize> {
+    let has_batch = program.batch.is_some() && input.shape.first().copied() == program.batch;
+    let row = input
+        .shape
+        .iter()
+        .skip(usize::from(has_batch))
+        .try_fold(1usize, |n, d| {
+            let size = match d {
+                lossc_ir::Dim::Fixed(s) => usize::try_from(*s).ok()?,
+                lossc_ir::Dim::Named(id) => dim_size(program, *id),
+            };
+            n.checked_mul(size)
+        })?;
+    (row <= MAX_ROW).then_some(row)
+}
+
+/// The largest row of any input, or `None` if one is past [`MAX_ROW`].
+pub(crate) fn largest_row(program: &Program) -> Option<usize> {
+    program
+        .inputs
+        .iter()
+        .try_fold(1usize, |m, input| Some(m.max(row_elements(program, input)?)))
+}
+
+/// `program` with only the nodes `root` reaches (in the same order) and no
+/// results, and `root`'s id in it; built in time proportional to what it keeps.
+fn reaching(program: &Program, root: lossc_ir::NodeId) -> (Program, lossc_ir::NodeId) {
+    use lossc_ir::NodeId;
+    let mut seen: std::collections::HashSet<NodeId> = std::collections::HashSet::new();
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        if seen.insert(n) {
+            stack.extend(program.node(n).args.iter().copied());
+        }
+    }
+    let mut kept: Vec<NodeId> = seen.into_iter().collect();
+    kept.sort();
+    let renumber: std::collections::HashMap<NodeId, NodeId> = kept
+        .iter()
+        .enumerate()
+        .map(|(new, old)| (*old, NodeId(new as u32)))
+        .collect();
+    let nodes = kept
+        .iter()
+        .map(|old| {
+            let node = program.node(*old);
+            lossc_ir::Node {
+                args: node.args.iter().map(|a| renumber[a]).collect(),
+                ..node.clone()
+            }
+        })
+        .collect();
+    let alone = Program {
+        dims: program.dims.clone(),
+        inputs: program.inputs.clone(),
+        params: program.params.clone(),
+        consts: program.consts.clone(),
+        results: Vec::new(),
+        wrt: program.wrt.clone(),
+        batch: program.batch,
+        nodes,
+    };
+    (alone, renumber[&root])
 }
 
 /// The size given to a named dimension when the analysis evaluates points:
@@ -262,4 +343,39 @@ fn rfind_top_level(text: &str, symbol: &str) -> Option<usize> {
         }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn program(losses: usize) -> Program {
+        let mut source = String::from("input y_true: [0, 1] [N]\ninput y_pred: [0, 1] [N]\n");
+        for i in 0..losses {
+            source.push_str(&format!("loss l{i} = mean(-y_true * log(y_pred) * {})\n", i + 1));
+        }
+        let ast = lossc_syntax::parse(&source).unwrap();
+        lossc_ir::lower(&ast, &source).unwrap().0
+    }
+
+    #[test]
+    fn each_loss_is_analysed_on_its_own_nodes() {
+        // The analysis of one loss used to work on (and clone) every loss's
+        // nodes: quadratic in the number of losses (800 losses took 39 s).
+        let one = program(1);
+        let many = program(400);
+        let (alone, root) = reaching(&many, many.results[399].root);
+        assert_eq!(alone.nodes.len(), one.nodes.len());
+        assert_eq!(alone.nodes[root.index()].ty, one.nodes[one.results[0].root.index()].ty);
+        assert!(alone.results.is_empty());
+    }
+
+    #[test]
+    fn every_loss_of_a_file_gets_the_findings_it_has_alone() {
+        let found = |p: &Program| analyze(p, "", &Options::default());
+        let one = found(&program(1));
+        let many = found(&program(20));
+        assert!(!one.is_empty());
+        assert_eq!(many.len(), 20 * one.len(), "{many:#?}");
+    }
 }

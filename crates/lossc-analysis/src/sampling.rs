@@ -122,16 +122,8 @@ type Sample = Vec<Vec<f64>>;
 /// How many elements one sample of an input has (named dimensions other than
 /// the batch dimension have size 3).
 fn row_len(program: &Program, input: &lossc_ir::Input) -> usize {
-    let has_batch = program.batch.is_some() && input.shape.first().copied() == program.batch;
-    input
-        .shape
-        .iter()
-        .skip(usize::from(has_batch))
-        .map(|d| match d {
-            Dim::Fixed(s) => *s as usize,
-            Dim::Named(id) => crate::dim_size(program, *id),
-        })
-        .product()
+    // `run` samples nothing when a row is past MAX_ROW.
+    crate::row_elements(program, input).unwrap_or(0)
 }
 
 /// Samples drawn uniformly and independently per element from the domains
@@ -304,7 +296,15 @@ pub fn run(view: View<'_>, case: &[Option<f64>], cases: usize, out: &mut Vec<Dia
     let together = view.separable();
     // The samples are shared out among the cases (at least 200 each).
     let budget = if together { 2000 } else { SAMPLES };
-    let (pts, region) = points(program, view.dtype, case, (budget / cases.max(1)).max(200));
+    // Rows too large to evaluate are judged by the intervals alone; large
+    // rows get fewer samples, so one batch stays within MAX_BATCH_ELEMENTS.
+    let Some(row) = crate::largest_row(program) else {
+        return dead_reports;
+    };
+    let count = (budget / cases.max(1))
+        .max(200)
+        .min((crate::MAX_BATCH_ELEMENTS / row).max(8));
+    let (pts, region) = points(program, view.dtype, case, count);
     let reach = reachable(program, view.root);
     let mut selections = Vec::new();
     for (i, node) in program.nodes[..view.first_gradient].iter().enumerate() {

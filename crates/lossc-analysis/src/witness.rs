@@ -29,6 +29,10 @@ pub struct Search<'p> {
 /// The most points evaluated for one question.
 const MAX_POINTS: usize = 4096;
 
+/// The most input elements (points times a row's elements) evaluated for
+/// one question.
+const MAX_ELEMENTS: usize = 1 << 22;
+
 impl<'p> Search<'p> {
     /// Candidates for each input: `fixed` gives the value of the inputs whose
     /// set domain this case fixes; `clamp` bounds the magnitude of the others.
@@ -65,7 +69,11 @@ impl<'p> Search<'p> {
     fn points(&self) -> Vec<Point> {
         let matrix = self.program.inputs.iter().any(|i| i.shape.len() >= 2);
         let total: usize = self.candidates.iter().map(Vec::len).product::<usize>() * if matrix { 2 } else { 1 };
-        let stride = total.div_ceil(MAX_POINTS).max(1);
+        // Large rows get fewer points: the elements evaluated per question
+        // stay bounded whatever the declared sizes.
+        let row = crate::largest_row(self.program).unwrap_or(crate::MAX_ROW);
+        let most = MAX_POINTS.min((MAX_ELEMENTS / row).max(64));
+        let stride = total.div_ceil(most).max(1);
         let mut points = Vec::new();
         let mut index = 0usize;
         loop {
@@ -106,8 +114,12 @@ impl<'p> Search<'p> {
             let shape = &self.program.node(*r).ty.shape;
             shape.first().copied() == self.program.batch && self.program.batch.is_some()
         });
+        // Rows too large to evaluate: the intervals alone judge them.
+        let row = crate::largest_row(self.program)?;
         let batches: Vec<Vec<Point>> = if per_sample {
-            vec![points]
+            // Batches of at most MAX_BATCH_ELEMENTS elements per input.
+            let size = (crate::MAX_BATCH_ELEMENTS / row).max(1);
+            points.chunks(size).map(<[Point]>::to_vec).collect()
         } else {
             // Values that mix the batch: one sample at a time, fewer of them.
             let step = points.len().div_ceil(256).max(1);
@@ -162,6 +174,7 @@ impl<'p> Search<'p> {
     }
 
     fn eval<T: num_traits::Float>(&self, points: &[Point], roots: &[NodeId]) -> Option<Vec<ArrayD<f64>>> {
+        crate::largest_row(self.program)?;
         let n = points.len();
         let batch = self.program.batch;
         let mut data = Vec::new();

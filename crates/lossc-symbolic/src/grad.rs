@@ -98,6 +98,7 @@ pub fn gradient_in_style(program: &mut Program, root: NodeId, var: Var, style: S
             continue;
         }
         let terms = std::mem::take(&mut ad.adjoint[index]);
+        let terms = ad.bounded(terms);
         ad.adjoint[index] = terms.clone();
         for (guard, g) in terms {
             ad.guard = guard;
@@ -167,6 +168,12 @@ fn sums_over(from: &Shape, target: &Shape) -> bool {
 
 /// An adjoint term: the condition under which it applies (`None`: always), and its value.
 type Term = (Option<NodeId>, NodeId);
+
+/// The most guarded terms one adjoint carries. Each selection a term passes
+/// through splits it in two (one per branch); past this many, the guarded
+/// terms are merged into one, so nested selections cost linear, not
+/// exponential, work.
+const MAX_GUARDED_TERMS: usize = 8;
 
 struct Ad<'p> {
     program: &'p mut Program,
@@ -291,6 +298,38 @@ impl Ad<'_> {
             }
             None => terms.push((guard, contribution)),
         }
+    }
+
+    /// `terms` with at most [`MAX_GUARDED_TERMS`] guarded ones: past that, the
+    /// guarded terms `(g_i, v_i)` become the one term
+    /// `(g_1 or g_2 or ..., where(g_1, v_1, 0) + where(g_2, v_2, 0) + ...)`.
+    /// It is the same adjoint (each summand is exactly 0 where its own guard
+    /// is false, and the merged guard is false only where all are), and it
+    /// keeps the convention: nothing reaches the variable where every guard
+    /// is false, even a NaN derivative further down.
+    fn bounded(&mut self, terms: Vec<Term>) -> Vec<Term> {
+        if terms.iter().filter(|(g, _)| g.is_some()).count() <= MAX_GUARDED_TERMS {
+            return terms;
+        }
+        let mut kept = Vec::new();
+        let mut merged: Option<(NodeId, NodeId)> = None;
+        for (guard, value) in terms {
+            let Some(guard) = guard else {
+                kept.push((None, value));
+                continue;
+            };
+            let span = self.program.node(value).span;
+            let selected = self.select(guard, value, span);
+            merged = Some(match merged {
+                None => (guard, selected),
+                Some((any, total)) => (
+                    self.condition(Builtin::Or, vec![any, guard], span),
+                    self.call(Builtin::Add, vec![total, selected], span),
+                ),
+            });
+        }
+        kept.extend(merged.map(|(any, total)| (Some(any), total)));
+        kept
     }
 
     /// Adds `contribution` to `arg` only where `condition` holds: a selection.

@@ -538,7 +538,7 @@ pub fn simplify(program: &mut Program, roots: &[NodeId], limits: Limits) -> (Vec
             })
             .or_insert(span);
     }
-    let extractor = egg::Extractor::new(egraph, Cost);
+    let extractor = Cheapest::new(egraph);
     let mut built: HashMap<Id, NodeId> = HashMap::new();
     let mut hashcons: HashMap<Term, NodeId> = HashMap::new();
     let new_roots = root_classes
@@ -560,11 +560,155 @@ pub fn simplify(program: &mut Program, roots: &[NodeId], limits: Limits) -> (Vec
     (new_roots, report)
 }
 
+/// The passes over the e-graph that extraction makes the way egg's
+/// `Extractor` does; past them it switches to [`Cheapest::by_knuth`].
+const EXTRACTION_PASSES: usize = 32;
+
+/// The cheapest node of every e-class by [`Cost`] (the cost of the term it
+/// roots). egg's `Extractor` finds it by repeated passes over the whole
+/// e-graph until nothing changes: as many passes as the e-graph is deep,
+/// which took minutes on deep gradients. Up to [`EXTRACTION_PASSES`] passes
+/// this does exactly what it does (same choices among equal costs); past
+/// them, it finds the costs in one pass per node instead.
+struct Cheapest {
+    best: HashMap<Id, Term>,
+}
+
+impl Cheapest {
+    fn new(egraph: &Graph) -> Cheapest {
+        Self::by_passes(egraph).unwrap_or_else(|| Self::by_knuth(egraph))
+    }
+
+    /// egg's extraction, or `None` if it needs more than [`EXTRACTION_PASSES`].
+    fn by_passes(egraph: &Graph) -> Option<Cheapest> {
+        let mut costs: HashMap<Id, (f64, Term)> = HashMap::new();
+        let mut changed = true;
+        let mut passes = 0;
+        while changed {
+            if passes == EXTRACTION_PASSES {
+                return None;
+            }
+            passes += 1;
+            changed = false;
+            for class in egraph.classes() {
+                let best = class
+                    .nodes
+                    .iter()
+                    .filter(|n| n.children().iter().all(|c| costs.contains_key(&egraph.find(*c))))
+                    .map(|n| (Cost.cost(n, |c| costs[&egraph.find(c)].0), n))
+                    .min_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+                let Some((cost, node)) = best else { continue };
+                if costs.get(&class.id).is_none_or(|(old, _)| cost < *old) {
+                    costs.insert(class.id, (cost, node.clone()));
+                    changed = true;
+                }
+            }
+        }
+        let best = costs.into_iter().map(|(class, (_, node))| (class, node)).collect();
+        Some(Cheapest { best })
+    }
+
+    /// The costs in time proportional to the e-graph's size times a
+    /// logarithm: a class's cost is final when it is the smallest of the
+    /// costs still pending (Knuth's generalisation of Dijkstra's algorithm;
+    /// every node costs more than its children).
+    fn by_knuth(egraph: &Graph) -> Cheapest {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+
+        use ordered_float::OrderedFloat;
+
+        let classes: Vec<Id> = egraph.classes().map(|c| c.id).collect();
+        // For each class, the (class, node) slots that wait on it.
+        let mut waiting: HashMap<Id, Vec<(Id, usize)>> = HashMap::new();
+        let mut pending: HashMap<(Id, usize), usize> = HashMap::new();
+        let mut heap = BinaryHeap::new();
+        let mut cost: HashMap<Id, f64> = HashMap::new();
+        // The order in which classes got their final cost.
+        let mut rank: HashMap<Id, usize> = HashMap::new();
+        let node_cost = |node: &Term, cost: &HashMap<Id, f64>| {
+            Cost.cost(node, |child| {
+                cost.get(&egraph.find(child)).copied().unwrap_or(f64::INFINITY)
+            })
+        };
+        for &class in &classes {
+            for (k, node) in egraph[class].nodes.iter().enumerate() {
+                let children = node.children();
+                if children.is_empty() {
+                    heap.push(Reverse((OrderedFloat(node_cost(node, &cost)), class, k)));
+                    continue;
+                }
+                pending.insert((class, k), children.len());
+                for child in children {
+                    waiting.entry(egraph.find(*child)).or_default().push((class, k));
+                }
+            }
+        }
+        while let Some(Reverse((OrderedFloat(c), class, _))) = heap.pop() {
+            if cost.contains_key(&class) {
+                continue;
+            }
+            cost.insert(class, c);
+            rank.insert(class, rank.len());
+            for &(parent, k) in waiting.get(&class).map(Vec::as_slice).unwrap_or_default() {
+                let Some(left) = pending.get_mut(&(parent, k)) else {
+                    continue;
+                };
+                *left -= 1;
+                if *left == 0 && !cost.contains_key(&parent) {
+                    let c = node_cost(&egraph[parent].nodes[k], &cost);
+                    heap.push(Reverse((OrderedFloat(c), parent, k)));
+                }
+            }
+        }
+        // With the costs final, each class takes a node of least cost among
+        // those whose children were final before it (deep terms cost so much
+        // that a node's own cost can vanish in rounding, and a node reading
+        // its own class, `x * 1`, could tie with the node that defines it).
+        // Of equal costs it takes the shallowest, then the first.
+        let mut order: Vec<Id> = rank.keys().copied().collect();
+        order.sort_by_key(|c| rank[c]);
+        let mut best: HashMap<Id, Term> = HashMap::new();
+        let mut level: HashMap<Id, usize> = HashMap::new();
+        for class in order {
+            let own = rank[&class];
+            let chosen = egraph[class]
+                .nodes
+                .iter()
+                .filter(|n| {
+                    n.children()
+                        .iter()
+                        .all(|c| rank.get(&egraph.find(*c)).is_some_and(|r| *r < own))
+                })
+                .map(|n| {
+                    let depth = n
+                        .children()
+                        .iter()
+                        .map(|c| level[&egraph.find(*c)] + 1)
+                        .max()
+                        .unwrap_or(0);
+                    (node_cost(n, &cost), depth, n)
+                })
+                .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            if let Some((_, depth, node)) = chosen {
+                level.insert(class, depth);
+                best.insert(class, node.clone());
+            }
+        }
+        Cheapest { best }
+    }
+
+    /// The cheapest node of `class`.
+    fn best(&self, class: Id) -> &Term {
+        &self.best[&class]
+    }
+}
+
 #[allow(clippy::too_many_arguments)] // One recursive walk's state, kept explicit.
 fn build(
     program: &mut Program,
     egraph: &Graph,
-    extractor: &egg::Extractor<'_, Cost, Term, TypeAndConstant>,
+    extractor: &Cheapest,
     root: Id,
     fallback: Span,
     span_of: &HashMap<Id, Span>,
@@ -577,7 +721,7 @@ fn build(
         if built.contains_key(&class) {
             continue;
         }
-        let node = extractor.find_best_node(class);
+        let node = extractor.best(class);
         if !children_done {
             stack.push((class, true));
             for child in node.children() {
@@ -635,4 +779,65 @@ fn reachable(program: &Program, roots: &[NodeId]) -> Vec<bool> {
         stack.extend(program.node(id).args.iter().copied());
     }
     seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The e-graph of `x_k = x_{k-1} * x_{k-1} + 1`, `depth` levels over an
+    /// input, each level also holding `x_k * 1` (a node reading its own
+    /// class). egg visits classes in hash order, so its passes learn only a
+    /// few levels each.
+    fn deep_egraph(depth: usize) -> (Graph, Id) {
+        let mut analysis = TypeAndConstant::default();
+        analysis.leaf_types.insert(Leaf::Input(0), Type::scalar());
+        let mut egraph = Graph::new(analysis);
+        let call = |b: Builtin, args: Vec<Id>| Term::Call(b, Attrs::default(), args);
+        let one = egraph.add(Term::Num(NotNan::new(1.0).unwrap()));
+        let mut x = egraph.add(Term::Leaf(Leaf::Input(0)));
+        for _ in 0..depth {
+            let square = egraph.add(call(Builtin::Mul, vec![x, x]));
+            x = egraph.add(call(Builtin::Add, vec![square, one]));
+            let same = egraph.add(call(Builtin::Mul, vec![x, one]));
+            egraph.union(x, same);
+        }
+        egraph.rebuild();
+        (egraph, x)
+    }
+
+    #[test]
+    fn deep_e_graphs_are_extracted_in_one_pass_per_node() {
+        let (egraph, root) = deep_egraph(200);
+        // egg's passes would need one per level: past the budget, the
+        // ordered extraction takes over, with the same optimal costs.
+        assert!(Cheapest::by_passes(&egraph).is_none());
+        let fast = Cheapest::new(&egraph);
+        let (egg_cost, _) = egg::Extractor::new(&egraph, Cost).find_best(root);
+        let cost_of = |class: Id| {
+            let mut memo: HashMap<Id, f64> = HashMap::new();
+            let mut stack = vec![(egraph.find(class), false)];
+            while let Some((c, done)) = stack.pop() {
+                if memo.contains_key(&c) {
+                    continue;
+                }
+                let node = fast.best(c);
+                if !done {
+                    stack.push((c, true));
+                    stack.extend(node.children().iter().map(|k| (egraph.find(*k), false)));
+                    continue;
+                }
+                let value = Cost.cost(node, |k| memo[&egraph.find(k)]);
+                memo.insert(c, value);
+            }
+            memo[&egraph.find(class)]
+        };
+        assert_eq!(cost_of(root), egg_cost);
+        // A shallow e-graph is extracted exactly as egg does.
+        let (egraph, root) = deep_egraph(5);
+        let passes = Cheapest::by_passes(&egraph).expect("within the pass budget");
+        let (_, expr) = egg::Extractor::new(&egraph, Cost).find_best(root);
+        let root_node = expr.as_ref().last().unwrap();
+        assert_eq!(passes.best(egraph.find(root)).discriminant(), root_node.discriminant());
+    }
 }
