@@ -86,13 +86,14 @@ impl InputArg {
             DataSource::Npy(path) => read_npy_at_most(&self.name, path, max_elements),
             DataSource::Csv(path) => read_csv(&self.name, path),
         }
+        .map_err(one_line)
     }
 
     /// Opens the data for the evaluator: a `.npy` file memory-mapped and
     /// read in place, JSON and CSV parsed to f64.
     pub fn open(&self) -> Result<Loaded, CliError> {
         let data = match &self.source {
-            DataSource::Npy(path) => open_npy(&self.name, path, usize::MAX)?,
+            DataSource::Npy(path) => open_npy(&self.name, path, usize::MAX).map_err(one_line)?,
             _ => LoadedData::Owned(self.load()?),
         };
         Ok(Loaded {
@@ -100,6 +101,28 @@ impl InputArg {
             data,
         })
     }
+}
+
+/// The error with every control character of its message escaped as Rust
+/// writes it in a string (`\n`, `\t`, `\u{1}`): a message quotes the
+/// user's text (a JSON array, a CSV cell, a `.npy` header), and an error is
+/// one line whatever that text holds.
+fn one_line(error: CliError) -> CliError {
+    let message = error.message();
+    if !message.contains(char::is_control) {
+        return error;
+    }
+    let escaped: String = message
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    CliError::new(escaped)
 }
 
 /// An input's data, open for evaluation.
@@ -744,6 +767,21 @@ mod tests {
         }
         let message = json(&nested(5)).unwrap_err();
         assert!(message.starts_with("input `x`: ragged array"), "{message}");
+    }
+
+    #[test]
+    fn an_error_quoting_a_line_break_is_one_line() {
+        let input = parse_input("y=[1,\nx]").unwrap();
+        let message = input.load().unwrap_err().message().to_string();
+        assert!(!message.contains('\n'), "{message}");
+        assert!(message.contains("[1,\\nx]"), "{message}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.csv");
+        std::fs::write(&path, "\",0\n0\n").unwrap();
+        let input = parse_input(&format!("y={}", path.display())).unwrap();
+        let message = input.load().unwrap_err().message().to_string();
+        assert!(!message.contains(char::is_control), "{message}");
     }
 
     #[test]
