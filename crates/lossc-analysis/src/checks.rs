@@ -318,6 +318,23 @@ fn ordinary_overflows(subject: &Subject<'_>, case: &[Option<f64>]) -> Vec<Event>
     a.events.into_iter().filter(|e| e.hazard == Hazard::Overflow).collect()
 }
 
+/// The note that the analysis of this loss reached its budget of
+/// environments or evaluations ([`Analysis::coarsened`]): the findings stand,
+/// but some branches were analysed without their conditions, so a warning
+/// may be a false alarm. One per loss (diagnostics are deduplicated by code
+/// and place).
+fn analysis_limit(subject: &Subject<'_>) -> Diagnostic {
+    let program = &subject.program;
+    Diagnostic::note(
+        Code::AnalysisLimit,
+        "the analysis of this loss reached its work limit: some `where` branches were analysed without their conditions",
+        program.node(subject.root).span,
+    )
+    .with_label("too many nested selections to analyse each under its own condition")
+    .with_note("every NaN or infinity is still reported (the analysis stays sound), but a warning here may be a false alarm")
+    .with_help("name intermediate values with `let` and bound them (e.g. `clip`), or split the chain of selections")
+}
+
 /// Domain hazards, gradient hazards, exploding and framework-NaN gradients,
 /// and overflow, for one case.
 fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut bool, out: &mut Vec<Diagnostic>) {
@@ -384,6 +401,9 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
         a.value(*g);
     }
     events.extend(a.events.drain(..).filter(|e| subject.is_gradient(e.node)));
+    if forward.coarsened || a.coarsened {
+        out.push(analysis_limit(subject));
+    }
     // Value hazards first: an error needs a point that shows it (and a value
     // that reaches the loss); what only the intervals see is a warning.
     let mut done: HashSet<(Hazard, NodeId)> = HashSet::new();

@@ -150,6 +150,9 @@ codes! {
     PrecisionLoss = "precision-loss",
     /// A clip whose saturated side kills the gradient.
     ClipSaturation = "clip-saturation",
+    /// The analysis reached its work limit on a deeply nested program and
+    /// finished with coarser (still sound) intervals.
+    AnalysisLimit = "analysis-limit",
 }
 
 impl fmt::Display for Code {
