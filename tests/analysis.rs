@@ -1,4 +1,4 @@
-//! The static analyzer against the cases issue 4 names and hand-checked
+//! The static analyzer against the cases its documentation names and hand-checked
 //! hazards: each expected code with its values, and no error on the
 //! well-guarded standard losses, in f32 and f64.
 
@@ -138,7 +138,7 @@ fn domain_hazards_name_their_values() {
         Severity::Error,
         &["`y_pred` reaches 0 when `y_pred` = 0"],
     );
-    // The SPEC's own example.
+    // The README's own example.
     let src = "input y_true: {0, 1}\ninput y_pred: [0, 1]\nlet p = y_pred\nloss = mean(-(y_true * log(p) + (1 - y_true) * log(1 - p)))";
     expect(
         src,

@@ -215,7 +215,7 @@ fn the_corpus_is_large_and_mixed() {
     );
 }
 
-/// Soundness (issue 4): `lossc probe` samples every corpus file and every
+/// Soundness (docs/analysis.md): `lossc probe` samples every corpus file and every
 /// example in f32 and f64, and finds no NaN, infinity, exploding or dead
 /// gradient that `check` did not predict. (The CLI runs the same cross-check
 /// with 10,000 samples; here 400 keep the debug build quick.)

@@ -2,7 +2,7 @@
 //! differences of the loss value, for every differentiable built-in, every
 //! axis/keepdims/index form, broadcasting, per-sample losses, params as `wrt`
 //! and every program in `examples/`; and hand-derived exact values at the
-//! kinks, where SPEC.md §2 fixes the subgradient.
+//! kinks, where docs/language.md fixes the subgradient.
 //!
 //! Finite differences: central, `h = 1e-6 * max(1, |x|)` per element; the
 //! symbolic value must agree to `1e-6` relative plus `1e-9 * max(1, |loss|)`
@@ -931,7 +931,7 @@ fn max_and_min_reductions_share_a_tie_equally() {
 
 #[test]
 fn the_branch_not_selected_contributes_nothing_even_where_it_is_not_finite() {
-    // SPEC.md §2: `where(c, a, b)` has derivative `where(c, a', b')`, and the
+    // docs/language.md: `where(c, a, b)` has derivative `where(c, a', b')`, and the
     // same holds for maximum, minimum, clip, relu. At y_pred = 0 the
     // unselected branch's derivative is infinite (1/0) or NaN.
     let at = [("y_pred", vec1(&[0.0, 2.0]))];
@@ -964,7 +964,7 @@ fn the_branch_not_selected_contributes_nothing_even_where_it_is_not_finite() {
 
 #[test]
 fn products_keep_ieee_semantics_in_the_gradient() {
-    // SPEC.md §2: `0 * inf` in a product-rule term is NaN in lossc's gradient
+    // docs/language.md: `0 * inf` in a product-rule term is NaN in lossc's gradient
     // too. d/dy_pred of y_true * sqrt(y_pred) is y_true * 0.5 / sqrt(y_pred).
     exact(
         "loss = mean(y_true * sqrt(y_pred))",

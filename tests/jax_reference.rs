@@ -766,7 +766,7 @@ let linear = delta * (abs(e) - 0.5 * delta)
 loss huber = mean(where(abs(e) <= delta, quadratic, linear))
 ";
 
-/// SPEC.md §1.
+/// The README's first example.
 const WEIGHTED_BCE: &str = "
 input y_true: {0, 1}
 input y_pred: [0, 1]

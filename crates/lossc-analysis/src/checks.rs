@@ -427,7 +427,7 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
             out.push(ordinary_overflow(subject, &search, event, &when_case));
         }
     }
-    // Gradient hazards, where the value is finite (SPEC.md §3): not where a
+    // Gradient hazards, where the value is finite (docs/analysis.md): not where a
     // shown value error already is, and `0 * inf` downstream of another
     // gradient hazard is that hazard again.
     let forward_finite = shown_errors.is_empty();

@@ -12,7 +12,7 @@
 //! seed give the same report, whatever the number of threads.
 //!
 //! Sampling. Every element of every input is drawn, as a float of the dtype,
-//! from its declared [`Domain`] (SPEC.md §2): a closed end is included
+//! from its declared [`Domain`] (docs/language.md): a closed end is included
 //! exactly; an open end is excluded, its nearest float inside is not; `real`
 //! is every finite float; an infinity is never drawn. The draws mix
 //! ([`Strategy`]): uniform over the whole interval (clamped to the finite
@@ -27,7 +27,7 @@
 //! each of its members; when the combinations of all set-valued elements
 //! number at most the sample count, every combination is drawn in turn.
 //!
-//! Evaluation. Each sample is one batch of `N = 1` (SPEC.md §3: gradients are
+//! Evaluation. Each sample is one batch of `N = 1` (docs/analysis.md: gradients are
 //! judged per sample), other named dimensions get a small size (3, or more
 //! where `take` or `one_hot` needs it); the reference interpreter
 //! ([`lossc_eval`]) computes the loss and the exact gradient
@@ -49,7 +49,7 @@
 //!
 //! Cross-check. Each class observed must be predicted by one of
 //! [`Class::predicted_by`], reported at any severity. NaN, infinities and
-//! explosions count at every sample: one is enough (SPEC.md §3, soundness).
+//! explosions count at every sample: one is enough (docs/analysis.md, soundness).
 //! A zero gradient is a finding only on a region of positive measure (a
 //! zero at an edge, a tie or a rounding is not), so it counts only when at
 //! least [`DEAD_FRACTION`] of the uniform samples show it (the analyzer's
@@ -66,11 +66,11 @@ use num_traits::Float;
 /// The default number of samples of `lossc probe`.
 pub const DEFAULT_SAMPLES: usize = 10_000;
 
-/// A finite gradient element above this magnitude is exploding (SPEC.md §3).
+/// A finite gradient element above this magnitude is exploding (docs/analysis.md).
 pub use crate::EXPLODING;
 
 /// A uniform sample has every element at most this large in magnitude
-/// (SPEC.md §3, `overflow`: no normalised data reaches it).
+/// (docs/analysis.md, `overflow`: no normalised data reaches it).
 pub const ORDINARY_MAGNITUDE: f64 = 1e6;
 
 /// The share of the uniform samples with a zero gradient from which the
@@ -521,7 +521,7 @@ pub fn sample(program: &Program, options: &ProbeOptions) -> Result<ProbeReport, 
     let sizes = dim_sizes(program);
     let layout = Layout::new(program, &sizes, options.dtype)?;
 
-    // The gradient, appended to a copy of the program (SPEC.md semantics,
+    // The gradient, appended to a copy of the program (lossc's semantics,
     // unsimplified: the definition, not an optimisation of it).
     let mut ir = program.clone();
     let root = result.root;

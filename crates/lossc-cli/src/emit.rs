@@ -1,5 +1,5 @@
 //! `lossc emit`: a loss as a readable, NaN-safe Python module for JAX,
-//! PyTorch, Keras 3, TensorFlow or NumPy (SPEC.md §4).
+//! PyTorch, Keras 3, TensorFlow or NumPy (docs/cli.md).
 
 use clap::{Args, ValueEnum};
 use codespan_reporting::term::termcolor::WriteColor;

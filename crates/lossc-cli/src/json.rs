@@ -1,4 +1,4 @@
-//! Every command's JSON, in the shapes SPEC.md §4 fixes. For `check`:
+//! Every command's JSON, in the shapes docs/cli.md fixes. For `check`:
 //!
 //! ```text
 //! {"diagnostics": [{"code", "severity", "message",
@@ -314,7 +314,7 @@ impl Serialize for Tensor<'_> {
 }
 
 /// One number: the strings `"NaN"`, `"inf"` and `"-inf"` when not finite
-/// (SPEC.md §4), else a JSON number in the dtype's shortest form.
+/// (docs/cli.md), else a JSON number in the dtype's shortest form.
 #[derive(Debug, Clone, Copy)]
 pub struct Number(pub f64, pub lossc::Dtype);
 

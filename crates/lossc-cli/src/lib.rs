@@ -3,7 +3,7 @@
 //! **In:** command-line arguments, a `.loss` file (or a `-e` formula), the
 //! `NO_COLOR` environment variable and whether stdout is a terminal.
 //! **Out:** the command's product on stdout (diagnostics rendered like rustc,
-//! a `.loss` program, evaluated numbers, or one JSON object as SPEC.md §4
+//! a `.loss` program, evaluated numbers, or one JSON object as docs/cli.md
 //! fixes it), a one-line `error:` on stderr when the input cannot be used,
 //! `note:` lines on stderr for what the user should know about a result, the
 //! `--grad-out` file, and an exit status: 0 success, 1 the check found errors

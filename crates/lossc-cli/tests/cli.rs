@@ -1,5 +1,5 @@
 //! The `lossc` binary as a user meets it: exit statuses, what goes to stdout
-//! and stderr, colour, the JSON contract of SPEC.md §4, and snapshots of
+//! and stderr, colour, the JSON contract of docs/cli.md, and snapshots of
 //! rendered diagnostics (each snapshot holds the command and its input).
 
 use std::path::Path;

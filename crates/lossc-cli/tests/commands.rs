@@ -1,7 +1,7 @@
 //! `grad`, `simplify` and `eval` as a user meets them: the programs they
 //! print parse back, `grad`'s program evaluates to the same numbers as
 //! `eval --grad` (the round trip), hand-computed values, the JSON contract of
-//! SPEC.md §4 (non-finite numbers as strings), `.npy` and `.csv` inputs,
+//! docs/cli.md (non-finite numbers as strings), `.npy` and `.csv` inputs,
 //! `--grad-out`, and one-line errors with exit status 2.
 
 use std::path::{Path, PathBuf};

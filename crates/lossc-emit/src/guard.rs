@@ -1,7 +1,7 @@
 //! NaN safety under framework autodiff: the "double where".
 //!
 //! lossc's gradient passes nothing to the argument a selection does not
-//! select (SPEC.md §2), so `where(s > 0, sqrt(s), 0)` has gradient 0 at
+//! select (docs/language.md), so `where(s > 0, sqrt(s), 0)` has gradient 0 at
 //! `s = 0`. JAX, PyTorch and TensorFlow multiply the unselected branch's
 //! derivative by 0 instead, and `0 * inf` is NaN. This pass rewrites a
 //! program so that framework autodiff of it is as NaN-free as lossc's own

@@ -1,6 +1,6 @@
 //! lossc's code generator: one loss of a checked program as a readable,
 //! NaN-safe Python module for JAX, PyTorch, Keras 3 (`keras.ops`),
-//! TensorFlow 2 or NumPy (SPEC.md §4, `emit`).
+//! TensorFlow 2 or NumPy (docs/cli.md, `emit`).
 //!
 //! **In:** a checked [`lossc_ir::Program`], its source text, the loss and
 //! `wrt` variables, and the diagnostics `check` gives for it ([`Options`]).

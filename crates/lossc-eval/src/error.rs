@@ -82,7 +82,7 @@ pub enum EvalError {
         second_size: usize,
     },
 
-    /// A named dimension is bound to 0; sizes are at least 1 (SPEC.md §8).
+    /// A named dimension is bound to 0; sizes are at least 1 (docs/language.md).
     #[error("`{input}` has {dim} = 0 (axis {axis}): dimension sizes must be at least 1")]
     EmptyDim { input: String, dim: String, axis: usize },
 

@@ -15,7 +15,7 @@
 //! flow through IEEE arithmetic (`log(0) = -inf`, `0/0 = NaN`, overflow to
 //! inf) and are reported by the caller, not here.
 //!
-//! Semantics (SPEC.md §2):
+//! Semantics (docs/language.md):
 //! - Only the nodes reachable from the requested roots are evaluated, each
 //!   once, in the arena's topological order; an array is dropped as soon as its
 //!   last user has run.
@@ -78,7 +78,7 @@ pub use ops::compensated_sum;
 
 use bindings::cast;
 
-/// The value of a named result, as `eval` reports it (SPEC.md §4).
+/// The value of a named result, as `eval` reports it (docs/cli.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LossValue<T> {
     pub name: String,

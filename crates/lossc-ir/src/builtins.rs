@@ -289,7 +289,7 @@ impl Builtin {
 
     /// Whether any argument can receive a non-zero derivative: not so for
     /// comparisons, logic, the steps (`sign`, `floor`, `ceil`, `round`,
-    /// `float`) and `one_hot` (SPEC.md §2: their derivative is 0).
+    /// `float`) and `one_hot` (docs/language.md: their derivative is 0).
     pub fn has_derivative(self) -> bool {
         !matches!(
             self,
@@ -427,13 +427,13 @@ mod tests {
         assert!((f(Builtin::Softplus, &[0.0]) - 2f64.ln()).abs() < 1e-15);
         assert!((f(Builtin::LogSigmoid, &[-1000.0]) + 1000.0).abs() < 1e-12);
         assert!(eval_scalar::<f64>(Builtin::Sum, &[1.0]).is_none());
-        // f32 sigmoid reaches exactly 1 (FIELD-NOTES: honest domain [0, 1]).
+        // f32 sigmoid reaches exactly 1 (its honest domain is [0, 1]).
         assert_eq!(eval_scalar(Builtin::Sigmoid, &[17.0f32]), Some(1.0f32));
     }
 
     #[test]
     fn every_function_of_the_spec_is_callable() {
-        // SPEC.md §2, the built-in table, in its order.
+        // docs/language.md, the built-in table, in its order.
         let spec = "abs sign exp expm1 log log1p sqrt square sin cos tanh cosh sigmoid log_sigmoid softplus relu floor \
                     ceil round float pow maximum minimum xlogy clip where sum mean max min logsumexp norm softmax \
                     log_softmax take one_hot";

@@ -1,5 +1,5 @@
 //! Types and shapes: numbers or booleans, of a shape made of named or fixed
-//! dimensions, with NumPy broadcasting (SPEC.md §2, §8).
+//! dimensions, with NumPy broadcasting (docs/language.md).
 
 use std::fmt;
 

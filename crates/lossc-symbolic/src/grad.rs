@@ -5,7 +5,7 @@
 //! Each new node carries the span of the operation it differentiates, so a
 //! hazard found in the gradient points at the source that caused it.
 //!
-//! Conventions (SPEC.md §2): fixed subgradients at kinks (`abs'(0) = 0`,
+//! Conventions (docs/language.md): fixed subgradients at kinks (`abs'(0) = 0`,
 //! `relu'(0) = 0`, half to each side of a tie of `maximum`/`minimum`, ties of
 //! `max`/`min` reductions shared equally, as JAX does); products keep IEEE
 //! semantics. Only arguments that depend on the variable are differentiated,
@@ -59,7 +59,7 @@ pub fn gradient(program: &mut Program, root: NodeId, var: Var) -> Option<NodeId>
 /// How selections are differentiated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
-    /// SPEC.md's semantics: an unselected argument contributes nothing, even NaN.
+    /// lossc's semantics: an unselected argument contributes nothing, even NaN.
     Lossc,
     /// What JAX, PyTorch and TensorFlow compute: the selection's mask multiplies
     /// the adjoint, so `0 * inf = NaN` from an unselected branch leaks.

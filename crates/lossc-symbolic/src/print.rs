@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use lossc_ir::{Attrs, Builtin, Dim, Domain, NodeId, Op, Program, ResultKind, Signature, Value};
 
-/// Binding strength, loosest first (SPEC.md §2).
+/// Binding strength, loosest first (docs/language.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Prec {
     Or = 1,

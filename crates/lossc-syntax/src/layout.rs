@@ -1,11 +1,11 @@
 //! The layout pass: comments, bracket continuation, statement boundaries.
 //!
 //! A statement ends at `;` or at a newline outside brackets; inside an open
-//! bracket a newline is a space (SPEC.md §2). This pass does that before pest
+//! bracket a newline is a space (docs/language.md). This pass does that before pest
 //! sees the text, keeping every byte offset: comments become spaces of the
 //! same length and bracketed newlines become one space each. It also reports
 //! unclosed, unexpected and mismatched brackets with the span the user needs
-//! (SPEC.md §8: an unclosed bracket points at the opening bracket).
+//! (docs/language.md: an unclosed bracket points at the opening bracket).
 //!
 //! Recovery, so that one missing bracket costs one error: a line that starts
 //! with a statement keyword while a bracket is open ends the statement there

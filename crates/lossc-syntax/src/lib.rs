@@ -1,6 +1,6 @@
 //! The front end of lossc: `.loss` text in, an AST with byte spans out.
 //!
-//! **In:** the source text of a `.loss` file (SPEC.md §2).
+//! **In:** the source text of a `.loss` file (docs/language.md).
 //! **Out:** an [`ast::Program`], or every syntax error found, as
 //! [`Diagnostic`]s with code `syntax`.
 //! **Never:** resolves names, knows types, shapes or built-ins (that is

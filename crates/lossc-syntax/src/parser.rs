@@ -15,7 +15,7 @@ use crate::ast::*;
 #[grammar = "../../grammar/lossc.pest"]
 struct Grammar;
 
-/// Operator precedence, lowest first (SPEC.md §2). pest's Pratt parser binds
+/// Operator precedence, lowest first (docs/language.md). pest's Pratt parser binds
 /// later entries tighter, so prefix `-` sits below `^`: `-x^2` is `-(x^2)`.
 static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
     PrattParser::new()
@@ -299,7 +299,7 @@ impl Cx<'_> {
         Ok(Domain { kind, span })
     }
 
-    /// An interval end. Infinite ends are always open (SPEC.md §2).
+    /// An interval end. Infinite ends are always open (docs/language.md).
     fn bound(&self, pair: Pair<'_, Rule>, closed: bool) -> PResult<Bound> {
         let mut negative = false;
         let mut value = 0.0;
@@ -786,7 +786,7 @@ fn syntax_error(err: pest::error::Error<Rule>, text: &str, offset: usize) -> Fai
     });
     let at_end = text[at..].trim().is_empty();
 
-    // A line that ends with an operator: SPEC.md §8 makes this an error.
+    // A line that ends with an operator: docs/language.md makes this an error.
     if at_end && let Some(op) = previous_operator {
         let op_at = offset + before.len() - op.len();
         return fail(

@@ -819,7 +819,7 @@ fn doubled_operator() {
 
 #[test]
 fn a_line_ending_with_an_operator_is_an_error() {
-    // SPEC.md §8: only an open bracket continues a statement. The next line
+    // docs/language.md: only an open bracket continues a statement. The next line
     // is not reported again: it was meant as the continuation.
     let src = "loss = a +\n  b";
     let error = only_error(src);

@@ -132,7 +132,7 @@ impl Gradient {
     }
 
     /// A complete `.loss` program whose outputs `d_<loss>_d_<var>` are the
-    /// gradient (SPEC.md §4, `lossc grad`).
+    /// gradient (docs/cli.md, `lossc grad`).
     pub fn to_source(&self) -> String {
         let roots: Vec<print::Root> = self
             .outputs
@@ -167,7 +167,7 @@ pub struct EvalOptions {
     pub wrt: Vec<String>,
 }
 
-/// The numbers `eval` reports (SPEC.md §4), as f64 whatever the dtype.
+/// The numbers `eval` reports (docs/cli.md), as f64 whatever the dtype.
 #[derive(Debug, Clone)]
 pub struct Evaluation {
     pub name: String,
@@ -416,7 +416,7 @@ impl Program {
     /// `options.loss` is `None`) and its gradient at each sample, and reports
     /// the fraction of samples with a NaN or infinite value, a NaN, infinite,
     /// exploding or zero gradient, with a witness for each, cross-checked
-    /// against the analyzer (`lossc probe`, SPEC.md §4).
+    /// against the analyzer (`lossc probe`, docs/cli.md).
     ///
     /// ```
     /// use lossc::ir::Dtype;
@@ -524,7 +524,7 @@ impl Program {
     /// Prepares a loss (the default loss if `options.loss` is `None`) for
     /// `lossc emit`: [`Emission::module`] then writes it as a readable,
     /// NaN-safe Python module for JAX, PyTorch, Keras 3, TensorFlow or NumPy
-    /// (SPEC.md §4). The module's docstring reports this program's
+    /// (docs/cli.md). The module's docstring reports this program's
     /// diagnostics (in `options.dtype`) and which of them the emitted code fixes.
     ///
     /// ```

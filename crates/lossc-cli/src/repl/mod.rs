@@ -1,4 +1,4 @@
-//! `lossc repl`: an interactive session (SPEC.md §6).
+//! `lossc repl`: an interactive session (docs/repl.md).
 //!
 //! Statements are entered one at a time and checked as they are entered
 //! ([`session`]); `:commands` act on the loss they name or on the loss

@@ -33,7 +33,7 @@ pub fn emit_targets() -> impl Iterator<Item = &'static str> {
     lossc::EmitTarget::ALL.iter().map(|target| target.as_str())
 }
 
-/// The reserved words of SPEC.md §2.
+/// The reserved words of docs/language.md.
 pub const KEYWORDS: &[&str] = &[
     "input", "param", "const", "let", "def", "loss", "output", "wrt", "real", "inf", "true", "false", "and", "or",
     "not",
