@@ -405,3 +405,37 @@ fn the_analysis_page_names_every_analyzer_code() {
         .collect();
     report(failures);
 }
+
+/// The repository stands alone: no text file in it points to a
+/// specification kept outside it (its language, diagnostics, command line
+/// and targets are documented in `docs/`).
+#[test]
+fn no_file_points_outside_the_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let outside = [concat!("SPEC", ".md"), concat!("FIELD", "-NOTES")];
+    let mut failures = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display())) {
+            let path = entry.expect("dir entry").path();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if path.is_dir() {
+                if name != ".git" && name != "target" {
+                    stack.push(path);
+                }
+                continue;
+            }
+            let Ok(text) = fs::read_to_string(&path) else { continue };
+            for word in outside {
+                if text.contains(word) {
+                    let shown = path.strip_prefix(&root).unwrap_or(&path).display().to_string();
+                    failures.push(format!("{shown}: mentions `{word}`"));
+                }
+            }
+        }
+    }
+    report(failures);
+}

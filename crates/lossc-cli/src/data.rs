@@ -86,7 +86,6 @@ impl InputArg {
             DataSource::Npy(path) => read_npy_at_most(&self.name, path, max_elements),
             DataSource::Csv(path) => read_csv(&self.name, path),
         }
-        .map_err(one_line)
     }
 
     /// Opens the data for the evaluator: a `.npy` file memory-mapped and
@@ -493,6 +492,10 @@ pub fn available_memory() -> Option<u64> {
 /// bare number is a 0-d array. `"NaN"`, `"inf"` and `"-inf"` are accepted as
 /// numbers, as `eval --format json` writes them.
 pub fn from_json(name: &str, text: &str) -> Result<ArrayD<f64>, CliError> {
+    parse_json(name, text).map_err(one_line)
+}
+
+fn parse_json(name: &str, text: &str) -> Result<ArrayD<f64>, CliError> {
     let value: Value = serde_json::from_str(text).map_err(|error| {
         let hint = if text.starts_with('[') || text.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
             String::new()
@@ -630,7 +633,7 @@ pub fn read_npy(name: &str, path: &Path) -> Result<ArrayD<f64>, CliError> {
 pub fn read_npy_at_most(name: &str, path: &Path, max_elements: usize) -> Result<ArrayD<f64>, CliError> {
     let loaded = Loaded {
         name: name.to_string(),
-        data: open_npy(name, path, max_elements)?,
+        data: open_npy(name, path, max_elements).map_err(one_line)?,
     };
     Ok(match &loaded.data {
         LoadedData::Owned(array) => array.clone(),
@@ -659,6 +662,10 @@ pub fn read_npy_at_most(name: &str, path: &Path, max_elements: usize) -> Result<
 /// Reads a `.csv` file of numbers, one row per line, without a header: one
 /// column is a vector `[rows]`, more a matrix `[rows, columns]`.
 pub fn read_csv(name: &str, path: &Path) -> Result<ArrayD<f64>, CliError> {
+    parse_csv(name, path).map_err(one_line)
+}
+
+fn parse_csv(name: &str, path: &Path) -> Result<ArrayD<f64>, CliError> {
     let file = path.display();
     // Read as it is parsed: a regular file only (a FIFO or a device is
     // refused, never waited on), and no copy of its text in memory.
