@@ -81,6 +81,31 @@ pub const ORDINARY_MAGNITUDE: f64 = 1e6;
 /// analyzer, and one the analyzer misses entirely shows up here).
 pub const DEAD_FRACTION: f64 = 0.05;
 
+/// The most work one probe does, in element evaluations: each sample
+/// evaluates every operation of the program and its gradient over one
+/// sample's elements, and an operation costs [`OPERATION_COST`] elements
+/// besides. Past it, fewer samples are drawn
+/// ([`ProbeReport::requested_samples`] keeps the number asked for), so the
+/// cost of `lossc probe` is bounded whatever the program's size and its
+/// inputs' declared shapes. Most standard losses stay under it at the
+/// default 10,000 samples (focal loss draws about 8,300).
+pub const WORK_BUDGET: usize = 150_000_000;
+
+/// The fixed cost of evaluating one operation of the reference interpreter,
+/// in elements (measured: about as long as 256 elements of arithmetic).
+const OPERATION_COST: usize = 256;
+
+/// The fewest samples a probe draws when the work budget cuts them (unless
+/// fewer are asked for).
+pub const MIN_BUDGETED_SAMPLES: usize = 100;
+
+/// How many of `requested` samples fit [`WORK_BUDGET`] when each costs
+/// `per_sample` element evaluations (at least [`MIN_BUDGETED_SAMPLES`]).
+fn budgeted_samples(requested: usize, per_sample: usize) -> usize {
+    let fit = WORK_BUDGET / per_sample.max(1);
+    requested.min(fit.max(MIN_BUDGETED_SAMPLES))
+}
+
 /// The size of a named dimension other than the batch, unless `take` or
 /// `one_hot` needs more.
 const OTHER_DIM: usize = 3;
@@ -339,6 +364,9 @@ pub struct ProbeReport {
     pub dtype: Dtype,
     /// The number of samples evaluated.
     pub samples: usize,
+    /// The number of samples asked for: more than [`ProbeReport::samples`]
+    /// when [`WORK_BUDGET`] cut them.
+    pub requested_samples: usize,
     /// How many of them are uniform samples (see the module's docs).
     pub uniform_samples: usize,
     pub seed: u64,
@@ -535,6 +563,24 @@ pub fn sample(program: &Program, options: &ProbeOptions) -> Result<ProbeReport, 
         .zip(&var_shapes)
         .map(|(&v, shape)| row_shape(&ir.var_shape(v), shape, batch_dim(program)))
         .collect();
+    // Each sample evaluates every node of the program and its gradient over
+    // one sample's elements: the largest input bounds a node's elements.
+    let sample_elements = program
+        .inputs
+        .iter()
+        .map(|input| {
+            concrete(&input.shape, &sizes)
+                .iter()
+                .skip(usize::from(input.shape.first().copied() == batch_dim(program)))
+                .fold(1usize, |n, &d| n.saturating_mul(d))
+        })
+        .max()
+        .unwrap_or(1);
+    let per_sample = ir
+        .nodes
+        .len()
+        .saturating_mul(OPERATION_COST.saturating_add(sample_elements));
+    let samples = budgeted_samples(options.samples, per_sample);
     let task = Task {
         program: &ir,
         root,
@@ -544,7 +590,7 @@ pub fn sample(program: &Program, options: &ProbeOptions) -> Result<ProbeReport, 
         var_rows: &var_rows,
         layout: &layout,
         seed: options.seed,
-        samples: options.samples,
+        samples,
     };
     let tally = match options.dtype {
         Dtype::F32 => task.run::<f32>()?,
@@ -569,7 +615,7 @@ pub fn sample(program: &Program, options: &ProbeOptions) -> Result<ProbeReport, 
             ClassReport {
                 class,
                 count: tally.counts[i],
-                fraction: tally.counts[i] as f64 / options.samples as f64,
+                fraction: tally.counts[i] as f64 / samples as f64,
                 uniform_count: tally.uniform_counts[i],
                 uniform_fraction,
                 witness,
@@ -585,7 +631,8 @@ pub fn sample(program: &Program, options: &ProbeOptions) -> Result<ProbeReport, 
     Ok(ProbeReport {
         loss: result.name.clone(),
         dtype: options.dtype,
-        samples: options.samples,
+        samples,
+        requested_samples: options.samples,
         uniform_samples: tally.uniform_total,
         seed: options.seed,
         dims,
@@ -1591,6 +1638,28 @@ mod tests {
         let n = program.dims.iter().position(|d| d == "N").unwrap();
         assert_eq!(sizes[n], Some(1));
         assert_eq!(sizes[c], Some(10));
+    }
+
+    #[test]
+    fn the_work_budget_cuts_samples_of_large_programs_only() {
+        assert_eq!(budgeted_samples(10_000, 1_000), 10_000);
+        assert_eq!(budgeted_samples(10_000, WORK_BUDGET / 500), 500);
+        assert_eq!(budgeted_samples(10_000, usize::MAX), MIN_BUDGETED_SAMPLES);
+        assert_eq!(budgeted_samples(7, usize::MAX), 7);
+        // A row of 100,000 classes: a few hundred samples, not 10,000 (which
+        // took minutes), and the report keeps the number asked for.
+        let source = "input y_true: [0, 1] [N, 100000]\ninput y_pred: [0.1, 1] [N, 100000]\n\
+                      loss l = mean(sum(-y_true * log(y_pred), axis=-1))\n";
+        let report = probe_source(source, Dtype::F32, 10_000);
+        assert_eq!(report.requested_samples, 10_000);
+        assert!(
+            report.samples < 1_000 && report.samples >= MIN_BUDGETED_SAMPLES,
+            "{}",
+            report.samples
+        );
+        // MSE is far under the budget.
+        let report = probe_source("loss l = mean(square(y_true - y_pred))\n", Dtype::F32, 10_000);
+        assert_eq!(report.samples, 10_000);
     }
 
     #[test]

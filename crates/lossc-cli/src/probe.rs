@@ -178,6 +178,14 @@ pub fn write_text(out: &mut dyn WriteColor, source: &Source, report: &ProbeRepor
          uniform: the share of the {} uniform samples, an estimate of the share of the domain",
         report.samples, report.uniform_samples
     )?;
+    if report.samples < report.requested_samples {
+        writeln!(
+            out,
+            "note: {} of the {} samples asked for: each sample evaluates every operation of the program \
+             and its gradient, and one probe's work is bounded (see docs/analysis.md)",
+            report.samples, report.requested_samples,
+        )?;
+    }
     let codes: Vec<&str> = report.diagnostics.iter().map(|code| code.as_str()).collect();
     writeln!(
         out,
@@ -232,7 +240,7 @@ fn percent(fraction: f64) -> String {
 /// The whole output of `probe --format json`:
 ///
 /// ```text
-/// {"file", "loss", "dtype", "samples", "uniform_samples", "seed",
+/// {"file", "loss", "dtype", "samples", "requested_samples", "uniform_samples", "seed",
 ///  "dims": {"N": 1}, "wrt": ["y_pred"],
 ///  "classes": [{"class", "count", "fraction", "uniform_count",
 ///               "uniform_fraction", "witness": {"y_true": 1, "y_pred": 0}|null,
@@ -250,6 +258,9 @@ pub struct ProbeJson<'a> {
     pub loss: &'a str,
     pub dtype: &'static str,
     pub samples: usize,
+    /// The samples asked for (`--samples`): more than `samples` when the
+    /// probe's work budget cut them.
+    pub requested_samples: usize,
     pub uniform_samples: usize,
     pub seed: u64,
     pub dims: OrderedMap<usize>,
@@ -347,6 +358,7 @@ impl<'a> ProbeJson<'a> {
             loss: &report.loss,
             dtype: dtype.as_str(),
             samples: report.samples,
+            requested_samples: report.requested_samples,
             uniform_samples: report.uniform_samples,
             seed: report.seed,
             dims: OrderedMap(report.dims.clone()),

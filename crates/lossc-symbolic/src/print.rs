@@ -220,6 +220,12 @@ impl<'p> Printer<'p> {
     }
 
     fn print(&self, id: NodeId, use_name: bool) -> (String, Prec) {
+        // One level of nesting takes a few frames: a chain of thousands grows
+        // the stack in segments rather than overflowing it.
+        stacker::maybe_grow(128 * 1024, 4 * 1024 * 1024, || self.print_here(id, use_name))
+    }
+
+    fn print_here(&self, id: NodeId, use_name: bool) -> (String, Prec) {
         if use_name && let Some(name) = self.names.get(&id) {
             return (name.clone(), Prec::Atom);
         }
