@@ -393,12 +393,27 @@ impl Ad<'_> {
     /// reduced to `target`'s shape by "any": true where some element that was
     /// summed into this one was selected.
     fn any_to(&mut self, guard: NodeId, target: &Shape, span: Span) -> NodeId {
-        let shape = self.shape(guard);
-        let mut guard = guard;
+        self.reduce_to(guard, target, |g, x, axes, keepdims| {
+            g.any_along(x, axes, keepdims, span)
+        })
+    }
+
+    /// `value`, which may be larger than `target` (it was broadcast to it),
+    /// reduced back to `target`'s shape by `reduce(value, axes, keepdims)`:
+    /// first over the leading axes `target` lacks, then, keeping them, over
+    /// the axes where `target` has size 1.
+    fn reduce_to(
+        &mut self,
+        value: NodeId,
+        target: &Shape,
+        mut reduce: impl FnMut(&mut Self, NodeId, Vec<usize>, bool) -> NodeId,
+    ) -> NodeId {
+        let shape = self.shape(value);
+        let mut value = value;
         if shape.len() > target.len() {
-            guard = self.any_along(guard, (0..shape.len() - target.len()).collect(), false, span);
+            value = reduce(self, value, (0..shape.len() - target.len()).collect(), false);
         }
-        let shape = self.shape(guard);
+        let shape = self.shape(value);
         let offset = target.len() - shape.len();
         let ones: Vec<usize> = shape
             .iter()
@@ -407,9 +422,9 @@ impl Ad<'_> {
             .map(|(k, _)| k)
             .collect();
         if !ones.is_empty() {
-            guard = self.any_along(guard, ones, true, span);
+            value = reduce(self, value, ones, true);
         }
-        guard
+        value
     }
 
     /// The guard for the operand `x` of an operation that mixes elements
@@ -465,32 +480,14 @@ impl Ad<'_> {
     /// Sums `value` over the axes along which `target` was broadcast, so the
     /// result broadcasts to `target` without having been replicated.
     fn unbroadcast(&mut self, value: NodeId, target: &Shape, span: Span) -> NodeId {
-        let shape = self.shape(value);
-        let mut value = value;
-        if shape.len() > target.len() {
-            let lead: Vec<usize> = (0..shape.len() - target.len()).collect();
+        let value = self.reduce_to(value, target, |g, x, axes, keepdims| {
             let attrs = Attrs {
-                axes: Some(lead),
+                axes: Some(axes),
+                keepdims,
                 ..Attrs::default()
             };
-            value = self.call_with(Builtin::Sum, attrs, vec![value], span);
-        }
-        let shape = self.shape(value);
-        let offset = target.len() - shape.len();
-        let ones: Vec<usize> = shape
-            .iter()
-            .enumerate()
-            .filter(|(k, d)| target[k + offset].is_one() && !d.is_one())
-            .map(|(k, _)| k)
-            .collect();
-        if !ones.is_empty() {
-            let attrs = Attrs {
-                axes: Some(ones),
-                keepdims: true,
-                ..Attrs::default()
-            };
-            value = self.call_with(Builtin::Sum, attrs, vec![value], span);
-        }
+            g.call_with(Builtin::Sum, attrs, vec![x], span)
+        });
         debug_assert!(broadcast(&self.shape(value), target).is_ok_and(|s| s == *target));
         value
     }
