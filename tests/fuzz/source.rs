@@ -37,10 +37,7 @@ const MAX_EVAL_ELEMENTS: u64 = 4096;
 /// each span, rustc-style snippets, the fixes' help).
 fn spans_in_source(source: &str, diagnostics: &[Diagnostic], stage: &str) -> Verdict {
     let lines = LineIndex::new(source);
-    let shown = Source {
-        name: "fuzz.loss".to_string(),
-        text: source.to_string(),
-    };
+    let shown = Source::new("fuzz.loss", source);
     let mut out = NoColor::new(Vec::new());
     render::write_diagnostics(&mut out, &shown, diagnostics)
         .map_err(|error| Problem::new(&format!("{stage}: rendering fails"), error.to_string()))?;

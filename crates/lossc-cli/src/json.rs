@@ -11,7 +11,10 @@
 //! Offsets are in bytes; `line` and `column` (1-based, columns in characters)
 //! locate `start`. Keys beyond the contract: `file`, `dtype`, a span's
 //! `end_line`/`end_column`, a diagnostic's `label` (the text under the primary
-//! span) and `labels` (the secondary spans with their messages).
+//! span) and `labels` (the secondary spans with their messages); for a
+//! program imported from Python, `origin`: `{"file", "span"}`, the place in
+//! the user's file the diagnostic is about (its `span` stays in the `.loss`
+//! text lossc generated).
 //!
 //! For `eval`, [`EvalReport`]; for `grad`, [`GradReport`]; for `simplify`,
 //! [`SimplifyReport`]. A non-finite number is the string `"NaN"`, `"inf"` or
@@ -45,6 +48,15 @@ pub struct JsonDiagnostic<'a> {
     pub notes: &'a [String],
     pub help: Option<&'a str>,
     pub fix: Option<JsonFix<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<JsonOrigin>,
+}
+
+/// Where, in the file a generated program came from, a diagnostic is.
+#[derive(Debug, Serialize)]
+pub struct JsonOrigin {
+    pub file: String,
+    pub span: JsonSpan,
 }
 
 /// A byte range with the line and column of both ends.
@@ -97,6 +109,7 @@ impl<'a> CheckReport<'a> {
                     span: span(fix.span),
                     replacement: &fix.replacement,
                 }),
+                origin: origin(source, diagnostic),
             })
             .collect();
         CheckReport {
@@ -112,6 +125,16 @@ impl<'a> CheckReport<'a> {
         serde_json::to_writer_pretty(&mut *out, self)?;
         writeln!(out)
     }
+}
+
+fn origin(source: &Source, diagnostic: &Diagnostic) -> Option<JsonOrigin> {
+    let map = source.origins.as_deref()?;
+    let (file, span) = map.locate(diagnostic.span)?;
+    let file = map.files.get(file)?;
+    Some(JsonOrigin {
+        file: file.name.clone(),
+        span: json_span(&file.text, &LineIndex::new(&file.text), span),
+    })
 }
 
 fn json_span(text: &str, index: &LineIndex, span: Span) -> JsonSpan {

@@ -59,20 +59,34 @@ fn plural(count: usize, word: &str) -> String {
 }
 
 /// Writes every diagnostic, in the order given, each followed by a blank line.
+///
+/// A generated program's diagnostic ([`Source::origins`]) is shown over the
+/// line of the user's file it came from, when its origin is known.
 pub fn write_diagnostics(out: &mut dyn WriteColor, source: &Source, diagnostics: &[Diagnostic]) -> io::Result<()> {
-    let file = SimpleFile::new(source.name.as_str(), source.text.as_str());
     let config = Config {
         chars: Chars::ascii(),
         ..Config::default()
     };
     for diagnostic in diagnostics {
-        let report = to_report(&source.text, diagnostic);
+        let relocated = source
+            .origins
+            .as_deref()
+            .and_then(|map| map.relocate(&source.text, diagnostic).map(|moved| (map, moved)));
+        let (name, text, diagnostic) = match &relocated {
+            Some((map, moved)) => {
+                let file = &map.files[moved.file];
+                (file.name.as_str(), file.text.as_str(), &moved.diagnostic)
+            }
+            None => (source.name.as_str(), source.text.as_str(), diagnostic),
+        };
+        let file = SimpleFile::new(name, text);
+        let report = to_report(text, diagnostic);
         match term::emit(out, &config, &file, &report) {
             Ok(()) => {}
             Err(codespan_reporting::files::Error::Io(error)) => return Err(error),
             // The spans are clamped into the text, so this is not expected;
             // still, a finding is never lost for want of a snippet.
-            Err(_) => write_plain(out, source, diagnostic)?,
+            Err(_) => write_plain(out, name, text, diagnostic)?,
         }
     }
     Ok(())
@@ -142,14 +156,14 @@ pub fn clamp(text: &str, span: Span) -> Range<usize> {
 }
 
 /// A diagnostic without a snippet: the fallback when codespan cannot draw one.
-fn write_plain(out: &mut dyn WriteColor, source: &Source, diagnostic: &Diagnostic) -> io::Result<()> {
-    let (line, column) = LineIndex::new(&source.text).line_col(&source.text, diagnostic.span.start);
+fn write_plain(out: &mut dyn WriteColor, name: &str, text: &str, diagnostic: &Diagnostic) -> io::Result<()> {
+    let (line, column) = LineIndex::new(text).line_col(text, diagnostic.span.start);
     writeln!(
         out,
         "{}[{}]: {}",
         diagnostic.severity, diagnostic.code, diagnostic.message
     )?;
-    writeln!(out, "  --> {}:{line}:{column}", source.name)?;
+    writeln!(out, "  --> {name}:{line}:{column}")?;
     for note in &diagnostic.notes {
         writeln!(out, "  = note: {note}")?;
     }

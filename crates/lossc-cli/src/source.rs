@@ -3,8 +3,10 @@
 //! Every way the input can be unusable (missing, a directory, a FIFO or a
 //! device, larger than [`MAX_SOURCE_BYTES`], not UTF-8, empty) becomes a one-line [`CliError`] naming the file; nothing here panics.
 
+use std::cell::RefCell;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::Args;
 
@@ -20,6 +22,57 @@ pub struct Source {
     /// The file as given on the command line, or `<formula>`.
     pub name: String,
     pub text: String,
+    /// For a program lossc generated (a Python function imported by the
+    /// Python package): where its pieces came from, so that diagnostics are
+    /// shown over the user's lines.
+    pub origins: Option<Arc<lossc::SourceMap>>,
+}
+
+impl Source {
+    /// A program with no origins: a file or a formula.
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
+        Source {
+            name: name.into(),
+            text: text.into(),
+            origins: None,
+        }
+    }
+}
+
+thread_local! {
+    static PRELOADED: RefCell<Option<(String, Source)>> = const { RefCell::new(None) };
+}
+
+/// Runs `body` with `source` standing for the FILE argument `key` (e.g.
+/// `losses.py::focal`): the Python package imports a Python function itself,
+/// then runs the command line on the program it generated this way.
+pub fn with_preloaded<T>(key: &str, source: Source, body: impl FnOnce() -> T) -> T {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            PRELOADED.with(|slot| slot.borrow_mut().take());
+        }
+    }
+    PRELOADED.with(|slot| *slot.borrow_mut() = Some((key.to_string(), source)));
+    let _reset = Reset;
+    body()
+}
+
+fn preloaded(path: &Path) -> Option<Source> {
+    PRELOADED.with(|slot| {
+        slot.borrow()
+            .as_ref()
+            .filter(|(key, _)| Path::new(key) == path)
+            .map(|(_, source)| source.clone())
+    })
+}
+
+/// Whether `path` names a Python file or a function in one (`losses.py`,
+/// `losses.py::focal`).
+fn python_target(path: &Path) -> bool {
+    let text = path.to_string_lossy();
+    let file = text.split("::").next().unwrap_or(&text);
+    file.ends_with(".py") || (text.contains("::") && !file.ends_with(".loss"))
 }
 
 /// `FILE` or `-e FORMULA`: exactly one of the two.
@@ -42,7 +95,15 @@ impl SourceArgs {
     pub fn load(&self) -> Result<Source, CliError> {
         match (&self.file, &self.formula) {
             (_, Some(formula)) => from_formula(formula),
-            (Some(path), None) => read_file(path),
+            (Some(path), None) => match preloaded(path) {
+                Some(source) => Ok(source),
+                None if python_target(path) => Err(CliError::new(format!(
+                    "`{}` is a Python loss: this `lossc` reads .loss files only. The `lossc` command of the Python \
+                     package imports Python functions (`pip install lossc`, then `lossc check losses.py::my_loss`)",
+                    path.display()
+                ))),
+                None => read_file(path),
+            },
             // clap's group makes one of the two required.
             (None, None) => Err(CliError::new("give a .loss FILE or a formula with `-e 'FORMULA'`")),
         }
@@ -56,10 +117,7 @@ pub fn from_formula(formula: &str) -> Result<Source, CliError> {
             "the formula given to `-e` is empty: write a loss such as `-e 'mean(square(y_true - y_pred))'`",
         ));
     }
-    Ok(Source {
-        name: FORMULA_NAME.to_string(),
-        text: format!("loss = {formula}"),
-    })
+    Ok(Source::new(FORMULA_NAME, format!("loss = {formula}")))
 }
 
 /// Reads a `.loss` file: UTF-8 text with at least one statement.
@@ -93,7 +151,7 @@ pub fn read_file(path: &Path) -> Result<Source, CliError> {
             "`{name}` is empty: a .loss file needs at least one `loss` statement"
         )));
     }
-    Ok(Source { name, text })
+    Ok(Source::new(name, text))
 }
 
 fn read_error(name: &str, error: &io::Error) -> CliError {
@@ -131,5 +189,23 @@ mod tests {
         assert_eq!(source.name, "<formula>");
         assert_eq!(source.text, "loss = mean(y_pred)");
         assert!(from_formula("  ").is_err());
+    }
+
+    #[test]
+    fn a_python_target_is_refused_unless_preloaded() {
+        let args = SourceArgs {
+            file: Some(PathBuf::from("losses.py::focal")),
+            formula: None,
+        };
+        let error = args.load().unwrap_err();
+        assert!(error.message().contains("Python package"), "{}", error.message());
+        let source = Source::new("losses.py::focal", "loss = mean(y_pred)");
+        let loaded = with_preloaded("losses.py::focal", source.clone(), || args.load().unwrap());
+        assert_eq!(loaded, source);
+        // Only inside the call.
+        assert!(args.load().is_err());
+        assert!(python_target(Path::new("a.py")));
+        assert!(!python_target(Path::new("a.loss")));
+        assert!(!python_target(Path::new("dir.py/x.loss")));
     }
 }

@@ -14,6 +14,9 @@
 
 use std::fmt;
 
+mod origin;
+pub use origin::{Origin, OriginFile, Relocated, SourceMap};
+
 /// A half-open byte range `start..end` into one source text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Span {

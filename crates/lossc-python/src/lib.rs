@@ -65,12 +65,53 @@ struct Program {
     source: Source,
 }
 
-/// Compiles `text`, shown as `name` in diagnostics. Raises `NativeLossError`
+/// The origins of a program the Python importers generated, as they pass
+/// them: `files` is a list of `(name, text)`, `origins` a list of
+/// `(start, end, file, start_in_file, end_in_file)` (byte offsets: the piece
+/// of the `.loss` text, the index of its file, the place in that file's
+/// UTF-8 text), `fallback` an optional `(file, start, end)`.
+type NativeSourceMap = (
+    Vec<(String, String)>,
+    Vec<(usize, usize, usize, usize, usize)>,
+    Option<(usize, usize, usize)>,
+);
+
+fn source_map(text: &str, map: NativeSourceMap) -> PyResult<std::sync::Arc<lossc::SourceMap>> {
+    let (files, origins, fallback) = map;
+    let map = lossc::SourceMap {
+        files: files
+            .into_iter()
+            .map(|(name, text)| lossc::OriginFile { name, text })
+            .collect(),
+        origins: origins
+            .into_iter()
+            .map(|(start, end, file, file_start, file_end)| lossc::Origin {
+                span: lossc::Span::new(start, end),
+                file,
+                span_in_file: lossc::Span::new(file_start, file_end),
+            })
+            .collect(),
+        fallback: fallback.map(|(file, start, end)| (file, lossc::Span::new(start, end))),
+    };
+    if !map.is_consistent(text.len()) {
+        return Err(PyValueError::new_err(
+            "internal error in lossc's importer (a bug): a source map points outside its texts",
+        ));
+    }
+    Ok(std::sync::Arc::new(map))
+}
+
+/// Compiles `text`, shown as `name` in diagnostics (over the user's Python
+/// lines, when `origins` maps a generated program). Raises `NativeLossError`
 /// with the diagnostics when the program has errors.
 #[pyfunction]
-fn compile(py: Python<'_>, text: String, name: String) -> PyResult<Program> {
+#[pyo3(signature = (text, name, origins=None))]
+fn compile(py: Python<'_>, text: String, name: String, origins: Option<NativeSourceMap>) -> PyResult<Program> {
     guarded(|| {
-        let source = Source { name, text };
+        let mut source = Source::new(name, text);
+        if let Some(map) = origins {
+            source.origins = Some(source_map(&source.text, map)?);
+        }
         match lossc::compile(&source.text) {
             Ok(program) => Ok(Program { program, source }),
             Err(lossc::Error::Invalid(diagnostics)) => Err(loss_error(
@@ -123,21 +164,40 @@ fn diagnostic_dicts<'py>(py: Python<'py>, source: &Source, diagnostics: &[Diagno
     let list = PyList::empty(py);
     for diagnostic in diagnostics {
         let dict = PyDict::new(py);
-        let span = lossc_cli::render::clamp(&source.text, diagnostic.span);
-        let (line, column) = index.line_col(&source.text, span.start);
-        let (end_line, end_column) = index.line_col(&source.text, span.end);
+        let loss_span = lossc_cli::render::clamp(&source.text, diagnostic.span);
+        dict.set_item("loss_span", (loss_span.start, loss_span.end))?;
+        // A generated program's diagnostic is located in the user's file.
+        let relocated = source
+            .origins
+            .as_deref()
+            .and_then(|map| map.relocate(&source.text, diagnostic).map(|moved| (map, moved)));
+        let (file_name, text, located) = match &relocated {
+            Some((map, moved)) => {
+                let file = &map.files[moved.file];
+                (file.name.as_str(), file.text.as_str(), &moved.diagnostic)
+            }
+            None => (source.name.as_str(), source.text.as_str(), diagnostic),
+        };
+        let file_index = if relocated.is_some() {
+            LineIndex::new(text)
+        } else {
+            index.clone()
+        };
+        let span = lossc_cli::render::clamp(text, located.span);
+        let (line, column) = file_index.line_col(text, span.start);
+        let (end_line, end_column) = file_index.line_col(text, span.end);
         dict.set_item("code", diagnostic.code.as_str())?;
         dict.set_item("severity", diagnostic.severity.to_string())?;
         dict.set_item("message", &diagnostic.message)?;
         dict.set_item("label", &diagnostic.label)?;
-        dict.set_item("file", &source.name)?;
+        dict.set_item("file", file_name)?;
         dict.set_item("line", line)?;
         dict.set_item("column", column)?;
         dict.set_item("end_line", end_line)?;
         dict.set_item("end_column", end_column)?;
         dict.set_item("span", (span.start, span.end))?;
-        dict.set_item("notes", diagnostic.notes.clone())?;
-        dict.set_item("help", diagnostic.help.clone())?;
+        dict.set_item("notes", located.notes.clone())?;
+        dict.set_item("help", located.help.clone())?;
         let fix = match &diagnostic.fix {
             Some(fix) => {
                 let fix_span = lossc_cli::render::clamp(&source.text, fix.span);
@@ -515,6 +575,36 @@ fn main(py: Python<'_>, argv: Vec<String>) -> PyResult<u8> {
     })
 }
 
+/// Runs the `lossc` command as [`main`] does, with the program `text` (and
+/// its origins) standing for the FILE argument `key`: the Python package's
+/// `lossc check losses.py::my_loss` imports the function, then runs this.
+#[pyfunction]
+#[pyo3(signature = (argv, key, text, origins=None))]
+fn main_with_source(
+    py: Python<'_>,
+    argv: Vec<String>,
+    key: String,
+    text: String,
+    origins: Option<NativeSourceMap>,
+) -> PyResult<u8> {
+    let mut source = Source::new(key.clone(), text);
+    if let Some(map) = origins {
+        source.origins = Some(source_map(&source.text, map)?);
+    }
+    lossc_cli::source::with_preloaded(&key, source, || main(py, argv))
+}
+
+/// The names of the language's built-in functions, which a generated
+/// program must not use for its own bindings.
+#[pyfunction]
+fn builtin_names() -> Vec<&'static str> {
+    lossc::ir::builtins::Builtin::ALL
+        .iter()
+        .filter(|builtin| builtin.spec().callable)
+        .map(|builtin| builtin.name())
+        .collect()
+}
+
 /// The native module.
 #[pymodule]
 fn _lossc(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -523,6 +613,8 @@ fn _lossc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compile, m)?)?;
     m.add_function(wrap_pyfunction!(with_domains, m)?)?;
     m.add_function(wrap_pyfunction!(main, m)?)?;
+    m.add_function(wrap_pyfunction!(main_with_source, m)?)?;
+    m.add_function(wrap_pyfunction!(builtin_names, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -13,7 +13,9 @@
 //! ```
 
 pub use lossc_analysis::probe::{ProbeOptions, ProbeReport};
-pub use lossc_diagnostics::{Code, Diagnostic, Fix, Label, LineIndex, Severity, Span};
+pub use lossc_diagnostics::{
+    Code, Diagnostic, Fix, Label, LineIndex, Origin, OriginFile, Relocated, Severity, SourceMap, Span,
+};
 pub use lossc_emit::{Emission, EmitError, Target as EmitTarget};
 pub use lossc_eval::EvalError;
 /// The typed IR, for users who want to go below the facade.

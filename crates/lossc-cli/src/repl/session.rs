@@ -160,10 +160,7 @@ impl Session {
             }
         };
         let fresh = fresh(&diagnostics, &self.shown, &program);
-        let source = Source {
-            name: SOURCE_NAME.to_string(),
-            text: program.clone(),
-        };
+        let source = Source::new(SOURCE_NAME, program.clone());
         render::write_diagnostics(out, &source, &fresh)?;
         let counts = Counts::of(&fresh);
         if counts.errors > 0 {
@@ -352,10 +349,7 @@ impl Session {
             .checker
             .check(&program, &options)
             .map_err(|error| CliError::new(error.to_string()))?;
-        let source = Source {
-            name: SOURCE_NAME.to_string(),
-            text,
-        };
+        let source = Source::new(SOURCE_NAME, text);
         render::write_diagnostics(out, &source, &diagnostics)?;
         let (verdict, message) = crate::check::summary(SOURCE_NAME, self.dtype, Counts::of(&diagnostics), false);
         render::write_summary_line(out, verdict, &message)?;

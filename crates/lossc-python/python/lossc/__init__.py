@@ -18,9 +18,15 @@ NumPy arrays; :meth:`Loss.emit` returns framework source and
 ready loss function. A program with errors raises :class:`LossError`, which
 carries the diagnostics.
 
-This version compiles ``.loss`` sources only: importing a Python function
-(a JAX, PyTorch or TensorFlow loss) is not implemented yet, and passing a
-callable raises ``TypeError``.
+:func:`compile` also takes the Python loss function you already wrote, in
+JAX (or Keras 3 ``keras.ops``), TensorFlow/tf.keras or PyTorch: lossc traces
+it with its own framework, translates the graph into a ``.loss`` program
+(:attr:`Loss.source`) and shows every diagnostic over the line of your file
+it came from::
+
+    >>> def focal(y_true, y_pred):
+    ...     return jnp.mean(-y_true * (1 - y_pred) ** 2 * jnp.log(y_pred))
+    >>> lossc.compile(focal, inputs={"y_true": "{0, 1}", "y_pred": "sigmoid"}).check()
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from . import _lossc
 
 __all__ = [
     "compile",
+    "import_function",
     "Loss",
     "Diagnostic",
     "Diagnostics",
@@ -120,10 +127,12 @@ class Fix:
 class Diagnostic:
     """One finding of the compiler or the analyzer.
 
-    ``code`` is the stable kebab-case name (``"log-of-zero"``, ...),
-    ``severity`` ``"error"``, ``"warning"`` or ``"note"``; ``line`` and
-    ``column`` (1-based) locate the primary span, ``span`` is its byte range
-    in the text. A witness (an input point where the hazard happens) is part
+    ``code`` is the stable kebab-case name (``"log-domain"``, ...),
+    ``severity`` ``"error"``, ``"warning"`` or ``"note"``; ``file``,
+    ``line`` and ``column`` (1-based) locate the primary span, ``span`` is its
+    byte range in that file's text. For a loss imported from Python that is
+    the line of your Python file the finding is about; ``loss_span`` is
+    always the byte range in :attr:`Loss.source` (which ``fix`` edits). A witness (an input point where the hazard happens) is part
     of ``message`` when the analyzer found one. ``str()`` is the text
     ``lossc check`` prints; in a notebook it renders as HTML.
     """
@@ -142,6 +151,7 @@ class Diagnostic:
     help: Optional[str]
     fix: Optional[Fix]
     rendered: str = field(repr=False)
+    loss_span: Tuple[int, int] = (0, 0)
 
     @classmethod
     def _from_native(cls, d: Mapping[str, Any]) -> "Diagnostic":
@@ -161,6 +171,7 @@ class Diagnostic:
             help=d["help"],
             fix=None if fix is None else Fix(tuple(fix["span"]), fix["replacement"], fix["original"]),  # type: ignore[arg-type]
             rendered=d["rendered"],
+            loss_span=tuple(d["loss_span"]),  # type: ignore[arg-type]
         )
 
     @property
@@ -240,11 +251,6 @@ def _native_call(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 def _load_source(source: Any) -> Tuple[str, str]:
     """(text, name) of a ``.loss`` source: a path, ``.loss`` text or a formula."""
-    if callable(source):
-        raise TypeError(
-            "lossc.compile: importing a Python function is not in this version of lossc; "
-            "pass the loss as .loss text (e.g. \"mean(square(y_true - y_pred))\") or a path to a .loss file"
-        )
     if isinstance(source, os.PathLike):
         path = os.fspath(source)
         if isinstance(path, bytes):
@@ -334,8 +340,10 @@ def compile(
     dtype: str = "float32",
     loss: Optional[str] = None,
     wrt: Union[None, str, Sequence[str]] = None,
+    shapes: Optional[Mapping[str, Any]] = None,
+    framework: Optional[str] = None,
 ) -> "Loss":
-    """Compiles a loss written in the ``.loss`` language.
+    """Compiles a loss: ``.loss`` text, a ``.loss`` file, or a Python function.
 
     ``source`` is ``.loss`` text (``"input y_pred: [0, 1]\\nloss nll = mean(-log(y_pred))"``),
     a one-line formula over ``y_true`` and ``y_pred`` (``"mean(square(y_true - y_pred))"``,
@@ -354,13 +362,30 @@ def compile(
     name (default: the first); ``wrt`` the variables of gradients (default:
     the program's ``wrt``, else ``y_pred``).
 
+    ``source`` may also be a Python function ``f(y_true, y_pred, ...)``
+    written with JAX (``jax.numpy``, ``optax``, Keras 3 ``keras.ops`` on the
+    JAX backend), TensorFlow (``tf.*``, tf.keras's ``K.*``) or PyTorch
+    (``torch``, ``torch.nn.functional``). lossc traces it with that framework
+    (``framework="jax"``, ``"tf"`` or ``"torch"``; by default the one its code
+    refers to) and translates the graph into a ``.loss`` program, shown by
+    :attr:`Loss.source`. Its inputs are its parameters without a default;
+    ``inputs`` gives their domains (an input without one is ``real``),
+    ``shapes`` their shapes (``"[N, 10]"``, ``("N", 10)`` or an example
+    array whose first axis is the batch; default ``[N]``). Diagnostics point
+    at the lines of your Python file. An operation lossc cannot translate
+    raises :class:`LossError` naming it and your line.
+
     Raises :class:`LossError` (with ``.diagnostics``) when the program has
-    errors, ``TypeError`` for a Python callable (importing Python functions
-    is not in this version), ``ValueError`` for a bad domain, dtype or name.
+    errors or a function cannot be imported, ``ValueError`` for a bad
+    domain, shape, dtype or name, ``TypeError`` for a source of another kind.
     """
-    text, name = _load_source(source)
     dtype_name = _dtype(dtype)
     overrides = _domains(inputs)
+    if callable(source) and not isinstance(source, (str, os.PathLike)):
+        return _compile_function(source, overrides, shapes, dtype_name, framework, loss, _names(wrt, "wrt"))
+    if shapes is not None or framework is not None:
+        raise TypeError("lossc.compile: shapes= and framework= are for Python functions; a .loss program declares its shapes")
+    text, name = _load_source(source)
     if overrides:
         original = None
         try:
@@ -380,16 +405,81 @@ def compile(
     return Loss(program, dtype_name, loss, _names(wrt, "wrt"))
 
 
+def import_function(
+    fn: Callable[..., Any],
+    *,
+    inputs: Optional[Mapping[str, str]] = None,
+    shapes: Optional[Mapping[str, Any]] = None,
+    dtype: str = "float32",
+    framework: Optional[str] = None,
+    wrt: Union[None, str, Sequence[str]] = None,
+) -> Tuple[str, str]:
+    """The ``.loss`` program a Python function translates to, and the name
+    diagnostics give it (``losses.py::focal``): what :func:`compile` compiles
+    and ``lossc import`` prints. Each statement's comment names its Python
+    line. Arguments as for :func:`compile`."""
+    imported = _trace(fn, _domains(inputs), shapes, _dtype(dtype), framework, _names(wrt, "wrt"))
+    return imported.text, imported.name
+
+
+def _trace(fn: Any, overrides: List[Tuple[str, str]], shapes: Optional[Mapping[str, Any]], dtype_name: str,
+           framework: Optional[str], wrt: List[str]) -> Any:
+    from . import _import
+
+    try:
+        return _import.import_function(
+            fn, domains=dict(overrides), shapes=shapes, dtype=dtype_name, framework=framework, wrt=wrt
+        )
+    except _import.ImportFailure as failure:
+        raise LossError(str(failure)) from None
+    except (TypeError, ValueError):
+        raise
+    except Exception as error:  # the user's function failed while tracing
+        raise LossError(_tracing_error(fn, error)) from error
+
+
+def _tracing_error(fn: Any, error: BaseException) -> str:
+    """``tracing `f` raised ...``, at the innermost line of the user's code."""
+    import traceback
+
+    from ._import._program import _internal_roots, _is_internal
+
+    roots = _internal_roots()
+    where = ""
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if frame.filename and not _is_internal(frame.filename, roots):
+            code = (frame.line or "").strip()
+            where = f" at {os.path.relpath(frame.filename) if not os.path.relpath(frame.filename).startswith('..') else frame.filename}:{frame.lineno}"
+            where += f": `{code}`" if code else ""
+            break
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"tracing `{name}` failed{where}: {type(error).__name__}{': ' + message if message else ''}"
+
+
+def _compile_function(fn: Any, overrides: List[Tuple[str, str]], shapes: Optional[Mapping[str, Any]],
+                      dtype_name: str, framework: Optional[str], loss: Optional[str], wrt: List[str]) -> "Loss":
+    imported = _trace(fn, overrides, shapes, dtype_name, framework, wrt)
+    program = _native_call(_lossc.compile, imported.text, imported.name, imported.source_map)
+    compiled = Loss(program, dtype_name, loss, [])
+    compiled.framework = imported.framework
+    return compiled
+
+
 class Loss:
     """A compiled ``.loss`` program; made by :func:`compile`.
 
-    ``source`` is the text compiled (with the domains ``inputs=`` gave),
-    ``name`` the file name diagnostics show (``<formula>`` or ``<string>``
-    for text), ``dtype`` the float type of analysis and evaluation.
+    ``source`` is the text compiled (with the domains ``inputs=`` gave; for
+    a Python function, the program it was translated to), ``name`` the name
+    diagnostics show (the file, ``<formula>`` or ``<string>``; for a Python
+    function ``file.py::function``), ``dtype`` the float type of analysis
+    and evaluation, ``framework`` the framework a Python function was traced
+    with (``None`` for ``.loss`` sources).
     """
 
     def __init__(self, program: Any, dtype: str, loss: Optional[str], wrt: List[str]) -> None:
         self._program = program
+        self.framework: Optional[str] = None
         self.dtype: str = dtype
         self._loss = loss
         self._wrt = wrt
