@@ -98,6 +98,41 @@ pub enum Command {
     /// Show or empty the cache of generated code (`--jit`): `dir`, `info`, `clean`.
     #[command(long_about = crate::cache::LONG_ABOUT, after_help = crate::cache::EXAMPLES)]
     Cache(crate::cache::CacheArgs),
+    /// Print the .loss program a Python loss function translates to (the Python package's `lossc`).
+    #[command(long_about = IMPORT_LONG_ABOUT, after_help = IMPORT_EXAMPLES)]
+    Import(ImportArgs),
+}
+
+const IMPORT_LONG_ABOUT: &str = "\
+Print the .loss program a Python loss function translates to.
+
+`lossc import losses.py::my_loss` traces the function with its framework
+(JAX or Keras 3 `keras.ops`, TensorFlow or tf.keras, PyTorch) and prints the
+program lossc checks, with a comment per statement naming the Python line it
+came from. Every command that reads a .loss FILE also takes
+`losses.py::my_loss`, with `--input NAME=DOMAIN` (or `--domain`),
+`--shape NAME=SHAPE` and `--framework jax|tf|torch`.
+
+Reading Python needs Python: these work in the `lossc` command that the
+Python package installs (`pip install lossc`). The `lossc` binary built with
+cargo reads .loss files only and says so. See docs/python.md.";
+
+const IMPORT_EXAMPLES: &str = "\
+Examples:
+  lossc import losses.py::custom_loss --input y_true='{0, 1}' --input y_pred=sigmoid
+  lossc check losses.py::custom_loss --input y_pred=sigmoid
+  lossc import train.py::focal --framework torch --shape input='[N, 10]'";
+
+/// `lossc import FILE.py::NAME [OPTIONS]`: handled by the Python package's
+/// `lossc`; this binary only explains that.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The function, as `FILE.py::NAME`.
+    #[arg(value_name = "FILE.py::NAME")]
+    pub target: String,
+    /// `--input NAME=DOMAIN`, `--shape NAME=SHAPE`, `--framework jax|tf|torch`, `--dtype f32|f64`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "OPTIONS")]
+    pub options: Vec<String>,
 }
 
 /// Options that choose what is analysed and how: shared by the commands that

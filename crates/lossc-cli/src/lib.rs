@@ -161,6 +161,11 @@ pub fn execute(cli: &Cli, stdout: &mut dyn WriteColor, stderr: &mut dyn WriteCol
         Command::Completions(args) => completions::run_completions(args, stdout),
         Command::Man(args) => completions::run_man(args, stdout),
         Command::Cache(args) => cache::run(args, stdout),
+        Command::Import(args) => Err(CliError::new(format!(
+            "`lossc import {}` reads a Python function, and this `lossc` reads .loss files only: use the `lossc` \
+             command of the Python package (`pip install lossc`), which imports Python losses",
+            args.target
+        ))),
     }
 }
 
