@@ -28,7 +28,7 @@ pub enum OpenError {
 
 impl OpenError {
     /// The reason as the end of a message, after the file's name:
-    /// `` `x` is not a regular file (a FIFO) ``.
+    /// `` `x` is not a regular file (a named pipe) ``.
     pub fn describe(&self) -> String {
         match self {
             OpenError::Io(error) => format!("cannot be read: {error}"),
@@ -104,13 +104,16 @@ fn open_nonblocking(path: &Path) -> io::Result<File> {
     File::open(path)
 }
 
+/// What a path that is not a regular file is, for messages: `a directory`,
+/// `a named pipe (FIFO)`, `a character device`, ... The one wording of every
+/// reader and writer.
 #[cfg(unix)]
-fn kind_of(file_type: &fs::FileType) -> &'static str {
+pub fn kind_of(file_type: &fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     if file_type.is_dir() {
         "a directory"
     } else if file_type.is_fifo() {
-        "a FIFO"
+        "a named pipe"
     } else if file_type.is_char_device() {
         "a character device"
     } else if file_type.is_block_device() {
@@ -118,16 +121,17 @@ fn kind_of(file_type: &fs::FileType) -> &'static str {
     } else if file_type.is_socket() {
         "a socket"
     } else {
-        "not a file"
+        "not a regular file"
     }
 }
 
+/// What a path that is not a regular file is, for messages.
 #[cfg(not(unix))]
-fn kind_of(file_type: &fs::FileType) -> &'static str {
+pub fn kind_of(file_type: &fs::FileType) -> &'static str {
     if file_type.is_dir() {
         "a directory"
     } else {
-        "not a file"
+        "not a regular file"
     }
 }
 

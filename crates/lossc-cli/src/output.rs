@@ -321,29 +321,9 @@ fn refusal(metadata: &fs::Metadata) -> String {
     let what = if metadata.is_dir() {
         return "it is a directory".to_string();
     } else {
-        kind_name(metadata)
+        crate::input_file::kind_of(&metadata.file_type())
     };
     format!("it is {what}; lossc writes regular files and character devices such as /dev/null")
-}
-
-#[cfg(unix)]
-fn kind_name(metadata: &fs::Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    let kind = metadata.file_type();
-    if kind.is_fifo() {
-        "a named pipe (FIFO)"
-    } else if kind.is_socket() {
-        "a socket"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else {
-        "not a regular file"
-    }
-}
-
-#[cfg(not(unix))]
-fn kind_name(_: &fs::Metadata) -> &'static str {
-    "not a regular file"
 }
 
 /// Opens a character device for writing, without waiting (should it have

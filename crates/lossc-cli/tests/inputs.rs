@@ -120,19 +120,19 @@ fn a_fifo_as_the_source_or_as_data_never_blocks() {
     for fifo in [&source, &npy, &csv] {
         mkfifo(fifo);
     }
-    refused(&["check", path_text(&source)], "is not a regular file (a FIFO)");
+    refused(&["check", path_text(&source)], "is not a regular file (a named pipe)");
     let mse = example("mse");
     for data in [&npy, &csv] {
         let input = format!("y_pred={}", path_text(data));
         let message = refused(
             &["eval", &mse, "--input", "y_true=[1]", "--input", &input],
-            "is not a regular file (a FIFO)",
+            "is not a regular file (a named pipe)",
         );
         assert!(message.contains("input `y_pred`"), "{message}");
     }
     let data = format!("--data={}", path_text(&npy));
     let labels = format!("--labels={}", path_text(&npy));
-    refused(&["fit", &mse, &data, &labels], "is not a regular file (a FIFO)");
+    refused(&["fit", &mse, &data, &labels], "is not a regular file (a named pipe)");
 }
 
 #[test]
