@@ -116,9 +116,17 @@ impl JitMode {
         if self == JitMode::Off {
             return Ok((0, None));
         }
-        let result = lossc_jit::Jit::from_env().and_then(|jit| jit.attach::<T>(prepared));
+        let mut rebuilt = None;
+        let result = lossc_jit::Jit::from_env().and_then(|jit| jit.attach_noting::<T>(prepared, &mut rebuilt));
         match (result, self) {
-            (Ok(passes), _) => Ok((passes, None)),
+            (Ok(passes), _) => Ok((
+                passes,
+                rebuilt.map(|why| {
+                    format!(
+                        "note: a cached library of generated code failed its check ({why}); lossc compiled it again"
+                    )
+                }),
+            )),
             (Err(error), JitMode::Auto) => Ok((0, Some(format!("note: running interpreted (--jit auto): {error}")))),
             (Err(error), _) => Err(CliError::new(format!("--jit on: {error}"))),
         }

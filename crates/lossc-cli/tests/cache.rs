@@ -155,6 +155,12 @@ fn a_library_copied_over_another_s_name_gives_the_right_numbers() {
 
     let on = eval("mae", "on", Some(cache.path()));
     assert!(on.status.success(), "{}", stderr(&on));
+    // Not silently: the user hears why it compiled again.
+    assert!(
+        stderr(&on).contains("failed its check") && stderr(&on).contains("compiled it again"),
+        "{}",
+        stderr(&on)
+    );
     assert_eq!(
         stdout(&on),
         stdout(&eval("mae", "off", None)),

@@ -279,7 +279,14 @@ pub(crate) fn io_error(path: &Path) -> impl FnOnce(io::Error) -> JitError + use<
 /// The library of `key` if its entry passes every check (it is then marked
 /// as just used); `None` if there is none. An entry that fails a check is
 /// removed, so the caller compiles it again.
+#[cfg(test)]
 pub(crate) fn find(dir: &Path, key: &str) -> Result<Option<PathBuf>, JitError> {
+    find_noting(dir, key, &mut None)
+}
+
+/// [`find`], also saying in `rejected` why an entry that was there was
+/// removed (its check failed), so that the caller can tell the user.
+pub(crate) fn find_noting(dir: &Path, key: &str, rejected: &mut Option<String>) -> Result<Option<PathBuf>, JitError> {
     let entry = dir.join(entry_name(key));
     match fs::symlink_metadata(&entry) {
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -291,8 +298,9 @@ pub(crate) fn find(dir: &Path, key: &str) -> Result<Option<PathBuf>, JitError> {
             mark_used(&library);
             Ok(Some(library))
         }
-        Err(_) => {
+        Err(why) => {
             remove(&entry)?;
+            *rejected = Some(why);
             Ok(None)
         }
     }

@@ -210,10 +210,21 @@ impl Jit {
     /// passes of `prepared` in `T`. Returns how many passes run generated
     /// code (0: none can be fused; the kernel stays interpreted).
     pub fn attach<T: Real>(&self, prepared: &mut Prepared<'_, '_>) -> Result<usize, JitError> {
+        self.attach_noting::<T>(prepared, &mut None)
+    }
+
+    /// [`Jit::attach`], also saying in `rebuilt` why a cached library was
+    /// compiled again (it was there but failed its check: changed bytes, a
+    /// wrong owner or mode), so that the caller can tell the user.
+    pub fn attach_noting<T: Real>(
+        &self,
+        prepared: &mut Prepared<'_, '_>,
+        rebuilt: &mut Option<String>,
+    ) -> Result<usize, JitError> {
         let Some(generated) = prepared.generate::<T>() else {
             return Ok(0);
         };
-        let mut path = self.library(&generated.source)?;
+        let mut path = self.library_noting(&generated.source, rebuilt)?;
         let library = match load(&path) {
             Ok(library) => library,
             // Evicted by another process between the check and the load:
@@ -247,9 +258,15 @@ impl Jit {
     /// The compiled library of `source`, checked and ready to load: from the
     /// cache, or compiled now (then the cache is evicted down to its size).
     pub fn library(&self, source: &str) -> Result<PathBuf, JitError> {
+        self.library_noting(source, &mut None)
+    }
+
+    /// [`Jit::library`], saying in `rebuilt` why a cached library that was
+    /// there was removed and compiled again.
+    pub fn library_noting(&self, source: &str, rebuilt: &mut Option<String>) -> Result<PathBuf, JitError> {
         let key = self.key(source);
         let dir = &self.cache.dir;
-        if let Some(library) = cache::find(dir, &key)? {
+        if let Some(library) = cache::find_noting(dir, &key, rebuilt)? {
             return Ok(library);
         }
         let entry = self.compile(&key, source)?;
