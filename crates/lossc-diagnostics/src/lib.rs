@@ -156,6 +156,10 @@ codes! {
     /// The analysis reached its work limit on a deeply nested program and
     /// finished with coarser (still sound) intervals.
     AnalysisLimit = "analysis-limit",
+    /// An input declared without a domain (`input x [N]`): the analysis
+    /// assumed any real number, and names the domain that would remove
+    /// findings, if one does.
+    AssumedDomain = "assumed-domain",
 }
 
 impl fmt::Display for Code {
@@ -306,7 +310,7 @@ mod tests {
         for &code in Code::ALL {
             assert_eq!(Code::from_name(code.as_str()), Some(code));
         }
-        assert_eq!(Code::ALL.len(), 28);
+        assert_eq!(Code::ALL.len(), 29);
     }
 
     #[test]

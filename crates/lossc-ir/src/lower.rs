@@ -282,6 +282,7 @@ impl<'a> Lowerer<'a> {
                     shape,
                     span,
                     implicit: true,
+                    domain_stated: false,
                 });
             }
         }
@@ -289,6 +290,7 @@ impl<'a> Lowerer<'a> {
         for statement in &ast.statements {
             match &statement.kind {
                 StatementKind::Input { name, domain, shape } => {
+                    let domain_stated = domain.kind != DomainKind::Unstated;
                     let domain = self.domain(domain);
                     let shape = match shape {
                         None => self.default_shape(name.span),
@@ -315,6 +317,7 @@ impl<'a> Lowerer<'a> {
                         shape,
                         span: statement.span,
                         implicit: false,
+                        domain_stated,
                     });
                 }
                 StatementKind::Param { name, value } | StatementKind::Const { name, value } => {
@@ -486,7 +489,7 @@ impl<'a> Lowerer<'a> {
 
     fn domain(&mut self, domain: &ast::Domain) -> Option<Domain> {
         Some(match &domain.kind {
-            DomainKind::Real => Domain::Real,
+            DomainKind::Real | DomainKind::Unstated => Domain::Real,
             DomainKind::Set(values) => {
                 if values.iter().any(|v| !v.is_finite()) {
                     self.diagnostics.push(

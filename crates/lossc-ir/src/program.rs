@@ -57,6 +57,9 @@ pub struct Input {
     pub span: Span,
     /// Used without a declaration (`real [N]`).
     pub implicit: bool,
+    /// Whether the program states the domain (`input x: [0, 1]`); not for an
+    /// implicit input or `input x [N]`, whose domain `real` is assumed.
+    pub domain_stated: bool,
 }
 
 /// A number or a vector, the value of a `param` or `const`.

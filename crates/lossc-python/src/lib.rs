@@ -494,24 +494,28 @@ fn with_domains(text: &str, overrides: Vec<(String, String)>) -> PyResult<String
         let Ok(ast) = lossc_syntax::parse(text) else {
             return Ok(text.to_string());
         };
-        let mut replacements: Vec<(lossc::Span, &str)> = Vec::new();
+        let mut replacements: Vec<(lossc::Span, String)> = Vec::new();
         let mut appended = String::new();
         for (name, domain) in &overrides {
             let declared = ast.statements.iter().find_map(|statement| match &statement.kind {
                 lossc_syntax::ast::StatementKind::Input {
                     name: ident, domain, ..
-                } if ident.name == *name => Some(domain.span),
+                } if ident.name == *name => Some(domain),
                 _ => None,
             });
             match declared {
-                Some(span) => replacements.push((span, domain.as_str())),
+                // `input x [N]`: the domain goes after the name, with its colon.
+                Some(stated) if stated.kind == lossc_syntax::ast::DomainKind::Unstated => {
+                    replacements.push((stated.span, format!(": {domain}")))
+                }
+                Some(stated) => replacements.push((stated.span, domain.clone())),
                 None => appended.push_str(&format!("\ninput {name}: {domain}")),
             }
         }
         replacements.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
         let mut text = text.to_string();
         for (span, domain) in replacements {
-            text.replace_range(span.start..span.end, domain);
+            text.replace_range(span.start..span.end, &domain);
         }
         if !appended.is_empty() {
             text.push('\n');
@@ -544,6 +548,11 @@ fn check_domain(name: &str, domain: &str) -> PyResult<()> {
     let ast = lossc_syntax::parse(&declaration).map_err(|_| bad())?;
     match ast.statements.as_slice() {
         [statement] => match &statement.kind {
+            lossc_syntax::ast::StatementKind::Input { domain, .. }
+                if domain.kind == lossc_syntax::ast::DomainKind::Unstated =>
+            {
+                Err(bad())
+            }
             lossc_syntax::ast::StatementKind::Input { shape: None, .. } => Ok(()),
             lossc_syntax::ast::StatementKind::Input { shape: Some(_), .. } => Err(PyValueError::new_err(format!(
                 "inputs: {domain:?} for `{name}` gives a shape; give the domain alone (the shape stays as the program declares it)"

@@ -23,7 +23,8 @@ pub struct Statement {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatementKind {
-    /// `input NAME: DOMAIN [SHAPE]`
+    /// `input NAME: DOMAIN [SHAPE]`, or `input NAME [SHAPE]` with no domain
+    /// stated ([`DomainKind::Unstated`]).
     Input {
         name: Ident,
         domain: Domain,
@@ -59,6 +60,9 @@ pub struct Domain {
 #[derive(Debug, Clone, PartialEq)]
 pub enum DomainKind {
     Real,
+    /// No domain written (`input x [N]`): any real number, and `check` says
+    /// it assumed so. The span is empty, just after the name.
+    Unstated,
     /// An interval; infinite ends are always open.
     Interval {
         lo: Bound,

@@ -183,8 +183,26 @@ impl Cx<'_> {
         Ok(match rule {
             Rule::input_stmt => {
                 let name = self.ident(inner.next().expect("input name"));
-                let domain = self.domain(inner.next().expect("input domain"))?;
-                let shape = inner.next().map(|p| self.shape(p)).transpose()?;
+                let unstated = Domain {
+                    kind: DomainKind::Unstated,
+                    span: Span::new(name.span.end, name.span.end),
+                };
+                let (domain, shape) = match inner.next() {
+                    None => (unstated, None),
+                    Some(shape) if shape.as_rule() == Rule::shape => {
+                        let text = shape.as_str().to_string();
+                        let shape = self.shape(shape).map_err(|mut error| {
+                            // `input p [0, 1]`: a domain without its colon.
+                            error.notes.push(format!(
+                                "without a `:` the brackets are a shape; for the domain {text}, write `input {}: {text}`",
+                                name.name
+                            ));
+                            error
+                        })?;
+                        (unstated, Some(shape))
+                    }
+                    Some(domain) => (self.domain(domain)?, inner.next().map(|p| self.shape(p)).transpose()?),
+                };
                 StatementKind::Input { name, domain, shape }
             }
             Rule::param_stmt | Rule::const_stmt => {

@@ -1072,7 +1072,6 @@ fn other_errors_name_what_was_expected() {
 
     // Missing punctuation is reported where it is missing, by name.
     for (src, message, at) in [
-        ("input x [N]", "expected `:`, found `[`", 8),
         ("let x 1", "expected `=`, found `1`", 6),
         ("param gamma 2", "expected `=`, found `2`", 12),
         ("loss mse mean(y_pred)", "expected `=`, found `mean`", 9),

@@ -690,11 +690,112 @@ impl Checker {
         found.sort_by_key(|d| std::cmp::Reverse(d.severity));
         let mut seen = std::collections::HashSet::new();
         found.retain(|d| seen.insert((d.code, d.span)));
+        let assumed = assumed_domains(program, options, &found);
         let mut diagnostics = program.warnings.clone();
         diagnostics.extend(found);
+        diagnostics.extend(assumed);
         lossc_diagnostics::sort(&mut diagnostics);
         Ok(diagnostics)
     }
+}
+
+/// The domains tried for an input declared without one, in order of
+/// preference (a probability is what most losses take), each with what it
+/// is for the user.
+const CANDIDATE_DOMAINS: [(&str, &str, [f64; 2], [bool; 2]); 3] = [
+    (
+        "[0, 1]",
+        "a probability, such as a sigmoid output",
+        [0.0, 1.0],
+        [true, true],
+    ),
+    (
+        "[0, inf)",
+        "a non-negative value, such as a relu or softplus output",
+        [0.0, f64::INFINITY],
+        [true, false],
+    ),
+    (
+        "(0, inf)",
+        "a positive value, such as an exp output",
+        [0.0, f64::INFINITY],
+        [false, false],
+    ),
+];
+
+/// One `assumed-domain` note per input declared without a domain
+/// (`input x [N]`), said on the declaration: the analysis took it to be any
+/// real number. When stating one of [`CANDIDATE_DOMAINS`] leaves fewer
+/// errors (then fewer warnings) than `found` has (checked by analysing the
+/// program again with that domain), the note names the one that leaves the
+/// fewest, with both counts.
+fn assumed_domains(program: &Program, options: &CheckOptions, found: &[Diagnostic]) -> Vec<Diagnostic> {
+    let counts = |findings: &[Diagnostic]| {
+        let errors = findings.iter().filter(|d| d.severity == Severity::Error).count();
+        let warnings = findings.iter().filter(|d| d.severity == Severity::Warning).count();
+        (errors, warnings)
+    };
+    let baseline = counts(found);
+    let analysis = lossc_analysis::Options {
+        dtype: options.dtype,
+        loss: options.loss.clone(),
+        wrt: options
+            .wrt
+            .iter()
+            .filter_map(|name| program.vars(&[name.as_str()]).ok())
+            .flatten()
+            .collect(),
+    };
+    let mut notes = Vec::new();
+    for (index, input) in program.ir.inputs.iter().enumerate() {
+        if input.domain_stated || input.implicit {
+            continue;
+        }
+        let mut best: Option<((usize, usize), &str, &str)> = None;
+        if baseline != (0, 0) {
+            for (text, meaning, [lo, hi], [lo_closed, hi_closed]) in CANDIDATE_DOMAINS {
+                let mut ir = program.ir.clone();
+                ir.inputs[index].domain = lossc_ir::Domain::Interval {
+                    lo,
+                    lo_closed,
+                    hi,
+                    hi_closed,
+                };
+                let with = counts(&lossc_analysis::analyze(&ir, &program.source, &analysis));
+                if with < best.map_or(baseline, |(fewest, _, _)| fewest) {
+                    best = Some((with, text, meaning));
+                }
+            }
+        }
+        let name = &input.name;
+        let mut note = Diagnostic::note(
+            Code::AssumedDomain,
+            format!("`{name}` is declared without a domain, so `check` assumed it can be any real number"),
+            input.span,
+        )
+        .with_label("no domain stated");
+        note = match best {
+            Some((with, text, meaning)) => {
+                let tally = |(errors, warnings): (usize, usize)| {
+                    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+                    format!("{} and {}", plural(errors, "error"), plural(warnings, "warning"))
+                };
+                note.with_note(format!(
+                    "as {text} ({meaning}), `check` finds {} instead of {}",
+                    tally(with),
+                    tally(baseline)
+                ))
+                .with_help(format!(
+                    "state the domain `{name}`'s values have: `input {name}: {text}` (in Python, `inputs={{\"{name}\": \"{text}\"}}`)"
+                ))
+            }
+            None => note.with_help(format!(
+                "state the domain `{name}`'s values have (`input {name}: [0, 1]`, `{{0, 1}}`, `real`, ...): the analysis is only as precise as the domains"
+            )),
+        };
+        notes.push(note);
+    }
+    notes
 }
 
 /// The program with `loss` as its only result and only the nodes it
@@ -841,6 +942,115 @@ fn fast_evaluation<T: lossc_kernel::Real>(
 mod tests {
     use super::*;
     use ndarray::IxDyn;
+
+    fn assumed(source: &str) -> Vec<Diagnostic> {
+        compile(source)
+            .unwrap()
+            .check(&CheckOptions::default())
+            .into_iter()
+            .filter(|d| d.code == Code::AssumedDomain)
+            .collect()
+    }
+
+    /// An input without a domain gets one note, naming the candidate that
+    /// removes the most findings when one does: `log(y_pred + 1e-8)` is
+    /// fine on [0, 1]; `sqrt(y_pred)` needs (0, inf); `square` needs none.
+    #[test]
+    fn an_input_without_a_domain_is_noted_with_the_domain_that_helps() {
+        let plus_eps = assumed("input y_true: {0, 1}\ninput y_pred [N]\nloss ce = mean(-log(y_pred + 1e-8) * y_true)");
+        let [note] = plus_eps.as_slice() else {
+            panic!("{plus_eps:?}")
+        };
+        assert_eq!(note.severity, Severity::Note);
+        assert!(
+            note.notes[0].starts_with("as [0, 1] (a probability"),
+            "{:?}",
+            note.notes
+        );
+        assert!(note.help.as_deref().unwrap().contains("input y_pred: [0, 1]"));
+
+        // sqrt: its gradient is infinite at 0, so [0, 1] and [0, inf) leave an error.
+        let root = assumed("input y_pred\nloss = mean(sqrt(y_pred))");
+        let [note] = root.as_slice() else { panic!("{root:?}") };
+        assert!(note.notes[0].starts_with("as (0, inf)"), "{:?}", note.notes);
+
+        let square = assumed("input y_true [N]\ninput y_pred [N]\nloss = mean(square(y_true - y_pred))");
+        assert_eq!(square.len(), 2, "{square:?}");
+        assert!(
+            square
+                .iter()
+                .all(|d| d.notes.is_empty() && d.help.as_deref().unwrap().contains("[0, 1]"))
+        );
+
+        // A stated domain, `real` included, or an implicit input: no note.
+        assert!(assumed("input y_pred: real\nloss = mean(-log(y_pred))").is_empty());
+        assert!(assumed("input y_pred [N]\nloss = mean(-log(y_pred + 1e-8))")[0].notes[0].contains("finds 0 errors"));
+        assert!(assumed("loss = mean(-log(y_pred))").is_empty());
+    }
+
+    /// `input x [SHAPE]` and `input x` declare an input without a domain;
+    /// brackets after a name without a colon are a shape, and a domain
+    /// written there is an error that shows the colon.
+    #[test]
+    fn an_input_can_be_declared_without_a_domain() {
+        let program = compile("input x [N, 3]\ninput w\nloss = mean(sum(x, axis=-1) * w)").unwrap();
+        let [x, w] = program.ir.inputs.as_slice() else { panic!() };
+        assert_eq!(
+            (x.domain.clone(), x.domain_stated, x.implicit),
+            (lossc_ir::Domain::Real, false, false)
+        );
+        assert_eq!(program.ir.shape_string(&x.shape), "[N, 3]");
+        assert_eq!(program.ir.shape_string(&w.shape), "[N]");
+        assert!(!w.domain_stated);
+        let stated = compile("input x: real [N]\nloss = mean(x)").unwrap();
+        assert!(stated.ir.inputs[0].domain_stated);
+        let Err(Error::Invalid(errors)) = compile("input p [0, 1]\nloss = mean(p)") else {
+            panic!("a domain without its colon is an error")
+        };
+        assert!(
+            errors[0].notes.iter().any(|n| n.contains("write `input p: [0, 1]`")),
+            "{errors:?}"
+        );
+    }
+
+    /// The suggestion is checked, not guessed: with the named domain stated,
+    /// the program has that many fewer errors and warnings.
+    #[test]
+    fn the_named_domain_removes_what_the_note_says() {
+        let unstated = "input y_pred [N]\nloss = mean(-log(y_pred + 1e-8) + sqrt(y_pred))";
+        let [note] = assumed(unstated).try_into().unwrap();
+        let serious = |source: &str| {
+            compile(source)
+                .unwrap()
+                .check(&CheckOptions::default())
+                .iter()
+                .filter(|d| d.severity >= Severity::Warning)
+                .count()
+        };
+        let before = serious(unstated);
+        let stated = unstated.replace("input y_pred [N]", "input y_pred: (0, inf)");
+        assert!(note.notes[0].starts_with("as (0, inf)"), "{:?}", note.notes);
+        let counts = |source: &str| {
+            let found = compile(source).unwrap().check(&CheckOptions::default());
+            let errors = found.iter().filter(|d| d.severity == Severity::Error).count();
+            let warnings = found.iter().filter(|d| d.severity == Severity::Warning).count();
+            format!(
+                "{errors} error{} and {warnings} warning{}",
+                if errors == 1 { "" } else { "s" },
+                if warnings == 1 { "" } else { "s" }
+            )
+        };
+        assert!(
+            note.notes[0].ends_with(&format!(
+                "`check` finds {} instead of {}",
+                counts(&stated),
+                counts(unstated)
+            )),
+            "{:?}",
+            note.notes
+        );
+        assert!(serious(&stated) < before);
+    }
 
     /// `def f{i}(a) = f{i-1}(a) + f{i-1}(a)`, 30 levels: 2^30 copies of
     /// `a * 2` if any stage walked the program as a tree.

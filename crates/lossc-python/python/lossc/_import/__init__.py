@@ -54,12 +54,13 @@ _INTEGER_DOMAIN = re.compile(r"^\{\s*-?\d+\s*(\.\.\s*-?\d+\s*|(,\s*-?\d+\s*)*)\}
 @dataclass(frozen=True)
 class Param:
     """An input of the traced function: its name in the function, its
-    domain in the language, its shape (names are symbolic dimensions), and
+    domain in the language (``None`` when none was given: the analysis then
+    assumes any real number and says so), its shape (names are symbolic dimensions), and
     whether its values are integers (a domain such as ``{0..9}``, traced as
     int32 labels)."""
 
     name: str
-    domain: str
+    domain: Optional[str]  # None: no domain given (the program says `input x [N]`)
     dims: Tuple[Union[str, int], ...]
     integer: bool
 
@@ -255,13 +256,13 @@ def import_function(
             )
     params = []
     for name in names:
-        domain = domains.get(name, "real")
+        domain = domains.get(name)
         params.append(
             Param(
                 name=name,
                 domain=domain,
                 dims=_dims(name, (shapes or {}).get(name)),
-                integer=bool(_INTEGER_DOMAIN.match(domain.strip())),
+                integer=domain is not None and bool(_INTEGER_DOMAIN.match(domain.strip())),
             )
         )
     if framework is None:

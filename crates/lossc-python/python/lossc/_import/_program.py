@@ -189,7 +189,7 @@ class Builder:
         self.fn_file: Optional[str] = os.path.abspath(code.co_filename) if code is not None else None
         self.fn_line: Optional[int] = code.co_firstlineno if code is not None else None
         self._values: List[Value] = []
-        self._inputs: List[Tuple[Value, str, Tuple[Union[str, int], ...]]] = []
+        self._inputs: List[Tuple[Value, Optional[str], Tuple[Union[str, int], ...]]] = []
         self._losses: List[Tuple[str, Value, Optional[Origin]]] = []
         self._wrt: List[str] = []
         self._consts: Dict[Tuple[str, str], Value] = {}
@@ -227,8 +227,9 @@ class Builder:
         self._values.append(value)
         return value
 
-    def input(self, name: str, domain: str, dims: Sequence[Union[str, int]]) -> Value:
-        """Declares an input (a parameter of the traced function)."""
+    def input(self, name: str, domain: Optional[str], dims: Sequence[Union[str, int]]) -> Value:
+        """Declares an input (a parameter of the traced function); ``domain``
+        ``None`` declares it without one (``input x [N]``)."""
         value = self._new("input", name, (), (), None, _ATOM)
         self._inputs.append((value, domain, tuple(dims)))
         return value
@@ -535,7 +536,8 @@ class _Printer:
         for value, domain, dims in b._inputs:
             start = self.length
             shape = "[" + ", ".join(str(d) for d in dims) + "]"
-            self.write(f"input {self.names[value.index]}: {domain} {shape}")
+            stated = f": {domain}" if domain is not None else ""
+            self.write(f"input {self.names[value.index]}{stated} {shape}")
             if fallback is not None:
                 self.origins.append((start, self.length, *fallback))
             self.write("\n")
