@@ -21,8 +21,10 @@ the inline patterns of ``logsumexp`` and ``softmax`` (their
 
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+import sys
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -45,7 +47,7 @@ class _V:
     (right-aligned, broadcastable to ``shape``), ``kind`` ``"float"``,
     ``"int"`` or ``"bool"``, ``const`` the NumPy value of a constant."""
 
-    __slots__ = ("value", "shape", "eshape", "kind", "const")
+    __slots__ = ("value", "shape", "eshape", "kind", "const", "meta")
 
     def __init__(self, value: Optional[Value], shape: Tuple[Dim, ...], eshape: Tuple[Dim, ...], kind: str,
                  const: Optional[np.ndarray] = None) -> None:
@@ -54,6 +56,8 @@ class _V:
         self.eshape = eshape
         self.kind = kind
         self.const = const
+        # ("sum", operand, axis, dims): a sum over those dims; ("dims", dims): their product as a number.
+        self.meta: Optional[Tuple[Any, ...]] = None
 
 
 def _kind(dtype: Any) -> str:
@@ -343,6 +347,15 @@ class _Translator:
             x = float_operand(ins[0])
             value = b.call("square", x, origin=origin) if y == 2 else b.binary("^", x, b.const(y), origin)
             return elementwise(value, ins)
+        if name == "div" and ins[0].meta and ins[0].meta[0] == "sum" and ins[1].meta and ins[1].meta[0] == "dims" \
+                and sorted(map(str, ins[0].meta[3])) == sorted(map(str, ins[1].meta[1])):
+            _, operand, axis, _ = ins[0].meta
+            value = b.call("mean", operand, origin=origin, axis=axis)
+            return elementwise(value, ins[:1])
+        if name == "mul" and all(v.meta and v.meta[0] == "dims" for v in ins):
+            out = elementwise(b.binary("*", float_operand(ins[0]), float_operand(ins[1]), origin), ins)
+            out[0].meta = ("dims", ins[0].meta[1] + ins[1].meta[1])
+            return out
         if name in _BINARY:
             if kind == "int" and name == "div":
                 raise b.unsupported(name, origin, "integer division")
@@ -390,17 +403,23 @@ class _Translator:
             target = _kind(new)
             if x.kind == "bool" and target != "bool":
                 value = b.call("float", float_operand(x), origin=origin)
-                return elementwise(value, ins, target)
+                out = elementwise(value, ins, target)
+                out[0].meta = ("bool", x)
+                return out
             if target == "bool":
                 raise b.unsupported(name, origin, "a number converted to a boolean")
             if target == "int" and x.kind != "int":
                 raise b.unsupported(name, origin, "a float converted to an integer (truncation)")
             if target == "float" and x.kind == "float" and new.itemsize < np.dtype(self.float_dtype).itemsize:
                 raise b.unsupported(name, origin, f"a conversion to {new.name}, narrower than the traced "
-                                                  f"{np.dtype(self.float_dtype).name}")
+                                                  f"{np.dtype(self.float_dtype).name} (lossc has no rounding "
+                                                  "operation; Keras 3 on JAX computes `ops.mean` in float32 even "
+                                                  "for float64 data: import such a loss with dtype=\"float32\")")
             if x.value is None:
                 return [_V(None, shape, x.eshape, target, x.const.astype(new))]
-            return [_V(x.value, shape, x.eshape, target)]
+            out = _V(x.value, shape, x.eshape, target)
+            out.meta = x.meta
+            return [out]
         if name in ("stop_gradient",) and all(v.value is None for v in ins):
             return ins
         if name in ("copy", "copy_p", "optimization_barrier", "reduce_precision") and name != "reduce_precision":
@@ -409,17 +428,28 @@ class _Translator:
             dim = eqn.params["dim"]
             dims = self.dims((dim,), origin, name)
             value = b.const(dims[0]) if isinstance(dims[0], int) else b.dim(dims[0])
-            return [_V(value, (), (), "int")]
+            out = _V(value, (), (), "int")
+            out.meta = ("dims", dims)
+            return [out]
         if name == "broadcast_in_dim":
             return [self.broadcast(ins[0], shape, tuple(eqn.params["broadcast_dimensions"]), origin, name)]
         if name in ("reshape", "squeeze", "expand_dims"):
             return [self.reshape(ins[0], shape, origin, name)]
+        if name in ("reduce_and", "reduce_or") and ins[0].kind == "bool":
+            # all(b) is min(float(b)) > 0, any(b) is max(float(b)) > 0: exact.
+            x = ins[0]
+            as_float = _V(b.call("float", self.expr(x, origin, name), origin=origin), x.shape, x.eshape, "float")
+            reduced = self.reduce("reduce_min" if name == "reduce_and" else "reduce_max", as_float,
+                                  tuple(eqn.params["axes"]), shape, origin, eqn)
+            return [_V(b.binary(">", reduced.value, b.const(0), origin), shape, reduced.eshape, "bool")]
         if name in ("reduce_sum", "reduce_max", "reduce_min"):
             return [self.reduce(name, ins[0], tuple(eqn.params["axes"]), shape, origin, eqn)]
         if name == "dot_general":
             return [self.dot(eqn, ins, shape, origin)]
         if name == "gather":
             return [self.gather(eqn, ins, shape, origin)]
+        if name == "cond":
+            return self.cond(eqn, ins, origin)
         if name in _CALLS:
             return self.call_eqn(eqn, ins, origin, read)
         if name == "stop_gradient":
@@ -505,14 +535,20 @@ class _Translator:
         e = len(x.eshape)
         real = [a for a in axes if a >= r - e and x.eshape[a - (r - e)] == x.shape[a]]
         lazy = [a for a in axes if a not in real]
+        meta = None
         if real:
+            operand = value
             if len(real) == e:
                 value = self.b.call(fn, value, origin=origin)
+                axis_kw = None
                 eshape: Tuple[Dim, ...] = ()
             else:
                 axis = tuple(a - r for a in real)
-                value = self.b.call(fn, value, origin=origin, axis=axis[0] if len(axis) == 1 else axis)
+                axis_kw = axis[0] if len(axis) == 1 else axis
+                value = self.b.call(fn, value, origin=origin, axis=axis_kw)
                 eshape = tuple(d for k, d in enumerate(x.eshape) if (k + r - e) not in real)
+            if fn == "sum" and not lazy:
+                meta = ("sum", operand, axis_kw, tuple(x.shape[a] for a in real))
         else:
             eshape = x.eshape
         # Lazily broadcast axes: a sum counts each element that many times;
@@ -531,6 +567,7 @@ class _Translator:
                 if d != 1:
                     value = self.b.binary("*", value, self.b.dim(d) if isinstance(d, str) else self.b.const(d), origin)
         out = _V(value, shape, eshape, x.kind)
+        out.meta = meta
         if eshape == shape:
             self.record(value, shape)
         return out
@@ -577,6 +614,32 @@ class _Translator:
         return _V(value, shape, shape, x.kind)
 
     # ---- calls -----------------------------------------------------------
+
+    def cond(self, eqn: Any, ins: List[_V], origin: Optional[Origin]) -> List[_V]:
+        """``lax.cond`` of two branches: ``where(pred, true_branch, false_branch)``
+        (both computed; the gradient of the branch not taken is not used, as
+        in JAX)."""
+        index, *operands = ins
+        branches = eqn.params["branches"]
+        if len(branches) != 2:
+            raise self.b.unsupported("cond", origin, "a switch among more than two branches")
+        if index.meta and index.meta[0] == "bool":
+            pred = self.expr(index.meta[1], origin, "cond")
+        else:
+            pred = self.b.binary("!=", self.expr(index, origin, "cond"), self.b.const(0), origin)
+        on_false = self.run(branches[0], operands, origin)
+        on_true = self.run(branches[1], operands, origin)
+        outs = []
+        for var, f, t in zip(eqn.outvars, on_false, on_true):
+            shape = self.dims(var.aval.shape, origin, "cond")
+            if f.value is t.value and f.value is not None:
+                outs.append(f)
+                continue
+            value = self.b.call("where", pred, self.expr(t, origin, "cond"), self.expr(f, origin, "cond"),
+                                origin=origin)
+            eshape = self.elementwise_shape([index, f, t], shape)
+            outs.append(_V(value, shape, eshape, _kind(var.aval.dtype)))
+        return outs
 
     def call_eqn(self, eqn: Any, ins: List[_V], origin: Optional[Origin], read: Any) -> List[_V]:
         sub = _sub_jaxpr(eqn)
@@ -642,6 +705,18 @@ class _Translator:
                 value = b.call("one_hot", self.full(x, origin, "one_hot"), count, origin=origin)
                 self.record(value, shape)
                 return _V(value, shape, shape, "float")
+        core = [e for e in jaxpr.eqns if e.primitive.name != "convert_element_type"]
+        if fn_name == "clip" and len(ins) == 3 and [e.primitive.name for e in core] == ["max", "min"] \
+                and any(a is jaxpr.invars[0] for a in core[0].invars) \
+                and any(a is core[0].outvars[0] for a in core[1].invars):
+            x, lo, hi = ins
+            value = b.call("clip", self.expr(x, origin, "clip"), self.expr(lo, origin, "clip"),
+                           self.expr(hi, origin, "clip"), origin=origin)
+            shape = self.dims(eqn.outvars[0].aval.shape, origin, "clip")
+            out = _V(value, shape, self.elementwise_shape(ins, shape), "float")
+            if out.eshape == shape:
+                self.record(value, shape)
+            return out
         if fn_name == "norm" and len(ins) == 1 and prims == ["mul", "reduce_sum", "sqrt"]:
             mul = jaxpr.eqns[0]
             if mul.invars[0] is jaxpr.invars[0] and mul.invars[1] is jaxpr.invars[0]:
@@ -700,7 +775,7 @@ def trace(builder: Builder, fn: Any, params: Sequence[Any]) -> None:
     import jax
 
     dtype = np.float64 if builder.dtype == "float64" else np.float32
-    with jax.enable_x64(builder.dtype == "float64"):
+    with jax.enable_x64(builder.dtype == "float64"), _keras_floatx(builder.dtype):
         try:
             specs = _symbolic_inputs(params, dtype)
         except Exception as error:
@@ -733,6 +808,22 @@ def trace(builder: Builder, fn: Any, params: Sequence[Any]) -> None:
         if out.eshape != out.shape:
             value = translator.full(out, out_origin, "result")
         builder.loss(value, origin=out_origin)
+
+
+@contextlib.contextmanager
+def _keras_floatx(dtype: str) -> Iterator[None]:
+    """Keras 3 computes in its ``floatx``: traced in ``dtype`` (restored after)."""
+    keras = sys.modules.get("keras")
+    config = getattr(keras, "config", None)
+    if config is None or not hasattr(config, "floatx"):
+        yield
+        return
+    old = config.floatx()
+    config.set_floatx(dtype)
+    try:
+        yield
+    finally:
+        config.set_floatx(old)
 
 
 def params_batch(params: Sequence[Any]) -> Dim:
