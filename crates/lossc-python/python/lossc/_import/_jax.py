@@ -158,6 +158,20 @@ class _Translator:
         v.eshape = ()
         return v.value
 
+    def fold(self, eqn: Any, ins: List[_V]) -> Optional[List[_V]]:
+        """An operation on constants only, computed by JAX (``None`` when it
+        cannot be: symbolic shapes)."""
+        import jax.numpy as jnp
+
+        try:
+            outs = eqn.primitive.bind(*[jnp.asarray(v.const, dtype=a.aval.dtype) for v, a in zip(ins, eqn.invars)],
+                                      **eqn.params)
+        except Exception:
+            return None
+        if not eqn.primitive.multiple_results:
+            outs = [outs]
+        return [self.const_value(np.asarray(o), _kind(np.asarray(o).dtype)) for o in outs]
+
     def record(self, value: Value, shape: Tuple[Dim, ...]) -> None:
         self.by_shape.setdefault(shape, value)
 
@@ -324,6 +338,10 @@ class _Translator:
             out = self.const_value(array, kind)
             out.shape = shape
             return [out]
+        if ins and all(v.value is None for v in ins) and name not in ("dim_as_value", "iota"):
+            folded = self.fold(eqn, ins)
+            if folded is not None:
+                return folded
 
         def elementwise(value: Value, operands: Sequence[_V], out_kind: str = kind) -> List[_V]:
             eshape = self.elementwise_shape(operands, shape)
@@ -484,6 +502,8 @@ class _Translator:
             axes = tuple(p - R for p in inserted)
             value = self.b.call("expand_dims", value, origin=origin, axis=axes[0] if len(axes) == 1 else axes)
         out = _V(value, shape, tuple(eshape), x.kind)
+        if x.eshape == x.shape and len(shape) == len(x.shape) + 1 and shape[-1] == 1 and shape[:-1] == x.shape:
+            out.meta = ("expanded", x)
         if out.eshape == shape:
             self.record(value, shape)
         return out
@@ -591,7 +611,7 @@ class _Translator:
         x, idx = ins
         dn = eqn.params["dimension_numbers"]
         r = len(x.shape)
-        slice_sizes = tuple(eqn.params["slice_sizes"])
+        slice_sizes = self.dims(eqn.params["slice_sizes"], origin, "gather")
         ok = (idx.value is None and np.size(idx.const) == 1 and len(dn.collapsed_slice_dims) == 1
               and tuple(dn.start_index_map) == tuple(dn.collapsed_slice_dims)
               and not getattr(dn, "operand_batching_dims", ()))
@@ -603,6 +623,8 @@ class _Translator:
             raise self.b.unsupported("gather", origin, "indexing other than one fixed index along one axis "
                                                       "(`x[..., k]` imports as `take`)")
         index = int(np.ravel(idx.const)[0])
+        if x.meta and x.meta[0] == "expanded" and axis == r - 1 and index in (0, -1):
+            return x.meta[1]
         size = x.shape[axis]
         if index < 0 and isinstance(size, int):
             index += size
@@ -717,11 +739,37 @@ class _Translator:
             if out.eshape == shape:
                 self.record(value, shape)
             return out
+        if fn_name == "take_along_axis" and len(ins) == 2:
+            return self.take_along_axis(eqn, ins, origin)
         if fn_name == "norm" and len(ins) == 1 and prims == ["mul", "reduce_sum", "sqrt"]:
             mul = jaxpr.eqns[0]
             if mul.invars[0] is jaxpr.invars[0] and mul.invars[1] is jaxpr.invars[0]:
                 return self.reduce_call("norm", ins[0], tuple(jaxpr.eqns[1].params["axes"]), origin, eqn)
         return None
+
+    def take_along_axis(self, eqn: Any, ins: List[_V], origin: Optional[Origin]) -> Optional[_V]:
+        """``x[i, labels[i]]`` along the last axis (``take_along_axis`` with
+        ``[N, 1]`` integer labels): ``sum(where(one_hot(labels, C) == 1, x, 0),
+        axis=-1)``, exactly the selected element and its gradient."""
+        x, idx = ins
+        shape = self.dims(eqn.outvars[0].aval.shape, origin, "take_along_axis")
+        if len(x.shape) != 2 or idx.kind != "int" or idx.shape != (x.shape[0], 1) or shape != (x.shape[0], 1):
+            return None
+        labels = idx.meta[1] if idx.meta and idx.meta[0] == "expanded" else None
+        if labels is None:
+            return None
+        classes = x.shape[-1]
+        b = self.b
+        count = b.dim(classes) if isinstance(classes, str) else b.const(classes)
+        hot = b.call("one_hot", self.full(labels, origin, "take_along_axis"), count, origin=origin)
+        picked = b.call("sum", b.call("where", b.binary("==", hot, b.const(1), origin),
+                                      self.full(x, origin, "take_along_axis"), b.const(0), origin=origin),
+                        origin=origin, axis=-1)
+        value = b.call("expand_dims", picked, origin=origin, axis=-1)
+        out = _V(value, shape, shape, "float")
+        out.meta = ("expanded", _V(picked, shape[:-1], shape[:-1], "float"))
+        self.record(value, shape)
+        return out
 
     def same_shape(self, value: Value, x: _V) -> _V:
         if x.eshape == x.shape:
