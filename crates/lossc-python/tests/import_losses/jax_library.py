@@ -182,6 +182,10 @@ def dice_loss(y_true, y_pred):
     return optax.losses.dice_loss(y_pred, y_true)
 
 
+def multiclass_generalized_dice_loss(y_true, y_pred):
+    return optax.losses.multiclass_generalized_dice_loss(y_pred, y_true)
+
+
 def multiclass_sparsemax_loss(y_true, y_pred):
     return optax.losses.multiclass_sparsemax_loss(y_pred, y_true)
 
@@ -241,9 +245,11 @@ OPTAX = {
                             lambda r: (_real(r, N, C), _real(r, N, C), _real(r, N, C))),
     "binary_dice_loss": (binary_dice_loss, {"y_true": "{0, 1}"}, _ROW, lambda r: (_binary(r, N, C), _real(r, N, C))),
     "dice_loss": (dice_loss, {"y_true": "{0, 1}"}, _ROW, lambda r: (_onehot(r, N, C), _real(r, N, C))),
+    "multiclass_generalized_dice_loss": (multiclass_generalized_dice_loss, {"y_true": "{0, 1}"}, "[N, 4]",
+                                         lambda r: (_onehot(r, N, C), _real(r, N, C))),
     "multiclass_sparsemax_loss": (multiclass_sparsemax_loss, {"y_true": "{0..3}"}, ("[N]", "[N, 4]"),
                                   lambda r: (_labels(r, N, C), _real(r, N, C))),
-    "sparsemax_loss": (sparsemax_loss, {"y_true": "{0, 1}"}, _ROW, lambda r: (_onehot(r, N, C), _real(r, N, C))),
+    "sparsemax_loss": (sparsemax_loss, {"y_true": "{0, 1}"}, _ELEM, lambda r: (_binary(r, N), _real(r, N))),
     "ranking_softmax_loss": (ranking_softmax_loss, {"y_true": "[0, 1]"}, _ROW,
                              lambda r: (_binary(r, N, C), _real(r, N, C))),
 }

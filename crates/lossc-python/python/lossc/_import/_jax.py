@@ -443,9 +443,15 @@ class _Translator:
         if name in ("copy", "copy_p", "optimization_barrier", "reduce_precision") and name != "reduce_precision":
             return ins
         if name == "dim_as_value":
-            dim = eqn.params["dim"]
-            dims = self.dims((dim,), origin, name)
-            value = b.const(dims[0]) if isinstance(dims[0], int) else b.dim(dims[0])
+            text = str(eqn.params["dim"]).replace(" ", "")
+            factors = text.split("*")
+            if not all(f.isdigit() or f.isidentifier() for f in factors):
+                raise b.unsupported(name, origin, f"the size `{text}` is not a product of dimensions")
+            dims = tuple(int(f) if f.isdigit() else f for f in factors)
+            value = None
+            for d in dims:
+                term = b.const(d) if isinstance(d, int) else b.dim(d)
+                value = term if value is None else b.binary("*", value, term, origin)
             out = _V(value, (), (), "int")
             out.meta = ("dims", dims)
             return [out]
@@ -814,8 +820,9 @@ def _tracing_failure(builder: Builder, error: BaseException) -> ImportFailure:
     if "Concretization" in kind or "TracerBool" in kind or "TracerInteger" in kind or "TracerArray" in kind:
         hint = ("; the function is not traceable: it uses the value of an input as a Python bool, int or "
                 "array (an `if` on a tensor, float(x), NumPy on a traced array); use jnp.where")
-    elif "InconclusiveDimension" in kind:
-        hint = "; lossc traces with symbolic dimensions, and the function compares a dimension with a number"
+    elif "InconclusiveDimension" in kind or "_DimExpr" in first or "symbolic dimension" in text:
+        hint = ("; lossc traces with symbolic dimensions (names in shapes=), and the function needs this one as a "
+                "Python int: give it as a number, e.g. shapes={\"y_pred\": (\"N\", 10)}")
     return builder.fail(f"tracing with JAX failed: {kind}: {first}{hint}", origin)
 
 
