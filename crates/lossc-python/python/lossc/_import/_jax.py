@@ -211,57 +211,94 @@ class _Translator:
 
     def match_pattern(self, eqns: List[Any], i: int, read: Any, env: Dict[Any, _V],
                       origin: Optional[Origin]) -> int:
-        """logsumexp and softmax as jax.nn writes them inline: returns the
-        number of equations consumed (0: no match)."""
-        eqn = eqns[i]
-        if eqn.primitive.name != "reduce_max":
+        """``logsumexp``, ``softmax`` and ``log_softmax`` as JAX writes them
+        inline (the maximum, guarded when infinite, under ``stop_gradient``,
+        subtracted before ``exp``): returns the number of equations consumed
+        (0: no match). The walk follows the data: each equation must take
+        the values of the pattern in one of its known roles."""
+        first = eqns[i]
+        if first.primitive.name != "reduce_max":
             return 0
-        prims = [e.primitive.name for e in eqns[i:i + 14]]
-        x_var = eqn.invars[0]
-        axes = tuple(eqn.params["axes"])
+        x_var = first.invars[0]
+        axes = tuple(first.params["axes"])
         x = read(x_var)
-        if x.kind != "float":
+        if x.kind != "float" or type(x_var).__name__ == "Literal":
             return 0
+        role: Dict[Any, str] = {first.outvars[0]: "shift"}
 
-        def uses(e: Any, *vars_: Any) -> bool:
-            return all(any(a is v for a in e.invars) for v in vars_)
+        def r(atom: Any) -> str:
+            if type(atom).__name__ == "Literal":
+                value = float(np.asarray(atom.val))
+                return "-inf" if value == float("-inf") else ("zero" if value == 0.0 else "other")
+            if atom is x_var:
+                return "x"
+            return role.get(atom, "outside")
 
-        lse = ["reduce_max", "max", "is_finite", "broadcast_in_dim", "select_n", "stop_gradient"]
-        if prims[:6] == lse:
-            e = eqns[i:i + 14]
-            shifted = e[5].outvars[0]
-            k = 6
-            if prims[k] == "broadcast_in_dim" and uses(e[k], shifted):
-                bshift = e[k].outvars[0]
-                k += 1
+        found = None
+        k = i + 1
+        while k < len(eqns) and k < i + 24:
+            e = eqns[k]
+            name = e.primitive.name
+            ins = [r(a) for a in e.invars]
+            out = e.outvars[0]
+            new = None
+            if name == "max" and sorted(ins) == ["-inf", "shift"]:
+                new = "shift"
+            elif name in ("broadcast_in_dim", "stop_gradient", "abs") and len(ins) == 1 and ins[0] in \
+                    ("shift", "zero", "sum", "exp"):
+                if name == "abs" and ins[0] != "sum":
+                    return 0
+                if name == "stop_gradient" and ins[0] != "shift":
+                    return 0
+                new = ins[0]
+            elif name == "is_finite" and ins == ["shift"]:
+                new = "finite"
+            elif name == "select_n" and ins == ["finite", "zero", "shift"]:
+                new = "shift"
+            elif name == "sub" and ins == ["x", "shift"]:
+                new = "diff"
+            elif name == "exp" and ins == ["diff"]:
+                new = "exp"
+            elif name == "reduce_sum" and ins == ["exp"] and tuple(e.params["axes"]) == axes:
+                new = "sum"
+            elif name == "sign" and ins == ["sum"]:
+                new = "unused"
+            elif name == "log" and ins == ["sum"]:
+                new = "log"
+            elif name == "add" and sorted(ins) == ["log", "shift"]:
+                found = ("logsumexp", out)
+            elif name == "sub" and ins == ["diff", "log"]:
+                found = ("log_softmax", out)
+            elif name == "div" and ins == ["exp", "sum"]:
+                found = ("softmax", out)
             else:
-                bshift = shifted
-            tail = prims[k:k + 6]
-            keep = False
-            if tail[:3] == ["sub", "exp", "reduce_sum"] and e[k].invars[0] is x_var and e[k].invars[1] is bshift \
-                    and tuple(e[k + 2].params["axes"]) == axes:
-                j = k + 3
-                if prims[j] == "broadcast_in_dim":  # keepdims
-                    keep = True
-                    j += 1
-                if prims[j:j + 3] == ["sign", "abs", "log"] and prims[j + 3] == "add" if j + 3 < len(prims) else False:
-                    add = e[j + 3]
-                    add_shift = bshift if keep else shifted
-                    if uses(add, e[j + 2].outvars[0], add_shift):
-                        out = self.reduce_call("logsumexp", x, axes, origin, eqns[i])
-                        if keep:
-                            out = self.keepdims(out, x, axes, origin)
-                        env[add.outvars[0]] = out
-                        return j + 4
-        sm = ["reduce_max", "max", "broadcast_in_dim", "stop_gradient", "sub", "exp", "reduce_sum", "broadcast_in_dim",
-              "div"]
-        if prims[:9] == sm and len(axes) == 1:
-            e = eqns[i:i + 9]
-            if e[4].invars[0] is x_var and uses(e[4], e[3].outvars[0]) and e[8].invars[0] is e[5].outvars[0] \
-                    and e[8].invars[1] is e[7].outvars[0] and tuple(e[6].params["axes"]) == axes:
-                env[e[8].outvars[0]] = self.axis_call("softmax", x, axes[0], origin, eqns[i])
-                return 9
-        return 0
+                return 0
+            k += 1
+            if found:
+                break
+            for v in e.outvars:
+                role[v] = new
+        if not found:
+            return 0
+        # The pattern's intermediate values must not be used after it.
+        inner = set(role)
+        for e in eqns[k:]:
+            if any(a in inner for a in e.invars if type(a).__name__ != "Literal"):
+                return 0
+        kind, out_var = found
+        shape = self.dims(out_var.aval.shape, origin, kind)
+        if kind == "logsumexp":
+            result = self.reduce_call("logsumexp", x, axes, origin, first)
+            if shape != result.shape:
+                result = self.keepdims(result, x, axes, origin)
+        else:
+            if len(axes) != 1:
+                return 0
+            result = self.axis_call(kind, x, axes[0], origin, first)
+        if result.shape != shape:
+            return 0
+        env[out_var] = result
+        return k - i
 
     def full(self, x: _V, origin: Optional[Origin], op: str) -> Value:
         """``x`` at its JAX shape (a lazily broadcast value made whole)."""
