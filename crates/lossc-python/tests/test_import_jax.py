@@ -404,3 +404,31 @@ def test_example_arrays_give_the_shapes():
 def test_a_result_that_is_not_a_loss_shape_is_a_loss_error():
     message = _error_case(lambda y_true, y_pred: jnp.square(y_true - y_pred))
     assert "shape [N, 4]" in message and "a loss is a scalar or one number per sample" in message
+
+
+@jax.custom_vjp
+def _clipped_gradient(x):
+    return 2.0 * x
+
+
+_clipped_gradient.defvjp(lambda x: (_clipped_gradient(x), None), lambda _, g: (jnp.clip(g, -1.0, 1.0),))
+
+
+def _uses_own_derivative_rule(y_true, y_pred):
+    return jnp.mean(jnp.square(_clipped_gradient(y_pred) - y_true))
+
+
+def test_a_derivative_rule_of_the_users_own_is_not_imported():
+    message = _error_case(_uses_own_derivative_rule, {"y_true": "[N]", "y_pred": "[N]"})
+    assert "lossc cannot import `custom_vjp_call`" in message
+    assert "`_clipped_gradient`" in message and "derivative rule of its own" in message
+    assert _here(_uses_own_derivative_rule, "jnp.square(_clipped_gradient(y_pred) - y_true)") in message
+
+
+def test_library_derivative_rules_are_the_builtins():
+    def losses(y_true, y_pred):
+        return jnp.mean(jax.nn.relu(y_pred) + jax.scipy.special.xlogy(y_true, jax.nn.sigmoid(y_pred)))
+
+    loss = _check_against_jax(losses, {"y_true": "[0, 1]"}, ("[N]", "[N]"),
+                              [np.random.default_rng(6).uniform(size=8), np.random.default_rng(7).normal(size=8)])
+    assert "relu(y_pred)" in loss.source and "xlogy(y_true, sigmoid(y_pred))" in loss.source

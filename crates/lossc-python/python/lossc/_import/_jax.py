@@ -710,14 +710,39 @@ class _Translator:
         sub = _sub_jaxpr(eqn)
         if sub is None:
             raise self.b.unsupported(eqn.primitive.name, origin, "a call without a body lossc can read")
-        fn_name = str(eqn.params.get("name", ""))
+        fn_name = str(eqn.params.get("name", "") or "")
+        if not fn_name:
+            info = getattr(getattr(sub, "jaxpr", sub), "debug_info", None)
+            fn_name = str(getattr(info, "func_src_info", "") or "").split(" at ")[0]
         recognised = self.builtin_call(fn_name, eqn, sub, ins, origin)
         if recognised is not None:
             return [recognised]
+        if eqn.primitive.name.startswith("custom_"):
+            where = self.custom_rule_source(sub)
+            if where is not None:
+                raise self.b.unsupported(eqn.primitive.name, origin, f"`{where[0]}` ({where[1]}) has a derivative "
+                                         "rule of its own; lossc differentiates the value, so the gradients could "
+                                         "differ (JAX's and libraries' own rules are taken as the derivative they "
+                                         "compute stably)")
         if eqn.primitive.name == "custom_vjp_call" or eqn.primitive.name == "custom_vjp_call_jaxpr":
             n = len(getattr(getattr(sub, "jaxpr", sub), "invars", []))
             ins = ins[len(ins) - n:] if n < len(ins) else ins
         return self.run(sub, ins, origin)
+
+    def custom_rule_source(self, sub: Any) -> Optional[Tuple[str, str]]:
+        """The function and place of a ``custom_jvp``/``custom_vjp`` defined
+        outside the frameworks (the user's own derivative rule), else ``None``."""
+        from ._program import _internal_roots, _is_internal
+
+        info = getattr(getattr(sub, "jaxpr", sub), "debug_info", None)
+        text = str(getattr(info, "func_src_info", "") or "")
+        if " at " not in text:
+            return None
+        function, place = text.split(" at ", 1)
+        path = place.rsplit(":", 1)[0]
+        if _is_internal(path, _internal_roots()):
+            return None
+        return function, place
 
     def builtin_call(self, fn_name: str, eqn: Any, sub: Any, ins: List[_V], origin: Optional[Origin]) -> Optional[_V]:
         jaxpr = getattr(sub, "jaxpr", sub)
