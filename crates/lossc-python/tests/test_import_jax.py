@@ -432,3 +432,31 @@ def test_library_derivative_rules_are_the_builtins():
     loss = _check_against_jax(losses, {"y_true": "[0, 1]"}, ("[N]", "[N]"),
                               [np.random.default_rng(6).uniform(size=8), np.random.default_rng(7).normal(size=8)])
     assert "relu(y_pred)" in loss.source and "xlogy(y_true, sigmoid(y_pred))" in loss.source
+
+
+def test_logsumexp_softmax_and_reshapes_in_their_variants():
+    def variants(y_true, y_pred):
+        total = jax.scipy.special.logsumexp(y_pred)  # all axes: a scalar
+        rows = jax.nn.logsumexp(y_pred, axis=1)
+        probs = jax.nn.softmax(y_pred)
+        column = jnp.reshape(rows, (-1, 1))  # [N] to [N, 1]
+        back = jnp.squeeze(column * y_true[:, 0][:, None], axis=1)
+        return rows - total / 10 + jnp.sum(probs * y_true, axis=-1) + back + jnp.mean(y_pred * 0 + 1.0)
+
+    rng = np.random.default_rng(8)
+    t = rng.uniform(size=(6, 5))
+    p = rng.normal(size=(6, 5))
+    loss = _check_against_jax(variants, {"y_true": "[0, 1]"}, ("[N, 5]", "[N, 5]"), [t, p])
+    assert "logsumexp(y_pred)" in loss.source and "logsumexp(y_pred, axis=-1)" in loss.source
+    assert "softmax(y_pred, axis=-1)" in loss.source
+
+
+def test_one_hot_of_labels_with_a_symbolic_class_count():
+    def sparse_cce(labels, logits):
+        return -jnp.sum(jax.nn.one_hot(labels, logits.shape[-1]) * jax.nn.log_softmax(logits), axis=-1)
+
+    rng = np.random.default_rng(9)
+    labels = rng.integers(0, 3, size=8).astype(np.int32)
+    logits = rng.normal(size=(8, 3))
+    loss = _check_against_jax(sparse_cce, {"labels": "{0..2}"}, ("[N]", "[N, C]"), [labels, logits])
+    assert "one_hot(labels, C)" in loss.source and "log_softmax(logits, axis=-1)" in loss.source

@@ -477,7 +477,7 @@ class _Translator:
             return [out]
         if name in ("stop_gradient",) and all(v.value is None for v in ins):
             return ins
-        if name in ("copy", "copy_p", "optimization_barrier", "reduce_precision") and name != "reduce_precision":
+        if name in ("copy", "copy_p"):
             return ins
         if name == "dim_as_value":
             text = str(eqn.params["dim"]).replace(" ", "")
@@ -561,18 +561,22 @@ class _Translator:
         value = self.expr(x, origin, op)
         if not x.eshape:
             return _V(value, shape, (), x.kind)
+        eshape_in = x.eshape
+        offset = len(x.shape) - len(eshape_in)
+        lazy = [k for k, d in enumerate(eshape_in) if d == 1 and x.shape[k + offset] != 1]
+        if lazy and any(d != 1 for d in eshape_in[:lazy[-1]]):
+            # A broadcast axis after a real one: made whole first.
+            value = self.full(x, origin, op)
+            eshape_in = x.shape
         # Remove the size-1 axes of the expression, then insert those of the result.
-        e = len(x.eshape)
-        r = len(x.shape)
+        e = len(eshape_in)
         for k in range(e - 1, -1, -1):
-            if x.eshape[k] == 1:
+            if eshape_in[k] == 1:
                 value = self.b.call("take", value, self.b.const(0), origin=origin, axis=k - e)
                 e -= 1
-        core = [d for d in x.eshape if d != 1]
-        # core is right-aligned against `new`'s trailing entries (leading ones were lazily broadcast).
-        if core and all(d == 1 for d in shape[len(shape):]):
-            pass
-        # positions of non-1 dims in the result
+        core = [d for d in eshape_in if d != 1]
+        # `core` is right-aligned against the result's axes of size > 1 (the
+        # leading ones missing from it were broadcast lazily).
         positions = [p for p, d in enumerate(shape) if d != 1]
         positions = positions[len(positions) - len(core):] if core else []
         if not positions:
@@ -583,7 +587,6 @@ class _Translator:
             value = self.b.call("expand_dims", value, origin=origin,
                                 axis=inserted[0] if len(inserted) == 1 else tuple(inserted))
         eshape = tuple(shape[first:])
-        del r
         if eshape == shape:
             self.record(value, shape)
         return _V(value, shape, eshape, x.kind)
