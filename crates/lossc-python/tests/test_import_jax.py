@@ -166,8 +166,7 @@ def _shapes(shapes):
 def test_keras_loss_imports_float32(name):
     inputs, shapes, sample = _keras_cases()[name]
     args = sample(np.random.default_rng(2))
-    _check_against_jax(_keras_fn(name), inputs, _shapes(shapes), list(args), dtype="float32", rtol=1e-5,
-                       round_trip=False)
+    _check_against_jax(_keras_fn(name), inputs, _shapes(shapes), list(args), dtype="float32", rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", KERAS_NAMES)
@@ -440,7 +439,7 @@ def test_logsumexp_softmax_and_reshapes_in_their_variants():
         rows = jax.nn.logsumexp(y_pred, axis=1)
         probs = jax.nn.softmax(y_pred)
         column = jnp.reshape(rows, (-1, 1))  # [N] to [N, 1]
-        back = jnp.squeeze(column * y_true[:, 0][:, None], axis=1)
+        back = jnp.squeeze(column * y_true[:, 1:2], axis=1) + y_true[:, 0]
         return rows - total / 10 + jnp.sum(probs * y_true, axis=-1) + back + jnp.mean(y_pred * 0 + 1.0)
 
     rng = np.random.default_rng(8)

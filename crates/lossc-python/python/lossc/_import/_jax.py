@@ -658,6 +658,20 @@ class _Translator:
         dn = eqn.params["dimension_numbers"]
         r = len(x.shape)
         slice_sizes = self.dims(eqn.params["slice_sizes"], origin, "gather")
+        if (idx.value is None and np.size(idx.const) == 1 and not dn.collapsed_slice_dims
+                and len(dn.start_index_map) == 1 and tuple(dn.offset_dims) == tuple(range(r))
+                and not getattr(dn, "operand_batching_dims", ())):
+            # x[:, k:k+1]: a slice of size 1 along one axis.
+            axis = dn.start_index_map[0]
+            index = int(np.ravel(idx.const)[0])
+            size = x.shape[axis]
+            if all(slice_sizes[k] == (1 if k == axis else x.shape[k]) for k in range(r)) and index >= 0 \
+                    and (not isinstance(size, int) or index < size):
+                taken = self.b.call("take", self.full(x, origin, "gather"), self.b.const(index), origin=origin,
+                                    axis=axis - r)
+                value = self.b.call("expand_dims", taken, origin=origin, axis=axis - r)
+                self.record(value, shape)
+                return _V(value, shape, shape, x.kind)
         ok = (idx.value is None and np.size(idx.const) == 1 and len(dn.collapsed_slice_dims) == 1
               and tuple(dn.start_index_map) == tuple(dn.collapsed_slice_dims)
               and not getattr(dn, "operand_batching_dims", ()))
@@ -676,6 +690,8 @@ class _Translator:
             index += size
         if index < 0:
             raise self.b.unsupported("gather", origin, "a negative index along a symbolic dimension")
+        if isinstance(size, int) and index >= size:
+            raise self.b.unsupported("gather", origin, f"index {index} out of range for a dimension of {size}")
         value = self.b.call("take", self.full(x, origin, "gather"), self.b.const(index), origin=origin,
                             axis=axis - r)
         self.record(value, shape)
