@@ -459,3 +459,16 @@ def test_one_hot_of_labels_with_a_symbolic_class_count():
     logits = rng.normal(size=(8, 3))
     loss = _check_against_jax(sparse_cce, {"labels": "{0..2}"}, ("[N]", "[N, C]"), [labels, logits])
     assert "one_hot(labels, C)" in loss.source and "log_softmax(logits, axis=-1)" in loss.source
+
+
+def test_boolean_logic_agrees_with_jax():
+    def gated(y_true, y_pred):
+        confident = jnp.logical_xor(y_true > 0.5, y_pred > 0)
+        either = jnp.logical_or(confident, jnp.logical_not(jnp.isfinite(y_pred)))
+        both = jnp.logical_and(either, y_pred < 1.5)
+        return jnp.where(both, jnp.square(y_pred), y_pred - y_true)
+
+    rng = np.random.default_rng(10)
+    loss = _check_against_jax(gated, {"y_true": "[0, 1]"}, ("[N]", "[N]"),
+                              [rng.uniform(size=12), rng.normal(size=12) * 2])
+    assert " and not " in loss.source and "abs(y_pred) < inf" in loss.source

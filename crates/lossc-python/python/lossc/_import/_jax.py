@@ -427,6 +427,13 @@ class _Translator:
                 raise b.unsupported(name, origin, "a bitwise operation on integers")
             left, right = (float_operand(v) for v in ins)
             return elementwise(b.binary(name, left, right, origin), ins, "bool")
+        if name == "xor":
+            if kind != "bool":
+                raise b.unsupported(name, origin, "a bitwise operation on integers")
+            left, right = (float_operand(v) for v in ins)
+            value = b.binary("or", b.binary("and", left, b.unary("not", right, origin), origin),
+                             b.binary("and", b.unary("not", left, origin), right, origin), origin)
+            return elementwise(value, ins, "bool")
         if name == "not":
             if kind != "bool":
                 raise b.unsupported(name, origin, "a bitwise operation on integers")
