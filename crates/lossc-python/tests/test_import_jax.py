@@ -386,6 +386,7 @@ def test_mismatched_shapes_are_a_loss_error():
 
     message = _error_case(mse, {"y_true": "[N, 3]", "y_pred": "[N, 4]"})
     assert "tracing with JAX failed" in message and "TypeError" in message
+    assert "y_true: [N, 3], y_pred: [N, 4]" in message
     assert _here(mse, "return jnp.mean(jnp.square(y_true - y_pred), axis=-1)  # mismatched") in message
 
 

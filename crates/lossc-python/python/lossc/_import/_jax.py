@@ -888,7 +888,7 @@ def _symbolic_inputs(params: Sequence[Any], dtype: Any) -> List[Any]:
     return specs
 
 
-def _tracing_failure(builder: Builder, error: BaseException) -> ImportFailure:
+def _tracing_failure(builder: Builder, error: BaseException, params: Sequence[Any] = ()) -> ImportFailure:
     """The error of a function that failed while JAX traced it: the
     exception and the innermost line of the user's code."""
     import traceback
@@ -911,6 +911,9 @@ def _tracing_failure(builder: Builder, error: BaseException) -> ImportFailure:
     elif "InconclusiveDimension" in kind or "_DimExpr" in first or "symbolic dimension" in text:
         hint = ("; lossc traces with symbolic dimensions (names in shapes=), and the function needs this one as a "
                 "Python int: give it as a number, e.g. shapes={\"y_pred\": (\"N\", 10)}")
+    if "shape" in first.lower() and params:
+        traced = ", ".join(f"{p.name}: [{', '.join(str(d) for d in p.dims)}]" for p in params)
+        hint += f"; the inputs were traced with the shapes {traced}"
     return builder.fail(f"tracing with JAX failed: {kind}: {first}{hint}", origin)
 
 
@@ -928,7 +931,7 @@ def trace(builder: Builder, fn: Any, params: Sequence[Any]) -> None:
         except ImportFailure:
             raise
         except Exception as error:
-            raise _tracing_failure(builder, error) from None
+            raise _tracing_failure(builder, error, params) from None
         translator = _Translator(builder, dtype)
         args: List[_V] = []
         for p, spec in zip(params, specs):
