@@ -902,7 +902,7 @@ def _tracing_failure(builder: Builder, error: BaseException, params: Sequence[An
             origin = Origin(os.path.abspath(frame.filename), frame.lineno or 1)
             break
     text = str(error).strip()
-    first = text.splitlines()[0] if text else ""
+    first = (text.splitlines()[0] if text else "").rstrip(".")
     kind = type(error).__name__
     hint = ""
     if "Concretization" in kind or "TracerBool" in kind or "TracerInteger" in kind or "TracerArray" in kind:
