@@ -12,11 +12,13 @@ expression, which may be smaller (a ``broadcast_in_dim`` is kept lazy: the
 language broadcasts from the right, so ``[N]`` to ``[N, C]`` along axis 0 is
 ``expand_dims(x, axis=-1)`` and the broadcast to ``C`` happens at the use).
 Sub-jaxprs (``jit``, ``closed_call``, ``custom_jvp_call``,
-``custom_vjp_call``) are walked in place, except the wrappers that are one of
-the language's stable built-ins (``softplus``, ``log_sigmoid``,
-``log_softmax``, ``relu``, ``xlogy``, ``one_hot``, ``norm``, ``clip``), and
-the inline patterns of ``logsumexp`` and ``softmax`` (their
-``stop_gradient``-shifted maximum), which become those built-ins.
+``custom_vjp_call``; a derivative rule defined in the user's own code is
+refused, since lossc differentiates the value) are walked in place, except
+the wrappers that are one of the language's stable built-ins (``softplus``,
+``log_sigmoid``, ``log_softmax``, ``relu``, ``xlogy``, ``one_hot``,
+``norm``, ``clip``), and the inline patterns of ``logsumexp``, ``softmax``
+and ``log_softmax`` (their ``stop_gradient``-shifted maximum), which become
+those built-ins.
 """
 
 from __future__ import annotations
@@ -911,7 +913,7 @@ def _tracing_failure(builder: Builder, error: BaseException, params: Sequence[An
     elif "InconclusiveDimension" in kind or "_DimExpr" in first or "symbolic dimension" in text:
         hint = ("; lossc traces with symbolic dimensions (names in shapes=), and the function needs this one as a "
                 "Python int: give it as a number, e.g. shapes={\"y_pred\": (\"N\", 10)}")
-    if "shape" in first.lower() and params:
+    if "shape" in first.lower() and params and not hint:
         traced = ", ".join(f"{p.name}: [{', '.join(str(d) for d in p.dims)}]" for p in params)
         hint += f"; the inputs were traced with the shapes {traced}"
     return builder.fail(f"tracing with JAX failed: {kind}: {first}{hint}", origin)
