@@ -216,6 +216,10 @@ def _dims(name: str, spec: Any) -> Tuple[Union[str, int], ...]:
 
 
 def _display_name(fn: Callable[..., Any]) -> str:
+    try:
+        fn = inspect.unwrap(fn)  # a framework's decorator: the function it wraps names the file
+    except ValueError:
+        pass
     code = getattr(fn, "__code__", None)
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "loss"
     if code is None:

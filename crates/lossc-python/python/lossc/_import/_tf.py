@@ -33,6 +33,7 @@ listed here.
 from __future__ import annotations
 
 import inspect
+import os
 import traceback as _traceback
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -113,11 +114,18 @@ _REDUCE = {"Sum": "sum", "Mean": "mean", "Max": "max", "Min": "min"}
 _NO_FOLD = {"Placeholder", "VarHandleOp", "ReadVariableOp", "StatelessIf", "If", "While", "StatelessWhile"}
 
 
+_THIS_FILE = os.path.abspath(__file__)
+
+
 def _frames(op: Any) -> List[Frame]:
+    """The traceback TensorFlow recorded for an operation, from the traced
+    function inward: the frames of whoever called lossc are not the loss's."""
     try:
-        return [Frame(fr.filename, fr.lineno, fr.name) for fr in op.traceback]
+        frames = [Frame(fr.filename, fr.lineno, fr.name) for fr in op.traceback]
     except Exception:
         return []
+    ours = [i for i, f in enumerate(frames) if f.file and os.path.abspath(f.file) == _THIS_FILE]
+    return frames[ours[-1] + 1:] if ours else frames
 
 
 def _dims_text(shape: Sequence[Dim]) -> str:
@@ -968,4 +976,15 @@ class _Importer:
 
 def trace(builder: Builder, fn: Any, params: Sequence[Any]) -> None:
     """Traces ``fn`` with ``tf.function`` and translates its graph (see the module's docstring)."""
+    # TensorFlow's and tf.keras's decorators (dispatch, traceback filtering)
+    # wrap a loss in a function of their own file: the loss's own file is
+    # the one of the function they wrap.
+    try:
+        inner = inspect.unwrap(builder.fn)
+    except ValueError:
+        inner = builder.fn
+    code = getattr(inner, "__code__", None)
+    if inner is not builder.fn and code is not None:
+        builder.fn_file = os.path.abspath(code.co_filename)
+        builder.fn_line = code.co_firstlineno
     _Importer(builder, fn, params).run()

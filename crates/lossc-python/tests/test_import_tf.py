@@ -1,0 +1,235 @@
+"""Importing TensorFlow / tf.keras losses: lossc.compile(fn) on the graph of
+tf.function, checked against TensorFlow's own values and gradients."""
+
+import importlib.util
+import inspect
+import pathlib
+
+import numpy as np
+import pytest
+
+from conftest import framework
+
+tf = framework("tensorflow")
+tf_keras = framework("tf_keras")
+
+import lossc  # noqa: E402
+
+HERE = pathlib.Path(__file__).resolve().parent
+SEED_FILE = HERE / "import_losses" / "seed_tf.py"
+CASES_FILE = HERE / "import_losses" / "cases_tf.py"
+
+
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+seed = _load(SEED_FILE, "seed_tf")
+cases = _load(CASES_FILE, "cases_tf")
+
+SIGMOID = {"y_true": "{0, 1}", "y_pred": "sigmoid"}
+
+
+def _lines(function):
+    """The line numbers of a function's body in its file."""
+    source, first = inspect.getsourcelines(function)
+    return set(range(first, first + len(source)))
+
+
+def _line_of(function, text):
+    source, first = inspect.getsourcelines(function)
+    [index] = [i for i, line in enumerate(source) if text in line]
+    return first + index
+
+
+def _findings(loss):
+    return sorted((d.code, d.severity) for d in loss.check())
+
+
+# --- the seed losses ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, example",
+    [
+        ("step_where", "faulty_step_where.loss"),
+        ("step_switch", "faulty_step_where.loss"),
+        ("log_eps", "faulty_log_eps.loss"),
+        ("mse", "mse_sigmoid.loss"),
+    ],
+)
+def test_seed_losses_give_the_findings_of_the_hand_written_programs(name, example, examples):
+    function = getattr(seed, name)
+    imported = lossc.compile(function, inputs=SIGMOID)
+    assert imported.framework.startswith("TensorFlow ")
+    hand_written = lossc.compile(examples / example)
+    assert _findings(imported) == _findings(hand_written)
+    for d in imported.check():
+        assert pathlib.Path(d.file).resolve() == SEED_FILE
+        assert d.line in _lines(function)
+
+
+def test_seed_findings_are_on_the_lines_that_cause_them():
+    step = {d.code: d.line for d in lossc.compile(seed.step_where, inputs=SIGMOID).check()}
+    where_line = _line_of(seed.step_where, "tf.where(")
+    assert step == {"dead-gradient": where_line, "discontinuity": where_line}
+    switch = {d.code: d.line for d in lossc.compile(seed.step_switch, inputs=SIGMOID).check()}
+    assert switch["discontinuity"] == _line_of(seed.step_switch, "K.switch(")
+    log_eps = {d.code: d.line for d in lossc.compile(seed.log_eps, inputs=SIGMOID).check()}
+    assert log_eps["exploding-gradient"] == _line_of(seed.log_eps, "tf.math.log(")
+    assert "dead-gradient" in log_eps
+
+
+def test_seed_program_text_follows_the_python_lines():
+    source = lossc.compile(seed.step_where, inputs=SIGMOID).source
+    assert "let loss_ = where(y_pred > 0.5, square(y_true - y_pred), 0)" in source
+    assert "loss step_where = mean(loss_)" in source
+    assert "traced with TensorFlow" in source
+
+
+@pytest.mark.parametrize("name", ["step_where", "step_switch", "log_eps", "mse"])
+def test_seed_losses_evaluate_as_tensorflow_does(name):
+    function = getattr(seed, name)
+    rng = np.random.default_rng(7)
+    t = rng.integers(0, 2, 64).astype(np.float64)
+    p = rng.uniform(0.01, 0.99, 64)
+    _agree(lossc.compile(function, inputs=SIGMOID, dtype="float64"), function, {"y_true": t, "y_pred": p}, "y_pred")
+
+
+# --- tf_keras.losses ----------------------------------------------------------
+
+# The loss functions of tf_keras.losses that map (y_true, y_pred) to a loss:
+# name -> (domains, shapes, data maker).
+C = 4
+
+
+def _labels01(rng, shape):
+    return rng.integers(0, 2, shape).astype(np.float64)
+
+
+def _simplex(rng, shape):
+    x = rng.uniform(0.05, 1.0, shape)
+    return x / x.sum(axis=-1, keepdims=True)
+
+
+def _real(rng, shape):
+    return rng.normal(0, 2, shape)
+
+
+BINARY = ({"y_true": "{0, 1}", "y_pred": "sigmoid"}, lambda r, s: _labels01(r, s), lambda r, s: r.uniform(0.01, 0.99, s))
+REGRESSION = ({"y_true": "real", "y_pred": "real"}, _real, _real)
+PROBABILITIES = ({"y_true": "[0, 1]", "y_pred": "softmax"}, _simplex, _simplex)
+
+KERAS_LOSSES = {
+    "mean_squared_error": REGRESSION,
+    "mean_absolute_error": REGRESSION,
+    "mean_absolute_percentage_error": REGRESSION,
+    "mean_squared_logarithmic_error": ({"y_true": "[0, inf)", "y_pred": "[0, inf)"},
+                                       lambda r, s: r.uniform(0, 5, s), lambda r, s: r.uniform(0, 5, s)),
+    "log_cosh": REGRESSION,
+    "cosine_similarity": REGRESSION,
+    "binary_crossentropy": BINARY,
+    "binary_focal_crossentropy": BINARY,
+    "categorical_crossentropy": PROBABILITIES,
+    "categorical_focal_crossentropy": PROBABILITIES,
+    "kl_divergence": PROBABILITIES,
+    "poisson": ({"y_true": "[0, inf)", "y_pred": "[0, inf)"}, lambda r, s: r.poisson(2.0, s).astype(np.float64),
+                lambda r, s: r.uniform(0.1, 5, s)),
+    "hinge": ({"y_true": "{-1, 1}", "y_pred": "real"}, lambda r, s: 2 * _labels01(r, s) - 1, _real),
+    "squared_hinge": ({"y_true": "{0, 1}", "y_pred": "real"}, _labels01, _real),
+    "categorical_hinge": ({"y_true": "{0, 1}", "y_pred": "real"},
+                          lambda r, s: np.eye(s[-1])[r.integers(0, s[-1], s[:-1])], _real),
+}
+
+# Names of tf_keras.losses that are other names of the functions above.
+ALIASES = {"MSE": "mean_squared_error", "mse": "mean_squared_error", "MAE": "mean_absolute_error",
+           "mae": "mean_absolute_error", "MAPE": "mean_absolute_percentage_error",
+           "mape": "mean_absolute_percentage_error", "MSLE": "mean_squared_logarithmic_error",
+           "msle": "mean_squared_logarithmic_error", "logcosh": "log_cosh", "KLD": "kl_divergence",
+           "kld": "kl_divergence", "kullback_leibler_divergence": "kl_divergence"}
+
+
+def test_every_tf_keras_loss_function_is_covered():
+    functions = {
+        name for name, f in vars(tf_keras.losses).items()
+        if inspect.isfunction(f) and not name.startswith("_")
+        and list(inspect.signature(f).parameters)[:2] == ["y_true", "y_pred"]
+    }
+    covered = set(KERAS_LOSSES) | set(ALIASES) | {"sparse_categorical_crossentropy", "huber"}
+    assert functions == covered
+    for alias, name in ALIASES.items():
+        assert getattr(tf_keras.losses, alias) is getattr(tf_keras.losses, name)
+
+
+def _tf_value_and_gradient(function, data, wrt):
+    tensors = {k: tf.constant(v) for k, v in data.items()}
+    with tf.GradientTape() as tape:
+        tape.watch(tensors[wrt])
+        value = tf.reduce_mean(function(**tensors))
+    return float(value), tape.gradient(value, tensors[wrt]).numpy()
+
+
+def _agree(loss, function, data, wrt, rtol=1e-9):
+    value, gradient = _tf_value_and_gradient(function, data, wrt)
+    ev = loss.eval(**data)
+    np.testing.assert_allclose(float(ev.value), value, rtol=rtol, atol=0)
+    np.testing.assert_allclose(ev.gradient[wrt], gradient, rtol=rtol, atol=1e-300)
+    # The emitted TensorFlow module gives the same numbers.
+    emitted = loss.to_tf()(*(tf.constant(data[name]) for name in loss.inputs))
+    np.testing.assert_allclose(float(tf.reduce_mean(emitted)), value, rtol=rtol, atol=0)
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_LOSSES))
+def test_tf_keras_losses_import_and_agree_with_tensorflow(name):
+    domains, make_true, make_pred = KERAS_LOSSES[name]
+    function = getattr(tf_keras.losses, name)
+    loss = lossc.compile(function, inputs=domains, shapes={"y_true": ("N", C), "y_pred": ("N", C)},
+                         dtype="float64")
+    assert loss.inputs == {"y_true": f"[N, {C}]", "y_pred": f"[N, {C}]"}
+    rng = np.random.default_rng(sum(map(ord, name)))
+    data = {"y_true": make_true(rng, (16, C)), "y_pred": make_pred(rng, (16, C))}
+    _agree(loss, function, data, "y_pred")
+    loss.check()  # the analysis runs on the imported program
+
+
+def test_huber_computes_in_float32_and_imports_at_that_precision():
+    # tf_keras's huber casts its inputs, and delta, to backend.floatx() (float32):
+    # in float64 the cast is refused (lossc computes a program in one float type),
+    # in float32 it imports, and is compared at float32's precision.
+    function = tf_keras.losses.huber
+    shapes = {"y_true": ("N", C), "y_pred": ("N", C)}
+    with pytest.raises(lossc.LossError, match="cannot import `Cast`: a cast to float32 in a float64 program") as raised:
+        lossc.compile(function, shapes=shapes, dtype="float64")
+    assert "tf_keras/src/losses.py:" in str(raised.value)  # tf_keras's own line
+    loss = lossc.compile(function, shapes=shapes, dtype="float32")
+    rng = np.random.default_rng(11)
+    data = {"y_true": _real(rng, (16, C)).astype(np.float32), "y_pred": _real(rng, (16, C)).astype(np.float32)}
+    _agree(loss, function, data, "y_pred", rtol=1e-6)
+
+
+def test_sparse_categorical_crossentropy_imports_with_integer_labels():
+    function = tf_keras.losses.sparse_categorical_crossentropy
+    loss = lossc.compile(function, inputs={"y_true": "{0..3}", "y_pred": "softmax"},
+                         shapes={"y_true": ("N",), "y_pred": ("N", C)}, dtype="float64")
+    assert "one_hot(" in loss.source
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, C, 16).astype(np.int32)
+    probabilities = _simplex(rng, (16, C))
+    value, gradient = _tf_value_and_gradient(function, {"y_true": labels, "y_pred": probabilities}, "y_pred")
+    ev = loss.eval(y_true=labels, y_pred=probabilities)
+    np.testing.assert_allclose(float(ev.value), value, rtol=1e-9)
+    np.testing.assert_allclose(ev.gradient["y_pred"], gradient, rtol=1e-9)
+    emitted = loss.to_tf()(tf.constant(labels), tf.constant(probabilities))
+    np.testing.assert_allclose(float(tf.reduce_mean(emitted)), value, rtol=1e-9)
+
+
+def test_a_symbolic_class_dimension_is_kept():
+    loss = lossc.compile(tf_keras.losses.categorical_crossentropy, inputs=PROBABILITIES[0],
+                         shapes={"y_true": "[N, C]", "y_pred": "[N, C]"}, dtype="float64")
+    assert loss.inputs == {"y_true": "[N, C]", "y_pred": "[N, C]"}
+    rng = np.random.default_rng(5)
+    data = {"y_true": _simplex(rng, (8, 5)), "y_pred": _simplex(rng, (8, 5))}
+    _agree(loss, tf_keras.losses.categorical_crossentropy, data, "y_pred")
