@@ -117,6 +117,38 @@ _NO_FOLD = {"Placeholder", "VarHandleOp", "ReadVariableOp", "StatelessIf", "If",
 _THIS_FILE = os.path.abspath(__file__)
 
 
+_SHAPE_ARITHMETIC = {"AddV2", "Add", "Sub", "Mul", "Maximum", "Minimum", "Equal", "NotEqual", "Less", "LessEqual",
+                     "Greater", "GreaterEqual", "SelectV2", "Select"}
+
+
+def _shape_element(kind: str, items: Sequence[Any]) -> Any:
+    """One element of arithmetic on shape vectors, or None when it depends on
+    a named dimension's size."""
+    if kind in ("SelectV2", "Select"):
+        condition, a, b = items
+        if isinstance(condition, (bool, np.bool_, int, np.integer)):
+            return a if condition else b
+        return None
+    a, b = items
+    if isinstance(a, (int, np.integer)) and isinstance(b, (int, np.integer)):
+        a, b = int(a), int(b)
+        return {"AddV2": a + b, "Add": a + b, "Sub": a - b, "Mul": a * b, "Maximum": max(a, b),
+                "Minimum": min(a, b), "Equal": a == b, "NotEqual": a != b, "Less": a < b, "LessEqual": a <= b,
+                "Greater": a > b, "GreaterEqual": a >= b}[kind]
+    if isinstance(a, str) and a == b:
+        return {"Sub": 0, "Maximum": a, "Minimum": a, "Equal": True, "NotEqual": False, "Less": False,
+                "LessEqual": True, "Greater": False, "GreaterEqual": True}.get(kind)
+    if isinstance(a, str) and isinstance(b, (int, np.integer)) and kind in ("Mul",) and int(b) == 1:
+        return a
+    if isinstance(b, str) and isinstance(a, (int, np.integer)) and kind in ("Mul",) and int(a) == 1:
+        return b
+    if kind in ("Maximum",) and isinstance(b, (int, np.integer)) and int(b) <= 1 and isinstance(a, str):
+        return a  # a named dimension is at least 1
+    if kind in ("Maximum",) and isinstance(a, (int, np.integer)) and int(a) <= 1 and isinstance(b, str):
+        return b
+    return None
+
+
 def _frames(op: Any) -> List[Frame]:
     """The traceback TensorFlow recorded for an operation, from the traced
     function inward: the frames of whoever called lossc are not the loss's."""
@@ -316,6 +348,8 @@ class _Importer:
             folded = self.fold(op, args)
             if folded is not None:
                 return folded
+        if any(a.sym is not None and isinstance(a.sym, list) for a in args) and kind in _SHAPE_ARITHMETIC:
+            return [self.shape_arithmetic(op, args)]
         handler = getattr(self, "op_" + kind, None)
         if handler is not None:
             return handler(op, args)
@@ -339,8 +373,16 @@ class _Importer:
         try:
             parameters = inspect.signature(function).parameters
             kwargs: Dict[str, Any] = {}
-            for arg_def, a in zip(op.op_def.input_arg, args):
-                kwargs[arg_def.name] = tf.constant(a.const, dtype=a.dtype)
+            position = 0
+            for arg_def in op.op_def.input_arg:
+                if arg_def.number_attr or arg_def.type_list_attr:
+                    count = (op.get_attr(arg_def.number_attr) if arg_def.number_attr
+                             else len(op.get_attr(arg_def.type_list_attr)))
+                    kwargs[arg_def.name] = [tf.constant(a.const, dtype=a.dtype) for a in args[position:position + count]]
+                    position += count
+                else:
+                    kwargs[arg_def.name] = tf.constant(args[position].const, dtype=args[position].dtype)
+                    position += 1
             for name in op.node_def.attr:
                 if name in parameters and name not in kwargs:
                     kwargs[name] = op.get_attr(name)
@@ -349,6 +391,59 @@ class _Importer:
             return None
         results = list(result) if isinstance(result, (list, tuple)) else [result]
         return [_T(None, tuple(r.shape), const=np.asarray(r.numpy()), dtype=r.dtype) for r in results]
+
+    # ---- arithmetic on shape vectors (tf.keras's K.switch and tf.nn reshapes) ----
+
+    def shape_arithmetic(self, op: Any, args: List[_T]) -> _T:
+        """Elementwise arithmetic, comparisons and selection on shape vectors,
+        computed where the graph's answer does not depend on the sizes of
+        named dimensions (``N - N`` is 0); anything else is unsupported."""
+        lists = []
+        length = None
+        for a in args:
+            elements = self.symbolic_list(a)
+            if elements is None:
+                if a.const is not None and np.ndim(a.const) <= 1:
+                    elements = np.asarray(a.const).reshape(-1).tolist()
+                else:
+                    raise self.unsupported(op, "arithmetic mixing a shape with a tensor")
+            if len(elements) != 1:
+                if length is not None and length != len(elements):
+                    raise self.unsupported(op, "shapes of different ranks")
+                length = len(elements)
+            lists.append(elements)
+        length = length or 1
+        lists = [e * length if len(e) == 1 else e for e in lists]
+        kind = op.type
+        result: List[Any] = []
+        for items in zip(*lists):
+            r = _shape_element(kind, items)
+            if r is None:
+                raise self.unsupported(op, f"`{kind}` on the sizes {', '.join(map(str, items))}, which depends on "
+                                           "the sizes of named dimensions")
+            result.append(r)
+        dtype = op.outputs[0].dtype
+        if all(isinstance(r, (bool, int, np.integer, np.bool_)) for r in result):
+            return _T(None, (length,), const=np.asarray(result, dtype=dtype.as_numpy_dtype), dtype=dtype)
+        return _T(None, (length,), sym=result, dtype=dtype)
+
+    def op_Tile(self, op: Any, args: List[_T]) -> List[_T]:
+        a, multiples = args
+        elements = self.symbolic_list(multiples)
+        if elements is not None and all(m == 1 for m in elements):
+            return [a]
+        raise self.unsupported(op, "tiling a tensor (the language broadcasts instead)")
+
+    def op_Slice(self, op: Any, args: List[_T]) -> List[_T]:
+        a, begin_t, size_t = args
+        elements = self.symbolic_list(a)
+        begins, sizes = self.symbolic_list(begin_t), self.symbolic_list(size_t)
+        if elements is None or begins is None or sizes is None or len(begins) != 1 or len(sizes) != 1 \
+                or not isinstance(begins[0], int) or not isinstance(sizes[0], int):
+            raise self.unsupported(op, "a slice of a tensor (the language takes single indices only)")
+        begin, size = begins[0], sizes[0]
+        part = elements[begin:] if size < 0 else elements[begin:begin + size]
+        return [_T(None, (len(part),), sym=part, dtype=op.outputs[0].dtype)]
 
     # ---- elementwise -------------------------------------------------------
 
