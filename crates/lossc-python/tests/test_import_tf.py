@@ -251,6 +251,7 @@ OPERATIONS = {
                         lambda r, s: r.choice([-1, 1], s) * r.uniform(0.2, 3, s)),
     "shapes_and_sizes": ({}, MATRIX, _real, _real),
     "conditions": ({"y_true": "{0, 1}"}, MATRIX, _labels01, _real),
+    "stable_built_ins": ({"y_true": "[0, 1]", "y_pred": "real"}, MATRIX, _simplex, _real),
     "per_sample_vector": ({}, {}, _real, _real),
     "mean_over_batch": ({}, {}, _real, _real),
 }
@@ -276,6 +277,38 @@ def test_the_built_ins_the_graph_computes_are_the_stable_ones():
     assert "/ N" in sizes
     shaped = lossc.compile(cases.shapes_and_sizes, shapes=MATRIX, dtype="float64").source
     assert "take(y_true, 0, axis=1)" in shaped and "expand_dims(" in shaped
+
+
+def test_logsumexp_and_log_sigmoid_graphs_are_the_built_ins():
+    source = lossc.compile(cases.stable_built_ins, shapes=MATRIX, dtype="float64").source
+    assert "logsumexp(y_pred, axis=1)" in source
+    assert "log_sigmoid(y_pred)" in source
+    assert "softplus" not in source and "exp(" not in source.replace("logsumexp(", "")
+
+
+@pytest.mark.parametrize(
+    "make, domains",
+    [
+        (lambda: tf_keras.losses.BinaryCrossentropy(), BINARY[0]),
+        (lambda: tf_keras.losses.BinaryCrossentropy(from_logits=True), {"y_true": "{0, 1}", "y_pred": "real"}),
+        (lambda: tf_keras.losses.CategoricalCrossentropy(from_logits=True), {"y_true": "[0, 1]", "y_pred": "real"}),
+        (lambda: tf_keras.losses.MeanSquaredError(), REGRESSION[0]),
+    ],
+)
+def test_tf_keras_loss_objects_import_with_their_reduction(make, domains):
+    function = make()
+    loss = lossc.compile(function, inputs=domains, shapes={"y_true": ("N", C), "y_pred": ("N", C)},
+                         dtype="float64", framework="tf")
+    rng = np.random.default_rng(1)
+    if domains["y_true"] == "[0, 1]":
+        data = {"y_true": _simplex(rng, (16, C)), "y_pred": _real(rng, (16, C))}
+    else:
+        pred = rng.uniform(0.01, 0.99, (16, C)) if domains["y_pred"] == "[0, 1]" else _real(rng, (16, C))
+        truth = _labels01(rng, (16, C)) if domains["y_true"] == "{0, 1}" else _real(rng, (16, C))
+        data = {"y_true": truth, "y_pred": pred}
+    _agree(loss, function, data, "y_pred")
+    for d in loss.check():
+        assert pathlib.Path(d.file).parts[-3:] == ("tf_keras", "src", "losses.py")
 
 
 def test_an_operation_is_located_on_its_python_line():

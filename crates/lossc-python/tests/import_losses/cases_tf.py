@@ -67,6 +67,12 @@ def mean_over_batch(y_true, y_pred):  # [N] inputs: sum / N with the batch size 
     return tf.reduce_sum(tf.abs(y_true - y_pred)) / tf.cast(batch, tf.float64)
 
 
+def stable_built_ins(y_true, y_pred):
+    log_partition = tf.reduce_logsumexp(y_pred, axis=-1)
+    log_probability = tf.math.log_sigmoid(y_pred)
+    return log_partition - tf.reduce_sum(y_true * y_pred, axis=-1) - tf.reduce_mean(log_probability, axis=-1)
+
+
 # --- not translated ---------------------------------------------------------------
 
 

@@ -149,6 +149,63 @@ def _shape_element(kind: str, items: Sequence[Any]) -> Any:
     return None
 
 
+def _only_consumer(tensor: Any, op: Any) -> bool:
+    return all(c is op or c == op for c in tensor.consumers())
+
+
+def _match_logsumexp(op: Any) -> Any:
+    """The graph of ``tf.reduce_logsumexp(x, axis, keepdims)``::
+
+        m = Max(x, axes, keep_dims=True); s = StopGradient(SelectV2(IsFinite(m), m, 0))
+        AddV2(Log(Sum(Exp(Sub(x, s)), axes, keep_dims)), Reshape(s, Shape(Log)))
+
+    matched exactly; returns ((x, axes), keep_dims) or None."""
+    try:
+        if op.type != "AddV2":
+            return None
+        log, reshape = (i.op for i in op.inputs)
+        if log.type != "Log" or reshape.type != "Reshape":
+            return None
+        total = log.inputs[0].op
+        if total.type != "Sum":
+            return None
+        exp = total.inputs[0].op
+        if exp.type != "Exp":
+            return None
+        sub = exp.inputs[0].op
+        if sub.type != "Sub":
+            return None
+        x, stop = sub.inputs[0], sub.inputs[1].op
+        if stop.type != "StopGradient" or reshape.inputs[0].op is not stop and reshape.inputs[0].op != stop:
+            return None
+        if reshape.inputs[1].op.type != "Shape" or reshape.inputs[1].op.inputs[0].op != log:
+            return None
+        select = stop.inputs[0].op
+        if select.type != "SelectV2":
+            return None
+        finite, maximum, zero = (i.op for i in select.inputs)
+        if finite.type != "IsFinite" or maximum.type != "Max" or zero.type != "Const":
+            return None
+        if finite.inputs[0].op != maximum or maximum.inputs[0] is not x and maximum.inputs[0] != x:
+            return None
+        if not maximum.get_attr("keep_dims") or np.any(tensor_util.MakeNdarray(zero.get_attr("value")) != 0):
+            return None
+        axes_max = maximum.inputs[1].op
+        axes_sum = total.inputs[1].op
+        if axes_max.type != "Const" or axes_sum.type != "Const":
+            return None
+        if not np.array_equal(tensor_util.MakeNdarray(axes_max.get_attr("value")),
+                              tensor_util.MakeNdarray(axes_sum.get_attr("value"))):
+            return None
+        for tensor, consumer in ((log.outputs[0], None), (total.outputs[0], log), (exp.outputs[0], total),
+                                 (sub.outputs[0], exp)):
+            if consumer is not None and not _only_consumer(tensor, consumer):
+                return None
+        return (x, total.inputs[1]), bool(total.get_attr("keep_dims"))
+    except Exception:
+        return None
+
+
 def _frames(op: Any) -> List[Frame]:
     """The traceback TensorFlow recorded for an operation, from the traced
     function inward: the frames of whoever called lossc are not the loss's."""
@@ -172,6 +229,7 @@ class _Importer:
         self.float_dtype = tf.float32 if builder.dtype == "float32" else tf.float64
         self.memo: Dict[Any, _T] = {}
         self.inputs: List[_T] = []
+        self.patterns: Dict[str, Any] = {}
 
     # ---- entry -------------------------------------------------------------
 
@@ -315,12 +373,17 @@ class _Importer:
             if top.ref() in self.memo:
                 stack.pop()
                 continue
-            pending = [i for i in top.op.inputs if i.ref() not in self.memo]
+            pattern = self.patterns.get(top.op.name)
+            if pattern is None:
+                pattern = _match_logsumexp(top.op)
+                self.patterns[top.op.name] = pattern or False
+            needed = pattern[0] if pattern else top.op.inputs
+            pending = [i for i in needed if i.ref() not in self.memo]
             if pending:
                 stack.extend(pending)
                 continue
             stack.pop()
-            outputs = self.translate(top.op)
+            outputs = self.logsumexp(top.op, pattern) if pattern else self.translate(top.op)
             for out, t in zip(top.op.outputs, outputs):
                 if t is not None:
                     self.memo[out.ref()] = t
@@ -391,6 +454,26 @@ class _Importer:
             return None
         results = list(result) if isinstance(result, (list, tuple)) else [result]
         return [_T(None, tuple(r.shape), const=np.asarray(r.numpy()), dtype=r.dtype) for r in results]
+
+    # ---- recognised patterns -------------------------------------------------
+
+    def logsumexp(self, op: Any, pattern: Any) -> List[_T]:
+        """``tf.reduce_logsumexp``: the language's stable ``logsumexp``."""
+        (x_tensor, axes_tensor), keep = pattern
+        x, axes_t = self.memo[x_tensor.ref()], self.memo[axes_tensor.ref()]
+        self.check_float(op, x)
+        rank = len(x.shape)
+        axes = self.axes(op, rank, axes_t)
+        if not axes:
+            axes = tuple(range(rank))
+        shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape)) if keep else tuple(
+            d for i, d in enumerate(x.shape) if i not in axes)
+        axis: Any = axes[0] if len(axes) == 1 else axes
+        if len(axes) == rank and not keep:
+            axis = None
+        value = self.b.call("logsumexp", self.value(x, op), origin=self.origin(op), axis=axis,
+                            keepdims=True if keep else None)
+        return [_T(value, shape, dtype=op.outputs[0].dtype)]
 
     # ---- arithmetic on shape vectors (tf.keras's K.switch and tf.nn reshapes) ----
 
@@ -491,6 +574,14 @@ class _Importer:
     def op_Neg(self, op: Any, args: List[_T]) -> List[_T]:
         a = args[0]
         self.check_float(op, a)
+        # tf.math.log_sigmoid(x) traces to -softplus(-x): the language's log_sigmoid.
+        softplus = op.inputs[0].op
+        if softplus.type == "Softplus" and _only_consumer(op.inputs[0], op):
+            inner = softplus.inputs[0].op
+            if inner.type == "Neg" and _only_consumer(softplus.inputs[0], softplus):
+                x = self.memo[inner.inputs[0].ref()]
+                value = self.b.call("log_sigmoid", self.value(x, op), origin=self.origin(op))
+                return [_T(value, x.shape, dtype=x.dtype)]
         return [_T(self.b.unary("-", self.value(a, op), origin=self.origin(op)), a.shape, dtype=a.dtype)]
 
     def op_Rsqrt(self, op: Any, args: List[_T]) -> List[_T]:
@@ -1074,10 +1165,13 @@ def trace(builder: Builder, fn: Any, params: Sequence[Any]) -> None:
     # TensorFlow's and tf.keras's decorators (dispatch, traceback filtering)
     # wrap a loss in a function of their own file: the loss's own file is
     # the one of the function they wrap.
+    inner = builder.fn
+    if getattr(inner, "__code__", None) is None and callable(getattr(inner, "fn", None)):
+        inner = inner.fn  # a tf.keras loss object (LossFunctionWrapper) wraps its loss function
     try:
-        inner = inspect.unwrap(builder.fn)
+        inner = inspect.unwrap(inner)
     except ValueError:
-        inner = builder.fn
+        pass
     code = getattr(inner, "__code__", None)
     if inner is not builder.fn and code is not None:
         builder.fn_file = os.path.abspath(code.co_filename)
