@@ -253,6 +253,7 @@ OPERATIONS = {
     "conditions": ({"y_true": "{0, 1}"}, MATRIX, _labels01, _real),
     "stable_built_ins": ({"y_true": "[0, 1]", "y_pred": "real"}, MATRIX, _simplex, _real),
     "per_sample_vector": ({}, {}, _real, _real),
+    "more_functions": ({}, MATRIX, _real, lambda r, s: r.choice([-1, 1], s) * r.uniform(0.2, 3, s)),
     "mean_over_batch": ({}, {}, _real, _real),
 }
 
@@ -377,3 +378,9 @@ def test_mismatched_example_shapes_are_errors():
     assert _at("per_sample_vector", "tf.square(") in message
     symbolic = _error("per_sample_vector", shapes={"y_true": "[N, C]", "y_pred": "[N, D]"})
     assert "lossc cannot import `Sub`" in symbolic and "[N, C] and [N, D]" in symbolic
+
+
+def test_the_truncated_mean_of_integer_labels_is_refused():
+    message = _error("integer_mean", shapes=None, inputs={"y_true": "{0..4}"})
+    assert "lossc cannot import `Mean`: the mean of integers" in message
+    assert _at("integer_mean", "tf.reduce_mean(y_true)") in message

@@ -73,6 +73,16 @@ def stable_built_ins(y_true, y_pred):
     return log_partition - tf.reduce_sum(y_true * y_pred, axis=-1) - tf.reduce_mean(log_probability, axis=-1)
 
 
+def more_functions(y_true, y_pred):
+    a = tf.nn.softsign(y_pred) + tf.nn.elu(y_pred) + tf.nn.leaky_relu(y_pred, alpha=0.3)
+    b = tf.math.xlogy(tf.abs(y_true), tf.abs(y_pred)) + tf.math.reciprocal(1.0 + tf.square(y_pred))
+    c = tf.math.multiply_no_nan(y_pred, y_true) + tf.broadcast_to(tf.reduce_sum(y_pred, axis=-1, keepdims=True),
+                                                                 tf.shape(y_pred))
+    rows = tf.reduce_any(y_true > 1.0, axis=-1)  # [N]
+    picked = tf.compat.v1.where(rows, y_pred, -y_pred)  # a vector condition selects rows
+    return tf.reduce_mean(a + b + c + picked, axis=-1)
+
+
 # --- not translated ---------------------------------------------------------------
 
 
@@ -124,3 +134,7 @@ def float32_inside(y_true, y_pred):
 
 def range_slice(y_true, y_pred):
     return tf.reduce_mean(y_pred[:, 1:], axis=-1)
+
+
+def integer_mean(y_true, y_pred):  # y_true: integer labels
+    return tf.reduce_mean(y_pred) + tf.cast(tf.reduce_mean(y_true), y_pred.dtype)

@@ -789,6 +789,9 @@ class _Importer:
         keep = bool(op.get_attr("keep_dims"))
         if not axes:
             return a
+        if function == "mean" and op.outputs[0].dtype.is_integer:
+            raise self.unsupported(op, "the mean of integers, which TensorFlow truncates to an integer (cast to a "
+                                       "float first)")
         shape = tuple(1 if i in axes else d for i, d in enumerate(a.shape)) if keep else tuple(
             d for i, d in enumerate(a.shape) if i not in axes)
         every = len(axes) == rank
