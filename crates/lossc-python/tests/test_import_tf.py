@@ -384,3 +384,12 @@ def test_the_truncated_mean_of_integer_labels_is_refused():
     message = _error("integer_mean", shapes=None, inputs={"y_true": "{0..4}"})
     assert "lossc cannot import `Mean`: the mean of integers" in message
     assert _at("integer_mean", "tf.reduce_mean(y_true)") in message
+
+
+def test_captured_tensors_and_variables_are_refused_at_their_line():
+    weights = _error("class_weights")
+    assert "lossc cannot import `Mul`: a constant tensor of several values" in weights
+    assert _at("class_weights", "WEIGHTS *") in weights
+    variable = _error("scaled_by_a_variable")
+    assert "lossc cannot import `tf.Variable`" in variable
+    assert "cases_tf.py:" in variable

@@ -401,9 +401,11 @@ class _Importer:
                 if external is not None and hasattr(external, "numpy") and external.dtype != tf.resource:
                     value = np.asarray(external.numpy())
                     return [_T(None, value.shape, const=value, dtype=external.dtype)]
-            raise self.unsupported(
-                op, "a tensor the function captures from outside (a tf.Variable or another function's tensor); "
-                "pass it as an input or a Python number")
+            resource = op.outputs[0].dtype == tf.resource
+            raise self.b.unsupported(
+                "tf.Variable" if resource else "captured tensor", self.origin(op),
+                "the function reads a " + ("variable, whose value can change" if resource else
+                                           "tensor from outside it") + "; pass it as an input or a Python number")
         if kind == "Const":
             value = tensor_util.MakeNdarray(op.get_attr("value"))
             return [_T(None, value.shape, const=value, dtype=out_dtype)]
