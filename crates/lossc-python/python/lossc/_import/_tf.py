@@ -55,10 +55,11 @@ class _T:
     (``const``) or its symbolic integer value (``sym``: a list of dimensions
     for a shape vector, or one dimension for a size)."""
 
-    __slots__ = ("value", "shape", "const", "sym", "boolean", "dtype")
+    __slots__ = ("value", "shape", "const", "sym", "boolean", "dtype", "fill")
 
     def __init__(self, value: Optional[Value], shape: Tuple[Dim, ...], *, const: Optional[np.ndarray] = None,
-                 sym: Any = None, boolean: bool = False, dtype: Any = None) -> None:
+                 sym: Any = None, boolean: bool = False, dtype: Any = None, fill: Optional[int] = None) -> None:
+        self.fill = fill  # a tensor of `shape` filled with this number (zeros_like, ones_like)
         self.value = value
         self.shape = tuple(shape)
         self.const = const
@@ -329,6 +330,21 @@ class _Importer:
             return self.sym_value(t.sym)
         raise self.unsupported(op, "a shape vector used as a number")
 
+    def operands(self, op: Any, args: Sequence[_T]) -> List[Value]:
+        """The expressions of an elementwise operation's operands: a
+        ``zeros_like``/``ones_like`` operand is written as its number where the
+        other operands give the result its shape anyway."""
+        full = self.broadcast(op, *(a.shape for a in args))
+        values = []
+        for i, a in enumerate(args):
+            if a.fill is not None:
+                others = [b.shape for j, b in enumerate(args) if j != i]
+                if others and self.broadcast(op, *others) == full:
+                    values.append(self.b.const(a.fill))
+                    continue
+            values.append(self.value(a, op))
+        return values
+
     def sym_value(self, sym: Any) -> Value:
         if isinstance(sym, Value):
             return sym
@@ -548,7 +564,8 @@ class _Importer:
         if dtype.is_integer and operator in ("/", "^") and not (a.sym is not None or c.sym is not None):
             raise self.unsupported(op, f"integer `{operator}` (lossc computes in floats)")
         shape = self.broadcast(op, a.shape, c.shape)
-        value = self.b.binary(operator, self.value(a, op), self.value(c, op), origin=self.origin(op))
+        left, right = self.operands(op, [a, c])
+        value = self.b.binary(operator, left, right, origin=self.origin(op))
         sym = None
         if (a.sym is not None or a.const is not None) and (c.sym is not None or c.const is not None) and not shape:
             sym = value  # an integer computed from sizes
@@ -565,7 +582,7 @@ class _Importer:
             left = self.b.call("float", self.value(a, op), origin=self.origin(op)) if a.boolean else self.value(a, op)
             right = self.b.call("float", self.value(c, op), origin=self.origin(op)) if c.boolean else self.value(c, op)
         else:
-            left, right = self.value(a, op), self.value(c, op)
+            left, right = self.operands(op, [a, c])
         value = self.b.binary(operator, left, right, origin=self.origin(op))
         return _T(value, shape, boolean=True, dtype=tf.bool)
 
@@ -647,7 +664,7 @@ class _Importer:
             if t.boolean:
                 raise self.unsupported(op, "of a boolean")
         shape = self.broadcast(op, *(a.shape for a in args))
-        value = self.b.call(function, *(self.value(a, op) for a in args), origin=self.origin(op))
+        value = self.b.call(function, *self.operands(op, args), origin=self.origin(op))
         return _T(value, shape, dtype=op.outputs[0].dtype)
 
     def op_ClipByValue(self, op: Any, args: List[_T]) -> List[_T]:
@@ -710,7 +727,7 @@ class _Importer:
         if not condition.boolean:
             raise self.unsupported(op, "a condition that is not a boolean tensor")
         shape = self.broadcast(op, condition.shape, a.shape, c.shape)
-        value = self.b.call("where", self.value(condition, op), self.value(a, op), self.value(c, op),
+        value = self.b.call("where", *self.operands(op, [condition, a, c]),
                             origin=self.origin(op))
         return [_T(value, shape, dtype=op.outputs[0].dtype, boolean=a.boolean and c.boolean)]
 
@@ -1118,7 +1135,7 @@ class _Importer:
         if a.boolean:
             raise self.unsupported(op, "of a boolean tensor")
         value = self.b.call("broadcast_like", self.b.const(number), self.value(a, op), origin=self.origin(op))
-        return _T(value, a.shape, dtype=a.dtype)
+        return _T(value, a.shape, dtype=a.dtype, fill=number)
 
     def op_StopGradient(self, op: Any, args: List[_T]) -> List[_T]:
         raise self.unsupported(op, "the language has no stop_gradient: a loss through it would have another gradient")
