@@ -288,6 +288,8 @@ def test_logsumexp_and_log_sigmoid_graphs_are_the_built_ins():
     assert "logsumexp(y_pred, axis=1)" in source
     assert "log_sigmoid(y_pred)" in source
     assert "softplus" not in source and "exp(" not in source.replace("logsumexp(", "")
+    logits = lossc.compile(cases.logits_losses, shapes=MATRIX, dtype="float64").source
+    assert "softplus(y_pred) - y_pred * y_true" in logits and "log1p" not in logits
 
 
 @pytest.mark.parametrize(

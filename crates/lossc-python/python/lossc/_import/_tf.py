@@ -160,7 +160,7 @@ def _match_logsumexp(op: Any) -> Any:
         m = Max(x, axes, keep_dims=True); s = StopGradient(SelectV2(IsFinite(m), m, 0))
         AddV2(Log(Sum(Exp(Sub(x, s)), axes, keep_dims)), Reshape(s, Shape(Log)))
 
-    matched exactly; returns ((x, axes), keep_dims) or None."""
+    matched exactly; returns ("logsumexp", (x, axes), keep_dims) or None."""
     try:
         if op.type != "AddV2":
             return None
@@ -202,7 +202,51 @@ def _match_logsumexp(op: Any) -> Any:
                                  (sub.outputs[0], exp)):
             if consumer is not None and not _only_consumer(tensor, consumer):
                 return None
-        return (x, total.inputs[1]), bool(total.get_attr("keep_dims"))
+        return "logsumexp", (x, total.inputs[1]), bool(total.get_attr("keep_dims"))
+    except Exception:
+        return None
+
+
+def _match_logistic_loss(op: Any) -> Any:
+    """The graph of ``tf.nn.sigmoid_cross_entropy_with_logits(labels=z, logits=x)``::
+
+        c = GreaterEqual(x, ZerosLike(x))
+        AddV2(Sub(Select(c, x, zeros), Mul(x, z)), Log1p(Exp(Select(c, Neg(x), x))))
+
+    that is max(x, 0) - x z + log(1 + e^-|x|), the stable softplus(x) - x z;
+    returns ("logistic_loss", (x, x z), None) or None."""
+    try:
+        if op.type != "AddV2":
+            return None
+        sub, log1p = (i.op for i in op.inputs)
+        if sub.type != "Sub" or log1p.type != "Log1p":
+            return None
+        relu, product = (i.op for i in sub.inputs)
+        exp = log1p.inputs[0].op
+        if relu.type not in ("Select", "SelectV2") or product.type != "Mul" or exp.type != "Exp":
+            return None
+        negabs = exp.inputs[0].op
+        if negabs.type not in ("Select", "SelectV2"):
+            return None
+        condition, x, zeros = relu.inputs
+        if condition.op.type != "GreaterEqual" or zeros.op.type != "ZerosLike":
+            return None
+        if condition.op.inputs[0].ref() != x.ref() or condition.op.inputs[1].ref() != zeros.ref():
+            return None
+        if zeros.op.inputs[0].ref() != x.ref():
+            return None
+        condition2, negated, x2 = negabs.inputs
+        if condition2.ref() != condition.ref() or x2.ref() != x.ref() or negated.op.type != "Neg":
+            return None
+        if negated.op.inputs[0].ref() != x.ref():
+            return None
+        if x.ref() not in {i.ref() for i in product.inputs}:
+            return None
+        for tensor, consumer in ((sub.outputs[0], op), (log1p.outputs[0], op), (exp.outputs[0], log1p),
+                                 (negabs.outputs[0], exp), (relu.outputs[0], sub)):
+            if not _only_consumer(tensor, consumer):
+                return None
+        return "logistic_loss", (x, product.outputs[0]), None
     except Exception:
         return None
 
@@ -391,15 +435,15 @@ class _Importer:
                 continue
             pattern = self.patterns.get(top.op.name)
             if pattern is None:
-                pattern = _match_logsumexp(top.op)
+                pattern = _match_logsumexp(top.op) or _match_logistic_loss(top.op)
                 self.patterns[top.op.name] = pattern or False
-            needed = pattern[0] if pattern else top.op.inputs
+            needed = pattern[1] if pattern else top.op.inputs
             pending = [i for i in needed if i.ref() not in self.memo]
             if pending:
                 stack.extend(pending)
                 continue
             stack.pop()
-            outputs = self.logsumexp(top.op, pattern) if pattern else self.translate(top.op)
+            outputs = getattr(self, pattern[0])(top.op, pattern) if pattern else self.translate(top.op)
             for out, t in zip(top.op.outputs, outputs):
                 if t is not None:
                     self.memo[out.ref()] = t
@@ -477,7 +521,7 @@ class _Importer:
 
     def logsumexp(self, op: Any, pattern: Any) -> List[_T]:
         """``tf.reduce_logsumexp``: the language's stable ``logsumexp``."""
-        (x_tensor, axes_tensor), keep = pattern
+        _, (x_tensor, axes_tensor), keep = pattern
         x, axes_t = self.memo[x_tensor.ref()], self.memo[axes_tensor.ref()]
         self.check_float(op, x)
         rank = len(x.shape)
@@ -491,6 +535,17 @@ class _Importer:
             axis = None
         value = self.b.call("logsumexp", self.value(x, op), origin=self.origin(op), axis=axis,
                             keepdims=True if keep else None)
+        return [_T(value, shape, dtype=op.outputs[0].dtype)]
+
+    def logistic_loss(self, op: Any, pattern: Any) -> List[_T]:
+        """``tf.nn.sigmoid_cross_entropy_with_logits``: ``softplus(x) - x * z``."""
+        _, (x_tensor, product_tensor), _ = pattern
+        x, product = self.memo[x_tensor.ref()], self.memo[product_tensor.ref()]
+        self.check_float(op, x)
+        origin = self.origin(op)
+        shape = self.broadcast(op, x.shape, product.shape)
+        value = self.b.binary("-", self.b.call("softplus", self.value(x, op), origin=origin),
+                              self.value(product, op), origin=origin)
         return [_T(value, shape, dtype=op.outputs[0].dtype)]
 
     # ---- arithmetic on shape vectors (tf.keras's K.switch and tf.nn reshapes) ----
