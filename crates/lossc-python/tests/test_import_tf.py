@@ -256,6 +256,7 @@ OPERATIONS = {
     "conditions": ({"y_true": "{0, 1}"}, MATRIX, _labels01, _real),
     "stable_built_ins": ({"y_true": "[0, 1]", "y_pred": "real"}, MATRIX, _simplex, _real),
     "per_sample_vector": ({}, {}, _real, _real),
+    "constant_of_ones": ({}, MATRIX, _real, _real),
     "more_functions": ({}, MATRIX, _real, lambda r, s: r.choice([-1, 1], s) * r.uniform(0.2, 3, s)),
     "mean_over_batch": ({}, {}, _real, _real),
 }
@@ -398,3 +399,9 @@ def test_captured_tensors_and_variables_are_refused_at_their_line():
     variable = _error("scaled_by_a_variable")
     assert "lossc cannot import `tf.Variable`" in variable
     assert "cases_tf.py:" in variable
+
+
+def test_a_constant_tensor_that_would_shape_the_result_is_refused():
+    message = _error("constant_shapes_the_result", shapes=None)
+    assert "lossc cannot import `Mul`: a constant tensor of shape [2, 1]" in message
+    assert _at("constant_shapes_the_result", "tf.ones([2, 1]") in message

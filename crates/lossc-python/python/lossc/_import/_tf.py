@@ -274,7 +274,7 @@ class _Importer:
         self.float_dtype = tf.float32 if builder.dtype == "float32" else tf.float64
         self.memo: Dict[Any, _T] = {}
         self.inputs: List[_T] = []
-        self.patterns: Dict[str, Any] = {}
+        self.patterns: Dict[Tuple[int, str], Any] = {}
 
     # ---- entry -------------------------------------------------------------
 
@@ -381,11 +381,15 @@ class _Importer:
         full = self.broadcast(op, *(a.shape for a in args))
         values = []
         for i, a in enumerate(args):
-            if a.fill is not None:
-                others = [b.shape for j, b in enumerate(args) if j != i]
-                if others and self.broadcast(op, *others) == full:
-                    values.append(self.b.const(a.fill))
-                    continue
+            others = [b.shape for j, b in enumerate(args) if j != i]
+            covered = bool(others) and self.broadcast(op, *others) == full
+            if a.fill is not None and covered:
+                values.append(self.b.const(a.fill))
+                continue
+            if a.value is None and a.const is not None and np.ndim(a.const) > 0 and not covered:
+                # A constant written as one number must not be what shapes the result.
+                raise self.unsupported(op, f"a constant tensor of shape {_dims_text(a.shape)} that broadcasts the "
+                                           "other operands (the language has numbers, not constant tensors)")
             values.append(self.value(a, op))
         return values
 
@@ -433,10 +437,11 @@ class _Importer:
             if top.ref() in self.memo:
                 stack.pop()
                 continue
-            pattern = self.patterns.get(top.op.name)
+            op_key = (id(top.op.graph), top.op.name)  # names are unique within one graph
+            pattern = self.patterns.get(op_key)
             if pattern is None:
                 pattern = _match_logsumexp(top.op) or _match_logistic_loss(top.op)
-                self.patterns[top.op.name] = pattern or False
+                self.patterns[op_key] = pattern or False
             needed = pattern[1] if pattern else top.op.inputs
             pending = [i for i in needed if i.ref() not in self.memo]
             if pending:
