@@ -256,6 +256,7 @@ OPERATIONS = {
     "conditions": ({"y_true": "{0, 1}"}, MATRIX, _labels01, _real),
     "stable_built_ins": ({"y_true": "[0, 1]", "y_pred": "real"}, MATRIX, _simplex, _real),
     "per_sample_vector": ({}, {}, _real, _real),
+    "norms": ({}, MATRIX, _real, _real),
     "constant_of_ones": ({}, MATRIX, _real, _real),
     "more_functions": ({}, MATRIX, _real, lambda r, s: r.choice([-1, 1], s) * r.uniform(0.2, 3, s)),
     "mean_over_batch": ({}, {}, _real, _real),
@@ -316,6 +317,22 @@ def test_tf_keras_loss_objects_import_with_their_reduction(make, domains):
     _agree(loss, function, data, "y_pred")
     for d in loss.check():
         assert pathlib.Path(d.file).parts[-3:] == ("tf_keras", "src", "losses.py")
+
+
+def test_norms_are_the_norm_built_in():
+    source = lossc.compile(cases.norms, shapes=MATRIX, dtype="float64").source
+    assert "norm(y_true - y_pred, axis=1, keepdims=true)" in source
+    assert "norm(y_pred, axis=1)" in source
+    assert "minimum(relu(y_pred * 4), 6)" in source
+
+
+def test_one_hot_of_integer_labels():
+    function = cases.one_hot_labels
+    loss = lossc.compile(function, inputs={"labels": "{0..2}"}, shapes={"logits": ("N", 3)}, dtype="float64")
+    assert "one_hot(labels, 3)" in loss.source
+    rng = np.random.default_rng(2)
+    data = {"labels": rng.integers(0, 3, 16).astype(np.int32), "logits": _real(rng, (16, 3))}
+    _agree(loss, function, data, "logits")
 
 
 def test_an_operation_is_located_on_its_python_line():
@@ -405,3 +422,10 @@ def test_a_constant_tensor_that_would_shape_the_result_is_refused():
     message = _error("constant_shapes_the_result", shapes=None)
     assert "lossc cannot import `Mul`: a constant tensor of shape [2, 1]" in message
     assert _at("constant_shapes_the_result", "tf.ones([2, 1]") in message
+
+
+def test_when_both_traces_fail_the_integer_labels_error_is_reported():
+    message = _error("one_hot_in_float32", shapes={"logits": ("N", 3)}, inputs={"labels": "{0..2}"})
+    assert "TensorFlow could not trace the function: TypeError" in message
+    assert "float32" in message and "float64" in message
+    assert _at("one_hot_in_float32", "tf.one_hot(") in message

@@ -83,6 +83,17 @@ def more_functions(y_true, y_pred):
     return tf.reduce_mean(a + b + c + picked, axis=-1)
 
 
+def norms(y_true, y_pred):
+    distance = tf.norm(y_true - y_pred, axis=-1)
+    length = tf.math.reduce_euclidean_norm(y_pred, axis=-1)
+    spread = tf.math.reduce_std(y_pred - y_true, axis=-1)
+    return distance + length + spread + tf.reduce_mean(tf.nn.relu6(y_pred * 4.0), axis=-1)
+
+
+def one_hot_labels(labels, logits):  # labels: integers {0..2}, [N]; logits: [N, 3]
+    return -tf.reduce_sum(tf.one_hot(labels, 3, dtype=logits.dtype) * tf.nn.log_softmax(logits), axis=-1)
+
+
 # --- not translated ---------------------------------------------------------------
 
 
@@ -158,3 +169,7 @@ def constant_shapes_the_result(y_true, y_pred):  # [N] inputs
 
 def constant_of_ones(y_true, y_pred):  # [N, 3] inputs: a constant that does not shape the result
     return tf.reduce_sum(tf.ones([3], tf.float64) * tf.square(y_true - y_pred), axis=-1)
+
+
+def one_hot_in_float32(labels, logits):  # tf.one_hot makes float32 unless told: fails with float64 logits
+    return -tf.reduce_sum(tf.one_hot(labels, 3) * tf.nn.log_softmax(logits), axis=-1)

@@ -75,7 +75,6 @@ _UNARY = {
     "Exp": "exp",
     "Expm1": "expm1",
     "Square": "square",
-    "Sqrt": "sqrt",
     "Sigmoid": "sigmoid",
     "Softplus": "softplus",
     "Tanh": "tanh",
@@ -282,7 +281,9 @@ class _Importer:
         # Integer inputs (labels) are traced as int32; TensorFlow does not
         # promote types, so a function that does float arithmetic on its labels
         # (`y_true - y_pred`, as Keras passes them) is traced again with them as floats.
+        # When both traces fail, the first error (with integer labels) is the one reported.
         attempts = [True, False] if any(p.integer for p in self.params) else [False]
+        first_error: Optional[BaseException] = None
         for integer in attempts:
             specs = [
                 tf.TensorSpec([None if isinstance(d, str) else int(d) for d in p.dims],
@@ -294,7 +295,9 @@ class _Importer:
                 break
             except Exception as error:  # the user's code failed while TensorFlow traced it
                 if integer:
+                    first_error = error
                     continue
+                error = first_error or error
                 raise self._tracing_failure(error) from error
         graph = concrete.graph
         placeholders = list(graph.inputs)[: len(self.params)]
@@ -663,6 +666,38 @@ class _Importer:
                 return [_T(value, x.shape, dtype=x.dtype)]
         return [_T(self.b.unary("-", self.value(a, op), origin=self.origin(op)), a.shape, dtype=a.dtype)]
 
+    def op_Sqrt(self, op: Any, args: List[_T]) -> List[_T]:
+        # tf.norm traces to Sqrt(Sum(Mul(x, x))): the language's norm.
+        total = op.inputs[0].op
+        if total.type == "Sum" and _only_consumer(op.inputs[0], op):
+            square = total.inputs[0].op
+            if _only_consumer(total.inputs[0], total) and (
+                    square.type == "Square" or (square.type == "Mul" and square.inputs[0].ref() == square.inputs[1].ref())):
+                x = self.memo[square.inputs[0].ref()]
+                axes_t = self.memo[total.inputs[1].ref()]
+                if x.const is None and not x.boolean:
+                    return [self.reduce(op, [x, axes_t], "norm", keep=bool(total.get_attr("keep_dims")))]
+        return [self.unary(op, args[0], "sqrt")]
+
+    def op_EuclideanNorm(self, op: Any, args: List[_T]) -> List[_T]:
+        return [self.reduce(op, args, "norm")]
+
+    def op_Relu6(self, op: Any, args: List[_T]) -> List[_T]:
+        relu = self.unary(op, args[0], "relu")
+        value = self.b.call("minimum", relu.value, self.b.const(6), origin=self.origin(op))
+        return [_T(value, relu.shape, dtype=relu.dtype)]
+
+    def op_OneHot(self, op: Any, args: List[_T]) -> List[_T]:
+        indices, depth, on, off = args
+        if int(op.get_attr("axis")) != -1 or depth.const is None or on.const is None or off.const is None \
+                or np.ndim(depth.const) != 0 or float(on.const) != 1 or float(off.const) != 0:
+            raise self.unsupported(op, "a one-hot other than of depth C, on 1, off 0, along the last axis")
+        if indices.value is None or indices.value.kind != "input":
+            raise self.unsupported(op, "a one-hot of computed labels (the language's one_hot takes an input whose "
+                                       "domain is a set of integers)")
+        value = self.b.call("one_hot", indices.value, self.b.const(int(depth.const)), origin=self.origin(op))
+        return [_T(value, indices.shape + (int(depth.const),), dtype=op.outputs[0].dtype)]
+
     def op_Rsqrt(self, op: Any, args: List[_T]) -> List[_T]:
         root = self.unary(op, args[0], "sqrt")
         value = self.b.binary("/", self.b.const(1), root.value, origin=self.origin(op))
@@ -856,7 +891,7 @@ class _Importer:
             raise self.unsupported(op, "a reduction of a scalar over an axis")
         return tuple(axes)
 
-    def reduce(self, op: Any, args: List[_T], function: str) -> _T:
+    def reduce(self, op: Any, args: List[_T], function: str, keep: Optional[bool] = None) -> _T:
         a, axes_t = args
         self.check_float(op, a)
         if a.boolean:
@@ -865,8 +900,11 @@ class _Importer:
             raise self.unsupported(op, "of a constant tensor")
         rank = len(a.shape)
         axes = self.axes(op, rank, axes_t)
-        keep = bool(op.get_attr("keep_dims"))
+        if keep is None:
+            keep = bool(op.get_attr("keep_dims"))
         if not axes:
+            if function == "norm":
+                return _T(self.b.call("abs", self.value(a, op), origin=self.origin(op)), a.shape, dtype=a.dtype)
             return a
         if function == "mean" and op.outputs[0].dtype.is_integer:
             raise self.unsupported(op, "the mean of integers, which TensorFlow truncates to an integer (cast to a "
