@@ -256,6 +256,7 @@ OPERATIONS = {
     "conditions": ({"y_true": "{0, 1}"}, MATRIX, _labels01, _real),
     "stable_built_ins": ({"y_true": "[0, 1]", "y_pred": "real"}, MATRIX, _simplex, _real),
     "per_sample_vector": ({}, {}, _real, _real),
+    "decorated": ({}, {}, _real, _real),
     "norms": ({}, MATRIX, _real, _real),
     "constant_of_ones": ({}, MATRIX, _real, _real),
     "more_functions": ({}, MATRIX, _real, lambda r, s: r.choice([-1, 1], s) * r.uniform(0.2, 3, s)),
@@ -317,6 +318,13 @@ def test_tf_keras_loss_objects_import_with_their_reduction(make, domains):
     _agree(loss, function, data, "y_pred")
     for d in loss.check():
         assert pathlib.Path(d.file).parts[-3:] == ("tf_keras", "src", "losses.py")
+
+
+def test_tf_functions_and_calls_of_them_are_inlined_on_their_lines():
+    loss = lossc.compile(cases.decorated, dtype="float64")
+    assert loss.name.endswith("cases_tf.py::decorated")
+    assert _at("squared", "tf.square(") in loss.source
+    assert _at("decorated", "tf.reduce_mean(squared(") in loss.source
 
 
 def test_norms_are_the_norm_built_in():

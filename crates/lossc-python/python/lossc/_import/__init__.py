@@ -151,6 +151,10 @@ def detect_framework(fn: Callable[..., Any]) -> str:
     functions its code refers to (``tf``, ``jnp``, ``torch.nn.functional``,
     ``keras.ops`` on its configured backend) and its own module."""
     fn, _ = _unwrap(fn)
+    try:
+        fn = inspect.unwrap(fn)  # a decorated function (tf.function, jax.jit): the function it wraps
+    except ValueError:
+        pass
     packages = {p for p in (_package_of(o) for o in _referenced_objects(fn)) if p}
     own = _package_of(fn)
     if own:

@@ -268,6 +268,10 @@ def _dims_text(shape: Sequence[Dim]) -> str:
 class _Importer:
     def __init__(self, builder: Builder, fn: Any, params: Sequence[Any]) -> None:
         self.b = builder
+        # A function already decorated with tf.function is traced as its Python
+        # function (without AutoGraph, as every function lossc traces).
+        while hasattr(fn, "python_function") and callable(fn.python_function):
+            fn = fn.python_function
         self.fn = fn
         self.params = list(params)
         self.float_dtype = tf.float32 if builder.dtype == "float32" else tf.float64
@@ -1265,6 +1269,13 @@ class _Importer:
         return outputs
 
     op_If = op_StatelessIf
+
+    def op_PartitionedCall(self, op: Any, args: List[_T]) -> List[_T]:
+        """A call of another ``tf.function``: its graph, inlined."""
+        function = op.graph._get_function(op.get_attr("f").name)
+        return self.call_graph(op, function.graph, args)
+
+    op_StatefulPartitionedCall = op_PartitionedCall
 
     def call_graph(self, op: Any, graph: Any, args: List[_T]) -> List[_T]:
         """Translates a branch function's graph, its inputs bound to ``args``."""
