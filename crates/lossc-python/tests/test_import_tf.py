@@ -437,3 +437,29 @@ def test_when_both_traces_fail_the_integer_labels_error_is_reported():
     assert "TensorFlow could not trace the function: TypeError" in message
     assert "float32" in message and "float64" in message
     assert _at("one_hot_in_float32", "tf.one_hot(") in message
+
+
+def test_keras3_losses_on_the_tensorflow_backend_in_a_process_of_their_own():
+    # conftest runs Keras 3 on JAX in this process; its TensorFlow backend
+    # needs a fresh interpreter.
+    framework("keras")
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, KERAS_BACKEND="tensorflow",
+               PYTHONPATH=os.pathsep.join([str(pathlib.Path(lossc.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]))
+    run = subprocess.run([sys.executable, str(HERE / "import_losses" / "keras3_tf_check.py")], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    results = {r["name"]: r for r in map(json.loads, filter(None, run.stdout.splitlines()))}
+    failed = {name: r["error"] for name, r in results.items() if "error" in r}
+    assert set(failed) == {"categorical_generalized_cross_entropy", "circle", "ctc"}
+    assert "cannot import `OneHot`" in failed["categorical_generalized_cross_entropy"]
+    assert "cannot import `Transpose`" in failed["circle"]
+    assert "could not trace" in failed["ctc"]
+    assert len(results) - len(failed) >= 19
+    for name, r in results.items():
+        if name not in failed:
+            assert r["value"] <= 1e-9 and r["gradient"] <= 1e-9, (name, r)
