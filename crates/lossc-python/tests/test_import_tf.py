@@ -181,7 +181,8 @@ def _agree(loss, function, data, wrt, rtol=1e-9):
     np.testing.assert_allclose(float(ev.value), value, rtol=rtol, atol=0)
     # An entry that is the cancellation of terms of the gradient's size is
     # only known to the rounding of those terms: atol is that rounding.
-    np.testing.assert_allclose(ev.gradient[wrt], gradient, rtol=rtol, atol=1e-14 * np.max(np.abs(gradient)))
+    scale = np.max(np.abs(gradient[np.isfinite(gradient)]), initial=0.0)
+    np.testing.assert_allclose(ev.gradient[wrt], gradient, rtol=rtol, atol=1e-14 * scale)
     # The emitted TensorFlow module gives the same numbers.
     emitted = loss.to_tf()(*(tf.constant(data[name]) for name in loss.inputs))
     np.testing.assert_allclose(float(tf.reduce_mean(emitted)), value, rtol=rtol, atol=0)
@@ -256,6 +257,7 @@ OPERATIONS = {
     "conditions": ({"y_true": "{0, 1}"}, MATRIX, _labels01, _real),
     "stable_built_ins": ({"y_true": "[0, 1]", "y_pred": "real"}, MATRIX, _simplex, _real),
     "per_sample_vector": ({}, {}, _real, _real),
+    "nan_guards": ({}, MATRIX, _real, lambda r, s: r.choice([-1, 0, 1], s) * r.uniform(0.2, 3, s)),
     "decorated": ({}, {}, _real, _real),
     "norms": ({}, MATRIX, _real, _real),
     "constant_of_ones": ({}, MATRIX, _real, _real),
@@ -325,6 +327,13 @@ def test_tf_functions_and_calls_of_them_are_inlined_on_their_lines():
     assert loss.name.endswith("cases_tf.py::decorated")
     assert _at("squared", "tf.square(") in loss.source
     assert _at("decorated", "tf.reduce_mean(squared(") in loss.source
+
+
+def test_nan_and_inf_tests_are_comparisons():
+    source = lossc.compile(cases.nan_guards, shapes=MATRIX, dtype="float64").source
+    assert "abs(ratio) < inf" in source and "ratio != ratio" in source and "abs(ratio) == inf" in source
+    data = {"y_true": np.array([[1.0, 0.0, 2.0]]), "y_pred": np.array([[0.0, 0.0, 4.0]])}  # inf, NaN, 0.5
+    _agree(lossc.compile(cases.nan_guards, shapes=MATRIX, dtype="float64"), cases.nan_guards, data, "y_pred")
 
 
 def test_norms_are_the_norm_built_in():

@@ -104,6 +104,14 @@ def decorated(y_true, y_pred):  # [N] inputs
     return tf.reduce_mean(squared(y_true - y_pred)) + tf.reduce_mean(tf.abs(y_pred))
 
 
+def nan_guards(y_true, y_pred):
+    ratio = y_true / y_pred
+    finite = tf.where(tf.math.is_finite(ratio), ratio, 0.0)
+    no_nan = tf.where(tf.math.is_nan(ratio), tf.zeros_like(ratio), ratio)
+    no_inf = tf.where(tf.math.is_inf(ratio), tf.zeros_like(ratio), ratio)
+    return tf.reduce_mean(finite + no_nan + no_inf, axis=-1)
+
+
 # --- not translated ---------------------------------------------------------------
 
 

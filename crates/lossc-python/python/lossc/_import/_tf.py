@@ -686,6 +686,25 @@ class _Importer:
     def op_EuclideanNorm(self, op: Any, args: List[_T]) -> List[_T]:
         return [self.reduce(op, args, "norm")]
 
+    def op_IsNan(self, op: Any, args: List[_T]) -> List[_T]:
+        a = args[0]
+        self.check_float(op, a)
+        x = self.value(a, op)
+        return [_T(self.b.binary("!=", x, x, origin=self.origin(op)), a.shape, boolean=True, dtype=tf.bool)]
+
+    def op_IsInf(self, op: Any, args: List[_T]) -> List[_T]:
+        return [self.magnitude_test(op, args[0], "==")]
+
+    def op_IsFinite(self, op: Any, args: List[_T]) -> List[_T]:
+        return [self.magnitude_test(op, args[0], "<")]  # NaN < inf is false
+
+    def magnitude_test(self, op: Any, a: _T, operator: str) -> _T:
+        self.check_float(op, a)
+        origin = self.origin(op)
+        magnitude = self.b.call("abs", self.value(a, op), origin=origin)
+        return _T(self.b.binary(operator, magnitude, self.b.const(np.inf), origin=origin), a.shape, boolean=True,
+                  dtype=tf.bool)
+
     def op_Relu6(self, op: Any, args: List[_T]) -> List[_T]:
         relu = self.unary(op, args[0], "relu")
         value = self.b.call("minimum", relu.value, self.b.const(6), origin=self.origin(op))
