@@ -152,6 +152,10 @@ def detect_framework(fn: Callable[..., Any]) -> str:
     functions its code refers to (``tf``, ``jnp``, ``torch.nn.functional``,
     ``keras.ops`` on its configured backend) and its own module."""
     fn, _ = _unwrap(fn)
+    try:
+        fn = inspect.unwrap(fn)  # a decorated function (tf.function, jax.jit): the function it wraps
+    except ValueError:
+        pass
     packages = {p for p in (_package_of(o) for o in _referenced_objects(fn)) if p}
     own = _package_of(fn)
     if own:
@@ -217,6 +221,10 @@ def _dims(name: str, spec: Any) -> Tuple[Union[str, int], ...]:
 
 
 def _display_name(fn: Callable[..., Any]) -> str:
+    try:
+        fn = inspect.unwrap(fn)  # a framework's decorator: the function it wraps names the file
+    except ValueError:
+        pass
     code = getattr(fn, "__code__", None)
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "loss"
     if code is None:
