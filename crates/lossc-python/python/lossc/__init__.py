@@ -24,9 +24,12 @@ it with its own framework, translates the graph into a ``.loss`` program
 (:attr:`Loss.source`) and shows every diagnostic over the line of your file
 it came from::
 
-    >>> def focal(y_true, y_pred):
-    ...     return jnp.mean(-y_true * (1 - y_pred) ** 2 * jnp.log(y_pred))
-    >>> lossc.compile(focal, inputs={"y_true": "{0, 1}", "y_pred": "sigmoid"}).check()
+    >>> import jax.numpy as jnp
+    >>> def custom_loss(y_true, y_pred):
+    ...     return jnp.mean(-jnp.log(y_pred + 1e-8) * y_true)
+    >>> imported = lossc.compile(custom_loss, inputs={"y_true": "{0, 1}", "y_pred": "sigmoid"})
+    >>> [d.code for d in imported.check()]
+    ['dead-gradient', 'exploding-gradient']
 """
 
 from __future__ import annotations
