@@ -8,7 +8,7 @@ specialises sizes 0 and 1), and the graph is lowered to core ATen with
 ``F.smooth_l1_loss``... become the arithmetic torch computes). A few ATen
 operations that have a stable built-in of the language are kept whole
 (``logsumexp``, ``softplus``, ``log_sigmoid``, ``log_softmax``, ``softmax``,
-``linalg_vector_norm``). Each ATen operation maps to the one built-in that
+``linalg_vector_norm``, ``xlogy``). Each ATen operation maps to the one built-in that
 computes it, or is reported as unsupported, naming the operation and the
 user's line (from ``node.meta["stack_trace"]``; while exporting, lossc keeps
 every frame of it, not only the frames of a ``forward``).
@@ -38,6 +38,9 @@ _KEPT = (
     "softplus.default",
     "log_sigmoid_forward.default",
     "linalg_vector_norm.default",
+    "xlogy.Tensor",
+    "xlogy.Scalar_Other",
+    "xlogy.Scalar_Self",
 )
 
 # Operations of the training graph that the decomposition to core ATen drops
@@ -220,7 +223,7 @@ class _Translator:
         for other in self.full:
             if other.vshape == t.shape and other.value is not None and other.kind != "bool":
                 return self.b.call("broadcast_like", value, other.value, origin=origin)
-        raise self.b.unsupported(op, origin, f"a tensor broadcast to shape {list(t.shape)} that no value of the "
+        raise self.b.unsupported(op, origin, f"a tensor broadcast to shape {_text(t.shape)} that no value of the "
                                              "function has (broadcast_like needs one)")
 
     def add_result(self, node: Any, t: _T) -> None:
@@ -230,14 +233,28 @@ class _Translator:
 
     # ---- the walk ---------------------------------------------------------
 
-    def run(self, graph: Any) -> None:
+    def run(self, program: Any) -> None:
+        graph = program.graph
+        specs = {spec.arg.name: spec for spec in program.graph_signature.input_specs}
         placeholders = [n for n in graph.nodes if n.op == "placeholder"]
-        if len(placeholders) != len(self.params):
-            raise self.b.fail(
-                f"the exported graph has {len(placeholders)} inputs for {len(self.params)} parameters "
-                "(a module with parameters or buffers cannot be imported: pass a plain function)"
-            )
-        for node, param in zip(placeholders, self.params):
+        user = [n for n in placeholders if specs[n.name].kind.name == "USER_INPUT"]
+        if len(user) != len(self.params):
+            raise self.b.fail(f"the exported graph has {len(user)} inputs for {len(self.params)} parameters")
+        for node in placeholders:
+            spec = specs[node.name]
+            if spec.kind.name == "USER_INPUT":
+                continue
+            tensor = program.constants.get(spec.target) if spec.kind.name in ("CONSTANT_TENSOR",) else None
+            if tensor is None or tensor.dim() != 0:
+                what = "a tensor constant of shape " + str(list(tensor.shape)) if tensor is not None else (
+                    f"a {spec.kind.name.lower().replace('_', ' ')} `{spec.target}`")
+                raise self.b.unsupported(
+                    what, None, "the .loss language has number constants only (a module's parameters and buffers, "
+                    "and constant tensors other than 0-d, cannot be imported)"
+                )
+            number = tensor.item()
+            self.add_result(node, self.const(number))
+        for node, param in zip(user, self.params):
             val = node.meta["val"]
             for size, d in zip(val.shape, param.dims):
                 if not isinstance(size, int) and isinstance(d, str):
@@ -270,7 +287,7 @@ class _Translator:
             raise self.b.fail("the function returns a boolean tensor; a loss is a number", origin)
         if len(t.shape) > 1:
             raise self.b.fail(
-                f"the function returns a tensor of shape {list(t.shape)}; a loss is a scalar or a per-sample "
+                f"the function returns a tensor of shape {_text(t.shape)}; a loss is a scalar or a per-sample "
                 "value [N] (use reduction='mean', or reduce the other axes)", origin
             )
         self.b.loss(self.whole(t, origin, "output"), origin=origin)
@@ -332,6 +349,10 @@ class _Translator:
         if name in ("torch.sym_float", "sym_float"):
             return self.arg(node.args[0], node, origin)
         raise self.b.unsupported(name, origin, "arithmetic on sizes other than + - * /")
+
+
+def _text(shape: Sequence[Dim]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
 def _op_name(target: Any) -> str:
@@ -774,7 +795,7 @@ def _view(tr, node, origin, name, shape):
         return t.value, t.vshape
     if [d for d in t.shape if d != 1] != [d for d in shape if d != 1]:
         raise tr.b.unsupported(
-            name, origin, f"a reshape from {list(t.shape)} to {list(shape)} (only adding or removing axes of size 1 "
+            name, origin, f"a reshape from {_text(t.shape)} to {_text(shape)} (only adding or removing axes of size 1 "
             "can be expressed)"
         )
     value = tr.whole(t, origin, name)
@@ -901,7 +922,7 @@ def trace(builder: Builder, fn: Any, params: Sequence[Any]) -> None:
                 break
     if exported is None:
         assert error is not None
-        raise _translate_error(builder, error)
+        raise _translate_error(builder, error, params)
     # Gradient-changing operations vanish in the decomposition: refuse them here.
     for node in exported.graph.nodes:
         if node.op == "call_function":
@@ -913,7 +934,7 @@ def trace(builder: Builder, fn: Any, params: Sequence[Any]) -> None:
                 raise builder.unsupported(op, origin, _GRADIENT_CHANGING[key])
     with _all_frames():
         decomposed = exported.run_decompositions(_decompositions())
-    _Translator(builder, params, dtype).run(decomposed.graph)
+    _Translator(builder, params, dtype).run(decomposed)
 
 
 def _is_dtype_error(error: BaseException) -> bool:
@@ -921,7 +942,7 @@ def _is_dtype_error(error: BaseException) -> bool:
     return any(s in text for s in ("dtype", "scalar type", "Long", "Float", "Double"))
 
 
-def _translate_error(builder: Builder, error: BaseException) -> BaseException:
+def _translate_error(builder: Builder, error: BaseException, params: Sequence[Any]) -> BaseException:
     """A failure of torch.export as the user sees it: data-dependent control
     flow and shape constraints get a clear message; an exception the
     function itself raised is re-raised (lossc reports it at its line)."""
@@ -933,12 +954,19 @@ def _translate_error(builder: Builder, error: BaseException) -> BaseException:
             "not traceable: Python control flow (`if`, `bool()`, `.item()`, `.tolist()`) depends on a tensor's "
             "values, which torch.export cannot trace; compute both branches with `torch.where` instead", origin
         )
+    given = ", ".join(f"`{p.name}` {_text(p.dims)}" for p in params)
     if "Constraints violated" in text or "specialized" in text or "specialize" in text:
         lines = [line.strip() for line in text.splitlines() if line.strip().startswith("- ")]
         detail = ("; ".join(lines[:3])) if lines else text.strip().splitlines()[0]
         return builder.fail(
-            "the function's shapes do not agree with the shapes given (give each input its shape with shapes=, "
-            f"the same name for the same axis): torch.export says: {detail}", origin
+            f"the function's shapes do not agree with the shapes given ({given}; the same name for the same axis): "
+            f"torch.export says: {detail}", origin
+        )
+    if isinstance(error, RuntimeError) and ("must match the size" in text or "broadcastable" in text):
+        detail = text.strip().splitlines()[0]
+        return builder.fail(
+            f"the function's shapes do not agree with the shapes given ({given}; the same name for the same axis; "
+            f"torch names named dimensions s0, s1...): {detail}", origin
         )
     if isinstance(error, ImportFailure):
         return error
