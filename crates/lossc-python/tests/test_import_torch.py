@@ -293,6 +293,7 @@ def test_data_dependent_control_flow_is_not_traceable():
     (torch_losses.sorted_loss, "aten.sort", "sort"),
     (torch_losses.argmax_loss, "aten.argmax", "argmax"),
     (torch_losses.detached, "aten.detach", "detach"),
+    (torch_losses.no_grad_block, "torch.ops.higher_order.wrap_with_set_grad_enabled", "no_grad"),
 ])
 def test_unsupported_operations_name_the_op_and_the_line(fn, op, mark):
     shapes = {"input": "[N, 4]"} if mark == "argmax" else None
@@ -301,6 +302,17 @@ def test_unsupported_operations_name_the_op_and_the_line(fn, op, mark):
     message = str(raised.value)
     assert f"lossc cannot import `{op}" in message
     assert f"torch_losses.py:{line_of(mark)}" in message
+
+
+def test_gaussian_nll_loss_is_not_traceable_and_says_why():
+    # Its `if torch.any(var < 0): raise` reads the values of `var`.
+    def gaussian(input, target, var):
+        return F.gaussian_nll_loss(input, target, var)  # the user's line
+
+    with pytest.raises(lossc.LossError) as raised:
+        lossc.compile(gaussian, inputs={"var": "(0, inf)"})
+    message = str(raised.value)
+    assert "not traceable" in message and "`return F.gaussian_nll_loss(input, target, var)" in message
 
 
 def test_an_exception_inside_the_loss_is_reported_at_its_line():

@@ -47,7 +47,10 @@ _KEPT = (
 # without a trace, although they change the gradient.
 _GRADIENT_CHANGING = {
     "aten.detach.default": "`detach()` stops the gradient; the .loss language has no stop-gradient",
-    "torch._C._set_grad_enabled": "a `torch.no_grad()` block changes the gradient; the .loss language cannot express it",
+    "torch.ops.higher_order.wrap_with_set_grad_enabled": (
+        "a `torch.no_grad()` block stops the gradient of what it computes; the .loss language has no stop-gradient"
+    ),
+    "torch.ops.higher_order.wrap_with_autocast": "autocast computes in mixed precision; lossc computes in one dtype",
 }
 
 _FRAME = re.compile(r'^\s*File "(?P<file>.+)", line (?P<line>\d+), in (?P<function>.+?)\s*$')
@@ -356,6 +359,8 @@ def _text(shape: Sequence[Dim]) -> str:
 
 
 def _op_name(target: Any) -> str:
+    if isinstance(target, torch._ops.HigherOrderOperator):
+        return f"torch.ops.higher_order.{target.name()}"
     if isinstance(target, torch._ops.OpOverload):
         return f"aten.{target._opname}.{target._overloadname}" if target.namespace == "aten" else str(target)
     module = getattr(target, "__module__", None) or ""
@@ -924,17 +929,37 @@ def trace(builder: Builder, fn: Any, params: Sequence[Any]) -> None:
         assert error is not None
         raise _translate_error(builder, error, params)
     # Gradient-changing operations vanish in the decomposition: refuse them here.
-    for node in exported.graph.nodes:
-        if node.op == "call_function":
-            op = _op_name(node.target)
-            key = op if op in _GRADIENT_CHANGING else getattr(node.target, "__name__", "")
-            key = {"_set_grad_enabled": "torch._C._set_grad_enabled"}.get(key, key)
-            if key in _GRADIENT_CHANGING:
-                origin = builder.origin(_frames(node.meta.get("stack_trace")))
-                raise builder.unsupported(op, origin, _GRADIENT_CHANGING[key])
+    _refuse_gradient_changes(builder, exported.graph_module)
     with _all_frames():
         decomposed = exported.run_decompositions(_decompositions())
     _Translator(builder, params, dtype).run(decomposed)
+
+
+def _refuse_gradient_changes(builder: Builder, module: Any) -> None:
+    """Refuses what the training graph has and the core ATen graph drops:
+    ``detach()``, ``torch.no_grad()`` blocks, autocast (also inside the
+    submodules of higher-order operations)."""
+    for node in module.graph.nodes:
+        if node.op == "get_attr":
+            inner = getattr(module, node.target, None)
+            if isinstance(inner, torch.fx.GraphModule):
+                _refuse_gradient_changes(builder, inner)
+            continue
+        if node.op != "call_function":
+            continue
+        op = _op_name(node.target)
+        if op not in _GRADIENT_CHANGING:
+            continue
+        if op.endswith("wrap_with_set_grad_enabled") and node.args and node.args[0] is True:
+            continue  # torch.enable_grad(): the gradient flows as usual
+        frames = _frames(node.meta.get("stack_trace"))
+        if not frames and len(node.args) > 1 and isinstance(node.args[1], torch.fx.Node):
+            inner = getattr(module, str(node.args[1].target), None)
+            for n in getattr(inner, "graph", torch.fx.Graph()).nodes:
+                frames = _frames(n.meta.get("stack_trace"))
+                if frames:
+                    break
+        raise builder.unsupported(op, builder.origin(frames), _GRADIENT_CHANGING[op])
 
 
 def _is_dtype_error(error: BaseException) -> bool:
