@@ -197,6 +197,30 @@ def test_functional_losses_import_with_reduction_none_as_per_sample_losses(name)
     check_against_torch(fn, loss, arrays, per_sample=True)
 
 
+SUMMABLE = [name for name in CASES if name != "kl_div_batchmean"]
+
+
+@pytest.mark.parametrize("name", SUMMABLE)
+def test_functional_losses_import_with_reduction_sum(name):
+    fn, loss, arrays = import_case(name, "sum")
+    check_against_torch(fn, loss, arrays, per_sample=False)
+
+
+@pytest.mark.parametrize("fn, inputs, shapes, make", [
+    (torch_losses.one_hot_ce, {"target": "{0..3}"}, {"input": "[N, 4]"},
+     lambda r: {"input": r.normal(size=(6, 4)), "target": r.integers(0, 4, size=6)}),
+    (torch_losses.column_and_views, {"input": "[0, 1]", "target": "{0, 1}"}, {"input": "[N, 1]"},
+     lambda r: {"input": r.uniform(0.05, 0.95, size=(6, 1)), "target": r.choice([0.0, 1.0], size=6)}),
+    (torch_losses.with_std, None, {"input": "[N, D]", "target": "[N, D]"},
+     lambda r: {"input": r.normal(size=(6, 3)), "target": r.normal(size=(6, 3))}),
+    (torch_losses.softmax_dot, {"target": "[0, 1]"}, {"input": "[N, C]", "target": "[N, C]"},
+     lambda r: {"input": r.normal(size=(6, 3)), "target": probs(3)(r, 6)}),
+])
+def test_hand_written_losses_import(fn, inputs, shapes, make):
+    loss = lossc.compile(fn, inputs=inputs, shapes=shapes, dtype="float64", framework="torch")
+    check_against_torch(fn, loss, make(rng()), per_sample=False)
+
+
 def test_input_is_renamed_and_is_the_default_wrt():
     fn, loss, _ = import_case("binary_cross_entropy", "mean")
     assert list(loss.inputs) == ["input_", "target"]

@@ -41,6 +41,7 @@ _KEPT = (
     "xlogy.Tensor",
     "xlogy.Scalar_Other",
     "xlogy.Scalar_Self",
+    "one_hot.default",
 )
 
 # Operations of the training graph that the decomposition to core ATen drops
@@ -325,7 +326,7 @@ class _Translator:
             return
         if not isinstance(val, torch.Tensor):
             raise self.b.unsupported(name, origin, "a result that is not a tensor")
-        if val.dtype.is_floating_point and val.dtype != self.dtype:
+        if val.dtype.is_floating_point and val.dtype != self.dtype and not self.exact_cast(node, name):
             raise self.b.unsupported(
                 name, origin, f"a {val.dtype} tensor in a {self.dtype} computation: lossc computes in one float type "
                 "(mixed precision cannot be expressed)"
@@ -336,6 +337,15 @@ class _Translator:
         kind = "bool" if val.dtype == torch.bool else ("float" if val.dtype.is_floating_point else "int")
         value, vshape = handler(self, node, origin, name, shape)
         self.add_result(node, _T(value, shape, vshape if vshape is not None else shape, kind, origin))
+
+    def exact_cast(self, node: Any, name: str) -> bool:
+        """Integers and booleans converted to another float type (labels'
+        `.float()` in a float64 trace): exact; what is computed from the
+        result in that type is refused where it happens."""
+        if name not in ("aten._to_copy.default", "aten.to.dtype"):
+            return False
+        source = node.args[0]
+        return isinstance(source, torch.fx.Node) and getattr(self.env.get(source), "kind", None) in ("int", "bool")
 
     def symbolic(self, node: Any, name: str, origin: Optional[Origin]) -> _T:
         """A size (``sym_size``) or arithmetic on sizes."""
@@ -717,6 +727,43 @@ def _any_all(tr, node, origin, name, shape):
     function = "max" if ".any" in name or name.startswith("aten.any") else "min"
     value, _ = _reduce(tr, origin, name, function, as_float, dims, keepdim, shape)
     return tr.b.binary("==", value, tr.b.const(1), origin), shape
+
+
+@_handles("aten.var.correction")
+def _var(tr, node, origin, name, shape):
+    # sum((x - mean(x))^2) / (n - correction) over the reduced axes.
+    t = tr.arg(node.args[0], node, origin)
+    dims = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+    correction = node.kwargs.get("correction")
+    correction = 1 if correction is None else correction
+    keepdim = node.kwargs.get("keepdim", False)
+    rank = len(t.shape)
+    axes = _axes(dims, rank)
+    axes = tuple(range(rank)) if axes is None else axes
+    mean, _ = _reduce(tr, origin, name, "mean", t, axes, True, shape)
+    centred = tr.b.call("square", tr.b.binary("-", tr.whole(t, origin, name), mean, origin), origin=origin)
+    centred_t = _T(centred, t.shape, t.shape, "float", origin)
+    total, _ = _reduce(tr, origin, name, "sum", centred_t, axes, keepdim, shape)
+    count = None
+    for a in axes:
+        size = t.shape[a]
+        d = tr.b.dim(size) if isinstance(size, str) else tr.b.const(size)
+        count = d if count is None else tr.b.binary("*", count, d, origin)
+    if count is None:
+        count = tr.b.const(1)
+    if correction:
+        count = tr.b.binary("-", count, tr.b.const(correction), origin)
+    return tr.b.binary("/", total, count, origin), shape
+
+
+@_handles("aten.one_hot.default")
+def _one_hot(tr, node, origin, name, shape):
+    t = tr.arg(node.args[0], node, origin)
+    if t.kind != "int" or len(t.shape) != 1:
+        raise tr.b.unsupported(name, origin, "one_hot of anything but a vector [N] of integer labels")
+    classes = shape[-1]
+    count = tr.b.dim(classes) if isinstance(classes, str) else tr.b.const(classes)
+    return tr.b.call("one_hot", tr.whole(t, origin, name), count, origin=origin), shape
 
 
 @_handles("aten.linalg_vector_norm.default")
