@@ -221,6 +221,27 @@ def test_hand_written_losses_import(fn, inputs, shapes, make):
     check_against_torch(fn, loss, make(rng()), per_sample=False)
 
 
+@pytest.mark.parametrize("name", ["mse_loss", "binary_cross_entropy", "nll_loss", "cosine_embedding_loss"])
+def test_float32_imports_agree_with_torch_in_float32(name):
+    make, spec, _ = CASES[name]
+    fn = make("mean")
+    loss = lossc.compile(fn, inputs={k: v[0] for k, v in spec.items()}, shapes={k: v[1] for k, v in spec.items()})
+    assert loss.dtype == "float32"
+    r = rng()
+    arrays = {k: v[2](r, 7) for k, v in spec.items()}
+    tensors = [torch.tensor(a) if np.issubdtype(a.dtype, np.integer) else torch.tensor(a, dtype=torch.float32)
+               for a in arrays.values()]
+    expected = float(fn(*tensors))
+    data = {k: (a if np.issubdtype(a.dtype, np.integer) else a.astype(np.float32))
+            for k, a in zip(loss.inputs, arrays.values())}
+    np.testing.assert_allclose(float(loss.eval(data).value), expected, rtol=1e-5)
+
+
+def test_float32_constants_are_written_as_float32_reads_them():
+    loss = lossc.compile(torch_losses.log_eps, inputs={"input": "sigmoid", "target": "{0, 1}"})
+    assert "log(input_ + 1e-8)" in loss.source
+
+
 def test_input_is_renamed_and_is_the_default_wrt():
     fn, loss, _ = import_case("binary_cross_entropy", "mean")
     assert list(loss.inputs) == ["input_", "target"]

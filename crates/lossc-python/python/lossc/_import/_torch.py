@@ -17,6 +17,7 @@ every frame of it, not only the frames of a ``forward``).
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import operator
 import re
@@ -80,10 +81,16 @@ def _all_frames():
         yield
         return
     tracer._filter_traceback_frames = lambda self, summary: summary
+    # torch logs a dump of the graph when the function branches on a value;
+    # lossc reports that itself.
+    noisy = logging.getLogger("torch.fx.experimental.symbolic_shapes")
+    level = noisy.level
+    noisy.setLevel(logging.ERROR)
     try:
         yield
     finally:
         tracer._filter_traceback_frames = original
+        noisy.setLevel(level)
 
 
 class _Function(torch.nn.Module):
