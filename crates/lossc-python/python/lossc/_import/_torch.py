@@ -17,10 +17,12 @@ every frame of it, not only the frames of a ``forward``).
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import math
 import operator
 import re
+import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -953,8 +955,13 @@ def _export(builder: Builder, fn: Any, params: Sequence[Any], integer_as_int: Se
     dims = {name: torch.export.Dim(name, min=2) for name in sizes}
     examples = tuple(_example(p, sizes, dtype, integer) for p, integer in zip(params, integer_as_int))
     specs = tuple({i: dims[d] for i, d in enumerate(p.dims) if isinstance(d, str)} or None for p in params)
-    with _all_frames():
-        return torch.export.export(_Function(fn), examples, dynamic_shapes=(specs,), strict=False)
+    # On failure torch.export prints the partial graph to stderr; lossc
+    # reports the failure itself, so that text is dropped (kept on success).
+    captured = io.StringIO()
+    with _all_frames(), contextlib.redirect_stderr(captured):
+        exported = torch.export.export(_Function(fn), examples, dynamic_shapes=(specs,), strict=False)
+    sys.stderr.write(captured.getvalue())
+    return exported
 
 
 def trace(builder: Builder, fn: Any, params: Sequence[Any]) -> None:
