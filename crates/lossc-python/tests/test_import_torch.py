@@ -391,3 +391,41 @@ def test_a_per_class_result_is_refused():
     with pytest.raises(lossc.LossError, match=r"returns a tensor of shape \[N, 3\]"):
         lossc.compile(lambda input, target: (input - target) ** 2, shapes={"input": "[N, 3]", "target": "[N, 3]"},
                       framework="torch")
+
+
+KERAS_ON_TORCH = '''
+import os
+os.environ["KERAS_BACKEND"] = "torch"
+import keras
+from keras import ops
+import lossc
+
+
+def confident(y_true, y_pred):
+    return ops.mean(ops.where(y_pred > 0.5, ops.square(y_true - y_pred), 0.0))
+
+
+loss = lossc.compile(confident, inputs={"y_true": "{0, 1}", "y_pred": "sigmoid"})
+print(loss.framework)
+print(sorted({(d.code, d.line) for d in loss.check()}))
+mse = lossc.compile(keras.losses.mean_squared_error, shapes={"y_true": "[N, D]", "y_pred": "[N, D]"})
+print(mse.source.splitlines()[-1].split("  #")[0])
+'''
+
+
+def test_keras_3_on_the_torch_backend_imports_through_torch(tmp_path):
+    framework("keras")
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "keras_torch_loss.py"
+    script.write_text(KERAS_ON_TORCH)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("PyTorch ")
+    where_line = 1 + KERAS_ON_TORCH.splitlines().index("    return ops.mean(ops.where(y_pred > 0.5, ops.square(y_true - y_pred), 0.0))")
+    assert lines[1] == f"[('dead-gradient', {where_line}), ('discontinuity', {where_line})]"
+    assert lines[2] == "loss mean_squared_error = mean(square(y_true - y_pred), axis=-1)"

@@ -67,7 +67,8 @@ def _frames(stack_trace: Optional[str]) -> List[Frame]:
     frames = []
     for line in (stack_trace or "").splitlines():
         match = _FRAME.match(line)
-        if match:
+        # Code compiled from a string (`<string>`, fx's `<eval_with_key>`) is nobody's file.
+        if match and not match["file"].startswith("<"):
             frames.append(Frame(match["file"], int(match["line"]), match["function"]))
     return frames
 
