@@ -215,6 +215,8 @@ def test_functional_losses_import_with_reduction_sum(name):
      lambda r: {"input": r.uniform(0.05, 0.95, size=(6, 1)), "target": r.choice([0.0, 1.0], size=6)}),
     (torch_losses.with_std, None, {"input": "[N, D]", "target": "[N, D]"},
      lambda r: {"input": r.normal(size=(6, 3)), "target": r.normal(size=(6, 3))}),
+    (torch_losses.boolean_masks, {"input": "[0, 1]", "target": "[0, 1]"}, None,
+     lambda r: {"input": r.uniform(size=8), "target": r.uniform(size=8)}),
     (torch_losses.softmax_dot, {"target": "[0, 1]"}, {"input": "[N, C]", "target": "[N, C]"},
      lambda r: {"input": r.normal(size=(6, 3)), "target": probs(3)(r, 6)}),
 ])

@@ -346,6 +346,10 @@ class _Translator:
         shape = self.shape_of(val, origin, name)
         kind = "bool" if val.dtype == torch.bool else ("float" if val.dtype.is_floating_point else "int")
         value, vshape = handler(self, node, origin, name, shape)
+        if kind == "bool" and value is not None and not _is_boolean(value):
+            # torch computes some boolean results with numbers (`a * b` of
+            # booleans is their `and`); the language keeps the two apart.
+            value = self.b.binary("!=", value, self.b.const(0), origin)
         self.add_result(node, _T(value, shape, vshape if vshape is not None else shape, kind, origin))
 
     def exact_cast(self, node: Any, name: str) -> bool:
@@ -372,6 +376,15 @@ class _Translator:
         if name in ("torch.sym_float", "sym_float"):
             return self.arg(node.args[0], node, origin)
         raise self.b.unsupported(name, origin, "arithmetic on sizes other than + - * /")
+
+
+_BOOLEAN_OPERATORS = frozenset(("==", "!=", "<", "<=", ">", ">=", "and", "or", "not"))
+
+
+def _is_boolean(value: Value) -> bool:
+    if value.kind in ("binary", "unary"):
+        return value.text in _BOOLEAN_OPERATORS
+    return False
 
 
 def _text(shape: Sequence[Dim]) -> str:
@@ -706,9 +719,9 @@ def _reduction(tr, node, origin, name, shape):
     function = {"sum": "sum", "mean": "mean", "amax": "max", "amin": "min", "max": "max", "min": "min",
                 "logsumexp": "logsumexp"}[name.split(".")[1]]
     t = tr.arg(node.args[0], node, origin)
-    if node.kwargs.get("dtype") not in (None, tr.dtype) and not (node.kwargs["dtype"].is_floating_point is False
-                                                                  and t.kind != "float"):
-        raise tr.b.unsupported(name, origin, f"a reduction in {node.kwargs['dtype']}")
+    dtype = node.kwargs.get("dtype")
+    if dtype is not None and not dtype.is_floating_point and t.kind == "float":
+        raise tr.b.unsupported(name, origin, f"a reduction of floats in {dtype} (it truncates)")
     dims = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
     keepdim = node.args[2] if len(node.args) > 2 else node.kwargs.get("keepdim", False)
     if function in ("max", "min") and t.kind == "bool":
