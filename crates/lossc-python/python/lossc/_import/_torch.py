@@ -21,6 +21,7 @@ import io
 import logging
 import math
 import operator
+import os
 import re
 import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -57,6 +58,7 @@ _GRADIENT_CHANGING = {
     "torch.ops.higher_order.wrap_with_autocast": "autocast computes in mixed precision; lossc computes in one dtype",
 }
 
+_THIS_FILE = os.path.abspath(__file__)
 _FRAME = re.compile(r'^\s*File "(?P<file>.+)", line (?P<line>\d+), in (?P<function>.+?)\s*$')
 
 Dim = Union[str, int]
@@ -70,6 +72,11 @@ def _frames(stack_trace: Optional[str]) -> List[Frame]:
         # Code compiled from a string (`<string>`, fx's `<eval_with_key>`) is nobody's file.
         if match and not match["file"].startswith("<"):
             frames.append(Frame(match["file"], int(match["line"]), match["function"]))
+    # Only the frames inside the traced call: the code that called
+    # lossc.compile is not where the operation came from.
+    for i in range(len(frames) - 1, -1, -1):
+        if frames[i].function == "forward" and os.path.abspath(frames[i].file) == _THIS_FILE:
+            return frames[i + 1:]
     return frames
 
 
