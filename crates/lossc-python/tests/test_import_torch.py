@@ -373,6 +373,14 @@ def test_gaussian_nll_loss_is_not_traceable_and_says_why():
     assert "not traceable" in message and "`return F.gaussian_nll_loss(input, target, var)" in message
 
 
+def test_a_constant_vector_is_refused_at_its_line():
+    with pytest.raises(lossc.LossError) as raised:
+        lossc.compile(torch_losses.class_weights, inputs={"target": "{0..2}"}, shapes={"input": "[N, 3]"})
+    message = str(raised.value)
+    assert "lossc cannot import `constant tensor`: its shape is [3]" in message
+    assert f"torch_losses.py:{line_of('weights')}" in message
+
+
 def test_an_exception_inside_the_loss_is_reported_at_its_line():
     with pytest.raises(lossc.LossError) as raised:
         lossc.compile(torch_losses.raises)

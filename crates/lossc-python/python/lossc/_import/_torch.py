@@ -267,11 +267,15 @@ class _Translator:
                 continue
             tensor = program.constants.get(spec.target) if spec.kind.name in ("CONSTANT_TENSOR",) else None
             if tensor is None or tensor.dim() != 0:
-                what = "a tensor constant of shape " + str(list(tensor.shape)) if tensor is not None else (
-                    f"a {spec.kind.name.lower().replace('_', ' ')} `{spec.target}`")
+                users = list(node.users)
+                origin = self.b.origin(_frames(users[0].meta.get("stack_trace"))) if users else None
+                if tensor is not None:
+                    what, detail = "constant tensor", f"its shape is {_text(tuple(tensor.shape))}; "
+                else:
+                    what, detail = f"{spec.kind.name.lower().replace('_', ' ')} `{spec.target}`", ""
                 raise self.b.unsupported(
-                    what, None, "the .loss language has number constants only (a module's parameters and buffers, "
-                    "and constant tensors other than 0-d, cannot be imported)"
+                    what, origin, detail + "the importer writes number constants only (a module's parameters and "
+                    "buffers, and constant tensors other than 0-d, cannot be imported; pass the tensor as an input)"
                 )
             number = tensor.item()
             self.add_result(node, self.const(number))
