@@ -61,3 +61,55 @@ def test_statuses_match_the_binary_when_it_is_given(examples):
         ours = run(*args)
         theirs = subprocess.run([binary, *args], capture_output=True, text=True, check=False)
         assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout)
+
+
+LOSSES_PY = '''\
+import jax.numpy as jnp
+
+
+def custom_loss(y_true, y_pred):
+    epsilon = 1e-8
+    ce = -jnp.log(y_pred + epsilon) * y_true
+    return jnp.mean(ce)
+'''
+
+
+def test_check_and_import_a_python_function(tmp_path):
+    pytest.importorskip("jax", reason="the function is written with jax.numpy")
+    source = tmp_path / "losses.py"
+    source.write_text(LOSSES_PY)
+    target = f"{source}::custom_loss"
+    domains = ["--input", "y_true={0, 1}", "--input", "y_pred=sigmoid"]
+    checked = run("check", target, *domains, "--color", "never")
+    assert checked.returncode == 0, checked.stderr
+    # The findings of examples/faulty_log_eps.loss, over line 6 of losses.py.
+    assert "warning[exploding-gradient]" in checked.stdout and "warning[dead-gradient]" in checked.stdout
+    assert "losses.py:6:" in checked.stdout and "ce = -jnp.log(y_pred + epsilon) * y_true" in checked.stdout
+    denied = run("check", target, *domains, "--deny", "warnings")
+    assert denied.returncode == 1
+
+    imported = run("import", target, *domains)
+    assert imported.returncode == 0, imported.stderr
+    assert "input y_pred: [0, 1] [N]" in imported.stdout
+    assert "let ce = -log(y_pred + 1e-8) * y_true  # " in imported.stdout and "losses.py:6" in imported.stdout
+
+    as_json = run("check", target, *domains, "--format", "json")
+    report = __import__("json").loads(as_json.stdout)
+    explode = next(d for d in report["diagnostics"] if d["code"] == "exploding-gradient")
+    assert explode["origin"]["file"].endswith("losses.py") and explode["origin"]["span"]["line"] == 6
+
+    # No domain: the assumed-domain note names [0, 1].
+    bare = run("check", target, "--color", "never")
+    assert "note[assumed-domain]" in bare.stdout and "as [0, 1]" in bare.stdout
+
+    grad = run("grad", target, "--domain", "y_pred=sigmoid")
+    assert grad.returncode == 0 and "output d_custom_loss_d_y_pred" in grad.stdout
+
+    for args, message in [
+        (["check", f"{source}::nope"], "has no `nope`"),
+        (["check", target, "--input", "y_pred"], "NAME=VALUE"),
+        (["import", target, "--format", "json"], "lossc import"),
+        (["check", target, "--framework", "mxnet"], "framework must be"),
+    ]:
+        failed = run(*args)
+        assert failed.returncode == 2 and message in failed.stderr, (args, failed.stderr)

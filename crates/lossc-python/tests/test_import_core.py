@@ -239,3 +239,28 @@ def test_main_with_source_renders_over_the_python_file(user_module):
     assert "warning[exploding-gradient]" in done.stdout
     assert "userloss.py:3:" in done.stdout
     assert "ce = log(y_pred + epsilon) * y_true" in done.stdout
+
+
+def test_a_function_of_tensor_methods_is_traced_with_the_framework_its_module_imports(tmp_path):
+    source = tmp_path / "methods_only.py"
+    source.write_text("import jax.numpy as jnp\n\nloss = lambda y_true, y_pred: ((y_pred - y_true) ** 2).mean()\n")
+    spec = importlib.util.spec_from_file_location("methods_only_for_test", source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert detect_framework(module.loss) == "jax"
+
+
+def test_operations_are_placed_inside_the_traced_call_only(user_module, tmp_path):
+    """A library's loss traced as it is: its operations are on the library's
+    lines, never on the line of the script that called lossc.compile."""
+    from lossc._import._program import Frame, _IMPORT_DIR
+
+    module, path = user_module
+    caller = str(tmp_path / "train.py")
+    importer = f"{_IMPORT_DIR}/_jax.py"
+    b = Builder(module.custom_loss, "float32", "hand")
+    # The function's own file is the user's: its frame wins over the caller's.
+    frames = [Frame(caller, 10, "<module>"), Frame(importer, 50, "trace"), Frame(path, 3, "custom_loss")]
+    assert b.origin(frames) == Origin(path, 3)
+    # Nothing inside the call but the importer: no place (never the caller's line).
+    assert b.origin([Frame(caller, 10, "<module>"), Frame(importer, 50, "trace")]) is None

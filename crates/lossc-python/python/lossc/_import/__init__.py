@@ -150,7 +150,9 @@ def _keras_backend() -> Optional[str]:
 def detect_framework(fn: Callable[..., Any]) -> str:
     """The framework a function is written in, from the modules and
     functions its code refers to (``tf``, ``jnp``, ``torch.nn.functional``,
-    ``keras.ops`` on its configured backend) and its own module."""
+    ``keras.ops`` on its configured backend) and its own module; for a
+    function that names none (only tensor methods), the one framework its
+    module imports."""
     fn, _ = _unwrap(fn)
     try:
         fn = inspect.unwrap(fn)  # a decorated function (tf.function, jax.jit): the function it wraps
@@ -168,6 +170,23 @@ def detect_framework(fn: Callable[..., Any]) -> str:
             backend = _keras_backend()
             if backend:
                 found.add(backend)
+    if not found:
+        # Only tensor methods (`(input - target).abs().mean()`): the
+        # frameworks its module imports, if exactly one.
+        module_packages = {
+            _package_of(value)
+            for value in getattr(fn, "__globals__", {}).values()
+            if isinstance(value, types.ModuleType)
+        }
+        for package in module_packages:
+            if package in _FRAMEWORK_OF_PACKAGE:
+                found.add(_FRAMEWORK_OF_PACKAGE[package])
+            elif package == "keras":
+                backend = _keras_backend()
+                if backend:
+                    found.add(backend)
+        if len(found) > 1:
+            found = set()
     if len(found) == 1:
         return found.pop()
     name = getattr(fn, "__qualname__", None) or repr(fn)

@@ -23,6 +23,7 @@ the place in the user's file it came from, so diagnostics are shown there.
 from __future__ import annotations
 
 import ast
+import inspect
 import keyword
 import linecache
 import math
@@ -150,6 +151,7 @@ def _short(path: str) -> str:
 
 
 _INTERNAL_ROOTS: Optional[Tuple[str, ...]] = None
+_IMPORT_DIR = os.path.dirname(os.path.abspath(__file__))
 _FRAMEWORKS = ("jax", "jaxlib", "tensorflow", "keras", "tf_keras", "torch", "optax", "numpy", "flax", "chex")
 
 
@@ -185,6 +187,14 @@ class Builder:
         self.fn = fn
         self.dtype = dtype
         self.framework = framework
+        # A decorated function (functools.wraps, jax.jit, tf.function): the
+        # function it wraps names the file and line.
+        try:
+            fn = inspect.unwrap(fn)
+        except ValueError:
+            pass
+        while callable(getattr(fn, "python_function", None)):
+            fn = fn.python_function
         code = getattr(fn, "__code__", None)
         self.fn_file: Optional[str] = os.path.abspath(code.co_filename) if code is not None else None
         self.fn_line: Optional[int] = code.co_firstlineno if code is not None else None
@@ -205,6 +215,12 @@ class Builder:
         library); else the innermost frame in the traced function's own file
         (a library's loss traced as it is)."""
         frames = [f for f in frames if f.file and f.line]
+        # Only the frames inside the traced call: the importer calls the
+        # function, so whatever called lossc (a script, a test, a notebook
+        # cell) is outside it, and never the place of an operation.
+        importers = [i for i, f in enumerate(frames) if os.path.abspath(f.file).startswith(_IMPORT_DIR + os.sep)]
+        if importers:
+            frames = frames[importers[-1] + 1 :]
         if self._roots is None:
             self._roots = _internal_roots()
         for frame in reversed(frames):
