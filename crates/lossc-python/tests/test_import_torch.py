@@ -4,8 +4,11 @@ value and autograd gradient (float64, rtol 1e-9), as does the emitted
 PyTorch module (to_torch); diagnostics and import errors point at the
 user's lines."""
 
+import os
 import pathlib
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -451,3 +454,18 @@ def test_keras_3_on_the_torch_backend_imports_through_torch(tmp_path):
     code, _, where = lines[2].partition("  # ")
     assert code == "loss mean_squared_error = mean(square(y_true - y_pred), axis=-1)"
     assert where.split(":")[0].endswith("keras/src/losses/losses.py"), where
+
+
+def test_a_torch_loss_imports_in_a_process_that_loaded_tensorflow_first():
+    """Importing triton after TensorFlow aborts the interpreter; the importer
+    keeps torch.export from doing so."""
+    pytest.importorskip("tensorflow", reason="the clash needs TensorFlow")
+    script = (
+        "import tensorflow, torch, lossc\n"
+        "loss = lossc.compile(lambda input, target: torch.mean((input - target) ** 2), framework='torch')\n"
+        "print(loss.source.splitlines()[-1])\n"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "mean(square(input_ - target))" in done.stdout or "mean((input_ - target) ^ 2)" in done.stdout, done.stdout

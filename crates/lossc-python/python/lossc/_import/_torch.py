@@ -977,6 +977,7 @@ def _user_origin(builder: Builder, error: BaseException) -> Optional[Origin]:
 def _export(builder: Builder, fn: Any, params: Sequence[Any], integer_as_int: Sequence[bool]) -> Any:
     dtype = torch.float64 if builder.dtype == "float64" else torch.float32
     sizes = _example_sizes(params)
+    _keep_triton_out_after_tensorflow()
     dims = {name: torch.export.Dim(name, min=2) for name in sizes}
     examples = tuple(_example(p, sizes, dtype, integer) for p, integer in zip(params, integer_as_int))
     specs = tuple({i: dims[d] for i, d in enumerate(p.dims) if isinstance(d, str)} or None for p in params)
@@ -987,6 +988,17 @@ def _export(builder: Builder, fn: Any, params: Sequence[Any], integer_as_int: Se
         exported = torch.export.export(_Function(fn), examples, dynamic_shapes=(specs,), strict=False)
     sys.stderr.write(captured.getvalue())
     return exported
+
+
+def _keep_triton_out_after_tensorflow() -> None:
+    """Once TensorFlow is imported, importing triton aborts the interpreter
+    (their native libraries clash), and ``torch.export`` imports triton only
+    to ask whether it is installed. So when TensorFlow is loaded and triton is
+    not, triton is marked absent for this process: export runs without it
+    (it needs none) instead of the interpreter aborting. A later ``import
+    triton`` in this process raises ImportError rather than aborting."""
+    if "tensorflow" in sys.modules and "triton" not in sys.modules:
+        sys.modules["triton"] = None  # type: ignore[assignment]
 
 
 def trace(builder: Builder, fn: Any, params: Sequence[Any]) -> None:
