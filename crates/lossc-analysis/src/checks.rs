@@ -9,9 +9,9 @@ use lossc_ir::{Builtin, Domain, Dtype, NamedResult, NodeId, Op, Program, Var};
 use lossc_symbolic::grad::{Style, gradient_in_style};
 
 use crate::absint::{Analysis, Event, Hazard, Leaves};
-use crate::interval::{Iv, max_finite};
+use crate::interval::Iv;
 use crate::witness::{Point, Search};
-use crate::{EXPLODING, domain_bounds, format_number};
+use crate::{EXPLODING, format_number};
 
 /// Inputs of at most this magnitude are "ordinary" when judging whether a
 /// gradient explodes: normalised data and logits stay below it.
@@ -97,7 +97,7 @@ fn case_inputs(program: &Program, dtype: Dtype, case: &[Option<f64>], clamp: f64
         .map(|(i, input)| match case[i] {
             Some(v) => Iv::point(v),
             None => {
-                let (lo, hi) = domain_bounds(&input.domain, dtype);
+                let (lo, hi) = input.domain.bounds(dtype);
                 Iv::new(lo.max(-clamp), hi.min(clamp))
             }
         })
@@ -293,7 +293,7 @@ fn overflow_threshold(
             .map(|e| e.node)
             .min()
     };
-    let max = max_finite(subject.dtype);
+    let max = subject.dtype.max_finite();
     overflows(max)?;
     let (mut safe, mut fail) = (MODERATE.log10(), max.log10());
     for _ in 0..24 {
@@ -372,7 +372,7 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
         };
         let message = format!(
             "{what} can exceed the largest {dtype} ({}) for inputs of magnitude {} or more",
-            crate::format_approx(max_finite(dtype)),
+            crate::format_approx(dtype.max_finite()),
             crate::format_approx(at)
         );
         let d = if severity_note {
@@ -631,7 +631,7 @@ fn forward_hazard(
     let mut shown = true;
     let mut reaches_loss = true;
     let (message, label) = if code == Code::ExpOverflow {
-        let ln_max = crate::interval::max_finite(subject.dtype).ln();
+        let ln_max = subject.dtype.max_finite().ln();
         // What overflows, and past which value: exp(x) past ln(max), cosh
         // past ln(2 max) in magnitude, b^y past ln(max) / ln(b).
         let (what, limit) = match builtin {

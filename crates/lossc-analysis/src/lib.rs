@@ -180,37 +180,6 @@ pub(crate) fn dim_size(program: &Program, dim: lossc_ir::DimId) -> usize {
     size.min(4096)
 }
 
-/// The smallest and largest float of the dtype in a domain (infinite ends are
-/// open: an input never holds an infinity).
-pub fn domain_bounds(domain: &Domain, dtype: Dtype) -> (f64, f64) {
-    use interval::{max_finite, next_down, next_up, round_to};
-    let max = max_finite(dtype);
-    match domain {
-        Domain::Real => (-max, max),
-        Domain::Set(values) => (values[0], values[values.len() - 1]),
-        Domain::Interval {
-            lo,
-            lo_closed,
-            hi,
-            hi_closed,
-        } => {
-            let low = if lo.is_infinite() {
-                -max
-            } else {
-                let r = round_to(dtype, *lo, false);
-                if *lo_closed || r > *lo { r } else { next_up(dtype, r) }
-            };
-            let high = if hi.is_infinite() {
-                max
-            } else {
-                let r = round_to(dtype, *hi, true);
-                if *hi_closed || r < *hi { r } else { next_down(dtype, r) }
-            };
-            (low.max(-max), high.min(max))
-        }
-    }
-}
-
 /// A number as short as it can be while saying exactly which float it is
 /// (an f32 value is written in f32's shortest form: `0.99999994`).
 pub fn format_number(v: f64) -> String {

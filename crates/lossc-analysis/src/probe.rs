@@ -778,66 +778,6 @@ fn concrete(shape: &[Dim], sizes: &[Option<usize>]) -> Vec<usize> {
         .collect()
 }
 
-// -------------------------------------------------------------------- floats
-
-/// The dtype's constants and rounding, on f64 values (every f32 is an f64).
-trait DtypeExt {
-    fn max_finite(self) -> f64;
-    fn min_denormal(self) -> f64;
-    fn mantissa_bits(self) -> u32;
-    fn round(self, value: f64) -> f64;
-    fn next_up(self, value: f64) -> f64;
-    fn next_down(self, value: f64) -> f64;
-}
-
-impl DtypeExt for Dtype {
-    fn max_finite(self) -> f64 {
-        match self {
-            Dtype::F32 => f64::from(f32::MAX),
-            Dtype::F64 => f64::MAX,
-        }
-    }
-
-    fn min_denormal(self) -> f64 {
-        match self {
-            Dtype::F32 => f64::from(f32::from_bits(1)),
-            Dtype::F64 => f64::from_bits(1),
-        }
-    }
-
-    fn mantissa_bits(self) -> u32 {
-        match self {
-            Dtype::F32 => f32::MANTISSA_DIGITS - 1,
-            Dtype::F64 => f64::MANTISSA_DIGITS - 1,
-        }
-    }
-
-    /// Round to nearest, even on a tie; beyond the range, an infinity.
-    fn round(self, value: f64) -> f64 {
-        match self {
-            #[allow(clippy::cast_possible_truncation)]
-            Dtype::F32 => f64::from(value as f32),
-            Dtype::F64 => value,
-        }
-    }
-
-    #[allow(clippy::cast_possible_truncation)]
-    fn next_up(self, value: f64) -> f64 {
-        match self {
-            Dtype::F32 => f64::from((value as f32).next_up()),
-            Dtype::F64 => value.next_up(),
-        }
-    }
-
-    #[allow(clippy::cast_possible_truncation)]
-    fn next_down(self, value: f64) -> f64 {
-        match self {
-            Dtype::F32 => f64::from((value as f32).next_down()),
-            Dtype::F64 => value.next_down(),
-        }
-    }
-}
-
 // ------------------------------------------------------------------ sampling
 
 /// splitmix64 (Steele, Lea and Flood 2014): small, fast, and good enough to
@@ -967,48 +907,9 @@ enum Range {
 impl Range {
     /// The floats of `domain` in `dtype`, or `None` if there are none.
     fn new(domain: &Domain, dtype: Dtype) -> Option<Range> {
-        let max = dtype.max_finite();
         match domain {
-            Domain::Real => Some(Range::Interval { lo: -max, hi: max }),
-            Domain::Interval {
-                lo,
-                lo_closed,
-                hi,
-                hi_closed,
-            } => {
-                let lo = if lo.is_nan() {
-                    return None;
-                } else if *lo == f64::NEG_INFINITY {
-                    -max
-                } else {
-                    let r = dtype.round(*lo);
-                    if r == f64::NEG_INFINITY {
-                        -max
-                    } else if r == f64::INFINITY {
-                        return None;
-                    } else if *lo_closed {
-                        r
-                    } else {
-                        dtype.next_up(r)
-                    }
-                };
-                let hi = if hi.is_nan() {
-                    return None;
-                } else if *hi == f64::INFINITY {
-                    max
-                } else {
-                    let r = dtype.round(*hi);
-                    if r == f64::INFINITY {
-                        max
-                    } else if r == f64::NEG_INFINITY {
-                        return None;
-                    } else if *hi_closed {
-                        r
-                    } else {
-                        dtype.next_down(r)
-                    }
-                };
-                // next_up of the largest float is inf: nothing is left.
+            Domain::Real | Domain::Interval { .. } => {
+                let (lo, hi) = domain.bounds(dtype);
                 (lo.is_finite() && hi.is_finite() && lo <= hi).then_some(Range::Interval { lo, hi })
             }
             Domain::Set(values) => {
@@ -1066,7 +967,7 @@ impl Range {
 /// A value for `strategy` in `lo..=hi` (before rounding and clamping).
 fn draw_interval(lo: f64, hi: f64, strategy: Strategy, rng: &mut SplitMix64, dtype: Dtype) -> f64 {
     let max = dtype.max_finite();
-    let tiny = dtype.min_denormal();
+    let tiny = dtype.min_positive_subnormal();
     // lo * (1 - u) + hi * u never overflows, even from -max to max.
     let lerp = |lo: f64, hi: f64, u: f64| lo * (1.0 - u) + hi * u;
     let log_uniform = |from: f64, to: f64, u: f64| {
@@ -1517,7 +1418,9 @@ mod tests {
             );
             assert!(values.iter().any(|v| *v == 0.0 && v.is_sign_positive()), "{dtype}: +0");
             assert!(values.iter().any(|v| *v == 0.0 && v.is_sign_negative()), "{dtype}: -0");
-            assert!(values.contains(&dtype.min_denormal()) || values.contains(&-dtype.min_denormal()));
+            assert!(
+                values.contains(&dtype.min_positive_subnormal()) || values.contains(&-dtype.min_positive_subnormal())
+            );
             assert!(
                 values
                     .iter()
@@ -1583,9 +1486,11 @@ mod tests {
             assert!(values.contains(&member));
         }
         assert!(values.iter().all(|v| [0.0, 1.0, 2.0].contains(v)));
-        // 0.7 is not an f32: the closed end is the f32 nearest to it.
+        // 0.7 is not an f32 and the nearest f32 is below it, outside the
+        // domain: the closed end is the first f32 inside, as for the analyzer.
         let values = sample_values(&interval(0.7, true, 1.0, true), Dtype::F32, 2000, 5).unwrap();
-        assert!(values.contains(&f64::from(0.7f32)));
+        assert!(values.contains(&f64::from(0.7f32.next_up())));
+        assert!(values.iter().all(|v| *v >= 0.7));
         // No f32 lies in (0, 1e-46).
         assert!(matches!(
             sample_values(&interval(0.0, false, 1e-46, false), Dtype::F32, 10, 0),

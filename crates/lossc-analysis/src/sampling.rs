@@ -137,7 +137,7 @@ fn points(program: &Program, dtype: Dtype, case: &[Option<f64>], count: usize) -
         .iter()
         .enumerate()
         .map(|(i, input)| {
-            let (lo, hi) = crate::domain_bounds(&input.domain, dtype);
+            let (lo, hi) = input.domain.bounds(dtype);
             let range = (lo.max(-BOX), hi.min(BOX));
             if !matches!(input.domain, Domain::Set(_)) && case[i].is_none() && (lo < -BOX || hi > BOX) {
                 cut.push((input.name.clone(), range));

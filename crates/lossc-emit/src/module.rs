@@ -5,8 +5,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::fmt::Write as _;
 
 use lossc_diagnostics::{Diagnostic, Severity};
-use lossc_ir::{Dim, Domain, NodeId, Op, Program, Value, Var};
-use lossc_symbolic::print::number as loss_number;
+use lossc_ir::{Dim, NodeId, Op, Program, Value, Var};
 
 use crate::prepare::Emission;
 use crate::python::{self, Body, Context, identifier};
@@ -304,39 +303,6 @@ fn leaves(program: &Program, roots: &[NodeId]) -> Vec<Op> {
     out
 }
 
-fn domain_text(domain: &Domain) -> String {
-    match domain {
-        Domain::Real => "real".into(),
-        Domain::Interval {
-            lo,
-            lo_closed,
-            hi,
-            hi_closed,
-        } => format!(
-            "{}{}, {}{}",
-            if *lo_closed && lo.is_finite() { "[" } else { "(" },
-            loss_number(*lo),
-            loss_number(*hi),
-            if *hi_closed && hi.is_finite() { "]" } else { ")" }
-        ),
-        Domain::Set(values) => {
-            let consecutive = values.len() > 3
-                && values.iter().all(|v| v.fract() == 0.0)
-                && values.windows(2).all(|w| w[1] - w[0] == 1.0);
-            if consecutive {
-                format!(
-                    "{{{}..{}}}",
-                    loss_number(values[0]),
-                    loss_number(values[values.len() - 1])
-                )
-            } else {
-                let items: Vec<String> = values.iter().map(|v| loss_number(*v)).collect();
-                format!("{{{}}}", items.join(", "))
-            }
-        }
-    }
-}
-
 /// Words of `text` wrapped to [`WIDTH`], each line starting with `indent`.
 fn wrap(text: &str, indent: &str, out: &mut String) {
     let mut line = String::from(indent);
@@ -388,11 +354,7 @@ fn docstring(e: &Emission, target: Target, signature: &Signature) -> String {
         let text = match index {
             Some(i) => {
                 let input = &program.inputs[*i];
-                let mut text = format!(
-                    "{}, shape {}",
-                    domain_text(&input.domain),
-                    program.shape_string(&input.shape)
-                );
+                let mut text = format!("{}, shape {}", input.domain, program.shape_string(&input.shape));
                 if e.wrt.contains(&Var::Input(*i)) {
                     text.push_str("; the loss is differentiated with respect to it");
                 }

@@ -7,7 +7,7 @@ use ndarray::{ArrayD, Axis, IxDyn};
 use num_traits::Float;
 
 use crate::FitError;
-use crate::data::{Dataset, argmax, in_domain};
+use crate::data::{Dataset, argmax};
 use crate::model::{Dense, activate, backward, cast};
 use crate::objective::Objective;
 use crate::optim::{Optimizer, State};
@@ -393,7 +393,7 @@ impl<'a, T: Float> Trainer<'a, T> {
         let outside_domain = y
             .iter()
             .map(|v| to_f64(*v))
-            .find(|v| !in_domain(*v, &self.task.prediction_domain));
+            .find(|v| !self.task.prediction_domain.contains(*v));
         Ok(Pass {
             loss: evaluated.loss,
             x,

@@ -28,7 +28,7 @@
 
 use lossc::{Code, Diagnostic, Dtype, LineIndex, Severity};
 
-use crate::task::{ModelKind, Task, domain_text};
+use crate::task::{ModelKind, Task};
 use crate::train::{NonFinite, Run, Snapshot, Untaught};
 
 /// The fraction of samples wrong with a zero gradient from which a run is
@@ -409,7 +409,7 @@ fn diverged(task: &Task, findings: &[Finding], dtype: Dtype, divergence: crate::
             "the model predicted {} for `{}`, outside its declared domain {}, where check does not look{}",
             number(prediction),
             task.prediction,
-            domain_text(&task.prediction_domain),
+            task.prediction_domain,
             match task.model {
                 ModelKind::Linear => ": a linear layer's outputs are unbounded; declare `real` (and check again) or use --model logistic",
                 ModelKind::Logistic | ModelKind::Softmax => {

@@ -13,11 +13,13 @@
 //! workspace's `tests/frontend.rs`.
 
 pub mod builtins;
+mod domain;
 mod lower;
 mod program;
 pub mod types;
 
 pub use builtins::{Builtin, BuiltinSpec, Signature};
+pub use domain::{Rounding, loss_number};
 pub use lossc_diagnostics::{Code, Diagnostic, Span};
 pub use lower::closest;
 pub use program::*;

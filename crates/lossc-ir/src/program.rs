@@ -3,6 +3,7 @@
 use lossc_diagnostics::Span;
 
 use crate::builtins::Builtin;
+pub use crate::domain::Domain;
 use crate::types::{Dim, DimId, Shape, Type};
 
 /// Index of a node in [`Program::nodes`]. A node's arguments always have
@@ -13,37 +14,6 @@ pub struct NodeId(pub u32);
 impl NodeId {
     pub fn index(self) -> usize {
         self.0 as usize
-    }
-}
-
-/// The values an input can hold, as floats of the chosen dtype.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Domain {
-    Real,
-    /// An interval. Infinite ends are open.
-    Interval {
-        lo: f64,
-        lo_closed: bool,
-        hi: f64,
-        hi_closed: bool,
-    },
-    /// A finite set of values, sorted, without repeats.
-    Set(Vec<f64>),
-}
-
-impl Domain {
-    /// Whether every value is an integer (a class label set).
-    pub fn is_integer_set(&self) -> bool {
-        matches!(self, Domain::Set(values) if values.iter().all(|v| v.fract() == 0.0))
-    }
-
-    /// The smallest closed interval containing the domain.
-    pub fn hull(&self) -> (f64, f64) {
-        match self {
-            Domain::Real => (f64::NEG_INFINITY, f64::INFINITY),
-            Domain::Interval { lo, hi, .. } => (*lo, *hi),
-            Domain::Set(values) => (values[0], values[values.len() - 1]),
-        }
     }
 }
 

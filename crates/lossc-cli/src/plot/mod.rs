@@ -635,26 +635,21 @@ impl Plan {
 }
 
 /// The interval to sweep for a domain, and a note when it is not the domain
-/// itself. Open ends are left out (the first float inside is drawn).
+/// itself. A finite end is the first float of the dtype inside the domain
+/// (an open end is left out).
 fn sweep_range(name: &str, domain: &Domain, dtype: Dtype) -> ((f64, f64), Option<String>) {
     const WIDTH: f64 = 10.0;
     match *domain {
-        Domain::Interval {
-            lo,
-            lo_closed,
-            hi,
-            hi_closed,
-        } => {
+        Domain::Interval { lo, hi, .. } => {
             let (lo_finite, hi_finite) = (lo.is_finite(), hi.is_finite());
+            let (first, last) = domain.bounds(dtype);
             let from = match (lo_finite, hi_finite) {
-                (true, _) if lo_closed => lo,
-                (true, _) => curve::next_up(dtype, curve::round_to(dtype, lo)),
+                (true, _) => first,
                 (false, true) => hi - WIDTH,
                 (false, false) => -WIDTH,
             };
             let to = match (lo_finite, hi_finite) {
-                (_, true) if hi_closed => hi,
-                (_, true) => curve::next_down(dtype, curve::round_to(dtype, hi)),
+                (_, true) => last,
                 (true, false) => lo + WIDTH,
                 (false, false) => WIDTH,
             };
@@ -782,5 +777,28 @@ mod tests {
         assert!(note.unwrap().contains("unbounded"));
         assert_eq!(typical(&positive), 1.0);
         assert_eq!(sweep_range("z", &Domain::Real, Dtype::F32).0, (-10.0, 10.0));
+    }
+
+    #[test]
+    fn a_swept_range_holds_only_floats_of_the_domain() {
+        // 0.7 is not an f32 and the nearest one is below it: the sweep
+        // starts at the next one up. An open end that is not an f32 excludes
+        // only the real number, so the float just above it is inside.
+        let closed = Domain::Interval {
+            lo: 0.7,
+            lo_closed: true,
+            hi: 1.0,
+            hi_closed: true,
+        };
+        let ((lo, _), _) = sweep_range("p", &closed, Dtype::F32);
+        assert_eq!(lo, f64::from(0.7f32.next_up()));
+        let open = Domain::Interval {
+            lo: 0.1,
+            lo_closed: false,
+            hi: 1.0,
+            hi_closed: true,
+        };
+        let ((lo, _), _) = sweep_range("p", &open, Dtype::F32);
+        assert_eq!(lo, f64::from(0.1f32));
     }
 }
