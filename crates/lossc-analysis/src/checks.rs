@@ -538,7 +538,7 @@ fn selecting_mask(subject: &Subject<'_>, node: NodeId) -> Option<Span> {
 
 /// The case text restricted to the inputs `node` reads.
 fn case_for(program: &Program, case: &[Option<f64>], node: NodeId) -> String {
-    let used = crate::witness::inputs_used(program, node);
+    let used = program.inputs_read(&[node]);
     let only: Vec<Option<f64>> = case
         .iter()
         .enumerate()
@@ -1105,25 +1105,13 @@ fn carries_gradient(program: &Program, root: NodeId) -> Vec<bool> {
     carries
 }
 
-fn reachable(program: &Program, root: NodeId) -> Vec<bool> {
-    let mut seen = vec![false; program.nodes.len()];
-    let mut stack = vec![root];
-    while let Some(n) = stack.pop() {
-        if std::mem::replace(&mut seen[n.index()], true) {
-            continue;
-        }
-        stack.extend(program.node(n).args.iter().copied());
-    }
-    seen
-}
-
 /// Below this magnitude, rounding `1 + x` drops more than four of `x`'s low bits.
 const SMALL: f64 = 1.0 / 16.0;
 
 /// Expressions a stable built-in computes better, with the proven-equal fix.
 fn stable_forms(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
     let program = &subject.program;
-    let used = reachable(program, subject.root);
+    let used = program.reachable(&[subject.root]);
     let is = |n: NodeId, b: Builtin| matches!(program.node(n).op, Op::Call(x, _) if x == b);
     let literal = |n: NodeId, v: f64| matches!(program.node(n).op, Op::Literal(x) if x == v);
     // `1 + x` and `exp(x) - 1` lose x's low bits only where x is small: more

@@ -305,7 +305,7 @@ pub fn run(view: View<'_>, case: &[Option<f64>], cases: usize, out: &mut Vec<Dia
         .max(200)
         .min((crate::MAX_BATCH_ELEMENTS / row).max(8));
     let (pts, region) = points(program, view.dtype, case, count);
-    let reach = reachable(program, view.root);
+    let reach = program.reachable(&[view.root]);
     let mut selections = Vec::new();
     for (i, node) in program.nodes[..view.first_gradient].iter().enumerate() {
         if !reach[i] {
@@ -676,7 +676,7 @@ fn discontinuities(view: &View<'_>, pts: &[Sample], selections: &[Selection], ou
             .inputs
             .iter()
             .enumerate()
-            .filter(|(i, _)| crate::witness::inputs_used(program, cond)[*i])
+            .filter(|(i, _)| program.inputs_read(&[cond])[*i])
             .map(|(i, input)| format!("`{}` = {}", input.name, crate::format_approx(lo[i][0])))
             .collect();
         out.push(
@@ -696,16 +696,4 @@ fn discontinuities(view: &View<'_>, pts: &[Sample], selections: &[Selection], ou
             .with_help("make the branches meet at the boundary (as Huber's do), or use a smooth blend such as `sigmoid(k * (x - t))`"),
         );
     }
-}
-
-fn reachable(program: &Program, root: NodeId) -> Vec<bool> {
-    let mut seen = vec![false; program.nodes.len()];
-    let mut stack = vec![root];
-    while let Some(n) = stack.pop() {
-        if std::mem::replace(&mut seen[n.index()], true) {
-            continue;
-        }
-        stack.extend(program.node(n).args.iter().copied());
-    }
-    seen
 }

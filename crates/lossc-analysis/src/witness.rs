@@ -214,7 +214,7 @@ impl<'p> Search<'p> {
 
     /// "`y_true` = 1 and `y_pred` = 0", for the inputs `node` depends on.
     pub fn describe(&self, point: &Point, node: NodeId) -> String {
-        let used = inputs_used(self.program, node);
+        let used = self.program.inputs_read(&[node]);
         let parts: Vec<String> = self
             .program
             .inputs
@@ -246,24 +246,6 @@ fn slice(array: &ArrayD<f64>, k: usize, per_sample: bool) -> Vec<f64> {
     } else {
         array.iter().copied().collect()
     }
-}
-
-/// Which inputs a node depends on.
-pub fn inputs_used(program: &Program, node: NodeId) -> Vec<bool> {
-    let mut used = vec![false; program.inputs.len()];
-    let mut seen = vec![false; node.index() + 1];
-    let mut stack = vec![node];
-    while let Some(n) = stack.pop() {
-        if std::mem::replace(&mut seen[n.index()], true) {
-            continue;
-        }
-        let node = program.node(n);
-        if let Op::Input(i) = node.op {
-            used[i] = true;
-        }
-        stack.extend(node.args.iter().copied());
-    }
-    used
 }
 
 /// Candidate values of a domain, in the dtype, of magnitude at most `clamp`.

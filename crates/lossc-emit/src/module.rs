@@ -282,20 +282,9 @@ fn function_body(
 
 /// The leaf operations (`Input(i)`, `Param(i)`, `Const(i)`) the roots read.
 fn leaves(program: &Program, roots: &[NodeId]) -> Vec<Op> {
-    let top = roots.iter().map(|r| r.index()).max().unwrap_or(0);
-    let mut reached = vec![false; top + 1];
-    for r in roots {
-        reached[r.index()] = true;
-    }
+    let reached = program.reachable(roots);
     let mut out = Vec::new();
-    for i in (0..=top).rev() {
-        if !reached[i] {
-            continue;
-        }
-        let node = &program.nodes[i];
-        for a in &node.args {
-            reached[a.index()] = true;
-        }
+    for (node, _) in program.nodes.iter().zip(&reached).rev().filter(|(_, r)| **r) {
         if matches!(node.op, Op::Input(_) | Op::Param(_) | Op::Const(_)) && !out.contains(&node.op) {
             out.push(node.op.clone());
         }

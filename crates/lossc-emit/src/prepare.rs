@@ -238,7 +238,7 @@ pub fn prepare(program: &Program, source: &str, options: &Options) -> Result<Emi
     // Dimensions read as numbers must be the size of some input's axis.
     let mut all_roots = vec![guarded.root, root];
     all_roots.extend(gradients.iter().map(|(_, g)| *g));
-    for node in cone_nodes(&ir, &all_roots) {
+    for node in ir.cone(&all_roots) {
         let dim = match &ir.node(node).op {
             Op::DimSize(d) => Some(*d),
             Op::Call(_, attrs) => match attrs.classes {
@@ -315,25 +315,8 @@ fn mapped(span: Span, to_original: &impl Fn(usize) -> usize) -> Span {
     Span::new(to_original(span.start), to_original(span.end))
 }
 
-/// The nodes reachable from `roots`.
-fn cone_nodes(program: &Program, roots: &[NodeId]) -> impl Iterator<Item = NodeId> + use<> {
-    let top = roots.iter().map(|r| r.index()).max().unwrap_or(0);
-    let mut reached = vec![false; top + 1];
-    for r in roots {
-        reached[r.index()] = true;
-    }
-    for i in (0..=top).rev() {
-        if reached[i] {
-            for a in &program.nodes[i].args {
-                reached[a.index()] = true;
-            }
-        }
-    }
-    (0..=top).filter(move |&i| reached[i]).map(|i| NodeId(i as u32))
-}
-
 fn cone(program: &Program, root: NodeId) -> BTreeSet<NodeId> {
-    cone_nodes(program, &[root]).collect()
+    program.cone(&[root]).into_iter().collect()
 }
 
 /// The first comment paragraph of the source, without the `#`.

@@ -215,8 +215,90 @@ impl Program {
         id
     }
 
+    /// For every node, whether `roots` read it, directly or through other
+    /// nodes (a root reads itself). One pass down the arena from the last
+    /// root: arguments come before their users.
+    pub fn reachable(&self, roots: &[NodeId]) -> Vec<bool> {
+        let mut reached = vec![false; self.nodes.len()];
+        for root in roots {
+            reached[root.index()] = true;
+        }
+        let top = roots.iter().map(|r| r.index() + 1).max().unwrap_or(0);
+        for i in (0..top).rev() {
+            if reached[i] {
+                for arg in &self.nodes[i].args {
+                    reached[arg.index()] = true;
+                }
+            }
+        }
+        reached
+    }
+
+    /// The nodes `roots` read (see [`Program::reachable`]), in topological order.
+    pub fn cone(&self, roots: &[NodeId]) -> Vec<NodeId> {
+        let reached = self.reachable(roots);
+        (0..reached.len())
+            .filter(|&i| reached[i])
+            .map(|i| NodeId(i as u32))
+            .collect()
+    }
+
+    /// The inputs `roots` read, by index into [`Program::inputs`].
+    pub fn inputs_read(&self, roots: &[NodeId]) -> Vec<bool> {
+        let mut read = vec![false; self.inputs.len()];
+        for (node, _) in self.nodes.iter().zip(self.reachable(roots)).filter(|(_, r)| *r) {
+            if let Op::Input(i) = node.op {
+                read[i] = true;
+            }
+        }
+        read
+    }
+
     /// A shape in the user's words, e.g. `[N, C]`.
     pub fn shape_string(&self, shape: &[Dim]) -> String {
         crate::types::shape_to_string(shape, &self.dims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn program(source: &str) -> Program {
+        let ast = lossc_syntax::parse(source).expect("valid syntax");
+        crate::lower(&ast, source).expect("a valid program").0
+    }
+
+    #[test]
+    fn reachable_is_what_a_result_reads() {
+        let p = program(
+            "input y_true: real [N]\ninput y_pred: real [N]\ninput w: real [N]\noutput o = mean(w)\nloss l = mean(square(y_true - y_pred))\n",
+        );
+        let loss = p.result("l").unwrap().root;
+        let output = p.result("o").unwrap().root;
+        let reached = p.reachable(&[loss]);
+        assert_eq!(reached.len(), p.nodes.len());
+        assert!(reached[loss.index()]);
+        assert!(!reached[output.index()]);
+        // Every node read is an argument of a node read, or the root.
+        for (i, node) in p.nodes.iter().enumerate() {
+            let read_by_reached = p
+                .nodes
+                .iter()
+                .enumerate()
+                .any(|(j, n)| reached[j] && n.args.contains(&NodeId(i as u32)));
+            assert_eq!(reached[i], i == loss.index() || read_by_reached, "{node:?}");
+        }
+        assert_eq!(p.inputs_read(&[loss]), vec![true, true, false]);
+        assert_eq!(p.inputs_read(&[output]), vec![false, false, true]);
+        assert_eq!(
+            p.cone(&[loss, output]).len(),
+            reached
+                .iter()
+                .zip(p.reachable(&[output]))
+                .filter(|(a, b)| **a || *b)
+                .count()
+        );
+        assert!(p.reachable(&[]).iter().all(|r| !r));
     }
 }

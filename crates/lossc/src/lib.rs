@@ -698,15 +698,8 @@ impl Checker {
 /// The program with `loss` as its only result and only the nodes it
 /// computes (renumbered, still in topological order); every declaration kept.
 fn only_loss(ir: &lossc_ir::Program, loss: &lossc_ir::NamedResult) -> lossc_ir::Program {
-    let mut needed = vec![false; loss.root.index() + 1];
-    needed[loss.root.index()] = true;
-    for i in (0..=loss.root.index()).rev() {
-        if needed[i] {
-            for arg in &ir.nodes[i].args {
-                needed[arg.index()] = true;
-            }
-        }
-    }
+    let mut needed = ir.reachable(&[loss.root]);
+    needed.truncate(loss.root.index() + 1);
     let mut renumbered = vec![NodeId(0); needed.len()];
     let mut nodes = Vec::new();
     for (i, _) in needed.iter().enumerate().filter(|(_, keep)| **keep) {
