@@ -59,6 +59,7 @@ use std::fmt;
 
 use lossc_diagnostics::Code;
 use lossc_eval::{Bindings, EvalError};
+use lossc_ir::rng::SplitMix64;
 use lossc_ir::{Builtin, Dim, Domain, Dtype, NodeId, Op, Program, ResultKind, Var};
 use ndarray::{ArrayD, IxDyn};
 use num_traits::Float;
@@ -780,47 +781,14 @@ fn concrete(shape: &[Dim], sizes: &[Option<usize>]) -> Vec<usize> {
 
 // ------------------------------------------------------------------ sampling
 
-/// splitmix64 (Steele, Lea and Flood 2014): small, fast, and good enough to
-/// pick strategies and mantissas.
-#[derive(Debug, Clone)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    /// The generator of sample `index`: independent of every other sample's,
-    /// so that samples can be drawn on any thread in any order.
-    fn for_sample(seed: u64, index: usize) -> Self {
-        let mut mixer = SplitMix64(seed ^ 0x5851_F42D_4C95_7F2D);
-        let base = mixer.next_u64();
-        let mut rng = SplitMix64(base.wrapping_add((index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)));
-        rng.next_u64();
-        rng
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)`.
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// Uniform in `0..n` (`n` > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    fn coin(&mut self) -> bool {
-        self.next_u64() & 1 == 1
-    }
+/// The generator of sample `index`: independent of every other sample's,
+/// so that samples can be drawn on any thread in any order.
+fn sample_rng(seed: u64, index: usize) -> SplitMix64 {
+    let mut mixer = SplitMix64::new(seed ^ 0x5851_F42D_4C95_7F2D);
+    let base = mixer.next_u64();
+    let mut rng = SplitMix64::new(base.wrapping_add((index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)));
+    rng.next_u64();
+    rng
 }
 
 /// How one element's value is drawn from an interval.
@@ -1127,7 +1095,7 @@ impl Layout {
 
     /// Sample `index` of `samples`, drawn from its own generator.
     fn point(&self, index: usize, samples: usize, seed: u64, dtype: Dtype) -> Point {
-        let mut rng = SplitMix64::for_sample(seed, index);
+        let mut rng = sample_rng(seed, index);
         // Set members: every combination in turn when they all fit, else at random.
         let mut members: Vec<Vec<Option<usize>>> = self.inputs.iter().map(|i| vec![None; i.len]).collect();
         if let Some(combinations) = self.combinations

@@ -5,6 +5,7 @@
 //! boundary (`discontinuity`).
 
 use lossc_diagnostics::{Code, Diagnostic, Span};
+use lossc_ir::rng::SplitMix64;
 use lossc_ir::{Builtin, Dim, Domain, Dtype, NodeId, Op, Program, Var};
 use ndarray::{ArrayD, IxDyn};
 
@@ -102,19 +103,6 @@ pub fn leaf_text(program: &Program, node: NodeId) -> Option<String> {
     })
 }
 
-/// A tiny deterministic generator (splitmix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// One sample: for each input, the elements of its row (its whole value if
 /// it has no batch dimension).
 type Sample = Vec<Vec<f64>>;
@@ -129,7 +117,7 @@ fn row_len(program: &Program, input: &lossc_ir::Input) -> usize {
 /// Samples drawn uniformly and independently per element from the domains
 /// (from the box, for unbounded ones), and what they are a sample of.
 fn points(program: &Program, dtype: Dtype, case: &[Option<f64>], count: usize) -> (Vec<Sample>, String) {
-    let mut rng = Rng(0x5EED);
+    let mut rng = SplitMix64::new(0x5EED);
     // The inputs whose domain was cut to the box, and the range sampled.
     let mut cut: Vec<(String, (f64, f64))> = Vec::new();
     let ranges: Vec<(f64, f64)> = program
@@ -156,11 +144,11 @@ fn points(program: &Program, dtype: Dtype, case: &[Option<f64>], count: usize) -
                         .map(|_| match (case[i], &input.domain) {
                             (Some(v), _) => v,
                             (None, Domain::Set(values)) => {
-                                values[(rng.next() * values.len() as f64) as usize % values.len()]
+                                values[(rng.unit() * values.len() as f64) as usize % values.len()]
                             }
                             (None, _) => {
                                 let (lo, hi) = ranges[i];
-                                crate::absint::nearest(dtype, lo + (hi - lo) * rng.next())
+                                crate::absint::nearest(dtype, lo + (hi - lo) * rng.unit())
                             }
                         })
                         .collect()

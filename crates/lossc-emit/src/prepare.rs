@@ -459,13 +459,7 @@ fn same_values(a: &Program, b: &Program, loss: &str) -> bool {
 /// Deterministic data inside every input's domain: three samples, other
 /// dimensions of size 3.
 fn sample(program: &Program, seed: u64) -> Vec<(String, ArrayD<f64>)> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x2545_F491_4F6C_DD1D;
-    let mut unit = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut rng = lossc_ir::rng::SplitMix64::new(seed);
     program
         .inputs
         .iter()
@@ -481,7 +475,7 @@ fn sample(program: &Program, seed: u64) -> Vec<(String, ArrayD<f64>)> {
             let count: usize = shape.iter().product();
             let data = (0..count)
                 .map(|_| {
-                    let u = unit();
+                    let u = rng.unit();
                     match &input.domain {
                         Domain::Real => 4.0 * u - 2.0,
                         Domain::Interval { lo, hi, .. } => match (lo.is_finite(), hi.is_finite()) {

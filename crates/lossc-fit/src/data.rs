@@ -6,7 +6,7 @@ use lossc::ir::Domain;
 use ndarray::{Array2, ArrayD, IxDyn};
 
 use crate::FitError;
-use crate::rng::{Rng, Stream};
+use crate::rng::Stream;
 use crate::task::{Layout, Task};
 
 /// Features and targets, in f64 (the trainer rounds them to its dtype).
@@ -133,7 +133,7 @@ impl Dataset {
                 "synthetic data needs at least one sample and one feature".into(),
             ));
         }
-        let mut rng = Rng::stream(seed, Stream::Data);
+        let mut rng = Stream::Data.rng(seed);
         let outputs = match task.layout {
             Layout::Vector => 1,
             Layout::Matrix | Layout::Labels => task.outputs.unwrap_or(DEFAULT_CLASSES),

@@ -16,6 +16,7 @@ pub mod builtins;
 mod domain;
 mod lower;
 mod program;
+pub mod rng;
 pub mod types;
 
 pub use builtins::{Builtin, BuiltinSpec, Signature};
