@@ -8,10 +8,11 @@ use lossc_diagnostics::{Code, Diagnostic, Severity, Span};
 use lossc_ir::{Builtin, Domain, Dtype, NamedResult, NodeId, Op, Program, Var};
 use lossc_symbolic::grad::{Style, gradient_in_style};
 
+use crate::EXPLODING;
 use crate::absint::{Analysis, Event, Hazard, Leaves};
 use crate::interval::Iv;
 use crate::witness::{Point, Search};
-use crate::{EXPLODING, format_number};
+use lossc_ir::format_number;
 
 /// Inputs of at most this magnitude are "ordinary" when judging whether a
 /// gradient explodes: normalised data and logits stay below it.
@@ -109,7 +110,7 @@ fn case_text(program: &Program, case: &[Option<f64>]) -> String {
     let parts: Vec<String> = case
         .iter()
         .enumerate()
-        .filter_map(|(i, v)| v.map(|v| format!("`{}` = {}", program.inputs[i].name, format_number(v))))
+        .filter_map(|(i, v)| v.map(|v| format!("`{}` = {}", program.inputs[i].name, format_number(v, Dtype::F64))))
         .collect();
     parts.join(" and ")
 }
@@ -372,8 +373,8 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
         };
         let message = format!(
             "{what} can exceed the largest {dtype} ({}) for inputs of magnitude {} or more",
-            crate::format_approx(dtype.max_finite()),
-            crate::format_approx(at)
+            lossc_ir::format_approx(dtype.max_finite()),
+            lossc_ir::format_approx(at)
         );
         let d = if severity_note {
             Diagnostic::note(Code::Overflow, message, program.node(node).span)
@@ -656,7 +657,7 @@ fn forward_hazard(
         let past = if limit.is_nan() {
             "grows large".to_string()
         } else {
-            format!("exceeds {}", crate::format_approx(limit))
+            format!("exceeds {}", lossc_ir::format_approx(limit))
         };
         (
             format!(
@@ -680,7 +681,7 @@ fn forward_hazard(
                 (
                     format!(
                         "`{operand_text}` reaches {}{}",
-                        format_number(v),
+                        format_number(v, subject.dtype),
                         when_clause(search, &point, &[operand_node, sample])
                     ),
                     label_for(code, v),
@@ -881,13 +882,13 @@ fn exploding(subject: &Subject<'_>, search: &Search<'_>, var: Var, when_case: &s
             with_case(
                 format!(
                     "the gradient with respect to `{name}` can reach {} in magnitude through `{text}`{witness}",
-                    crate::format_approx(magnitude)
+                    lossc_ir::format_approx(magnitude)
                 ),
                 when_case,
             ),
             span,
         )
-        .with_label(format!("slope up to {} for one sample", crate::format_approx(magnitude)))
+        .with_label(format!("slope up to {} for one sample", lossc_ir::format_approx(magnitude)))
         .with_note("judged per sample (batch size 1); a gradient this large makes optimisers take huge steps")
         .with_help("keep the denominator or log argument further from 0 (a larger epsilon, e.g. clip to [1e-7, 1 - 1e-7]), or compute the loss from logits (`log_sigmoid`, `softplus`, `log_softmax`)"),
     )
@@ -1250,12 +1251,12 @@ pub fn constants(program: &Program, source: &str, dtype: Dtype, out: &mut Vec<Di
                 Code::PrecisionLoss,
                 format!(
                     "`{text}` is exactly {} in {dtype}: {} vanishes",
-                    format_number(rv),
-                    format_number(small.abs())
+                    format_number(rv, dtype),
+                    format_number(small.abs(), dtype)
                 ),
                 node.span,
             )
-            .with_label(format!("rounds to {}", format_number(rv)))
+            .with_label(format!("rounds to {}", format_number(rv, dtype)))
             .with_note(
                 "a clip to [eps, 1 - eps] with a vanished eps lets probabilities reach 1, and log(1 - p) reach -inf",
             )

@@ -60,7 +60,7 @@ use std::fmt;
 use lossc_diagnostics::Code;
 use lossc_eval::{Bindings, EvalError};
 use lossc_ir::rng::SplitMix64;
-use lossc_ir::{Builtin, Dim, Domain, Dtype, NodeId, Op, Program, ResultKind, Var};
+use lossc_ir::{Builtin, Dim, Domain, Dtype, NodeId, Op, Program, ResultKind, Var, format_number};
 use ndarray::{ArrayD, IxDyn};
 use num_traits::Float;
 
@@ -307,25 +307,6 @@ fn describe_values(values: &[f64], scalar: bool, dtype: Dtype) -> String {
         parts.push(format!("... ({} elements)", values.len()));
     }
     format!("[{}]", parts.join(", "))
-}
-
-/// A number as the shortest text that reads back to the same float of the
-/// dtype: `0`, `-0`, `1e-45`, `0.99999994`, `3.4028235e38`, `NaN`, `inf`.
-pub fn format_number(value: f64, dtype: Dtype) -> String {
-    if value.is_nan() {
-        return "NaN".to_string();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "inf" } else { "-inf" }.to_string();
-    }
-    let text = match dtype {
-        // Every sample and result of an f32 probe is an f32: the conversion is exact.
-        #[allow(clippy::cast_possible_truncation)]
-        Dtype::F32 => format!("{:?}", value as f32),
-        Dtype::F64 => format!("{value:?}"),
-    };
-    let text = text.strip_suffix(".0").map(str::to_string).unwrap_or(text);
-    text.replace(".0e", "e")
 }
 
 /// One class's findings.
@@ -1661,18 +1642,5 @@ mod tests {
             ..ProbeOptions::default()
         };
         assert_eq!(sample(&program, &var), Err(ProbeError::UnknownVar(Var::Param(3))));
-    }
-
-    #[test]
-    fn numbers_are_written_in_the_dtype() {
-        assert_eq!(format_number(0.0, Dtype::F32), "0");
-        assert_eq!(format_number(-0.0, Dtype::F32), "-0");
-        assert_eq!(format_number(f64::from(f32::from_bits(1)), Dtype::F32), "1e-45");
-        assert_eq!(format_number(f64::from(f32::MAX), Dtype::F32), "3.4028235e38");
-        assert_eq!(format_number(f64::from(1.0f32.next_down()), Dtype::F32), "0.99999994");
-        assert_eq!(format_number(5e-324, Dtype::F64), "5e-324");
-        assert_eq!(format_number(0.1, Dtype::F64), "0.1");
-        assert_eq!(format_number(f64::NAN, Dtype::F64), "NaN");
-        assert_eq!(format_number(-1e8, Dtype::F32), "-100000000");
     }
 }

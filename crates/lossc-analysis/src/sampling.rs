@@ -9,7 +9,7 @@ use lossc_ir::rng::SplitMix64;
 use lossc_ir::{Builtin, Dim, Domain, Dtype, NodeId, Op, Program, Var};
 use ndarray::{ArrayD, IxDyn};
 
-use crate::format_number;
+use lossc_ir::format_number;
 
 /// What the sampling checks need to know of a loss.
 pub struct View<'s> {
@@ -85,7 +85,7 @@ pub fn leaf_text(program: &Program, node: NodeId) -> Option<String> {
         lossc_ir::Value::Vector(_) => None,
     };
     let with_value = |name: &str, v: &lossc_ir::Value| match scalar(v) {
-        Some(x) => format!("{name} (= {})", format_number(x)),
+        Some(x) => format!("{name} (= {})", format_number(x, Dtype::F64)),
         None => name.to_string(),
     };
     Some(match program.node(node).op {
@@ -93,7 +93,7 @@ pub fn leaf_text(program: &Program, node: NodeId) -> Option<String> {
         Op::Param(i) => {
             let p = &program.params[i];
             match scalar(&p.value) {
-                Some(v) => format!("{} (= {})", p.name, format_number(v)),
+                Some(v) => format!("{} (= {})", p.name, format_number(v, Dtype::F64)),
                 None => p.name.clone(),
             }
         }
@@ -163,7 +163,8 @@ fn points(program: &Program, dtype: Dtype, case: &[Option<f64>], count: usize) -
 /// its unbounded inputs were cut to ("of points sampled in [0, 10]", or,
 /// when the inputs were cut differently, each named).
 fn region_text(cut: &[(String, (f64, f64))]) -> String {
-    let range = |(lo, hi): (f64, f64)| format!("[{}, {}]", crate::format_number(lo), crate::format_number(hi));
+    let range =
+        |(lo, hi): (f64, f64)| format!("[{}, {}]", format_number(lo, Dtype::F64), format_number(hi, Dtype::F64));
     match cut {
         [] => "of the declared domain".to_string(),
         [(_, first), rest @ ..] if rest.iter().all(|(_, r)| r == first) => {
@@ -665,7 +666,7 @@ fn discontinuities(view: &View<'_>, pts: &[Sample], selections: &[Selection], ou
             .iter()
             .enumerate()
             .filter(|(i, _)| program.inputs_read(&[cond])[*i])
-            .map(|(i, input)| format!("`{}` = {}", input.name, crate::format_approx(lo[i][0])))
+            .map(|(i, input)| format!("`{}` = {}", input.name, lossc_ir::format_approx(lo[i][0])))
             .collect();
         out.push(
             Diagnostic::warning(
@@ -673,8 +674,8 @@ fn discontinuities(view: &View<'_>, pts: &[Sample], selections: &[Selection], ou
                 format!(
                     "the loss jumps where `{}` changes: from {} to {} near {}",
                     view.node_text(cond),
-                    crate::format_approx(va),
-                    crate::format_approx(vb),
+                    lossc_ir::format_approx(va),
+                    lossc_ir::format_approx(vb),
                     at.join(" and ")
                 ),
                 node.span,

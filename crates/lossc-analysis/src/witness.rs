@@ -222,7 +222,7 @@ impl<'p> Search<'p> {
             .enumerate()
             .filter(|(i, _)| used[*i])
             .map(|(i, input)| {
-                let v = crate::format_number(point.values[i]);
+                let v = lossc_ir::format_number(point.values[i], self.dtype);
                 let v = if v == "-0" { "0".to_string() } else { v };
                 if point.spike && input.shape.len() >= 2 {
                     format!("`{}` = [{v}, 0, ...] in a row", input.name)

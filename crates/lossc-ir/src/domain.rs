@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::number::loss_number;
 use crate::types::Dtype;
 
 /// The values an input can hold, as floats of the chosen dtype.
@@ -135,20 +136,6 @@ pub enum Rounding {
     Down,
     /// Towards +inf.
     Up,
-}
-
-/// A number as `.loss` source text: the shortest text that reads back to the
-/// same f64 (`0.1`, `1e-8`, `3`, `inf`). The one formatter of numbers written
-/// into `.loss` text.
-pub fn loss_number(value: f64) -> String {
-    if value.is_infinite() {
-        return if value > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        return format!("{}", value as i64);
-    }
-    let text = format!("{value:?}");
-    text.replace("e-0", "e-")
 }
 
 #[cfg(test)]
