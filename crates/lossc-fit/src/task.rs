@@ -109,11 +109,11 @@ impl Task {
         };
 
         let prediction = match prediction {
-            Some(name) => ir.inputs.iter().find(|input| input.name == name).ok_or_else(|| {
-                let inputs: Vec<&str> = ir.inputs.iter().map(|input| input.name.as_str()).collect();
+            Some(name) => ir.find_input(name).map(|index| &ir.inputs[index]).map_err(|missing| {
                 FitError::Task(format!(
-                    "no input named `{name}` for the model's output; the program declares {}",
-                    listing(&inputs)
+                    "no input named `{name}` for the model's output{}; the program declares {}",
+                    missing.hint(),
+                    missing.listing()
                 ))
             })?,
             None => ir

@@ -29,6 +29,44 @@ pub struct Input {
     pub implicit: bool,
 }
 
+/// A name given as an input's that is not one: the inputs declared, in
+/// order, and the one closest to the name (a likely misspelling), if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoSuchInput {
+    pub name: String,
+    pub declared: Vec<String>,
+    pub suggestion: Option<String>,
+}
+
+impl NoSuchInput {
+    /// `name`, looked up among `declared` and not found.
+    pub fn new(name: &str, declared: Vec<String>) -> Self {
+        let suggestion = crate::closest(name, declared.iter().map(String::as_str)).map(str::to_string);
+        NoSuchInput {
+            name: name.to_string(),
+            declared,
+            suggestion,
+        }
+    }
+
+    /// ` (did you mean `y_true`?)`, or nothing.
+    pub fn hint(&self) -> String {
+        self.suggestion
+            .as_ref()
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default()
+    }
+
+    /// The declared inputs, quoted: `` `y_true`, `y_pred` ``, or `none`.
+    pub fn listing(&self) -> String {
+        if self.declared.is_empty() {
+            return "none".to_string();
+        }
+        let quoted: Vec<String> = self.declared.iter().map(|n| format!("`{n}`")).collect();
+        quoted.join(", ")
+    }
+}
+
 /// A number or a vector, the value of a `param` or `const`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -158,6 +196,14 @@ impl Program {
 
     pub fn input(&self, name: &str) -> Option<usize> {
         self.inputs.iter().position(|i| i.name == name)
+    }
+
+    /// An input by name, or what a message about a name that is none needs:
+    /// the inputs there are and the closest one. Every lookup of an input
+    /// named by a user (data, `--wrt`, `--fix`, fit's prediction) goes here.
+    pub fn find_input(&self, name: &str) -> Result<usize, NoSuchInput> {
+        self.input(name)
+            .ok_or_else(|| NoSuchInput::new(name, self.inputs.iter().map(|i| i.name.clone()).collect()))
     }
 
     pub fn param(&self, name: &str) -> Option<usize> {
@@ -300,5 +346,17 @@ mod tests {
                 .count()
         );
         assert!(p.reachable(&[]).iter().all(|r| !r));
+    }
+
+    #[test]
+    fn an_unknown_input_comes_with_the_inputs_and_the_closest() {
+        let p = program("input y_true: real [N]\ninput y_pred: real [N]\nloss = mean(y_true - y_pred)\n");
+        assert_eq!(p.find_input("y_pred"), Ok(1));
+        let missing = p.find_input("y_ture").unwrap_err();
+        assert_eq!(missing.suggestion.as_deref(), Some("y_true"));
+        assert_eq!(missing.hint(), " (did you mean `y_true`?)");
+        assert_eq!(missing.listing(), "`y_true`, `y_pred`");
+        assert_eq!(p.find_input("weights").unwrap_err().hint(), "");
+        assert_eq!(NoSuchInput::new("x", Vec::new()).listing(), "none");
     }
 }

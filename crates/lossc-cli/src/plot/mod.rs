@@ -348,19 +348,20 @@ impl Plan {
 
         // The swept input.
         let swept_index = match &args.wrt {
-            Some(name) => match ir.input(name) {
-                Some(index) => index,
-                None if ir.param(name).is_some() => {
+            Some(name) => match ir.find_input(name) {
+                Ok(index) => index,
+                Err(missing) if ir.param(name).is_some() => {
                     return Err(CliError::new(format!(
                         "`--wrt {name}`: `{name}` is a param; plot sweeps an input (its inputs: {}); \
                          set a param with `--param {name}=VALUE`",
-                        inputs()
+                        missing.listing()
                     )));
                 }
-                None => {
+                Err(missing) => {
                     return Err(CliError::new(format!(
-                        "`--wrt {name}`: no input named `{name}` in `{file}`; its inputs: {}",
-                        inputs()
+                        "`--wrt {name}`: no input named `{name}` in `{file}`{}; its inputs: {}",
+                        missing.hint(),
+                        missing.listing()
                     )));
                 }
             },
@@ -438,14 +439,15 @@ impl Plan {
         // Fixed data, by input.
         let mut fixed: Vec<Option<ArrayD<f64>>> = vec![None; ir.inputs.len()];
         for fix in &args.fix {
-            let Some(index) = ir.input(&fix.name) else {
-                return Err(CliError::new(format!(
-                    "`--fix {}`: no input named `{}` in `{file}`; its inputs: {}",
+            let index = ir.find_input(&fix.name).map_err(|missing| {
+                CliError::new(format!(
+                    "`--fix {}`: no input named `{}` in `{file}`{}; its inputs: {}",
                     fix.name,
                     fix.name,
-                    inputs()
-                )));
-            };
+                    missing.hint(),
+                    missing.listing()
+                ))
+            })?;
             fixed[index] = Some(fix.load_at_most(MAX_SAMPLE_ELEMENTS)?);
         }
 
