@@ -1333,15 +1333,6 @@ fn mean<T: Float>(array: &ArrayD<T>) -> f64 {
 mod tests {
     use super::*;
 
-    fn interval(lo: f64, lo_closed: bool, hi: f64, hi_closed: bool) -> Domain {
-        Domain::Interval {
-            lo,
-            lo_closed,
-            hi,
-            hi_closed,
-        }
-    }
-
     fn compile(source: &str) -> Program {
         let ast = lossc_syntax::parse(source).expect("valid syntax");
         lossc_ir::lower(&ast, source).expect("a valid program").0
@@ -1360,7 +1351,7 @@ mod tests {
     #[test]
     fn closed_ends_zeros_denormals_and_the_largest_values_are_sampled() {
         for dtype in [Dtype::F32, Dtype::F64] {
-            let values = sample_values(&interval(-1.0, true, 1.0, true), dtype, 2000, 7).unwrap();
+            let values = sample_values(&Domain::interval(-1.0, true, 1.0, true), dtype, 2000, 7).unwrap();
             assert!(
                 values.contains(&-1.0) && values.contains(&1.0),
                 "{dtype}: the exact ends"
@@ -1392,7 +1383,7 @@ mod tests {
 
     #[test]
     fn open_ends_are_excluded_and_their_neighbours_sampled() {
-        let values = sample_values(&interval(0.0, false, 1.0, false), Dtype::F32, 3000, 1).unwrap();
+        let values = sample_values(&Domain::interval(0.0, false, 1.0, false), Dtype::F32, 3000, 1).unwrap();
         assert!(values.iter().all(|&v| v > 0.0 && v < 1.0));
         assert!(
             values.contains(&f64::from(f32::from_bits(1))),
@@ -1402,14 +1393,14 @@ mod tests {
             values.contains(&f64::from(1.0f32.next_down())),
             "0.99999994, the largest f32 below 1"
         );
-        let f64_values = sample_values(&interval(0.0, false, 1.0, false), Dtype::F64, 3000, 1).unwrap();
+        let f64_values = sample_values(&Domain::interval(0.0, false, 1.0, false), Dtype::F64, 3000, 1).unwrap();
         assert!(f64_values.contains(&1.0f64.next_down()));
         assert!(f64_values.contains(&f64::from_bits(1)));
     }
 
     #[test]
     fn infinite_ends_are_clamped_to_the_largest_finite_value() {
-        let values = sample_values(&interval(0.0, true, f64::INFINITY, false), Dtype::F32, 2000, 3).unwrap();
+        let values = sample_values(&Domain::interval(0.0, true, f64::INFINITY, false), Dtype::F32, 2000, 3).unwrap();
         assert!(values.contains(&f64::from(f32::MAX)));
         assert!(values.contains(&0.0));
         assert!(values.iter().all(|v| v.is_finite() && *v >= 0.0));
@@ -1419,7 +1410,7 @@ mod tests {
     #[test]
     fn near_the_ends_distances_are_log_uniform() {
         // Values just inside each end, at many scales, not only the end itself.
-        let values = sample_values(&interval(0.0, true, 1.0, true), Dtype::F64, 5000, 11).unwrap();
+        let values = sample_values(&Domain::interval(0.0, true, 1.0, true), Dtype::F64, 5000, 11).unwrap();
         let near_one: Vec<f64> = values
             .iter()
             .map(|v| 1.0 - v)
@@ -1437,15 +1428,15 @@ mod tests {
         assert!(values.iter().all(|v| [0.0, 1.0, 2.0].contains(v)));
         // 0.7 is not an f32 and the nearest f32 is below it, outside the
         // domain: the closed end is the first f32 inside, as for the analyzer.
-        let values = sample_values(&interval(0.7, true, 1.0, true), Dtype::F32, 2000, 5).unwrap();
+        let values = sample_values(&Domain::interval(0.7, true, 1.0, true), Dtype::F32, 2000, 5).unwrap();
         assert!(values.contains(&f64::from(0.7f32.next_up())));
         assert!(values.iter().all(|v| *v >= 0.7));
         // No f32 lies in (0, 1e-46).
         assert!(matches!(
-            sample_values(&interval(0.0, false, 1e-46, false), Dtype::F32, 10, 0),
+            sample_values(&Domain::interval(0.0, false, 1e-46, false), Dtype::F32, 10, 0),
             Err(ProbeError::EmptyDomain { .. })
         ));
-        assert!(sample_values(&interval(0.0, false, 1e-46, false), Dtype::F64, 10, 0).is_ok());
+        assert!(sample_values(&Domain::interval(0.0, false, 1e-46, false), Dtype::F64, 10, 0).is_ok());
     }
 
     #[test]

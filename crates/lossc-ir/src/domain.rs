@@ -21,6 +21,16 @@ pub enum Domain {
 }
 
 impl Domain {
+    /// The interval from `lo` to `hi`, each end closed or open.
+    pub fn interval(lo: f64, lo_closed: bool, hi: f64, hi_closed: bool) -> Domain {
+        Domain::Interval {
+            lo,
+            lo_closed,
+            hi,
+            hi_closed,
+        }
+    }
+
     /// Whether every value is an integer (a class label set).
     pub fn is_integer_set(&self) -> bool {
         matches!(self, Domain::Set(values) if values.iter().all(|v| v.fract() == 0.0))
@@ -142,21 +152,18 @@ pub enum Rounding {
 mod tests {
     use super::*;
 
-    fn interval(lo: f64, lo_closed: bool, hi: f64, hi_closed: bool) -> Domain {
-        Domain::Interval {
-            lo,
-            lo_closed,
-            hi,
-            hi_closed,
-        }
-    }
-
     #[test]
     fn an_infinite_end_is_always_printed_open() {
-        assert_eq!(interval(f64::NEG_INFINITY, true, 1.0, true).to_string(), "(-inf, 1]");
-        assert_eq!(interval(0.0, false, f64::INFINITY, true).to_string(), "(0, inf)");
-        assert_eq!(interval(0.0, true, 1.0, false).to_string(), "[0, 1)");
-        assert_eq!(interval(1e-8, true, 0.5, true).to_string(), "[1e-8, 0.5]");
+        assert_eq!(
+            Domain::interval(f64::NEG_INFINITY, true, 1.0, true).to_string(),
+            "(-inf, 1]"
+        );
+        assert_eq!(
+            Domain::interval(0.0, false, f64::INFINITY, true).to_string(),
+            "(0, inf)"
+        );
+        assert_eq!(Domain::interval(0.0, true, 1.0, false).to_string(), "[0, 1)");
+        assert_eq!(Domain::interval(1e-8, true, 0.5, true).to_string(), "[1e-8, 0.5]");
     }
 
     #[test]
@@ -169,17 +176,17 @@ mod tests {
 
     #[test]
     fn bounds_are_the_extreme_floats_of_the_dtype_inside() {
-        let unit_open = interval(0.0, false, 1.0, false);
+        let unit_open = Domain::interval(0.0, false, 1.0, false);
         assert_eq!(
             unit_open.bounds(Dtype::F32),
             (f64::from(f32::from_bits(1)), f64::from(1.0f32.next_down()))
         );
         assert_eq!(unit_open.bounds(Dtype::F64), (f64::from_bits(1), 1.0f64.next_down()));
         // 0.1 is not an f32: the closed end rounds inwards, never outside.
-        let (lo, _) = interval(0.1, true, 1.0, true).bounds(Dtype::F32);
+        let (lo, _) = Domain::interval(0.1, true, 1.0, true).bounds(Dtype::F32);
         assert_eq!(lo, f64::from(0.1f32));
         assert!(lo >= 0.1);
-        let (lo, _) = interval(0.7, true, 1.0, true).bounds(Dtype::F32);
+        let (lo, _) = Domain::interval(0.7, true, 1.0, true).bounds(Dtype::F32);
         assert_eq!(lo, f64::from(0.7f32.next_up()));
         assert!(lo >= 0.7 && f64::from(0.7f32) < 0.7);
         assert_eq!(
@@ -187,14 +194,14 @@ mod tests {
             (-f64::from(f32::MAX), f64::from(f32::MAX))
         );
         assert_eq!(
-            interval(f64::NEG_INFINITY, false, 0.0, true).bounds(Dtype::F64),
+            Domain::interval(f64::NEG_INFINITY, false, 0.0, true).bounds(Dtype::F64),
             (-f64::MAX, 0.0)
         );
     }
 
     #[test]
     fn membership_excludes_open_ends_and_non_finite_values() {
-        let unit = interval(0.0, false, 1.0, true);
+        let unit = Domain::interval(0.0, false, 1.0, true);
         assert!(!unit.contains(0.0));
         assert!(unit.contains(1.0));
         assert!(!Domain::Real.contains(f64::INFINITY));
