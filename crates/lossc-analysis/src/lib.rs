@@ -145,6 +145,16 @@ fn reaching(program: &Program, root: lossc_ir::NodeId) -> (Program, lossc_ir::No
         wrt: program.wrt.clone(),
         batch: program.batch,
         nodes,
+        lets: program
+            .lets
+            .iter()
+            .filter_map(|l| {
+                Some(lossc_ir::LetBinding {
+                    node: *renumber.get(&l.node)?,
+                    ..l.clone()
+                })
+            })
+            .collect(),
     };
     (alone, renumber[&root])
 }

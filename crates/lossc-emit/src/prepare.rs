@@ -7,7 +7,6 @@ use std::collections::{BTreeSet, HashMap};
 use lossc_diagnostics::{Code, Diagnostic, Fix, LineIndex, Span};
 use lossc_ir::{Domain, Dtype, NodeId, Op, Program, ResultKind, Var};
 use lossc_symbolic::simplify::{Limits, simplify};
-use lossc_syntax::ast::{ExprKind, StatementKind};
 use ndarray::{ArrayD, IxDyn};
 
 use crate::guard::{Guarded, guard};
@@ -114,7 +113,7 @@ pub fn prepare(program: &Program, source: &str, options: &Options) -> Result<Emi
     // The `let` names, the gradient, and the simplification.
     let mut ir = fixed_program;
     let root = ir.result(&options.loss).expect("the fixed program has the loss").root;
-    let let_nodes = let_nodes(&ir, &fixed_source, root);
+    let let_nodes = let_nodes(&ir, root);
     let mut roots = vec![root];
     for &var in &options.wrt {
         let g = match lossc_symbolic::gradient(&mut ir, root, var) {
@@ -496,31 +495,14 @@ fn sample(program: &Program, seed: u64) -> Vec<(String, ArrayD<f64>)> {
 
 /// The `let`s of the source whose value is an operation in the loss's cone:
 /// (node, name), in source order.
-fn let_nodes(program: &Program, source: &str, root: NodeId) -> Vec<(NodeId, String)> {
-    let Ok(ast) = lossc_syntax::parse(source) else {
-        return Vec::new();
-    };
-    let in_cone = cone(program, root);
-    let mut found = Vec::new();
-    for statement in &ast.statements {
-        let StatementKind::Let { name, value } = &statement.kind else {
-            continue;
-        };
-        let mut value = value;
-        while let ExprKind::Paren(inner) = &value.kind {
-            value = inner;
-        }
-        let node = (0..=root.index())
-            .rev()
-            .map(|i| NodeId(i as u32))
-            .find(|id| program.node(*id).span == value.span && matches!(program.node(*id).op, Op::Call(..)));
-        if let Some(node) = node
-            && in_cone.contains(&node)
-        {
-            found.push((node, name.name.clone()));
-        }
-    }
-    found
+fn let_nodes(program: &Program, root: NodeId) -> Vec<(NodeId, String)> {
+    let in_cone = program.reachable(&[root]);
+    program
+        .lets
+        .iter()
+        .filter(|l| in_cone[l.node.index()] && matches!(program.node(l.node).op, Op::Call(..)))
+        .map(|l| (l.node, l.name.clone()))
+        .collect()
 }
 
 #[cfg(test)]

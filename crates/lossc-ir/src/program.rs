@@ -91,6 +91,17 @@ pub struct Constant {
     pub span: Span,
 }
 
+/// A `let NAME = VALUE` of the source: the name the value's node had there,
+/// which later stages keep when they print it (`emit`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LetBinding {
+    pub name: String,
+    /// The node of the value (the same node wherever the name is used).
+    pub node: NodeId,
+    /// The name in the `let` statement.
+    pub span: Span,
+}
+
 /// Whether a result is differentiated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResultKind {
@@ -177,6 +188,8 @@ pub struct Program {
     pub batch: Option<Dim>,
     /// The node arena, in topological order.
     pub nodes: Vec<Node>,
+    /// The `let`s of the source whose value was built, in source order.
+    pub lets: Vec<LetBinding>,
 }
 
 impl Program {
@@ -346,6 +359,19 @@ mod tests {
                 .count()
         );
         assert!(p.reachable(&[]).iter().all(|r| !r));
+    }
+
+    #[test]
+    fn the_ir_keeps_the_names_of_lets() {
+        let source = "input y_true: real [N]\ninput y_pred: real [N]\nlet d = (y_true - y_pred)\nlet sq = square(d)\nlet same = d\nloss = mean(sq)\n";
+        let p = program(source);
+        let names: Vec<&str> = p.lets.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["d", "sq", "same"]);
+        let d = &p.lets[0];
+        assert_eq!(&source[d.span.start..d.span.end], "d");
+        assert!(matches!(p.node(d.node).op, Op::Call(Builtin::Sub, _)));
+        assert_eq!(p.lets[2].node, d.node, "a let of a let is the same node");
+        assert_eq!(p.node(p.lets[1].node).args, [d.node]);
     }
 
     #[test]

@@ -722,7 +722,20 @@ fn only_loss(ir: &lossc_ir::Program, loss: &lossc_ir::NamedResult) -> lossc_ir::
         consts: ir.consts.clone(),
         wrt: ir.wrt.clone(),
         batch: ir.batch,
+        lets: kept_lets(ir, &needed, &renumbered),
     }
+}
+
+/// The `let`s of `ir` whose node is kept, with its new id.
+fn kept_lets(ir: &lossc_ir::Program, kept: &[bool], renumbered: &[NodeId]) -> Vec<lossc_ir::LetBinding> {
+    ir.lets
+        .iter()
+        .filter(|l| kept.get(l.node.index()).copied().unwrap_or(false))
+        .map(|l| lossc_ir::LetBinding {
+            node: renumbered[l.node.index()],
+            ..l.clone()
+        })
+        .collect()
 }
 
 /// Everything the findings of the one loss of `alone` depend on: the
