@@ -425,7 +425,9 @@ impl Plan {
                     )));
                 }
                 let clamped = (range.0.max(-largest), range.1.min(largest));
-                if clamped != range {
+                let (lo, hi) = domain.hull();
+                let end_beyond = (lo.is_finite() && lo < -largest) || (hi.is_finite() && hi > largest);
+                if clamped != range || end_beyond {
                     notes.push(format!(
                         "`{swept}`'s domain reaches beyond the finite {dtype} numbers: plotted over [{}, {}]",
                         number_text(clamped.0),
