@@ -754,28 +754,13 @@ mod tests {
 
     #[test]
     fn domains_give_ranges_and_typical_values() {
-        let unit = Domain::Interval {
-            lo: 0.0,
-            lo_closed: true,
-            hi: 1.0,
-            hi_closed: true,
-        };
+        let unit = Domain::interval(0.0, true, 1.0, true);
         assert_eq!(sweep_range("p", &unit, Dtype::F32), ((0.0, 1.0), None));
         assert_eq!(typical(&unit), 0.5);
-        let open = Domain::Interval {
-            lo: 0.0,
-            lo_closed: false,
-            hi: 1.0,
-            hi_closed: false,
-        };
+        let open = Domain::interval(0.0, false, 1.0, false);
         let ((lo, hi), _) = sweep_range("p", &open, Dtype::F32);
         assert!(lo > 0.0 && hi < 1.0 && f64::from(hi as f32) == hi);
-        let positive = Domain::Interval {
-            lo: 0.0,
-            lo_closed: true,
-            hi: f64::INFINITY,
-            hi_closed: false,
-        };
+        let positive = Domain::interval(0.0, true, f64::INFINITY, false);
         let (range, note) = sweep_range("v", &positive, Dtype::F32);
         assert_eq!(range, (0.0, 10.0));
         assert!(note.unwrap().contains("unbounded"));
@@ -788,20 +773,10 @@ mod tests {
         // 0.7 is not an f32 and the nearest one is below it: the sweep
         // starts at the next one up. An open end that is not an f32 excludes
         // only the real number, so the float just above it is inside.
-        let closed = Domain::Interval {
-            lo: 0.7,
-            lo_closed: true,
-            hi: 1.0,
-            hi_closed: true,
-        };
+        let closed = Domain::interval(0.7, true, 1.0, true);
         let ((lo, _), _) = sweep_range("p", &closed, Dtype::F32);
         assert_eq!(lo, f64::from(0.7f32.next_up()));
-        let open = Domain::Interval {
-            lo: 0.1,
-            lo_closed: false,
-            hi: 1.0,
-            hi_closed: true,
-        };
+        let open = Domain::interval(0.1, false, 1.0, true);
         let ((lo, _), _) = sweep_range("p", &open, Dtype::F32);
         assert_eq!(lo, f64::from(0.1f32));
     }
