@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use lossc_ir::{Builtin, Dim, Dtype, NodeId, Op, Program, Value};
 
-use crate::interval::{self, Iv, apply, next_down, next_up};
+use crate::interval::{self, Iv, apply};
 
 /// The largest size assumed for a named dimension other than the batch
 /// dimension (which is 1: hazards are judged per sample). It bounds sums over
@@ -464,7 +464,7 @@ impl<'p> Analysis<'p> {
                 let n = count();
                 let ln = apply(dtype, Builtin::Log, &[n.hi]);
                 let hi = apply(dtype, Builtin::Add, &[x.hi, ln]);
-                Iv::new(x.lo, next_up(dtype, hi)).with_nan_of(x.nan || x.hi == f64::INFINITY)
+                Iv::new(x.lo, dtype.next_up(hi)).with_nan_of(x.nan || x.hi == f64::INFINITY)
             }
             Builtin::Norm => {
                 let sq = interval::elementwise(dtype, Builtin::Square, &[x]).unwrap_or(Iv::ALL);
@@ -485,7 +485,7 @@ impl<'p> Analysis<'p> {
                 let ln = apply(dtype, Builtin::Log, &[n]);
                 let spread = apply(dtype, Builtin::Sub, &[x.lo, x.hi]);
                 let lo = apply(dtype, Builtin::Sub, &[spread, ln]);
-                Iv::new(next_down(dtype, lo), 0.0).with_nan_of(x.nan || x.may_be_infinite())
+                Iv::new(dtype.next_down(lo), 0.0).with_nan_of(x.nan || x.may_be_infinite())
             }
             _ => Iv::ALL,
         }
@@ -635,9 +635,9 @@ impl<'p> Analysis<'p> {
     fn bound(&self, env: usize, node: NodeId, op: Builtin, c: f64, nan: bool, out: &mut Constraints) {
         let d = self.dtype;
         let iv = match op {
-            Builtin::Lt => Iv::new(f64::NEG_INFINITY, next_down(d, c)),
+            Builtin::Lt => Iv::new(f64::NEG_INFINITY, d.next_down(c)),
             Builtin::Le => Iv::new(f64::NEG_INFINITY, c),
-            Builtin::Gt => Iv::new(next_up(d, c), f64::INFINITY),
+            Builtin::Gt => Iv::new(d.next_up(c), f64::INFINITY),
             Builtin::Ge => Iv::new(c, f64::INFINITY),
             Builtin::Eq => Iv::point(c),
             _ => return,
@@ -680,8 +680,8 @@ impl<'p> Analysis<'p> {
         let d = self.dtype;
         let target = c - k;
         let loose = match op {
-            Builtin::Lt | Builtin::Le => next_up(d, next_up(d, target)),
-            Builtin::Gt | Builtin::Ge => next_down(d, next_down(d, target)),
+            Builtin::Lt | Builtin::Le => d.next_up(d.next_up(target)),
+            Builtin::Gt | Builtin::Ge => d.next_down(d.next_down(target)),
             _ => return,
         };
         let weak = match op {

@@ -8,10 +8,11 @@ use lossc_diagnostics::{Code, Diagnostic, Severity, Span};
 use lossc_ir::{Builtin, Domain, Dtype, NamedResult, NodeId, Op, Program, Var};
 use lossc_symbolic::grad::{Style, gradient_in_style};
 
+use crate::EXPLODING;
 use crate::absint::{Analysis, Event, Hazard, Leaves};
-use crate::interval::{Iv, max_finite};
+use crate::interval::Iv;
 use crate::witness::{Point, Search};
-use crate::{EXPLODING, domain_bounds, format_number};
+use lossc_ir::format_number;
 
 /// Inputs of at most this magnitude are "ordinary" when judging whether a
 /// gradient explodes: normalised data and logits stay below it.
@@ -97,7 +98,7 @@ fn case_inputs(program: &Program, dtype: Dtype, case: &[Option<f64>], clamp: f64
         .map(|(i, input)| match case[i] {
             Some(v) => Iv::point(v),
             None => {
-                let (lo, hi) = domain_bounds(&input.domain, dtype);
+                let (lo, hi) = input.domain.bounds(dtype);
                 Iv::new(lo.max(-clamp), hi.min(clamp))
             }
         })
@@ -109,7 +110,7 @@ fn case_text(program: &Program, case: &[Option<f64>]) -> String {
     let parts: Vec<String> = case
         .iter()
         .enumerate()
-        .filter_map(|(i, v)| v.map(|v| format!("`{}` = {}", program.inputs[i].name, format_number(v))))
+        .filter_map(|(i, v)| v.map(|v| format!("`{}` = {}", program.inputs[i].name, format_number(v, Dtype::F64))))
         .collect();
     parts.join(" and ")
 }
@@ -293,7 +294,7 @@ fn overflow_threshold(
             .map(|e| e.node)
             .min()
     };
-    let max = max_finite(subject.dtype);
+    let max = subject.dtype.max_finite();
     overflows(max)?;
     let (mut safe, mut fail) = (MODERATE.log10(), max.log10());
     for _ in 0..24 {
@@ -372,8 +373,8 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
         };
         let message = format!(
             "{what} can exceed the largest {dtype} ({}) for inputs of magnitude {} or more",
-            crate::format_approx(max_finite(dtype)),
-            crate::format_approx(at)
+            lossc_ir::format_approx(dtype.max_finite()),
+            lossc_ir::format_approx(at)
         );
         let d = if severity_note {
             Diagnostic::note(Code::Overflow, message, program.node(node).span)
@@ -538,7 +539,7 @@ fn selecting_mask(subject: &Subject<'_>, node: NodeId) -> Option<Span> {
 
 /// The case text restricted to the inputs `node` reads.
 fn case_for(program: &Program, case: &[Option<f64>], node: NodeId) -> String {
-    let used = crate::witness::inputs_used(program, node);
+    let used = program.inputs_read(&[node]);
     let only: Vec<Option<f64>> = case
         .iter()
         .enumerate()
@@ -631,7 +632,7 @@ fn forward_hazard(
     let mut shown = true;
     let mut reaches_loss = true;
     let (message, label) = if code == Code::ExpOverflow {
-        let ln_max = crate::interval::max_finite(subject.dtype).ln();
+        let ln_max = subject.dtype.max_finite().ln();
         // What overflows, and past which value: exp(x) past ln(max), cosh
         // past ln(2 max) in magnitude, b^y past ln(max) / ln(b).
         let (what, limit) = match builtin {
@@ -656,7 +657,7 @@ fn forward_hazard(
         let past = if limit.is_nan() {
             "grows large".to_string()
         } else {
-            format!("exceeds {}", crate::format_approx(limit))
+            format!("exceeds {}", lossc_ir::format_approx(limit))
         };
         (
             format!(
@@ -680,7 +681,7 @@ fn forward_hazard(
                 (
                     format!(
                         "`{operand_text}` reaches {}{}",
-                        format_number(v),
+                        format_number(v, subject.dtype),
                         when_clause(search, &point, &[operand_node, sample])
                     ),
                     label_for(code, v),
@@ -881,13 +882,13 @@ fn exploding(subject: &Subject<'_>, search: &Search<'_>, var: Var, when_case: &s
             with_case(
                 format!(
                     "the gradient with respect to `{name}` can reach {} in magnitude through `{text}`{witness}",
-                    crate::format_approx(magnitude)
+                    lossc_ir::format_approx(magnitude)
                 ),
                 when_case,
             ),
             span,
         )
-        .with_label(format!("slope up to {} for one sample", crate::format_approx(magnitude)))
+        .with_label(format!("slope up to {} for one sample", lossc_ir::format_approx(magnitude)))
         .with_note("judged per sample (batch size 1); a gradient this large makes optimisers take huge steps")
         .with_help("keep the denominator or log argument further from 0 (a larger epsilon, e.g. clip to [1e-7, 1 - 1e-7]), or compute the loss from logits (`log_sigmoid`, `softplus`, `log_softmax`)"),
     )
@@ -1105,25 +1106,13 @@ fn carries_gradient(program: &Program, root: NodeId) -> Vec<bool> {
     carries
 }
 
-fn reachable(program: &Program, root: NodeId) -> Vec<bool> {
-    let mut seen = vec![false; program.nodes.len()];
-    let mut stack = vec![root];
-    while let Some(n) = stack.pop() {
-        if std::mem::replace(&mut seen[n.index()], true) {
-            continue;
-        }
-        stack.extend(program.node(n).args.iter().copied());
-    }
-    seen
-}
-
 /// Below this magnitude, rounding `1 + x` drops more than four of `x`'s low bits.
 const SMALL: f64 = 1.0 / 16.0;
 
 /// Expressions a stable built-in computes better, with the proven-equal fix.
 fn stable_forms(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
     let program = &subject.program;
-    let used = reachable(program, subject.root);
+    let used = program.reachable(&[subject.root]);
     let is = |n: NodeId, b: Builtin| matches!(program.node(n).op, Op::Call(x, _) if x == b);
     let literal = |n: NodeId, v: f64| matches!(program.node(n).op, Op::Literal(x) if x == v);
     // `1 + x` and `exp(x) - 1` lose x's low bits only where x is small: more
@@ -1262,12 +1251,12 @@ pub fn constants(program: &Program, source: &str, dtype: Dtype, out: &mut Vec<Di
                 Code::PrecisionLoss,
                 format!(
                     "`{text}` is exactly {} in {dtype}: {} vanishes",
-                    format_number(rv),
-                    format_number(small.abs())
+                    format_number(rv, dtype),
+                    format_number(small.abs(), dtype)
                 ),
                 node.span,
             )
-            .with_label(format!("rounds to {}", format_number(rv)))
+            .with_label(format!("rounds to {}", format_number(rv, dtype)))
             .with_note(
                 "a clip to [eps, 1 - eps] with a vanished eps lets probabilities reach 1, and log(1 - p) reach -inf",
             )

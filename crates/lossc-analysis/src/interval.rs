@@ -98,66 +98,6 @@ impl Iv {
     }
 }
 
-/// Rounds a value to the dtype, towards -inf (`down`) or +inf.
-pub fn round_to(dtype: Dtype, v: f64, down: bool) -> f64 {
-    match dtype {
-        Dtype::F64 => v,
-        Dtype::F32 => {
-            if v.is_nan() || v.is_infinite() {
-                return v;
-            }
-            let f = v as f32;
-            let back = f as f64;
-            if down && back > v {
-                next_down_f32(f) as f64
-            } else if !down && back < v {
-                next_up_f32(f) as f64
-            } else {
-                back
-            }
-        }
-    }
-}
-
-fn next_up_f32(f: f32) -> f32 {
-    if f.is_nan() || f == f32::INFINITY {
-        return f;
-    }
-    if f == 0.0 {
-        return f32::from_bits(1);
-    }
-    let bits = f.to_bits();
-    f32::from_bits(if f > 0.0 { bits + 1 } else { bits - 1 })
-}
-
-fn next_down_f32(f: f32) -> f32 {
-    -next_up_f32(-f)
-}
-
-/// The next float of the dtype above `v`.
-pub fn next_up(dtype: Dtype, v: f64) -> f64 {
-    match dtype {
-        Dtype::F32 => next_up_f32(v as f32) as f64,
-        Dtype::F64 => v.next_up(),
-    }
-}
-
-/// The next float of the dtype below `v`.
-pub fn next_down(dtype: Dtype, v: f64) -> f64 {
-    match dtype {
-        Dtype::F32 => next_down_f32(v as f32) as f64,
-        Dtype::F64 => v.next_down(),
-    }
-}
-
-/// The largest finite float of the dtype.
-pub fn max_finite(dtype: Dtype) -> f64 {
-    match dtype {
-        Dtype::F32 => f32::MAX as f64,
-        Dtype::F64 => f64::MAX,
-    }
-}
-
 /// `builtin` applied to one element, in the dtype.
 pub fn apply(dtype: Dtype, builtin: Builtin, args: &[f64]) -> f64 {
     match dtype {
@@ -180,13 +120,13 @@ fn widen(dtype: Dtype, iv: Iv) -> Iv {
     for _ in 0..4 {
         // Never across zero, and never from a finite end to an infinite one.
         if lo.is_finite() && lo != 0.0 {
-            let down = next_down(dtype, lo);
+            let down = dtype.next_down(lo);
             if down.signum() == lo.signum() && down.is_finite() {
                 lo = down;
             }
         }
         if hi.is_finite() && hi != 0.0 {
-            let up = next_up(dtype, hi);
+            let up = dtype.next_up(hi);
             if up.signum() == hi.signum() && up.is_finite() {
                 hi = up;
             }
@@ -570,7 +510,7 @@ pub fn pow(dtype: Dtype, x: Iv, y: Iv) -> Iv {
             zero = zero.hull(Iv::new(f64::NEG_INFINITY, f64::INFINITY));
         }
         let out = if x.hi > 0.0 {
-            let positive = Iv::new(next_up(dtype, 0.0), x.hi);
+            let positive = Iv::new(dtype.next_up(0.0), x.hi);
             zero.hull(positive_base_pow(dtype, positive, y))
         } else {
             zero
@@ -595,7 +535,7 @@ mod tests {
     #[test]
     fn f32_rounding_is_part_of_the_bounds() {
         let one = Iv::point(1.0);
-        let eps = Iv::point(round_to(Dtype::F32, 1e-8, false));
+        let eps = Iv::point(Dtype::F32.round_toward(1e-8, lossc_ir::Rounding::Up));
         let f32 = add(Dtype::F32, one, neg(eps));
         assert_eq!(f32, Iv::point(1.0), "1 - 1e-8 == 1 in f32");
         let f64 = add(Dtype::F64, one, neg(Iv::point(1e-8)));
@@ -664,7 +604,7 @@ mod tests {
                     let out = pow(dtype, Iv::new(0.0, hi), Iv::new(ylo, yhi));
                     for &x in bases.iter().filter(|&&x| x <= hi) {
                         for &y in exponents.iter().filter(|&&y| ylo <= y && y <= yhi) {
-                            let v = apply(dtype, Builtin::Pow, &[round_to(dtype, x, false), y]);
+                            let v = apply(dtype, Builtin::Pow, &[dtype.round_toward(x, lossc_ir::Rounding::Up), y]);
                             assert!(out.contains(v), "{x} ^ {y} = {v} not in {out:?} ({dtype})");
                         }
                     }

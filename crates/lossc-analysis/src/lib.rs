@@ -145,6 +145,16 @@ fn reaching(program: &Program, root: lossc_ir::NodeId) -> (Program, lossc_ir::No
         wrt: program.wrt.clone(),
         batch: program.batch,
         nodes,
+        lets: program
+            .lets
+            .iter()
+            .filter_map(|l| {
+                Some(lossc_ir::LetBinding {
+                    node: *renumber.get(&l.node)?,
+                    ..l.clone()
+                })
+            })
+            .collect(),
     };
     (alone, renumber[&root])
 }
@@ -178,101 +188,6 @@ pub(crate) fn dim_size(program: &Program, dim: lossc_ir::DimId) -> usize {
         }
     }
     size.min(4096)
-}
-
-/// The smallest and largest float of the dtype in a domain (infinite ends are
-/// open: an input never holds an infinity).
-pub fn domain_bounds(domain: &Domain, dtype: Dtype) -> (f64, f64) {
-    use interval::{max_finite, next_down, next_up, round_to};
-    let max = max_finite(dtype);
-    match domain {
-        Domain::Real => (-max, max),
-        Domain::Set(values) => (values[0], values[values.len() - 1]),
-        Domain::Interval {
-            lo,
-            lo_closed,
-            hi,
-            hi_closed,
-        } => {
-            let low = if lo.is_infinite() {
-                -max
-            } else {
-                let r = round_to(dtype, *lo, false);
-                if *lo_closed || r > *lo { r } else { next_up(dtype, r) }
-            };
-            let high = if hi.is_infinite() {
-                max
-            } else {
-                let r = round_to(dtype, *hi, true);
-                if *hi_closed || r < *hi { r } else { next_down(dtype, r) }
-            };
-            (low.max(-max), high.min(max))
-        }
-    }
-}
-
-/// A number as short as it can be while saying exactly which float it is
-/// (an f32 value is written in f32's shortest form: `0.99999994`).
-pub fn format_number(v: f64) -> String {
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
-    }
-    if !v.is_finite() {
-        return if v.is_nan() {
-            "NaN".into()
-        } else if v > 0.0 {
-            "inf".into()
-        } else {
-            "-inf".into()
-        };
-    }
-    if v.fract() == 0.0 && v.abs() < 1e6 {
-        return format!("{}", v as i64);
-    }
-    let a = v.abs();
-    let single = (v as f32) as f64 == v;
-    if (1e-3..1e6).contains(&a) {
-        return if single {
-            format!("{}", v as f32)
-        } else {
-            format!("{v}")
-        };
-    }
-    let text = if single {
-        format!("{:e}", v as f32)
-    } else {
-        format!("{v:e}")
-    };
-    // Shorten long mantissas: 3.4028235e38, not 3.4028234663852886e38.
-    match text.split_once('e') {
-        Some((mantissa, exponent)) if mantissa.len() > 8 => {
-            let m: f64 = mantissa.parse().unwrap_or(0.0);
-            format!("{}e{exponent}", (m * 1e6).round() / 1e6)
-        }
-        _ => text,
-    }
-}
-
-/// A magnitude or bound, to 4 significant digits: `1.678e7`, `6927`.
-pub fn format_approx(v: f64) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return format_number(v);
-    }
-    let a = v.abs();
-    if (1e-3..1e6).contains(&a) {
-        let digits = (3 - a.log10().floor() as i32).max(0) as usize;
-        let s = format!("{v:.digits$}");
-        let s = if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s
-        };
-        return s;
-    }
-    let text = format!("{v:.3e}");
-    let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
-    let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
-    format!("{mantissa}e{exponent}")
 }
 
 /// What the user wrote for argument `k` of `node`: the argument's own text

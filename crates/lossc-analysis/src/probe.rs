@@ -59,7 +59,8 @@ use std::fmt;
 
 use lossc_diagnostics::Code;
 use lossc_eval::{Bindings, EvalError};
-use lossc_ir::{Builtin, Dim, Domain, Dtype, NodeId, Op, Program, ResultKind, Var};
+use lossc_ir::rng::SplitMix64;
+use lossc_ir::{Builtin, Dim, Domain, Dtype, NodeId, Op, Program, ResultKind, Var, format_number};
 use ndarray::{ArrayD, IxDyn};
 use num_traits::Float;
 
@@ -306,25 +307,6 @@ fn describe_values(values: &[f64], scalar: bool, dtype: Dtype) -> String {
         parts.push(format!("... ({} elements)", values.len()));
     }
     format!("[{}]", parts.join(", "))
-}
-
-/// A number as the shortest text that reads back to the same float of the
-/// dtype: `0`, `-0`, `1e-45`, `0.99999994`, `3.4028235e38`, `NaN`, `inf`.
-pub fn format_number(value: f64, dtype: Dtype) -> String {
-    if value.is_nan() {
-        return "NaN".to_string();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "inf" } else { "-inf" }.to_string();
-    }
-    let text = match dtype {
-        // Every sample and result of an f32 probe is an f32: the conversion is exact.
-        #[allow(clippy::cast_possible_truncation)]
-        Dtype::F32 => format!("{:?}", value as f32),
-        Dtype::F64 => format!("{value:?}"),
-    };
-    let text = text.strip_suffix(".0").map(str::to_string).unwrap_or(text);
-    text.replace(".0e", "e")
 }
 
 /// One class's findings.
@@ -778,109 +760,16 @@ fn concrete(shape: &[Dim], sizes: &[Option<usize>]) -> Vec<usize> {
         .collect()
 }
 
-// -------------------------------------------------------------------- floats
-
-/// The dtype's constants and rounding, on f64 values (every f32 is an f64).
-trait DtypeExt {
-    fn max_finite(self) -> f64;
-    fn min_denormal(self) -> f64;
-    fn mantissa_bits(self) -> u32;
-    fn round(self, value: f64) -> f64;
-    fn next_up(self, value: f64) -> f64;
-    fn next_down(self, value: f64) -> f64;
-}
-
-impl DtypeExt for Dtype {
-    fn max_finite(self) -> f64 {
-        match self {
-            Dtype::F32 => f64::from(f32::MAX),
-            Dtype::F64 => f64::MAX,
-        }
-    }
-
-    fn min_denormal(self) -> f64 {
-        match self {
-            Dtype::F32 => f64::from(f32::from_bits(1)),
-            Dtype::F64 => f64::from_bits(1),
-        }
-    }
-
-    fn mantissa_bits(self) -> u32 {
-        match self {
-            Dtype::F32 => f32::MANTISSA_DIGITS - 1,
-            Dtype::F64 => f64::MANTISSA_DIGITS - 1,
-        }
-    }
-
-    /// Round to nearest, even on a tie; beyond the range, an infinity.
-    fn round(self, value: f64) -> f64 {
-        match self {
-            #[allow(clippy::cast_possible_truncation)]
-            Dtype::F32 => f64::from(value as f32),
-            Dtype::F64 => value,
-        }
-    }
-
-    #[allow(clippy::cast_possible_truncation)]
-    fn next_up(self, value: f64) -> f64 {
-        match self {
-            Dtype::F32 => f64::from((value as f32).next_up()),
-            Dtype::F64 => value.next_up(),
-        }
-    }
-
-    #[allow(clippy::cast_possible_truncation)]
-    fn next_down(self, value: f64) -> f64 {
-        match self {
-            Dtype::F32 => f64::from((value as f32).next_down()),
-            Dtype::F64 => value.next_down(),
-        }
-    }
-}
-
 // ------------------------------------------------------------------ sampling
 
-/// splitmix64 (Steele, Lea and Flood 2014): small, fast, and good enough to
-/// pick strategies and mantissas.
-#[derive(Debug, Clone)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    /// The generator of sample `index`: independent of every other sample's,
-    /// so that samples can be drawn on any thread in any order.
-    fn for_sample(seed: u64, index: usize) -> Self {
-        let mut mixer = SplitMix64(seed ^ 0x5851_F42D_4C95_7F2D);
-        let base = mixer.next_u64();
-        let mut rng = SplitMix64(base.wrapping_add((index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)));
-        rng.next_u64();
-        rng
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)`.
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// Uniform in `0..n` (`n` > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    fn coin(&mut self) -> bool {
-        self.next_u64() & 1 == 1
-    }
+/// The generator of sample `index`: independent of every other sample's,
+/// so that samples can be drawn on any thread in any order.
+fn sample_rng(seed: u64, index: usize) -> SplitMix64 {
+    let mut mixer = SplitMix64::new(seed ^ 0x5851_F42D_4C95_7F2D);
+    let base = mixer.next_u64();
+    let mut rng = SplitMix64::new(base.wrapping_add((index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)));
+    rng.next_u64();
+    rng
 }
 
 /// How one element's value is drawn from an interval.
@@ -967,48 +856,9 @@ enum Range {
 impl Range {
     /// The floats of `domain` in `dtype`, or `None` if there are none.
     fn new(domain: &Domain, dtype: Dtype) -> Option<Range> {
-        let max = dtype.max_finite();
         match domain {
-            Domain::Real => Some(Range::Interval { lo: -max, hi: max }),
-            Domain::Interval {
-                lo,
-                lo_closed,
-                hi,
-                hi_closed,
-            } => {
-                let lo = if lo.is_nan() {
-                    return None;
-                } else if *lo == f64::NEG_INFINITY {
-                    -max
-                } else {
-                    let r = dtype.round(*lo);
-                    if r == f64::NEG_INFINITY {
-                        -max
-                    } else if r == f64::INFINITY {
-                        return None;
-                    } else if *lo_closed {
-                        r
-                    } else {
-                        dtype.next_up(r)
-                    }
-                };
-                let hi = if hi.is_nan() {
-                    return None;
-                } else if *hi == f64::INFINITY {
-                    max
-                } else {
-                    let r = dtype.round(*hi);
-                    if r == f64::INFINITY {
-                        max
-                    } else if r == f64::NEG_INFINITY {
-                        return None;
-                    } else if *hi_closed {
-                        r
-                    } else {
-                        dtype.next_down(r)
-                    }
-                };
-                // next_up of the largest float is inf: nothing is left.
+            Domain::Real | Domain::Interval { .. } => {
+                let (lo, hi) = domain.bounds(dtype);
                 (lo.is_finite() && hi.is_finite() && lo <= hi).then_some(Range::Interval { lo, hi })
             }
             Domain::Set(values) => {
@@ -1066,7 +916,7 @@ impl Range {
 /// A value for `strategy` in `lo..=hi` (before rounding and clamping).
 fn draw_interval(lo: f64, hi: f64, strategy: Strategy, rng: &mut SplitMix64, dtype: Dtype) -> f64 {
     let max = dtype.max_finite();
-    let tiny = dtype.min_denormal();
+    let tiny = dtype.min_positive_subnormal();
     // lo * (1 - u) + hi * u never overflows, even from -max to max.
     let lerp = |lo: f64, hi: f64, u: f64| lo * (1.0 - u) + hi * u;
     let log_uniform = |from: f64, to: f64, u: f64| {
@@ -1226,7 +1076,7 @@ impl Layout {
 
     /// Sample `index` of `samples`, drawn from its own generator.
     fn point(&self, index: usize, samples: usize, seed: u64, dtype: Dtype) -> Point {
-        let mut rng = SplitMix64::for_sample(seed, index);
+        let mut rng = sample_rng(seed, index);
         // Set members: every combination in turn when they all fit, else at random.
         let mut members: Vec<Vec<Option<usize>>> = self.inputs.iter().map(|i| vec![None; i.len]).collect();
         if let Some(combinations) = self.combinations
@@ -1483,15 +1333,6 @@ fn mean<T: Float>(array: &ArrayD<T>) -> f64 {
 mod tests {
     use super::*;
 
-    fn interval(lo: f64, lo_closed: bool, hi: f64, hi_closed: bool) -> Domain {
-        Domain::Interval {
-            lo,
-            lo_closed,
-            hi,
-            hi_closed,
-        }
-    }
-
     fn compile(source: &str) -> Program {
         let ast = lossc_syntax::parse(source).expect("valid syntax");
         lossc_ir::lower(&ast, source).expect("a valid program").0
@@ -1510,14 +1351,16 @@ mod tests {
     #[test]
     fn closed_ends_zeros_denormals_and_the_largest_values_are_sampled() {
         for dtype in [Dtype::F32, Dtype::F64] {
-            let values = sample_values(&interval(-1.0, true, 1.0, true), dtype, 2000, 7).unwrap();
+            let values = sample_values(&Domain::interval(-1.0, true, 1.0, true), dtype, 2000, 7).unwrap();
             assert!(
                 values.contains(&-1.0) && values.contains(&1.0),
                 "{dtype}: the exact ends"
             );
             assert!(values.iter().any(|v| *v == 0.0 && v.is_sign_positive()), "{dtype}: +0");
             assert!(values.iter().any(|v| *v == 0.0 && v.is_sign_negative()), "{dtype}: -0");
-            assert!(values.contains(&dtype.min_denormal()) || values.contains(&-dtype.min_denormal()));
+            assert!(
+                values.contains(&dtype.min_positive_subnormal()) || values.contains(&-dtype.min_positive_subnormal())
+            );
             assert!(
                 values
                     .iter()
@@ -1540,7 +1383,7 @@ mod tests {
 
     #[test]
     fn open_ends_are_excluded_and_their_neighbours_sampled() {
-        let values = sample_values(&interval(0.0, false, 1.0, false), Dtype::F32, 3000, 1).unwrap();
+        let values = sample_values(&Domain::interval(0.0, false, 1.0, false), Dtype::F32, 3000, 1).unwrap();
         assert!(values.iter().all(|&v| v > 0.0 && v < 1.0));
         assert!(
             values.contains(&f64::from(f32::from_bits(1))),
@@ -1550,14 +1393,14 @@ mod tests {
             values.contains(&f64::from(1.0f32.next_down())),
             "0.99999994, the largest f32 below 1"
         );
-        let f64_values = sample_values(&interval(0.0, false, 1.0, false), Dtype::F64, 3000, 1).unwrap();
+        let f64_values = sample_values(&Domain::interval(0.0, false, 1.0, false), Dtype::F64, 3000, 1).unwrap();
         assert!(f64_values.contains(&1.0f64.next_down()));
         assert!(f64_values.contains(&f64::from_bits(1)));
     }
 
     #[test]
     fn infinite_ends_are_clamped_to_the_largest_finite_value() {
-        let values = sample_values(&interval(0.0, true, f64::INFINITY, false), Dtype::F32, 2000, 3).unwrap();
+        let values = sample_values(&Domain::interval(0.0, true, f64::INFINITY, false), Dtype::F32, 2000, 3).unwrap();
         assert!(values.contains(&f64::from(f32::MAX)));
         assert!(values.contains(&0.0));
         assert!(values.iter().all(|v| v.is_finite() && *v >= 0.0));
@@ -1567,7 +1410,7 @@ mod tests {
     #[test]
     fn near_the_ends_distances_are_log_uniform() {
         // Values just inside each end, at many scales, not only the end itself.
-        let values = sample_values(&interval(0.0, true, 1.0, true), Dtype::F64, 5000, 11).unwrap();
+        let values = sample_values(&Domain::interval(0.0, true, 1.0, true), Dtype::F64, 5000, 11).unwrap();
         let near_one: Vec<f64> = values
             .iter()
             .map(|v| 1.0 - v)
@@ -1583,15 +1426,17 @@ mod tests {
             assert!(values.contains(&member));
         }
         assert!(values.iter().all(|v| [0.0, 1.0, 2.0].contains(v)));
-        // 0.7 is not an f32: the closed end is the f32 nearest to it.
-        let values = sample_values(&interval(0.7, true, 1.0, true), Dtype::F32, 2000, 5).unwrap();
-        assert!(values.contains(&f64::from(0.7f32)));
+        // 0.7 is not an f32 and the nearest f32 is below it, outside the
+        // domain: the closed end is the first f32 inside, as for the analyzer.
+        let values = sample_values(&Domain::interval(0.7, true, 1.0, true), Dtype::F32, 2000, 5).unwrap();
+        assert!(values.contains(&f64::from(0.7f32.next_up())));
+        assert!(values.iter().all(|v| *v >= 0.7));
         // No f32 lies in (0, 1e-46).
         assert!(matches!(
-            sample_values(&interval(0.0, false, 1e-46, false), Dtype::F32, 10, 0),
+            sample_values(&Domain::interval(0.0, false, 1e-46, false), Dtype::F32, 10, 0),
             Err(ProbeError::EmptyDomain { .. })
         ));
-        assert!(sample_values(&interval(0.0, false, 1e-46, false), Dtype::F64, 10, 0).is_ok());
+        assert!(sample_values(&Domain::interval(0.0, false, 1e-46, false), Dtype::F64, 10, 0).is_ok());
     }
 
     #[test]
@@ -1788,18 +1633,5 @@ mod tests {
             ..ProbeOptions::default()
         };
         assert_eq!(sample(&program, &var), Err(ProbeError::UnknownVar(Var::Param(3))));
-    }
-
-    #[test]
-    fn numbers_are_written_in_the_dtype() {
-        assert_eq!(format_number(0.0, Dtype::F32), "0");
-        assert_eq!(format_number(-0.0, Dtype::F32), "-0");
-        assert_eq!(format_number(f64::from(f32::from_bits(1)), Dtype::F32), "1e-45");
-        assert_eq!(format_number(f64::from(f32::MAX), Dtype::F32), "3.4028235e38");
-        assert_eq!(format_number(f64::from(1.0f32.next_down()), Dtype::F32), "0.99999994");
-        assert_eq!(format_number(5e-324, Dtype::F64), "5e-324");
-        assert_eq!(format_number(0.1, Dtype::F64), "0.1");
-        assert_eq!(format_number(f64::NAN, Dtype::F64), "NaN");
-        assert_eq!(format_number(-1e8, Dtype::F32), "-100000000");
     }
 }

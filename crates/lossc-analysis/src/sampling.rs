@@ -5,10 +5,11 @@
 //! boundary (`discontinuity`).
 
 use lossc_diagnostics::{Code, Diagnostic, Span};
+use lossc_ir::rng::SplitMix64;
 use lossc_ir::{Builtin, Dim, Domain, Dtype, NodeId, Op, Program, Var};
 use ndarray::{ArrayD, IxDyn};
 
-use crate::format_number;
+use lossc_ir::format_number;
 
 /// What the sampling checks need to know of a loss.
 pub struct View<'s> {
@@ -84,7 +85,7 @@ pub fn leaf_text(program: &Program, node: NodeId) -> Option<String> {
         lossc_ir::Value::Vector(_) => None,
     };
     let with_value = |name: &str, v: &lossc_ir::Value| match scalar(v) {
-        Some(x) => format!("{name} (= {})", format_number(x)),
+        Some(x) => format!("{name} (= {})", format_number(x, Dtype::F64)),
         None => name.to_string(),
     };
     Some(match program.node(node).op {
@@ -92,7 +93,7 @@ pub fn leaf_text(program: &Program, node: NodeId) -> Option<String> {
         Op::Param(i) => {
             let p = &program.params[i];
             match scalar(&p.value) {
-                Some(v) => format!("{} (= {})", p.name, format_number(v)),
+                Some(v) => format!("{} (= {})", p.name, format_number(v, Dtype::F64)),
                 None => p.name.clone(),
             }
         }
@@ -100,19 +101,6 @@ pub fn leaf_text(program: &Program, node: NodeId) -> Option<String> {
         Op::DimSize(d) => program.dims[d.0 as usize].clone(),
         _ => return None,
     })
-}
-
-/// A tiny deterministic generator (splitmix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 /// One sample: for each input, the elements of its row (its whole value if
@@ -129,7 +117,7 @@ fn row_len(program: &Program, input: &lossc_ir::Input) -> usize {
 /// Samples drawn uniformly and independently per element from the domains
 /// (from the box, for unbounded ones), and what they are a sample of.
 fn points(program: &Program, dtype: Dtype, case: &[Option<f64>], count: usize) -> (Vec<Sample>, String) {
-    let mut rng = Rng(0x5EED);
+    let mut rng = SplitMix64::new(0x5EED);
     // The inputs whose domain was cut to the box, and the range sampled.
     let mut cut: Vec<(String, (f64, f64))> = Vec::new();
     let ranges: Vec<(f64, f64)> = program
@@ -137,7 +125,7 @@ fn points(program: &Program, dtype: Dtype, case: &[Option<f64>], count: usize) -
         .iter()
         .enumerate()
         .map(|(i, input)| {
-            let (lo, hi) = crate::domain_bounds(&input.domain, dtype);
+            let (lo, hi) = input.domain.bounds(dtype);
             let range = (lo.max(-BOX), hi.min(BOX));
             if !matches!(input.domain, Domain::Set(_)) && case[i].is_none() && (lo < -BOX || hi > BOX) {
                 cut.push((input.name.clone(), range));
@@ -156,11 +144,11 @@ fn points(program: &Program, dtype: Dtype, case: &[Option<f64>], count: usize) -
                         .map(|_| match (case[i], &input.domain) {
                             (Some(v), _) => v,
                             (None, Domain::Set(values)) => {
-                                values[(rng.next() * values.len() as f64) as usize % values.len()]
+                                values[(rng.unit() * values.len() as f64) as usize % values.len()]
                             }
                             (None, _) => {
                                 let (lo, hi) = ranges[i];
-                                crate::absint::nearest(dtype, lo + (hi - lo) * rng.next())
+                                crate::absint::nearest(dtype, lo + (hi - lo) * rng.unit())
                             }
                         })
                         .collect()
@@ -175,7 +163,8 @@ fn points(program: &Program, dtype: Dtype, case: &[Option<f64>], count: usize) -
 /// its unbounded inputs were cut to ("of points sampled in [0, 10]", or,
 /// when the inputs were cut differently, each named).
 fn region_text(cut: &[(String, (f64, f64))]) -> String {
-    let range = |(lo, hi): (f64, f64)| format!("[{}, {}]", crate::format_number(lo), crate::format_number(hi));
+    let range =
+        |(lo, hi): (f64, f64)| format!("[{}, {}]", format_number(lo, Dtype::F64), format_number(hi, Dtype::F64));
     match cut {
         [] => "of the declared domain".to_string(),
         [(_, first), rest @ ..] if rest.iter().all(|(_, r)| r == first) => {
@@ -305,7 +294,7 @@ pub fn run(view: View<'_>, case: &[Option<f64>], cases: usize, out: &mut Vec<Dia
         .max(200)
         .min((crate::MAX_BATCH_ELEMENTS / row).max(8));
     let (pts, region) = points(program, view.dtype, case, count);
-    let reach = reachable(program, view.root);
+    let reach = program.reachable(&[view.root]);
     let mut selections = Vec::new();
     for (i, node) in program.nodes[..view.first_gradient].iter().enumerate() {
         if !reach[i] {
@@ -676,8 +665,8 @@ fn discontinuities(view: &View<'_>, pts: &[Sample], selections: &[Selection], ou
             .inputs
             .iter()
             .enumerate()
-            .filter(|(i, _)| crate::witness::inputs_used(program, cond)[*i])
-            .map(|(i, input)| format!("`{}` = {}", input.name, crate::format_approx(lo[i][0])))
+            .filter(|(i, _)| program.inputs_read(&[cond])[*i])
+            .map(|(i, input)| format!("`{}` = {}", input.name, lossc_ir::format_approx(lo[i][0])))
             .collect();
         out.push(
             Diagnostic::warning(
@@ -685,8 +674,8 @@ fn discontinuities(view: &View<'_>, pts: &[Sample], selections: &[Selection], ou
                 format!(
                     "the loss jumps where `{}` changes: from {} to {} near {}",
                     view.node_text(cond),
-                    crate::format_approx(va),
-                    crate::format_approx(vb),
+                    lossc_ir::format_approx(va),
+                    lossc_ir::format_approx(vb),
                     at.join(" and ")
                 ),
                 node.span,
@@ -696,16 +685,4 @@ fn discontinuities(view: &View<'_>, pts: &[Sample], selections: &[Selection], ou
             .with_help("make the branches meet at the boundary (as Huber's do), or use a smooth blend such as `sigmoid(k * (x - t))`"),
         );
     }
-}
-
-fn reachable(program: &Program, root: NodeId) -> Vec<bool> {
-    let mut seen = vec![false; program.nodes.len()];
-    let mut stack = vec![root];
-    while let Some(n) = stack.pop() {
-        if std::mem::replace(&mut seen[n.index()], true) {
-            continue;
-        }
-        stack.extend(program.node(n).args.iter().copied());
-    }
-    seen
 }

@@ -7,8 +7,6 @@
 use lossc_ir::{Dim, Domain, Dtype, NodeId, Op, Program};
 use ndarray::{ArrayD, Dimension, IxDyn};
 
-use crate::interval::{max_finite, next_down, next_up};
-
 /// One point: a value for each input (every element of an input holds it;
 /// for a matrix input, `spike` puts it in the first column only, zeros elsewhere).
 #[derive(Debug, Clone, PartialEq)]
@@ -216,7 +214,7 @@ impl<'p> Search<'p> {
 
     /// "`y_true` = 1 and `y_pred` = 0", for the inputs `node` depends on.
     pub fn describe(&self, point: &Point, node: NodeId) -> String {
-        let used = inputs_used(self.program, node);
+        let used = self.program.inputs_read(&[node]);
         let parts: Vec<String> = self
             .program
             .inputs
@@ -224,7 +222,7 @@ impl<'p> Search<'p> {
             .enumerate()
             .filter(|(i, _)| used[*i])
             .map(|(i, input)| {
-                let v = crate::format_number(point.values[i]);
+                let v = lossc_ir::format_number(point.values[i], self.dtype);
                 let v = if v == "-0" { "0".to_string() } else { v };
                 if point.spike && input.shape.len() >= 2 {
                     format!("`{}` = [{v}, 0, ...] in a row", input.name)
@@ -250,42 +248,24 @@ fn slice(array: &ArrayD<f64>, k: usize, per_sample: bool) -> Vec<f64> {
     }
 }
 
-/// Which inputs a node depends on.
-pub fn inputs_used(program: &Program, node: NodeId) -> Vec<bool> {
-    let mut used = vec![false; program.inputs.len()];
-    let mut seen = vec![false; node.index() + 1];
-    let mut stack = vec![node];
-    while let Some(n) = stack.pop() {
-        if std::mem::replace(&mut seen[n.index()], true) {
-            continue;
-        }
-        let node = program.node(n);
-        if let Op::Input(i) = node.op {
-            used[i] = true;
-        }
-        stack.extend(node.args.iter().copied());
-    }
-    used
-}
-
 /// Candidate values of a domain, in the dtype, of magnitude at most `clamp`.
 fn candidates(domain: &Domain, dtype: Dtype, constants: &[f64], clamp: f64) -> Vec<f64> {
-    let (lo, hi) = crate::domain_bounds(domain, dtype);
+    let (lo, hi) = domain.bounds(dtype);
     let (lo, hi) = (lo.max(-clamp), hi.min(clamp));
     let tiny = match dtype {
         Dtype::F32 => f32::from_bits(1) as f64,
         Dtype::F64 => f64::from_bits(1),
     };
-    let one_below = next_down(dtype, 1.0);
+    let one_below = dtype.next_down(1.0);
     // Simple values first: a witness reads best as `y_pred = 0`.
     let mut values = vec![
         0.0, 1.0, -1.0, 0.5, -0.5, 2.0, 10.0, -10.0, 100.0, -100.0, 1e6, -1e6, lo, hi, one_below, tiny, -tiny, -0.0,
     ];
     for c in constants {
         let c = crate::absint::nearest(dtype, *c);
-        values.extend([c, -c, 1.0 - c, next_up(dtype, c), next_down(dtype, c)]);
+        values.extend([c, -c, 1.0 - c, dtype.next_up(c), dtype.next_down(c)]);
     }
-    for big in [89.0, 100.0, 710.0, 1e6, 1e19, 1e38, 1e155, max_finite(dtype)] {
+    for big in [89.0, 100.0, 710.0, 1e6, 1e19, 1e38, 1e155, dtype.max_finite()] {
         values.extend([big, -big]);
     }
     // A ladder of tiny magnitudes: where 1/x and log(x) overflow or explode.

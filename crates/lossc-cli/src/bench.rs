@@ -533,15 +533,11 @@ fn aligned<T: Real>(count: usize) -> (Vec<T>, usize) {
 /// `count` values inside `domain`, deterministic for a `seed`, generated in
 /// parallel; returned as an aligned buffer and the index of the first.
 fn generate<T: Real>(domain: &lossc::ir::Domain, count: usize, seed: u64) -> (Vec<T>, usize) {
+    use lossc::ir::rng::SplitMix64;
     use rayon::prelude::*;
     let (mut data, start) = aligned::<T>(count);
-    let sample = |state: &mut u64| -> f64 {
-        // splitmix64
-        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = *state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        let u = ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64;
+    let sample = |rng: &mut SplitMix64| -> f64 {
+        let u = rng.unit();
         match domain {
             lossc::ir::Domain::Real => -3.0 + 6.0 * u,
             lossc::ir::Domain::Interval { lo, hi, .. } => {
@@ -556,9 +552,9 @@ fn generate<T: Real>(domain: &lossc::ir::Domain, count: usize, seed: u64) -> (Ve
         .par_chunks_mut(1 << 16)
         .enumerate()
         .for_each(|(k, part)| {
-            let mut state = seed ^ (k as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
+            let mut rng = SplitMix64::new(seed ^ (k as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
             for slot in part {
-                *slot = T::from_f64(sample(&mut state));
+                *slot = T::from_f64(sample(&mut rng));
             }
         });
     (data, start)

@@ -352,7 +352,8 @@ fn shown_epochs(count: usize) -> Vec<usize> {
 /// learning: the loss fell from 1.2 to 0.0123
 /// ```
 pub fn write_text(out: &mut dyn WriteColor, fit: &Fit, file: &str, origin: &str, plot: Option<&str>) -> io::Result<()> {
-    use lossc_fit::{number, percent};
+    use lossc::ir::format_approx;
+    use lossc_fit::percent;
     let task = &fit.task;
     let options = &fit.options;
     let run = &fit.run;
@@ -381,7 +382,7 @@ pub fn write_text(out: &mut dyn WriteColor, fit: &Fit, file: &str, origin: &str,
         fit.outputs,
         plural(fit.outputs),
         options.optimizer.name(),
-        number(options.optimizer.learning_rate()),
+        format_approx(options.optimizer.learning_rate()),
         options.epochs,
         options.batch_size,
         options.seed,
@@ -397,11 +398,11 @@ pub fn write_text(out: &mut dyn WriteColor, fit: &Fit, file: &str, origin: &str,
         out,
         "{:>6} {:>12} {:>7} {:>7} {:>10} {:>10}",
         "start",
-        number(run.before.loss),
+        format_approx(run.before.loss),
         percent(run.before.health.zero),
         percent(run.before.health.non_finite),
         percent(run.before.health.exploding),
-        number(run.initial_weights.norm())
+        format_approx(run.initial_weights.norm())
     )?;
     for index in shown_epochs(run.history.len()) {
         let epoch = &run.history[index];
@@ -409,11 +410,11 @@ pub fn write_text(out: &mut dyn WriteColor, fit: &Fit, file: &str, origin: &str,
             out,
             "{:>6} {:>12} {:>7} {:>7} {:>10} {:>10}",
             epoch.epoch,
-            number(epoch.loss),
+            format_approx(epoch.loss),
             percent(epoch.health.zero),
             percent(epoch.health.non_finite),
             percent(epoch.health.exploding),
-            number(epoch.weight_norm)
+            format_approx(epoch.weight_norm)
         )?;
     }
     writeln!(out)?;
@@ -423,8 +424,8 @@ pub fn write_text(out: &mut dyn WriteColor, fit: &Fit, file: &str, origin: &str,
             out,
             "loss {}  {} to {}",
             sparkline(&losses, 50),
-            number(*first),
-            number(*last)
+            format_approx(*first),
+            format_approx(*last)
         )?;
     }
     if let Some(path) = plot {
@@ -760,7 +761,7 @@ fn svg(fit: &Fit, file: &str) -> Result<String, String> {
             .build_cartesian_2d(0.0..epochs, (lo - margin)..(hi + margin))
             .map_err(|e| fail(&e))?;
         let whole = |v: &f64| format!("{v:.0}");
-        let loss_label = |v: &f64| lossc_fit::number(*v);
+        let loss_label = |v: &f64| lossc::ir::format_approx(*v);
         chart
             .configure_mesh()
             .x_desc("epoch")

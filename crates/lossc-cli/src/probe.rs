@@ -8,9 +8,7 @@ use std::io::{self, Write};
 use clap::Args;
 use codespan_reporting::term::termcolor::WriteColor;
 use lossc::Dtype;
-use lossc_analysis::probe::{
-    DEFAULT_SAMPLES, ProbeOptions, ProbeReport, Tensor as ProbeTensor, Witness, format_number,
-};
+use lossc_analysis::probe::{DEFAULT_SAMPLES, ProbeOptions, ProbeReport, Tensor as ProbeTensor, Witness};
 use serde::Serialize;
 
 use crate::cli::{AnalysisArgs, Format, library_error};
@@ -217,7 +215,7 @@ fn describe_witness(witness: &Witness, dtype: Dtype) -> String {
     format!(
         "{} (loss {}, gradient {})",
         witness.describe_inputs(dtype),
-        format_number(witness.value, dtype),
+        lossc::ir::format_number(witness.value, dtype),
         if witness.gradients.is_empty() {
             "none".to_string()
         } else {

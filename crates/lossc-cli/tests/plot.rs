@@ -180,6 +180,8 @@ fn bad_options_are_one_line_errors() {
         (vec!["--wrt", "y_true"], "`y_true` takes only the values 0, 1"),
         (vec!["--wrt", "threshold"], "`threshold` is a param"),
         (vec!["--fix", "nope=1"], "no input named `nope`"),
+        (vec!["--fix", "y_ture=1"], "(did you mean `y_true`?)"),
+        (vec!["--wrt", "y_prd"], "(did you mean `y_pred`?)"),
         (vec!["--fix", "y_true=[1, 0]"], "plot draws one sample"),
         (vec!["--loss", "other"], "no loss named `other`"),
         (vec!["--range", "1,0"], "not an interval LO,HI"),

@@ -5,8 +5,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::fmt::Write as _;
 
 use lossc_diagnostics::{Diagnostic, Severity};
-use lossc_ir::{Dim, Domain, NodeId, Op, Program, Value, Var};
-use lossc_symbolic::print::number as loss_number;
+use lossc_ir::{Dim, NodeId, Op, Program, Value, Var};
 
 use crate::prepare::Emission;
 use crate::python::{self, Body, Context, identifier};
@@ -283,58 +282,14 @@ fn function_body(
 
 /// The leaf operations (`Input(i)`, `Param(i)`, `Const(i)`) the roots read.
 fn leaves(program: &Program, roots: &[NodeId]) -> Vec<Op> {
-    let top = roots.iter().map(|r| r.index()).max().unwrap_or(0);
-    let mut reached = vec![false; top + 1];
-    for r in roots {
-        reached[r.index()] = true;
-    }
+    let reached = program.reachable(roots);
     let mut out = Vec::new();
-    for i in (0..=top).rev() {
-        if !reached[i] {
-            continue;
-        }
-        let node = &program.nodes[i];
-        for a in &node.args {
-            reached[a.index()] = true;
-        }
+    for (node, _) in program.nodes.iter().zip(&reached).rev().filter(|(_, r)| **r) {
         if matches!(node.op, Op::Input(_) | Op::Param(_) | Op::Const(_)) && !out.contains(&node.op) {
             out.push(node.op.clone());
         }
     }
     out
-}
-
-fn domain_text(domain: &Domain) -> String {
-    match domain {
-        Domain::Real => "real".into(),
-        Domain::Interval {
-            lo,
-            lo_closed,
-            hi,
-            hi_closed,
-        } => format!(
-            "{}{}, {}{}",
-            if *lo_closed && lo.is_finite() { "[" } else { "(" },
-            loss_number(*lo),
-            loss_number(*hi),
-            if *hi_closed && hi.is_finite() { "]" } else { ")" }
-        ),
-        Domain::Set(values) => {
-            let consecutive = values.len() > 3
-                && values.iter().all(|v| v.fract() == 0.0)
-                && values.windows(2).all(|w| w[1] - w[0] == 1.0);
-            if consecutive {
-                format!(
-                    "{{{}..{}}}",
-                    loss_number(values[0]),
-                    loss_number(values[values.len() - 1])
-                )
-            } else {
-                let items: Vec<String> = values.iter().map(|v| loss_number(*v)).collect();
-                format!("{{{}}}", items.join(", "))
-            }
-        }
-    }
 }
 
 /// Words of `text` wrapped to [`WIDTH`], each line starting with `indent`.
@@ -388,11 +343,7 @@ fn docstring(e: &Emission, target: Target, signature: &Signature) -> String {
         let text = match index {
             Some(i) => {
                 let input = &program.inputs[*i];
-                let mut text = format!(
-                    "{}, shape {}",
-                    domain_text(&input.domain),
-                    program.shape_string(&input.shape)
-                );
+                let mut text = format!("{}, shape {}", input.domain, program.shape_string(&input.shape));
                 if e.wrt.contains(&Var::Input(*i)) {
                     text.push_str("; the loss is differentiated with respect to it");
                 }

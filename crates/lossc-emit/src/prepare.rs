@@ -7,7 +7,6 @@ use std::collections::{BTreeSet, HashMap};
 use lossc_diagnostics::{Code, Diagnostic, Fix, LineIndex, Span};
 use lossc_ir::{Domain, Dtype, NodeId, Op, Program, ResultKind, Var};
 use lossc_symbolic::simplify::{Limits, simplify};
-use lossc_syntax::ast::{ExprKind, StatementKind};
 use ndarray::{ArrayD, IxDyn};
 
 use crate::guard::{Guarded, guard};
@@ -114,7 +113,7 @@ pub fn prepare(program: &Program, source: &str, options: &Options) -> Result<Emi
     // The `let` names, the gradient, and the simplification.
     let mut ir = fixed_program;
     let root = ir.result(&options.loss).expect("the fixed program has the loss").root;
-    let let_nodes = let_nodes(&ir, &fixed_source, root);
+    let let_nodes = let_nodes(&ir, root);
     let mut roots = vec![root];
     for &var in &options.wrt {
         let g = match lossc_symbolic::gradient(&mut ir, root, var) {
@@ -238,7 +237,7 @@ pub fn prepare(program: &Program, source: &str, options: &Options) -> Result<Emi
     // Dimensions read as numbers must be the size of some input's axis.
     let mut all_roots = vec![guarded.root, root];
     all_roots.extend(gradients.iter().map(|(_, g)| *g));
-    for node in cone_nodes(&ir, &all_roots) {
+    for node in ir.cone(&all_roots) {
         let dim = match &ir.node(node).op {
             Op::DimSize(d) => Some(*d),
             Op::Call(_, attrs) => match attrs.classes {
@@ -315,25 +314,8 @@ fn mapped(span: Span, to_original: &impl Fn(usize) -> usize) -> Span {
     Span::new(to_original(span.start), to_original(span.end))
 }
 
-/// The nodes reachable from `roots`.
-fn cone_nodes(program: &Program, roots: &[NodeId]) -> impl Iterator<Item = NodeId> + use<> {
-    let top = roots.iter().map(|r| r.index()).max().unwrap_or(0);
-    let mut reached = vec![false; top + 1];
-    for r in roots {
-        reached[r.index()] = true;
-    }
-    for i in (0..=top).rev() {
-        if reached[i] {
-            for a in &program.nodes[i].args {
-                reached[a.index()] = true;
-            }
-        }
-    }
-    (0..=top).filter(move |&i| reached[i]).map(|i| NodeId(i as u32))
-}
-
 fn cone(program: &Program, root: NodeId) -> BTreeSet<NodeId> {
-    cone_nodes(program, &[root]).collect()
+    program.cone(&[root]).into_iter().collect()
 }
 
 /// The first comment paragraph of the source, without the `#`.
@@ -476,13 +458,7 @@ fn same_values(a: &Program, b: &Program, loss: &str) -> bool {
 /// Deterministic data inside every input's domain: three samples, other
 /// dimensions of size 3.
 fn sample(program: &Program, seed: u64) -> Vec<(String, ArrayD<f64>)> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x2545_F491_4F6C_DD1D;
-    let mut unit = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut rng = lossc_ir::rng::SplitMix64::new(seed);
     program
         .inputs
         .iter()
@@ -498,7 +474,7 @@ fn sample(program: &Program, seed: u64) -> Vec<(String, ArrayD<f64>)> {
             let count: usize = shape.iter().product();
             let data = (0..count)
                 .map(|_| {
-                    let u = unit();
+                    let u = rng.unit();
                     match &input.domain {
                         Domain::Real => 4.0 * u - 2.0,
                         Domain::Interval { lo, hi, .. } => match (lo.is_finite(), hi.is_finite()) {
@@ -519,31 +495,14 @@ fn sample(program: &Program, seed: u64) -> Vec<(String, ArrayD<f64>)> {
 
 /// The `let`s of the source whose value is an operation in the loss's cone:
 /// (node, name), in source order.
-fn let_nodes(program: &Program, source: &str, root: NodeId) -> Vec<(NodeId, String)> {
-    let Ok(ast) = lossc_syntax::parse(source) else {
-        return Vec::new();
-    };
-    let in_cone = cone(program, root);
-    let mut found = Vec::new();
-    for statement in &ast.statements {
-        let StatementKind::Let { name, value } = &statement.kind else {
-            continue;
-        };
-        let mut value = value;
-        while let ExprKind::Paren(inner) = &value.kind {
-            value = inner;
-        }
-        let node = (0..=root.index())
-            .rev()
-            .map(|i| NodeId(i as u32))
-            .find(|id| program.node(*id).span == value.span && matches!(program.node(*id).op, Op::Call(..)));
-        if let Some(node) = node
-            && in_cone.contains(&node)
-        {
-            found.push((node, name.name.clone()));
-        }
-    }
-    found
+fn let_nodes(program: &Program, root: NodeId) -> Vec<(NodeId, String)> {
+    let in_cone = program.reachable(&[root]);
+    program
+        .lets
+        .iter()
+        .filter(|l| in_cone[l.node.index()] && matches!(program.node(l.node).op, Op::Call(..)))
+        .map(|l| (l.node, l.name.clone()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -49,15 +49,7 @@ impl<T: Float> Bindings<T> {
         let mut slots: Vec<Option<ArrayD<T>>> = vec![None; program.inputs.len()];
         for (name, data) in inputs {
             let name = name.as_ref();
-            let Some(index) = program.input(name) else {
-                let declared: Vec<String> = program.inputs.iter().map(|i| i.name.clone()).collect();
-                let suggestion = lossc_ir::closest(name, declared.iter().map(String::as_str)).map(str::to_string);
-                return Err(EvalError::UnknownInput {
-                    name: name.to_string(),
-                    declared,
-                    suggestion,
-                });
-            };
+            let index = program.find_input(name)?;
             if slots[index].is_some() {
                 return Err(EvalError::DuplicateInput { name: name.to_string() });
             }

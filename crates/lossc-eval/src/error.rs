@@ -137,6 +137,16 @@ pub(crate) fn shape_list(shape: &[usize]) -> String {
 }
 
 /// `` `a`, `b` `` or "none".
+impl From<lossc_ir::NoSuchInput> for EvalError {
+    fn from(missing: lossc_ir::NoSuchInput) -> Self {
+        EvalError::UnknownInput {
+            name: missing.name,
+            declared: missing.declared,
+            suggestion: missing.suggestion,
+        }
+    }
+}
+
 fn quoted_list(names: &[String]) -> String {
     if names.is_empty() {
         return "none".to_string();

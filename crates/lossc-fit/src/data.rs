@@ -6,8 +6,8 @@ use lossc::ir::Domain;
 use ndarray::{Array2, ArrayD, IxDyn};
 
 use crate::FitError;
-use crate::rng::{Rng, Stream};
-use crate::task::{Layout, Task, domain_text};
+use crate::rng::Stream;
+use crate::task::{Layout, Task};
 
 /// Features and targets, in f64 (the trainer rounds them to its dtype).
 #[derive(Debug, Clone, PartialEq)]
@@ -80,13 +80,12 @@ impl Dataset {
                 targets.shape()
             ));
         }
-        if let Some(bad_value) = targets.iter().position(|v| !in_domain(*v, &task.target_domain)) {
+        if let Some(bad_value) = targets.iter().position(|v| !task.target_domain.contains(*v)) {
             let value = targets.iter().nth(bad_value).copied().unwrap_or(f64::NAN);
             let row = bad_value / targets.shape().get(1).copied().unwrap_or(1).max(1);
             return bad(format!(
                 "label {value} (row {row}) is outside `{}`'s declared domain {}",
-                task.target,
-                domain_text(&task.target_domain)
+                task.target, task.target_domain
             ));
         }
         let outputs = match task.layout {
@@ -134,7 +133,7 @@ impl Dataset {
                 "synthetic data needs at least one sample and one feature".into(),
             ));
         }
-        let mut rng = Rng::stream(seed, Stream::Data);
+        let mut rng = Stream::Data.rng(seed);
         let outputs = match task.layout {
             Layout::Vector => 1,
             Layout::Matrix | Layout::Labels => task.outputs.unwrap_or(DEFAULT_CLASSES),
@@ -264,24 +263,6 @@ fn into_domain(value: f64, domain: &Domain) -> f64 {
     }
 }
 
-/// Whether `value` belongs to `domain` (an input never holds an infinity).
-pub(crate) fn in_domain(value: f64, domain: &Domain) -> bool {
-    match domain {
-        Domain::Real => value.is_finite(),
-        Domain::Set(values) => values.contains(&value),
-        Domain::Interval {
-            lo,
-            lo_closed,
-            hi,
-            hi_closed,
-        } => {
-            value.is_finite()
-                && (if *lo_closed { value >= *lo } else { value > *lo })
-                && (if *hi_closed { value <= *hi } else { value < *hi })
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,10 +284,7 @@ mod tests {
         for source in cases {
             let task = task(source);
             let data = Dataset::synthetic(&task, 200, 2, 0).unwrap();
-            assert!(
-                data.targets.iter().all(|v| in_domain(*v, &task.target_domain)),
-                "{source}"
-            );
+            assert!(data.targets.iter().all(|v| task.target_domain.contains(*v)), "{source}");
             // Checking the generated data as given data accepts it.
             let again = Dataset::new(&task, data.features.clone().into_dyn(), data.targets.clone(), "again").unwrap();
             assert_eq!(again.outputs, data.outputs, "{source}");

@@ -58,10 +58,10 @@ pub use model::{Dense, activate, backward};
 pub use objective::{Evaluated, Objective, Reference};
 pub use optim::Optimizer;
 pub use rng::{Rng, Stream};
-pub use task::{Layout, ModelKind, Task, domain_text};
+pub use task::{Layout, ModelKind, Task};
 pub use train::{Divergence, EXPLODING, Epoch, FitOptions, Health, NonFinite, Run, Snapshot, Untaught, gradient};
 pub use verdict::{
-    Finding, MAX_ACCURACY_DROP, MIN_PROGRESS, Reason, STALLED_DEAD_MISFIT, Status, Verdict, judge, number, percent,
+    Finding, MAX_ACCURACY_DROP, MIN_PROGRESS, Reason, STALLED_DEAD_MISFIT, Status, Verdict, judge, percent,
 };
 
 /// Why a fit could not run.

@@ -1,12 +1,9 @@
-//! The one source of randomness: splitmix64, small and fully specified, so a
-//! seed gives the same data, weights and batch order on every platform.
+//! fit's randomness: lossc's one seeded generator (splitmix64,
+//! [`lossc::ir::rng::SplitMix64`]), one stream per purpose, so a seed gives
+//! the same data, weights and batch order on every platform.
 
-/// A splitmix64 generator (Steele, Lea and Flood, "Fast splittable
-/// pseudorandom number generators", 2014).
-#[derive(Debug, Clone)]
-pub struct Rng {
-    state: u64,
-}
+/// The generator fit draws from.
+pub use lossc::ir::rng::SplitMix64 as Rng;
 
 /// What a stream of random numbers is for: each has its own, so that reading
 /// data from files instead of generating it leaves the weights unchanged.
@@ -20,53 +17,11 @@ pub enum Stream {
     Shuffle = 3,
 }
 
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng { state: seed }
-    }
-
-    /// The generator of `stream` for `seed`.
-    pub fn stream(seed: u64, stream: Stream) -> Self {
-        let mut mixer = Rng::new(seed ^ (stream as u64).wrapping_mul(0xA076_1D64_78BD_642F));
+impl Stream {
+    /// The generator of this stream for `seed`.
+    pub fn rng(self, seed: u64) -> Rng {
+        let mut mixer = Rng::new(seed ^ (self as u64).wrapping_mul(0xA076_1D64_78BD_642F));
         Rng::new(mixer.next_u64())
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1), with 53 random bits.
-    pub fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// Uniform in [lo, hi).
-    pub fn uniform_in(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.uniform()
-    }
-
-    /// Standard normal (Box-Muller, one value per call).
-    pub fn normal(&mut self) -> f64 {
-        // 1 - u is in (0, 1], so its log is finite.
-        let radius = (-2.0 * (1.0 - self.uniform()).ln()).sqrt();
-        radius * (std::f64::consts::TAU * self.uniform()).cos()
-    }
-
-    /// Uniform in `0..n` (n >= 1), by Lemire's multiply-shift.
-    pub fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
-    }
-
-    /// Shuffles `items` in place (Fisher-Yates).
-    pub fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = self.below(i + 1);
-            items.swap(i, j);
-        }
     }
 }
 
@@ -75,39 +30,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn splitmix64_matches_its_reference_output() {
-        // The first outputs for seed 0 of the reference implementation.
-        let mut rng = Rng::new(0);
-        assert_eq!(rng.next_u64(), 0xE220_A839_7B1D_CDAF);
-        assert_eq!(rng.next_u64(), 0x6E78_9E6A_A1B9_65F4);
-    }
-
-    #[test]
     fn streams_differ_and_repeat() {
-        let a: Vec<u64> = (0..4).map(|_| Rng::stream(7, Stream::Data).next_u64()).collect();
+        let a: Vec<u64> = (0..4).map(|_| Stream::Data.rng(7).next_u64()).collect();
         assert!(a.windows(2).all(|w| w[0] == w[1]));
-        assert_ne!(
-            Rng::stream(7, Stream::Data).next_u64(),
-            Rng::stream(7, Stream::Weights).next_u64()
-        );
-    }
-
-    #[test]
-    fn normals_have_mean_zero_and_unit_variance() {
-        let mut rng = Rng::new(1);
-        let values: Vec<f64> = (0..20_000).map(|_| rng.normal()).collect();
-        let mean = values.iter().sum::<f64>() / values.len() as f64;
-        let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
-        assert!(mean.abs() < 0.03, "{mean}");
-        assert!((variance - 1.0).abs() < 0.05, "{variance}");
-    }
-
-    #[test]
-    fn shuffles_are_permutations() {
-        let mut items: Vec<usize> = (0..50).collect();
-        Rng::new(3).shuffle(&mut items);
-        assert_ne!(items, (0..50).collect::<Vec<_>>());
-        items.sort_unstable();
-        assert_eq!(items, (0..50).collect::<Vec<_>>());
+        assert_ne!(Stream::Data.rng(7).next_u64(), Stream::Weights.rng(7).next_u64());
     }
 }

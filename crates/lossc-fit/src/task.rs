@@ -109,11 +109,11 @@ impl Task {
         };
 
         let prediction = match prediction {
-            Some(name) => ir.inputs.iter().find(|input| input.name == name).ok_or_else(|| {
-                let inputs: Vec<&str> = ir.inputs.iter().map(|input| input.name.as_str()).collect();
+            Some(name) => ir.find_input(name).map(|index| &ir.inputs[index]).map_err(|missing| {
                 FitError::Task(format!(
-                    "no input named `{name}` for the model's output; the program declares {}",
-                    listing(&inputs)
+                    "no input named `{name}` for the model's output{}; the program declares {}",
+                    missing.hint(),
+                    missing.listing()
                 ))
             })?,
             None => ir
@@ -162,7 +162,7 @@ impl Task {
         let (model, model_reason) = match model {
             Some(model) => (model, "as asked".to_string()),
             None => {
-                let declared = format!("`{}` is declared {}", prediction.name, domain_text(&prediction_domain));
+                let declared = format!("`{}` is declared {}", prediction.name, prediction_domain);
                 match (in_unit, layout) {
                     (true, Layout::Vector) => (ModelKind::Logistic, declared),
                     (true, _) => (ModelKind::Softmax, format!("{declared} with a class axis")),
@@ -186,7 +186,7 @@ impl Task {
                 "a {} model's outputs can leave `{}`'s declared domain {}",
                 model.as_str(),
                 prediction.name,
-                domain_text(&prediction_domain)
+                prediction_domain
             ));
         }
         Ok(Task {
@@ -266,39 +266,6 @@ fn contains(outer: &Domain, inner: &Domain) -> bool {
     !matches!(outer, Domain::Set(_)) && outer_lo <= inner_lo && inner_hi <= outer_hi
 }
 
-/// A domain as it is written in a `.loss` file: `real`, `[0, 1]`, `(0, inf)`,
-/// `{0, 1}`.
-pub fn domain_text(domain: &Domain) -> String {
-    let number = |v: f64| {
-        if v == f64::INFINITY {
-            "inf".to_string()
-        } else if v == f64::NEG_INFINITY {
-            "-inf".to_string()
-        } else {
-            format!("{v}")
-        }
-    };
-    match domain {
-        Domain::Real => "real".to_string(),
-        Domain::Interval {
-            lo,
-            lo_closed,
-            hi,
-            hi_closed,
-        } => format!(
-            "{}{}, {}{}",
-            if *lo_closed { '[' } else { '(' },
-            number(*lo),
-            number(*hi),
-            if *hi_closed { ']' } else { ')' }
-        ),
-        Domain::Set(values) => {
-            let values: Vec<String> = values.iter().map(|v| number(*v)).collect();
-            format!("{{{}}}", values.join(", "))
-        }
-    }
-}
-
 fn listing(names: &[&str]) -> String {
     let names: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
     if names.is_empty() {
@@ -349,18 +316,5 @@ mod tests {
             Some(ModelKind::Softmax),
         );
         assert!(softmax.unwrap_err().to_string().contains("class axis"));
-    }
-
-    #[test]
-    fn domains_print_as_written() {
-        assert_eq!(domain_text(&unit()), "[0, 1]");
-        assert_eq!(domain_text(&Domain::Set(vec![0.0, 1.0])), "{0, 1}");
-        let positive = Domain::Interval {
-            lo: 0.0,
-            lo_closed: false,
-            hi: f64::INFINITY,
-            hi_closed: false,
-        };
-        assert_eq!(domain_text(&positive), "(0, inf)");
     }
 }

@@ -7,11 +7,11 @@ use ndarray::{ArrayD, Axis, IxDyn};
 use num_traits::Float;
 
 use crate::FitError;
-use crate::data::{Dataset, argmax, in_domain};
+use crate::data::{Dataset, argmax};
 use crate::model::{Dense, activate, backward, cast};
 use crate::objective::Objective;
 use crate::optim::{Optimizer, State};
-use crate::rng::{Rng, Stream};
+use crate::rng::Stream;
 use crate::task::{Layout, ModelKind, Task};
 
 /// A sample's gradient explodes beyond this magnitude (as `check`'s
@@ -250,11 +250,7 @@ impl<'a, T: Float> Trainer<'a, T> {
                 }
                 Dense::from_f64(weights)
             }
-            None => Dense::glorot(
-                data.features(),
-                data.outputs,
-                &mut Rng::stream(options.seed, Stream::Weights),
-            ),
+            None => Dense::glorot(data.features(), data.outputs, &mut Stream::Weights.rng(options.seed)),
         };
         let count = data.targets.len().max(1) as f64;
         let mean = data.targets.iter().sum::<f64>() / count;
@@ -278,7 +274,7 @@ impl<'a, T: Float> Trainer<'a, T> {
         let before = self.snapshot(&everything)?;
         let mut taught = vec![false; self.samples];
         let mut optimizer = State::<T>::new(self.options.optimizer, &[self.layer.kernel.len(), self.outputs]);
-        let mut shuffler = Rng::stream(self.options.seed, Stream::Shuffle);
+        let mut shuffler = Stream::Shuffle.rng(self.options.seed);
         let mut order = everything.clone();
         let mut history = Vec::with_capacity(self.options.epochs);
         let mut divergence = None;
@@ -393,7 +389,7 @@ impl<'a, T: Float> Trainer<'a, T> {
         let outside_domain = y
             .iter()
             .map(|v| to_f64(*v))
-            .find(|v| !in_domain(*v, &self.task.prediction_domain));
+            .find(|v| !self.task.prediction_domain.contains(*v));
         Ok(Pass {
             loss: evaluated.loss,
             x,

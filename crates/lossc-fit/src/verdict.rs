@@ -26,9 +26,10 @@
 //! A zero gradient on samples the model already gets right (a hinge loss
 //! beyond its margin) is not a stall.
 
+use lossc::ir::format_approx;
 use lossc::{Code, Diagnostic, Dtype, LineIndex, Severity};
 
-use crate::task::{ModelKind, Task, domain_text};
+use crate::task::{ModelKind, Task};
 use crate::train::{NonFinite, Run, Snapshot, Untaught};
 
 /// The fraction of samples wrong with a zero gradient from which a run is
@@ -207,8 +208,8 @@ pub fn judge(run: &Run, task: &Task, findings: &[Finding], dtype: Dtype) -> Verd
                     if after.loss.is_finite() && after.loss <= before.loss {
                         format!(
                             " (even though the loss fell from {} to {})",
-                            number(before.loss),
-                            number(after.loss)
+                            format_approx(before.loss),
+                            format_approx(after.loss)
                         )
                     } else {
                         String::new()
@@ -235,8 +236,8 @@ pub fn judge(run: &Run, task: &Task, findings: &[Finding], dtype: Dtype) -> Verd
         let see = dead_reason.as_ref().and_then(|reason| reason.see.clone());
         let summary = format!(
             "stalled: the loss did not fall ({} to {} in {} epochs){}",
-            number(before.loss),
-            number(after.loss),
+            format_approx(before.loss),
+            format_approx(after.loss),
             run.history.len(),
             see.as_ref()
                 .map_or(String::new(), |f| format!(", see {}", f.reference()))
@@ -257,8 +258,8 @@ pub fn judge(run: &Run, task: &Task, findings: &[Finding], dtype: Dtype) -> Verd
         reasons.push(Reason {
             text: format!(
                 "the loss fell from {} to {} while accuracy fell from {} to {}: a lower loss is not a better model",
-                number(before.loss),
-                number(after.loss),
+                format_approx(before.loss),
+                format_approx(after.loss),
                 percent(start),
                 percent(end)
             ),
@@ -280,8 +281,8 @@ pub fn judge(run: &Run, task: &Task, findings: &[Finding], dtype: Dtype) -> Verd
     let summary = format!(
         "learning: the loss {} from {} to {}{}",
         if after.loss < before.loss { "fell" } else { "went" },
-        number(before.loss),
-        number(after.loss),
+        format_approx(before.loss),
+        format_approx(after.loss),
         match (before.accuracy, after.accuracy) {
             (Some(a), Some(b)) => format!(", accuracy {} to {}", percent(a), percent(b)),
             _ => String::new(),
@@ -385,7 +386,7 @@ fn accuracy_reason(before: &Snapshot, after: &Snapshot) -> Option<Reason> {
 }
 
 fn diverged(task: &Task, findings: &[Finding], dtype: Dtype, divergence: crate::train::Divergence) -> Verdict {
-    let value = number(divergence.what.value());
+    let value = format_approx(divergence.what.value());
     let (what, hazards) = match divergence.what {
         NonFinite::Loss(_) => (format!("the loss became {value}"), VALUE_HAZARDS),
         NonFinite::Gradient(_) => (
@@ -407,9 +408,9 @@ fn diverged(task: &Task, findings: &[Finding], dtype: Dtype, divergence: crate::
     let outside = divergence.outside_domain.map(|prediction| Reason {
         text: format!(
             "the model predicted {} for `{}`, outside its declared domain {}, where check does not look{}",
-            number(prediction),
+            format_approx(prediction),
             task.prediction,
-            domain_text(&task.prediction_domain),
+            task.prediction_domain,
             match task.model {
                 ModelKind::Linear => ": a linear layer's outputs are unbounded; declare `real` (and check again) or use --model logistic",
                 ModelKind::Logistic | ModelKind::Softmax => {
@@ -486,51 +487,15 @@ pub fn percent(fraction: f64) -> String {
     }
 }
 
-/// A number to 4 significant digits: `0.6931`, `1.2e-05`, `NaN`, `inf`.
-pub fn number(value: f64) -> String {
-    if value.is_nan() {
-        return "NaN".to_string();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "inf" } else { "-inf" }.to_string();
-    }
-    if value == 0.0 {
-        return "0".to_string();
-    }
-    let magnitude = value.abs().log10().floor() as i32;
-    if !(-4..6).contains(&magnitude) {
-        let text = format!("{value:.3e}");
-        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
-        let mantissa = if mantissa.contains('.') {
-            mantissa.trim_end_matches('0').trim_end_matches('.')
-        } else {
-            mantissa
-        };
-        return format!("{mantissa}e{exponent}");
-    }
-    let decimals = (3 - magnitude).max(0) as usize;
-    let text = format!("{value:.decimals$}");
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn numbers_and_percentages_read_well() {
+    fn percentages_read_well() {
         assert_eq!(percent(0.51), "51%");
         assert_eq!(percent(0.005), "0.5%");
         assert_eq!(percent(1.0), "100%");
         assert_eq!(percent(0.0), "0%");
-        assert_eq!(number(0.612345), "0.6123");
-        assert_eq!(number(12.5), "12.5");
-        assert_eq!(number(1.5e-5), "1.5e-5");
-        assert_eq!(number(f64::NAN), "NaN");
-        assert_eq!(number(-2.0e8), "-2e8");
     }
 }

@@ -13,13 +13,18 @@
 //! workspace's `tests/frontend.rs`.
 
 pub mod builtins;
+mod domain;
 mod lower;
+mod number;
 mod program;
+pub mod rng;
 pub mod types;
 
 pub use builtins::{Builtin, BuiltinSpec, Signature};
+pub use domain::Rounding;
 pub use lossc_diagnostics::{Code, Diagnostic, Span};
 pub use lower::closest;
+pub use number::{format_approx, format_number, loss_number};
 pub use program::*;
 pub use types::{Dim, DimId, Dtype, Kind, Shape, Type, broadcast};
 

@@ -177,6 +177,7 @@ impl<'a> Lowerer<'a> {
                 wrt: Vec::new(),
                 batch: None,
                 nodes: Vec::new(),
+                lets: Vec::new(),
             },
             diagnostics: Vec::new(),
             globals: HashMap::new(),
@@ -592,6 +593,13 @@ impl<'a> Lowerer<'a> {
                     };
                     let claimed = self.claim(&name.name, name.span, "let");
                     let lowered = self.expr(value, scope);
+                    if let (true, Ok(node)) = (claimed, &lowered) {
+                        self.program.lets.push(LetBinding {
+                            name: name.name.clone(),
+                            node: *node,
+                            span: name.span,
+                        });
+                    }
                     if claimed {
                         self.lets.push(Let {
                             name: name.name.clone(),

@@ -3,6 +3,7 @@
 use lossc_diagnostics::Span;
 
 use crate::builtins::Builtin;
+pub use crate::domain::Domain;
 use crate::types::{Dim, DimId, Shape, Type};
 
 /// Index of a node in [`Program::nodes`]. A node's arguments always have
@@ -13,37 +14,6 @@ pub struct NodeId(pub u32);
 impl NodeId {
     pub fn index(self) -> usize {
         self.0 as usize
-    }
-}
-
-/// The values an input can hold, as floats of the chosen dtype.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Domain {
-    Real,
-    /// An interval. Infinite ends are open.
-    Interval {
-        lo: f64,
-        lo_closed: bool,
-        hi: f64,
-        hi_closed: bool,
-    },
-    /// A finite set of values, sorted, without repeats.
-    Set(Vec<f64>),
-}
-
-impl Domain {
-    /// Whether every value is an integer (a class label set).
-    pub fn is_integer_set(&self) -> bool {
-        matches!(self, Domain::Set(values) if values.iter().all(|v| v.fract() == 0.0))
-    }
-
-    /// The smallest closed interval containing the domain.
-    pub fn hull(&self) -> (f64, f64) {
-        match self {
-            Domain::Real => (f64::NEG_INFINITY, f64::INFINITY),
-            Domain::Interval { lo, hi, .. } => (*lo, *hi),
-            Domain::Set(values) => (values[0], values[values.len() - 1]),
-        }
     }
 }
 
@@ -60,6 +30,44 @@ pub struct Input {
     /// Whether the program states the domain (`input x: [0, 1]`); not for an
     /// implicit input or `input x [N]`, whose domain `real` is assumed.
     pub domain_stated: bool,
+}
+
+/// A name given as an input's that is not one: the inputs declared, in
+/// order, and the one closest to the name (a likely misspelling), if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoSuchInput {
+    pub name: String,
+    pub declared: Vec<String>,
+    pub suggestion: Option<String>,
+}
+
+impl NoSuchInput {
+    /// `name`, looked up among `declared` and not found.
+    pub fn new(name: &str, declared: Vec<String>) -> Self {
+        let suggestion = crate::closest(name, declared.iter().map(String::as_str)).map(str::to_string);
+        NoSuchInput {
+            name: name.to_string(),
+            declared,
+            suggestion,
+        }
+    }
+
+    /// ` (did you mean `y_true`?)`, or nothing.
+    pub fn hint(&self) -> String {
+        self.suggestion
+            .as_ref()
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default()
+    }
+
+    /// The declared inputs, quoted: `` `y_true`, `y_pred` ``, or `none`.
+    pub fn listing(&self) -> String {
+        if self.declared.is_empty() {
+            return "none".to_string();
+        }
+        let quoted: Vec<String> = self.declared.iter().map(|n| format!("`{n}`")).collect();
+        quoted.join(", ")
+    }
 }
 
 /// A number or a vector, the value of a `param` or `const`.
@@ -83,6 +91,17 @@ impl Value {
 pub struct Constant {
     pub name: String,
     pub value: Value,
+    pub span: Span,
+}
+
+/// A `let NAME = VALUE` of the source: the name the value's node had there,
+/// which later stages keep when they print it (`emit`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LetBinding {
+    pub name: String,
+    /// The node of the value (the same node wherever the name is used).
+    pub node: NodeId,
+    /// The name in the `let` statement.
     pub span: Span,
 }
 
@@ -172,6 +191,8 @@ pub struct Program {
     pub batch: Option<Dim>,
     /// The node arena, in topological order.
     pub nodes: Vec<Node>,
+    /// The `let`s of the source whose value was built, in source order.
+    pub lets: Vec<LetBinding>,
 }
 
 impl Program {
@@ -191,6 +212,14 @@ impl Program {
 
     pub fn input(&self, name: &str) -> Option<usize> {
         self.inputs.iter().position(|i| i.name == name)
+    }
+
+    /// An input by name, or what a message about a name that is none needs:
+    /// the inputs there are and the closest one. Every lookup of an input
+    /// named by a user (data, `--wrt`, `--fix`, fit's prediction) goes here.
+    pub fn find_input(&self, name: &str) -> Result<usize, NoSuchInput> {
+        self.input(name)
+            .ok_or_else(|| NoSuchInput::new(name, self.inputs.iter().map(|i| i.name.clone()).collect()))
     }
 
     pub fn param(&self, name: &str) -> Option<usize> {
@@ -248,8 +277,115 @@ impl Program {
         id
     }
 
+    /// For every node, whether `roots` read it, directly or through other
+    /// nodes (a root reads itself). One pass down the arena from the last
+    /// root: arguments come before their users.
+    pub fn reachable(&self, roots: &[NodeId]) -> Vec<bool> {
+        let mut reached = vec![false; self.nodes.len()];
+        for root in roots {
+            reached[root.index()] = true;
+        }
+        let top = roots.iter().map(|r| r.index() + 1).max().unwrap_or(0);
+        for i in (0..top).rev() {
+            if reached[i] {
+                for arg in &self.nodes[i].args {
+                    reached[arg.index()] = true;
+                }
+            }
+        }
+        reached
+    }
+
+    /// The nodes `roots` read (see [`Program::reachable`]), in topological order.
+    pub fn cone(&self, roots: &[NodeId]) -> Vec<NodeId> {
+        let reached = self.reachable(roots);
+        (0..reached.len())
+            .filter(|&i| reached[i])
+            .map(|i| NodeId(i as u32))
+            .collect()
+    }
+
+    /// The inputs `roots` read, by index into [`Program::inputs`].
+    pub fn inputs_read(&self, roots: &[NodeId]) -> Vec<bool> {
+        let mut read = vec![false; self.inputs.len()];
+        for (node, _) in self.nodes.iter().zip(self.reachable(roots)).filter(|(_, r)| *r) {
+            if let Op::Input(i) = node.op {
+                read[i] = true;
+            }
+        }
+        read
+    }
+
     /// A shape in the user's words, e.g. `[N, C]`.
     pub fn shape_string(&self, shape: &[Dim]) -> String {
         crate::types::shape_to_string(shape, &self.dims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn program(source: &str) -> Program {
+        let ast = lossc_syntax::parse(source).expect("valid syntax");
+        crate::lower(&ast, source).expect("a valid program").0
+    }
+
+    #[test]
+    fn reachable_is_what_a_result_reads() {
+        let p = program(
+            "input y_true: real [N]\ninput y_pred: real [N]\ninput w: real [N]\noutput o = mean(w)\nloss l = mean(square(y_true - y_pred))\n",
+        );
+        let loss = p.result("l").unwrap().root;
+        let output = p.result("o").unwrap().root;
+        let reached = p.reachable(&[loss]);
+        assert_eq!(reached.len(), p.nodes.len());
+        assert!(reached[loss.index()]);
+        assert!(!reached[output.index()]);
+        // Every node read is an argument of a node read, or the root.
+        for (i, node) in p.nodes.iter().enumerate() {
+            let read_by_reached = p
+                .nodes
+                .iter()
+                .enumerate()
+                .any(|(j, n)| reached[j] && n.args.contains(&NodeId(i as u32)));
+            assert_eq!(reached[i], i == loss.index() || read_by_reached, "{node:?}");
+        }
+        assert_eq!(p.inputs_read(&[loss]), vec![true, true, false]);
+        assert_eq!(p.inputs_read(&[output]), vec![false, false, true]);
+        assert_eq!(
+            p.cone(&[loss, output]).len(),
+            reached
+                .iter()
+                .zip(p.reachable(&[output]))
+                .filter(|(a, b)| **a || *b)
+                .count()
+        );
+        assert!(p.reachable(&[]).iter().all(|r| !r));
+    }
+
+    #[test]
+    fn the_ir_keeps_the_names_of_lets() {
+        let source = "input y_true: real [N]\ninput y_pred: real [N]\nlet d = (y_true - y_pred)\nlet sq = square(d)\nlet same = d\nloss = mean(sq)\n";
+        let p = program(source);
+        let names: Vec<&str> = p.lets.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["d", "sq", "same"]);
+        let d = &p.lets[0];
+        assert_eq!(&source[d.span.start..d.span.end], "d");
+        assert!(matches!(p.node(d.node).op, Op::Call(Builtin::Sub, _)));
+        assert_eq!(p.lets[2].node, d.node, "a let of a let is the same node");
+        assert_eq!(p.node(p.lets[1].node).args, [d.node]);
+    }
+
+    #[test]
+    fn an_unknown_input_comes_with_the_inputs_and_the_closest() {
+        let p = program("input y_true: real [N]\ninput y_pred: real [N]\nloss = mean(y_true - y_pred)\n");
+        assert_eq!(p.find_input("y_pred"), Ok(1));
+        let missing = p.find_input("y_ture").unwrap_err();
+        assert_eq!(missing.suggestion.as_deref(), Some("y_true"));
+        assert_eq!(missing.hint(), " (did you mean `y_true`?)");
+        assert_eq!(missing.listing(), "`y_true`, `y_pred`");
+        assert_eq!(p.find_input("weights").unwrap_err().hint(), "");
+        assert_eq!(NoSuchInput::new("x", Vec::new()).listing(), "none");
     }
 }

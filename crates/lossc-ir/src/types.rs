@@ -28,6 +28,72 @@ impl Dtype {
             _ => None,
         }
     }
+
+    /// The largest finite float of the dtype.
+    pub fn max_finite(self) -> f64 {
+        match self {
+            Dtype::F32 => f64::from(f32::MAX),
+            Dtype::F64 => f64::MAX,
+        }
+    }
+
+    /// The smallest positive float of the dtype (a subnormal).
+    pub fn min_positive_subnormal(self) -> f64 {
+        match self {
+            Dtype::F32 => f64::from(f32::from_bits(1)),
+            Dtype::F64 => f64::from_bits(1),
+        }
+    }
+
+    /// The number of explicitly stored mantissa bits.
+    pub fn mantissa_bits(self) -> u32 {
+        match self {
+            Dtype::F32 => f32::MANTISSA_DIGITS - 1,
+            Dtype::F64 => f64::MANTISSA_DIGITS - 1,
+        }
+    }
+
+    /// `value` rounded to the nearest float of the dtype (even on a tie;
+    /// beyond the range, an infinity).
+    #[allow(clippy::cast_possible_truncation)]
+    pub fn round(self, value: f64) -> f64 {
+        match self {
+            Dtype::F32 => f64::from(value as f32),
+            Dtype::F64 => value,
+        }
+    }
+
+    /// `value` rounded to a float of the dtype in the given direction (a
+    /// float of the dtype, a NaN or an infinity is returned as it is).
+    pub fn round_toward(self, value: f64, rounding: crate::domain::Rounding) -> f64 {
+        let nearest = self.round(value);
+        if value.is_nan() || value.is_infinite() {
+            return value;
+        }
+        match rounding {
+            crate::domain::Rounding::Down if nearest > value => self.next_down(nearest),
+            crate::domain::Rounding::Up if nearest < value => self.next_up(nearest),
+            _ => nearest,
+        }
+    }
+
+    /// The next float of the dtype above `value` (a float of the dtype).
+    #[allow(clippy::cast_possible_truncation)]
+    pub fn next_up(self, value: f64) -> f64 {
+        match self {
+            Dtype::F32 => f64::from((value as f32).next_up()),
+            Dtype::F64 => value.next_up(),
+        }
+    }
+
+    /// The next float of the dtype below `value` (a float of the dtype).
+    #[allow(clippy::cast_possible_truncation)]
+    pub fn next_down(self, value: f64) -> f64 {
+        match self {
+            Dtype::F32 => f64::from((value as f32).next_down()),
+            Dtype::F64 => value.next_down(),
+        }
+    }
 }
 
 impl fmt::Display for Dtype {

@@ -586,12 +586,7 @@ fn bind<'a>(
     let mut slots: Vec<Option<Tensor<'a>>> = vec![None; plan.inputs.len()];
     for (name, tensor) in inputs {
         let Some(index) = declared.iter().position(|d| d == name) else {
-            let suggestion = lossc_ir::closest(name, declared.iter().map(String::as_str)).map(str::to_string);
-            return Err(EvalError::UnknownInput {
-                name: name.to_string(),
-                declared,
-                suggestion,
-            });
+            return Err(lossc_ir::NoSuchInput::new(name, declared).into());
         };
         if slots[index].is_some() {
             return Err(EvalError::DuplicateInput { name: name.to_string() });

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use lossc_ir::{Attrs, Builtin, Dim, Domain, NodeId, Op, Program, ResultKind, Signature, Value};
+use lossc_ir::{Attrs, Builtin, Dim, NodeId, Op, Program, ResultKind, Signature, Value, loss_number};
 
 /// Binding strength, loosest first (docs/language.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -18,18 +18,6 @@ enum Prec {
     Neg,
     Pow,
     Atom,
-}
-
-/// A number as the shortest text that reads back to the same f64.
-pub fn number(value: f64) -> String {
-    if value.is_infinite() {
-        return if value > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        return format!("{}", value as i64);
-    }
-    let text = format!("{value:?}");
-    text.replace("e-0", "e-")
 }
 
 /// A result to print: its kind, name and root.
@@ -49,7 +37,7 @@ pub fn program(program: &Program, roots: &[Root]) -> String {
             out,
             "input {}: {} {}",
             input.name,
-            domain(&input.domain),
+            input.domain,
             program.shape_string(&input.shape)
         );
     }
@@ -95,40 +83,11 @@ pub fn expr(program: &Program, node: NodeId) -> String {
     Printer::new(program, &[node]).expr(node)
 }
 
-fn domain(domain: &Domain) -> String {
-    match domain {
-        Domain::Real => "real".into(),
-        Domain::Interval {
-            lo,
-            lo_closed,
-            hi,
-            hi_closed,
-        } => format!(
-            "{}{}, {}{}",
-            if *lo_closed { "[" } else { "(" },
-            number(*lo),
-            number(*hi),
-            if *hi_closed { "]" } else { ")" }
-        ),
-        Domain::Set(values) => {
-            let consecutive = values.len() > 3
-                && values.iter().all(|v| v.fract() == 0.0)
-                && values.windows(2).all(|w| w[1] - w[0] == 1.0);
-            if consecutive {
-                format!("{{{}..{}}}", number(values[0]), number(values[values.len() - 1]))
-            } else {
-                let items: Vec<String> = values.iter().map(|v| number(*v)).collect();
-                format!("{{{}}}", items.join(", "))
-            }
-        }
-    }
-}
-
 fn value(value: &Value) -> String {
     match value {
-        Value::Scalar(v) => number(*v),
+        Value::Scalar(v) => loss_number(*v),
         Value::Vector(vs) => {
-            let items: Vec<String> = vs.iter().map(|v| number(*v)).collect();
+            let items: Vec<String> = vs.iter().map(|v| loss_number(*v)).collect();
             format!("[{}]", items.join(", "))
         }
     }
@@ -232,7 +191,7 @@ impl<'p> Printer<'p> {
         let node = self.program.node(id);
         match &node.op {
             Op::Literal(v) => {
-                let text = number(*v);
+                let text = loss_number(*v);
                 let prec = if text.starts_with('-') { Prec::Neg } else { Prec::Atom };
                 (text, prec)
             }

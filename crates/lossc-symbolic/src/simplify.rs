@@ -477,7 +477,7 @@ pub fn simplify(program: &mut Program, roots: &[NodeId], limits: Limits) -> (Vec
     }
     let mut egraph = Graph::new(analysis);
     // IR nodes into the e-graph, only those the roots reach.
-    let reachable = reachable(program, roots);
+    let reachable = program.reachable(roots);
     let mut class_of: HashMap<NodeId, Id> = HashMap::new();
     for (index, node) in program.nodes.iter().enumerate() {
         if !reachable[index] {
@@ -767,18 +767,6 @@ fn leaf_of(op: &Op) -> Option<Leaf> {
         Op::Bool(b) => Leaf::Bool(*b),
         Op::Literal(_) | Op::Call(..) => return None,
     })
-}
-
-fn reachable(program: &Program, roots: &[NodeId]) -> Vec<bool> {
-    let mut seen = vec![false; program.nodes.len()];
-    let mut stack: Vec<NodeId> = roots.to_vec();
-    while let Some(id) = stack.pop() {
-        if std::mem::replace(&mut seen[id.index()], true) {
-            continue;
-        }
-        stack.extend(program.node(id).args.iter().copied());
-    }
-    seen
 }
 
 #[cfg(test)]

@@ -2,13 +2,18 @@
 //!
 //! Expressions are checked by rendering them fully parenthesised
 //! (`check_expr("-x^2", "(-(x ^ 2.0))")`); statements by comparing whole
-//! trees, spans included; errors by their exact message, span and help.
+//! trees, spans included; errors as snapshots of the diagnostics rendered
+//! as `lossc check` prints them (`tests/snapshots/`, reviewed by hand:
+//! CONTRIBUTING.md says how).
 //!
 //! The renderer: numbers print with `{:?}` (`2.0`, `1e-7`, `inf`); every
 //! unary and binary operation gets one pair of parentheses; a parenthesis
 //! written in the source adds its own pair, so `(a + b)` renders `((a + b))`;
 //! a tuple renders `(a, b)` or `(a,)`; a keyword argument `axis=(-1.0)`.
 
+use codespan_reporting::term::termcolor::NoColor;
+use lossc_cli::render::write_diagnostics;
+use lossc_cli::source::Source;
 use lossc_syntax::ast::*;
 use lossc_syntax::{Code, Diagnostic, Span, parse};
 
@@ -106,6 +111,26 @@ fn only_error(src: &str) -> Diagnostic {
     let mut errors = all_errors(src);
     assert_eq!(errors.len(), 1, "`{src}` should give one error: {errors:#?}");
     errors.remove(0)
+}
+
+/// Every diagnostic of each source (which must fail, see [`all_errors`]),
+/// rendered as `lossc check` prints it: what a snapshot holds, and what a
+/// reviewer reads (message, span drawn under the source, labels, help).
+#[track_caller]
+fn rendered(sources: &[&str]) -> String {
+    let mut out = String::new();
+    for src in sources {
+        let errors = all_errors(src);
+        let mut buffer = NoColor::new(Vec::new());
+        let source = Source {
+            name: "test.loss".to_string(),
+            text: src.to_string(),
+        };
+        write_diagnostics(&mut buffer, &source, &errors).expect("writes to memory");
+        let text = String::from_utf8(buffer.into_inner()).expect("the renderer writes UTF-8");
+        out.push_str(&format!("===== {src:?}\n{text}"));
+    }
+    out
 }
 
 /// Renders `expr` fully parenthesised, checking on the way that every span
@@ -772,353 +797,138 @@ fn operator_spans() {
 
 #[test]
 fn chained_comparison() {
-    let src = "loss = a < b < c";
-    let error = only_error(src);
-    assert_eq!(error.message, "comparison operators cannot be chained");
-    assert_eq!(error.span, Span::new(9, 14));
-    assert_eq!(&src[9..14], "< b <");
-    assert_eq!(
-        error.help.as_deref(),
-        Some("split the chain with `and`: `a < b and b < c`")
-    );
-
-    let src = "loss = 0 <= y_pred == 1";
-    let error = only_error(src);
-    assert_eq!(error.span, Span::new(9, 21));
-    assert_eq!(
-        error.help.as_deref(),
-        Some("split the chain with `and`: `0 <= y_pred and y_pred == 1`")
-    );
-
+    insta::assert_snapshot!(rendered(&["loss = a < b < c", "loss = 0 <= y_pred == 1"]));
     // Brackets make the grouping explicit, and that is not a syntax error.
     check_expr("(a < b) == c", "(((a < b)) == c)");
 }
 
 #[test]
 fn doubled_operator() {
-    let src = "loss = y_pred ^^ 2";
-    let error = only_error(src);
-    assert_eq!(error.message, "expected an expression after `^`, found `^`");
-    assert_eq!(error.span, Span::new(15, 16));
-    assert_eq!(
-        error.help.as_deref(),
-        Some("`^` is the power operator and stands alone: write `x ^ 2` (or `x ** 2`)")
-    );
-
-    let src = "loss = a + * b";
-    let error = only_error(src);
-    assert_eq!(error.message, "expected an expression after `+`, found `*`");
-    assert_eq!(error.span, span_of(src, "*"));
-    assert_eq!(error.help.as_deref(), Some("put an operand between `+` and `*`"));
-
-    let src = "loss = f(a, , b)";
-    let error = only_error(src);
-    assert_eq!(error.message, "expected an expression or `)`, found `,`");
-    assert_eq!(error.span, Span::new(12, 13));
+    insta::assert_snapshot!(rendered(&["loss = y_pred ^^ 2", "loss = a + * b", "loss = f(a, , b)"]));
 }
 
 #[test]
 fn a_line_ending_with_an_operator_is_an_error() {
-    // docs/language.md: only an open bracket continues a statement. The next line
-    // is not reported again: it was meant as the continuation.
-    let src = "loss = a +\n  b";
-    let error = only_error(src);
-    assert_eq!(error.message, "the statement ends with a dangling operator `+`");
-    assert_eq!(error.span, Span::new(9, 10));
-    assert_eq!(error.label, "expected an expression after this");
-    assert!(
-        error
-            .help
-            .as_deref()
-            .unwrap()
-            .contains("only inside brackets: wrap the expression in `( ... )`")
-    );
-
-    let src = "loss = a and # more below\nb";
-    let error = only_error(src);
-    assert_eq!(error.message, "the statement ends with a dangling operator `and`");
-    assert_eq!(error.span, span_of(src, "and"));
-
-    let src = "loss = a **\nb";
-    assert_eq!(only_error(src).span, span_of(src, "**"));
-
-    // A statement on the next line is parsed as usual.
-    let src = "loss = a -\nlet b = c +";
-    let errors = all_errors(src);
-    assert_eq!(errors.len(), 2);
-    assert_eq!(errors[0].span, span_of(src, "-"));
-    assert_eq!(errors[1].span, span_of(src, "+"));
-
-    // After `;` the next statement is not a continuation.
-    let src = "loss = a +; b";
-    let errors = all_errors(src);
-    assert_eq!(errors.len(), 2);
-    assert_eq!(errors[1].message, "expected a statement, found `b`");
+    // docs/language.md: only an open bracket continues a statement. The next
+    // line is not reported again: it was meant as the continuation. A
+    // statement on the next line is parsed as usual, and after `;` the next
+    // statement is not a continuation.
+    insta::assert_snapshot!(rendered(&[
+        "loss = a +\n  b",
+        "loss = a and # more below\nb",
+        "loss = a **\nb",
+        "loss = a -\nlet b = c +",
+        "loss = a +; b",
+    ]));
 }
 
 #[test]
 fn brackets() {
-    let src = "loss = mean(square(y_pred)\n";
-    let error = only_error(src);
-    assert_eq!(error.message, "unclosed delimiter `(`");
-    assert_eq!(error.span, Span::new(11, 12));
-    assert_eq!(error.label, "this bracket is never closed");
-    assert_eq!(
-        error.help.as_deref(),
-        Some("add the missing `)`; a statement continues on the next line only while a bracket is open")
-    );
-
-    let src = "loss = mean(y_pred]";
-    let error = only_error(src);
-    assert_eq!(error.message, "mismatched closing delimiter `]`");
-    assert_eq!(error.span, span_of(src, "]"));
-    assert_eq!(error.secondary.len(), 1);
-    assert_eq!(error.secondary[0].span, span_of(src, "("));
-    assert_eq!(error.help.as_deref(), Some("close `(` with `)`"));
-
-    let src = "loss = (a + b]";
-    assert_eq!(only_error(src).message, "mismatched closing delimiter `]`");
-
     // One bracket error per statement: whether `}` was a typo for `)` or one
     // closer too many, the closers after it would only repeat the news.
-    let src = "loss = mean(square(y_true - y_pred}))
-let b = (1))";
-    let errors = all_errors(src);
-    let found: Vec<(&str, &str)> = errors
-        .iter()
-        .map(|e| (&src[e.span.start..e.span.end], e.message.as_str()))
-        .collect();
-    assert_eq!(
-        found,
-        [
-            ("}", "mismatched closing delimiter `}`"),
-            (")", "unexpected closing delimiter `)`")
-        ]
-    );
-    assert_eq!(errors[1].span.start, src.len() - 1);
-
+    insta::assert_snapshot!(rendered(&[
+        "loss = mean(square(y_pred)\n",
+        "loss = mean(y_pred]",
+        "loss = (a + b]",
+        "loss = mean(square(y_true - y_pred}))\nlet b = (1))",
+        "loss = y_pred)",
+    ]));
     // An interval in an input is half-open with either bracket.
     assert_eq!(domain("(0,\n 1]"), interval(0.0, false, 1.0, true));
-
-    let src = "loss = y_pred)";
-    let error = only_error(src);
-    assert_eq!(error.message, "unexpected closing delimiter `)`");
-    assert_eq!(error.span, span_of(src, ")"));
 }
 
 #[test]
 fn an_unclosed_bracket_does_not_hide_later_errors() {
     // The statement keyword on the next line ends the unclosed statement.
-    let src = "loss = mean(y_pred\nlet = 1\nwrt y_pred";
-    let errors = all_errors(src);
-    assert_eq!(errors.len(), 2, "{errors:#?}");
-    assert_eq!(errors[0].message, "unclosed delimiter `(`");
-    assert_eq!(errors[0].span, span_of(src, "("));
-    assert_eq!(errors[1].message, "expected a name, found `=`");
-    assert_eq!(errors[1].span, Span::new(23, 24));
-    assert_eq!(&src[23..24], "=");
-
-    // Without a keyword, the bracket swallows the file; the lines after it are
-    // laid out again, and each error is reported once.
-    let src = "loss = f( {\n ]\n(";
-    let errors = all_errors(src);
-    let found: Vec<(usize, &str)> = errors.iter().map(|e| (e.span.start, e.message.as_str())).collect();
-    assert_eq!(
-        found,
-        [
-            (8, "unclosed delimiter `(`"),
-            (13, "unexpected closing delimiter `]`"),
-            (15, "unclosed delimiter `(`")
-        ]
-    );
+    // Without a keyword, the bracket swallows the file; the lines after it
+    // are laid out again, and each error is reported once.
+    insta::assert_snapshot!(rendered(&[
+        "loss = mean(y_pred\nlet = 1\nwrt y_pred",
+        "loss = f( {\n ]\n("
+    ]));
 }
 
 #[test]
 fn reserved_words_are_not_names() {
-    let src = "let loss = 1";
-    let error = only_error(src);
-    assert_eq!(error.message, "`loss` is a reserved word and cannot be a name");
-    assert_eq!(error.span, Span::new(4, 8));
-    assert_eq!(error.help.as_deref(), Some("choose another name, e.g. `loss_`"));
-
-    for (src, word, at) in [
-        ("input real: real", "real", 6),
-        ("def f(and) = 1", "and", 6),
-        ("wrt y_pred, output", "output", 12),
-        ("loss = loss + 1", "loss", 7),
-        ("param inf = 1", "inf", 6),
-        ("let x = 1 + true_ + def", "def", 20),
-    ] {
-        let error = only_error(src);
-        assert_eq!(
-            error.message,
-            format!("`{word}` is a reserved word and cannot be a name"),
-            "{src}"
-        );
-        assert_eq!(error.span, Span::new(at, at + word.len()), "{src}");
-    }
+    insta::assert_snapshot!(rendered(&[
+        "let loss = 1",
+        "input real: real",
+        "def f(and) = 1",
+        "wrt y_pred, output",
+        "loss = loss + 1",
+        "param inf = 1",
+        "let x = 1 + true_ + def",
+    ]));
 }
 
 #[test]
 fn a_reserved_word_is_reported_once() {
     // Naming something `output` is one mistake, however often it is used.
-    let src = "let output = y_pred * 2\nloss = mean(output) + output\nlet x = def";
-    let errors = all_errors(src);
-    let found: Vec<(usize, &str)> = errors.iter().map(|e| (e.span.start, e.message.as_str())).collect();
-    assert_eq!(
-        found,
-        [
-            (4, "`output` is a reserved word and cannot be a name"),
-            (61, "`def` is a reserved word and cannot be a name")
-        ]
-    );
-    assert_eq!(src.rfind("def"), Some(61));
+    insta::assert_snapshot!(rendered(&[
+        "let output = y_pred * 2\nloss = mean(output) + output\nlet x = def"
+    ]));
 }
 
 #[test]
 fn a_binding_without_let() {
-    let src = "x = 1";
-    let error = only_error(src);
-    assert_eq!(error.message, "expected a statement, found `x`");
-    assert_eq!(error.span, Span::new(0, 1));
-    assert_eq!(error.help.as_deref(), Some("to bind a name write `let x = ...`"));
-    assert_eq!(
-        error.notes,
-        ["a statement starts with `input`, `param`, `const`, `let`, `def`, `loss`, `output` or `wrt`"]
-    );
-
-    let src = "  smooth_l1 = abs(y_true - y_pred)";
-    let error = only_error(src);
-    assert_eq!(error.span, span_of(src, "smooth_l1"));
-    assert_eq!(
-        error.help.as_deref(),
-        Some("to bind a name write `let smooth_l1 = ...`")
-    );
-
-    // Not a binding: no `let` help.
-    let error = only_error("mean(y_pred)");
-    assert_eq!(error.message, "expected a statement, found `mean`");
-    assert_eq!(error.help, None);
+    // The last is not a binding: no `let` help.
+    insta::assert_snapshot!(rendered(&[
+        "x = 1",
+        "  smooth_l1 = abs(y_true - y_pred)",
+        "mean(y_pred)"
+    ]));
 }
 
 #[test]
 fn python_indexing() {
-    let src = "loss = mean(y_true[:, 0])";
-    let error = only_error(src);
-    assert_eq!(error.message, "indexing with `[...]` is not part of the language");
-    assert_eq!(error.span, span_of(src, "["));
-    assert_eq!(
-        error.help.as_deref(),
-        Some("take a slice with `take(x, i, axis=-1)`: `y_true[..., 0]` is `take(y_true, 0)`")
-    );
-
-    let src = "loss = f(x)[0]";
-    assert_eq!(only_error(src).span, span_of(src, "["));
+    insta::assert_snapshot!(rendered(&["loss = mean(y_true[:, 0])", "loss = f(x)[0]"]));
 }
 
 #[test]
 fn assignment_where_a_comparison_was_meant() {
-    let src = "loss = where(y_true = 1, -log(y_pred), 0)";
-    let error = only_error(src);
-    assert_eq!(
-        error.message,
-        "a positional argument follows the keyword argument `y_true=`"
-    );
-    assert_eq!(error.span, Span::new(20, 21));
-    assert_eq!(&src[20..21], "=");
-    assert_eq!(error.secondary.len(), 1);
-    assert_eq!(error.secondary[0].span, span_of(src, "-log(y_pred)"));
-    assert_eq!(
-        error.help.as_deref(),
-        Some("to compare values write `==`: `y_true == 1`; keyword arguments such as `axis=-1` come last")
-    );
-
-    let src = "loss = where((y_true = 1), y_pred, 0)";
-    let error = only_error(src);
-    assert_eq!(error.message, "expected an operator, found `=`");
-    assert_eq!(error.span, Span::new(21, 22));
-    assert_eq!(&src[21..22], "=");
-    assert_eq!(error.help.as_deref(), Some("to compare values write `==`"));
-
-    let src = "loss = y_true = 1";
-    let error = only_error(src);
-    assert_eq!(error.message, "expected an operator, found `=`");
-    assert_eq!(error.span, Span::new(14, 15));
+    insta::assert_snapshot!(rendered(&[
+        "loss = where(y_true = 1, -log(y_pred), 0)",
+        "loss = where((y_true = 1), y_pred, 0)",
+        "loss = y_true = 1",
+    ]));
 }
 
 #[test]
 fn tuples_only_as_keyword_values() {
-    let src = "loss = (a, b)";
-    let error = only_error(src);
-    assert_eq!(
-        error.message,
-        "a tuple `(a, b)` is only allowed as the value of a keyword argument"
-    );
-    assert_eq!(error.span, span_of(src, "(a, b)"));
-
-    let src = "loss = sum(x, (0, 1))";
-    assert_eq!(only_error(src).span, span_of(src, "(0, 1)"));
-
-    let src = "loss = sum(x, axis=(0, 1) + 1)";
-    assert_eq!(only_error(src).span, span_of(src, "(0, 1)"));
+    insta::assert_snapshot!(rendered(&[
+        "loss = (a, b)",
+        "loss = sum(x, (0, 1))",
+        "loss = sum(x, axis=(0, 1) + 1)",
+    ]));
 }
 
 #[test]
 fn other_errors_name_what_was_expected() {
-    let src = "loss =";
-    let error = only_error(src);
-    assert_eq!(error.message, "expected an expression, found the end of the statement");
-    assert_eq!(error.span, Span::new(6, 6));
-
     // Missing punctuation is reported where it is missing, by name.
-    for (src, message, at) in [
-        ("let x 1", "expected `=`, found `1`", 6),
-        ("param gamma 2", "expected `=`, found `2`", 12),
-        ("loss mse mean(y_pred)", "expected `=`, found `mean`", 9),
-        ("def f(a b) = a", "expected `)` or `,`, found `b`", 8),
-        ("input x: (0 1)", "expected `,`, found `1`", 12),
-        ("input x: {0..1 2}", "expected `}`, found `2`", 15),
-        ("const v = [1 2]", "expected `,` or `]`, found `2`", 13),
-        ("loss = f(a b)", "expected an operator, `)` or `,`, found `b`", 11),
-        ("wrt a b", "expected the end of the statement or `,`, found `b`", 6),
-        ("input x: {}", "expected a number, found `}`", 10),
-        (
-            "param x = y",
-            "expected a number or a vector literal such as `[1.0, 2.0]`, found `y`",
-            10,
-        ),
-        ("def f = 1", "expected the parameter list `(a, b)`, found `=`", 6),
-        (
-            "input x: real N",
-            "expected a shape such as `[N]` or the end of the statement, found `N`",
-            14,
-        ),
-    ] {
-        let error = only_error(src);
-        assert_eq!((error.message.as_str(), error.span.start), (message, at), "{src}");
-    }
-
-    let src = "input x: [N]";
-    let error = only_error(src);
-    assert_eq!(
-        error.message,
-        "expected an interval end (a number, `-inf` or `inf`), found `N`"
-    );
-    assert_eq!(error.span, span_of(src, "N"));
-
-    let src = "loss = 2x";
-    let error = only_error(src);
-    assert_eq!(error.span, span_of(src, "x"));
-
-    let src = "loss = é";
-    let error = only_error(src);
-    assert_eq!(error.message, "expected an expression, found `é`");
-    assert_eq!(error.span, Span::new(7, 9));
+    insta::assert_snapshot!(rendered(&[
+        "loss =",
+        "let x 1",
+        "param gamma 2",
+        "loss mse mean(y_pred)",
+        "def f(a b) = a",
+        "input x: (0 1)",
+        "input x: {0..1 2}",
+        "const v = [1 2]",
+        "loss = f(a b)",
+        "wrt a b",
+        "input x: {}",
+        "param x = y",
+        "def f = 1",
+        "input x: real N",
+        "input x: [N]",
+        "loss = 2x",
+        "loss = é",
+    ]));
 }
 
 #[test]
 fn several_broken_statements_are_reported_in_one_run() {
-    let src = "\
+    insta::assert_snapshot!(rendered(&["\
 let = 1
 loss = a +
 let ok = 1
@@ -1126,22 +936,7 @@ x = 2
 loss = (y_pred]
 loss = a < b < c
 loss fine = y_pred
-";
-    let errors = all_errors(src);
-    let found: Vec<(&str, &str)> = errors
-        .iter()
-        .map(|e| (&src[e.span.start..e.span.end], e.message.as_str()))
-        .collect();
-    assert_eq!(
-        found,
-        [
-            ("=", "expected a name, found `=`"),
-            ("+", "the statement ends with a dangling operator `+`"),
-            ("x", "expected a statement, found `x`"),
-            ("]", "mismatched closing delimiter `]`"),
-            ("< b <", "comparison operators cannot be chained"),
-        ]
-    );
+"]));
 }
 
 #[test]

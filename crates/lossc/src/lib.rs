@@ -801,15 +801,8 @@ fn assumed_domains(program: &Program, options: &CheckOptions, found: &[Diagnosti
 /// The program with `loss` as its only result and only the nodes it
 /// computes (renumbered, still in topological order); every declaration kept.
 fn only_loss(ir: &lossc_ir::Program, loss: &lossc_ir::NamedResult) -> lossc_ir::Program {
-    let mut needed = vec![false; loss.root.index() + 1];
-    needed[loss.root.index()] = true;
-    for i in (0..=loss.root.index()).rev() {
-        if needed[i] {
-            for arg in &ir.nodes[i].args {
-                needed[arg.index()] = true;
-            }
-        }
-    }
+    let mut needed = ir.reachable(&[loss.root]);
+    needed.truncate(loss.root.index() + 1);
     let mut renumbered = vec![NodeId(0); needed.len()];
     let mut nodes = Vec::new();
     for (i, _) in needed.iter().enumerate().filter(|(_, keep)| **keep) {
@@ -832,7 +825,20 @@ fn only_loss(ir: &lossc_ir::Program, loss: &lossc_ir::NamedResult) -> lossc_ir::
         consts: ir.consts.clone(),
         wrt: ir.wrt.clone(),
         batch: ir.batch,
+        lets: kept_lets(ir, &needed, &renumbered),
     }
+}
+
+/// The `let`s of `ir` whose node is kept, with its new id.
+fn kept_lets(ir: &lossc_ir::Program, kept: &[bool], renumbered: &[NodeId]) -> Vec<lossc_ir::LetBinding> {
+    ir.lets
+        .iter()
+        .filter(|l| kept.get(l.node.index()).copied().unwrap_or(false))
+        .map(|l| lossc_ir::LetBinding {
+            node: renumbered[l.node.index()],
+            ..l.clone()
+        })
+        .collect()
 }
 
 /// Everything the findings of the one loss of `alone` depend on: the

@@ -34,30 +34,6 @@ pub struct Features {
     pub bad_grads: Vec<(f64, f64)>,
 }
 
-/// `x` rounded to the nearest float of `dtype`.
-pub fn round_to(dtype: Dtype, x: f64) -> f64 {
-    match dtype {
-        Dtype::F32 => f64::from(x as f32),
-        Dtype::F64 => x,
-    }
-}
-
-/// The next float of `dtype` above `x` (`x` a float of the dtype).
-pub fn next_up(dtype: Dtype, x: f64) -> f64 {
-    match dtype {
-        Dtype::F32 => f64::from((x as f32).next_up()),
-        Dtype::F64 => x.next_up(),
-    }
-}
-
-/// The next float of `dtype` below `x`.
-pub fn next_down(dtype: Dtype, x: f64) -> f64 {
-    match dtype {
-        Dtype::F32 => f64::from((x as f32).next_down()),
-        Dtype::F64 => x.next_down(),
-    }
-}
-
 /// `count` points from `lo` to `hi` (both included), as floats of `dtype`,
 /// increasing and without repeats. The grid is `lo + (hi - lo) * i / (count -
 /// 1)`, so round values such as 0.5 on [0, 1] or 0 on [-10, 10] are on it.
@@ -79,7 +55,7 @@ pub fn grid(dtype: Dtype, lo: f64, hi: f64, count: usize) -> Vec<f64> {
             } else {
                 2.0 * (lo / 2.0 + (hi / 2.0 - lo / 2.0) * t)
             };
-            round_to(dtype, x).clamp(lo, hi)
+            dtype.round(x).clamp(lo, hi)
         })
         .collect();
     xs.dedup();
@@ -248,7 +224,7 @@ fn narrow<E>(
         Of::Slope => s.1,
     };
     loop {
-        let mid = round_to(dtype, midpoint(lo, hi));
+        let mid = dtype.round(midpoint(lo, hi));
         // Also stops on a NaN, which compares false either way.
         if !(mid > lo && mid < hi) {
             break;
@@ -281,7 +257,7 @@ fn narrow<E>(
                 let mut found = Vec::new();
                 let mut x = from;
                 for _ in 0..2 {
-                    x = if down { next_down(dtype, x) } else { next_up(dtype, x) };
+                    x = if down { dtype.next_down(x) } else { dtype.next_up(x) };
                     if !inside(x) {
                         break;
                     }

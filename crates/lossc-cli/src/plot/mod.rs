@@ -348,19 +348,20 @@ impl Plan {
 
         // The swept input.
         let swept_index = match &args.wrt {
-            Some(name) => match ir.input(name) {
-                Some(index) => index,
-                None if ir.param(name).is_some() => {
+            Some(name) => match ir.find_input(name) {
+                Ok(index) => index,
+                Err(missing) if ir.param(name).is_some() => {
                     return Err(CliError::new(format!(
                         "`--wrt {name}`: `{name}` is a param; plot sweeps an input (its inputs: {}); \
                          set a param with `--param {name}=VALUE`",
-                        inputs()
+                        missing.listing()
                     )));
                 }
-                None => {
+                Err(missing) => {
                     return Err(CliError::new(format!(
-                        "`--wrt {name}`: no input named `{name}` in `{file}`; its inputs: {}",
-                        inputs()
+                        "`--wrt {name}`: no input named `{name}` in `{file}`{}; its inputs: {}",
+                        missing.hint(),
+                        missing.listing()
                     )));
                 }
             },
@@ -424,7 +425,9 @@ impl Plan {
                     )));
                 }
                 let clamped = (range.0.max(-largest), range.1.min(largest));
-                if clamped != range {
+                let (lo, hi) = domain.hull();
+                let end_beyond = (lo.is_finite() && lo < -largest) || (hi.is_finite() && hi > largest);
+                if clamped != range || end_beyond {
                     notes.push(format!(
                         "`{swept}`'s domain reaches beyond the finite {dtype} numbers: plotted over [{}, {}]",
                         number_text(clamped.0),
@@ -438,14 +441,15 @@ impl Plan {
         // Fixed data, by input.
         let mut fixed: Vec<Option<ArrayD<f64>>> = vec![None; ir.inputs.len()];
         for fix in &args.fix {
-            let Some(index) = ir.input(&fix.name) else {
-                return Err(CliError::new(format!(
-                    "`--fix {}`: no input named `{}` in `{file}`; its inputs: {}",
+            let index = ir.find_input(&fix.name).map_err(|missing| {
+                CliError::new(format!(
+                    "`--fix {}`: no input named `{}` in `{file}`{}; its inputs: {}",
                     fix.name,
                     fix.name,
-                    inputs()
-                )));
-            };
+                    missing.hint(),
+                    missing.listing()
+                ))
+            })?;
             fixed[index] = Some(fix.load_at_most(MAX_SAMPLE_ELEMENTS)?);
         }
 
@@ -635,26 +639,21 @@ impl Plan {
 }
 
 /// The interval to sweep for a domain, and a note when it is not the domain
-/// itself. Open ends are left out (the first float inside is drawn).
+/// itself. A finite end is the first float of the dtype inside the domain
+/// (an open end is left out).
 fn sweep_range(name: &str, domain: &Domain, dtype: Dtype) -> ((f64, f64), Option<String>) {
     const WIDTH: f64 = 10.0;
     match *domain {
-        Domain::Interval {
-            lo,
-            lo_closed,
-            hi,
-            hi_closed,
-        } => {
+        Domain::Interval { lo, hi, .. } => {
             let (lo_finite, hi_finite) = (lo.is_finite(), hi.is_finite());
+            let (first, last) = domain.bounds(dtype);
             let from = match (lo_finite, hi_finite) {
-                (true, _) if lo_closed => lo,
-                (true, _) => curve::next_up(dtype, curve::round_to(dtype, lo)),
+                (true, _) => first,
                 (false, true) => hi - WIDTH,
                 (false, false) => -WIDTH,
             };
             let to = match (lo_finite, hi_finite) {
-                (_, true) if hi_closed => hi,
-                (_, true) => curve::next_down(dtype, curve::round_to(dtype, hi)),
+                (_, true) => last,
                 (true, false) => lo + WIDTH,
                 (false, false) => WIDTH,
             };
@@ -755,32 +754,30 @@ mod tests {
 
     #[test]
     fn domains_give_ranges_and_typical_values() {
-        let unit = Domain::Interval {
-            lo: 0.0,
-            lo_closed: true,
-            hi: 1.0,
-            hi_closed: true,
-        };
+        let unit = Domain::interval(0.0, true, 1.0, true);
         assert_eq!(sweep_range("p", &unit, Dtype::F32), ((0.0, 1.0), None));
         assert_eq!(typical(&unit), 0.5);
-        let open = Domain::Interval {
-            lo: 0.0,
-            lo_closed: false,
-            hi: 1.0,
-            hi_closed: false,
-        };
+        let open = Domain::interval(0.0, false, 1.0, false);
         let ((lo, hi), _) = sweep_range("p", &open, Dtype::F32);
         assert!(lo > 0.0 && hi < 1.0 && f64::from(hi as f32) == hi);
-        let positive = Domain::Interval {
-            lo: 0.0,
-            lo_closed: true,
-            hi: f64::INFINITY,
-            hi_closed: false,
-        };
+        let positive = Domain::interval(0.0, true, f64::INFINITY, false);
         let (range, note) = sweep_range("v", &positive, Dtype::F32);
         assert_eq!(range, (0.0, 10.0));
         assert!(note.unwrap().contains("unbounded"));
         assert_eq!(typical(&positive), 1.0);
         assert_eq!(sweep_range("z", &Domain::Real, Dtype::F32).0, (-10.0, 10.0));
+    }
+
+    #[test]
+    fn a_swept_range_holds_only_floats_of_the_domain() {
+        // 0.7 is not an f32 and the nearest one is below it: the sweep
+        // starts at the next one up. An open end that is not an f32 excludes
+        // only the real number, so the float just above it is inside.
+        let closed = Domain::interval(0.7, true, 1.0, true);
+        let ((lo, _), _) = sweep_range("p", &closed, Dtype::F32);
+        assert_eq!(lo, f64::from(0.7f32.next_up()));
+        let open = Domain::interval(0.1, false, 1.0, true);
+        let ((lo, _), _) = sweep_range("p", &open, Dtype::F32);
+        assert_eq!(lo, f64::from(0.1f32));
     }
 }

@@ -159,19 +159,6 @@ fn ends(domain: &Domain) -> (f64, f64) {
     }
 }
 
-fn contains(domain: &Domain, v: f64) -> bool {
-    match domain {
-        Domain::Real => true,
-        Domain::Set(values) => values.contains(&v),
-        Domain::Interval {
-            lo,
-            lo_closed,
-            hi,
-            hi_closed,
-        } => (if *lo_closed { v >= *lo } else { v > *lo }) && (if *hi_closed { v <= *hi } else { v < *hi }),
-    }
-}
-
 /// Data inside the domains, away from their ends (and, by chance, from
 /// every kink): `batch` samples, both values of a two-valued set present.
 pub fn random_point(program: &Program, name: &str, batch: usize) -> Vec<(String, ArrayD<f64>)> {
@@ -219,10 +206,10 @@ pub fn edge_point(program: &Program, name: &str) -> Vec<(String, ArrayD<f64>)> {
                     match sample {
                         0 => low,
                         1 => high,
-                        2 if contains(&input.domain, 0.0) => 0.0,
+                        2 if input.domain.contains(0.0) => 0.0,
                         3 => {
                             let v = inside(&Domain::Real, shared[k % per_sample.max(1) % shared.len()]);
-                            if contains(&input.domain, v) {
+                            if input.domain.contains(v) {
                                 v
                             } else {
                                 inside(&input.domain, shared[k % shared.len()])

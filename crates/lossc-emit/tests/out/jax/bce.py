@@ -19,7 +19,7 @@ with an operation that can be non-finite, so JAX autodiff needs no guard.
 Diagnostics of `lossc check` (float32) for this loss:
   not fixed (this code computes the same function):
     exploding-gradient (warning, line 20): the gradient with respect to `y_pred` can reach 1e7
-        in magnitude through `log(p)` (at `y_true` = 1 and `y_pred` = 1e-7)
+        in magnitude through `log(p)` (at `y_true` = 1 and `y_pred` = 1.0000001e-7)
     exploding-gradient (warning, line 20): the gradient with respect to `y_pred` can reach
         4.194e6 in magnitude through `log(1 - p)` (at `y_true` = 0 and `y_pred` = 0.9999999)
 Notes: non-smooth (line 18), clip-saturation (line 18).
