@@ -122,10 +122,7 @@ fn rendered(sources: &[&str]) -> String {
     for src in sources {
         let errors = all_errors(src);
         let mut buffer = NoColor::new(Vec::new());
-        let source = Source {
-            name: "test.loss".to_string(),
-            text: src.to_string(),
-        };
+        let source = Source::new("test.loss", *src);
         write_diagnostics(&mut buffer, &source, &errors).expect("writes to memory");
         let text = String::from_utf8(buffer.into_inner()).expect("the renderer writes UTF-8");
         out.push_str(&format!("===== {src:?}\n{text}"));
