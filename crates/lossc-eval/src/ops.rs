@@ -6,7 +6,7 @@
 //! invariant (an axis out of range, shapes that do not broadcast); the caller
 //! turns that into [`crate::EvalError::Malformed`].
 
-use lossc_ir::builtins::{StdElementary, eval_scalar, logsumexp_finish, sum_finish, sum_step, two_sum};
+use lossc_ir::builtins::{Scalar, StdElementary, eval_scalar, logsumexp_finish, sum_finish, sum_step, two_sum};
 use lossc_ir::{Builtin, Signature};
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 use num_traits::Float;
@@ -17,7 +17,7 @@ use crate::error::shape_list;
 ///
 /// The caller has checked that `builtin` is elementwise, so `eval_scalar`
 /// answers; NaN stands in for the impossible `None`.
-fn apply<T: Float>(builtin: Builtin, args: &[T]) -> T {
+fn apply<T: Float + Scalar>(builtin: Builtin, args: &[T]) -> T {
     eval_scalar(builtin, args).unwrap_or_else(T::nan)
 }
 
@@ -59,7 +59,10 @@ fn element_count(shape: &[usize]) -> Result<usize, String> {
 
 /// An elementwise built-in: the arguments broadcast together, then
 /// `eval_scalar` on each tuple of elements (booleans are 0 and 1).
-pub(crate) fn elementwise<T: Float>(builtin: Builtin, args: &[ArrayViewD<'_, T>]) -> Result<ArrayD<T>, String> {
+pub(crate) fn elementwise<T: Float + Scalar>(
+    builtin: Builtin,
+    args: &[ArrayViewD<'_, T>],
+) -> Result<ArrayD<T>, String> {
     let shapes: Vec<&[usize]> = args.iter().map(|a| a.shape()).collect();
     let shape = broadcast_shapes(&shapes)?;
     let mut iters = Vec::with_capacity(args.len());
@@ -100,7 +103,7 @@ pub(crate) fn elementwise<T: Float>(builtin: Builtin, args: &[ArrayViewD<'_, T>]
 /// If the sum is not finite (an infinity, an overflow or a NaN among the
 /// values) it is returned as the additions made it: that is the IEEE sum, and
 /// the error term, then NaN, is meaningless.
-pub fn compensated_sum<T: Float>(values: &[T]) -> T {
+pub fn compensated_sum<T: Float + Scalar>(values: &[T]) -> T {
     let (sum, error) = sum_with_error(values);
     sum_finish(sum, error)
 }
@@ -109,7 +112,7 @@ pub fn compensated_sum<T: Float>(values: &[T]) -> T {
 const LEAF: usize = 128;
 
 /// The rounded sum of `values` and (an approximation of) its rounding error.
-fn sum_with_error<T: Float>(values: &[T]) -> (T, T) {
+fn sum_with_error<T: Float + Scalar>(values: &[T]) -> (T, T) {
     if values.len() <= LEAF {
         return values.iter().fold((T::zero(), T::zero()), |acc, &x| sum_step(acc, x));
     }
@@ -121,14 +124,14 @@ fn sum_with_error<T: Float>(values: &[T]) -> (T, T) {
 }
 
 /// The largest element, NaN if any is NaN (`maximum`'s rule); `-inf` if empty.
-fn max_of<T: Float>(values: &[T]) -> T {
+fn max_of<T: Float + Scalar>(values: &[T]) -> T {
     values
         .iter()
         .fold(T::neg_infinity(), |acc, &x| apply(Builtin::Maximum, &[acc, x]))
 }
 
 /// The smallest element, NaN if any is NaN; `+inf` if empty.
-fn min_of<T: Float>(values: &[T]) -> T {
+fn min_of<T: Float + Scalar>(values: &[T]) -> T {
     values
         .iter()
         .fold(T::infinity(), |acc, &x| apply(Builtin::Minimum, &[acc, x]))
@@ -136,7 +139,7 @@ fn min_of<T: Float>(values: &[T]) -> T {
 
 /// `log(sum(exp(x)))` with the maximum `m` subtracted: `m + log(sum(exp(x - m)))`.
 /// All `-inf` (or empty) gives `-inf`; a `+inf` element gives `+inf`; a NaN gives NaN.
-fn logsumexp_of<T: Float>(values: &[T]) -> T {
+fn logsumexp_of<T: Float + Scalar>(values: &[T]) -> T {
     let m = max_of(values);
     if !m.is_finite() {
         return m;
@@ -146,7 +149,7 @@ fn logsumexp_of<T: Float>(values: &[T]) -> T {
 }
 
 /// One reduction over one slice of elements.
-fn reduce_slice<T: Float>(builtin: Builtin, values: &[T]) -> Result<T, String> {
+fn reduce_slice<T: Float + Scalar>(builtin: Builtin, values: &[T]) -> Result<T, String> {
     Ok(match builtin {
         Builtin::Sum => compensated_sum(values),
         Builtin::Mean => compensated_sum(values) / count(values.len()),
@@ -162,7 +165,7 @@ fn reduce_slice<T: Float>(builtin: Builtin, values: &[T]) -> Result<T, String> {
 }
 
 /// A count as `T` (rounded in f32 beyond 2^24, as any float mean divides).
-pub(crate) fn count<T: Float>(n: usize) -> T {
+pub(crate) fn count<T: Float + Scalar>(n: usize) -> T {
     T::from(n).unwrap_or_else(T::infinity)
 }
 
@@ -182,7 +185,7 @@ fn check_axes(axes: &[usize], rank: usize) -> Result<(), String> {
 ///
 /// The operand's axes are permuted so the reduced ones come last; in row-major
 /// order each output element's slice is then one contiguous run.
-pub(crate) fn reduce<T: Float>(
+pub(crate) fn reduce<T: Float + Scalar>(
     builtin: Builtin,
     x: ArrayViewD<'_, T>,
     axes: Option<&[usize]>,
@@ -222,7 +225,7 @@ pub(crate) fn reduce<T: Float>(
 /// maximum subtracted: `softmax = exp(x - m) / sum(exp(x - m))`,
 /// `log_softmax = x - logsumexp(x)`. A lane whose maximum is infinite or NaN
 /// gives NaN where `x - m` is NaN, as JAX does.
-pub(crate) fn along_axis<T: Float>(
+pub(crate) fn along_axis<T: Float + Scalar>(
     builtin: Builtin,
     x: ArrayViewD<'_, T>,
     axes: &[usize],
@@ -264,7 +267,7 @@ pub(crate) struct OutOfRange {
 
 /// `take(x, index, axis)`: the slice at `index` (negative from the end) along
 /// `axis`, which is removed.
-pub(crate) fn take<T: Float>(
+pub(crate) fn take<T: Float + Scalar>(
     x: ArrayViewD<'_, T>,
     index: i64,
     axes: &[usize],
@@ -285,7 +288,7 @@ pub(crate) fn take<T: Float>(
 /// label's class and 0 elsewhere. A label that is not an integer in
 /// `[0, classes)` (a fraction, a negative, too large, NaN, inf) gives a row of
 /// zeros, as `jax.nn.one_hot` does.
-pub(crate) fn one_hot<T: Float>(labels: ArrayViewD<'_, T>, classes: usize) -> Result<ArrayD<T>, String> {
+pub(crate) fn one_hot<T: Float + Scalar>(labels: ArrayViewD<'_, T>, classes: usize) -> Result<ArrayD<T>, String> {
     let mut shape = labels.shape().to_vec();
     shape.push(classes);
     let mut values = vec![T::zero(); element_count(&shape)?];
@@ -303,7 +306,7 @@ pub(crate) fn one_hot<T: Float>(labels: ArrayViewD<'_, T>, classes: usize) -> Re
 
 /// `expand_dims(x, axis=...)`: a size-1 axis at each position of `axes`,
 /// positions counted in the output.
-pub(crate) fn expand_dims<T: Float>(x: ArrayViewD<'_, T>, axes: &[usize]) -> Result<ArrayD<T>, String> {
+pub(crate) fn expand_dims<T: Float + Scalar>(x: ArrayViewD<'_, T>, axes: &[usize]) -> Result<ArrayD<T>, String> {
     let out_rank = x.ndim() + axes.len();
     check_axes(axes, out_rank)?;
     // Inserting in increasing order puts each axis at its output position:

@@ -334,7 +334,7 @@ impl Program {
         }
     }
 
-    fn eval_in<T: num_traits::Float>(
+    fn eval_in<T: num_traits::Float + lossc_ir::builtins::Scalar>(
         &self,
         inputs: &[(String, ArrayD<f64>)],
         options: &EvalOptions,
@@ -477,7 +477,7 @@ impl Program {
         }
     }
 
-    fn eval_gradient_in<T: num_traits::Float>(
+    fn eval_gradient_in<T: num_traits::Float + lossc_ir::builtins::Scalar>(
         &self,
         gradient: &Gradient,
         inputs: &[(String, ArrayD<f64>)],
