@@ -279,8 +279,8 @@ fn eval_node<'b, T: Float + Scalar>(
 
     let value = match spec.signature {
         signature if ops::is_elementwise(signature) => ops::elementwise(builtin, &args),
-        Signature::Reduce => ops::reduce(builtin, x()?, attrs.axes.as_deref(), attrs.keepdims),
-        Signature::AlongAxis => ops::along_axis(builtin, x()?, axes()?),
+        Signature::Reduce(reduction) => ops::reduce(reduction, x()?, attrs.axes.as_deref(), attrs.keepdims),
+        Signature::AlongAxis(along) => ops::along_axis(along, x()?, axes()?),
         Signature::Take => {
             let index = attrs
                 .index

@@ -7,7 +7,7 @@
 //! turns that into [`crate::EvalError::Malformed`].
 
 use lossc_ir::builtins::{Scalar, StdElementary, eval_scalar, logsumexp_finish, sum_finish, sum_step, two_sum};
-use lossc_ir::{Builtin, Signature};
+use lossc_ir::{Along, Builtin, Reduction, Signature};
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 use num_traits::Float;
 
@@ -149,19 +149,18 @@ fn logsumexp_of<T: Float + Scalar>(values: &[T]) -> T {
 }
 
 /// One reduction over one slice of elements.
-fn reduce_slice<T: Float + Scalar>(builtin: Builtin, values: &[T]) -> Result<T, String> {
-    Ok(match builtin {
-        Builtin::Sum => compensated_sum(values),
-        Builtin::Mean => compensated_sum(values) / count(values.len()),
-        Builtin::Max => max_of(values),
-        Builtin::Min => min_of(values),
-        Builtin::Logsumexp => logsumexp_of(values),
-        Builtin::Norm => {
+fn reduce_slice<T: Float + Scalar>(reduction: Reduction, values: &[T]) -> T {
+    match reduction {
+        Reduction::Sum => compensated_sum(values),
+        Reduction::Mean => compensated_sum(values) / count(values.len()),
+        Reduction::Max => max_of(values),
+        Reduction::Min => min_of(values),
+        Reduction::Logsumexp => logsumexp_of(values),
+        Reduction::Norm => {
             let squares: Vec<T> = values.iter().map(|&x| x * x).collect();
             compensated_sum(&squares).sqrt()
         }
-        other => return Err(format!("`{other}` is not a reduction")),
-    })
+    }
 }
 
 /// A count as `T` (rounded in f32 beyond 2^24, as any float mean divides).
@@ -186,7 +185,7 @@ fn check_axes(axes: &[usize], rank: usize) -> Result<(), String> {
 /// The operand's axes are permuted so the reduced ones come last; in row-major
 /// order each output element's slice is then one contiguous run.
 pub(crate) fn reduce<T: Float + Scalar>(
-    builtin: Builtin,
+    reduction: Reduction,
     x: ArrayViewD<'_, T>,
     axes: Option<&[usize]>,
     keepdims: bool,
@@ -202,13 +201,9 @@ pub(crate) fn reduce<T: Float + Scalar>(
     let order: Vec<usize> = kept.iter().chain(&reduced).copied().collect();
     let flat: Vec<T> = x.permuted_axes(IxDyn(&order)).iter().copied().collect();
     let values: Vec<T> = if inner == 0 {
-        (0..outer)
-            .map(|_| reduce_slice(builtin, &[]))
-            .collect::<Result<_, _>>()?
+        (0..outer).map(|_| reduce_slice(reduction, &[])).collect()
     } else {
-        flat.chunks(inner)
-            .map(|slice| reduce_slice(builtin, slice))
-            .collect::<Result<_, _>>()?
+        flat.chunks(inner).map(|slice| reduce_slice(reduction, slice)).collect()
     };
 
     let out_shape: Vec<usize> = if keepdims {
@@ -226,19 +221,19 @@ pub(crate) fn reduce<T: Float + Scalar>(
 /// `log_softmax = x - logsumexp(x)`. A lane whose maximum is infinite or NaN
 /// gives NaN where `x - m` is NaN, as JAX does.
 pub(crate) fn along_axis<T: Float + Scalar>(
-    builtin: Builtin,
+    along: Along,
     x: ArrayViewD<'_, T>,
     axes: &[usize],
 ) -> Result<ArrayD<T>, String> {
     let &[axis] = axes else {
-        return Err(format!("`{builtin}` needs exactly one axis, found {axes:?}"));
+        return Err(format!("`{along:?}` needs exactly one axis, found {axes:?}"));
     };
     check_axes(&[axis], x.ndim())?;
     let mut out = x.to_owned();
     for mut lane in out.lanes_mut(Axis(axis)) {
         let values: Vec<T> = lane.iter().copied().collect();
-        match builtin {
-            Builtin::Softmax => {
+        match along {
+            Along::Softmax => {
                 let m = max_of(&values);
                 let exps: Vec<T> = values.iter().map(|&v| (v - m).exp()).collect();
                 let total = compensated_sum(&exps);
@@ -246,13 +241,12 @@ pub(crate) fn along_axis<T: Float + Scalar>(
                     *slot = e / total;
                 }
             }
-            Builtin::LogSoftmax => {
+            Along::LogSoftmax => {
                 let lse = logsumexp_of(&values);
                 for slot in lane.iter_mut() {
                     *slot = *slot - lse;
                 }
             }
-            other => return Err(format!("`{other}` is not a function along an axis")),
         }
     }
     Ok(out)
@@ -366,11 +360,10 @@ mod tests {
     #[test]
     fn invariant_violations_are_errors_not_panics() {
         let x = array(&[2, 3], &[0.0; 6]);
-        assert!(reduce(Builtin::Sum, x.view(), Some(&[2]), false).is_err());
-        assert!(reduce(Builtin::Sum, x.view(), Some(&[1, 0]), false).is_err());
-        assert!(reduce(Builtin::Softmax, x.view(), None, false).is_err());
-        assert!(along_axis(Builtin::Softmax, x.view(), &[0, 1]).is_err());
-        assert!(along_axis(Builtin::Sum, x.view(), &[1]).is_err());
+        assert!(reduce(Reduction::Sum, x.view(), Some(&[2]), false).is_err());
+        assert!(reduce(Reduction::Sum, x.view(), Some(&[1, 0]), false).is_err());
+        assert!(along_axis(Along::Softmax, x.view(), &[0, 1]).is_err());
+        assert!(along_axis(Along::Softmax, x.view(), &[2]).is_err());
         assert!(take(x.view(), 0, &[5]).is_err());
         assert!(expand_dims(x.view(), &[3, 3]).is_err());
         assert!(expand_dims(x.view(), &[4]).is_err());
@@ -381,11 +374,11 @@ mod tests {
     fn reductions_of_empty_slices_are_their_identities() {
         let empty = array(&[2, 0], &[]);
         let sum = |b| values_of(&reduce(b, empty.view(), Some(&[1]), false).unwrap());
-        assert_eq!(sum(Builtin::Sum), [0.0, 0.0]);
-        assert_eq!(sum(Builtin::Max), [f64::NEG_INFINITY; 2]);
-        assert_eq!(sum(Builtin::Min), [f64::INFINITY; 2]);
-        assert_eq!(sum(Builtin::Logsumexp), [f64::NEG_INFINITY; 2]);
-        assert!(sum(Builtin::Mean).iter().all(|v| v.is_nan()));
+        assert_eq!(sum(Reduction::Sum), [0.0, 0.0]);
+        assert_eq!(sum(Reduction::Max), [f64::NEG_INFINITY; 2]);
+        assert_eq!(sum(Reduction::Min), [f64::INFINITY; 2]);
+        assert_eq!(sum(Reduction::Logsumexp), [f64::NEG_INFINITY; 2]);
+        assert!(sum(Reduction::Mean).iter().all(|v| v.is_nan()));
     }
 
     #[test]

@@ -33,15 +33,33 @@ pub enum Signature {
     /// `float(b)`: a boolean in, a number out, same shape.
     Float,
     /// A reduction over `axis=` (default: all axes), `keepdims=` (default false).
-    Reduce,
+    Reduce(Reduction),
     /// Along one `axis=` (default -1), shape kept.
-    AlongAxis,
+    AlongAxis(Along),
     /// `take(x, i, axis=-1)`: the slice at integer index `i`; the axis is removed.
     Take,
     /// `one_hot(labels, C)`: `[N]` integer labels to a `[N, C]` tensor of 0/1.
     OneHot,
     /// `expand_dims(x, axis=...)`: inserts axes of size 1 at the given output positions.
     ExpandDims,
+}
+
+/// What a reduction computes over its axes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reduction {
+    Sum,
+    Mean,
+    Max,
+    Min,
+    Logsumexp,
+    Norm,
+}
+
+/// What an operation along one axis computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Along {
+    Softmax,
+    LogSoftmax,
 }
 
 /// Everything the stages need to know about one built-in.
@@ -177,7 +195,7 @@ macro_rules! builtins {
             callable: $callable:literal,
             params: [$($param:literal),*],
             keywords: [$($keyword:literal),*],
-            signature: $signature:ident,
+            signature: $signature:expr,
             aliases: [$($alias:literal),*],
             summary: $summary:literal,
             cost: $cost:literal,
@@ -215,7 +233,11 @@ macro_rules! builtins {
                 callable: $callable,
                 params: &[$($param),*],
                 keywords: &[$($keyword),*],
-                signature: Signature::$signature,
+                signature: {
+                    #[allow(unused_imports)]
+                    use {Along::*, Reduction::*, Signature::*};
+                    $signature
+                },
                 aliases: &[$($alias),*],
                 summary: $summary,
                 cost: $cost,
@@ -362,29 +384,29 @@ builtins! {
         cost: 3.0, deriv: Own(OwnRule::Where),
         emit: { jax: "jnp.where({0}, {1}, {2})", torch: "torch.where({0}, {1}, {2})", keras: "ops.where({0}, {1}, {2})", tf: "tf.where({0}, {1}, {2})", numpy: "np.where({0}, {1}, {2})", guard: [] } },
     // ----------------------------------------------------------- reductions
-    Sum { name: "sum", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["reduce_sum"], summary: "sum over axes (default all)",
+    Sum { name: "sum", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Sum), aliases: ["reduce_sum"], summary: "sum over axes (default all)",
         cost: 3.0, deriv: Own(OwnRule::Sum),
         emit: { jax: "jnp.sum({0}{kw_axes}{kw_keepdims})", torch: "torch.sum({0}{kw_axes}{kw_keepdims})", keras: "ops.sum({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_sum({0}{kw_axes}{kw_keepdims})", numpy: "np.sum({0}{kw_axes}{kw_keepdims})", guard: [] } },
-    Mean { name: "mean", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["reduce_mean", "average", "avg"], summary: "mean over axes (default all)",
+    Mean { name: "mean", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Mean), aliases: ["reduce_mean", "average", "avg"], summary: "mean over axes (default all)",
         cost: 3.0, deriv: Own(OwnRule::Sum),
         emit: { jax: "jnp.mean({0}{kw_axes}{kw_keepdims})", torch: "torch.mean({0}{kw_axes}{kw_keepdims})", keras: "ops.mean({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_mean({0}{kw_axes}{kw_keepdims})", numpy: "np.mean({0}{kw_axes}{kw_keepdims})", guard: [] } },
-    Max { name: "max", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["reduce_max", "amax"], summary: "largest value over axes (default all)",
+    Max { name: "max", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Max), aliases: ["reduce_max", "amax"], summary: "largest value over axes (default all)",
         cost: 3.0, deriv: Own(OwnRule::Extreme),
         emit: { jax: "jnp.max({0}{kw_axes}{kw_keepdims})", torch: "torch.amax({0}{kw_axes}{kw_keepdims})", keras: "ops.max({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_max({0}{kw_axes}{kw_keepdims})", numpy: "np.max({0}{kw_axes}{kw_keepdims})", guard: [] } },
-    Min { name: "min", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["reduce_min", "amin"], summary: "smallest value over axes (default all)",
+    Min { name: "min", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Min), aliases: ["reduce_min", "amin"], summary: "smallest value over axes (default all)",
         cost: 3.0, deriv: Own(OwnRule::Extreme),
         emit: { jax: "jnp.min({0}{kw_axes}{kw_keepdims})", torch: "torch.amin({0}{kw_axes}{kw_keepdims})", keras: "ops.min({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_min({0}{kw_axes}{kw_keepdims})", numpy: "np.min({0}{kw_axes}{kw_keepdims})", guard: [] } },
-    Logsumexp { name: "logsumexp", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["reduce_logsumexp", "log_sum_exp"], summary: "log(sum(exp(x))) over axes, computed stably",
+    Logsumexp { name: "logsumexp", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Logsumexp), aliases: ["reduce_logsumexp", "log_sum_exp"], summary: "log(sum(exp(x))) over axes, computed stably",
         cost: 7.0, deriv: Own(OwnRule::Logsumexp),
         emit: { jax: "jax.nn.logsumexp({0}{kw_axes}{kw_keepdims})", torch: "torch.logsumexp({0}, {axes}{kw_keepdims})", keras: "ops.logsumexp({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_logsumexp({0}{kw_axes}{kw_keepdims})", numpy: "np.logaddexp.reduce({0}, axis={axes}{kw_keepdims})", guard: [] } },
-    Norm { name: "norm", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["l2_norm", "euclidean_norm"], summary: "L2 norm over axes (default all)",
+    Norm { name: "norm", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Norm), aliases: ["l2_norm", "euclidean_norm"], summary: "L2 norm over axes (default all)",
         cost: 3.0, deriv: Own(OwnRule::Norm),
         emit: { jax: "jnp.linalg.vector_norm({0}{kw_axes}{kw_keepdims})", torch: "torch.linalg.vector_norm({0}{kw_axes}{kw_keepdims})", keras: "ops.sqrt(ops.sum(ops.square({0}){kw_axes}{kw_keepdims}))", tf: "tf.sqrt(tf.reduce_sum(tf.square({0}){kw_axes}{kw_keepdims}))", numpy: "np.sqrt(np.sum(np.square({0}){kw_axes}{kw_keepdims}))", guard: [(0, 1.0)] } },
     // ------------------------------------------------------------ along an axis
-    Softmax { name: "softmax", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: AlongAxis, aliases: [], summary: "exp(x) / sum(exp(x)) along axis (default -1)",
+    Softmax { name: "softmax", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: AlongAxis(Softmax), aliases: [], summary: "exp(x) / sum(exp(x)) along axis (default -1)",
         cost: 3.0, deriv: Own(OwnRule::Softmax),
         emit: { jax: "jax.nn.softmax({0}, axis={axis})", torch: "torch.softmax({0}, dim={axis})", keras: "ops.softmax({0}, axis={axis})", tf: "tf.nn.softmax({0}, axis={axis})", numpy: "np.exp({0} - np.logaddexp.reduce({0}, axis={axis}, keepdims=True))", guard: [] } },
-    LogSoftmax { name: "log_softmax", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: AlongAxis, aliases: ["logsoftmax"], summary: "x - logsumexp(x) along axis (default -1)",
+    LogSoftmax { name: "log_softmax", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: AlongAxis(LogSoftmax), aliases: ["logsoftmax"], summary: "x - logsumexp(x) along axis (default -1)",
         cost: 7.0, deriv: Own(OwnRule::LogSoftmax),
         emit: { jax: "jax.nn.log_softmax({0}, axis={axis})", torch: "torch.log_softmax({0}, dim={axis})", keras: "ops.log_softmax({0}, axis={axis})", tf: "tf.nn.log_softmax({0}, axis={axis})", numpy: "{0} - np.logaddexp.reduce({0}, axis={axis}, keepdims=True)", guard: [] } },
     // ------------------------------------------------------------------ indexing
@@ -441,7 +463,7 @@ impl Builtin {
     pub fn mixes_elements(self) -> bool {
         matches!(
             self.spec().signature,
-            Signature::Reduce | Signature::AlongAxis | Signature::Take | Signature::ExpandDims
+            Signature::Reduce(_) | Signature::AlongAxis(_) | Signature::Take | Signature::ExpandDims
         )
     }
 }
@@ -459,7 +481,7 @@ pub fn result_type(builtin: Builtin, attrs: &Attrs, args: &[&Type]) -> Type {
     match builtin.spec().signature {
         Signature::Elementwise | Signature::Where | Signature::Float => Type::num(broadcast_all()),
         Signature::Compare | Signature::Logic => Type::boolean(broadcast_all()),
-        Signature::Reduce => {
+        Signature::Reduce(_) => {
             let shape = first();
             let all: Vec<usize> = (0..shape.len()).collect();
             let axes = attrs.axes.as_ref().unwrap_or(&all);
@@ -475,7 +497,7 @@ pub fn result_type(builtin: Builtin, attrs: &Attrs, args: &[&Type]) -> Type {
                     .collect(),
             )
         }
-        Signature::AlongAxis => Type::num(first()),
+        Signature::AlongAxis(_) => Type::num(first()),
         Signature::Take => {
             let mut shape = first();
             if let Some(&axis) = attrs.axes.as_ref().and_then(|a| a.first()) {

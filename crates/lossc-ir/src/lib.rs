@@ -17,7 +17,7 @@ mod lower;
 mod program;
 pub mod types;
 
-pub use builtins::{Builtin, BuiltinSpec, Signature};
+pub use builtins::{Along, Builtin, BuiltinSpec, Reduction, Signature};
 pub use lossc_diagnostics::{Code, Diagnostic, Span};
 pub use lower::closest;
 pub use program::*;

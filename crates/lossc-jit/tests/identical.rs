@@ -253,7 +253,11 @@ fn elementwise_term(builtin: Builtin, k: usize) -> Option<String> {
         Signature::Logic => format!("where({}, 1.5, -0.5)", spell(builtin, &args(&conditions))),
         Signature::Where => spell(builtin, &[conditions[k % 2].into(), "y_pred".into(), "y_true".into()]),
         Signature::Float => spell(builtin, &args(&conditions)),
-        Signature::Reduce | Signature::AlongAxis | Signature::Take | Signature::OneHot | Signature::ExpandDims => {
+        Signature::Reduce(_)
+        | Signature::AlongAxis(_)
+        | Signature::Take
+        | Signature::OneHot
+        | Signature::ExpandDims => {
             return None;
         }
     })

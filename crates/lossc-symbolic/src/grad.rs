@@ -450,7 +450,7 @@ impl Ad<'_> {
         }
         let guard = self.align(guard, rank, span);
         match builtin.spec().signature {
-            lossc_ir::Signature::AlongAxis => {
+            lossc_ir::Signature::AlongAxis(_) => {
                 let axis = attrs.axes.as_ref().and_then(|a| a.first().copied()).unwrap_or(rank - 1);
                 if self.shape(guard)[axis].is_one() {
                     guard
@@ -569,7 +569,7 @@ impl Ad<'_> {
         // around a `norm` passes nothing from the norm's operand where the
         // `where` is false). Softmax and indexing mix elements whose guards
         // differ: there the guard is applied to the adjoint.
-        let reduction = matches!(builtin.spec().signature, lossc_ir::Signature::Reduce);
+        let reduction = matches!(builtin.spec().signature, lossc_ir::Signature::Reduce(_));
         let g = if mixes && !reduction {
             let outer = self.guard;
             let settled = self.settle(g);
