@@ -90,6 +90,21 @@ pub struct BuiltinSpec {
     pub emit: Emit,
 }
 
+/// A built-in named by a type: code generic over it is compiled once per
+/// built-in with [`Known::BUILTIN`] a constant, so a `match` on it (as
+/// [`eval_scalar_in`]'s) folds away. The fused kernels' loops are
+/// specialised so, through [`Builtin::specialise`], with no list of
+/// built-ins of their own.
+pub trait Known {
+    const BUILTIN: Builtin;
+}
+
+/// A computation specialised to one built-in ([`Builtin::specialise`]).
+pub trait Specialised {
+    type Output;
+    fn run<B: Known>(self) -> Self::Output;
+}
+
 /// A built-in's derivative rule, as data the gradient (`lossc-symbolic`)
 /// interprets: for a node `y = f(args)` whose adjoint is `g`, what each
 /// argument's adjoint gains.
@@ -223,6 +238,29 @@ macro_rules! builtins {
             /// This built-in's entry in the table.
             pub fn spec(self) -> &'static BuiltinSpec {
                 &TABLE[self as usize]
+            }
+        }
+
+        /// One type per built-in, each naming it at compile time (see
+        /// [`Known`]).
+        pub mod each {
+            $(
+                #[doc = concat!("`", $name, "`, known at compile time.")]
+                #[derive(Debug, Clone, Copy)]
+                pub struct $variant;
+                impl super::Known for $variant {
+                    const BUILTIN: super::Builtin = super::Builtin::$variant;
+                }
+            )*
+        }
+
+        impl Builtin {
+            /// Runs `computation` specialised to this built-in: its
+            /// [`Specialised::run`] with the type of [`each`] that names it.
+            pub fn specialise<S: Specialised>(self, computation: S) -> S::Output {
+                match self {
+                    $(Builtin::$variant => computation.run::<each::$variant>(),)*
+                }
             }
         }
 
