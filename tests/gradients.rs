@@ -12,7 +12,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use lossc::ir::{Dim, Domain, Value, Var};
+use lossc::ir::{Builtin, Dim, Domain, Signature, Value, Var};
 use lossc::{Dtype, EvalOptions, Evaluation, Program};
 use ndarray::{ArrayD, Dimension, IxDyn};
 
@@ -291,6 +291,22 @@ fn unary_builtins_match_finite_differences() {
         ("relu", [-1.5, -0.2, 0.3, 2.0]),
         ("-", [-1.5, -0.2, 0.3, 2.0]),
     ];
+    // Every one-argument elementwise built-in of the table with a
+    // derivative has its row here.
+    for &builtin in Builtin::ALL {
+        let spec = builtin.spec();
+        if spec.signature == Signature::Elementwise && spec.params.len() == 1 && builtin.has_derivative() {
+            let name = if spec.callable {
+                spec.name
+            } else {
+                spec.symbol.unwrap_or(spec.name)
+            };
+            assert!(
+                cases.iter().any(|(f, _)| *f == name),
+                "`{name}` has no finite-difference row: add it with points inside its domain"
+            );
+        }
+    }
     for (f, points) in cases {
         let src = format!("loss = mean(y_true * {f}(y_pred))");
         check(&src, &[("y_true", weights()), ("y_pred", vec1(points))], &[]);

@@ -85,7 +85,7 @@ fn forms(builtin: Builtin, bad: &str) -> Vec<String> {
             format!("where({finite} > 1, {bad}, where({finite} > 2, {bad}, {bad}))"),
         ],
         Signature::Float => vec![format!("float({bad} > 0) * {bad}")],
-        Signature::Reduce => [
+        Signature::Reduce(_) => [
             "",
             "axis=0",
             "axis=1, keepdims=true",
@@ -95,7 +95,7 @@ fn forms(builtin: Builtin, bad: &str) -> Vec<String> {
         .iter()
         .map(|keywords| call(builtin, std::slice::from_ref(&bad), keywords))
         .collect(),
-        Signature::AlongAxis => ["", "axis=0", "axis=1"]
+        Signature::AlongAxis(_) => ["", "axis=0", "axis=1"]
             .iter()
             .map(|keywords| call(builtin, std::slice::from_ref(&bad), keywords))
             .collect(),

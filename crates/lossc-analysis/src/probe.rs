@@ -59,6 +59,7 @@ use std::fmt;
 
 use lossc_diagnostics::Code;
 use lossc_eval::{Bindings, EvalError};
+use lossc_ir::builtins::Scalar;
 use lossc_ir::rng::SplitMix64;
 use lossc_ir::{Builtin, Dim, Domain, Dtype, NodeId, Op, Program, ResultKind, Var, format_number};
 use ndarray::{ArrayD, IxDyn};
@@ -1191,7 +1192,7 @@ fn keep_first(slot: &mut Option<(usize, Witness)>, other: Option<(usize, Witness
 
 impl Task<'_> {
     /// Evaluates every sample in `T`, on all cores.
-    fn run<T: Float + Send + Sync>(&self) -> Result<Tally, ProbeError> {
+    fn run<T: Float + Scalar + Send + Sync>(&self) -> Result<Tally, ProbeError> {
         let threads = std::thread::available_parallelism()
             .map(usize::from)
             .unwrap_or(1)
@@ -1217,7 +1218,7 @@ impl Task<'_> {
         Ok(total)
     }
 
-    fn run_range<T: Float>(&self, range: std::ops::Range<usize>) -> Result<Tally, ProbeError> {
+    fn run_range<T: Float + Scalar>(&self, range: std::ops::Range<usize>) -> Result<Tally, ProbeError> {
         let mut tally = Tally::default();
         let dtype = if std::mem::size_of::<T>() == 4 {
             Dtype::F32
@@ -1319,7 +1320,7 @@ impl Task<'_> {
 }
 
 /// The loss's value: a scalar as is, a per-sample loss as its mean (in `T`).
-fn mean<T: Float>(array: &ArrayD<T>) -> f64 {
+fn mean<T: Float + Scalar>(array: &ArrayD<T>) -> f64 {
     let values: Vec<T> = array.iter().copied().collect();
     let value = match values.len() {
         0 => T::nan(),

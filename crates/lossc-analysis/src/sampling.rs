@@ -218,7 +218,11 @@ fn eval_batch(view: &View<'_>, points: &[Sample], roots: &[NodeId]) -> Option<Ve
     }
 }
 
-fn eval_typed<T: num_traits::Float>(view: &View<'_>, points: &[Sample], roots: &[NodeId]) -> Option<Vec<ArrayD<f64>>> {
+fn eval_typed<T: num_traits::Float + lossc_ir::builtins::Scalar>(
+    view: &View<'_>,
+    points: &[Sample],
+    roots: &[NodeId],
+) -> Option<Vec<ArrayD<f64>>> {
     let program = view.program;
     let n = points.len();
     let data: Vec<(&str, ArrayD<T>)> = program

@@ -171,7 +171,11 @@ impl<'p> Search<'p> {
         best
     }
 
-    fn eval<T: num_traits::Float>(&self, points: &[Point], roots: &[NodeId]) -> Option<Vec<ArrayD<f64>>> {
+    fn eval<T: num_traits::Float + lossc_ir::builtins::Scalar>(
+        &self,
+        points: &[Point],
+        roots: &[NodeId],
+    ) -> Option<Vec<ArrayD<f64>>> {
         crate::largest_row(self.program)?;
         let n = points.len();
         let batch = self.program.batch;

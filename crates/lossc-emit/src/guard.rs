@@ -727,7 +727,7 @@ impl Pass<'_> {
             }
         };
         let carried = match builtin.spec().signature {
-            Signature::Reduce => {
+            Signature::Reduce(_) => {
                 let l = aligned(self, lit.node);
                 if attrs.keepdims || self.shape(l).is_empty() {
                     l
@@ -736,7 +736,7 @@ impl Pass<'_> {
                     self.expand(l, axes, span)
                 }
             }
-            Signature::AlongAxis => {
+            Signature::AlongAxis(_) => {
                 let l = aligned(self, lit.node);
                 let axis = attrs
                     .axes

@@ -1,6 +1,7 @@
 //! The values a program's leaves take: input data by name, params and consts
 //! from the program, and the size of every named dimension, read off the data.
 
+use lossc_ir::builtins::Scalar;
 use lossc_ir::{Dim, DimId, Program, Value};
 use ndarray::{Array1, ArrayD, arr0};
 use num_traits::Float;
@@ -32,7 +33,7 @@ struct Binder {
     size: usize,
 }
 
-impl<T: Float> Bindings<T> {
+impl<T: Float + Scalar> Bindings<T> {
     /// Binds data to a program's inputs by name.
     ///
     /// Every declared input (implicit `y_true`/`y_pred` included) needs data of
@@ -211,7 +212,7 @@ fn dim_name(program: &Program, id: DimId) -> String {
 }
 
 /// A `param`/`const` value as an array of `T`.
-fn value_array<T: Float>(value: &Value) -> ArrayD<T> {
+fn value_array<T: Float + Scalar>(value: &Value) -> ArrayD<T> {
     match value {
         Value::Scalar(v) => arr0(cast(*v)).into_dyn(),
         Value::Vector(vs) => Array1::from_iter(vs.iter().map(|&v| cast(v))).into_dyn(),
@@ -219,6 +220,6 @@ fn value_array<T: Float>(value: &Value) -> ArrayD<T> {
 }
 
 /// An f64 from the program as `T`: IEEE conversion (rounding, overflow to ±inf).
-pub(crate) fn cast<T: Float>(value: f64) -> T {
+pub(crate) fn cast<T: Float + Scalar>(value: f64) -> T {
     T::from(value).unwrap_or_else(T::nan)
 }

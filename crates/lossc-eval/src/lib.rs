@@ -68,6 +68,7 @@ mod bindings;
 mod error;
 mod ops;
 
+use lossc_ir::builtins::Scalar;
 use lossc_ir::{Dim, Node, NodeId, Op, Program, ResultKind, Signature};
 use ndarray::{Array1, ArrayD, CowArray, Ix1, IxDyn, arr0};
 use num_traits::Float;
@@ -102,7 +103,7 @@ impl<T: Copy> LossValue<T> {
 
 /// Evaluates several roots of `program`, sharing one memo: a node reachable
 /// from two roots is computed once. Returns one array per root, in order.
-pub fn eval<T: Float>(
+pub fn eval<T: Float + Scalar>(
     program: &Program,
     roots: &[NodeId],
     bindings: &Bindings<T>,
@@ -175,7 +176,11 @@ pub fn eval<T: Float>(
 /// Evaluates a loss or output by name, as `lossc eval` reports it: a scalar
 /// loss as is; a per-sample loss (shape `[N]`) as its mean, with the samples in
 /// `per_sample`; an output as its tensor.
-pub fn eval_loss<T: Float>(program: &Program, name: &str, bindings: &Bindings<T>) -> Result<LossValue<T>, EvalError> {
+pub fn eval_loss<T: Float + Scalar>(
+    program: &Program,
+    name: &str,
+    bindings: &Bindings<T>,
+) -> Result<LossValue<T>, EvalError> {
     let Some(result) = program.result(name) else {
         return Err(EvalError::UnknownResult {
             name: name.to_string(),
@@ -217,7 +222,7 @@ pub fn eval_loss<T: Float>(program: &Program, name: &str, bindings: &Bindings<T>
 }
 
 /// One node's value, from its arguments' values in `memo`.
-fn eval_node<'b, T: Float>(
+fn eval_node<'b, T: Float + Scalar>(
     id: usize,
     node: &Node,
     memo: &[Option<CowArray<'b, T, IxDyn>>],
@@ -274,8 +279,8 @@ fn eval_node<'b, T: Float>(
 
     let value = match spec.signature {
         signature if ops::is_elementwise(signature) => ops::elementwise(builtin, &args),
-        Signature::Reduce => ops::reduce(builtin, x()?, attrs.axes.as_deref(), attrs.keepdims),
-        Signature::AlongAxis => ops::along_axis(builtin, x()?, axes()?),
+        Signature::Reduce(reduction) => ops::reduce(reduction, x()?, attrs.axes.as_deref(), attrs.keepdims),
+        Signature::AlongAxis(along) => ops::along_axis(along, x()?, axes()?),
         Signature::Take => {
             let index = attrs
                 .index

@@ -6,8 +6,8 @@
 //! invariant (an axis out of range, shapes that do not broadcast); the caller
 //! turns that into [`crate::EvalError::Malformed`].
 
-use lossc_ir::builtins::{StdElementary, eval_scalar, logsumexp_finish, sum_finish, sum_step, two_sum};
-use lossc_ir::{Builtin, Signature};
+use lossc_ir::builtins::{Scalar, StdElementary, eval_scalar, logsumexp_finish, sum_finish, sum_step, two_sum};
+use lossc_ir::{Along, Builtin, Reduction, Signature};
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 use num_traits::Float;
 
@@ -17,7 +17,7 @@ use crate::error::shape_list;
 ///
 /// The caller has checked that `builtin` is elementwise, so `eval_scalar`
 /// answers; NaN stands in for the impossible `None`.
-fn apply<T: Float>(builtin: Builtin, args: &[T]) -> T {
+fn apply<T: Float + Scalar>(builtin: Builtin, args: &[T]) -> T {
     eval_scalar(builtin, args).unwrap_or_else(T::nan)
 }
 
@@ -59,7 +59,10 @@ fn element_count(shape: &[usize]) -> Result<usize, String> {
 
 /// An elementwise built-in: the arguments broadcast together, then
 /// `eval_scalar` on each tuple of elements (booleans are 0 and 1).
-pub(crate) fn elementwise<T: Float>(builtin: Builtin, args: &[ArrayViewD<'_, T>]) -> Result<ArrayD<T>, String> {
+pub(crate) fn elementwise<T: Float + Scalar>(
+    builtin: Builtin,
+    args: &[ArrayViewD<'_, T>],
+) -> Result<ArrayD<T>, String> {
     let shapes: Vec<&[usize]> = args.iter().map(|a| a.shape()).collect();
     let shape = broadcast_shapes(&shapes)?;
     let mut iters = Vec::with_capacity(args.len());
@@ -100,7 +103,7 @@ pub(crate) fn elementwise<T: Float>(builtin: Builtin, args: &[ArrayViewD<'_, T>]
 /// If the sum is not finite (an infinity, an overflow or a NaN among the
 /// values) it is returned as the additions made it: that is the IEEE sum, and
 /// the error term, then NaN, is meaningless.
-pub fn compensated_sum<T: Float>(values: &[T]) -> T {
+pub fn compensated_sum<T: Float + Scalar>(values: &[T]) -> T {
     let (sum, error) = sum_with_error(values);
     sum_finish(sum, error)
 }
@@ -109,7 +112,7 @@ pub fn compensated_sum<T: Float>(values: &[T]) -> T {
 const LEAF: usize = 128;
 
 /// The rounded sum of `values` and (an approximation of) its rounding error.
-fn sum_with_error<T: Float>(values: &[T]) -> (T, T) {
+fn sum_with_error<T: Float + Scalar>(values: &[T]) -> (T, T) {
     if values.len() <= LEAF {
         return values.iter().fold((T::zero(), T::zero()), |acc, &x| sum_step(acc, x));
     }
@@ -121,14 +124,14 @@ fn sum_with_error<T: Float>(values: &[T]) -> (T, T) {
 }
 
 /// The largest element, NaN if any is NaN (`maximum`'s rule); `-inf` if empty.
-fn max_of<T: Float>(values: &[T]) -> T {
+fn max_of<T: Float + Scalar>(values: &[T]) -> T {
     values
         .iter()
         .fold(T::neg_infinity(), |acc, &x| apply(Builtin::Maximum, &[acc, x]))
 }
 
 /// The smallest element, NaN if any is NaN; `+inf` if empty.
-fn min_of<T: Float>(values: &[T]) -> T {
+fn min_of<T: Float + Scalar>(values: &[T]) -> T {
     values
         .iter()
         .fold(T::infinity(), |acc, &x| apply(Builtin::Minimum, &[acc, x]))
@@ -136,7 +139,7 @@ fn min_of<T: Float>(values: &[T]) -> T {
 
 /// `log(sum(exp(x)))` with the maximum `m` subtracted: `m + log(sum(exp(x - m)))`.
 /// All `-inf` (or empty) gives `-inf`; a `+inf` element gives `+inf`; a NaN gives NaN.
-fn logsumexp_of<T: Float>(values: &[T]) -> T {
+fn logsumexp_of<T: Float + Scalar>(values: &[T]) -> T {
     let m = max_of(values);
     if !m.is_finite() {
         return m;
@@ -146,23 +149,22 @@ fn logsumexp_of<T: Float>(values: &[T]) -> T {
 }
 
 /// One reduction over one slice of elements.
-fn reduce_slice<T: Float>(builtin: Builtin, values: &[T]) -> Result<T, String> {
-    Ok(match builtin {
-        Builtin::Sum => compensated_sum(values),
-        Builtin::Mean => compensated_sum(values) / count(values.len()),
-        Builtin::Max => max_of(values),
-        Builtin::Min => min_of(values),
-        Builtin::Logsumexp => logsumexp_of(values),
-        Builtin::Norm => {
+fn reduce_slice<T: Float + Scalar>(reduction: Reduction, values: &[T]) -> T {
+    match reduction {
+        Reduction::Sum => compensated_sum(values),
+        Reduction::Mean => compensated_sum(values) / count(values.len()),
+        Reduction::Max => max_of(values),
+        Reduction::Min => min_of(values),
+        Reduction::Logsumexp => logsumexp_of(values),
+        Reduction::Norm => {
             let squares: Vec<T> = values.iter().map(|&x| x * x).collect();
             compensated_sum(&squares).sqrt()
         }
-        other => return Err(format!("`{other}` is not a reduction")),
-    })
+    }
 }
 
 /// A count as `T` (rounded in f32 beyond 2^24, as any float mean divides).
-pub(crate) fn count<T: Float>(n: usize) -> T {
+pub(crate) fn count<T: Float + Scalar>(n: usize) -> T {
     T::from(n).unwrap_or_else(T::infinity)
 }
 
@@ -182,8 +184,8 @@ fn check_axes(axes: &[usize], rank: usize) -> Result<(), String> {
 ///
 /// The operand's axes are permuted so the reduced ones come last; in row-major
 /// order each output element's slice is then one contiguous run.
-pub(crate) fn reduce<T: Float>(
-    builtin: Builtin,
+pub(crate) fn reduce<T: Float + Scalar>(
+    reduction: Reduction,
     x: ArrayViewD<'_, T>,
     axes: Option<&[usize]>,
     keepdims: bool,
@@ -199,13 +201,9 @@ pub(crate) fn reduce<T: Float>(
     let order: Vec<usize> = kept.iter().chain(&reduced).copied().collect();
     let flat: Vec<T> = x.permuted_axes(IxDyn(&order)).iter().copied().collect();
     let values: Vec<T> = if inner == 0 {
-        (0..outer)
-            .map(|_| reduce_slice(builtin, &[]))
-            .collect::<Result<_, _>>()?
+        (0..outer).map(|_| reduce_slice(reduction, &[])).collect()
     } else {
-        flat.chunks(inner)
-            .map(|slice| reduce_slice(builtin, slice))
-            .collect::<Result<_, _>>()?
+        flat.chunks(inner).map(|slice| reduce_slice(reduction, slice)).collect()
     };
 
     let out_shape: Vec<usize> = if keepdims {
@@ -222,20 +220,20 @@ pub(crate) fn reduce<T: Float>(
 /// maximum subtracted: `softmax = exp(x - m) / sum(exp(x - m))`,
 /// `log_softmax = x - logsumexp(x)`. A lane whose maximum is infinite or NaN
 /// gives NaN where `x - m` is NaN, as JAX does.
-pub(crate) fn along_axis<T: Float>(
-    builtin: Builtin,
+pub(crate) fn along_axis<T: Float + Scalar>(
+    along: Along,
     x: ArrayViewD<'_, T>,
     axes: &[usize],
 ) -> Result<ArrayD<T>, String> {
     let &[axis] = axes else {
-        return Err(format!("`{builtin}` needs exactly one axis, found {axes:?}"));
+        return Err(format!("`{along:?}` needs exactly one axis, found {axes:?}"));
     };
     check_axes(&[axis], x.ndim())?;
     let mut out = x.to_owned();
     for mut lane in out.lanes_mut(Axis(axis)) {
         let values: Vec<T> = lane.iter().copied().collect();
-        match builtin {
-            Builtin::Softmax => {
+        match along {
+            Along::Softmax => {
                 let m = max_of(&values);
                 let exps: Vec<T> = values.iter().map(|&v| (v - m).exp()).collect();
                 let total = compensated_sum(&exps);
@@ -243,13 +241,12 @@ pub(crate) fn along_axis<T: Float>(
                     *slot = e / total;
                 }
             }
-            Builtin::LogSoftmax => {
+            Along::LogSoftmax => {
                 let lse = logsumexp_of(&values);
                 for slot in lane.iter_mut() {
                     *slot = *slot - lse;
                 }
             }
-            other => return Err(format!("`{other}` is not a function along an axis")),
         }
     }
     Ok(out)
@@ -264,7 +261,7 @@ pub(crate) struct OutOfRange {
 
 /// `take(x, index, axis)`: the slice at `index` (negative from the end) along
 /// `axis`, which is removed.
-pub(crate) fn take<T: Float>(
+pub(crate) fn take<T: Float + Scalar>(
     x: ArrayViewD<'_, T>,
     index: i64,
     axes: &[usize],
@@ -285,7 +282,7 @@ pub(crate) fn take<T: Float>(
 /// label's class and 0 elsewhere. A label that is not an integer in
 /// `[0, classes)` (a fraction, a negative, too large, NaN, inf) gives a row of
 /// zeros, as `jax.nn.one_hot` does.
-pub(crate) fn one_hot<T: Float>(labels: ArrayViewD<'_, T>, classes: usize) -> Result<ArrayD<T>, String> {
+pub(crate) fn one_hot<T: Float + Scalar>(labels: ArrayViewD<'_, T>, classes: usize) -> Result<ArrayD<T>, String> {
     let mut shape = labels.shape().to_vec();
     shape.push(classes);
     let mut values = vec![T::zero(); element_count(&shape)?];
@@ -303,7 +300,7 @@ pub(crate) fn one_hot<T: Float>(labels: ArrayViewD<'_, T>, classes: usize) -> Re
 
 /// `expand_dims(x, axis=...)`: a size-1 axis at each position of `axes`,
 /// positions counted in the output.
-pub(crate) fn expand_dims<T: Float>(x: ArrayViewD<'_, T>, axes: &[usize]) -> Result<ArrayD<T>, String> {
+pub(crate) fn expand_dims<T: Float + Scalar>(x: ArrayViewD<'_, T>, axes: &[usize]) -> Result<ArrayD<T>, String> {
     let out_rank = x.ndim() + axes.len();
     check_axes(axes, out_rank)?;
     // Inserting in increasing order puts each axis at its output position:
@@ -363,11 +360,10 @@ mod tests {
     #[test]
     fn invariant_violations_are_errors_not_panics() {
         let x = array(&[2, 3], &[0.0; 6]);
-        assert!(reduce(Builtin::Sum, x.view(), Some(&[2]), false).is_err());
-        assert!(reduce(Builtin::Sum, x.view(), Some(&[1, 0]), false).is_err());
-        assert!(reduce(Builtin::Softmax, x.view(), None, false).is_err());
-        assert!(along_axis(Builtin::Softmax, x.view(), &[0, 1]).is_err());
-        assert!(along_axis(Builtin::Sum, x.view(), &[1]).is_err());
+        assert!(reduce(Reduction::Sum, x.view(), Some(&[2]), false).is_err());
+        assert!(reduce(Reduction::Sum, x.view(), Some(&[1, 0]), false).is_err());
+        assert!(along_axis(Along::Softmax, x.view(), &[0, 1]).is_err());
+        assert!(along_axis(Along::Softmax, x.view(), &[2]).is_err());
         assert!(take(x.view(), 0, &[5]).is_err());
         assert!(expand_dims(x.view(), &[3, 3]).is_err());
         assert!(expand_dims(x.view(), &[4]).is_err());
@@ -378,11 +374,11 @@ mod tests {
     fn reductions_of_empty_slices_are_their_identities() {
         let empty = array(&[2, 0], &[]);
         let sum = |b| values_of(&reduce(b, empty.view(), Some(&[1]), false).unwrap());
-        assert_eq!(sum(Builtin::Sum), [0.0, 0.0]);
-        assert_eq!(sum(Builtin::Max), [f64::NEG_INFINITY; 2]);
-        assert_eq!(sum(Builtin::Min), [f64::INFINITY; 2]);
-        assert_eq!(sum(Builtin::Logsumexp), [f64::NEG_INFINITY; 2]);
-        assert!(sum(Builtin::Mean).iter().all(|v| v.is_nan()));
+        assert_eq!(sum(Reduction::Sum), [0.0, 0.0]);
+        assert_eq!(sum(Reduction::Max), [f64::NEG_INFINITY; 2]);
+        assert_eq!(sum(Reduction::Min), [f64::INFINITY; 2]);
+        assert_eq!(sum(Reduction::Logsumexp), [f64::NEG_INFINITY; 2]);
+        assert!(sum(Reduction::Mean).iter().all(|v| v.is_nan()));
     }
 
     #[test]

@@ -31,7 +31,7 @@ fn sample(domain: &Domain, k: usize) -> f64 {
     }
 }
 
-fn evaluate_all<T: Float>(program: &Program, name: &str) {
+fn evaluate_all<T: Float + lossc_ir::builtins::Scalar>(program: &Program, name: &str) {
     let inputs = program.inputs.iter().map(|input| {
         let shape: Vec<usize> = input.shape.iter().map(|&d| size(program, d)).collect();
         let count: usize = shape.iter().product();

@@ -8,8 +8,8 @@ use ndarray::{ArrayD, IxDyn, arr0};
 use num_traits::Float;
 
 /// The float types the tests run in.
-trait Real: Float + std::fmt::Debug {}
-impl<T: Float + std::fmt::Debug> Real for T {}
+trait Real: Float + lossc_ir::builtins::Scalar + std::fmt::Debug {}
+impl<T: Float + lossc_ir::builtins::Scalar + std::fmt::Debug> Real for T {}
 
 // ------------------------------------------------------------------ helpers
 

@@ -33,15 +33,33 @@ pub enum Signature {
     /// `float(b)`: a boolean in, a number out, same shape.
     Float,
     /// A reduction over `axis=` (default: all axes), `keepdims=` (default false).
-    Reduce,
+    Reduce(Reduction),
     /// Along one `axis=` (default -1), shape kept.
-    AlongAxis,
+    AlongAxis(Along),
     /// `take(x, i, axis=-1)`: the slice at integer index `i`; the axis is removed.
     Take,
     /// `one_hot(labels, C)`: `[N]` integer labels to a `[N, C]` tensor of 0/1.
     OneHot,
     /// `expand_dims(x, axis=...)`: inserts axes of size 1 at the given output positions.
     ExpandDims,
+}
+
+/// What a reduction computes over its axes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reduction {
+    Sum,
+    Mean,
+    Max,
+    Min,
+    Logsumexp,
+    Norm,
+}
+
+/// What an operation along one axis computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Along {
+    Softmax,
+    LogSoftmax,
 }
 
 /// Everything the stages need to know about one built-in.
@@ -62,8 +80,105 @@ pub struct BuiltinSpec {
     pub aliases: &'static [&'static str],
     /// One line for `:help`, completion and the docs.
     pub summary: &'static str,
+    /// The e-graph's cost of one application (the simplifier prefers fewer
+    /// and cheaper operations; the stable primitives cost less than any
+    /// expansion of them).
+    pub cost: f64,
+    /// How its arguments' adjoints follow from its own (docs/symbolic.md).
+    pub derivative: Derivative,
     /// How `lossc emit` writes it in each framework.
     pub emit: Emit,
+}
+
+/// A built-in named by a type: code generic over it is compiled once per
+/// built-in with [`Known::BUILTIN`] a constant, so a `match` on it (as
+/// [`eval_scalar_in`]'s) folds away. The fused kernels' loops are
+/// specialised so, through [`Builtin::specialise`], with no list of
+/// built-ins of their own.
+pub trait Known {
+    const BUILTIN: Builtin;
+}
+
+/// A computation specialised to one built-in ([`Builtin::specialise`]).
+pub trait Specialised {
+    type Output;
+    fn run<B: Known>(self) -> Self::Output;
+}
+
+/// A built-in's derivative rule, as data the gradient (`lossc-symbolic`)
+/// interprets: for a node `y = f(args)` whose adjoint is `g`, what each
+/// argument's adjoint gains.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Derivative {
+    /// None along any argument (comparisons, logic, the steps, `one_hot`;
+    /// docs/language.md: their derivative is 0).
+    Zero,
+    /// Argument `k` gains the `k`-th template where it depends on the
+    /// variable (`None`: nothing along it).
+    Each(&'static [Option<Template>]),
+    /// A selection of argument 0 (`abs`, `relu`): it gains `value` only where
+    /// `when` holds, a guard of the gradient (0 at the kink).
+    Selected { value: Template, when: Template },
+    /// A rule the gradient writes itself: it needs the shapes of the node and
+    /// its adjoint (reductions, softmax, indexing), the literal exponent
+    /// (`pow`), or shares at ties (`maximum`, `clip`, `where`).
+    Own(OwnRule),
+}
+
+/// A template of a derivative: an IR expression over the node (`Y`), its
+/// adjoint (`G`), its arguments and literals, built operands first, left to
+/// right; equal templates within one rule are one node. A `Call` of a
+/// comparison or of logic at the top of a [`Derivative::Selected`]'s `when`
+/// is a guard.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Template {
+    /// The node's adjoint.
+    G,
+    /// The node itself.
+    Y,
+    /// The node's argument `k`.
+    Arg(usize),
+    Lit(f64),
+    Call(Builtin, &'static [Template]),
+    /// Each template built in turn (fixing the order of the nodes, which
+    /// the simplifier's choice among equal-cost forms follows); the value is
+    /// the last.
+    Seq(&'static [Template]),
+}
+
+/// `expm1(x) - expm1(-x)`, twice `sinh(x)` and accurate near 0: `cosh`'s
+/// derivative, built after `-x` (so its nodes keep the order they always had).
+const TWICE_SINH: Template = Template::Call(
+    Builtin::Sub,
+    &[
+        Template::Call(Builtin::Expm1, &[Template::Arg(0)]),
+        Template::Call(Builtin::Expm1, &[Template::Call(Builtin::Neg, &[Template::Arg(0)])]),
+    ],
+);
+
+/// The derivative rules `lossc-symbolic` writes out itself (one per family
+/// of built-ins sharing one rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnRule {
+    /// `x ^ y`: JAX's rules, with the literal exponent 0 and base 0 handled.
+    Pow,
+    /// `maximum`, `minimum`: the winner gets the adjoint, half each at a tie.
+    Extremum,
+    /// `clip`: the argument that is the result, half at each tie.
+    Clip,
+    /// `where`: each branch where it is selected.
+    Where,
+    /// `sum`, `mean`: the adjoint expanded over the reduced axes (divided by
+    /// the count for `mean`).
+    Sum,
+    /// The reductions `max`, `min`: shared equally among ties.
+    Extreme,
+    Logsumexp,
+    Norm,
+    Softmax,
+    LogSoftmax,
+    Take,
+    ExpandDims,
 }
 
 /// A built-in in the Python that `lossc emit` writes: one template per target
@@ -95,9 +210,11 @@ macro_rules! builtins {
             callable: $callable:literal,
             params: [$($param:literal),*],
             keywords: [$($keyword:literal),*],
-            signature: $signature:ident,
+            signature: $signature:expr,
             aliases: [$($alias:literal),*],
             summary: $summary:literal,
+            cost: $cost:literal,
+            deriv: $deriv:expr,
             emit: {
                 jax: $jax:literal,
                 torch: $torch:literal,
@@ -124,6 +241,29 @@ macro_rules! builtins {
             }
         }
 
+        /// One type per built-in, each naming it at compile time (see
+        /// [`Known`]).
+        pub mod each {
+            $(
+                #[doc = concat!("`", $name, "`, known at compile time.")]
+                #[derive(Debug, Clone, Copy)]
+                pub struct $variant;
+                impl super::Known for $variant {
+                    const BUILTIN: super::Builtin = super::Builtin::$variant;
+                }
+            )*
+        }
+
+        impl Builtin {
+            /// Runs `computation` specialised to this built-in: its
+            /// [`Specialised::run`] with the type of [`each`] that names it.
+            pub fn specialise<S: Specialised>(self, computation: S) -> S::Output {
+                match self {
+                    $(Builtin::$variant => computation.run::<each::$variant>(),)*
+                }
+            }
+        }
+
         static TABLE: &[BuiltinSpec] = &[$(
             BuiltinSpec {
                 name: $name,
@@ -131,9 +271,19 @@ macro_rules! builtins {
                 callable: $callable,
                 params: &[$($param),*],
                 keywords: &[$($keyword),*],
-                signature: Signature::$signature,
+                signature: {
+                    #[allow(unused_imports)]
+                    use {Along::*, Reduction::*, Signature::*};
+                    $signature
+                },
                 aliases: &[$($alias),*],
                 summary: $summary,
+                cost: $cost,
+                derivative: {
+                    #[allow(unused_imports)]
+                    use {Builtin::*, Derivative::*, Template::*};
+                    $deriv
+                },
                 emit: Emit {
                     jax: $jax,
                     torch: $torch,
@@ -150,114 +300,166 @@ macro_rules! builtins {
 builtins! {
     // ----------------------------------------------------------- operators
     Neg { name: "neg", symbol: Some("-"), callable: false, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "negation, -x",
+        cost: 1.0, deriv: Each(&[Some(Call(Neg, &[G]))]),
         emit: { jax: "-{0}", torch: "-{0}", keras: "-{0}", tf: "-{0}", numpy: "-{0}", guard: [] } },
     Add { name: "add", symbol: Some("+"), callable: false, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: [], summary: "a + b",
+        cost: 2.0, deriv: Each(&[Some(G), Some(G)]),
         emit: { jax: "{0} + {1}", torch: "{0} + {1}", keras: "{0} + {1}", tf: "{0} + {1}", numpy: "{0} + {1}", guard: [] } },
     Sub { name: "sub", symbol: Some("-"), callable: false, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: [], summary: "a - b",
+        cost: 2.0, deriv: Each(&[Some(G), Some(Call(Neg, &[G]))]),
         emit: { jax: "{0} - {1}", torch: "{0} - {1}", keras: "{0} - {1}", tf: "{0} - {1}", numpy: "{0} - {1}", guard: [] } },
     Mul { name: "mul", symbol: Some("*"), callable: false, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: [], summary: "a * b",
+        cost: 2.0, deriv: Each(&[Some(Call(Mul, &[G, Arg(1)])), Some(Call(Mul, &[G, Arg(0)]))]),
         emit: { jax: "{0} * {1}", torch: "{0} * {1}", keras: "{0} * {1}", tf: "{0} * {1}", numpy: "{0} * {1}", guard: [] } },
     Div { name: "div", symbol: Some("/"), callable: false, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: [], summary: "a / b",
+        cost: 3.0, deriv: Each(&[Some(Call(Div, &[G, Arg(1)])), Some(Call(Neg, &[Call(Div, &[Call(Mul, &[G, Y]), Arg(1)])]))]),
         emit: { jax: "{0} / {1}", torch: "{0} / {1}", keras: "{0} / {1}", tf: "{0} / {1}", numpy: "{0} / {1}", guard: [(1, 1.0)] } },
     Pow { name: "pow", symbol: Some("^"), callable: true, params: ["x", "y"], keywords: [], signature: Elementwise, aliases: ["power"], summary: "x to the power y, also written x ^ y or x ** y",
+        cost: 6.0, deriv: Own(OwnRule::Pow),
         emit: { jax: "{0} ** {1}", torch: "{0} ** {1}", keras: "{0} ** {1}", tf: "{0} ** {1}", numpy: "{0} ** {1}", guard: [(0, 1.0), (1, 1.0)] } },
     Eq { name: "eq", symbol: Some("=="), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a == b",
+        cost: 3.0, deriv: Zero,
         emit: { jax: "{0} == {1}", torch: "{0} == {1}", keras: "{0} == {1}", tf: "{0} == {1}", numpy: "{0} == {1}", guard: [] } },
     Ne { name: "ne", symbol: Some("!="), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a != b",
+        cost: 3.0, deriv: Zero,
         emit: { jax: "{0} != {1}", torch: "{0} != {1}", keras: "{0} != {1}", tf: "{0} != {1}", numpy: "{0} != {1}", guard: [] } },
     Lt { name: "lt", symbol: Some("<"), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a < b",
+        cost: 3.0, deriv: Zero,
         emit: { jax: "{0} < {1}", torch: "{0} < {1}", keras: "{0} < {1}", tf: "{0} < {1}", numpy: "{0} < {1}", guard: [] } },
     Le { name: "le", symbol: Some("<="), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a <= b",
+        cost: 3.0, deriv: Zero,
         emit: { jax: "{0} <= {1}", torch: "{0} <= {1}", keras: "{0} <= {1}", tf: "{0} <= {1}", numpy: "{0} <= {1}", guard: [] } },
     Gt { name: "gt", symbol: Some(">"), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a > b",
+        cost: 3.0, deriv: Zero,
         emit: { jax: "{0} > {1}", torch: "{0} > {1}", keras: "{0} > {1}", tf: "{0} > {1}", numpy: "{0} > {1}", guard: [] } },
     Ge { name: "ge", symbol: Some(">="), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a >= b",
+        cost: 3.0, deriv: Zero,
         emit: { jax: "{0} >= {1}", torch: "{0} >= {1}", keras: "{0} >= {1}", tf: "{0} >= {1}", numpy: "{0} >= {1}", guard: [] } },
     And { name: "and", symbol: Some("and"), callable: false, params: ["a", "b"], keywords: [], signature: Logic, aliases: [], summary: "both conditions hold",
+        cost: 3.0, deriv: Zero,
         emit: { jax: "jnp.logical_and({0}, {1})", torch: "torch.logical_and({0}, {1})", keras: "ops.logical_and({0}, {1})", tf: "tf.logical_and({0}, {1})", numpy: "np.logical_and({0}, {1})", guard: [] } },
     Or { name: "or", symbol: Some("or"), callable: false, params: ["a", "b"], keywords: [], signature: Logic, aliases: [], summary: "either condition holds",
+        cost: 3.0, deriv: Zero,
         emit: { jax: "jnp.logical_or({0}, {1})", torch: "torch.logical_or({0}, {1})", keras: "ops.logical_or({0}, {1})", tf: "tf.logical_or({0}, {1})", numpy: "np.logical_or({0}, {1})", guard: [] } },
     Not { name: "not", symbol: Some("not"), callable: false, params: ["a"], keywords: [], signature: Logic, aliases: [], summary: "the condition does not hold",
+        cost: 3.0, deriv: Zero,
         emit: { jax: "jnp.logical_not({0})", torch: "torch.logical_not({0})", keras: "ops.logical_not({0})", tf: "tf.logical_not({0})", numpy: "np.logical_not({0})", guard: [] } },
     // ---------------------------------------------- elementwise, one argument
     Abs { name: "abs", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["fabs", "absolute"], summary: "|x|; derivative 0 at 0",
+        cost: 2.0, deriv: Selected { value: Call(Mul, &[G, Call(Sign, &[Arg(0)])]), when: Call(Ne, &[Arg(0), Lit(0.0)]) },
         emit: { jax: "jnp.abs({0})", torch: "torch.abs({0})", keras: "ops.abs({0})", tf: "tf.abs({0})", numpy: "np.abs({0})", guard: [] } },
     Sign { name: "sign", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["sgn"], summary: "-1, 0 or 1; derivative 0",
+        cost: 2.0, deriv: Zero,
         emit: { jax: "jnp.sign({0})", torch: "torch.sign({0})", keras: "ops.sign({0})", tf: "tf.sign({0})", numpy: "np.sign({0})", guard: [] } },
     Exp { name: "exp", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "e^x",
+        cost: 8.0, deriv: Each(&[Some(Call(Mul, &[G, Y]))]),
         emit: { jax: "jnp.exp({0})", torch: "torch.exp({0})", keras: "ops.exp({0})", tf: "tf.exp({0})", numpy: "np.exp({0})", guard: [(0, 0.0)] } },
     Expm1 { name: "expm1", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "e^x - 1, accurate near 0",
+        cost: 7.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Exp, &[Arg(0)])]))]),
         emit: { jax: "jnp.expm1({0})", torch: "torch.expm1({0})", keras: "ops.expm1({0})", tf: "tf.math.expm1({0})", numpy: "np.expm1({0})", guard: [(0, 0.0)] } },
     Log { name: "log", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["ln"], summary: "natural logarithm",
+        cost: 8.0, deriv: Each(&[Some(Call(Div, &[G, Arg(0)]))]),
         emit: { jax: "jnp.log({0})", torch: "torch.log({0})", keras: "ops.log({0})", tf: "tf.math.log({0})", numpy: "np.log({0})", guard: [(0, 1.0)] } },
     Log1p { name: "log1p", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "log(1 + x), accurate near 0",
+        cost: 7.0, deriv: Each(&[Some(Call(Div, &[G, Call(Add, &[Lit(1.0), Arg(0)])]))]),
         emit: { jax: "jnp.log1p({0})", torch: "torch.log1p({0})", keras: "ops.log1p({0})", tf: "tf.math.log1p({0})", numpy: "np.log1p({0})", guard: [(0, 0.0)] } },
     Sqrt { name: "sqrt", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "square root",
+        cost: 4.0, deriv: Each(&[Some(Call(Div, &[Call(Mul, &[G, Lit(0.5)]), Y]))]),
         emit: { jax: "jnp.sqrt({0})", torch: "torch.sqrt({0})", keras: "ops.sqrt({0})", tf: "tf.sqrt({0})", numpy: "np.sqrt({0})", guard: [(0, 1.0)] } },
     Square { name: "square", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["sqr"], summary: "x * x",
+        cost: 2.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Mul, &[Lit(2.0), Arg(0)])]))]),
         emit: { jax: "jnp.square({0})", torch: "torch.square({0})", keras: "ops.square({0})", tf: "tf.square({0})", numpy: "np.square({0})", guard: [] } },
     Sin { name: "sin", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "sine",
+        cost: 3.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Cos, &[Arg(0)])]))]),
         emit: { jax: "jnp.sin({0})", torch: "torch.sin({0})", keras: "ops.sin({0})", tf: "tf.math.sin({0})", numpy: "np.sin({0})", guard: [] } },
     Cos { name: "cos", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "cosine",
+        cost: 3.0, deriv: Each(&[Some(Call(Neg, &[Call(Mul, &[G, Call(Sin, &[Arg(0)])])]))]),
         emit: { jax: "jnp.cos({0})", torch: "torch.cos({0})", keras: "ops.cos({0})", tf: "tf.math.cos({0})", numpy: "np.cos({0})", guard: [] } },
     Tanh { name: "tanh", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "hyperbolic tangent",
+        cost: 8.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Sub, &[Lit(1.0), Call(Square, &[Y])])]))]),
         emit: { jax: "jnp.tanh({0})", torch: "torch.tanh({0})", keras: "ops.tanh({0})", tf: "tf.math.tanh({0})", numpy: "np.tanh({0})", guard: [] } },
     Cosh { name: "cosh", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "hyperbolic cosine",
+        cost: 8.0, deriv: Each(&[Some(Seq(&[Call(Neg, &[Arg(0)]), TWICE_SINH, Call(Mul, &[G, Call(Mul, &[Lit(0.5), TWICE_SINH])])]))]),
         emit: { jax: "jnp.cosh({0})", torch: "torch.cosh({0})", keras: "ops.cosh({0})", tf: "tf.math.cosh({0})", numpy: "np.cosh({0})", guard: [(0, 0.0)] } },
     Sigmoid { name: "sigmoid", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["logistic", "expit"], summary: "1 / (1 + e^-x)",
+        cost: 8.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Mul, &[Y, Call(Sub, &[Lit(1.0), Y])])]))]),
         emit: { jax: "jax.nn.sigmoid({0})", torch: "torch.sigmoid({0})", keras: "ops.sigmoid({0})", tf: "tf.math.sigmoid({0})", numpy: "np.exp(-np.logaddexp(0.0, -{0}))", guard: [] } },
     LogSigmoid { name: "log_sigmoid", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["logsigmoid"], summary: "log(sigmoid(x)), computed stably",
+        cost: 7.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Sigmoid, &[Call(Neg, &[Arg(0)])])]))]),
         emit: { jax: "jax.nn.log_sigmoid({0})", torch: "F.logsigmoid({0})", keras: "ops.log_sigmoid({0})", tf: "tf.math.log_sigmoid({0})", numpy: "-np.logaddexp(0.0, -{0})", guard: [] } },
     Softplus { name: "softplus", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "log(1 + e^x), computed stably",
+        cost: 7.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Sigmoid, &[Arg(0)])]))]),
         emit: { jax: "jax.nn.softplus({0})", torch: "F.softplus({0})", keras: "ops.softplus({0})", tf: "tf.math.softplus({0})", numpy: "np.logaddexp(0.0, {0})", guard: [] } },
     Relu { name: "relu", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "max(x, 0); derivative 0 at 0",
+        cost: 2.0, deriv: Selected { value: G, when: Call(Gt, &[Arg(0), Lit(0.0)]) },
         emit: { jax: "jax.nn.relu({0})", torch: "torch.relu({0})", keras: "ops.relu({0})", tf: "tf.nn.relu({0})", numpy: "np.maximum({0}, 0.0)", guard: [] } },
     Floor { name: "floor", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "round down; derivative 0",
+        cost: 3.0, deriv: Zero,
         emit: { jax: "jnp.floor({0})", torch: "torch.floor({0})", keras: "ops.floor({0})", tf: "tf.math.floor({0})", numpy: "np.floor({0})", guard: [] } },
     Ceil { name: "ceil", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["ceiling"], summary: "round up; derivative 0",
+        cost: 3.0, deriv: Zero,
         emit: { jax: "jnp.ceil({0})", torch: "torch.ceil({0})", keras: "ops.ceil({0})", tf: "tf.math.ceil({0})", numpy: "np.ceil({0})", guard: [] } },
     Round { name: "round", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["rint"], summary: "round half to even; derivative 0",
+        cost: 3.0, deriv: Zero,
         emit: { jax: "jnp.round({0})", torch: "torch.round({0})", keras: "ops.round({0})", tf: "tf.math.round({0})", numpy: "np.round({0})", guard: [] } },
     Float { name: "float", symbol: None, callable: true, params: ["b"], keywords: [], signature: Float, aliases: ["cast", "to_float"], summary: "1 where the condition holds, else 0; derivative 0",
+        cost: 3.0, deriv: Zero,
         emit: { jax: "{0}.astype({dtype})", torch: "{0}.to({dtype})", keras: "ops.cast({0}, {dtype})", tf: "tf.cast({0}, {dtype})", numpy: "{0}.astype({dtype})", guard: [] } },
     // ---------------------------------------------- elementwise, more arguments
     Maximum { name: "maximum", symbol: None, callable: true, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: ["fmax"], summary: "elementwise larger of a and b; each gets half the gradient at a tie",
+        cost: 3.0, deriv: Own(OwnRule::Extremum),
         emit: { jax: "jnp.maximum({0}, {1})", torch: "torch.maximum({0:T}, {1:T})", keras: "ops.maximum({0}, {1})", tf: "tf.maximum({0}, {1})", numpy: "np.maximum({0}, {1})", guard: [] } },
     Minimum { name: "minimum", symbol: None, callable: true, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: ["fmin"], summary: "elementwise smaller of a and b; each gets half the gradient at a tie",
+        cost: 3.0, deriv: Own(OwnRule::Extremum),
         emit: { jax: "jnp.minimum({0}, {1})", torch: "torch.minimum({0:T}, {1:T})", keras: "ops.minimum({0}, {1})", tf: "tf.minimum({0}, {1})", numpy: "np.minimum({0}, {1})", guard: [] } },
     Xlogy { name: "xlogy", symbol: None, callable: true, params: ["x", "y"], keywords: [], signature: Elementwise, aliases: [], summary: "x * log(y), and 0 where x = 0",
+        cost: 7.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Log, &[Arg(1)])])), Some(Call(Mul, &[G, Call(Div, &[Arg(0), Arg(1)])]))]),
         emit: { jax: "jax.scipy.special.xlogy({0}, {1})", torch: "torch.xlogy({0}, {1})", keras: "ops.where({0} == 0, 0.0, {0} * ops.log(ops.where({0} == 0, 1.0, {1})))", tf: "tf.math.xlogy({0}, {1})", numpy: "np.where({0} == 0, 0.0, {0} * np.log({1}))", guard: [(1, 1.0)] } },
     Clip { name: "clip", symbol: None, callable: true, params: ["x", "lo", "hi"], keywords: [], signature: Elementwise, aliases: ["clamp", "clip_by_value"], summary: "minimum(maximum(x, lo), hi)",
+        cost: 3.0, deriv: Own(OwnRule::Clip),
         emit: { jax: "jnp.clip({0}, {1}, {2})", torch: "torch.minimum(torch.maximum({0:T}, {1:T}), {2:T})", keras: "ops.clip({0}, {1}, {2})", tf: "tf.clip_by_value({0}, {1}, {2})", numpy: "np.clip({0}, {1}, {2})", guard: [] } },
     Where { name: "where", symbol: None, callable: true, params: ["cond", "a", "b"], keywords: [], signature: Where, aliases: ["select", "if_else"], summary: "a where cond holds, else b",
+        cost: 3.0, deriv: Own(OwnRule::Where),
         emit: { jax: "jnp.where({0}, {1}, {2})", torch: "torch.where({0}, {1}, {2})", keras: "ops.where({0}, {1}, {2})", tf: "tf.where({0}, {1}, {2})", numpy: "np.where({0}, {1}, {2})", guard: [] } },
     // ----------------------------------------------------------- reductions
-    Sum { name: "sum", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["reduce_sum"], summary: "sum over axes (default all)",
+    Sum { name: "sum", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Sum), aliases: ["reduce_sum"], summary: "sum over axes (default all)",
+        cost: 3.0, deriv: Own(OwnRule::Sum),
         emit: { jax: "jnp.sum({0}{kw_axes}{kw_keepdims})", torch: "torch.sum({0}{kw_axes}{kw_keepdims})", keras: "ops.sum({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_sum({0}{kw_axes}{kw_keepdims})", numpy: "np.sum({0}{kw_axes}{kw_keepdims})", guard: [] } },
-    Mean { name: "mean", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["reduce_mean", "average", "avg"], summary: "mean over axes (default all)",
+    Mean { name: "mean", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Mean), aliases: ["reduce_mean", "average", "avg"], summary: "mean over axes (default all)",
+        cost: 3.0, deriv: Own(OwnRule::Sum),
         emit: { jax: "jnp.mean({0}{kw_axes}{kw_keepdims})", torch: "torch.mean({0}{kw_axes}{kw_keepdims})", keras: "ops.mean({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_mean({0}{kw_axes}{kw_keepdims})", numpy: "np.mean({0}{kw_axes}{kw_keepdims})", guard: [] } },
-    Max { name: "max", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["reduce_max", "amax"], summary: "largest value over axes (default all)",
+    Max { name: "max", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Max), aliases: ["reduce_max", "amax"], summary: "largest value over axes (default all)",
+        cost: 3.0, deriv: Own(OwnRule::Extreme),
         emit: { jax: "jnp.max({0}{kw_axes}{kw_keepdims})", torch: "torch.amax({0}{kw_axes}{kw_keepdims})", keras: "ops.max({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_max({0}{kw_axes}{kw_keepdims})", numpy: "np.max({0}{kw_axes}{kw_keepdims})", guard: [] } },
-    Min { name: "min", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["reduce_min", "amin"], summary: "smallest value over axes (default all)",
+    Min { name: "min", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Min), aliases: ["reduce_min", "amin"], summary: "smallest value over axes (default all)",
+        cost: 3.0, deriv: Own(OwnRule::Extreme),
         emit: { jax: "jnp.min({0}{kw_axes}{kw_keepdims})", torch: "torch.amin({0}{kw_axes}{kw_keepdims})", keras: "ops.min({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_min({0}{kw_axes}{kw_keepdims})", numpy: "np.min({0}{kw_axes}{kw_keepdims})", guard: [] } },
-    Logsumexp { name: "logsumexp", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["reduce_logsumexp", "log_sum_exp"], summary: "log(sum(exp(x))) over axes, computed stably",
+    Logsumexp { name: "logsumexp", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Logsumexp), aliases: ["reduce_logsumexp", "log_sum_exp"], summary: "log(sum(exp(x))) over axes, computed stably",
+        cost: 7.0, deriv: Own(OwnRule::Logsumexp),
         emit: { jax: "jax.nn.logsumexp({0}{kw_axes}{kw_keepdims})", torch: "torch.logsumexp({0}, {axes}{kw_keepdims})", keras: "ops.logsumexp({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_logsumexp({0}{kw_axes}{kw_keepdims})", numpy: "np.logaddexp.reduce({0}, axis={axes}{kw_keepdims})", guard: [] } },
-    Norm { name: "norm", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce, aliases: ["l2_norm", "euclidean_norm"], summary: "L2 norm over axes (default all)",
+    Norm { name: "norm", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Norm), aliases: ["l2_norm", "euclidean_norm"], summary: "L2 norm over axes (default all)",
+        cost: 3.0, deriv: Own(OwnRule::Norm),
         emit: { jax: "jnp.linalg.vector_norm({0}{kw_axes}{kw_keepdims})", torch: "torch.linalg.vector_norm({0}{kw_axes}{kw_keepdims})", keras: "ops.sqrt(ops.sum(ops.square({0}){kw_axes}{kw_keepdims}))", tf: "tf.sqrt(tf.reduce_sum(tf.square({0}){kw_axes}{kw_keepdims}))", numpy: "np.sqrt(np.sum(np.square({0}){kw_axes}{kw_keepdims}))", guard: [(0, 1.0)] } },
     // ------------------------------------------------------------ along an axis
-    Softmax { name: "softmax", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: AlongAxis, aliases: [], summary: "exp(x) / sum(exp(x)) along axis (default -1)",
+    Softmax { name: "softmax", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: AlongAxis(Softmax), aliases: [], summary: "exp(x) / sum(exp(x)) along axis (default -1)",
+        cost: 3.0, deriv: Own(OwnRule::Softmax),
         emit: { jax: "jax.nn.softmax({0}, axis={axis})", torch: "torch.softmax({0}, dim={axis})", keras: "ops.softmax({0}, axis={axis})", tf: "tf.nn.softmax({0}, axis={axis})", numpy: "np.exp({0} - np.logaddexp.reduce({0}, axis={axis}, keepdims=True))", guard: [] } },
-    LogSoftmax { name: "log_softmax", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: AlongAxis, aliases: ["logsoftmax"], summary: "x - logsumexp(x) along axis (default -1)",
+    LogSoftmax { name: "log_softmax", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: AlongAxis(LogSoftmax), aliases: ["logsoftmax"], summary: "x - logsumexp(x) along axis (default -1)",
+        cost: 7.0, deriv: Own(OwnRule::LogSoftmax),
         emit: { jax: "jax.nn.log_softmax({0}, axis={axis})", torch: "torch.log_softmax({0}, dim={axis})", keras: "ops.log_softmax({0}, axis={axis})", tf: "tf.nn.log_softmax({0}, axis={axis})", numpy: "{0} - np.logaddexp.reduce({0}, axis={axis}, keepdims=True)", guard: [] } },
     // ------------------------------------------------------------------ indexing
     Take { name: "take", symbol: None, callable: true, params: ["x", "i"], keywords: ["axis"], signature: Take, aliases: ["gather", "index_select"], summary: "the slice at integer index i along axis (default -1), which is removed",
+        cost: 3.0, deriv: Own(OwnRule::Take),
         emit: { jax: "{0}[{take}]", torch: "{0}[{take}]", keras: "{0}[{take}]", tf: "{0}[{take}]", numpy: "{0}[{take}]", guard: [] } },
     OneHot { name: "one_hot", symbol: None, callable: true, params: ["labels", "C"], keywords: [], signature: OneHot, aliases: ["onehot", "to_categorical"], summary: "integer labels [N] to a [N, C] tensor of 0/1 (a scalar label gives [C])",
+        cost: 3.0, deriv: Zero,
         emit: { jax: "jax.nn.one_hot({0}, {classes}, dtype={dtype})", torch: "F.one_hot({0}.long(), {classes}).to({dtype})", keras: "ops.one_hot(ops.cast({0}, \"int32\"), {classes}, dtype={dtype})", tf: "tf.one_hot(tf.cast({0}, tf.int32), {classes}, dtype={dtype})", numpy: "({0}[..., None] == np.arange({classes})).astype({dtype})", guard: [] } },
     // ------------------------------------------------------------------ shape
     BroadcastLike { name: "broadcast_like", symbol: None, callable: true, params: ["x", "like"], keywords: [], signature: Elementwise, aliases: ["broadcast_to", "expand_as"], summary: "x broadcast to the shape of `like`, whose values are not used",
+        cost: 3.0, deriv: Each(&[Some(G), None]),
         emit: { jax: "jnp.broadcast_to({0}, jnp.shape({1}))", torch: "torch.broadcast_to({0:T}, {1}.shape)", keras: "ops.broadcast_to({0}, ops.shape({1}))", tf: "tf.broadcast_to({0:T}, tf.shape({1}))", numpy: "np.broadcast_to({0}, np.shape({1}))", guard: [] } },
     ExpandDims { name: "expand_dims", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: ExpandDims, aliases: ["unsqueeze", "reshape"], summary: "inserts axes of size 1 at the positions axis= names in the result",
+        cost: 3.0, deriv: Own(OwnRule::ExpandDims),
         emit: { jax: "{0}[{expand}]", torch: "{0}[{expand}]", keras: "{0}[{expand}]", tf: "{0}[{expand}]", numpy: "{0}[{expand}]", guard: [] } },
 }
 
@@ -291,24 +493,7 @@ impl Builtin {
     /// comparisons, logic, the steps (`sign`, `floor`, `ceil`, `round`,
     /// `float`) and `one_hot` (docs/language.md: their derivative is 0).
     pub fn has_derivative(self) -> bool {
-        !matches!(
-            self,
-            Builtin::Eq
-                | Builtin::Ne
-                | Builtin::Lt
-                | Builtin::Le
-                | Builtin::Gt
-                | Builtin::Ge
-                | Builtin::And
-                | Builtin::Or
-                | Builtin::Not
-                | Builtin::Sign
-                | Builtin::Floor
-                | Builtin::Ceil
-                | Builtin::Round
-                | Builtin::Float
-                | Builtin::OneHot
-        )
+        self.spec().derivative != Derivative::Zero
     }
 
     /// Whether an element of the result depends on several elements of the
@@ -316,7 +501,7 @@ impl Builtin {
     pub fn mixes_elements(self) -> bool {
         matches!(
             self.spec().signature,
-            Signature::Reduce | Signature::AlongAxis | Signature::Take | Signature::ExpandDims
+            Signature::Reduce(_) | Signature::AlongAxis(_) | Signature::Take | Signature::ExpandDims
         )
     }
 }
@@ -334,7 +519,7 @@ pub fn result_type(builtin: Builtin, attrs: &Attrs, args: &[&Type]) -> Type {
     match builtin.spec().signature {
         Signature::Elementwise | Signature::Where | Signature::Float => Type::num(broadcast_all()),
         Signature::Compare | Signature::Logic => Type::boolean(broadcast_all()),
-        Signature::Reduce => {
+        Signature::Reduce(_) => {
             let shape = first();
             let all: Vec<usize> = (0..shape.len()).collect();
             let axes = attrs.axes.as_ref().unwrap_or(&all);
@@ -350,7 +535,7 @@ pub fn result_type(builtin: Builtin, attrs: &Attrs, args: &[&Type]) -> Type {
                     .collect(),
             )
         }
-        Signature::AlongAxis => Type::num(first()),
+        Signature::AlongAxis(_) => Type::num(first()),
         Signature::Take => {
             let mut shape = first();
             if let Some(&axis) = attrs.axes.as_ref().and_then(|a| a.first()) {

@@ -20,7 +20,7 @@ mod program;
 pub mod rng;
 pub mod types;
 
-pub use builtins::{Builtin, BuiltinSpec, Signature};
+pub use builtins::{Along, Builtin, BuiltinSpec, Reduction, Signature};
 pub use domain::Rounding;
 pub use lossc_diagnostics::{Code, Diagnostic, Span};
 pub use lower::closest;

@@ -1276,7 +1276,7 @@ impl<'a> Lowerer<'a> {
                 }
                 (Type::num(self.ty(id).shape.clone()), Attrs::default())
             }
-            Signature::Reduce => {
+            Signature::Reduce(_) => {
                 let (id, span) = lowered[0];
                 self.expect_kind(id, Kind::Num, span, &what)?;
                 let shape = self.ty(id).shape.clone();
@@ -1309,7 +1309,7 @@ impl<'a> Lowerer<'a> {
                     },
                 )
             }
-            Signature::AlongAxis => {
+            Signature::AlongAxis(_) => {
                 let (id, span) = lowered[0];
                 self.expect_kind(id, Kind::Num, span, &what)?;
                 let shape = self.ty(id).shape.clone();
@@ -1422,12 +1422,12 @@ impl<'a> Lowerer<'a> {
             (Builtin::Min, 2) => {
                 Some("`min` reduces one tensor; the elementwise smaller of two is `minimum(a, b)`".to_string())
             }
-            _ if spec.signature == Signature::Reduce && found == 2 => Some(format!(
+            _ if matches!(spec.signature, Signature::Reduce(_)) && found == 2 => Some(format!(
                 "pass the axis by keyword: `{name}({}, axis={})`",
                 self.text(positional[0].span),
                 self.text(positional[1].span)
             )),
-            _ if spec.signature == Signature::AlongAxis && found == 2 => Some(format!(
+            _ if matches!(spec.signature, Signature::AlongAxis(_)) && found == 2 => Some(format!(
                 "pass the axis by keyword: `{name}({}, axis={})`",
                 self.text(positional[0].span),
                 self.text(positional[1].span)

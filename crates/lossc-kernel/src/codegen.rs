@@ -815,8 +815,9 @@ fn rows_source<T: Real>(
     Some((f, abi))
 }
 
-/// Everything before the pass functions: the shims, the verbatim sources,
-/// the glue.
+/// Everything before the pass functions: the built-ins' names, the verbatim
+/// sources (the scalar arithmetic, self-contained, and the kernels'
+/// elementary functions with their `Elementary` impl), the glue.
 fn prelude(dtype: &str) -> String {
     let variants: Vec<String> = Builtin::ALL.iter().map(|b| format!("{b:?}")).collect();
     let general_pow = if dtype == "f32" {
@@ -829,104 +830,19 @@ fn prelude(dtype: &str) -> String {
 // function, every operation fused. Do not edit.
 #![allow(warnings, clippy::all)]
 
-/// The subset of `num_traits::Float` the scalar arithmetic uses.
-pub mod num_traits {{
-    pub trait Float:
-        Copy
-        + PartialEq
-        + PartialOrd
-        + core::ops::Neg<Output = Self>
-        + core::ops::Add<Output = Self>
-        + core::ops::Sub<Output = Self>
-        + core::ops::Mul<Output = Self>
-        + core::ops::Div<Output = Self>
-    {{
-        fn zero() -> Self;
-        fn one() -> Self;
-        fn nan() -> Self;
-        fn abs(self) -> Self;
-        fn max(self, other: Self) -> Self;
-        fn min(self, other: Self) -> Self;
-        fn floor(self) -> Self;
-        fn ceil(self) -> Self;
-        fn round(self) -> Self;
-        fn trunc(self) -> Self;
-        fn is_nan(self) -> bool;
-        fn is_finite(self) -> bool;
-        fn exp(self) -> Self;
-        fn exp_m1(self) -> Self;
-        fn ln(self) -> Self;
-        fn ln_1p(self) -> Self;
-        fn sqrt(self) -> Self;
-        fn sin(self) -> Self;
-        fn cos(self) -> Self;
-        fn tanh(self) -> Self;
-        fn cosh(self) -> Self;
-        fn powf(self, y: Self) -> Self;
-    }}
-    macro_rules! float {{
-        ($t:ident) => {{
-            impl Float for $t {{
-                #[inline(always)] fn zero() -> Self {{ 0.0 }}
-                #[inline(always)] fn one() -> Self {{ 1.0 }}
-                #[inline(always)] fn nan() -> Self {{ $t::NAN }}
-                #[inline(always)] fn abs(self) -> Self {{ $t::abs(self) }}
-                #[inline(always)] fn max(self, other: Self) -> Self {{ $t::max(self, other) }}
-                #[inline(always)] fn min(self, other: Self) -> Self {{ $t::min(self, other) }}
-                #[inline(always)] fn floor(self) -> Self {{ $t::floor(self) }}
-                #[inline(always)] fn ceil(self) -> Self {{ $t::ceil(self) }}
-                #[inline(always)] fn round(self) -> Self {{ $t::round(self) }}
-                #[inline(always)] fn trunc(self) -> Self {{ $t::trunc(self) }}
-                #[inline(always)] fn is_nan(self) -> bool {{ $t::is_nan(self) }}
-                #[inline(always)] fn is_finite(self) -> bool {{ $t::is_finite(self) }}
-                #[inline(always)] fn exp(self) -> Self {{ $t::exp(self) }}
-                #[inline(always)] fn exp_m1(self) -> Self {{ $t::exp_m1(self) }}
-                #[inline(always)] fn ln(self) -> Self {{ $t::ln(self) }}
-                #[inline(always)] fn ln_1p(self) -> Self {{ $t::ln_1p(self) }}
-                #[inline(always)] fn sqrt(self) -> Self {{ $t::sqrt(self) }}
-                #[inline(always)] fn sin(self) -> Self {{ $t::sin(self) }}
-                #[inline(always)] fn cos(self) -> Self {{ $t::cos(self) }}
-                #[inline(always)] fn tanh(self) -> Self {{ $t::tanh(self) }}
-                #[inline(always)] fn cosh(self) -> Self {{ $t::cosh(self) }}
-                #[inline(always)] fn powf(self, y: Self) -> Self {{ $t::powf(self, y) }}
-            }}
-        }};
-    }}
-    float!(f32);
-    float!(f64);
-}}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Builtin {{ {variants} }}
 
 pub mod scalar {{
 {scalar}
-use crate::num_traits;
 }}
+
+// Where `math.rs` finds them (lossc-kernel has them at its root too).
+use scalar::{{Elementary, Scalar}};
 
 pub mod math {{
 {math}
 }}
-
-// `math::Fast` as the kernels' `Elementary` (lossc-kernel's `tensor.rs`).
-macro_rules! fast {{
-    ($t:ident, $exp:ident, $exp_m1:ident, $ln:ident, $ln_1p:ident, $tanh:ident, $cosh:ident) => {{
-        impl scalar::Elementary<$t> for math::Fast {{
-            #[inline(always)] fn exp(x: $t) -> $t {{ math::$exp(x) }}
-            #[inline(always)] fn exp_m1(x: $t) -> $t {{ math::$exp_m1(x) }}
-            #[inline(always)] fn ln(x: $t) -> $t {{ math::$ln(x) }}
-            #[inline(always)] fn ln_1p(x: $t) -> $t {{ math::$ln_1p(x) }}
-            #[inline(always)] fn sqrt(x: $t) -> $t {{ x.sqrt() }}
-            #[inline(always)] fn sin(x: $t) -> $t {{ x.sin() }}
-            #[inline(always)] fn cos(x: $t) -> $t {{ x.cos() }}
-            #[inline(always)] fn tanh(x: $t) -> $t {{ math::$tanh(x) }}
-            #[inline(always)] fn cosh(x: $t) -> $t {{ math::$cosh(x) }}
-            #[inline(always)] fn powf(x: $t, y: $t) -> $t {{ x.powf(y) }}
-        }}
-    }};
-}}
-fast!(f32, exp_f32, exp_m1_f32, ln_f32, ln_1p_f32, tanh_f32, cosh_f32);
-fast!(f64, exp_f64, exp_m1_f64, ln_f64, ln_1p_f64, tanh_f64, cosh_f64);
 
 type T = {dtype};
 use scalar::{{sum_finish, sum_step, logsumexp_finish}};

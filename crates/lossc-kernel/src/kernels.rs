@@ -5,8 +5,9 @@
 //! dispatch so it is compiled for AVX-512 and AVX2+FMA and picked at run
 //! time. Reductions within a row use the oracle's own summation.
 
-use lossc_ir::Builtin;
+use lossc_ir::builtins::{Known, Specialised};
 use lossc_ir::builtins::{eval_scalar_in, logsumexp_finish, sum_finish, sum_step};
+use lossc_ir::{Builtin, Signature};
 
 use crate::code::MapOp;
 use crate::math::Fast;
@@ -153,96 +154,56 @@ pub(crate) fn map<T: Real>(arch: pulp::Arch, op: MapOp, out: &mut [T], args: &[A
         }
         MapOp::Builtin(builtin) => builtin,
     };
-    macro_rules! un {
-        ($b:ident) => {
-            unary(
+    builtin.specialise(Map { arch, out, args });
+}
+
+/// A built-in's loop over a tile, specialised to it (its arithmetic a
+/// constant in the loop, so the loop vectorises), by its number of operands.
+struct Map<'o, 'a, T> {
+    arch: pulp::Arch,
+    out: &'o mut [T],
+    args: &'o [Arg<'a, T>],
+}
+
+impl<T: Real> Specialised for Map<'_, '_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<B: Known>(self) {
+        let Map { arch, out, args } = self;
+        let elementwise = matches!(
+            B::BUILTIN.spec().signature,
+            Signature::Elementwise | Signature::Compare | Signature::Logic | Signature::Where | Signature::Float
+        );
+        match args {
+            [x, y] if B::BUILTIN == Builtin::Pow => pow(arch, out, *x, *y),
+            _ if !elementwise => out.fill(T::nan()),
+            [x] => unary(
                 arch,
                 out,
-                args[0],
+                *x,
                 #[inline(always)]
-                |x| column(Builtin::$b, &[x]),
-            )
-        };
-    }
-    macro_rules! bin {
-        ($b:ident) => {
-            binary(
+                |x| column(B::BUILTIN, &[x]),
+            ),
+            [x, y] => binary(
                 arch,
                 out,
-                args[0],
-                args[1],
+                *x,
+                *y,
                 #[inline(always)]
-                |x, y| column(Builtin::$b, &[x, y]),
-            )
-        };
-    }
-    macro_rules! ter {
-        ($b:ident) => {
-            ternary(
+                |x, y| column(B::BUILTIN, &[x, y]),
+            ),
+            [x, y, z] => ternary(
                 arch,
                 out,
-                args[0],
-                args[1],
-                args[2],
+                *x,
+                *y,
+                *z,
                 #[inline(always)]
-                |x, y, z| column(Builtin::$b, &[x, y, z]),
-            )
-        };
-    }
-    match builtin {
-        Builtin::Neg => un!(Neg),
-        Builtin::Add => bin!(Add),
-        Builtin::Sub => bin!(Sub),
-        Builtin::Mul => bin!(Mul),
-        Builtin::Div => bin!(Div),
-        Builtin::Pow => pow(arch, out, args[0], args[1]),
-        Builtin::Eq => bin!(Eq),
-        Builtin::Ne => bin!(Ne),
-        Builtin::Lt => bin!(Lt),
-        Builtin::Le => bin!(Le),
-        Builtin::Gt => bin!(Gt),
-        Builtin::Ge => bin!(Ge),
-        Builtin::And => bin!(And),
-        Builtin::Or => bin!(Or),
-        Builtin::Not => un!(Not),
-        Builtin::Abs => un!(Abs),
-        Builtin::Sign => un!(Sign),
-        Builtin::Exp => un!(Exp),
-        Builtin::Expm1 => un!(Expm1),
-        Builtin::Log => un!(Log),
-        Builtin::Log1p => un!(Log1p),
-        Builtin::Sqrt => un!(Sqrt),
-        Builtin::Square => un!(Square),
-        Builtin::Sin => un!(Sin),
-        Builtin::Cos => un!(Cos),
-        Builtin::Tanh => un!(Tanh),
-        Builtin::Cosh => un!(Cosh),
-        Builtin::Sigmoid => un!(Sigmoid),
-        Builtin::LogSigmoid => un!(LogSigmoid),
-        Builtin::Softplus => un!(Softplus),
-        Builtin::Relu => un!(Relu),
-        Builtin::Floor => un!(Floor),
-        Builtin::Ceil => un!(Ceil),
-        Builtin::Round => un!(Round),
-        Builtin::Float => un!(Float),
-        Builtin::Maximum => bin!(Maximum),
-        Builtin::Minimum => bin!(Minimum),
-        Builtin::Xlogy => bin!(Xlogy),
-        Builtin::BroadcastLike => un!(BroadcastLike),
-        Builtin::Clip => ter!(Clip),
-        Builtin::Where => ter!(Where),
-        // Lowered by the plan; never a map.
-        Builtin::Sum
-        | Builtin::Mean
-        | Builtin::Max
-        | Builtin::Min
-        | Builtin::Logsumexp
-        | Builtin::Norm
-        | Builtin::Softmax
-        | Builtin::LogSoftmax
-        | Builtin::Take
-        | Builtin::OneHot
-        | Builtin::ExpandDims => out.fill(T::nan()),
+                |x, y, z| column(B::BUILTIN, &[x, y, z]),
+            ),
+            _ => out.fill(T::nan()),
+        }
     }
 }
 

@@ -71,6 +71,10 @@ use std::any::Any;
 use std::sync::Arc;
 
 use lossc_eval::EvalError;
+/// The built-ins' scalar arithmetic's traits at the crate root, where
+/// `math.rs` names them (as the generated code, which includes `math.rs`,
+/// has them at its root).
+pub(crate) use lossc_ir::builtins::{Elementary, Scalar};
 use lossc_ir::{Dim, NodeId, Program, ResultKind};
 use ndarray::{Array1, ArrayD, Ix1, IxDyn};
 

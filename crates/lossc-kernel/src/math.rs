@@ -42,11 +42,86 @@
 /// docs/performance.md; they are at most this).
 pub const ULP_BOUND: u32 = 2;
 
-/// The kernels' elementary functions (see the module documentation); the
-/// implementation of [`lossc_ir::builtins::Elementary`] for f32 and f64 is
-/// in `tensor.rs`, through [`crate::Real`].
+/// The kernels' elementary functions (see the module documentation): the
+/// built-ins' [`lossc_ir::builtins::Elementary`] with the functions of
+/// [`FastMath`] where the kernels have their own, the standard library's
+/// (the trait's defaults) elsewhere. This impl is in this file, which the
+/// generated code includes verbatim (with the crate root's `Elementary` and
+/// `Scalar` from its own copy of the scalar arithmetic), so the interpreted
+/// and the generated kernels cannot pick different functions.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Fast;
+
+impl<T: crate::Scalar + FastMath> crate::Elementary<T> for Fast {
+    #[inline(always)]
+    fn exp(x: T) -> T {
+        T::fast_exp(x)
+    }
+    #[inline(always)]
+    fn exp_m1(x: T) -> T {
+        T::fast_exp_m1(x)
+    }
+    #[inline(always)]
+    fn ln(x: T) -> T {
+        T::fast_ln(x)
+    }
+    #[inline(always)]
+    fn ln_1p(x: T) -> T {
+        T::fast_ln_1p(x)
+    }
+    #[inline(always)]
+    fn tanh(x: T) -> T {
+        T::fast_tanh(x)
+    }
+    #[inline(always)]
+    fn cosh(x: T) -> T {
+        T::fast_cosh(x)
+    }
+}
+
+/// The vectorisable functions of this file, per dtype.
+pub trait FastMath: Sized {
+    fn fast_exp(x: Self) -> Self;
+    fn fast_exp_m1(x: Self) -> Self;
+    fn fast_ln(x: Self) -> Self;
+    fn fast_ln_1p(x: Self) -> Self;
+    fn fast_tanh(x: Self) -> Self;
+    fn fast_cosh(x: Self) -> Self;
+}
+
+macro_rules! fast_math {
+    ($t:ident, $exp:ident, $exp_m1:ident, $ln:ident, $ln_1p:ident, $tanh:ident, $cosh:ident) => {
+        impl FastMath for $t {
+            #[inline(always)]
+            fn fast_exp(x: $t) -> $t {
+                $exp(x)
+            }
+            #[inline(always)]
+            fn fast_exp_m1(x: $t) -> $t {
+                $exp_m1(x)
+            }
+            #[inline(always)]
+            fn fast_ln(x: $t) -> $t {
+                $ln(x)
+            }
+            #[inline(always)]
+            fn fast_ln_1p(x: $t) -> $t {
+                $ln_1p(x)
+            }
+            #[inline(always)]
+            fn fast_tanh(x: $t) -> $t {
+                $tanh(x)
+            }
+            #[inline(always)]
+            fn fast_cosh(x: $t) -> $t {
+                $cosh(x)
+            }
+        }
+    };
+}
+
+fast_math!(f32, exp_f32, exp_m1_f32, ln_f32, ln_1p_f32, tanh_f32, cosh_f32);
+fast_math!(f64, exp_f64, exp_m1_f64, ln_f64, ln_1p_f64, tanh_f64, cosh_f64);
 
 // ------------------------------------------------------------------- f32
 

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 
 use lossc_diagnostics::Span;
 use lossc_eval::EvalError;
-use lossc_ir::{Builtin, Dim, DimId, NodeId, Op, Program, Signature, Value as IrValue};
+use lossc_ir::{Along, Builtin, Dim, DimId, NodeId, Op, Program, Reduction, Signature, Value as IrValue};
 
 /// A primitive reduction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -227,16 +227,16 @@ impl Builder<'_> {
             Signature::Elementwise | Signature::Compare | Signature::Logic | Signature::Where | Signature::Float => {
                 self.add(VOp::Map(builtin), args, shape, span)
             }
-            Signature::Reduce => {
+            Signature::Reduce(reduction) => {
                 let rank = self.values[args[0]].shape.len();
                 let axes = attrs.axes.clone().unwrap_or_else(|| (0..rank).collect());
-                self.reduce(builtin, args[0], axes, attrs.keepdims, shape, span)
+                self.reduce(reduction, args[0], axes, attrs.keepdims, shape, span)
             }
-            Signature::AlongAxis => {
+            Signature::AlongAxis(along) => {
                 let axes = axes()?;
                 let x = args[0];
-                match builtin {
-                    Builtin::Softmax => {
+                match along {
+                    Along::Softmax => {
                         let kept = self.keep(x, &axes);
                         let m = self.add(
                             VOp::Reduce {
@@ -262,12 +262,11 @@ impl Builder<'_> {
                         );
                         self.add(VOp::Map(Builtin::Div), vec![e, s], shape, span)
                     }
-                    Builtin::LogSoftmax => {
+                    Along::LogSoftmax => {
                         let kept = self.keep(x, &axes);
                         let lse = self.logsumexp(x, axes, true, kept, span);
                         self.add(VOp::Map(Builtin::Sub), vec![x, lse], shape, span)
                     }
-                    other => return Err(malformed(id.index(), &format!("`{other}` is not along an axis"))),
                 }
             }
             Signature::Take => {
@@ -298,7 +297,7 @@ impl Builder<'_> {
 
     fn reduce(
         &mut self,
-        builtin: Builtin,
+        reduction: Reduction,
         x: usize,
         axes: Vec<usize>,
         keepdims: bool,
@@ -310,11 +309,11 @@ impl Builder<'_> {
             axes: axes.clone(),
             keepdims,
         };
-        match builtin {
-            Builtin::Max => self.add(primitive(ReduceKind::Max), vec![x], shape, span),
-            Builtin::Min => self.add(primitive(ReduceKind::Min), vec![x], shape, span),
-            Builtin::Sum => self.add(primitive(ReduceKind::Sum), vec![x], shape, span),
-            Builtin::Mean => {
+        match reduction {
+            Reduction::Max => self.add(primitive(ReduceKind::Max), vec![x], shape, span),
+            Reduction::Min => self.add(primitive(ReduceKind::Min), vec![x], shape, span),
+            Reduction::Sum => self.add(primitive(ReduceKind::Sum), vec![x], shape, span),
+            Reduction::Mean => {
                 let s = self.add(primitive(ReduceKind::Sum), vec![x], shape.clone(), span);
                 let dims: Vec<Dim> = axes
                     .iter()
@@ -323,14 +322,13 @@ impl Builder<'_> {
                 let count = self.add(VOp::Count(dims), vec![], vec![], span);
                 self.add(VOp::Map(Builtin::Div), vec![s, count], shape, span)
             }
-            Builtin::Norm => {
+            Reduction::Norm => {
                 let xshape = self.shape(x);
                 let sq = self.add(VOp::Map(Builtin::Square), vec![x], xshape, span);
                 let s = self.add(primitive(ReduceKind::Sum), vec![sq], shape.clone(), span);
                 self.add(VOp::Map(Builtin::Sqrt), vec![s], shape, span)
             }
-            // Logsumexp; anything else is not a reduction and cannot be typed as one.
-            _ => {
+            Reduction::Logsumexp => {
                 let kept = self.keep(x, &axes);
                 let lse = self.logsumexp(x, axes, true, kept, span);
                 if keepdims {

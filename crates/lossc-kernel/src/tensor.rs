@@ -4,11 +4,11 @@
 //! row-major order is read in place; anything else is converted one tile of
 //! rows at a time, so no converted copy of a whole input is ever made.
 
-use lossc_ir::builtins::Elementary;
+use lossc_ir::builtins::Scalar;
 use ndarray::{ArrayViewD, Axis, Slice};
 use num_traits::Float;
 
-use crate::math::{self, Fast};
+use crate::math::{self, FastMath};
 
 /// A view of one input's data.
 #[derive(Debug, Clone)]
@@ -182,62 +182,13 @@ pub(crate) fn element_size(tensor: &Tensor<'_>) -> usize {
 }
 
 /// The float types the kernels evaluate in: f32 and f64.
-pub trait Real: Float + Send + Sync + std::fmt::Debug + Default + 'static {
+pub trait Real: Float + Scalar + FastMath + Send + Sync + std::fmt::Debug + Default + 'static {
     /// The data of `tensor` as a row-major slice of `Self`, if it is one.
     fn native<'t>(tensor: &Tensor<'t>) -> Option<&'t [Self]>;
     fn from_f64(value: f64) -> Self;
     fn as_f64(self) -> f64;
     /// `x^y` for an `x` slice and one `y`, vectorised where it can be.
     fn powf_slice(out: &mut [Self], x: &[Self], y: Self);
-    fn fast_exp(self) -> Self;
-    fn fast_exp_m1(self) -> Self;
-    fn fast_ln(self) -> Self;
-    fn fast_ln_1p(self) -> Self;
-    fn fast_tanh(self) -> Self;
-    fn fast_cosh(self) -> Self;
-}
-
-impl<T: Real> Elementary<T> for Fast {
-    #[inline(always)]
-    fn exp(x: T) -> T {
-        x.fast_exp()
-    }
-    #[inline(always)]
-    fn exp_m1(x: T) -> T {
-        x.fast_exp_m1()
-    }
-    #[inline(always)]
-    fn ln(x: T) -> T {
-        x.fast_ln()
-    }
-    #[inline(always)]
-    fn ln_1p(x: T) -> T {
-        x.fast_ln_1p()
-    }
-    #[inline(always)]
-    fn sqrt(x: T) -> T {
-        x.sqrt()
-    }
-    #[inline(always)]
-    fn sin(x: T) -> T {
-        x.sin()
-    }
-    #[inline(always)]
-    fn cos(x: T) -> T {
-        x.cos()
-    }
-    #[inline(always)]
-    fn tanh(x: T) -> T {
-        x.fast_tanh()
-    }
-    #[inline(always)]
-    fn cosh(x: T) -> T {
-        x.fast_cosh()
-    }
-    #[inline(always)]
-    fn powf(x: T, y: T) -> T {
-        x.powf(y)
-    }
 }
 
 impl Real for f32 {
@@ -281,30 +232,6 @@ impl Real for f32 {
             }
         }
     }
-    #[inline(always)]
-    fn fast_exp(self) -> f32 {
-        math::exp_f32(self)
-    }
-    #[inline(always)]
-    fn fast_exp_m1(self) -> f32 {
-        math::exp_m1_f32(self)
-    }
-    #[inline(always)]
-    fn fast_ln(self) -> f32 {
-        math::ln_f32(self)
-    }
-    #[inline(always)]
-    fn fast_ln_1p(self) -> f32 {
-        math::ln_1p_f32(self)
-    }
-    #[inline(always)]
-    fn fast_tanh(self) -> f32 {
-        math::tanh_f32(self)
-    }
-    #[inline(always)]
-    fn fast_cosh(self) -> f32 {
-        math::cosh_f32(self)
-    }
 }
 
 impl Real for f64 {
@@ -326,29 +253,5 @@ impl Real for f64 {
         for (o, &b) in out.iter_mut().zip(x) {
             *o = b.powf(y);
         }
-    }
-    #[inline(always)]
-    fn fast_exp(self) -> f64 {
-        math::exp_f64(self)
-    }
-    #[inline(always)]
-    fn fast_exp_m1(self) -> f64 {
-        math::exp_m1_f64(self)
-    }
-    #[inline(always)]
-    fn fast_ln(self) -> f64 {
-        math::ln_f64(self)
-    }
-    #[inline(always)]
-    fn fast_ln_1p(self) -> f64 {
-        math::ln_1p_f64(self)
-    }
-    #[inline(always)]
-    fn fast_tanh(self) -> f64 {
-        math::tanh_f64(self)
-    }
-    #[inline(always)]
-    fn fast_cosh(self) -> f64 {
-        math::cosh_f64(self)
     }
 }

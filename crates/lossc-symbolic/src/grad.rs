@@ -35,6 +35,7 @@
 use std::collections::HashMap;
 
 use lossc_diagnostics::Span;
+use lossc_ir::builtins::{Derivative, OwnRule, Template};
 use lossc_ir::{Attrs, Builtin, Dim, NodeId, Op, Program, ResultKind, Shape, Var, broadcast};
 
 /// Why a gradient could not be built.
@@ -166,6 +167,15 @@ fn sums_over(from: &Shape, target: &Shape) -> bool {
             .any(|(f, t)| t.is_one() && !f.is_one())
 }
 
+/// The node a derivative template is built for: its value, arguments,
+/// adjoint and span.
+struct Site<'a> {
+    y: NodeId,
+    args: &'a [NodeId],
+    g: NodeId,
+    span: Span,
+}
+
 /// An adjoint term: the condition under which it applies (`None`: always), and its value.
 type Term = (Option<NodeId>, NodeId);
 
@@ -222,10 +232,6 @@ impl Ad<'_> {
 
     fn div(&mut self, a: NodeId, b: NodeId, span: Span) -> NodeId {
         self.call(Builtin::Div, vec![a, b], span)
-    }
-
-    fn neg(&mut self, a: NodeId, span: Span) -> NodeId {
-        self.call(Builtin::Neg, vec![a], span)
     }
 
     fn zero(&mut self, span: Span) -> NodeId {
@@ -444,7 +450,7 @@ impl Ad<'_> {
         }
         let guard = self.align(guard, rank, span);
         match builtin.spec().signature {
-            lossc_ir::Signature::AlongAxis => {
+            lossc_ir::Signature::AlongAxis(_) => {
                 let axis = attrs.axes.as_ref().and_then(|a| a.first().copied()).unwrap_or(rank - 1);
                 if self.shape(guard)[axis].is_one() {
                     guard
@@ -563,7 +569,7 @@ impl Ad<'_> {
         // around a `norm` passes nothing from the norm's operand where the
         // `where` is false). Softmax and indexing mix elements whose guards
         // differ: there the guard is applied to the adjoint.
-        let reduction = matches!(builtin.spec().signature, lossc_ir::Signature::Reduce);
+        let reduction = matches!(builtin.spec().signature, lossc_ir::Signature::Reduce(_));
         let g = if mixes && !reduction {
             let outer = self.guard;
             let settled = self.settle(g);
@@ -585,57 +591,37 @@ impl Ad<'_> {
         // per-sample loss). Give a non-scalar one the node's rank, so that
         // axis numbers mean the same in both.
         let g = self.align(g, node.ty.shape.len(), span);
-        match builtin {
-            Builtin::Neg => {
-                let d = self.neg(g, span);
-                self.accumulate(x, d, span);
-            }
-            Builtin::BroadcastLike => {
-                if is_active(0) {
-                    self.accumulate(x, g, span);
-                }
-            }
-            Builtin::Add => {
-                for (k, &arg) in args.iter().enumerate() {
-                    if is_active(k) {
-                        self.accumulate(arg, g, span);
+        match builtin.spec().derivative {
+            Derivative::Zero => {}
+            Derivative::Each(rules) => {
+                let site = Site {
+                    y,
+                    args: &args,
+                    g,
+                    span,
+                };
+                for (k, rule) in rules.iter().enumerate() {
+                    if let Some(rule) = rule
+                        && is_active(k)
+                    {
+                        let d = self.template(rule, &site, &mut Vec::new());
+                        self.accumulate(args[k], d, span);
                     }
                 }
             }
-            Builtin::Sub => {
-                if is_active(0) {
-                    self.accumulate(args[0], g, span);
-                }
-                if is_active(1) {
-                    let d = self.neg(g, span);
-                    self.accumulate(args[1], d, span);
-                }
+            Derivative::Selected { value, when } => {
+                let site = Site {
+                    y,
+                    args: &args,
+                    g,
+                    span,
+                };
+                let mut built = Vec::new();
+                let d = self.template(&value, &site, &mut built);
+                let selected = self.guard_template(&when, &site, &mut built);
+                self.accumulate_selected(x, selected, d, span);
             }
-            Builtin::Mul => {
-                if is_active(0) {
-                    let d = self.mul(g, args[1], span);
-                    self.accumulate(args[0], d, span);
-                }
-                if is_active(1) {
-                    let d = self.mul(g, args[0], span);
-                    self.accumulate(args[1], d, span);
-                }
-            }
-            Builtin::Div => {
-                let (a, b) = (args[0], args[1]);
-                if is_active(0) {
-                    let d = self.div(g, b, span);
-                    self.accumulate(a, d, span);
-                }
-                if is_active(1) {
-                    // d(a/b)/db = -a / b^2, written as -(g * y) / b.
-                    let gy = self.mul(g, y, span);
-                    let q = self.div(gy, b, span);
-                    let d = self.neg(q, span);
-                    self.accumulate(b, d, span);
-                }
-            }
-            Builtin::Pow => {
+            Derivative::Own(OwnRule::Pow) => {
                 // JAX's rules (`_pow_jvp_lhs`, `_pow_jvp_rhs`), with x = 0
                 // handled as JAX handles it; docs/symbolic.md.
                 let (base, exponent) = (args[0], args[1]);
@@ -646,100 +632,7 @@ impl Ad<'_> {
                     self.pow_exponent_derivative(base, exponent, y, g, span);
                 }
             }
-            Builtin::Abs => {
-                // abs selects x or -x; at 0 neither, and abs'(0) = 0.
-                let s = self.call(Builtin::Sign, vec![x], span);
-                let d = self.mul(g, s, span);
-                let zero = self.zero(span);
-                let nonzero = self.condition(Builtin::Ne, vec![x, zero], span);
-                self.accumulate_selected(x, nonzero, d, span);
-            }
-            Builtin::Exp => {
-                let d = self.mul(g, y, span);
-                self.accumulate(x, d, span);
-            }
-            Builtin::Expm1 => {
-                let e = self.call(Builtin::Exp, vec![x], span);
-                let d = self.mul(g, e, span);
-                self.accumulate(x, d, span);
-            }
-            Builtin::Log => {
-                let d = self.div(g, x, span);
-                self.accumulate(x, d, span);
-            }
-            Builtin::Log1p => {
-                let one = self.literal(1.0, span);
-                let denominator = self.call(Builtin::Add, vec![one, x], span);
-                let d = self.div(g, denominator, span);
-                self.accumulate(x, d, span);
-            }
-            Builtin::Sqrt => {
-                // 0.5 / sqrt(x): infinite at 0, as in every framework.
-                let half = self.literal(0.5, span);
-                let gh = self.mul(g, half, span);
-                let d = self.div(gh, y, span);
-                self.accumulate(x, d, span);
-            }
-            Builtin::Square => {
-                let two = self.literal(2.0, span);
-                let tx = self.mul(two, x, span);
-                let d = self.mul(g, tx, span);
-                self.accumulate(x, d, span);
-            }
-            Builtin::Sin => {
-                let c = self.call(Builtin::Cos, vec![x], span);
-                let d = self.mul(g, c, span);
-                self.accumulate(x, d, span);
-            }
-            Builtin::Cos => {
-                let s = self.call(Builtin::Sin, vec![x], span);
-                let gs = self.mul(g, s, span);
-                let d = self.neg(gs, span);
-                self.accumulate(x, d, span);
-            }
-            Builtin::Tanh => {
-                let one = self.literal(1.0, span);
-                let sq = self.call(Builtin::Square, vec![y], span);
-                let deriv = self.call(Builtin::Sub, vec![one, sq], span);
-                let d = self.mul(g, deriv, span);
-                self.accumulate(x, d, span);
-            }
-            Builtin::Cosh => {
-                // sinh(x) = (expm1(x) - expm1(-x)) / 2, accurate near 0.
-                let minus_x = self.neg(x, span);
-                let a = self.call(Builtin::Expm1, vec![x], span);
-                let b = self.call(Builtin::Expm1, vec![minus_x], span);
-                let diff = self.call(Builtin::Sub, vec![a, b], span);
-                let half = self.literal(0.5, span);
-                let sinh = self.mul(half, diff, span);
-                let d = self.mul(g, sinh, span);
-                self.accumulate(x, d, span);
-            }
-            Builtin::Sigmoid => {
-                let one = self.literal(1.0, span);
-                let complement = self.call(Builtin::Sub, vec![one, y], span);
-                let deriv = self.mul(y, complement, span);
-                let d = self.mul(g, deriv, span);
-                self.accumulate(x, d, span);
-            }
-            Builtin::LogSigmoid => {
-                // sigmoid(-x), stable for either sign.
-                let minus_x = self.neg(x, span);
-                let s = self.call(Builtin::Sigmoid, vec![minus_x], span);
-                let d = self.mul(g, s, span);
-                self.accumulate(x, d, span);
-            }
-            Builtin::Softplus => {
-                let s = self.call(Builtin::Sigmoid, vec![x], span);
-                let d = self.mul(g, s, span);
-                self.accumulate(x, d, span);
-            }
-            Builtin::Relu => {
-                let zero = self.zero(span);
-                let positive = self.condition(Builtin::Gt, vec![x, zero], span);
-                self.accumulate_selected(x, positive, g, span);
-            }
-            Builtin::Maximum | Builtin::Minimum => {
+            Derivative::Own(OwnRule::Extremum) => {
                 let (a, b) = (args[0], args[1]);
                 let (wins, wins_or_ties) = if *builtin == Builtin::Maximum {
                     (Builtin::Gt, Builtin::Ge)
@@ -755,7 +648,7 @@ impl Ad<'_> {
                     }
                 }
             }
-            Builtin::Clip => {
+            Derivative::Own(OwnRule::Clip) => {
                 // clip(v, lo, hi) = minimum(maximum(v, lo), hi): each argument is
                 // selected where it is the result, with half of g at each tie.
                 let (v, lo, hi) = (args[0], args[1], args[2]);
@@ -782,21 +675,7 @@ impl Ad<'_> {
                     self.accumulate_selected(hi, selected, share, span);
                 }
             }
-            Builtin::Xlogy => {
-                // As JAX's xlogy: d/dx = log(y), d/dy = x / y.
-                let (a, b) = (args[0], args[1]);
-                if is_active(0) {
-                    let log = self.call(Builtin::Log, vec![b], span);
-                    let d = self.mul(g, log, span);
-                    self.accumulate(a, d, span);
-                }
-                if is_active(1) {
-                    let q = self.div(a, b, span);
-                    let d = self.mul(g, q, span);
-                    self.accumulate(b, d, span);
-                }
-            }
-            Builtin::Where => {
+            Derivative::Own(OwnRule::Where) => {
                 let cond = args[0];
                 if is_active(1) {
                     self.accumulate_selected(args[1], cond, g, span);
@@ -806,7 +685,7 @@ impl Ad<'_> {
                     self.accumulate_selected(args[2], not, g, span);
                 }
             }
-            Builtin::Sum | Builtin::Mean => {
+            Derivative::Own(OwnRule::Sum) => {
                 let rank = self.shape(x).len();
                 let mut d = self.expand(g, attrs, rank, span);
                 if *builtin == Builtin::Mean {
@@ -815,7 +694,7 @@ impl Ad<'_> {
                 }
                 self.accumulate(x, d, span);
             }
-            Builtin::Max | Builtin::Min => {
+            Derivative::Own(OwnRule::Extreme) => {
                 // Ties share the gradient equally, as JAX's reduce_max does.
                 let rank = self.shape(x).len();
                 let ge = self.expand(g, attrs, rank, span);
@@ -833,7 +712,7 @@ impl Ad<'_> {
                 let share = self.div(ge, ties, span);
                 self.accumulate_selected(x, hit, share, span);
             }
-            Builtin::Logsumexp => {
+            Derivative::Own(OwnRule::Logsumexp) => {
                 let rank = self.shape(x).len();
                 let ge = self.expand(g, attrs, rank, span);
                 // softmax(x): over one axis the built-in (bounded by 1 for the
@@ -855,7 +734,7 @@ impl Ad<'_> {
                 let d = self.mul(ge, softmax, span);
                 self.accumulate(x, d, span);
             }
-            Builtin::Norm => {
+            Derivative::Own(OwnRule::Norm) => {
                 let rank = self.shape(x).len();
                 let ge = self.expand(g, attrs, rank, span);
                 let ye = self.expand(y, attrs, rank, span);
@@ -863,7 +742,7 @@ impl Ad<'_> {
                 let d = self.mul(ge, unit, span);
                 self.accumulate(x, d, span);
             }
-            Builtin::Softmax => {
+            Derivative::Own(OwnRule::Softmax) => {
                 // y * (g - sum(g * y, axis, keepdims))
                 let gy = self.mul(g, y, span);
                 let sum_attrs = Attrs {
@@ -876,7 +755,7 @@ impl Ad<'_> {
                 let d = self.mul(y, centred, span);
                 self.accumulate(x, d, span);
             }
-            Builtin::LogSoftmax => {
+            Derivative::Own(OwnRule::LogSoftmax) => {
                 // g - softmax(x) * sum(g, axis, keepdims)
                 let axis = attrs.axes.as_ref().map_or(0, |a| a[0]);
                 let g_shape = self.shape(g);
@@ -897,7 +776,7 @@ impl Ad<'_> {
                 let d = self.call(Builtin::Sub, vec![g, ps], span);
                 self.accumulate(x, d, span);
             }
-            Builtin::Take => {
+            Derivative::Own(OwnRule::Take) => {
                 let shape = self.shape(x);
                 let axis = attrs
                     .axes
@@ -937,7 +816,7 @@ impl Ad<'_> {
                 let d = self.mul(ge, mask, span);
                 self.accumulate(x, d, span);
             }
-            Builtin::ExpandDims => {
+            Derivative::Own(OwnRule::ExpandDims) => {
                 let axes = attrs.axes.clone().unwrap_or_default();
                 let d = if self.shape(g).is_empty() {
                     g
@@ -950,21 +829,56 @@ impl Ad<'_> {
                 };
                 self.accumulate(x, d, span);
             }
-            Builtin::Eq
-            | Builtin::Ne
-            | Builtin::Lt
-            | Builtin::Le
-            | Builtin::Gt
-            | Builtin::Ge
-            | Builtin::And
-            | Builtin::Or
-            | Builtin::Not
-            | Builtin::Sign
-            | Builtin::Floor
-            | Builtin::Ceil
-            | Builtin::Round
-            | Builtin::Float
-            | Builtin::OneHot => {}
+        }
+    }
+
+    /// The nodes of a derivative template (the table's [`Derivative`]) for
+    /// node `y` with arguments `args` and adjoint `g`, operands first, left
+    /// to right; `built` holds the templates of this rule already built, so
+    /// equal ones are one node.
+    fn template(&mut self, template: &Template, site: &Site<'_>, built: &mut Vec<(Template, NodeId)>) -> NodeId {
+        if let Some(&(_, id)) = built.iter().find(|(t, _)| t == template) {
+            return id;
+        }
+        let id = match *template {
+            Template::G => site.g,
+            Template::Y => site.y,
+            Template::Arg(k) => site.args[k],
+            Template::Lit(v) => self.literal(v, site.span),
+            Template::Call(builtin, operands) => {
+                let operands = self.templates(operands, site, built);
+                self.call(builtin, operands, site.span)
+            }
+            Template::Seq(templates) => *self
+                .templates(templates, site, built)
+                .last()
+                .expect("a sequence is not empty"),
+        };
+        built.push((*template, id));
+        id
+    }
+
+    /// [`Self::template`] of each of `templates`, in order.
+    fn templates(
+        &mut self,
+        templates: &[Template],
+        site: &Site<'_>,
+        built: &mut Vec<(Template, NodeId)>,
+    ) -> Vec<NodeId> {
+        templates.iter().map(|t| self.template(t, site, built)).collect()
+    }
+
+    /// A selection's condition: the template's top call as a guard (equal
+    /// conditions are one node).
+    fn guard_template(&mut self, template: &Template, site: &Site<'_>, built: &mut Vec<(Template, NodeId)>) -> NodeId {
+        match *template {
+            Template::Call(builtin, operands) => {
+                let operands = self.templates(operands, site, built);
+                self.condition(builtin, operands, site.span)
+            }
+            Template::G | Template::Y | Template::Arg(_) | Template::Lit(_) | Template::Seq(_) => {
+                self.template(template, site, built)
+            }
         }
     }
 

@@ -237,7 +237,7 @@ impl<'p> Printer<'p> {
             _ => {
                 let mut parts: Vec<String> = args.iter().map(|a| self.print(*a, true).0).collect();
                 match spec.signature {
-                    Signature::Reduce => {
+                    Signature::Reduce(_) => {
                         if let Some(axes) = &attrs.axes {
                             parts.push(format!("axis={}", axes_text(axes)));
                         }
@@ -245,7 +245,7 @@ impl<'p> Printer<'p> {
                             parts.push("keepdims=true".into());
                         }
                     }
-                    Signature::AlongAxis | Signature::ExpandDims => {
+                    Signature::AlongAxis(_) | Signature::ExpandDims => {
                         if let Some(axes) = &attrs.axes {
                             parts.push(format!("axis={}", axes_text(axes)));
                         }

@@ -432,8 +432,8 @@ fn rewrites(attrs_used: &[(Builtin, Attrs)]) -> Vec<Rewrite<Term, TypeAndConstan
     rules
 }
 
-/// Prefers fewer and cheaper operations; the stable primitives are cheaper
-/// than any expansion of them.
+/// Prefers fewer and cheaper operations (each built-in's `cost` column); the
+/// stable primitives are cheaper than any expansion of them.
 struct Cost;
 
 impl CostFunction<Term> for Cost {
@@ -444,23 +444,7 @@ impl CostFunction<Term> for Cost {
             // A negative literal reads worse than a subtraction: `x - 1`, not `x + -1`.
             Term::Num(v) if v.into_inner() < 0.0 => 1.5,
             Term::Num(_) | Term::Leaf(_) => 1.0,
-            Term::Call(builtin, _, _) => match builtin {
-                Builtin::Neg => 1.0,
-                Builtin::Add | Builtin::Sub | Builtin::Mul => 2.0,
-                Builtin::Div => 3.0,
-                Builtin::Square | Builtin::Abs | Builtin::Sign | Builtin::Relu => 2.0,
-                Builtin::Pow => 6.0,
-                Builtin::Sqrt => 4.0,
-                Builtin::Log1p
-                | Builtin::Expm1
-                | Builtin::Softplus
-                | Builtin::LogSigmoid
-                | Builtin::Xlogy
-                | Builtin::LogSoftmax
-                | Builtin::Logsumexp => 7.0,
-                Builtin::Exp | Builtin::Log | Builtin::Sigmoid | Builtin::Tanh | Builtin::Cosh => 8.0,
-                _ => 3.0,
-            },
+            Term::Call(builtin, _, _) => builtin.spec().cost,
         };
         enode.fold(own, |sum, id| sum + costs(id))
     }

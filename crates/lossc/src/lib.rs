@@ -336,7 +336,7 @@ impl Program {
         }
     }
 
-    fn eval_in<T: num_traits::Float>(
+    fn eval_in<T: num_traits::Float + lossc_ir::builtins::Scalar>(
         &self,
         inputs: &[(String, ArrayD<f64>)],
         options: &EvalOptions,
@@ -479,7 +479,7 @@ impl Program {
         }
     }
 
-    fn eval_gradient_in<T: num_traits::Float>(
+    fn eval_gradient_in<T: num_traits::Float + lossc_ir::builtins::Scalar>(
         &self,
         gradient: &Gradient,
         inputs: &[(String, ArrayD<f64>)],

@@ -2,12 +2,138 @@
 // every evaluator runs (the reference interpreter with the standard library's
 // functions, the fused kernels with their vectorisable ones, and the code the
 // kernels generate, which includes this file's text verbatim; see
-// `SCALAR_SOURCE`). So this file uses nothing but `num_traits::Float` and
-// `super::Builtin`, and no inner attributes or doc comments.
-
-use num_traits::Float;
+// `SCALAR_SOURCE`). So this file is self-contained: it uses nothing but the
+// standard library and `super::Builtin`, defines the float operations it
+// needs ([`Scalar`]) and implements them for f32 and f64 itself, and has no
+// inner attributes or inner doc comments. A method used here and not defined here
+// is a build error of this crate, never a generated kernel that fails to
+// compile.
 
 use super::Builtin;
+
+/// The float operations the built-ins' arithmetic uses (a subset of
+/// `num_traits::Float`, implemented here for f32 and f64 so the generated
+/// code needs no copy of it).
+pub trait Scalar:
+    Copy
+    + PartialEq
+    + PartialOrd
+    + core::ops::Neg<Output = Self>
+    + core::ops::Add<Output = Self>
+    + core::ops::Sub<Output = Self>
+    + core::ops::Mul<Output = Self>
+    + core::ops::Div<Output = Self>
+{
+    const ZERO: Self;
+    const ONE: Self;
+    fn abs(x: Self) -> Self;
+    fn max(x: Self, y: Self) -> Self;
+    fn min(x: Self, y: Self) -> Self;
+    fn floor(x: Self) -> Self;
+    fn ceil(x: Self) -> Self;
+    fn round(x: Self) -> Self;
+    fn trunc(x: Self) -> Self;
+    fn is_nan(x: Self) -> bool;
+    fn is_finite(x: Self) -> bool;
+    fn exp(x: Self) -> Self;
+    fn exp_m1(x: Self) -> Self;
+    fn ln(x: Self) -> Self;
+    fn ln_1p(x: Self) -> Self;
+    fn sqrt(x: Self) -> Self;
+    fn sin(x: Self) -> Self;
+    fn cos(x: Self) -> Self;
+    fn tanh(x: Self) -> Self;
+    fn cosh(x: Self) -> Self;
+    fn powf(x: Self, y: Self) -> Self;
+}
+
+macro_rules! scalar_float {
+    ($t:ident) => {
+        impl Scalar for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            #[inline(always)]
+            fn abs(x: Self) -> Self {
+                $t::abs(x)
+            }
+            #[inline(always)]
+            fn max(x: Self, y: Self) -> Self {
+                $t::max(x, y)
+            }
+            #[inline(always)]
+            fn min(x: Self, y: Self) -> Self {
+                $t::min(x, y)
+            }
+            #[inline(always)]
+            fn floor(x: Self) -> Self {
+                $t::floor(x)
+            }
+            #[inline(always)]
+            fn ceil(x: Self) -> Self {
+                $t::ceil(x)
+            }
+            #[inline(always)]
+            fn round(x: Self) -> Self {
+                $t::round(x)
+            }
+            #[inline(always)]
+            fn trunc(x: Self) -> Self {
+                $t::trunc(x)
+            }
+            #[inline(always)]
+            fn is_nan(x: Self) -> bool {
+                $t::is_nan(x)
+            }
+            #[inline(always)]
+            fn is_finite(x: Self) -> bool {
+                $t::is_finite(x)
+            }
+            #[inline(always)]
+            fn exp(x: Self) -> Self {
+                $t::exp(x)
+            }
+            #[inline(always)]
+            fn exp_m1(x: Self) -> Self {
+                $t::exp_m1(x)
+            }
+            #[inline(always)]
+            fn ln(x: Self) -> Self {
+                $t::ln(x)
+            }
+            #[inline(always)]
+            fn ln_1p(x: Self) -> Self {
+                $t::ln_1p(x)
+            }
+            #[inline(always)]
+            fn sqrt(x: Self) -> Self {
+                $t::sqrt(x)
+            }
+            #[inline(always)]
+            fn sin(x: Self) -> Self {
+                $t::sin(x)
+            }
+            #[inline(always)]
+            fn cos(x: Self) -> Self {
+                $t::cos(x)
+            }
+            #[inline(always)]
+            fn tanh(x: Self) -> Self {
+                $t::tanh(x)
+            }
+            #[inline(always)]
+            fn cosh(x: Self) -> Self {
+                $t::cosh(x)
+            }
+            #[inline(always)]
+            fn powf(x: Self, y: Self) -> Self {
+                $t::powf(x, y)
+            }
+        }
+    };
+}
+
+scalar_float!(f32);
+scalar_float!(f64);
 
 /// The elementary functions the built-ins' arithmetic is made of. The
 /// built-ins themselves (`sigmoid`, `softplus`, `xlogy`, `clip`, ...) are
@@ -15,61 +141,63 @@ use super::Builtin;
 /// the implementation: [`StdElementary`] (the standard library, the
 /// reference) or its own (the fused kernels supply branch-free, vectorisable
 /// ones whose ulp error against the standard library they measure and test).
-pub trait Elementary<T> {
-    fn exp(x: T) -> T;
-    fn exp_m1(x: T) -> T;
-    fn ln(x: T) -> T;
-    fn ln_1p(x: T) -> T;
-    fn sqrt(x: T) -> T;
-    fn sin(x: T) -> T;
-    fn cos(x: T) -> T;
-    fn tanh(x: T) -> T;
-    fn cosh(x: T) -> T;
-    fn powf(x: T, y: T) -> T;
+/// Every function defaults to the standard library's, so an implementation
+/// overrides only the ones it computes its own way, and a new function is
+/// one method here.
+pub trait Elementary<T: Scalar> {
+    #[inline(always)]
+    fn exp(x: T) -> T {
+        T::exp(x)
+    }
+    #[inline(always)]
+    fn exp_m1(x: T) -> T {
+        T::exp_m1(x)
+    }
+    #[inline(always)]
+    fn ln(x: T) -> T {
+        T::ln(x)
+    }
+    #[inline(always)]
+    fn ln_1p(x: T) -> T {
+        T::ln_1p(x)
+    }
+    #[inline(always)]
+    fn sqrt(x: T) -> T {
+        T::sqrt(x)
+    }
+    #[inline(always)]
+    fn sin(x: T) -> T {
+        T::sin(x)
+    }
+    #[inline(always)]
+    fn cos(x: T) -> T {
+        T::cos(x)
+    }
+    #[inline(always)]
+    fn tanh(x: T) -> T {
+        T::tanh(x)
+    }
+    #[inline(always)]
+    fn cosh(x: T) -> T {
+        T::cosh(x)
+    }
+    #[inline(always)]
+    fn powf(x: T, y: T) -> T {
+        T::powf(x, y)
+    }
 }
 
 /// The standard library's elementary functions: the reference semantics.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StdElementary;
 
-impl<T: Float> Elementary<T> for StdElementary {
-    fn exp(x: T) -> T {
-        x.exp()
-    }
-    fn exp_m1(x: T) -> T {
-        x.exp_m1()
-    }
-    fn ln(x: T) -> T {
-        x.ln()
-    }
-    fn ln_1p(x: T) -> T {
-        x.ln_1p()
-    }
-    fn sqrt(x: T) -> T {
-        x.sqrt()
-    }
-    fn sin(x: T) -> T {
-        x.sin()
-    }
-    fn cos(x: T) -> T {
-        x.cos()
-    }
-    fn tanh(x: T) -> T {
-        x.tanh()
-    }
-    fn cosh(x: T) -> T {
-        x.cosh()
-    }
-    fn powf(x: T, y: T) -> T {
-        x.powf(y)
-    }
-}
+impl<T: Scalar> Elementary<T> for StdElementary {}
 
 /// The arithmetic of an elementwise built-in on one element, the same code for
 /// f32 and f64 (IEEE semantics: `log(0) = -inf`, `0/0 = NaN`, never a panic).
 /// Booleans are `0` and `1`. Returns `None` for the built-ins that are not
 /// elementwise (reductions, softmax, `take`, `one_hot`).
-pub fn eval_scalar<T: Float>(builtin: Builtin, args: &[T]) -> Option<T> {
+pub fn eval_scalar<T: Scalar>(builtin: Builtin, args: &[T]) -> Option<T> {
     eval_scalar_in::<T, StdElementary>(builtin, args)
 }
 
@@ -81,9 +209,9 @@ pub fn eval_scalar<T: Float>(builtin: Builtin, args: &[T]) -> Option<T> {
 /// per built-in); [`eval_scalar`] is the one out-of-line copy for callers with
 /// a run-time built-in.
 #[inline(always)]
-pub fn eval_scalar_in<T: Float, M: Elementary<T>>(builtin: Builtin, args: &[T]) -> Option<T> {
-    let zero = T::zero();
-    let one = T::one();
+pub fn eval_scalar_in<T: Scalar, M: Elementary<T>>(builtin: Builtin, args: &[T]) -> Option<T> {
+    let zero = T::ZERO;
+    let one = T::ONE;
     let truth = |b: bool| if b { one } else { zero };
     let x = args.first().copied().unwrap_or(zero);
     let y = args.get(1).copied().unwrap_or(zero);
@@ -103,7 +231,7 @@ pub fn eval_scalar_in<T: Float, M: Elementary<T>>(builtin: Builtin, args: &[T]) 
         Builtin::And => truth(x != zero && y != zero),
         Builtin::Or => truth(x != zero || y != zero),
         Builtin::Not => truth(x == zero),
-        Builtin::Abs => x.abs(),
+        Builtin::Abs => T::abs(x),
         Builtin::Sign => {
             if x > zero {
                 one
@@ -127,18 +255,18 @@ pub fn eval_scalar_in<T: Float, M: Elementary<T>>(builtin: Builtin, args: &[T]) 
         Builtin::LogSigmoid => -softplus_in::<T, M>(-x),
         Builtin::Softplus => softplus_in::<T, M>(x),
         Builtin::Relu => {
-            if x > zero || x.is_nan() {
+            if x > zero || T::is_nan(x) {
                 x
             } else {
                 zero
             }
         }
-        Builtin::Floor => x.floor(),
-        Builtin::Ceil => x.ceil(),
+        Builtin::Floor => T::floor(x),
+        Builtin::Ceil => T::ceil(x),
         Builtin::Round => round_half_even(x),
         Builtin::Float => truth(x != zero),
-        Builtin::Maximum => nan_or(x, y, x.max(y)),
-        Builtin::Minimum => nan_or(x, y, x.min(y)),
+        Builtin::Maximum => nan_or(x, y, T::max(x, y)),
+        Builtin::Minimum => nan_or(x, y, T::min(x, y)),
         Builtin::Xlogy => {
             if x == zero {
                 zero
@@ -156,9 +284,9 @@ pub fn eval_scalar_in<T: Float, M: Elementary<T>>(builtin: Builtin, args: &[T]) 
             // A NaN bound is the same for every element of a kernel's loop.
             let low = if lo > x { lo } else { x };
             let clipped = if hi < low { hi } else { low };
-            if lo.is_nan() {
+            if T::is_nan(lo) {
                 lo
-            } else if hi.is_nan() {
+            } else if T::is_nan(hi) {
                 hi
             } else {
                 clipped
@@ -186,10 +314,10 @@ pub fn eval_scalar_in<T: Float, M: Elementary<T>>(builtin: Builtin, args: &[T]) 
 }
 
 /// NaN if either operand is NaN (as NumPy's `maximum`), else `value`.
-fn nan_or<T: Float>(a: T, b: T, value: T) -> T {
-    if a.is_nan() {
+fn nan_or<T: Scalar>(a: T, b: T, value: T) -> T {
+    if T::is_nan(a) {
         a
-    } else if b.is_nan() {
+    } else if T::is_nan(b) {
         b
     } else {
         value
@@ -197,37 +325,37 @@ fn nan_or<T: Float>(a: T, b: T, value: T) -> T {
 }
 
 /// `1 / (1 + e^-x)` without overflow for either sign.
-pub fn sigmoid<T: Float>(x: T) -> T {
+pub fn sigmoid<T: Scalar>(x: T) -> T {
     sigmoid_in::<T, StdElementary>(x)
 }
 
 /// [`sigmoid`] with `M`'s `exp`: `1 / (1 + e^-x)` for `x >= 0`, else
 /// `e^x / (1 + e^x)`, with one `exp` of `-|x|` serving both sides.
 #[inline(always)]
-pub fn sigmoid_in<T: Float, M: Elementary<T>>(x: T) -> T {
-    let e = M::exp(-x.abs());
-    let numerator = if x >= T::zero() { T::one() } else { e };
-    numerator / (T::one() + e)
+pub fn sigmoid_in<T: Scalar, M: Elementary<T>>(x: T) -> T {
+    let e = M::exp(-T::abs(x));
+    let numerator = if x >= T::ZERO { T::ONE } else { e };
+    numerator / (T::ONE + e)
 }
 
 /// `log(1 + e^x)` as `max(x, 0) + log1p(e^-|x|)`: never overflows.
-pub fn softplus<T: Float>(x: T) -> T {
+pub fn softplus<T: Scalar>(x: T) -> T {
     softplus_in::<T, StdElementary>(x)
 }
 
 /// [`softplus`] with `M`'s `exp` and `ln_1p`.
 #[inline(always)]
-pub fn softplus_in<T: Float, M: Elementary<T>>(x: T) -> T {
-    let value = x.max(T::zero()) + M::ln_1p(M::exp(-x.abs()));
-    if x.is_nan() { x } else { value }
+pub fn softplus_in<T: Scalar, M: Elementary<T>>(x: T) -> T {
+    let value = T::max(x, T::ZERO) + M::ln_1p(M::exp(-T::abs(x)));
+    if T::is_nan(x) { x } else { value }
 }
 
 /// IEEE round-half-to-even, as NumPy and JAX round.
-pub fn round_half_even<T: Float>(x: T) -> T {
-    let rounded = x.round(); // half away from zero
-    let two = T::one() + T::one();
-    if (x - x.trunc()).abs() == T::one() / two {
-        two * (x / two).round()
+pub fn round_half_even<T: Scalar>(x: T) -> T {
+    let rounded = T::round(x); // half away from zero
+    let two = T::ONE + T::ONE;
+    if T::abs(x - T::trunc(x)) == T::ONE / two {
+        two * T::round(x / two)
     } else {
         rounded
     }
@@ -237,9 +365,9 @@ pub fn round_half_even<T: Float>(x: T) -> T {
 /// finite values (Neumaier's branch on the larger magnitude): the step of
 /// every compensated sum (the oracle's and the kernels').
 #[inline(always)]
-pub fn two_sum<T: Float>(a: T, b: T) -> (T, T) {
+pub fn two_sum<T: Scalar>(a: T, b: T) -> (T, T) {
     let sum = a + b;
-    let error = if a.abs() >= b.abs() {
+    let error = if T::abs(a) >= T::abs(b) {
         (a - sum) + b
     } else {
         (b - sum) + a
@@ -249,7 +377,7 @@ pub fn two_sum<T: Float>(a: T, b: T) -> (T, T) {
 
 /// One step of a compensated sum: `(sum, error)` with `x` added.
 #[inline(always)]
-pub fn sum_step<T: Float>((sum, error): (T, T), x: T) -> (T, T) {
+pub fn sum_step<T: Scalar>((sum, error): (T, T), x: T) -> (T, T) {
     let (t, e) = two_sum(sum, x);
     (t, error + e)
 }
@@ -258,14 +386,14 @@ pub fn sum_step<T: Float>((sum, error): (T, T), x: T) -> (T, T) {
 /// otherwise the IEEE sum as the additions made it (the error is then
 /// meaningless).
 #[inline(always)]
-pub fn sum_finish<T: Float>(sum: T, error: T) -> T {
-    if sum.is_finite() { sum + error } else { sum }
+pub fn sum_finish<T: Scalar>(sum: T, error: T) -> T {
+    if T::is_finite(sum) { sum + error } else { sum }
 }
 
 /// `logsumexp`'s last step, from the maximum `m` and the sum `s` of
 /// `exp(x - m)`: `m + ln(s)`; `m` itself when it is not finite (all `-inf`,
 /// a `+inf`, a NaN).
 #[inline(always)]
-pub fn logsumexp_finish<T: Float, M: Elementary<T>>(m: T, s: T) -> T {
-    if m.is_finite() { m + M::ln(s) } else { m }
+pub fn logsumexp_finish<T: Scalar, M: Elementary<T>>(m: T, s: T) -> T {
+    if T::is_finite(m) { m + M::ln(s) } else { m }
 }
