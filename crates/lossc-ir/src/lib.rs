@@ -19,7 +19,7 @@ pub mod types;
 
 pub use builtins::{Builtin, BuiltinSpec, Signature};
 pub use lossc_diagnostics::{Code, Diagnostic, Span};
-pub use lower::closest;
+pub use lower::{Lowering, closest};
 pub use program::*;
 pub use types::{Dim, DimId, Dtype, Kind, Shape, Type, broadcast};
 
