@@ -26,6 +26,7 @@ mod checks;
 mod interval;
 pub mod probe;
 mod sampling;
+pub use sampling::{JUMP_SEARCH_BUDGET, jump_search_work};
 mod witness;
 
 pub use lossc_diagnostics::{Code, Diagnostic, Severity, Span};

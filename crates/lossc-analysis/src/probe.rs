@@ -1498,6 +1498,10 @@ mod tests {
                       loss l = mean(sum(-y_true * log(y_pred), axis=-1))\n";
         let report = probe_source(source, Dtype::F32, 10_000);
         assert_eq!(report.requested_samples, 10_000);
+        // The library takes any count (the CLI caps its option): the most
+        // samples a caller can ask for are sized by the budget, not by the count.
+        let most = probe_source(source, Dtype::F32, usize::MAX);
+        assert_eq!((most.requested_samples, most.samples), (usize::MAX, report.samples));
         assert!(
             report.samples < 1_000 && report.samples >= MIN_BUDGETED_SAMPLES,
             "{}",

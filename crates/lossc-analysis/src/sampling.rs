@@ -413,7 +413,7 @@ pub fn run(view: View<'_>, case: &[Option<f64>], cases: usize, out: &mut Vec<Dia
             region: region.clone(),
         });
     }
-    discontinuities(&view, &pts, &selections, out);
+    discontinuities(&view, &pts, &selections, &values, gradient_count, out);
     dead_reports
 }
 
@@ -608,11 +608,71 @@ fn clip_saturation(view: &View<'_>, node: NodeId, fraction: f64, region: &str, o
     );
 }
 
+/// The most element evaluations (nodes evaluated, times the elements of
+/// the points evaluated plus [`NODE_OVERHEAD`]) the search for jumps at
+/// `where` boundaries spends on one loss and case. Past it, the boundaries
+/// left are not searched, and an `analysis-limit` note says so: a chain of
+/// a hundred `where`s costs a bounded search, not one bisection of the
+/// whole chain per boundary.
+pub const JUMP_SEARCH_BUDGET: usize = 16_000_000;
+
+/// What evaluating one node costs besides its elements (allocating its
+/// array), in elements.
+const NODE_OVERHEAD: usize = 32;
+
+/// Bisection steps between two points on either side of a boundary.
+const BISECTIONS: usize = 40;
+
+thread_local! {
+    /// Element evaluations spent by the jump search on this thread.
+    static JUMP_SEARCH_WORK: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The element evaluations the search for jumps at `where` boundaries has
+/// spent on this thread: its work, for tests that bound it.
+pub fn jump_search_work() -> usize {
+    JUMP_SEARCH_WORK.with(std::cell::Cell::get)
+}
+
+/// A `where` boundary to search: the selection, its condition, and two
+/// points on either side (`lo` where the condition holds).
+struct Boundary {
+    node: NodeId,
+    cond: NodeId,
+    lo: Sample,
+    hi: Sample,
+}
+
+/// The point halfway between `x` and `y`.
+fn midpoint(x: &Sample, y: &Sample) -> Sample {
+    x.iter()
+        .zip(y)
+        .map(|(p, q)| p.iter().zip(q).map(|(u, v)| (u + v) / 2.0).collect())
+        .collect()
+}
+
 /// A `where` whose branches disagree at the boundary of its condition: the
-/// loss jumps there. Found by bisecting between sampled points on either side.
-fn discontinuities(view: &View<'_>, pts: &[Sample], selections: &[Selection], out: &mut Vec<Diagnostic>) {
+/// loss jumps there. Found by bisecting between sampled points on either
+/// side (`values`: the sampled points' values of `run`'s roots, whose
+/// selections' probes start at `first_probe`). When samples are
+/// independent, the bisections of every boundary advance together, one
+/// evaluation of the program per step, rather than one per boundary.
+fn discontinuities(
+    view: &View<'_>,
+    pts: &[Sample],
+    selections: &[Selection],
+    values: &[Vec<Vec<f64>>],
+    first_probe: usize,
+    out: &mut Vec<Diagnostic>,
+) {
     let program = view.program;
+    let together = view.separable();
+    let searched = if together { pts.len() } else { pts.len().min(128) };
+    let mut boundaries = Vec::new();
+    let mut offset = first_probe;
     for s in selections {
+        let at = offset;
+        offset += s.probes.len();
         let node = program.node(s.node);
         if !matches!(node.op, Op::Call(Builtin::Where, _)) {
             continue;
@@ -621,56 +681,54 @@ fn discontinuities(view: &View<'_>, pts: &[Sample], selections: &[Selection], ou
         if !view.gradients.iter().any(|(v, _)| view.reads(cond, *v)) {
             continue;
         }
-        let roots = [cond, s.node];
-        // Two samples on either side of the boundary (all samples, in one
-        // batch when they are independent), then bisection between them.
-        let together = view.separable();
-        let probe = if together { pts } else { &pts[..pts.len().min(128)] };
-        let Some(first) = evaluate(view, probe, &[cond], together) else {
+        let side = |p: usize| values[p][at].first().is_some_and(|c| *c != 0.0);
+        let Some(a) = (0..searched).find(|&p| side(p)) else {
             continue;
         };
-        let side = |p: usize| first[p][0].first().is_some_and(|c| *c != 0.0);
-        let Some(a) = (0..probe.len()).find(|&p| side(p)) else {
+        let Some(b) = (0..searched).find(|&p| !side(p)) else {
             continue;
         };
-        let Some(b) = (0..probe.len()).find(|&p| !side(p)) else {
-            continue;
-        };
-        let (mut lo, mut hi) = (probe[a].clone(), probe[b].clone());
-        let mid = |x: &Sample, y: &Sample| -> Sample {
-            x.iter()
-                .zip(y)
-                .map(|(p, q)| p.iter().zip(q).map(|(u, v)| (u + v) / 2.0).collect())
-                .collect()
-        };
-        for _ in 0..40 {
-            let m = mid(&lo, &hi);
-            let Some(v) = evaluate(view, std::slice::from_ref(&m), &roots, false) else {
-                break;
-            };
-            if v[0][0].first().is_some_and(|c| *c != 0.0) {
-                lo = m;
-            } else {
-                hi = m;
-            }
-        }
-        let Some(ends) = evaluate(view, &[lo.clone(), hi.clone()], &roots, false) else {
-            continue;
-        };
-        let (va, vb) = (
-            ends[0][1].first().copied().unwrap_or(0.0),
-            ends[1][1].first().copied().unwrap_or(0.0),
-        );
+        boundaries.push(Boundary {
+            node: s.node,
+            cond,
+            lo: pts[a].clone(),
+            hi: pts[b].clone(),
+        });
+    }
+    // Samples of inputs without the batch dimension cannot share a batch.
+    let batched = together
+        && program
+            .inputs
+            .iter()
+            .all(|input| program.batch.is_some() && input.shape.first().copied() == program.batch);
+    let row: usize = program
+        .inputs
+        .iter()
+        .map(|input| row_len(program, input))
+        .sum::<usize>()
+        .max(1);
+    let fit = boundaries_within_budget(&boundaries, batched, row);
+    if let Some(first_left) = boundaries.get(fit) {
+        out.push(jump_search_limit(view, first_left.node, boundaries.len() - fit));
+    }
+    boundaries.truncate(fit);
+    let ends = if batched {
+        bisect_together(view, &mut boundaries, row)
+    } else {
+        bisect_each(view, &mut boundaries, row)
+    };
+    for (boundary, (va, vb)) in boundaries.iter().zip(ends) {
         let scale = va.abs().max(vb.abs()).max(1.0);
         if (va - vb).abs() <= 1e-3 * scale || !va.is_finite() || !vb.is_finite() {
             continue;
         }
+        let cond = boundary.cond;
         let at: Vec<String> = program
             .inputs
             .iter()
             .enumerate()
             .filter(|(i, _)| program.inputs_read(&[cond])[*i])
-            .map(|(i, input)| format!("`{}` = {}", input.name, lossc_ir::format_approx(lo[i][0])))
+            .map(|(i, input)| format!("`{}` = {}", input.name, lossc_ir::format_approx(boundary.lo[i][0])))
             .collect();
         out.push(
             Diagnostic::warning(
@@ -682,11 +740,238 @@ fn discontinuities(view: &View<'_>, pts: &[Sample], selections: &[Selection], ou
                     lossc_ir::format_approx(vb),
                     at.join(" and ")
                 ),
-                node.span,
+                program.node(boundary.node).span,
             )
             .with_label("the branches disagree on the boundary")
             .with_note("gradient descent cannot see a jump: the gradient is blind to the step")
             .with_help("make the branches meet at the boundary (as Huber's do), or use a smooth blend such as `sigmoid(k * (x - t))`"),
         );
+    }
+}
+
+/// The element evaluations of `roots` at `points` points (every node up to
+/// the last root counted, an upper bound), added to the thread's count.
+fn spend(roots: &[NodeId], points: usize, row: usize) {
+    let work = evaluation_cost(roots.iter().map(|r| r.index()).max(), points, row);
+    JUMP_SEARCH_WORK.with(|w| w.set(w.get().saturating_add(work)));
+}
+
+/// Element evaluations of every node up to `last` at `points` points of
+/// `row` elements, each node's overhead included.
+fn evaluation_cost(last: Option<usize>, points: usize, row: usize) -> usize {
+    last.map_or(0, |last| {
+        (last + 1).saturating_mul(points.saturating_mul(row).saturating_add(NODE_OVERHEAD))
+    })
+}
+
+/// How many of `boundaries`, in program order, can be searched within
+/// [`JUMP_SEARCH_BUDGET`].
+fn boundaries_within_budget(boundaries: &[Boundary], batched: bool, row: usize) -> usize {
+    let (mut last_cond, mut last_node, mut each) = (0, 0, 0usize);
+    for (k, boundary) in boundaries.iter().enumerate() {
+        let cost = if batched {
+            // Every step evaluates all conditions at one point per boundary;
+            // the ends, every selection at two.
+            last_cond = last_cond.max(boundary.cond.index());
+            last_node = last_node.max(boundary.node.index());
+            evaluation_cost(Some(last_cond), k + 1, row)
+                .saturating_mul(BISECTIONS)
+                .saturating_add(evaluation_cost(Some(last_node), 2 * (k + 1), row))
+        } else {
+            each = each
+                .saturating_add(evaluation_cost(Some(boundary.cond.index()), 1, row).saturating_mul(BISECTIONS))
+                .saturating_add(evaluation_cost(Some(boundary.node.index()), 2, row));
+            each
+        };
+        if cost > JUMP_SEARCH_BUDGET {
+            return k;
+        }
+    }
+    boundaries.len()
+}
+
+/// Bisects every boundary at once: each step evaluates the conditions at
+/// one midpoint per boundary, in one batch. The selections' values at the
+/// two final points of each.
+fn bisect_together(view: &View<'_>, boundaries: &mut [Boundary], row: usize) -> Vec<(f64, f64)> {
+    if boundaries.is_empty() {
+        return Vec::new();
+    }
+    let conds: Vec<NodeId> = boundaries.iter().map(|b| b.cond).collect();
+    for _ in 0..BISECTIONS {
+        let mids: Vec<Sample> = boundaries.iter().map(|b| midpoint(&b.lo, &b.hi)).collect();
+        spend(&conds, mids.len(), row);
+        let Some(values) = evaluate(view, &mids, &conds, true) else {
+            break;
+        };
+        for (k, (boundary, mid)) in boundaries.iter_mut().zip(mids).enumerate() {
+            if values[k][k].first().is_some_and(|c| *c != 0.0) {
+                boundary.lo = mid;
+            } else {
+                boundary.hi = mid;
+            }
+        }
+    }
+    let nodes: Vec<NodeId> = boundaries.iter().map(|b| b.node).collect();
+    let ends: Vec<Sample> = boundaries.iter().flat_map(|b| [b.lo.clone(), b.hi.clone()]).collect();
+    spend(&nodes, ends.len(), row);
+    let Some(values) = evaluate(view, &ends, &nodes, true) else {
+        return Vec::new();
+    };
+    let first = |point: usize, k: usize| values[point][k].first().copied().unwrap_or(0.0);
+    (0..boundaries.len())
+        .map(|k| (first(2 * k, k), first(2 * k + 1, k)))
+        .collect()
+}
+
+/// Bisects each boundary on its own, one point at a time (samples that are
+/// not independent). The selections' values at the two final points of each;
+/// NaN where they could not be evaluated (no finding).
+fn bisect_each(view: &View<'_>, boundaries: &mut [Boundary], row: usize) -> Vec<(f64, f64)> {
+    boundaries
+        .iter_mut()
+        .map(|boundary| {
+            for _ in 0..BISECTIONS {
+                let mid = midpoint(&boundary.lo, &boundary.hi);
+                spend(&[boundary.cond], 1, row);
+                let Some(v) = evaluate(view, std::slice::from_ref(&mid), &[boundary.cond], false) else {
+                    break;
+                };
+                if v[0][0].first().is_some_and(|c| *c != 0.0) {
+                    boundary.lo = mid;
+                } else {
+                    boundary.hi = mid;
+                }
+            }
+            let roots = [boundary.node];
+            spend(&roots, 2, row);
+            match evaluate(view, &[boundary.lo.clone(), boundary.hi.clone()], &roots, false) {
+                Some(ends) => (
+                    ends[0][0].first().copied().unwrap_or(0.0),
+                    ends[1][0].first().copied().unwrap_or(0.0),
+                ),
+                None => (f64::NAN, f64::NAN),
+            }
+        })
+        .collect()
+}
+
+/// The note that the jump search stopped at its budget, at the first
+/// `where` it did not search.
+fn jump_search_limit(view: &View<'_>, first_left: NodeId, left: usize) -> Diagnostic {
+    let what = if left == 1 {
+        "1 `where` boundary was".to_string()
+    } else {
+        format!("{left} `where` boundaries, from this one on, were")
+    };
+    Diagnostic::note(
+        Code::AnalysisLimit,
+        format!("the analysis of this loss reached its work limit: {what} not searched for jumps"),
+        view.program.node(first_left).span,
+    )
+    .with_label("not searched for a jump")
+    .with_note("every NaN or infinity is still reported (the analysis stays sound), but a `discontinuity` at these boundaries may go unreported")
+    .with_help("name intermediate values with `let` and bound them (e.g. `clip`), or split the chain of selections")
+}
+
+fn reachable(program: &Program, root: NodeId) -> Vec<bool> {
+    let mut seen = vec![false; program.nodes.len()];
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        if std::mem::replace(&mut seen[n.index()], true) {
+            continue;
+        }
+        stack.extend(program.node(n).args.iter().copied());
+    }
+    seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `let a{i} = where(a{i-1} > 0, a{i-1} * 0.5, a{i-1} + 1)` for i in
+    /// 1..=`lines` over `y_pred: real [N, width]`, and its findings with the
+    /// work of the jump search.
+    fn where_chain(lines: usize, width: usize) -> (Vec<Diagnostic>, usize) {
+        let mut source = format!("input y_pred: real [N, {width}]\nlet a0 = y_pred\n");
+        for i in 1..=lines {
+            source.push_str(&format!(
+                "let a{i} = where(a{} > 0, a{} * 0.5, a{} + 1)\n",
+                i - 1,
+                i - 1,
+                i - 1
+            ));
+        }
+        source.push_str(&format!("loss l = mean(a{lines})\n"));
+        let ast = lossc_syntax::parse(&source).expect("parses");
+        let (program, _) = lossc_ir::lower(&ast, &source).expect("lowers");
+        let options = crate::Options {
+            dtype: Dtype::F32,
+            loss: None,
+            wrt: Vec::new(),
+        };
+        let before = jump_search_work();
+        let found = crate::analyze(&program, &source, &options);
+        (found, jump_search_work() - before)
+    }
+
+    fn jumps(found: &[Diagnostic]) -> Vec<&str> {
+        found
+            .iter()
+            .filter(|d| d.code == Code::Discontinuity)
+            .map(|d| d.message.as_str())
+            .collect()
+    }
+
+    /// A chain of 100 `where`s: every boundary the samples straddle (the
+    /// first ten: `a{i}` crosses 0 at `y_pred` = -i, in the box [-10, 10])
+    /// is searched, bisected together in about 2.8M element evaluations
+    /// (bisecting each boundary through the whole chain on its own cost
+    /// about 50M, and 27 s in a debug build).
+    #[test]
+    fn a_chain_of_wheres_is_searched_together() {
+        let (found, work) = where_chain(100, 1);
+        assert!(work <= 3_000_000, "{work}");
+        let jumps = jumps(&found);
+        assert_eq!(jumps.len(), 10, "{jumps:#?}");
+        assert!(
+            jumps[9].starts_with("the loss jumps where `a9 > 0` changes"),
+            "{}",
+            jumps[9]
+        );
+        assert!(!found.iter().any(|d| d.message.contains("not searched for jumps")));
+    }
+
+    /// The search takes boundaries in program order while their cost fits
+    /// the budget: batched, a step evaluates every condition up to the last
+    /// one at one point per boundary, so k boundaries of a chain cost about
+    /// 40 * 5k * (k * row + 32); alone, each costs its own chain.
+    #[test]
+    fn the_jump_search_takes_the_boundaries_its_budget_covers() {
+        let chain = |count: usize| -> Vec<Boundary> {
+            (1..=count)
+                .map(|i| Boundary {
+                    node: NodeId((5 * i) as u32),
+                    cond: NodeId((5 * i - 1) as u32),
+                    lo: Vec::new(),
+                    hi: Vec::new(),
+                })
+                .collect()
+        };
+        let cost = |k: usize, row: usize| 40 * (5 * k) * (k * row + 32) + (5 * k + 1) * (2 * k * row + 32);
+        for (row, batched) in [(1, true), (8, true), (100, true), (1, false), (100, false)] {
+            let fit = boundaries_within_budget(&chain(1000), batched, row);
+            assert!(fit < 1000, "{row} {batched}");
+            if batched {
+                assert!(cost(fit, row) <= JUMP_SEARCH_BUDGET && cost(fit + 1, row) > JUMP_SEARCH_BUDGET);
+            }
+            // Fewer boundaries than fit are all searched.
+            assert_eq!(boundaries_within_budget(&chain(fit), batched, row), fit);
+        }
+        // 100 boundaries of one element each fit (the chain of 100 `where`s).
+        assert_eq!(boundaries_within_budget(&chain(100), true, 1), 100);
+        // Wider rows fit fewer.
+        assert!(boundaries_within_budget(&chain(1000), true, 100) < boundaries_within_budget(&chain(1000), true, 8));
     }
 }

@@ -63,6 +63,8 @@ fn plural(count: usize, word: &str) -> String {
 /// A generated program's diagnostic ([`Source::origins`]) is shown over the
 /// line of the user's file it came from, when its origin is known.
 pub fn write_diagnostics(out: &mut dyn WriteColor, source: &Source, diagnostics: &[Diagnostic]) -> io::Result<()> {
+    // Control characters are drawn visibly, so a caret has a column to sit under.
+    let shown_source = Shown::of(&source.text);
     let config = Config {
         chars: Chars::ascii(),
         ..Config::default()
@@ -75,10 +77,20 @@ pub fn write_diagnostics(out: &mut dyn WriteColor, source: &Source, diagnostics:
         let (name, text, diagnostic) = match &relocated {
             Some((map, moved)) => {
                 let file = &map.files[moved.file];
-                (file.name.as_str(), file.text.as_str(), &moved.diagnostic)
+                let shown = Shown::of(&file.text);
+                (
+                    file.name.as_str(),
+                    shown.text.clone(),
+                    shown.diagnostic(&moved.diagnostic),
+                )
             }
-            None => (source.name.as_str(), source.text.as_str(), diagnostic),
+            None => (
+                source.name.as_str(),
+                shown_source.text.clone(),
+                shown_source.diagnostic(diagnostic),
+            ),
         };
+        let (text, diagnostic) = (text.as_str(), &diagnostic);
         let file = SimpleFile::new(name, text);
         let report = to_report(text, diagnostic);
         match term::emit(out, &config, &file, &report) {
@@ -90,6 +102,86 @@ pub fn write_diagnostics(out: &mut dyn WriteColor, source: &Source, diagnostics:
         }
     }
     Ok(())
+}
+
+/// A text with its control characters (but newline, tab and carriage
+/// return) replaced by visible forms, as rustc draws them: the Unicode
+/// control pictures for ASCII controls (BEL is `␇`, one column like the
+/// character it stands for), `\u{85}`-style escapes for the others.
+struct Shown {
+    text: String,
+    /// For each replaced character: its offset in the original text, and
+    /// the bytes added by it and those before it.
+    shifts: Vec<(usize, usize)>,
+}
+
+impl Shown {
+    fn of(text: &str) -> Shown {
+        let mut shown = Shown {
+            text: String::with_capacity(text.len()),
+            shifts: Vec::new(),
+        };
+        let mut added = 0;
+        for (offset, c) in text.char_indices() {
+            match visible(c) {
+                Some(form) => {
+                    added += form.len() - c.len_utf8();
+                    shown.shifts.push((offset, added));
+                    shown.text.push_str(&form);
+                }
+                None => shown.text.push(c),
+            }
+        }
+        shown
+    }
+
+    /// Where byte `offset` of the original text is in the shown one.
+    fn offset(&self, offset: usize) -> usize {
+        let before = self.shifts.partition_point(|(at, _)| *at < offset);
+        offset + before.checked_sub(1).map_or(0, |k| self.shifts[k].1)
+    }
+
+    fn span(&self, span: Span) -> Span {
+        Span {
+            start: self.offset(span.start),
+            end: self.offset(span.end),
+        }
+    }
+
+    /// `diagnostic` pointing into the shown text, its words shown the same way.
+    fn diagnostic(&self, diagnostic: &Diagnostic) -> Diagnostic {
+        let mut shown = diagnostic.clone();
+        if self.shifts.is_empty() {
+            return shown;
+        }
+        shown.span = self.span(diagnostic.span);
+        shown.message = Shown::of(&diagnostic.message).text;
+        shown.label = Shown::of(&diagnostic.label).text;
+        for label in &mut shown.secondary {
+            label.span = self.span(label.span);
+            label.message = Shown::of(&label.message).text;
+        }
+        for note in &mut shown.notes {
+            *note = Shown::of(note).text;
+        }
+        shown.help = shown.help.map(|help| Shown::of(&help).text);
+        if let Some(fix) = &mut shown.fix {
+            fix.span = self.span(fix.span);
+            fix.replacement = Shown::of(&fix.replacement).text;
+        }
+        shown
+    }
+}
+
+/// How a control character is drawn; `None` for any other character.
+fn visible(c: char) -> Option<String> {
+    match c {
+        '\n' | '\t' | '\r' => None,
+        '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + c as u32).map(String::from),
+        '\u{7f}' => Some('\u{2421}'.to_string()),
+        _ if c.is_control() => Some(c.escape_unicode().to_string()),
+        _ => None,
+    }
 }
 
 /// The codespan form of one diagnostic.
@@ -211,6 +303,33 @@ mod tests {
             notes: 0,
         };
         assert_eq!(counts.describe(), "2 errors, 1 warning");
+    }
+
+    /// A control character is drawn as its control picture (or an escape),
+    /// so the caret under it is drawn: it used to have zero width, leaving
+    /// a caret line with only its label.
+    #[test]
+    fn control_characters_are_drawn_with_a_caret_under_them() {
+        let text = "loss = mean(y_pred \u{7}+ 1)\nloss b = mean(y_pred)\u{85}";
+        let source = Source::new("<formula>", text);
+        let bell = text.find('\u{7}').expect("a bell");
+        let diagnostics = [
+            Diagnostic::error(Code::Syntax, "found `\u{7}`", Span::new(bell, bell + 1)).with_label("unexpected here"),
+            Diagnostic::error(Code::Syntax, "stray", Span::new(text.len() - 2, text.len())),
+        ];
+        let mut out = codespan_reporting::term::termcolor::NoColor::new(Vec::new());
+        write_diagnostics(&mut out, &source, &diagnostics).expect("written");
+        let out = String::from_utf8(out.into_inner()).expect("UTF-8");
+        assert!(out.contains("error[syntax]: found `\u{2407}`"), "{out}");
+        assert!(
+            out.contains("1 | loss = mean(y_pred \u{2407}+ 1)\n  |                    ^ unexpected here"),
+            "{out}"
+        );
+        assert!(
+            out.contains("2 | loss b = mean(y_pred)\\u{85}\n  |                      ^^^^^^"),
+            "{out}"
+        );
+        assert!(out.contains("<formula>:1:20"), "{out}");
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub mod types;
 pub use builtins::{Along, Builtin, BuiltinSpec, Reduction, Signature};
 pub use domain::Rounding;
 pub use lossc_diagnostics::{Code, Diagnostic, Span};
-pub use lower::closest;
+pub use lower::{Lowering, closest};
 pub use number::{format_approx, format_number, loss_number};
 pub use program::*;
 pub use types::{Dim, DimId, Dtype, Kind, Shape, Type, broadcast};

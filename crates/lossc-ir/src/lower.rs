@@ -7,6 +7,7 @@
 //! so one mistake is reported once, not again at every use.
 
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 use lossc_diagnostics::{Code, Diagnostic, Span};
 use lossc_syntax::ast::{self, BinaryOp, DimSpec, DomainKind, Expr, ExprKind, LiteralKind, StatementKind, UnaryOp};
@@ -51,22 +52,128 @@ const STACK_SEGMENT: usize = 4 * 1024 * 1024;
 /// Checks `ast` (parsed from `source`) and builds its IR with the front end's
 /// warnings, or returns every diagnostic found if there is an error among them.
 pub fn lower(ast: &ast::Program, source: &str) -> Result<(Program, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let mut lowerer = Lowerer::new(source);
-    lowerer.declare(ast);
-    lowerer.check_def_cycles();
-    lowerer.define(ast);
-    lowerer.check_unused_defs();
-    let Lowerer {
-        program,
-        mut diagnostics,
-        ..
-    } = lowerer;
-    lossc_diagnostics::sort(&mut diagnostics);
-    diagnostics.dedup();
-    if diagnostics.iter().any(Diagnostic::is_error) {
-        Err(diagnostics)
-    } else {
-        Ok((program, diagnostics))
+    Lowering::new(ast, source).map(Lowering::into_parts)
+}
+
+/// A lowered program that statements can be appended to: a REPL session,
+/// where each entry lowers only what it adds.
+///
+/// [`Lowering::append`] lowers `let`, `loss` and `output` statements written
+/// after the program against what is already lowered (its names, nodes and
+/// expanded defs), with the work of those statements alone; the result is
+/// the IR and warnings that lowering the whole text would give. Anything
+/// else (a declaration, which can change what earlier statements mean, or a
+/// statement with an error, whose diagnostics depend on the whole program)
+/// is refused, and the caller lowers the whole program instead.
+///
+/// ```
+/// let first = "input y_pred: [0, 1]\nloss a = mean(y_pred)";
+/// let lowering = lossc_ir::Lowering::new(&lossc_syntax::parse(first).unwrap(), first).unwrap();
+/// let entry = "loss b = mean(square(y_pred))";
+/// let whole = format!("{first}\n{entry}");
+/// let added = lossc_syntax::parse_at(entry, first.len() + 1).unwrap();
+/// let lowering = lowering.append(&added, &whole).expect("a loss can be appended");
+/// assert_eq!(lowering.statements_lowered(), 3);
+/// let (program, _) = lossc_ir::lower(&lossc_syntax::parse(&whole).unwrap(), &whole).unwrap();
+/// assert_eq!(*lowering.program(), program);
+/// ```
+#[derive(Clone)]
+pub struct Lowering {
+    /// The lowerer's state after the program, detached from its text.
+    lowerer: Lowerer<'static>,
+    /// The front end's warnings, sorted.
+    warnings: Vec<Diagnostic>,
+    /// Statements lowered since [`Lowering::new`], that call's included.
+    statements_lowered: usize,
+}
+
+impl std::fmt::Debug for Lowering {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lowering")
+            .field("program", &self.lowerer.program)
+            .field("warnings", &self.warnings)
+            .field("statements_lowered", &self.statements_lowered)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Lowering {
+    /// Lowers a whole program, as [`lower`] does.
+    pub fn new(ast: &ast::Program, source: &str) -> Result<Lowering, Vec<Diagnostic>> {
+        let mut lowerer = Lowerer::new(source);
+        lowerer.declare(ast);
+        lowerer.check_def_cycles();
+        lowerer.define(ast);
+        lowerer.check_unused_defs();
+        let mut diagnostics = std::mem::take(&mut lowerer.diagnostics);
+        lossc_diagnostics::sort(&mut diagnostics);
+        diagnostics.dedup();
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            return Err(diagnostics);
+        }
+        Ok(Lowering {
+            lowerer: lowerer.with_source(""),
+            warnings: diagnostics,
+            statements_lowered: ast.statements.len(),
+        })
+    }
+
+    /// Lowers `added`, statements parsed from the end of `source` (see
+    /// [`lossc_syntax::parse_at`]), whose text before them is the program
+    /// lowered so far. `None` when they cannot be appended: a statement
+    /// other than `let`, `loss` and `output`, or any error; the caller then
+    /// lowers the whole of `source` for its diagnostics.
+    pub fn append(self, added: &ast::Program, source: &str) -> Option<Lowering> {
+        let appendable = added.statements.iter().all(|statement| {
+            matches!(
+                statement.kind,
+                StatementKind::Let { .. } | StatementKind::Loss { .. } | StatementKind::Output { .. }
+            )
+        });
+        if !appendable {
+            return None;
+        }
+        let Lowering {
+            lowerer,
+            mut warnings,
+            statements_lowered,
+        } = self;
+        let mut lowerer = lowerer.with_source(source);
+        lowerer.define(added);
+        let mut diagnostics = std::mem::take(&mut lowerer.diagnostics);
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            return None;
+        }
+        warnings.append(&mut diagnostics);
+        lossc_diagnostics::sort(&mut warnings);
+        warnings.dedup();
+        Some(Lowering {
+            lowerer: lowerer.with_source(""),
+            warnings,
+            statements_lowered: statements_lowered + added.statements.len(),
+        })
+    }
+
+    /// The IR of the program lowered so far.
+    pub fn program(&self) -> &Program {
+        &self.lowerer.program
+    }
+
+    /// The front end's warnings on it, sorted by position.
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+
+    /// How many statements this lowering has lowered: the whole program's
+    /// at [`Lowering::new`], then each appended one. The work it did, for
+    /// tests that bound it.
+    pub fn statements_lowered(&self) -> usize {
+        self.statements_lowered
+    }
+
+    /// The IR and the warnings.
+    pub fn into_parts(self) -> (Program, Vec<Diagnostic>) {
+        (self.lowerer.program, self.warnings)
     }
 }
 
@@ -79,9 +186,12 @@ enum Global {
     Dim(DimId),
 }
 
-struct Def<'a> {
-    params: &'a [ast::Ident],
-    body: &'a Expr,
+/// A def, holding its own copy of its parameters and body (so a
+/// [`Lowering`] can outlive the AST it was built from).
+#[derive(Clone)]
+struct Def {
+    params: Rc<[ast::Ident]>,
+    body: Rc<Expr>,
     name_span: Span,
     /// How many `let`s precede the def: the ones its body can see.
     lets_visible: usize,
@@ -90,6 +200,7 @@ struct Def<'a> {
     used: bool,
 }
 
+#[derive(Clone)]
 struct Let {
     name: String,
     span: Span,
@@ -103,6 +214,7 @@ struct Scope<'s> {
     lets_visible: usize,
 }
 
+#[derive(Clone)]
 struct Lowerer<'a> {
     source: &'a str,
     program: Program,
@@ -110,7 +222,7 @@ struct Lowerer<'a> {
     globals: HashMap<String, Global>,
     /// Where each global was declared, for duplicate-name notes.
     declared_at: HashMap<String, Span>,
-    defs: HashMap<String, Def<'a>>,
+    defs: HashMap<String, Def>,
     lets: Vec<Let>,
     /// One shared node per input, param and const.
     leaf_nodes: HashMap<(u8, usize), NodeId>,
@@ -193,6 +305,26 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// The same state, reading `source`: a [`Lowering`] keeps its lowerer
+    /// with no text between appends.
+    fn with_source(self, source: &str) -> Lowerer<'_> {
+        Lowerer {
+            source,
+            program: self.program,
+            diagnostics: self.diagnostics,
+            globals: self.globals,
+            declared_at: self.declared_at,
+            defs: self.defs,
+            lets: self.lets,
+            leaf_nodes: self.leaf_nodes,
+            expanding: self.expanding,
+            interned: self.interned,
+            expanded: self.expanded,
+            steps: self.steps,
+            depth: self.depth,
+        }
+    }
+
     fn text(&self, span: Span) -> &'a str {
         self.source.get(span.start..span.end).unwrap_or("")
     }
@@ -255,7 +387,7 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    fn declare(&mut self, ast: &'a ast::Program) {
+    fn declare(&mut self, ast: &ast::Program) {
         // Implicit inputs come first, in a fixed order, when used undeclared.
         let declared: HashSet<&str> = ast
             .statements
@@ -368,8 +500,8 @@ impl<'a> Lowerer<'a> {
                         self.defs.insert(
                             name.name.clone(),
                             Def {
-                                params,
-                                body,
+                                params: params.as_slice().into(),
+                                body: Rc::new(body.clone()),
                                 name_span: name.span,
                                 lets_visible: lets_seen,
                                 recursive: false,
@@ -546,9 +678,9 @@ impl<'a> Lowerer<'a> {
             return;
         }
         stack.push(name.to_string());
-        let body = self.defs[name].body;
+        let body = self.defs[name].body.clone();
         let mut calls = Vec::new();
-        collect_calls(body, &mut calls);
+        collect_calls(&body, &mut calls);
         for (callee, span) in calls {
             if !self.defs.contains_key(&callee) {
                 continue;
@@ -583,7 +715,7 @@ impl<'a> Lowerer<'a> {
 
     // ------------------------------------------------------------- statements
 
-    fn define(&mut self, ast: &'a ast::Program) {
+    fn define(&mut self, ast: &ast::Program) {
         for statement in &ast.statements {
             match &statement.kind {
                 StatementKind::Let { name, value } => {
@@ -708,13 +840,13 @@ impl<'a> Lowerer<'a> {
 
     /// Defs that were never called are still checked for unknown names.
     fn check_unused_defs(&mut self) {
-        let mut unused: Vec<(&'a Expr, Vec<String>, usize)> = self
+        let mut unused: Vec<(Rc<Expr>, Vec<String>, usize)> = self
             .defs
             .values()
             .filter(|d| !d.used && !d.recursive)
             .map(|d| {
                 (
-                    d.body,
+                    d.body.clone(),
                     d.params.iter().map(|p| p.name.clone()).collect(),
                     d.lets_visible,
                 )
@@ -722,7 +854,7 @@ impl<'a> Lowerer<'a> {
             .collect();
         unused.sort_by_key(|(body, _, _)| body.span.start);
         for (body, params, lets_visible) in unused {
-            self.check_names(body, &params, lets_visible);
+            self.check_names(&body, &params, lets_visible);
         }
     }
 
@@ -1444,7 +1576,13 @@ impl<'a> Lowerer<'a> {
         let (params, body, lets_visible, recursive, def_span) = {
             let def = self.defs.get_mut(&callee.name).expect("checked by the caller");
             def.used = true;
-            (def.params, def.body, def.lets_visible, def.recursive, def.name_span)
+            (
+                def.params.clone(),
+                def.body.clone(),
+                def.lets_visible,
+                def.recursive,
+                def.name_span,
+            )
         };
         if recursive {
             return Err(Poisoned);
@@ -1497,7 +1635,7 @@ impl<'a> Lowerer<'a> {
         self.expanding.push((callee.name.clone(), expr.span));
         let before = self.diagnostics.len();
         let result = self.expr(
-            body,
+            &body,
             Scope {
                 params: Some(&bound),
                 lets_visible,
@@ -1879,6 +2017,37 @@ mod tests {
         let root = large.results[0].root;
         let sum = large.node(root).args[0];
         assert_eq!(large.node(sum).args[0], large.node(sum).args[1]);
+    }
+
+    /// Appending statements one by one gives the IR and warnings of the
+    /// whole program (defs expanded once across appends), lowering each
+    /// statement once; declarations and errors are refused.
+    #[test]
+    fn appended_statements_lower_as_the_whole_program() {
+        let head = "input x: real [N, N]\ndef f(a) = a * a + 1\nlet u = f(x)";
+        let entries = [
+            "loss a = mean(f(x))",
+            "let v = f(u) + x",
+            "output o = v",
+            "loss b = mean(sum(x, axis=-1) * 2)",
+        ];
+        let mut text = head.to_string();
+        let mut lowering = Lowering::new(&lossc_syntax::parse(head).unwrap(), head).unwrap();
+        for entry in entries {
+            let offset = text.len() + 1;
+            text = format!("{text}\n{entry}");
+            let ast = lossc_syntax::parse_at(entry, offset).unwrap();
+            lowering = lowering.append(&ast, &text).expect("appendable");
+            let (program, warnings) = lowered(&text).unwrap();
+            assert_eq!(*lowering.program(), program);
+            assert_eq!(lowering.warnings(), warnings.as_slice());
+        }
+        assert_eq!(lowering.statements_lowered(), 3 + entries.len());
+        for refused in ["param g = 2", "loss c = mean(nothing)", "loss a = mean(x)"] {
+            let ast = lossc_syntax::parse_at(refused, text.len() + 1).unwrap();
+            let whole = format!("{text}\n{refused}");
+            assert!(lowering.clone().append(&ast, &whole).is_none(), "{refused}");
+        }
     }
 
     #[test]

@@ -35,8 +35,16 @@ pub use lossc_diagnostics::{Code, Diagnostic, Span};
 /// more than 128 deep, or an expression tree more than 256 levels tall (such
 /// as a chain of 300 `+`), are `syntax` errors that suggest `let`.
 pub fn parse(source: &str) -> Result<ast::Program, Vec<Diagnostic>> {
+    parse_at(source, 0)
+}
+
+/// Parses `source` as the part of a larger file that starts at byte
+/// `offset` of it, after a complete statement (a line appended to a REPL
+/// session): every span, of the AST and of the errors, points into the whole
+/// file. The work is that of `source` alone.
+pub fn parse_at(source: &str, offset: usize) -> Result<ast::Program, Vec<Diagnostic>> {
     let layout = layout::layout(source);
-    let mut errors = layout.errors;
+    let mut errors: Vec<Diagnostic> = layout.errors.into_iter().map(|e| shifted(e, offset)).collect();
     let mut statements = Vec::with_capacity(layout.statements.len());
     // Set after a statement that ends with an operator at the end of its line:
     // the user meant the next line to continue it, so that line failing to be
@@ -47,14 +55,15 @@ pub fn parse(source: &str) -> Result<ast::Program, Vec<Diagnostic>> {
     let mut reserved_reported: Vec<&str> = Vec::new();
     for span in layout.statements {
         let continuation = std::mem::take(&mut after_dangling);
-        match parser::parse_statement(&layout.text[span.start..span.end], span.start) {
+        match parser::parse_statement(&layout.text[span.start..span.end], span.start + offset) {
             Ok(statement) => statements.push(statement),
             Err(failure) => {
                 match failure.kind {
                     parser::FailureKind::NotAStatement if continuation => continue,
                     parser::FailureKind::ReservedWord => {
+                        let at = failure.diagnostic.span;
                         let word = source
-                            .get(failure.diagnostic.span.start..failure.diagnostic.span.end)
+                            .get(at.start.saturating_sub(offset)..at.end.saturating_sub(offset))
                             .unwrap_or("");
                         if reserved_reported.contains(&word) {
                             continue;
@@ -76,4 +85,20 @@ pub fn parse(source: &str) -> Result<ast::Program, Vec<Diagnostic>> {
         lossc_diagnostics::sort(&mut errors);
         Err(errors)
     }
+}
+
+/// `diagnostic` with every span moved `offset` bytes on.
+fn shifted(mut diagnostic: Diagnostic, offset: usize) -> Diagnostic {
+    let shift = |span: Span| Span {
+        start: span.start + offset,
+        end: span.end + offset,
+    };
+    diagnostic.span = shift(diagnostic.span);
+    for label in &mut diagnostic.secondary {
+        label.span = shift(label.span);
+    }
+    if let Some(fix) = &mut diagnostic.fix {
+        fix.span = shift(fix.span);
+    }
+    diagnostic
 }

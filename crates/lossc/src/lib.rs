@@ -109,6 +109,45 @@ impl Program {
     }
 }
 
+/// The loss of `ir` named `name`, or its default (first) loss.
+fn loss_name(ir: &lossc_ir::Program, name: Option<&str>) -> Result<String, Error> {
+    match name {
+        Some(name) => match ir.result(name) {
+            Some(result) if result.kind == ResultKind::Loss => Ok(name.to_string()),
+            Some(_) => Err(Error::NotALoss(name.to_string())),
+            None => Err(unknown_result(ir, name)),
+        },
+        None => ir.losses().next().map(|r| r.name.clone()).ok_or(Error::NoLoss),
+    }
+}
+
+fn unknown_result(ir: &lossc_ir::Program, name: &str) -> Error {
+    Error::UnknownResult {
+        name: name.to_string(),
+        known: ir.results.iter().map(|r| r.name.clone()).collect(),
+    }
+}
+
+/// The variables of `ir` named in `wrt`, or its own `wrt` list.
+fn vars(ir: &lossc_ir::Program, wrt: &[&str]) -> Result<Vec<Var>, Error> {
+    if wrt.is_empty() {
+        return Ok(ir.wrt.clone());
+    }
+    wrt.iter()
+        .map(|name| {
+            ir.var(name).ok_or_else(|| Error::UnknownVar {
+                name: name.to_string(),
+                known: ir
+                    .inputs
+                    .iter()
+                    .map(|i| i.name.clone())
+                    .chain(ir.params.iter().map(|p| p.name.clone()))
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
 /// A differentiated loss: the program with its gradient expressions.
 #[derive(Debug, Clone)]
 pub struct Gradient {
@@ -214,42 +253,16 @@ impl Program {
 
     /// The loss named `name`, or the default (first) loss.
     fn loss_name(&self, name: Option<&str>) -> Result<String, Error> {
-        match name {
-            Some(name) => match self.ir.result(name) {
-                Some(result) if result.kind == ResultKind::Loss => Ok(name.to_string()),
-                Some(_) => Err(Error::NotALoss(name.to_string())),
-                None => Err(self.unknown_result(name)),
-            },
-            None => self.ir.losses().next().map(|r| r.name.clone()).ok_or(Error::NoLoss),
-        }
+        loss_name(&self.ir, name)
     }
 
     fn unknown_result(&self, name: &str) -> Error {
-        Error::UnknownResult {
-            name: name.to_string(),
-            known: self.ir.results.iter().map(|r| r.name.clone()).collect(),
-        }
+        unknown_result(&self.ir, name)
     }
 
     /// The variables named in `wrt`, or the program's own `wrt` list.
     fn vars(&self, wrt: &[&str]) -> Result<Vec<Var>, Error> {
-        if wrt.is_empty() {
-            return Ok(self.ir.wrt.clone());
-        }
-        wrt.iter()
-            .map(|name| {
-                self.ir.var(name).ok_or_else(|| Error::UnknownVar {
-                    name: name.to_string(),
-                    known: self
-                        .ir
-                        .inputs
-                        .iter()
-                        .map(|i| i.name.clone())
-                        .chain(self.ir.params.iter().map(|p| p.name.clone()))
-                        .collect(),
-                })
-            })
-            .collect()
+        vars(&self.ir, wrt)
     }
 
     /// The exact gradient of a loss (the default loss if `loss` is `None`)
@@ -618,10 +631,26 @@ pub fn check(source: &str, options: &CheckOptions) -> Result<Vec<Diagnostic>, Er
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Checker {
-    /// Each loss's findings by the key of what they depend on.
-    kept: std::collections::HashMap<String, Vec<Diagnostic>>,
+    /// Each loss's findings by a digest of the key of what they depend on.
+    kept: std::collections::HashMap<Digest, Vec<Diagnostic>>,
     /// How many losses were analysed (not found in `kept`).
     analysed: usize,
+    /// The last check of a whole [`Session`] program, whose losses a
+    /// program appended to it keeps unchanged.
+    last: Option<LastCheck>,
+}
+
+/// A 128-bit digest of a loss's key: two SipHashes of it.
+type Digest = (u64, u64);
+
+/// What a [`Checker`] remembers of the last [`Session`] it checked whole.
+#[derive(Debug, Clone)]
+struct LastCheck {
+    revision: u64,
+    dtype: Dtype,
+    vars: Vec<Var>,
+    /// Each loss's key digest, in program order.
+    keys: Vec<Digest>,
 }
 
 impl Checker {
@@ -646,45 +675,109 @@ impl Checker {
 
     /// [`Program::check_with`], reusing the findings of losses checked before.
     pub fn check(&mut self, program: &Program, options: &CheckOptions) -> Result<Vec<Diagnostic>, Error> {
+        self.check_parts(&program.ir, &program.source, &program.warnings, options, None)
+    }
+
+    /// [`Checker::check`] of a [`Session`]'s program. The losses of the
+    /// program it was appended to are known unchanged when that program
+    /// was the last one this checker checked whole with the same dtype and
+    /// variables: only the appended losses are looked at, so an entry costs
+    /// the work of what it adds. `options.params` must be empty (a session
+    /// sets params by its statements).
+    pub fn check_session(&mut self, session: &Session, options: &CheckOptions) -> Result<Vec<Diagnostic>, Error> {
+        if !options.params.is_empty() {
+            let mut program = session.to_program();
+            for (name, value) in &options.params {
+                program.set_param(name, *value)?;
+            }
+            return self.check(&program, options);
+        }
+        let revision = Some((session.revision, session.base));
+        self.check_parts(
+            session.lowering.program(),
+            &session.source,
+            session.lowering.warnings(),
+            options,
+            revision,
+        )
+    }
+
+    /// The check of `ir`; `revision`: the session program's revision and
+    /// the one it was appended to (with its number of losses), if any.
+    fn check_parts(
+        &mut self,
+        ir: &lossc_ir::Program,
+        source: &str,
+        warnings: &[Diagnostic],
+        options: &CheckOptions,
+        revision: Option<(u64, Option<(u64, usize)>)>,
+    ) -> Result<Vec<Diagnostic>, Error> {
         if let Some(name) = &options.loss {
-            program.loss_name(Some(name))?;
+            loss_name(ir, Some(name))?;
         }
         let wrt: Vec<&str> = options.wrt.iter().map(String::as_str).collect();
-        let vars = if wrt.is_empty() {
-            Vec::new()
-        } else {
-            program.vars(&wrt)?
+        let vars = if wrt.is_empty() { Vec::new() } else { vars(ir, &wrt)? };
+        // The losses known unchanged since the last check: their keys.
+        let last = self.last.take();
+        let unchanged: &[Digest] = match (&last, revision) {
+            (Some(last), Some((current, base)))
+                if last.dtype == options.dtype && last.vars == vars && options.loss.is_none() =>
+            {
+                match base {
+                    _ if last.revision == current => &last.keys,
+                    Some((base, losses)) if last.revision == base && losses <= last.keys.len() => &last.keys[..losses],
+                    _ => &[],
+                }
+            }
+            _ => &[],
         };
         let mut kept = std::collections::HashMap::new();
+        let mut keys = Vec::new();
         let mut found = Vec::new();
-        for loss in program.ir.losses() {
+        for (index, loss) in ir.losses().enumerate() {
             if options.loss.as_ref().is_some_and(|name| *name != loss.name) {
                 continue;
             }
-            let alone = only_loss(&program.ir, loss);
-            let key = loss_key(&alone, &program.source, options.dtype, &vars);
+            let (key, alone) = match unchanged.get(index) {
+                Some(&key) => (key, None),
+                None => {
+                    let alone = only_loss(ir, loss);
+                    (digest(&loss_key(&alone, source, options.dtype, &vars)), Some(alone))
+                }
+            };
             let findings = match self.kept.remove(&key).or_else(|| kept.get(&key).cloned()) {
                 Some(findings) => findings,
                 None => {
                     self.analysed += 1;
+                    let alone = alone.unwrap_or_else(|| only_loss(ir, loss));
                     let analysis = lossc_analysis::Options {
                         dtype: options.dtype,
                         loss: Some(loss.name.clone()),
                         wrt: vars.clone(),
                     };
-                    lossc_analysis::analyze(&alone, &program.source, &analysis)
+                    lossc_analysis::analyze(&alone, source, &analysis)
                 }
             };
             found.extend(findings.iter().cloned());
             kept.insert(key, findings);
+            keys.push(key);
         }
+        self.last = match revision {
+            Some((revision, _)) if options.loss.is_none() => Some(LastCheck {
+                revision,
+                dtype: options.dtype,
+                vars: vars.clone(),
+                keys,
+            }),
+            _ => None,
+        };
         // The constants of the whole program: no loss has an empty name.
         let constants = lossc_analysis::Options {
             dtype: options.dtype,
             loss: Some(String::new()),
             wrt: vars,
         };
-        found.extend(lossc_analysis::analyze(&program.ir, &program.source, &constants));
+        found.extend(lossc_analysis::analyze(ir, source, &constants));
         self.kept = kept;
         // One diagnostic per code and place, the most severe, as the analyzer does.
         found.sort_by_key(|d| std::cmp::Reverse(d.severity));
@@ -692,6 +785,8 @@ impl Checker {
         found.retain(|d| seen.insert((d.code, d.span)));
         let assumed = assumed_domains(program, options, &found);
         let mut diagnostics = program.warnings.clone();
+
+        let mut diagnostics = warnings.to_vec();
         diagnostics.extend(found);
         diagnostics.extend(assumed);
         lossc_diagnostics::sort(&mut diagnostics);
@@ -729,7 +824,12 @@ const CANDIDATE_DOMAINS: [(&str, &str, [f64; 2], [bool; 2]); 3] = [
 /// errors (then fewer warnings) than `found` has (checked by analysing the
 /// program again with that domain), the note names the one that leaves the
 /// fewest, with both counts.
-fn assumed_domains(program: &Program, options: &CheckOptions, found: &[Diagnostic]) -> Vec<Diagnostic> {
+fn assumed_domains(
+    ir: &lossc_ir::Program,
+    source: &str,
+    options: &CheckOptions,
+    found: &[Diagnostic],
+) -> Vec<Diagnostic> {
     let counts = |findings: &[Diagnostic]| {
         let errors = findings.iter().filter(|d| d.severity == Severity::Error).count();
         let warnings = findings.iter().filter(|d| d.severity == Severity::Warning).count();
@@ -742,26 +842,26 @@ fn assumed_domains(program: &Program, options: &CheckOptions, found: &[Diagnosti
         wrt: options
             .wrt
             .iter()
-            .filter_map(|name| program.vars(&[name.as_str()]).ok())
+            .filter_map(|name| vars(ir, &[name.as_str()]).ok())
             .flatten()
             .collect(),
     };
     let mut notes = Vec::new();
-    for (index, input) in program.ir.inputs.iter().enumerate() {
+    for (index, input) in ir.inputs.iter().enumerate() {
         if input.domain_stated || input.implicit {
             continue;
         }
         let mut best: Option<((usize, usize), &str, &str)> = None;
         if baseline != (0, 0) {
             for (text, meaning, [lo, hi], [lo_closed, hi_closed]) in CANDIDATE_DOMAINS {
-                let mut ir = program.ir.clone();
+                let mut ir = ir.clone();
                 ir.inputs[index].domain = lossc_ir::Domain::Interval {
                     lo,
                     lo_closed,
                     hi,
                     hi_closed,
                 };
-                let with = counts(&lossc_analysis::analyze(&ir, &program.source, &analysis));
+                let with = counts(&lossc_analysis::analyze(&ir, source, &analysis));
                 if with < best.map_or(baseline, |(fewest, _, _)| fewest) {
                     best = Some((with, text, meaning));
                 }
@@ -796,6 +896,114 @@ fn assumed_domains(program: &Program, options: &CheckOptions, found: &[Diagnosti
         notes.push(note);
     }
     notes
+}
+
+/// The digest a loss's findings are kept under.
+fn digest(key: &str) -> Digest {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let half = |salt: u8| {
+        let mut hasher = DefaultHasher::new();
+        salt.hash(&mut hasher);
+        key.hash(&mut hasher);
+        hasher.finish()
+    };
+    (half(0), half(1))
+}
+
+/// A program compiled statement by statement, as a REPL session grows: a
+/// `let`, `loss` or `output` appended to it is parsed and lowered alone,
+/// against what is already compiled, and [`Checker::check_session`]
+/// analyses only the losses it adds. Anything else (a declaration, a
+/// replaced statement, an error) compiles the whole program again, with the
+/// same result.
+///
+/// ```
+/// let session = lossc::Session::new("input y_pred: (0, 1)\nloss a = mean(-log(y_pred))")?;
+/// let session = session.append("loss b = mean(square(y_pred))")?;
+/// assert_eq!(session.source(), "input y_pred: (0, 1)\nloss a = mean(-log(y_pred))\nloss b = mean(square(y_pred))");
+/// assert_eq!(session.statements_lowered(), 3, "each statement lowered once");
+/// assert_eq!(session.to_program().ir(), lossc::compile(session.source())?.ir());
+/// # Ok::<(), lossc::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Session {
+    lowering: lossc_ir::Lowering,
+    source: String,
+    /// Unique to this program.
+    revision: u64,
+    /// The revision this one was appended to, and its number of losses.
+    base: Option<(u64, usize)>,
+}
+
+impl Session {
+    /// Compiles a whole program.
+    pub fn new(source: &str) -> Result<Session, Error> {
+        let ast = lossc_syntax::parse(source).map_err(Error::Invalid)?;
+        let lowering = lossc_ir::Lowering::new(&ast, source).map_err(Error::Invalid)?;
+        Ok(Session {
+            lowering,
+            source: source.to_string(),
+            revision: next_revision(),
+            base: None,
+        })
+    }
+
+    /// The program with `text` appended on a new line (or as the whole
+    /// program, if it is blank). `text` of `let`, `loss` and `output`
+    /// statements only is lowered alone; anything else compiles the whole
+    /// program. `Err` holds the diagnostics of the whole program.
+    pub fn append(self, text: &str) -> Result<Session, Error> {
+        if self.source.trim().is_empty() {
+            return Session::new(text);
+        }
+        let source = format!("{}\n{text}", self.source);
+        let losses = self.lowering.program().losses().count();
+        let revision = self.revision;
+        let appended = lossc_syntax::parse_at(text, self.source.len() + 1)
+            .ok()
+            .and_then(|ast| self.lowering.append(&ast, &source));
+        match appended {
+            Some(lowering) => Ok(Session {
+                lowering,
+                source,
+                revision: next_revision(),
+                base: Some((revision, losses)),
+            }),
+            None => Session::new(&source),
+        }
+    }
+
+    /// The whole program's text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The IR.
+    pub fn ir(&self) -> &lossc_ir::Program {
+        self.lowering.program()
+    }
+
+    /// Statements lowered to build this program since it was last compiled
+    /// whole (that compilation's included): the work, for tests that bound it.
+    pub fn statements_lowered(&self) -> usize {
+        self.lowering.statements_lowered()
+    }
+
+    /// The program, as [`compile`] gives it.
+    pub fn to_program(&self) -> Program {
+        let (ir, warnings) = self.lowering.clone().into_parts();
+        Program {
+            ir,
+            warnings,
+            source: self.source.clone(),
+        }
+    }
+}
+
+/// A number no other [`Session`] program of this process has.
+fn next_revision() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The program with `loss` as its only result and only the nodes it

@@ -649,12 +649,12 @@ fn sweep_range(name: &str, domain: &Domain, dtype: Dtype) -> ((f64, f64), Option
             let (first, last) = domain.bounds(dtype);
             let from = match (lo_finite, hi_finite) {
                 (true, _) => first,
-                (false, true) => hi - WIDTH,
+                (false, true) => window_end(dtype, hi, -WIDTH),
                 (false, false) => -WIDTH,
             };
             let to = match (lo_finite, hi_finite) {
                 (_, true) => last,
-                (true, false) => lo + WIDTH,
+                (true, false) => window_end(dtype, lo, WIDTH),
                 (false, false) => WIDTH,
             };
             let note = (!lo_finite || !hi_finite).then(|| {
@@ -674,6 +674,22 @@ fn sweep_range(name: &str, domain: &Domain, dtype: Dtype) -> ((f64, f64), Option
             )),
         ),
     }
+}
+
+/// The far end of a window of `width` from the finite end `end` of a
+/// half-bounded domain; where that window rounds to the single point `end`
+/// in the dtype (`(-inf, 1e308]`), as far from `end` as `end` is from 0,
+/// within the largest float: `[0, 1e308]`.
+fn window_end(dtype: Dtype, end: f64, width: f64) -> f64 {
+    let far = end + width;
+    if curve::round_to(dtype, far) != curve::round_to(dtype, end) {
+        return far;
+    }
+    let largest = match dtype {
+        Dtype::F32 => f64::from(f32::MAX),
+        Dtype::F64 => f64::MAX,
+    };
+    (end + width.signum() * end.abs()).clamp(-largest, largest)
 }
 
 /// The value an input holds when it is not swept or fixed: 1 for `real` (0
@@ -750,6 +766,55 @@ mod tests {
         assert!(parse_range("0,inf").is_err());
         assert_eq!(parse_dim("C=3"), Ok(("C".to_string(), 3)));
         assert!(parse_dim("C=0").is_err());
+    }
+
+    /// A half-bounded domain whose finite end is too large for a window of
+    /// 10 (`1e308 - 10 == 1e308`) is drawn over a finite window that is not
+    /// a single point, and the note says which.
+    #[test]
+    fn a_huge_finite_end_gets_a_window_wider_than_a_point() {
+        let below = Domain::Interval {
+            lo: f64::NEG_INFINITY,
+            lo_closed: false,
+            hi: 1e308,
+            hi_closed: true,
+        };
+        let ((from, to), note) = sweep_range("y_pred", &below, Dtype::F64);
+        assert_eq!((from, to), (0.0, 1e308));
+        assert_eq!(
+            note.as_deref(),
+            Some("`y_pred` is unbounded: plotted over [0, 1e+308] (`--range LO,HI` for another interval)")
+        );
+        let above = Domain::Interval {
+            lo: -1e308,
+            lo_closed: true,
+            hi: f64::INFINITY,
+            hi_closed: false,
+        };
+        assert_eq!(sweep_range("y_pred", &above, Dtype::F64).0, (-1e308, 0.0));
+        let negative = Domain::Interval {
+            lo: f64::NEG_INFINITY,
+            lo_closed: false,
+            hi: -1e308,
+            hi_closed: true,
+        };
+        assert_eq!(sweep_range("y_pred", &negative, Dtype::F64).0, (-f64::MAX, -1e308));
+        let f32_end = Domain::Interval {
+            lo: f64::NEG_INFINITY,
+            lo_closed: false,
+            hi: 1e30,
+            hi_closed: true,
+        };
+        let (from, to) = sweep_range("y_pred", &f32_end, Dtype::F32).0;
+        assert!(from < to && from.is_finite(), "{from} {to}");
+        // An ordinary end keeps its window of 10.
+        let ordinary = Domain::Interval {
+            lo: f64::NEG_INFINITY,
+            lo_closed: false,
+            hi: 1.0,
+            hi_closed: true,
+        };
+        assert_eq!(sweep_range("y_pred", &ordinary, Dtype::F64).0, (-9.0, 1.0));
     }
 
     #[test]

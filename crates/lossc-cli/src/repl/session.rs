@@ -2,16 +2,21 @@
 //! terminal: the accepted statements, the dtype, the most recent loss, and
 //! the diagnostics already shown.
 //!
-//! The session is a `.loss` program kept as text, one statement per entry.
-//! Every entry is checked by compiling the whole program with the entry in
-//! it and checking it with the session's [`lossc::Checker`], which analyses
-//! only the losses the entry adds or changes; only the diagnostics it brings are shown (the ones the
-//! program already had were shown when their statement was entered), and an
-//! entry that brings an error is not kept. A statement that declares a name
+//! The session is a `.loss` program kept as text, one statement per entry,
+//! and compiled as a [`lossc::Session`]. Every entry is checked within the
+//! program: an entry that appends `let`, `loss` or `output` statements is
+//! parsed and lowered alone against the compiled program (anything else
+//! compiles the whole program again), and the session's
+//! [`lossc::Checker`] analyses only the losses the entry adds or changes,
+//! so an entry costs the work of what it adds, not of the session. Only
+//! the diagnostics it brings are shown (the ones the program already had
+//! were shown when their statement was entered), and an entry that brings
+//! an error is not kept. A statement that declares a name
 //! the session already declares replaces that statement in place, so
 //! `let eps = 1e-7` after `let eps = 1e-8` is a correction, not a
 //! `duplicate-name` error.
 
+use std::collections::HashMap;
 use std::io;
 use std::path::Path;
 
@@ -69,6 +74,9 @@ pub struct Session {
     /// Each loss's findings, kept while it is unchanged: an entry analyses
     /// only the losses it adds or changes.
     checker: lossc::Checker,
+    /// The accepted statements, compiled; `None` until needed again after
+    /// an entry that was not kept (its trial consumed it).
+    compiled: Option<lossc::Session>,
 }
 
 /// One statement's text and what it declares.
@@ -78,6 +86,8 @@ struct Statement {
     declares: Option<Declares>,
     /// The name of the loss it defines, if it is a `loss`.
     loss: Option<String>,
+    /// The name of the param, const, let or def it declares, for completion.
+    value: Option<String>,
 }
 
 /// What a statement declares, for replacing it by a later one.
@@ -90,7 +100,7 @@ enum Declares {
 
 /// A diagnostic as the user sees it, independent of where in the session
 /// text it sits (statements can be replaced, which moves offsets).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     code: String,
     severity: Severity,
@@ -152,10 +162,24 @@ impl Session {
         }
         let program = join(&statements);
         let options = self.options(None);
-        let diagnostics = match self.checker.check_source(&program, &options) {
+        // Appended statements are lowered alone; a replacement compiles the
+        // whole program.
+        let compiled = match self.compiled.take() {
+            Some(compiled) if replaced.is_empty() => compiled.append(&join(&statements[self.statements.len()..])),
+            _ => lossc::Session::new(&program),
+        };
+        let (compiled, checked) = match compiled {
+            Ok(compiled) => {
+                let checked = self.checker.check_session(&compiled, &options);
+                (Some(compiled), checked.map_err(|error| error.to_string()))
+            }
+            Err(lossc::Error::Invalid(diagnostics)) => (None, Ok(diagnostics)),
+            Err(other) => (None, Err(other.to_string())),
+        };
+        let diagnostics = match checked {
             Ok(diagnostics) => diagnostics,
             Err(error) => {
-                write_error_line(err, &CliError::new(error.to_string()))?;
+                write_error_line(err, &CliError::new(error))?;
                 return Ok(Reply::FAILED);
             }
         };
@@ -178,6 +202,7 @@ impl Session {
             .filter_map(|s| s.loss.clone())
             .next_back();
         self.statements = statements;
+        self.compiled = compiled;
         self.shown = keys(&diagnostics, &program);
         if new_loss.is_some() {
             self.last_loss = new_loss;
@@ -195,28 +220,29 @@ impl Session {
         }
     }
 
-    /// Recomputes the names the session declares.
+    /// The accepted statements, compiled (again, after an entry that was
+    /// not kept).
+    fn compiled(&mut self) -> Option<&lossc::Session> {
+        if self.compiled.is_none() {
+            self.compiled = lossc::Session::new(&self.text()).ok();
+        }
+        self.compiled.as_ref()
+    }
+
+    /// Recomputes the names the session declares, from its compiled program
+    /// and its statements (parsing nothing again).
     fn refresh_names(&mut self) {
-        let program = self.text();
         let mut names = Names::default();
-        if let Ok(compiled) = lossc::compile(&program) {
+        if let Some(compiled) = self.compiled() {
             let ir = compiled.ir();
             names.losses = ir.losses().map(|r| r.name.clone()).collect();
             names.results = ir.results.iter().map(|r| r.name.clone()).collect();
             names.inputs = ir.inputs.iter().map(|i| i.name.clone()).collect();
             names.others.extend(ir.dims.iter().cloned());
         }
-        if let Ok(ast) = lossc_syntax::parse(&program) {
-            for statement in &ast.statements {
-                match &statement.kind {
-                    StatementKind::Param { name, .. }
-                    | StatementKind::Const { name, .. }
-                    | StatementKind::Let { name, .. }
-                    | StatementKind::Def { name, .. } => names.others.push(name.name.clone()),
-                    _ => {}
-                }
-            }
-        }
+        names
+            .others
+            .extend(self.statements.iter().filter_map(|s| s.value.clone()));
         self.names = names;
     }
 
@@ -345,10 +371,15 @@ impl Session {
         };
         let text = self.text();
         let options = self.options(loss);
-        let diagnostics = self
-            .checker
-            .check(&program, &options)
-            .map_err(|error| CliError::new(error.to_string()))?;
+        let checked = match (&options.loss, self.compiled.take()) {
+            (None, Some(compiled)) => {
+                let checked = self.checker.check_session(&compiled, &options);
+                self.compiled = Some(compiled);
+                checked
+            }
+            _ => self.checker.check(&program, &options),
+        };
+        let diagnostics = checked.map_err(|error| CliError::new(error.to_string()))?;
         let source = Source::new(SOURCE_NAME, text);
         render::write_diagnostics(out, &source, &diagnostics)?;
         let (verdict, message) = crate::check::summary(SOURCE_NAME, self.dtype, Counts::of(&diagnostics), false);
@@ -463,10 +494,12 @@ impl Session {
         let statements = split(&file.text);
         let program = join(&statements);
         let options = self.options(None);
-        self.shown = keys(
-            &self.checker.check_source(&program, &options).unwrap_or_default(),
-            &program,
-        );
+        self.compiled = lossc::Session::new(&program).ok();
+        let checked = match &self.compiled {
+            Some(compiled) => self.checker.check_session(compiled, &options).unwrap_or_default(),
+            None => self.checker.check_source(&program, &options).unwrap_or_default(),
+        };
+        self.shown = keys(&checked, &program);
         self.statements = statements;
         self.refresh_names();
         self.last_loss = self.names.losses.first().cloned();
@@ -530,10 +563,15 @@ impl Session {
             };
             let program = self.text();
             let options = self.options(None);
-            self.shown = keys(
-                &self.checker.check_source(&program, &options).unwrap_or_default(),
-                &program,
-            );
+            let checked = match self.compiled.take() {
+                Some(compiled) => {
+                    let checked = self.checker.check_session(&compiled, &options);
+                    self.compiled = Some(compiled);
+                    checked
+                }
+                None => self.checker.check_source(&program, &options),
+            };
+            self.shown = keys(&checked.unwrap_or_default(), &program);
         }
         writeln!(out, "dtype {}", self.dtype)?;
         Ok(())
@@ -630,6 +668,7 @@ fn split(text: &str) -> Vec<Statement> {
         text: text.trim_end().to_string(),
         declares: None,
         loss: None,
+        value: None,
     };
     let Ok(ast) = lossc_syntax::parse(text) else {
         return vec![whole()];
@@ -661,10 +700,18 @@ fn split(text: &str) -> Vec<Statement> {
             }
             StatementKind::Wrt { .. } => (Some(Declares::Wrt), None),
         };
+        let value = match &statement.kind {
+            StatementKind::Param { name, .. }
+            | StatementKind::Const { name, .. }
+            | StatementKind::Let { name, .. }
+            | StatementKind::Def { name, .. } => Some(name.name.clone()),
+            _ => None,
+        };
         statements.push(Statement {
             text: piece.to_string(),
             declares,
             loss,
+            value,
         });
         from = end;
     }
@@ -712,16 +759,19 @@ fn keys(diagnostics: &[Diagnostic], text: &str) -> Vec<Key> {
 
 /// The diagnostics that are not among `shown` (counting repeats).
 fn fresh(diagnostics: &[Diagnostic], shown: &[Key], text: &str) -> Vec<Diagnostic> {
-    let mut remaining = shown.to_vec();
+    let mut remaining: HashMap<&Key, usize> = HashMap::new();
+    for key in shown {
+        *remaining.entry(key).or_default() += 1;
+    }
     diagnostics
         .iter()
         .zip(keys(diagnostics, text))
-        .filter_map(|(diagnostic, key)| match remaining.iter().position(|k| *k == key) {
-            Some(index) => {
-                remaining.swap_remove(index);
+        .filter_map(|(diagnostic, key)| match remaining.get_mut(&key) {
+            Some(count) if *count > 0 => {
+                *count -= 1;
                 None
             }
-            None => Some(diagnostic.clone()),
+            _ => Some(diagnostic.clone()),
         })
         .collect()
 }
@@ -820,6 +870,82 @@ mod tests {
         assert_eq!(session.checker.analysed(), 9);
         let out = String::from_utf8(out.into_inner()).unwrap();
         assert!(out.contains("log-domain"), "{out}");
+    }
+
+    /// Entering one more statement lowers that statement alone: a session of
+    /// 2 inputs and 100 losses lowers 102 statements, not one whole program
+    /// per entry (5,250); a replacement, an entry that is not kept and a
+    /// param change compile the whole program again, with the same results.
+    #[test]
+    fn each_entry_lowers_only_what_it_adds() {
+        let mut entries = vec!["input y_true: [0, 1]".to_string(), "input y_pred: [0, 1]".to_string()];
+        entries.extend((0..100).map(|k| format!("loss l{k} = mean(square(y_pred - y_true)) * {}", k + 1)));
+        let entries: Vec<&str> = entries.iter().map(String::as_str).collect();
+        let (mut session, out, _, failed) = run(&entries);
+        assert!(failed.iter().all(|f| !f), "{out}");
+        let lowered = |session: &Session| session.compiled.as_ref().expect("compiled").statements_lowered();
+        assert_eq!(lowered(&session), 102);
+        assert_eq!(session.checker.analysed(), 100);
+        let (mut out, mut err) = (NoColor::new(Vec::new()), NoColor::new(Vec::new()));
+        // A `let` and a loss that reads it: two statements more.
+        session.handle("let eps = 1e-7", &mut out, &mut err).unwrap();
+        session
+            .handle("loss nll = mean(-log(y_pred + eps))", &mut out, &mut err)
+            .unwrap();
+        assert_eq!(lowered(&session), 104);
+        assert_eq!(session.checker.analysed(), 101);
+        // Not kept: the next entry compiles the session again, once.
+        let reply = session
+            .handle("loss bad = mean(log(y_pred) + nothing)", &mut out, &mut err)
+            .unwrap();
+        assert!(reply.failed);
+        assert!(session.compiled.is_none());
+        session.handle("loss l100 = mean(y_pred)", &mut out, &mut err).unwrap();
+        assert_eq!(lowered(&session), 105);
+        // Replacing a statement compiles the whole program, whose losses are
+        // unchanged and not analysed again.
+        session.handle("let eps = 1e-6", &mut out, &mut err).unwrap();
+        assert_eq!(lowered(&session), 105);
+        // `nll` reads the new `eps`, and `l100` is written after it (its text moved).
+        assert_eq!(session.checker.analysed(), 104);
+        let text = session.text();
+        assert_eq!(
+            lossc::check(&text, &session.options(None)).unwrap(),
+            session.checker.check_source(&text, &session.options(None)).unwrap()
+        );
+        let out = String::from_utf8(out.into_inner()).unwrap();
+        assert!(out.contains("unknown-name"), "{out}");
+    }
+
+    /// The diagnostics of appended entries are those of the whole program.
+    #[test]
+    fn appended_entries_bring_the_diagnostics_of_the_whole_program() {
+        let entries = [
+            "input y_pred: real [N, 2]",
+            "const w = [1, 2]",
+            "def f(a) = a * a",
+            "let p = softmax(y_pred, axis=-1)",
+            "loss a = mean(-log(p + 1e-7))",
+            "let q = f(p) + 1e-9 - 1",
+            "loss b = mean(f(q) * w)",
+            "output o = 1 - 1e-9",
+            "loss c = mean(sum(exp(-square(y_pred)), axis=-1))",
+        ];
+        for count in 1..=entries.len() {
+            let (session, out, _, failed) = run(&entries[..count]);
+            assert!(failed.iter().all(|f| !f), "{out}");
+            let text = session.text();
+            assert_eq!(text, entries[..count].join("\n"));
+            let expected = lossc::check(&text, &session.options(None)).unwrap();
+            let mut checker = lossc::Checker::default();
+            let compiled = session.compiled.clone().expect("compiled");
+            assert_eq!(
+                checker.check_session(&compiled, &session.options(None)).unwrap(),
+                expected,
+                "{out}"
+            );
+            assert_eq!(compiled.ir(), lossc::compile(&text).unwrap().ir());
+        }
     }
 
     #[test]
