@@ -874,18 +874,6 @@ fn jump_search_limit(view: &View<'_>, first_left: NodeId, left: usize) -> Diagno
     .with_help("name intermediate values with `let` and bound them (e.g. `clip`), or split the chain of selections")
 }
 
-fn reachable(program: &Program, root: NodeId) -> Vec<bool> {
-    let mut seen = vec![false; program.nodes.len()];
-    let mut stack = vec![root];
-    while let Some(n) = stack.pop() {
-        if std::mem::replace(&mut seen[n.index()], true) {
-            continue;
-        }
-        stack.extend(program.node(n).args.iter().copied());
-    }
-    seen
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

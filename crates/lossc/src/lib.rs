@@ -783,9 +783,7 @@ impl Checker {
         found.sort_by_key(|d| std::cmp::Reverse(d.severity));
         let mut seen = std::collections::HashSet::new();
         found.retain(|d| seen.insert((d.code, d.span)));
-        let assumed = assumed_domains(program, options, &found);
-        let mut diagnostics = program.warnings.clone();
-
+        let assumed = assumed_domains(ir, source, options, &found);
         let mut diagnostics = warnings.to_vec();
         diagnostics.extend(found);
         diagnostics.extend(assumed);

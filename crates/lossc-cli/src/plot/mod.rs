@@ -682,7 +682,7 @@ fn sweep_range(name: &str, domain: &Domain, dtype: Dtype) -> ((f64, f64), Option
 /// within the largest float: `[0, 1e308]`.
 fn window_end(dtype: Dtype, end: f64, width: f64) -> f64 {
     let far = end + width;
-    if curve::round_to(dtype, far) != curve::round_to(dtype, end) {
+    if dtype.round(far) != dtype.round(end) {
         return far;
     }
     let largest = match dtype {
