@@ -980,11 +980,22 @@ mod tests {
     fn a_big_endian_file_larger_than_memory_is_refused_not_converted() {
         // Converting it to f64 would allocate 8 bytes per element: more
         // than the memory available is refused with the sizes (it aborted).
-        // The file is sparse: a quarter of the memory, never written.
-        let Some(available) = available_memory() else {
+        // The file is sparse: a quarter of the memory, never written. Sized
+        // from the machine's total memory, which the memory available can
+        // never exceed (sized from the memory available when the test
+        // starts, it could fit by the time the file is read, once other
+        // tests have freed theirs, and was then converted).
+        let Some(total) = std::fs::read_to_string("/proc/meminfo").ok().and_then(|info| {
+            let line = info.lines().find(|line| line.starts_with("MemTotal:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024)
+        }) else {
             return;
         };
-        let count = available / 8 + 1;
+        if available_memory().is_none() {
+            return;
+        }
+        let count = total / 8 + 1;
         let header = format!("{{'descr': '>i2', 'fortran_order': False, 'shape': ({count},), }}");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.npy");
