@@ -105,7 +105,7 @@ fn open_nonblocking(path: &Path) -> io::Result<File> {
 }
 
 /// What a path that is not a regular file is, for messages: `a directory`,
-/// `a named pipe (FIFO)`, `a character device`, ... The one wording of every
+/// `a named pipe`, `a character device`, ... The one wording of every
 /// reader and writer.
 #[cfg(unix)]
 pub fn kind_of(file_type: &fs::FileType) -> &'static str {
