@@ -131,9 +131,12 @@ fn every_file_has_a_header_and_passes_the_front_end() {
     );
 }
 
+/// Also: every witness is the point its message names and shows its
+/// finding ([`check_witnesses`]).
 #[test]
 fn every_file_reports_its_hazards_and_clean_files_have_no_errors() {
     let mut failures = Vec::new();
+    let mut witnesses = (0, 0);
     for (name, source) in corpus() {
         let header = match parse_header(&source) {
             Ok(header) => header,
@@ -154,6 +157,10 @@ fn every_file_reports_its_hazards_and_clean_files_have_no_errors() {
                     continue;
                 }
             };
+            let program = lossc::compile(&source).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let (shown, evaluated) = check_witnesses(&name, &program, dtype, &diagnostics, &mut failures);
+            witnesses.0 += shown;
+            witnesses.1 += evaluated;
             let found: Vec<String> = diagnostics
                 .iter()
                 .map(|d| format!("{}[{}]", d.severity.as_str(), d.code))
@@ -190,6 +197,9 @@ fn every_file_reports_its_hazards_and_clean_files_have_no_errors() {
         failures.len(),
         failures.join("\n")
     );
+    // The witness check must have something to check.
+    assert!(witnesses.0 >= 100, "only {} diagnostics with a witness", witnesses.0);
+    assert!(witnesses.1 >= 20, "only {} witnesses evaluated", witnesses.1);
 }
 
 #[test]
@@ -250,4 +260,108 @@ fn probe_finds_nothing_check_missed() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// A diagnostic's witness (`Diagnostic::witness`) is the point its message
+/// names, and it shows the finding: for every error that a NaN or an
+/// infinity is reached, evaluating the loss and its gradient with the
+/// reference interpreter at the witness (one sample, every declared input
+/// given a value by the witness) gives a non-finite loss or gradient.
+/// Returns how many diagnostics had a witness, and how many were evaluated.
+fn check_witnesses(
+    name: &str,
+    program: &lossc::Program,
+    dtype: Dtype,
+    diagnostics: &[lossc::Diagnostic],
+    failures: &mut Vec<String>,
+) -> (usize, usize) {
+    use lossc::EvalOptions;
+    use ndarray::ArrayD;
+
+    use lossc_analysis::probe::Class;
+
+    // The codes that predict a NaN or an infinity, in the value or the gradient.
+    let non_finite_codes: Vec<Code> = [Class::NanValue, Class::InfValue, Class::NonFiniteGradient]
+        .iter()
+        .flat_map(|class| class.predicted_by().iter().copied())
+        .collect();
+    let ir = program.ir();
+    let single_loss = program.losses().count() == 1;
+    // One sample: every input is a scalar or a batch of scalars.
+    let batch_only = ir
+        .inputs
+        .iter()
+        .all(|input| input.shape.is_empty() || (input.shape.len() == 1 && Some(input.shape[0]) == ir.batch));
+    let (mut with_witness, mut evaluated) = (0, 0);
+    for d in diagnostics.iter().filter(|d| !d.witness.is_empty()) {
+        with_witness += 1;
+        for w in &d.witness {
+            let said = [
+                lossc::ir::format_number(w.value, dtype),
+                lossc::ir::format_number(w.value, Dtype::F64),
+                lossc::ir::format_approx(w.value),
+            ]
+            .iter()
+            .any(|v| {
+                let text = if w.first_of_row {
+                    format!("`{}` = [{v}, 0, ...]", w.input)
+                } else {
+                    format!("`{}` = {v}", w.input)
+                };
+                // The whole number: `y_pred` = 0 is not `y_pred` = 0.5.
+                d.message.match_indices(&text).any(|(at, _)| {
+                    !d.message[at + text.len()..].starts_with(|c: char| c.is_ascii_digit() || ".e+-".contains(c))
+                })
+            });
+            if !said || !w.value.is_finite() {
+                failures.push(format!("{name} ({dtype}): witness {w:?} not in `{}`", d.message));
+            }
+        }
+        let complete = ir.inputs.iter().all(|i| d.witness.iter().any(|w| w.input == i.name));
+        if d.severity != Severity::Error
+            || !non_finite_codes.contains(&d.code)
+            || !single_loss
+            || !batch_only
+            || !complete
+        {
+            continue;
+        }
+        let inputs: Vec<(String, ArrayD<f64>)> = ir
+            .inputs
+            .iter()
+            .map(|input| {
+                let value = d
+                    .witness
+                    .iter()
+                    .find(|w| w.input == input.name)
+                    .expect("complete")
+                    .value;
+                let shape = vec![1; input.shape.len()];
+                (input.name.clone(), ArrayD::from_elem(shape, value))
+            })
+            .collect();
+        let options = EvalOptions {
+            dtype,
+            result: None,
+            grad: true,
+            wrt: Vec::new(),
+        };
+        let evaluation = match program.eval(&inputs, &options) {
+            Ok(evaluation) => evaluation,
+            Err(e) => {
+                failures.push(format!("{name} ({dtype}): eval at the witness {:?}: {e}", d.witness));
+                continue;
+            }
+        };
+        evaluated += 1;
+        let finite = evaluation.value.iter().all(|v| v.is_finite())
+            && evaluation.gradient.iter().all(|(_, g)| g.iter().all(|v| v.is_finite()));
+        if finite {
+            failures.push(format!(
+                "{name} ({dtype}): error[{}] `{}`, but the loss and gradient are finite at {:?}",
+                d.code, d.message, d.witness
+            ));
+        }
+    }
+    (with_witness, evaluated)
 }

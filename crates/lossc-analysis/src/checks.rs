@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use lossc_diagnostics::{Code, Diagnostic, Severity, Span};
+use lossc_diagnostics::{Code, Diagnostic, Severity, Span, WitnessValue};
 use lossc_ir::{Builtin, Domain, Dtype, NamedResult, NodeId, Op, Program, Var};
 use lossc_symbolic::grad::{Style, gradient_in_style};
 
@@ -107,12 +107,60 @@ fn case_inputs(program: &Program, dtype: Dtype, case: &[Option<f64>], clamp: f64
 
 /// Describes a case for messages: "when `y_true` = 1".
 fn case_text(program: &Program, case: &[Option<f64>]) -> String {
-    let parts: Vec<String> = case
-        .iter()
-        .enumerate()
-        .filter_map(|(i, v)| v.map(|v| format!("`{}` = {}", program.inputs[i].name, format_number(v, Dtype::F64))))
-        .collect();
-    parts.join(" and ")
+    Case::of(program, case).text
+}
+
+/// The inputs an analysis case fixes (a set domain's member), as messages
+/// say them ("`y_true` = 1") and as witness values.
+#[derive(Debug, Clone, Default)]
+struct Case {
+    text: String,
+    values: Vec<WitnessValue>,
+}
+
+impl Case {
+    fn of(program: &Program, case: &[Option<f64>]) -> Case {
+        let values: Vec<WitnessValue> = case
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                v.map(|value| WitnessValue {
+                    input: program.inputs[i].name.clone(),
+                    value,
+                    first_of_row: false,
+                })
+            })
+            .collect();
+        let parts: Vec<String> = values
+            .iter()
+            .map(|w| format!("`{}` = {}", w.input, format_number(w.value, Dtype::F64)))
+            .collect();
+        Case {
+            text: parts.join(" and "),
+            values,
+        }
+    }
+}
+
+/// A witness as a message says it (" when `y_pred` = 0") and as data.
+#[derive(Debug, Clone, Default)]
+struct At {
+    text: String,
+    values: Vec<WitnessValue>,
+}
+
+/// The witness of a diagnostic: the point's values and the case's, each
+/// input once, in declaration order.
+fn witness_of(program: &Program, at: Vec<WitnessValue>, case: &Case) -> Vec<WitnessValue> {
+    let mut values = at;
+    for fixed in &case.values {
+        if !values.iter().any(|w| w.input == fixed.input) {
+            values.push(fixed.clone());
+        }
+    }
+    let position = |name: &str| program.inputs.iter().position(|i| i.name == name);
+    values.sort_by_key(|w| position(&w.input));
+    values
 }
 
 /// All the checks of one loss.
@@ -341,7 +389,7 @@ fn analysis_limit(subject: &Subject<'_>) -> Diagnostic {
 fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut bool, out: &mut Vec<Diagnostic>) {
     let program = &subject.program;
     let dtype = subject.dtype;
-    let when_case = case_text(program, case);
+    let when_case = Case::of(program, case);
     let ordinary = ordinary_overflows(subject, case);
     let ordinary_nodes: HashSet<NodeId> = ordinary.iter().map(|e| e.node).collect();
     // The magnitude at which arithmetic overflows hardly depends on the case:
@@ -538,18 +586,19 @@ fn selecting_mask(subject: &Subject<'_>, node: NodeId) -> Option<Span> {
 }
 
 /// The case text restricted to the inputs `node` reads.
-fn case_for(program: &Program, case: &[Option<f64>], node: NodeId) -> String {
+fn case_for(program: &Program, case: &[Option<f64>], node: NodeId) -> Case {
     let used = program.inputs_read(&[node]);
     let only: Vec<Option<f64>> = case
         .iter()
         .enumerate()
         .map(|(i, v)| if used[i] { *v } else { None })
         .collect();
-    case_text(program, &only)
+    Case::of(program, &only)
 }
 
 /// Adds the case ("with `y_true` = 1") unless the witness already says it.
-fn with_case(message: String, when_case: &str) -> String {
+fn with_case(message: String, when_case: &Case) -> String {
+    let when_case = &when_case.text;
     let said = when_case.split(" and ").all(|part| message.contains(part));
     if when_case.is_empty() || said {
         message
@@ -567,7 +616,7 @@ fn forward_hazard(
     search: &Search<'_>,
     event: &Event,
     loss_non_finite: bool,
-    when_case: &str,
+    when_case: &Case,
 ) -> Diagnostic {
     let program = &subject.program;
     let node = program.node(event.node);
@@ -631,6 +680,7 @@ fn forward_hazard(
     let operand_node = node.args[operand];
     let mut shown = true;
     let mut reaches_loss = true;
+    let mut point_values = Vec::new();
     let (message, label) = if code == Code::ExpOverflow {
         let ln_max = subject.dtype.max_finite().ln();
         // What overflows, and past which value: exp(x) past ln(max), cosh
@@ -650,9 +700,11 @@ fn forward_hazard(
         let found = search.find(&[event.node], |v| v[0].iter().any(|x| x.is_infinite()));
         shown = found.is_some();
         let sample = per_sample_root(subject);
-        let witness = found
+        let at = found
             .map(|(p, _)| when_clause(search, &p, &[event.node, sample]))
             .unwrap_or_default();
+        let witness = &at.text;
+        point_values = at.values.clone();
         let name = builtin.spec().symbol.unwrap_or(builtin.name());
         let past = if limit.is_nan() {
             "grows large".to_string()
@@ -678,11 +730,13 @@ fn forward_hazard(
         match found {
             Some((point, values)) => {
                 let v = values[0].iter().copied().find(|x| holds(*x)).unwrap_or(0.0);
+                let at = when_clause(search, &point, &[operand_node, sample]);
+                point_values = at.values;
                 (
                     format!(
                         "`{operand_text}` reaches {}{}",
                         format_number(v, subject.dtype),
-                        when_clause(search, &point, &[operand_node, sample])
+                        at.text
                     ),
                     label_for(code, v),
                 )
@@ -697,6 +751,11 @@ fn forward_hazard(
         }
     };
     let message = with_case(message, when_case);
+    let witness_values = if shown {
+        witness_of(program, point_values, when_case)
+    } else {
+        Vec::new()
+    };
     let mut d = if loss_non_finite && shown && reaches_loss {
         Diagnostic::error(code, message, span)
     } else if !shown {
@@ -707,27 +766,24 @@ fn forward_hazard(
             "the non-finite value does not reach the loss here (it is absorbed downstream), but its gradient may not be",
         )
     };
-    d = d.with_label(label).with_help(help);
+    d = d.with_label(label).with_help(help).with_witness(witness_values);
     d
 }
 
 /// A value that overflows with inputs of ordinary magnitude.
-fn ordinary_overflow(subject: &Subject<'_>, search: &Search<'_>, event: &Event, when_case: &str) -> Diagnostic {
+fn ordinary_overflow(subject: &Subject<'_>, search: &Search<'_>, event: &Event, when_case: &Case) -> Diagnostic {
     let span = subject.program.node(event.node).span;
     // A point where the overflow reaches the loss (not one where its branch is not taken).
     let sample = per_sample_root(subject);
     let found = search.find(&[event.node, sample], |v| {
         v[0].iter().any(|x| x.is_infinite()) && v[1].iter().any(|x| !x.is_finite())
     });
+    let at = found
+        .as_ref()
+        .map(|(p, _)| when_clause(search, p, &[event.node, sample]))
+        .unwrap_or_default();
     let message = with_case(
-        format!(
-            "`{}` can overflow to infinity{}",
-            subject.text(span),
-            found
-                .as_ref()
-                .map(|(p, _)| when_clause(search, p, &[event.node, sample]))
-                .unwrap_or_default()
-        ),
+        format!("`{}` can overflow to infinity{}", subject.text(span), at.text),
         when_case,
     );
     // Shown at an ordinary point, making the loss infinite: an error.
@@ -736,8 +792,14 @@ fn ordinary_overflow(subject: &Subject<'_>, search: &Search<'_>, event: &Event, 
     } else {
         Diagnostic::warning(Code::Overflow, message, span)
     };
+    let witness_values = if found.is_some() {
+        witness_of(&subject.program, at.values, when_case)
+    } else {
+        Vec::new()
+    };
     d.with_label("exceeds the largest finite float")
         .with_help("keep denominators away from 0 and arguments of `exp` small, or compute in a stable form")
+        .with_witness(witness_values)
 }
 
 /// The value of a literal, scalar param or const.
@@ -776,7 +838,7 @@ fn source_builtin(subject: &Subject<'_>, node: NodeId) -> Option<Builtin> {
         })
 }
 
-fn gradient_hazard(subject: &Subject<'_>, search: &Search<'_>, event: &Event, when_case: &str) -> Option<Diagnostic> {
+fn gradient_hazard(subject: &Subject<'_>, search: &Search<'_>, event: &Event, when_case: &Case) -> Option<Diagnostic> {
     let program = &subject.program;
     let span = program.node(event.node).span;
     let source = source_builtin(subject, event.node)?;
@@ -804,9 +866,10 @@ fn gradient_hazard(subject: &Subject<'_>, search: &Search<'_>, event: &Event, wh
     // else those of the gradients and the loss at that point.
     let mut described = vec![event.node];
     described.extend(&roots);
-    let witness = found
+    let at = found
         .map(|(p, _)| when_clause(search, &p, &described))
         .unwrap_or_default();
+    let witness = &at.text;
     let help = match source {
         Builtin::Sqrt => {
             "guard the argument so the slope stays finite: `sqrt(x + 1e-12)` or `sqrt(maximum(x, 1e-12))`".to_string()
@@ -830,10 +893,19 @@ fn gradient_hazard(subject: &Subject<'_>, search: &Search<'_>, event: &Event, wh
         Diagnostic::warning(Code::NanGradient, message, span)
             .with_note("the interval analysis cannot rule this out, but no concrete input that shows it was found")
     };
-    Some(d.with_label("the derivative is not finite here").with_help(help))
+    let witness_values = if shown {
+        witness_of(program, at.values, when_case)
+    } else {
+        Vec::new()
+    };
+    Some(
+        d.with_label("the derivative is not finite here")
+            .with_help(help)
+            .with_witness(witness_values),
+    )
 }
 
-fn exploding(subject: &Subject<'_>, search: &Search<'_>, var: Var, when_case: &str) -> Option<Diagnostic> {
+fn exploding(subject: &Subject<'_>, search: &Search<'_>, var: Var, when_case: &Case) -> Option<Diagnostic> {
     let program = &subject.program;
     // Intervals over-approximate; a warning needs a point that shows it.
     let grad_root = subject.gradients.iter().find(|(v, _, _)| *v == var)?.1;
@@ -874,7 +946,9 @@ fn exploding(subject: &Subject<'_>, search: &Search<'_>, var: Var, when_case: &s
     let (node, _) = best.unwrap_or((subject.root, magnitude));
     let span = program.node(node).span;
     let text = subject.text(span);
-    let witness = format!(" (at {})", describe_or_default(search, &point, grad_root));
+    let at = describe_or_default(search, &point, grad_root);
+    let witness = format!(" (at {})", at.text);
+    let witness_values = witness_of(program, at.values, when_case);
     let name = program.var_name(var);
     Some(
         Diagnostic::warning(
@@ -890,25 +964,33 @@ fn exploding(subject: &Subject<'_>, search: &Search<'_>, var: Var, when_case: &s
         )
         .with_label(format!("slope up to {} for one sample", lossc_ir::format_approx(magnitude)))
         .with_note("judged per sample (batch size 1); a gradient this large makes optimisers take huge steps")
-        .with_help("keep the denominator or log argument further from 0 (a larger epsilon, e.g. clip to [1e-7, 1 - 1e-7]), or compute the loss from logits (`log_sigmoid`, `softplus`, `log_softmax`)"),
+        .with_help("keep the denominator or log argument further from 0 (a larger epsilon, e.g. clip to [1e-7, 1 - 1e-7]), or compute the loss from logits (`log_sigmoid`, `softplus`, `log_softmax`)")
+        .with_witness(witness_values),
     )
 }
 
-fn describe_or_default(search: &Search<'_>, point: &Point, node: NodeId) -> String {
+fn describe_or_default(search: &Search<'_>, point: &Point, node: NodeId) -> At {
     let text = search.describe(point, node);
-    if text.is_empty() { "any point".into() } else { text }
+    At {
+        text: if text.is_empty() { "any point".into() } else { text },
+        values: search.witness(point, node),
+    }
 }
 
 /// " when `y_pred` = 0": the witness `point`, given by the inputs that the
 /// first of `nodes` to read any input reads. Empty, so that the message
 /// leaves the clause out, when none reads an input (a constant is
 /// non-finite for every input): never "when " with nothing after it.
-fn when_clause(search: &Search<'_>, point: &Point, nodes: &[NodeId]) -> String {
+fn when_clause(search: &Search<'_>, point: &Point, nodes: &[NodeId]) -> At {
     nodes
         .iter()
-        .map(|&node| search.describe(point, node))
-        .find(|text| !text.is_empty())
-        .map(|text| format!(" when {text}"))
+        .find_map(|&node| {
+            let text = search.describe(point, node);
+            (!text.is_empty()).then(|| At {
+                text: format!(" when {text}"),
+                values: search.witness(point, node),
+            })
+        })
         .unwrap_or_default()
 }
 
@@ -918,7 +1000,7 @@ fn where_trap(
     selection: Span,
     lossc_root: NodeId,
     fw_root: NodeId,
-    when_case: &str,
+    when_case: &Case,
 ) -> Option<Diagnostic> {
     let text = subject.text(selection);
     let op = text.split('(').next().unwrap_or("where").trim().to_string();
@@ -926,18 +1008,21 @@ fn where_trap(
     let (point, _) = search.find(&[fw_root, lossc_root], |v| {
         v[0].iter().any(|x| x.is_nan()) && v[1].iter().all(|x| x.is_finite())
     })?;
-    let witness = when_clause(search, &point, &[fw_root, lossc_root]).replacen(" when ", " at ", 1);
+    let at = when_clause(search, &point, &[fw_root, lossc_root]);
+    let witness_text = at.text.replacen(" when ", " at ", 1);
+    let witness_values = witness_of(&subject.program, at.values, when_case);
     Some(Diagnostic::warning(
         Code::WhereNanGradient,
         with_case(
-            format!("framework autodiff of this `{op}` gives a NaN gradient{witness}, although lossc's gradient is finite"),
+            format!("framework autodiff of this `{op}` gives a NaN gradient{witness_text}, although lossc's gradient is finite"),
             when_case,
         ),
         selection,
     )
     .with_label("the branch it does not select has an infinite derivative, and 0 * inf = NaN")
     .with_note("JAX, PyTorch and TensorFlow multiply the unselected branch's gradient by 0; lossc's own gradient and `lossc emit` do not")
-    .with_help("guard the branch's input as well (the \"double where\"), e.g. `where(x > 0, log(where(x > 0, x, 1)), 0)`"))
+    .with_help("guard the branch's input as well (the \"double where\"), e.g. `where(x > 0, log(where(x > 0, x, 1)), 0)`")
+    .with_witness(witness_values))
 }
 
 /// The parts of a subject the sampling checks need.

@@ -4,7 +4,7 @@
 //! (`clip-saturation`), and `where`s whose branches disagree on their
 //! boundary (`discontinuity`).
 
-use lossc_diagnostics::{Code, Diagnostic, Span};
+use lossc_diagnostics::{Code, Diagnostic, Span, WitnessValue};
 use lossc_ir::rng::SplitMix64;
 use lossc_ir::{Builtin, Dim, Domain, Dtype, NodeId, Op, Program, Var};
 use ndarray::{ArrayD, IxDyn};
@@ -723,13 +723,29 @@ fn discontinuities(
             continue;
         }
         let cond = boundary.cond;
-        let at: Vec<String> = program
+        let read = program.inputs_read(&[cond]);
+        // The point just below the boundary, as data (the message rounds
+        // it); a witness only where each input it reads is one number (a
+        // sampled row's elements differ, which a witness value cannot say).
+        let single = (0..program.inputs.len()).all(|i| !read[i] || boundary.lo[i].len() == 1);
+        let mut witness: Vec<WitnessValue> = program
             .inputs
             .iter()
             .enumerate()
-            .filter(|(i, _)| program.inputs_read(&[cond])[*i])
-            .map(|(i, input)| format!("`{}` = {}", input.name, lossc_ir::format_approx(boundary.lo[i][0])))
+            .filter(|(i, _)| read[*i])
+            .map(|(i, input)| WitnessValue {
+                input: input.name.clone(),
+                value: boundary.lo[i][0],
+                first_of_row: false,
+            })
             .collect();
+        let at: Vec<String> = witness
+            .iter()
+            .map(|w| format!("`{}` = {}", w.input, lossc_ir::format_approx(w.value)))
+            .collect();
+        if !single {
+            witness.clear();
+        }
         out.push(
             Diagnostic::warning(
                 Code::Discontinuity,
@@ -744,7 +760,8 @@ fn discontinuities(
             )
             .with_label("the branches disagree on the boundary")
             .with_note("gradient descent cannot see a jump: the gradient is blind to the step")
-            .with_help("make the branches meet at the boundary (as Huber's do), or use a smooth blend such as `sigmoid(k * (x - t))`"),
+            .with_help("make the branches meet at the boundary (as Huber's do), or use a smooth blend such as `sigmoid(k * (x - t))`")
+            .with_witness(witness),
         );
     }
 }

@@ -4,6 +4,7 @@
 //! signed zeros, denormals, the program's own constants and their
 //! neighbours, large magnitudes), many candidates in one batch.
 
+use lossc_diagnostics::WitnessValue;
 use lossc_ir::{Dim, Domain, Dtype, NodeId, Op, Program};
 use ndarray::{ArrayD, Dimension, IxDyn};
 
@@ -218,24 +219,37 @@ impl<'p> Search<'p> {
 
     /// "`y_true` = 1 and `y_pred` = 0", for the inputs `node` depends on.
     pub fn describe(&self, point: &Point, node: NodeId) -> String {
-        let used = self.program.inputs_read(&[node]);
         let parts: Vec<String> = self
-            .program
-            .inputs
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| used[*i])
-            .map(|(i, input)| {
-                let v = lossc_ir::format_number(point.values[i], self.dtype);
-                let v = if v == "-0" { "0".to_string() } else { v };
-                if point.spike && input.shape.len() >= 2 {
-                    format!("`{}` = [{v}, 0, ...] in a row", input.name)
+            .witness(point, node)
+            .into_iter()
+            .map(|w| {
+                let v = lossc_ir::format_number(w.value, self.dtype);
+                if w.first_of_row {
+                    format!("`{}` = [{v}, 0, ...] in a row", w.input)
                 } else {
-                    format!("`{}` = {v}", input.name)
+                    format!("`{}` = {v}", w.input)
                 }
             })
             .collect();
         parts.join(" and ")
+    }
+
+    /// The values of the inputs `node` depends on at `point`, as data: what
+    /// [`Search::describe`] says.
+    pub fn witness(&self, point: &Point, node: NodeId) -> Vec<WitnessValue> {
+        let used = self.program.inputs_read(&[node]);
+        self.program
+            .inputs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| used[*i])
+            .map(|(i, input)| WitnessValue {
+                input: input.name.clone(),
+                // A signed zero reads as 0, in the message and here.
+                value: if point.values[i] == 0.0 { 0.0 } else { point.values[i] },
+                first_of_row: point.spike && input.shape.len() >= 2,
+            })
+            .collect()
     }
 }
 

@@ -14,7 +14,9 @@
 //! span) and `labels` (the secondary spans with their messages); for a
 //! program imported from Python, `origin`: `{"file", "span"}`, the place in
 //! the user's file the diagnostic is about (its `span` stays in the `.loss`
-//! text lossc generated).
+//! text lossc generated); `witness`: `[{"input", "value", "first_of_row"}]`,
+//! the input values at which the finding happens (empty when it has no
+//! concrete point).
 //!
 //! For `eval`, [`EvalReport`]; for `grad`, [`GradReport`]; for `simplify`,
 //! [`SimplifyReport`]. A non-finite number is the string `"NaN"`, `"inf"` or
@@ -48,8 +50,18 @@ pub struct JsonDiagnostic<'a> {
     pub notes: &'a [String],
     pub help: Option<&'a str>,
     pub fix: Option<JsonFix<'a>>,
+    pub witness: Vec<JsonWitness<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<JsonOrigin>,
+}
+
+/// One input's value at a diagnostic's witness: in every element of the
+/// input, or (`first_of_row`) in the first element of each row, the others 0.
+#[derive(Debug, Serialize)]
+pub struct JsonWitness<'a> {
+    pub input: &'a str,
+    pub value: f64,
+    pub first_of_row: bool,
 }
 
 /// Where, in the file a generated program came from, a diagnostic is.
@@ -109,6 +121,15 @@ impl<'a> CheckReport<'a> {
                     span: span(fix.span),
                     replacement: &fix.replacement,
                 }),
+                witness: diagnostic
+                    .witness
+                    .iter()
+                    .map(|w| JsonWitness {
+                        input: &w.input,
+                        value: w.value,
+                        first_of_row: w.first_of_row,
+                    })
+                    .collect(),
                 origin: origin(source, diagnostic),
             })
             .collect();

@@ -359,6 +359,28 @@ fn json_has_every_key_of_the_contract() {
     assert_eq!(json["summary"]["notes"], 0);
 }
 
+/// The witness is data as well as text: `-log(y_pred)` over [0, 1] is
+/// infinite at `y_pred` = 0, and only there.
+#[test]
+fn json_gives_the_witness_as_data() {
+    let source = "input y_pred: [0, 1] [N]\nloss l = mean(-log(y_pred))\n";
+    let assert = check_file("log.loss", source.as_bytes(), &["--format", "json"]).code(1);
+    let json = json_of(assert.get_output());
+    let diagnostic = &json["diagnostics"][0];
+    assert_eq!(diagnostic["code"], "log-domain");
+    assert!(diagnostic["message"].as_str().unwrap().contains("when `y_pred` = 0"));
+    assert_eq!(
+        diagnostic["witness"],
+        serde_json::json!([{"input": "y_pred", "value": 0.0, "first_of_row": false}])
+    );
+    // A finding without a point has an empty witness, never a missing key.
+    let parse = check_file("two.loss", TWO_LINES.as_bytes(), &["--format", "json"]).code(1);
+    assert_eq!(
+        json_of(parse.get_output())["diagnostics"][0]["witness"],
+        serde_json::json!([])
+    );
+}
+
 #[test]
 fn json_nulls_and_notes() {
     let source = "input a: real [N, C]\ninput b: real [N, D]\nloss l = mean(a - b)\n";

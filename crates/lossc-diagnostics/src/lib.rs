@@ -3,7 +3,8 @@
 //! **In:** nothing; this is the bottom of the crate graph.
 //! **Out:** [`Diagnostic`] (a stable [`Code`], a [`Severity`], a primary
 //! [`Span`] in byte offsets, a message, secondary labels, notes, an optional
-//! `help:` line and an optional machine-applicable [`Fix`]), and [`LineIndex`]
+//! `help:` line, an optional machine-applicable [`Fix`] and the witness, the
+//! input values at which the finding happens, as [`WitnessValue`]s), and [`LineIndex`]
 //! to turn byte offsets into 1-based lines and columns.
 //! **Never:** renders, prints, or knows about JSON or terminals. Rendering
 //! happens once, in `lossc-cli`.
@@ -182,6 +183,33 @@ pub struct Fix {
     pub replacement: String,
 }
 
+/// One input's value at a diagnostic's witness: the concrete point of the
+/// declared domains at which the finding happens, the same point the message
+/// describes ("when `y_pred` = 0").
+#[derive(Debug, Clone)]
+pub struct WitnessValue {
+    /// The input's name, as declared (for a loss imported from Python, the
+    /// parameter's name).
+    pub input: String,
+    /// The value, exactly representable in the dtype analysed.
+    pub value: f64,
+    /// Where the value is: in every element of the input (`false`), or in
+    /// the first element of each row with every other element 0 (`true`;
+    /// "`y_pred` = [1e-45, 0, ...] in a row").
+    pub first_of_row: bool,
+}
+
+/// Values compare bit for bit (`-0` is not `0`; a witness is never NaN).
+impl PartialEq for WitnessValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.input == other.input
+            && self.value.to_bits() == other.value.to_bits()
+            && self.first_of_row == other.first_of_row
+    }
+}
+
+impl Eq for WitnessValue {}
+
 /// One finding, as data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -201,6 +229,11 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// A machine-applicable fix.
     pub fix: Option<Fix>,
+    /// The input values at which the finding happens, one per input the
+    /// message names (empty when the finding has no concrete point: a
+    /// parse error, a warning the intervals cannot rule out but no point
+    /// showed, a region rather than a point).
+    pub witness: Vec<WitnessValue>,
 }
 
 impl Diagnostic {
@@ -215,6 +248,7 @@ impl Diagnostic {
             notes: Vec::new(),
             help: None,
             fix: None,
+            witness: Vec::new(),
         }
     }
 
@@ -259,6 +293,12 @@ impl Diagnostic {
             span,
             replacement: replacement.into(),
         });
+        self
+    }
+
+    /// Sets the witness: the input values at which the finding happens.
+    pub fn with_witness(mut self, witness: Vec<WitnessValue>) -> Self {
+        self.witness = witness;
         self
     }
 

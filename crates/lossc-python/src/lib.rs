@@ -210,6 +210,12 @@ fn diagnostic_dicts<'py>(py: Python<'py>, source: &Source, diagnostics: &[Diagno
             None => None,
         };
         dict.set_item("fix", fix)?;
+        let witness: Vec<(&str, f64, bool)> = diagnostic
+            .witness
+            .iter()
+            .map(|w| (w.input.as_str(), w.value, w.first_of_row))
+            .collect();
+        dict.set_item("witness", witness)?;
         dict.set_item("rendered", render(source, std::slice::from_ref(diagnostic)))?;
         list.append(dict)?;
     }

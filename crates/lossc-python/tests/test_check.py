@@ -17,8 +17,13 @@ def test_diagnostics_have_their_fields(examples):
     assert exploding.location == f"{examples / 'faulty_log_eps.loss'}:31:24"
     start, end = exploding.span
     assert lossc.compile(examples / "faulty_log_eps.loss").source[start:end] == "log(y_pred + 1e-8)"
-    # The witness is part of the message.
+    # The witness is part of the message, and data.
     assert "(at `y_true` = 1 and `y_pred` = 0)" in exploding.message
+    assert dict(exploding.witness) == {"y_true": 1.0, "y_pred": 0.0}
+    assert exploding.witness_rows == ()
+    assert "witness" in exploding._repr_html_()
+    # A region (the dead side of a step) is not a point: no witness.
+    assert dict(found[0].witness) == {}
     assert exploding.notes and exploding.help and exploding.fix is None
     assert found.warnings == list(found) and found.errors == []
 

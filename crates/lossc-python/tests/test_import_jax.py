@@ -476,3 +476,45 @@ def test_boolean_logic_agrees_with_jax():
     loss = _check_against_jax(gated, {"y_true": "[0, 1]"}, ("[N]", "[N]"),
                               [rng.uniform(size=12), rng.normal(size=12) * 2])
     assert " and not " in loss.source and "abs(y_pred) < inf" in loss.source
+
+
+# ---- witnesses, checked in JAX -----------------------------------------------------------
+
+
+def _weighted_log(y_true, y_pred):
+    return -y_true * jnp.log(y_pred)
+
+
+def _sqrt_of_difference(y_true, y_pred):
+    return jnp.sqrt(y_pred - y_true)
+
+
+def _relative_error(y_true, y_pred):
+    return (y_pred - y_true) / y_pred
+
+
+def _abs_as_sqrt(y_true, y_pred):
+    return jnp.sqrt(jnp.square(y_pred - y_true))
+
+
+@pytest.mark.parametrize("fn", [_weighted_log, _sqrt_of_difference, _relative_error, _abs_as_sqrt])
+def test_every_error_witness_makes_jax_itself_non_finite(fn):
+    """``Diagnostic.witness`` is a point at which the user's own function,
+    run by JAX in float32, gives a non-finite loss or gradient. The witness
+    names the inputs the finding is about; an input it leaves out takes a
+    value of its domain (0, 0.5 or 1 here)."""
+    loss = lossc.compile(fn, inputs={"y_true": "{0, 1}", "y_pred": "sigmoid"})
+    errors = [d for d in loss.check() if d.severity == "error"]
+    assert errors, loss.check()
+    for d in errors:
+        assert d.witness and set(d.witness) <= {"y_true", "y_pred"}, d
+        for name, value in d.witness.items():
+            assert f"`{name}` = " in d.message
+            assert np.float32(value) == value, "exact in float32"
+        shown = []
+        for other in (0.0, 0.5, 1.0):
+            point = {"y_true": other, "y_pred": other, **d.witness}
+            args = [np.full((1,), point[name], dtype=np.float32) for name in ("y_true", "y_pred")]
+            value, grad = _jax_value_and_grad(fn, args, 1, "float32")
+            shown.append(not (np.isfinite(value) and np.all(np.isfinite(grad))))
+        assert any(shown), d.message

@@ -14,7 +14,7 @@
 
 pub use lossc_analysis::probe::{ProbeOptions, ProbeReport};
 pub use lossc_diagnostics::{
-    Code, Diagnostic, Fix, Label, LineIndex, Origin, OriginFile, Relocated, Severity, SourceMap, Span,
+    Code, Diagnostic, Fix, Label, LineIndex, Origin, OriginFile, Relocated, Severity, SourceMap, Span, WitnessValue,
 };
 pub use lossc_emit::{Emission, EmitError, Target as EmitTarget};
 pub use lossc_eval::EvalError;

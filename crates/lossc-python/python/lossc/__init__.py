@@ -135,9 +135,14 @@ class Diagnostic:
     ``line`` and ``column`` (1-based) locate the primary span, ``span`` is its
     byte range in that file's text. For a loss imported from Python that is
     the line of your Python file the finding is about; ``loss_span`` is
-    always the byte range in :attr:`Loss.source` (which ``fix`` edits). A witness (an input point where the hazard happens) is part
-    of ``message`` when the analyzer found one. ``str()`` is the text
-    ``lossc check`` prints; in a notebook it renders as HTML.
+    always the byte range in :attr:`Loss.source` (which ``fix`` edits).
+    ``witness`` maps each input the finding is about to its value at the
+    point where it happens (the point the message names: ``{"y_pred": 0.0}``
+    for "when `y_pred` = 0"); empty when there is no concrete point. The
+    values are exact in the loss's dtype; :attr:`witness_rows` names the
+    inputs whose value is in the first element of each row only, the others
+    0. ``str()`` is the text ``lossc check`` prints; in a notebook it renders
+    as HTML.
     """
 
     code: str
@@ -155,6 +160,8 @@ class Diagnostic:
     fix: Optional[Fix]
     rendered: str = field(repr=False)
     loss_span: Tuple[int, int] = (0, 0)
+    witness: Mapping[str, float] = field(default_factory=lambda: types.MappingProxyType({}), hash=False)
+    witness_rows: Tuple[str, ...] = ()
 
     @classmethod
     def _from_native(cls, d: Mapping[str, Any]) -> "Diagnostic":
@@ -175,6 +182,8 @@ class Diagnostic:
             fix=None if fix is None else Fix(tuple(fix["span"]), fix["replacement"], fix["original"]),  # type: ignore[arg-type]
             rendered=d["rendered"],
             loss_span=tuple(d["loss_span"]),  # type: ignore[arg-type]
+            witness=types.MappingProxyType({name: value for name, value, _ in d["witness"]}),
+            witness_rows=tuple(name for name, _, row in d["witness"] if row),
         )
 
     @property
@@ -188,6 +197,8 @@ class Diagnostic:
     def _repr_html_(self) -> str:
         colour = {"error": "#c00", "warning": "#b60", "note": "#06c"}.get(self.severity, "#000")
         rows = [("code", self.code), ("severity", self.severity), ("location", self.location)]
+        if self.witness:
+            rows.append(("witness", ", ".join(f"{name} = {value!r}" for name, value in self.witness.items())))
         rows += [("note", n) for n in self.notes]
         if self.help is not None:
             rows.append(("help", self.help))
