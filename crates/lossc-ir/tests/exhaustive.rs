@@ -103,10 +103,10 @@ const REMAINING: &[(&str, usize)] = &[
     ("crates/lossc-analysis/src/checks.rs", 6),
     ("crates/lossc-analysis/src/interval.rs", 1),
     ("crates/lossc-analysis/src/lib.rs", 1),
-    ("crates/lossc-analysis/src/probe.rs", 1),
+    ("crates/lossc-analysis/src/probe/layout.rs", 1),
     ("crates/lossc-analysis/src/sampling.rs", 2),
     ("crates/lossc-emit/src/guard.rs", 6),
-    ("crates/lossc-ir/src/lower.rs", 1),
+    ("crates/lossc-ir/src/lower/calls.rs", 1),
     ("crates/lossc-symbolic/src/print.rs", 1),
 ];
 
