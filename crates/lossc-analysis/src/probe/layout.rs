@@ -6,7 +6,7 @@
 use lossc_ir::{Builtin, Dim, Domain, Dtype, Op, Program};
 
 use super::ProbeError;
-use super::sampling::Range;
+use super::draw::Range;
 
 /// The size of a named dimension other than the batch, unless `take` or
 /// `one_hot` needs more.

@@ -57,7 +57,7 @@
 
 // This file has the entry points (`probe`, `sample`), the options and the
 // limits; `layout.rs` sizes the dimensions and lays out each input's
-// elements; `sampling.rs` draws a sample's values; `evaluate.rs` evaluates
+// elements; `draw.rs` draws a sample's values; `evaluate.rs` evaluates
 // the samples on the cores and classifies each; `report.rs` has the
 // classes, the report types, the tally of counts and witnesses, and the
 // cross-check.
@@ -71,15 +71,15 @@ use lossc_ir::{Dtype, NodeId, Program, ResultKind, Var};
 use evaluate::Task;
 use layout::{Layout, batch_dim, concrete, dim_sizes, row_shape};
 
+mod draw;
 mod evaluate;
 mod layout;
 mod report;
-mod sampling;
 #[cfg(test)]
 mod tests;
 
+pub use draw::sample_values;
 pub use report::{Class, ClassReport, ProbeReport, Tensor, Unpredicted, Witness};
-pub use sampling::sample_values;
 
 /// The default number of samples of `lossc probe`.
 pub const DEFAULT_SAMPLES: usize = 10_000;
