@@ -370,6 +370,12 @@ def piecewise_constant(y_true, y_pred):
     )
 
 
+@case("stop_gradient_target")
+def stop_gradient_target(y_true, y_pred):
+    target = jax.lax.stop_gradient(0.5 * y_pred + 0.5 * y_true)
+    return jnp.mean((y_pred - target) ** 2 + y_pred * jax.lax.stop_gradient(jnp.tanh(y_pred)))
+
+
 @case("dim_name_scalar")
 def dim_name_scalar(y_true, y_pred):
     n = y_true.shape[0]

@@ -669,6 +669,12 @@ loss l = mean(where(cond, square(y_pred), abs(y_pred - 1)) + float(y_true > 0.5)
             "loss l = mean(y_pred * round(3 * y_true) + floor(y_pred) + ceil(y_pred) * y_pred + sign(y_pred))",
         ),
         case(
+            "stop_gradient_target",
+            &[],
+            &[("y_true", V, REAL), ("y_pred", V, REAL)],
+            "loss l = mean(square(y_pred - stop_gradient(0.5 * y_pred + 0.5 * y_true)) + y_pred * stop_gradient(tanh(y_pred)))",
+        ),
+        case(
             "dim_name_scalar",
             &[],
             &[("y_true", V, REAL), ("y_pred", V, REAL)],

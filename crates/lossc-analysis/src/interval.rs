@@ -265,6 +265,7 @@ pub fn elementwise(dtype: Dtype, builtin: Builtin, args: &[Iv]) -> Option<Iv> {
             None => Iv::new(0.0, 1.0),
         },
         Builtin::Float => x.meet(Iv::new(0.0, 1.0)).with_nan(false),
+        Builtin::StopGradient => x,
         Builtin::Abs => {
             if x.is_empty() || x.lo >= 0.0 {
                 x

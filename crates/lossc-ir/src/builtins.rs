@@ -402,6 +402,9 @@ builtins! {
     Round { name: "round", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["rint"], summary: "round half to even; derivative 0",
         cost: 3.0, deriv: Zero,
         emit: { jax: "jnp.round({0})", torch: "torch.round({0})", keras: "ops.round({0})", tf: "tf.math.round({0})", numpy: "np.round({0})", guard: [] } },
+    StopGradient { name: "stop_gradient", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["detach", "no_grad", "lax_stop_gradient"], summary: "x itself, with derivative 0: a target the gradient does not flow into",
+        cost: 1.0, deriv: Zero,
+        emit: { jax: "jax.lax.stop_gradient({0})", torch: "({0}).detach()", keras: "ops.stop_gradient({0})", tf: "tf.stop_gradient({0})", numpy: "({0})", guard: [] } },
     Float { name: "float", symbol: None, callable: true, params: ["b"], keywords: [], signature: Float, aliases: ["cast", "to_float"], summary: "1 where the condition holds, else 0; derivative 0",
         cost: 3.0, deriv: Zero,
         emit: { jax: "{0}.astype({dtype})", torch: "{0}.to({dtype})", keras: "ops.cast({0}, {dtype})", tf: "tf.cast({0}, {dtype})", numpy: "{0}.astype({dtype})", guard: [] } },
@@ -620,7 +623,7 @@ mod tests {
     fn every_function_of_the_spec_is_callable() {
         // docs/language.md, the built-in table, in its order.
         let spec = "abs sign exp expm1 log log1p sqrt square sin cos tanh cosh sigmoid log_sigmoid softplus relu floor \
-                    ceil round float pow maximum minimum xlogy clip where sum mean max min logsumexp norm softmax \
+                    ceil round stop_gradient float pow maximum minimum xlogy clip where sum mean max min logsumexp norm softmax \
                     log_softmax take one_hot";
         // Beyond the spec's table: expand_dims and broadcast_like, which gradients need.
         for name in spec.split_whitespace() {

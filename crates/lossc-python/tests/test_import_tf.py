@@ -263,6 +263,7 @@ OPERATIONS = {
     "constant_of_ones": ({}, MATRIX, _real, _real),
     "more_functions": ({}, MATRIX, _real, lambda r, s: r.choice([-1, 1], s) * r.uniform(0.2, 3, s)),
     "mean_over_batch": ({}, {}, _real, _real),
+    "stops_gradient": ({}, MATRIX, _real, _real),
 }
 
 
@@ -378,7 +379,6 @@ def _at(name, text):
     "name, op, line",
     [
         ("cumulative", "Cumsum", "tf.math.cumsum("),
-        ("stops_gradient", "StopGradient", "tf.stop_gradient("),
         ("flattens", "Reshape", "tf.reshape("),
         ("stacks", "Pack", "tf.stack("),
         ("float32_inside", "Cast", "tf.cast(y_pred, tf.float32)"),

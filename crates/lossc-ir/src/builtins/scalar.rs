@@ -232,6 +232,7 @@ pub fn eval_scalar_in<T: Scalar, M: Elementary<T>>(builtin: Builtin, args: &[T])
         Builtin::Or => truth(x != zero || y != zero),
         Builtin::Not => truth(x == zero),
         Builtin::Abs => T::abs(x),
+        Builtin::StopGradient => x,
         Builtin::Sign => {
             if x > zero {
                 one

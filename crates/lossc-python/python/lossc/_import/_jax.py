@@ -74,7 +74,7 @@ def _kind(dtype: Any) -> str:
 _UNARY = {
     "exp": "exp", "log": "log", "log1p": "log1p", "expm1": "expm1", "tanh": "tanh", "logistic": "sigmoid",
     "sqrt": "sqrt", "abs": "abs", "sign": "sign", "floor": "floor", "ceil": "ceil", "sin": "sin", "cos": "cos",
-    "cosh": "cosh", "square": "square",
+    "cosh": "cosh", "square": "square", "stop_gradient": "stop_gradient",
 }
 _BINARY = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "^"}
 _COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
@@ -522,9 +522,6 @@ class _Translator:
             return self.cond(eqn, ins, origin)
         if name in _CALLS:
             return self.call_eqn(eqn, ins, origin, read)
-        if name == "stop_gradient":
-            raise b.unsupported(name, origin, "the language has no stop_gradient (lossc imports it only inside "
-                                              "logsumexp and softmax, where it does not change the gradient)")
         if name in ("argmax", "argmin"):
             raise b.unsupported(name, origin, "an index of a maximum is not a formula of the language")
         if name == "sort":

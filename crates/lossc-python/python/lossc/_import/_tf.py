@@ -86,6 +86,7 @@ _UNARY = {
     "Sin": "sin",
     "Cos": "cos",
     "Cosh": "cosh",
+    "StopGradient": "stop_gradient",
 }
 
 _BINARY = {
@@ -1257,9 +1258,6 @@ class _Importer:
             raise self.unsupported(op, "of a boolean tensor")
         value = self.b.call("broadcast_like", self.b.const(number), self.value(a, op), origin=self.origin(op))
         return _T(value, a.shape, dtype=a.dtype, fill=number)
-
-    def op_StopGradient(self, op: Any, args: List[_T]) -> List[_T]:
-        raise self.unsupported(op, "the language has no stop_gradient: a loss through it would have another gradient")
 
     # ---- control flow --------------------------------------------------------
 

@@ -51,9 +51,13 @@ _KEPT = (
 # Operations of the training graph that the decomposition to core ATen drops
 # without a trace, although they change the gradient.
 _GRADIENT_CHANGING = {
-    "aten.detach.default": "`detach()` stops the gradient; the .loss language has no stop-gradient",
+    "aten.detach.default": (
+        "`detach()` stops the gradient, and the core ATen graph lossc translates turns it into a plain alias; "
+        "lossc refuses it rather than import another gradient (JAX's `stop_gradient` and TensorFlow's import)"
+    ),
     "torch.ops.higher_order.wrap_with_set_grad_enabled": (
-        "a `torch.no_grad()` block stops the gradient of what it computes; the .loss language has no stop-gradient"
+        "a `torch.no_grad()` block stops the gradient of what it computes, and the core ATen graph lossc translates "
+        "drops the block; lossc refuses it rather than import another gradient"
     ),
     "torch.ops.higher_order.wrap_with_autocast": "autocast computes in mixed precision; lossc computes in one dtype",
 }
