@@ -1,0 +1,166 @@
+//! Gradient hazards: a gradient that is infinite or NaN where the value is
+//! finite, and one that is finite but explodes with inputs of ordinary
+//! magnitude.
+
+use lossc_diagnostics::{Code, Diagnostic};
+use lossc_ir::{Builtin, NodeId, Op, Var};
+
+use super::{At, Case, Subject, per_sample_root, when_clause, with_case, witness_of};
+use crate::EXPLODING;
+use crate::absint::Event;
+use crate::witness::{Point, Search};
+
+/// The forward built-in whose derivative `node` computes (same span).
+fn source_builtin(subject: &Subject<'_>, node: NodeId) -> Option<Builtin> {
+    let span = subject.program.node(node).span;
+    subject.program.nodes[..subject.first_gradient]
+        .iter()
+        .find_map(|n| match n.op {
+            Op::Call(b, _) if n.span == span => Some(b),
+            _ => None,
+        })
+}
+
+pub(super) fn gradient_hazard(
+    subject: &Subject<'_>,
+    search: &Search<'_>,
+    event: &Event,
+    when_case: &Case,
+) -> Option<Diagnostic> {
+    let program = &subject.program;
+    let span = program.node(event.node).span;
+    let source = source_builtin(subject, event.node)?;
+    let text = subject.text(span);
+    // A witness is a point where the whole gradient is not finite (a guarded
+    // term's own value does not count where its guard is false).
+    let mut roots: Vec<NodeId> = subject.gradients.iter().map(|(_, g, _)| *g).collect();
+    roots.push(per_sample_root(subject));
+    let gradients = roots.len() - 1;
+    let found = search.find(&roots, |v| {
+        v[..gradients].iter().any(|g| g.iter().any(|x| !x.is_finite())) && v[gradients].iter().all(|x| x.is_finite())
+    });
+    if found.is_none()
+        && search
+            .find(&roots, |v| {
+                v[..gradients].iter().any(|g| g.iter().any(|x| !x.is_finite()))
+            })
+            .is_some()
+    {
+        // Non-finite only where the value is too: the value's finding covers it.
+        return None;
+    }
+    let shown = found.is_some();
+    // The inputs the derivative reads (none for `log(0)` of a constant base),
+    // else those of the gradients and the loss at that point.
+    let mut described = vec![event.node];
+    described.extend(&roots);
+    let at = found
+        .map(|(p, _)| when_clause(search, &p, &described))
+        .unwrap_or_default();
+    let witness = &at.text;
+    let help = match source {
+        Builtin::Sqrt => {
+            "guard the argument so the slope stays finite: `sqrt(x + 1e-12)` or `sqrt(maximum(x, 1e-12))`".to_string()
+        }
+        Builtin::Norm => {
+            "`norm` of a zero vector has an undefined gradient: use `sqrt(sum(square(x), axis=...) + 1e-12)`".into()
+        }
+        Builtin::Pow => "a fractional power has an infinite slope at 0: add a small constant to the base".into(),
+        Builtin::Log | Builtin::Log1p | Builtin::Div => {
+            "keep the argument away from 0 (clip it, or add a small constant)".into()
+        }
+        _ => "guard the argument away from the point where the derivative is not finite".into(),
+    };
+    let message = with_case(
+        format!("the gradient of `{text}` can be infinite or NaN{witness}, although its value is finite"),
+        when_case,
+    );
+    let d = if shown {
+        Diagnostic::error(Code::NanGradient, message, span)
+    } else {
+        Diagnostic::warning(Code::NanGradient, message, span)
+            .with_note("the interval analysis cannot rule this out, but no concrete input that shows it was found")
+    };
+    let witness_values = if shown {
+        witness_of(program, at.values, when_case)
+    } else {
+        Vec::new()
+    };
+    Some(
+        d.with_label("the derivative is not finite here")
+            .with_help(help)
+            .with_witness(witness_values),
+    )
+}
+
+pub(super) fn exploding(subject: &Subject<'_>, search: &Search<'_>, var: Var, when_case: &Case) -> Option<Diagnostic> {
+    let program = &subject.program;
+    // Intervals over-approximate; a warning needs a point that shows it.
+    let grad_root = subject.gradients.iter().find(|(v, _, _)| *v == var)?.1;
+    let (point, magnitude) = search.max_per_sample(grad_root)?;
+    if magnitude <= EXPLODING {
+        return None;
+    }
+    // The gradient node that amplifies at that point: large, from operands
+    // that are not (the slope of `log(p)` as p nears 0, say).
+    let magnitude_of = |v: &Vec<f64>| v.iter().filter(|x| x.is_finite()).fold(0.0f64, |m, x| m.max(x.abs()));
+    let all: Vec<NodeId> = (0..=grad_root.index()).map(|i| NodeId(i as u32)).collect();
+    let mut best: Option<(NodeId, f64)> = None;
+    let mut first_large: Option<(NodeId, f64)> = None;
+    if let Some(values) = search.values_at(&point, &all) {
+        for (index, node) in program
+            .nodes
+            .iter()
+            .enumerate()
+            .take(grad_root.index() + 1)
+            .skip(subject.first_gradient)
+        {
+            let m = magnitude_of(&values[index]);
+            if m <= EXPLODING {
+                continue;
+            }
+            first_large.get_or_insert((NodeId(index as u32), m));
+            let small_args = node
+                .args
+                .iter()
+                .all(|arg| magnitude_of(&values[arg.index()]) <= EXPLODING);
+            if small_args && best.is_none_or(|(_, b)| m > b) {
+                best = Some((NodeId(index as u32), m));
+            }
+        }
+    }
+    // Else the first gradient node that is large (its operand is a large value).
+    let best = best.or(first_large);
+    let (node, _) = best.unwrap_or((subject.root, magnitude));
+    let span = program.node(node).span;
+    let text = subject.text(span);
+    let at = describe_or_default(search, &point, grad_root);
+    let witness = format!(" (at {})", at.text);
+    let witness_values = witness_of(program, at.values, when_case);
+    let name = program.var_name(var);
+    Some(
+        Diagnostic::warning(
+            Code::ExplodingGradient,
+            with_case(
+                format!(
+                    "the gradient with respect to `{name}` can reach {} in magnitude through `{text}`{witness}",
+                    lossc_ir::format_approx(magnitude)
+                ),
+                when_case,
+            ),
+            span,
+        )
+        .with_label(format!("slope up to {} for one sample", lossc_ir::format_approx(magnitude)))
+        .with_note("judged per sample (batch size 1); a gradient this large makes optimisers take huge steps")
+        .with_help("keep the denominator or log argument further from 0 (a larger epsilon, e.g. clip to [1e-7, 1 - 1e-7]), or compute the loss from logits (`log_sigmoid`, `softplus`, `log_softmax`)")
+        .with_witness(witness_values),
+    )
+}
+
+fn describe_or_default(search: &Search<'_>, point: &Point, node: NodeId) -> At {
+    let text = search.describe(point, node);
+    At {
+        text: if text.is_empty() { "any point".into() } else { text },
+        values: search.witness(point, node),
+    }
+}

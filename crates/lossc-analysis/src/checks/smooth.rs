@@ -1,0 +1,165 @@
+//! Points where the loss is not differentiable (`abs`, `relu`, ties of
+//! `maximum`/`minimum`, `clip` bounds) on the variable's path, and the note
+//! on a `clip` whose saturated side is reachable.
+
+use std::collections::HashSet;
+
+use lossc_diagnostics::{Code, Diagnostic};
+use lossc_ir::{Builtin, NodeId, Op, Program, Var};
+
+use super::{Subject, analysis};
+use crate::interval::Iv;
+
+/// Kinks: `abs`, `relu`, ties of `maximum`/`minimum`, `clip` bounds, where
+/// the variable's path passes and the intervals say the kink is reachable.
+pub(super) fn non_smooth(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
+    let program = &subject.program;
+    let active: Vec<bool> = {
+        let mut active = vec![false; subject.first_gradient];
+        for (i, node) in program.nodes[..subject.first_gradient].iter().enumerate() {
+            active[i] = match node.op {
+                Op::Input(k) => subject.gradients.iter().any(|(v, _, _)| *v == Var::Input(k)),
+                Op::Param(k) => subject.gradients.iter().any(|(v, _, _)| *v == Var::Param(k)),
+                _ => node.args.iter().any(|a| active[a.index()]),
+            };
+        }
+        active
+    };
+    let used = carries_gradient(program, subject.root);
+    let mut kinks: HashSet<String> = HashSet::new();
+    let mut a = analysis(subject, &vec![None; program.inputs.len()], f64::INFINITY);
+    a.value(subject.root);
+    let value_of = |n: NodeId| {
+        a.visits
+            .get(&n)
+            .map(|envs| envs.iter().filter_map(|e| a.get(n, *e)).fold(Iv::EMPTY, Iv::hull))
+            .unwrap_or(Iv::ALL)
+    };
+    for (i, node) in program.nodes[..subject.first_gradient].iter().enumerate() {
+        if !active[i] || !used[i] {
+            continue;
+        }
+        let Op::Call(builtin, _) = node.op else { continue };
+        let id = NodeId(i as u32);
+        let iv = |k: usize| value_of(node.args[k]);
+        if smoothed(program, &used, id, builtin, &value_of) {
+            continue;
+        }
+        let where_text = match builtin {
+            // abs has its kink where its own value is 0 (a branch that only runs
+            // for |e| > delta, as in Huber, never gets there).
+            Builtin::Abs if value_of(id).contains(0.0) && iv(0).contains(0.0) => {
+                format!("`{} = 0`", subject.operand(id, 0))
+            }
+            Builtin::Relu if iv(0).contains(0.0) => format!("`{} = 0`", subject.operand(id, 0)),
+            Builtin::Maximum | Builtin::Minimum if iv(0).lo <= iv(1).hi && iv(1).lo <= iv(0).hi => {
+                format!("`{} = {}`", subject.operand(id, 0), subject.operand(id, 1))
+            }
+            Builtin::Clip if iv(0).contains(iv(1).lo) || iv(0).contains(iv(2).hi) => format!(
+                "`{}` = `{}` or `{}`",
+                subject.operand(id, 0),
+                subject.operand(id, 1),
+                subject.operand(id, 2)
+            ),
+            _ => continue,
+        };
+        if builtin == Builtin::Clip {
+            clip_saturation_note(subject, id, iv(0), iv(1), iv(2), out);
+        }
+        let name = builtin.name();
+        if !kinks.insert(where_text.clone()) {
+            continue;
+        }
+        out.push(
+            Diagnostic::note(
+                Code::NonSmooth,
+                format!("the loss is not differentiable where {where_text}"),
+                node.span,
+            )
+            .with_label(format!("`{name}` has a kink there"))
+            .with_note(format!(
+                "lossc's gradient there follows the fixed convention for `{name}` (docs/symbolic.md)"
+            )),
+        );
+    }
+}
+
+/// Whether a kink is smoothed away by what reads it: a kink whose value
+/// there is 0 (`abs(x)`, `relu(x)`, `maximum(x, 0)`, `minimum(x, 0)`),
+/// read only by `square` or a constant power above 1, is differentiable
+/// (squared hinge: both one-sided slopes are 0).
+fn smoothed(program: &Program, used: &[bool], kink: NodeId, builtin: Builtin, value_of: &dyn Fn(NodeId) -> Iv) -> bool {
+    let node = program.node(kink);
+    let zero = |n: NodeId| value_of(n).is_point() == Some(0.0);
+    let zero_at_kink = match builtin {
+        Builtin::Abs | Builtin::Relu => true,
+        Builtin::Maximum | Builtin::Minimum => zero(node.args[0]) || zero(node.args[1]),
+        _ => false,
+    };
+    if !zero_at_kink {
+        return false;
+    }
+    let mut readers = program
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, n)| used.get(*i).copied().unwrap_or(false) && n.args.contains(&kink))
+        .peekable();
+    readers.peek().is_some()
+        && readers.all(|(_, n)| match n.op {
+            Op::Call(Builtin::Square, _) => true,
+            Op::Call(Builtin::Pow, _) => {
+                n.args[0] == kink && n.args[1] != kink && value_of(n.args[1]).is_point().is_some_and(|p| p > 1.0)
+            }
+            _ => false,
+        })
+}
+
+/// A clip whose saturated side the value can reach kills the gradient of
+/// confidently wrong predictions there: a note (the sampled check upgrades a
+/// wide saturated region to a warning).
+fn clip_saturation_note(subject: &Subject<'_>, clip: NodeId, x: Iv, lo: Iv, hi: Iv, out: &mut Vec<Diagnostic>) {
+    if !(x.lo < lo.lo || x.hi > hi.hi) {
+        return;
+    }
+    let node = subject.program.node(clip);
+    out.push(
+        Diagnostic::note(
+            Code::ClipSaturation,
+            format!(
+                "`clip` passes no gradient where `{}` is outside [`{}`, `{}`]",
+                subject.operand(clip, 0),
+                subject.operand(clip, 1),
+                subject.operand(clip, 2)
+            ),
+            node.span,
+        )
+        .with_label("saturated: zero gradient there")
+        .with_note("a prediction beyond the clip is confidently wrong and gets no gradient; frameworks' own clipped cross-entropies share this")
+        .with_help("computing the loss from logits (`log_sigmoid`, `softplus`, `log_softmax`) avoids it"),
+    );
+}
+
+/// The nodes whose derivative reaches `root`: not through a comparison,
+/// a step (`round`, `floor`, `sign`, `float`) or the condition of a `where`.
+fn carries_gradient(program: &Program, root: NodeId) -> Vec<bool> {
+    let mut carries = vec![false; program.nodes.len()];
+    carries[root.index()] = true;
+    for i in (0..=root.index()).rev() {
+        if !carries[i] {
+            continue;
+        }
+        let node = program.node(NodeId(i as u32));
+        let Op::Call(builtin, _) = node.op else { continue };
+        let args: &[NodeId] = match builtin {
+            Builtin::Where => &node.args[1..],
+            Builtin::BroadcastLike => &node.args[..1],
+            _ if !builtin.has_derivative() => &[],
+            _ => &node.args,
+        };
+        for a in args {
+            carries[a.index()] = true;
+        }
+    }
+    carries
+}
