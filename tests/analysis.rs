@@ -479,3 +479,35 @@ fn no_message_prints_an_empty_condition() {
         }
     }
 }
+
+/// `stop_gradient`: its value is its argument's (a hazard inside it is still
+/// found), nothing of the gradient passes through it (a NaN in its
+/// argument's derivative is not the gradient's), and a loss that reaches the
+/// model only through it has zero gradient, with advice about the stop.
+#[test]
+fn stop_gradient_keeps_the_value_and_drops_the_derivative() {
+    for dtype in [Dtype::F32, Dtype::F64] {
+        // The value's hazard is the argument's: log(0) at y_pred = 0.
+        expect(
+            "input y_pred: [0, 1] [N]\nloss l = mean(stop_gradient(log(y_pred)) + y_pred)\n",
+            dtype,
+            Code::LogDomain,
+            Severity::Error,
+            &["`y_pred` = 0"],
+        );
+        // sqrt'(0) is infinite, but the stopped sqrt has no derivative: no nan-gradient.
+        let stopped = "input y_pred: [0, 1] [N]\nloss l = mean(square(y_pred - stop_gradient(sqrt(y_pred))))\n";
+        absent(stopped, dtype, Code::NanGradient);
+        no_errors(stopped, dtype);
+        let unstopped = "input y_pred: [0, 1] [N]\nloss l = mean(square(y_pred - sqrt(y_pred)))\n";
+        expect(unstopped, dtype, Code::NanGradient, Severity::Error, &["sqrt(y_pred)"]);
+        let zero = expect(
+            "input y_true: real [N]\ninput y_pred: real [N]\nloss l = mean(stop_gradient(y_pred) * y_true)\n",
+            dtype,
+            Code::ZeroGradient,
+            Severity::Error,
+            &["only through `stop_gradient`"],
+        );
+        assert!(zero.help.unwrap().contains("use `y_pred` outside it"));
+    }
+}

@@ -261,6 +261,18 @@ pub fn loss(
                     .map(|n| format!(" only through `{}`", program.node(*n).op_name()))
                     .unwrap_or_default();
                 let span = blocker.first().map_or(loss.span, |n| program.node(*n).span);
+                // Every blocker a `stop_gradient`: stopping was asked for, not a step.
+                let stopped = !blocker.is_empty()
+                    && blocker
+                        .iter()
+                        .all(|n| matches!(program.node(*n).op, Op::Call(Builtin::StopGradient, _)));
+                let help = if stopped {
+                    format!(
+                        "`stop_gradient` keeps its argument out of the gradient: use `{name}` outside it too (as a BYOL target is compared with a prediction that is not stopped), or differentiate with respect to another variable (`wrt`)"
+                    )
+                } else {
+                    "replace the step (`round`, `floor`, `sign`, a comparison) by a smooth surrogate, e.g. `sigmoid(k * (x - t))` for `float(x > t)`".to_string()
+                };
                 out.push(
                     Diagnostic::error(
                         Code::ZeroGradient,
@@ -269,7 +281,7 @@ pub fn loss(
                     )
                     .with_label(format!("`{name}` reaches the loss{through}, whose derivative is 0"))
                     .with_note("frameworks report this as \"No gradients provided for any variable\"")
-                    .with_help("replace the step (`round`, `floor`, `sign`, a comparison) by a smooth surrogate, e.g. `sigmoid(k * (x - t))` for `float(x > t)`"),
+                    .with_help(help),
                 );
             }
             Some(g) => {
