@@ -34,10 +34,10 @@ use std::fmt::Write as _;
 
 use lossc_ir::Builtin;
 
-use crate::code::{Code, Dst, Instr, MapOp, Pass, Src};
-use crate::kernels::{PowForm, SUM_LANES, pow_form};
+use crate::bind::{Code, Dst, Instr, MapOp, Pass, Src};
 use crate::plan::{Plan, ReduceKind, VOp};
 use crate::tensor::Real;
+use crate::tile::{PowForm, SUM_LANES, pow_form};
 
 /// The arguments of a generated pass function: one tile of `n` rows.
 #[repr(C)]
@@ -709,7 +709,7 @@ fn rows_source<T: Real>(
                 groups,
                 q,
                 perm: None,
-            } if *q <= crate::kernels::ROW_LEAF => {
+            } if *q <= crate::tile::ROW_LEAF => {
                 run.flush(&mut body, &last_use);
                 let source = value(*src, &mut abi, &local)?;
                 if !matches!(source, RowVal::Local { .. } | RowVal::Input { .. }) || source.width() != *width {

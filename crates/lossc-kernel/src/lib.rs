@@ -58,14 +58,14 @@
 //! # Ok::<(), lossc_eval::EvalError>(())
 //! ```
 
-mod code;
+mod bind;
 mod codegen;
-mod exec;
-mod kernels;
 pub mod math;
 mod plan;
+mod run;
 mod stream;
 mod tensor;
+mod tile;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -99,8 +99,8 @@ pub struct Granularity {
 impl Default for Granularity {
     fn default() -> Self {
         Granularity {
-            tile: code::TILE_ELEMENTS,
-            chunk: code::CHUNK_ELEMENTS,
+            tile: bind::TILE_ELEMENTS,
+            chunk: bind::CHUNK_ELEMENTS,
             sequential: 1 << 15,
         }
     }
@@ -126,7 +126,7 @@ pub struct Output<T> {
 #[derive(Debug)]
 pub struct Prepared<'k, 'a> {
     kernel: &'k Kernel,
-    code: code::Code,
+    code: bind::Code,
     /// The inputs in the program's order.
     inputs: Vec<Tensor<'a>>,
     /// Generated functions for some passes, in one dtype.
@@ -188,7 +188,7 @@ impl Kernel {
     pub fn prepare<'k, 'a, T: Real>(&'k self, inputs: &[(&str, Tensor<'a>)]) -> Result<Prepared<'k, 'a>, EvalError> {
         let (ordered, dims) = bind(&self.plan, inputs)?;
         let native: Vec<bool> = ordered.iter().map(|t| T::native(t).is_some()).collect();
-        let code = code::Code::new(&self.plan, dims, &native)?;
+        let code = bind::Code::new(&self.plan, dims, &native)?;
         Ok(Prepared {
             kernel: self,
             code,
@@ -223,7 +223,7 @@ impl Prepared<'_, '_> {
     pub fn run_observed<T: Real>(&self, previous: Vec<Output<T>>, on_chunk: &(dyn Fn() + Sync)) -> Vec<Output<T>> {
         let recycled = previous
             .into_iter()
-            .map(|o| o.array.map(|a| exec::OutBuffer::Owned(a.into_raw_vec_and_offset().0)))
+            .map(|o| o.array.map(|a| run::OutBuffer::Owned(a.into_raw_vec_and_offset().0)))
             .collect();
         self.run_buffers(recycled, on_chunk)
     }
@@ -261,15 +261,15 @@ impl Prepared<'_, '_> {
             if !root.array || slice.len() != count {
                 return None;
             }
-            outputs.push(Some(exec::OutBuffer::Provided(slice)));
+            outputs.push(Some(run::OutBuffer::Provided(slice)));
         }
         Some(self.run_buffers(outputs, on_chunk))
     }
 
-    /// Runs with each root's array going where `outputs` says (see [`exec::run`]).
+    /// Runs with each root's array going where `outputs` says (see [`run::run`]).
     fn run_buffers<T: Real>(
         &self,
-        outputs: Vec<Option<exec::OutBuffer<'_, T>>>,
+        outputs: Vec<Option<run::OutBuffer<'_, T>>>,
         on_chunk: &(dyn Fn() + Sync),
     ) -> Vec<Output<T>> {
         let plan = &self.kernel.plan;
@@ -277,7 +277,7 @@ impl Prepared<'_, '_> {
             Some(c) if c.element_size == std::mem::size_of::<T>() => &c.passes[..],
             _ => &[],
         };
-        let outs = exec::run::<T>(plan, &self.code, &self.inputs, outputs, compiled, on_chunk);
+        let outs = run::run::<T>(plan, &self.code, &self.inputs, outputs, compiled, on_chunk);
         outs.into_iter()
             .zip(&plan.roots)
             .map(|(out, root)| Output {
@@ -341,7 +341,7 @@ impl Prepared<'_, '_> {
     pub fn generate<T: Real>(&self) -> Option<Generated> {
         let plan = &self.kernel.plan;
         let known = codegen::static_values(plan);
-        let statics = exec::statics::<T>(plan, &self.code, &self.inputs, &known);
+        let statics = run::statics::<T>(plan, &self.code, &self.inputs, &known);
         codegen::generate::<T>(plan, &self.code, &statics)
     }
 
@@ -676,18 +676,18 @@ fn bind<'a>(
 pub fn triad<T: Real>(a: &mut [T], b: &[T], c: &[T], scalar: T) {
     use rayon::prelude::*;
     let n = a.len().min(b.len()).min(c.len());
-    let streaming = n * std::mem::size_of::<T>() > exec::STREAMING_BYTES;
-    let chunk = code::CHUNK_ELEMENTS;
+    let streaming = n * std::mem::size_of::<T>() > run::STREAMING_BYTES;
+    let chunk = bind::CHUNK_ELEMENTS;
     let arch = pulp::Arch::new();
     let body = |(a, (b, c)): (&mut [T], (&[T], &[T]))| {
-        let mut tile = [T::zero(); code::TILE_ELEMENTS];
+        let mut tile = [T::zero(); bind::TILE_ELEMENTS];
         for ((a, b), c) in a
-            .chunks_mut(code::TILE_ELEMENTS)
-            .zip(b.chunks(code::TILE_ELEMENTS))
-            .zip(c.chunks(code::TILE_ELEMENTS))
+            .chunks_mut(bind::TILE_ELEMENTS)
+            .zip(b.chunks(bind::TILE_ELEMENTS))
+            .zip(c.chunks(bind::TILE_ELEMENTS))
         {
             let tile = &mut tile[..a.len()];
-            kernels::vectorize(
+            tile::vectorize(
                 arch,
                 #[inline(always)]
                 || {

@@ -210,7 +210,7 @@ impl Real for f32 {
         // `math::pow_f32` element by element: the f64 path vectorised over
         // the whole slice, then the standard library's where it applies.
         let yd = f64::from(y);
-        crate::kernels::vectorize(
+        crate::tile::vectorize(
             pulp::Arch::new(),
             #[inline(always)]
             || {

@@ -9,7 +9,7 @@ use lossc_ir::builtins::{Known, Specialised};
 use lossc_ir::builtins::{eval_scalar_in, logsumexp_finish, sum_finish, sum_step};
 use lossc_ir::{Builtin, Signature};
 
-use crate::code::MapOp;
+use crate::bind::MapOp;
 use crate::math::Fast;
 use crate::plan::ReduceKind;
 use crate::tensor::Real;

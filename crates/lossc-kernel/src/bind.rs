@@ -395,7 +395,7 @@ impl Code {
         // A multiple of the lanes of the row-wise reductions when rows are narrow.
         let tile_rows = match plan.granularity.tile / width {
             0 => 1,
-            rows if rows >= 2 * crate::kernels::LANES => rows / crate::kernels::LANES * crate::kernels::LANES,
+            rows if rows >= 2 * crate::tile::LANES => rows / crate::tile::LANES * crate::tile::LANES,
             rows => rows,
         };
         // Exactly 16 chunks when the batch allows (an even share for 2, 4, 8

@@ -4,11 +4,11 @@
 
 use rayon::prelude::*;
 
-use crate::code::{Code, Dst, GlobalReduce, Instr, Pass, Src, Stage};
+use crate::bind::{Code, Dst, GlobalReduce, Instr, Pass, Src, Stage};
 use crate::codegen::{Call, GeneratedPass, PassFn, Statics};
-use crate::kernels::{self, Arg, LaneSum, join};
 use crate::plan::{Plan, ReduceKind, VOp};
 use crate::tensor::{Real, Tensor};
+use crate::tile::{self, Arg, LaneSum, join};
 
 /// Outputs larger than this (in bytes, all outputs of a pass together) are
 /// written with streaming stores.
@@ -251,10 +251,10 @@ fn execute<'s, T: Real>(arch: pulp::Arch, instr: &Instr, rows: usize, out: &mut 
             for (slot, &a) in operands.iter_mut().zip(args) {
                 *slot = read(a);
             }
-            kernels::map(arch, *op, &mut out[..rows * width], &operands[..args.len()]);
+            tile::map(arch, *op, &mut out[..rows * width], &operands[..args.len()]);
         }
         Instr::Gather { src, stride, map, .. } => {
-            kernels::gather(out, rows, slice(*src), *stride, map);
+            tile::gather(out, rows, slice(*src), *stride, map);
         }
         Instr::RowReduce {
             kind,
@@ -265,7 +265,7 @@ fn execute<'s, T: Real>(arch: pulp::Arch, instr: &Instr, rows: usize, out: &mut 
             perm,
             ..
         } => {
-            kernels::row_reduce(
+            tile::row_reduce(
                 arch,
                 *kind,
                 out,
@@ -280,7 +280,7 @@ fn execute<'s, T: Real>(arch: pulp::Arch, instr: &Instr, rows: usize, out: &mut 
         Instr::OneHot {
             labels, width, classes, ..
         } => {
-            kernels::one_hot(out, rows, slice(*labels), *width, *classes);
+            tile::one_hot(out, rows, slice(*labels), *width, *classes);
         }
         Instr::Load { .. } | Instr::Store { .. } | Instr::Accumulate { .. } => {}
     }
@@ -325,9 +325,9 @@ impl<T: Real> Partial<T> {
                         let m = &mut extremes[0];
                         for &x in values {
                             *m = if max {
-                                kernels::maximum(*m, x)
+                                tile::maximum(*m, x)
                             } else {
-                                kernels::minimum(*m, x)
+                                tile::minimum(*m, x)
                             };
                         }
                     }
@@ -336,9 +336,9 @@ impl<T: Real> Partial<T> {
                             for (&x, &o) in row.iter().zip(map) {
                                 let m = &mut extremes[o];
                                 *m = if max {
-                                    kernels::maximum(*m, x)
+                                    tile::maximum(*m, x)
                                 } else {
-                                    kernels::minimum(*m, x)
+                                    tile::minimum(*m, x)
                                 };
                             }
                         }
@@ -370,8 +370,8 @@ fn combine<T: Real>(kind: ReduceKind, parts: &[Vec<(T, T)>]) -> Vec<(T, T)> {
                 .zip(right)
                 .map(|(a, b)| match kind {
                     ReduceKind::Sum => join(a, b),
-                    ReduceKind::Max => (kernels::maximum(a.0, b.0), T::zero()),
-                    ReduceKind::Min => (kernels::minimum(a.0, b.0), T::zero()),
+                    ReduceKind::Max => (tile::maximum(a.0, b.0), T::zero()),
+                    ReduceKind::Min => (tile::minimum(a.0, b.0), T::zero()),
                 })
                 .collect()
         }
@@ -513,7 +513,7 @@ impl<T: Real> ChunkContext<'_, '_, '_, T> {
         let end = ((c + 1) * pass.chunk_rows).min(env.code.rows);
         let (scalars, inputs) = (self.compiled_scalars, self.compiled_inputs);
         let mut partials: Vec<Partial<T>> = pass.reductions.iter().map(Partial::new).collect();
-        let mut sums = vec![[T::zero(); kernels::SUM_LANES]; abi.reductions.len()];
+        let mut sums = vec![[T::zero(); tile::SUM_LANES]; abi.reductions.len()];
         let mut errors = sums.clone();
         let mut scratch: Vec<Vec<T>> = if self.streaming {
             abi.output_widths.iter().map(|w| vec![T::zero(); tile * w]).collect()
@@ -585,7 +585,7 @@ impl<T: Real> ChunkContext<'_, '_, '_, T> {
                 ..
             } = instr
             {
-                kernels::gather(regs[*r].get_mut(), tile, &self.uniform[*u], 0, map);
+                tile::gather(regs[*r].get_mut(), tile, &self.uniform[*u], 0, map);
             }
         }
         let mut partials: Vec<Partial<T>> = pass.reductions.iter().map(Partial::new).collect();
