@@ -81,3 +81,37 @@ def test_a_missing_framework_is_an_import_error_naming_it(loss, monkeypatch):
 def test_a_program_without_a_loss_cannot_be_emitted():
     with pytest.raises(lossc.LossError, match="defines no `loss`"):
         lossc.compile("output o = 2 * y_pred\n").emit("jax")
+
+
+STOPPED = """input y_true: real [N]
+input y_pred: real [N]
+let target = stop_gradient(0.5 * y_pred + 0.5 * y_true)
+loss l = mean(square(y_pred - target))
+"""
+ST = np.array([1.0, 2.0, -1.0])
+SP = np.array([0.0, 0.5, 3.0])
+# By hand: the target is a constant to the derivative, so d/dp = 2 (p - target) / N.
+STOPPED_GRADIENT = 2 * (SP - 0.5 * (SP + ST)) / 3
+
+
+@pytest.mark.parametrize("target", ["jax", "torch", "tf"])
+def test_stop_gradient_stops_the_frameworks_autodiff(target):
+    loss = lossc.compile(STOPPED, dtype="float64")
+    np.testing.assert_allclose(loss.eval(y_true=ST, y_pred=SP).gradient["y_pred"], STOPPED_GRADIENT, rtol=1e-12)
+    if target == "jax":
+        jax = framework("jax")
+        jax.config.update("jax_enable_x64", True)
+        f = loss.to_jax()
+        gradient = np.asarray(jax.grad(f, argnums=1)(ST, SP))
+    elif target == "torch":
+        torch = framework("torch")
+        p = torch.tensor(SP, requires_grad=True)
+        loss.to_torch()(torch.tensor(ST), p).backward()
+        gradient = p.grad.numpy()
+    else:
+        tf = framework("tensorflow")
+        p = tf.Variable(SP)
+        with tf.GradientTape() as tape:
+            value = loss.to_tf()(tf.constant(ST), p)
+        gradient = tape.gradient(value, p).numpy()
+    np.testing.assert_allclose(gradient, STOPPED_GRADIENT, rtol=1e-12)
