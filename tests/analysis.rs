@@ -511,3 +511,42 @@ fn stop_gradient_keeps_the_value_and_drops_the_derivative() {
         assert!(zero.help.unwrap().contains("use `y_pred` outside it"));
     }
 }
+
+/// A number the dtype cannot hold: `1e-50` is 0 in f32, so `log(y_pred +
+/// 1e-50)` is `log(y_pred)` there; the log-domain error says why the guard
+/// failed and the literal gets its own warning. In f64 both are fine.
+#[test]
+fn a_literal_that_vanishes_in_the_dtype_is_named() {
+    let source = "input y_true: {0, 1}\ninput y_pred: [0, 1]\nloss l = mean(-y_true * log(y_pred + 1e-50))\n";
+    let error = expect(source, Dtype::F32, Code::LogDomain, Severity::Error, &["`y_pred` = 0"]);
+    assert!(
+        error.notes.iter().any(|n| n.contains("the guard `1e-50` is 0 in f32")),
+        "{:?}",
+        error.notes
+    );
+    expect(
+        source,
+        Dtype::F32,
+        Code::PrecisionLoss,
+        Severity::Warning,
+        &["`1e-50` is 0 in f32", "1e-45"],
+    );
+    absent(source, Dtype::F64, Code::PrecisionLoss);
+    absent(source, Dtype::F64, Code::LogDomain);
+    // Too large for f32: an infinity.
+    let huge = "input y_pred: [0, 1]\nloss l = mean(y_pred * 1e39)\n";
+    expect(
+        huge,
+        Dtype::F32,
+        Code::PrecisionLoss,
+        Severity::Warning,
+        &["`1e39` is infinite in f32"],
+    );
+    absent(huge, Dtype::F64, Code::PrecisionLoss);
+    // A number the dtype rounds, but not to 0 or an infinity, is not this warning.
+    absent(
+        "input y_pred: [0, 1]\nloss l = mean(-log(y_pred + 1e-40))\n",
+        Dtype::F32,
+        Code::PrecisionLoss,
+    );
+}

@@ -7,8 +7,10 @@ use crate::absint::{Analysis, Leaves};
 use crate::interval::Iv;
 use lossc_ir::format_number;
 
-/// Constants that vanish or change in the dtype: `1 - 1e-8` is exactly 1 in f32.
+/// Constants that vanish or change in the dtype: `1 - 1e-8` is exactly 1 in
+/// f32, and `1e-50` is 0 there.
 pub fn constants(program: &Program, source: &str, dtype: Dtype, out: &mut Vec<Diagnostic>) {
+    out_of_range(program, source, dtype, out);
     let leaves = Leaves::new(program, dtype, vec![Iv::ALL; program.inputs.len()]);
     let mut a = Analysis::new(program, dtype, leaves);
     for (i, node) in program.nodes.iter().enumerate() {
@@ -51,6 +53,63 @@ pub fn constants(program: &Program, source: &str, dtype: Dtype, out: &mut Vec<Di
                 "a clip to [eps, 1 - eps] with a vanished eps lets probabilities reach 1, and log(1 - p) reach -inf",
             )
             .with_help(format!("use a larger constant: {suggestion}")),
+        );
+    }
+}
+
+/// A number written in the program that the dtype cannot hold: not 0 but
+/// rounding to 0 (`1e-50` in f32: an epsilon that guards nothing), or finite
+/// but rounding to an infinity (`1e39` in f32). Each place it is written,
+/// once.
+fn out_of_range(program: &Program, source: &str, dtype: Dtype, out: &mut Vec<Diagnostic>) {
+    let mut seen = std::collections::HashSet::new();
+    for node in &program.nodes {
+        let value = match node.op {
+            Op::Literal(v) => v,
+            Op::Param(i) => match program.params[i].value {
+                lossc_ir::Value::Scalar(v) => v,
+                lossc_ir::Value::Vector(_) => continue,
+            },
+            Op::Const(i) => match program.consts[i].value {
+                lossc_ir::Value::Scalar(v) => v,
+                lossc_ir::Value::Vector(_) => continue,
+            },
+            _ => continue,
+        };
+        let rounded = dtype.round(value);
+        let (becomes, limit, help) = if value != 0.0 && rounded == 0.0 {
+            (
+                "0",
+                format!(
+                    "the smallest positive {dtype} is {}",
+                    format_number(dtype.min_positive_subnormal(), dtype)
+                ),
+                match dtype {
+                    Dtype::F32 => "as an epsilon, use one the dtype holds: 1e-7 (Keras's) in f32",
+                    Dtype::F64 => "as an epsilon, use one the dtype holds: 1e-15 in f64",
+                },
+            )
+        } else if value.is_finite() && rounded.is_infinite() {
+            (
+                "infinite",
+                format!("the largest {dtype} is {}", lossc_ir::format_approx(dtype.max_finite())),
+                "use a number the dtype holds, or compute in f64 (`--dtype f64`)",
+            )
+        } else {
+            continue;
+        };
+        let text = source.get(node.span.start..node.span.end).unwrap_or("");
+        if text.is_empty() || !seen.insert(node.span) {
+            continue;
+        }
+        out.push(
+            Diagnostic::warning(
+                Code::PrecisionLoss,
+                format!("`{text}` is {becomes} in {dtype}: {limit}"),
+                node.span,
+            )
+            .with_label(format!("rounds to {}", format_number(rounded, dtype)))
+            .with_help(help),
         );
     }
 }

@@ -170,7 +170,33 @@ pub(super) fn forward_hazard(
         )
     };
     d = d.with_label(label).with_help(help).with_witness(witness_values);
+    if let Some(guard) = vanished_guard(subject, operand_node) {
+        d = d.with_note(guard);
+    }
     d
+}
+
+/// Why a guard added to the operand did not keep it from the hazard: the
+/// operand is `x + c` (or `x - c`) with a constant `c` that is not 0 but
+/// rounds to 0 in the dtype (`1e-50` in f32), so the sum is `x` itself.
+fn vanished_guard(subject: &Subject<'_>, operand: NodeId) -> Option<String> {
+    let program = &subject.program;
+    let node = program.node(operand);
+    let Op::Call(Builtin::Add | Builtin::Sub, _) = node.op else {
+        return None;
+    };
+    node.args.iter().find_map(|&arg| {
+        let c = constant_value(program, arg)?;
+        (c != 0.0 && subject.dtype.round(c) == 0.0).then(|| {
+            format!(
+                "the guard `{}` is 0 in {}, so it adds nothing: the smallest positive {} is {}",
+                subject.text(program.node(arg).span),
+                subject.dtype,
+                subject.dtype,
+                format_number(subject.dtype.min_positive_subnormal(), subject.dtype)
+            )
+        })
+    })
 }
 
 /// The value of a literal, scalar param or const.
