@@ -550,3 +550,22 @@ fn a_literal_that_vanishes_in_the_dtype_is_named() {
         Code::PrecisionLoss,
     );
 }
+
+/// A step times what carries the gradient bends where it steps, which the
+/// gradient (the step's derivative is 0) does not see: the pinball loss and
+/// `sign(e) * e` get a `non-smooth` note at `e = 0`; a step of an input that
+/// is not differentiated gets none.
+#[test]
+fn a_step_on_the_variables_path_is_a_kink() {
+    let pinball = "input y_true: real [N]\ninput y_pred: real [N]\nlet err = y_pred - y_true\nloss l = mean((0.3 - float(err < 0)) * err)\n";
+    let sign =
+        "input y_true: real [N]\ninput y_pred: real [N]\nloss l = mean(sign(y_pred - y_true) * (y_pred - y_true))\n";
+    let label_step =
+        "input y_true: [0, 1] [N]\ninput y_pred: real [N]\nloss l = mean(float(y_true > 0.5) * square(y_pred))\n";
+    for dtype in [Dtype::F32, Dtype::F64] {
+        let d = expect(pinball, dtype, Code::NonSmooth, Severity::Note, &["`err = 0`"]);
+        assert_eq!(d.label, "`float` steps there");
+        expect(sign, dtype, Code::NonSmooth, Severity::Note, &["`y_pred - y_true = 0`"]);
+        absent(label_step, dtype, Code::NonSmooth);
+    }
+}

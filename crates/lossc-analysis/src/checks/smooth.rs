@@ -61,6 +61,17 @@ pub(super) fn non_smooth(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
                 subject.operand(id, 1),
                 subject.operand(id, 2)
             ),
+            // A step on the variable's path: its derivative is 0, but what it
+            // multiplies or adds bends or jumps where it steps (the pinball
+            // loss `(q - float(err < 0)) * err`, `sign(e) * e`).
+            Builtin::Sign if iv(0).contains(0.0) => format!("`{} = 0`", subject.operand(id, 0)),
+            Builtin::Floor | Builtin::Ceil | Builtin::Round if spans_an_integer(iv(0)) => {
+                format!("`{}` is an integer", subject.operand(id, 0))
+            }
+            Builtin::Float => match step_condition(subject, node.args[0], &value_of) {
+                Some(text) => text,
+                None => continue,
+            },
             _ => continue,
         };
         if builtin == Builtin::Clip {
@@ -70,18 +81,46 @@ pub(super) fn non_smooth(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
         if !kinks.insert(where_text.clone()) {
             continue;
         }
+        let step = !builtin.has_derivative();
         out.push(
             Diagnostic::note(
                 Code::NonSmooth,
                 format!("the loss is not differentiable where {where_text}"),
                 node.span,
             )
-            .with_label(format!("`{name}` has a kink there"))
-            .with_note(format!(
-                "lossc's gradient there follows the fixed convention for `{name}` (docs/symbolic.md)"
-            )),
+            .with_label(if step {
+                format!("`{name}` steps there")
+            } else {
+                format!("`{name}` has a kink there")
+            })
+            .with_note(if step {
+                format!(
+                    "`{name}` has derivative 0, so the gradient does not see the step: it differentiates each side as if the step were constant, while the loss bends or jumps there"
+                )
+            } else {
+                format!("lossc's gradient there follows the fixed convention for `{name}` (docs/symbolic.md)")
+            }),
         );
     }
+}
+
+/// Whether an interval holds an integer (where `floor`, `ceil` and `round`
+/// step; `round` steps at the halves, which an interval holding an integer's
+/// neighbourhood of width 1 holds too).
+fn spans_an_integer(iv: Iv) -> bool {
+    !iv.is_empty() && (iv.hi - iv.lo >= 1.0 || iv.lo.floor() != iv.hi.floor() || iv.lo.fract() == 0.0)
+}
+
+/// Where the comparison `float` reads changes, if the two sides can meet:
+/// "`err = 0`" for `float(err < 0)`.
+fn step_condition(subject: &Subject<'_>, cond: NodeId, value_of: &dyn Fn(NodeId) -> Iv) -> Option<String> {
+    let node = subject.program.node(cond);
+    let Op::Call(Builtin::Lt | Builtin::Le | Builtin::Gt | Builtin::Ge, _) = node.op else {
+        return None;
+    };
+    let (a, b) = (value_of(node.args[0]), value_of(node.args[1]));
+    (!a.is_empty() && !b.is_empty() && a.lo <= b.hi && b.lo <= a.hi)
+        .then(|| format!("`{} = {}`", subject.operand(cond, 0), subject.operand(cond, 1)))
 }
 
 /// Whether a kink is smoothed away by what reads it: a kink whose value
