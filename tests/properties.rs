@@ -31,9 +31,7 @@ use lossc::{Dtype, EvalOptions, Program};
 use ndarray::{ArrayD, Dimension};
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 
-#[path = "support/programs.rs"]
-mod programs;
-use programs::{Case, case};
+use crate::support::programs::{Case, case};
 
 // ----------------------------------------------------------------- harness
 
