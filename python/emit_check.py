@@ -1,5 +1,5 @@
 """Runs modules written by `lossc emit` in the real frameworks, for
-crates/lossc-emit/tests/frameworks.rs.
+crates/lossc-emit/tests/it/frameworks.rs.
 
 Usage: python emit_check.py CASES.json
 

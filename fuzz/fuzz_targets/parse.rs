@@ -1,6 +1,6 @@
 //! Feeds arbitrary UTF-8 to `lossc_syntax::parse`: it must never panic,
 //! overflow the stack or hang, and every span it returns must lie inside the
-//! input on char boundaries. `tests/no_panic.rs` in the syntax crate checks
+//! input on char boundaries. `tests/it/no_panic.rs` in the syntax crate checks
 //! the same with proptest on every `cargo test`.
 
 #![no_main]

@@ -1,6 +1,6 @@
 //! A generator of random well-typed `.loss` programs, shared by the test
-//! binaries that need one (`tests/properties.rs`, `tests/fuzz/`): include it
-//! with `#[path = "support/programs.rs"] mod programs;`.
+//! binaries that need one (the workspace-level tests' `tests/properties.rs`,
+//! `tests/fuzz/`): each declares it once, as a module of its crate root.
 //!
 //! The generator builds `.loss` programs over every built-in (operators,
 //! comparisons, `and`/`or`/`not`, all elementwise functions, `clip`, `where`,

@@ -1,8 +1,9 @@
 //! Tokens of the `.loss` language, near misses and awkward characters, and
 //! the strategies built from them (token soups, edits of valid programs),
 //! shared by the test binaries that fuzz source text
-//! (`crates/lossc-syntax/tests/no_panic.rs`, `tests/fuzz/`): include it with
-//! `#[path = ".../tests/support/tokens.rs"] mod tokens;`.
+//! (`crates/lossc-syntax/tests/it/no_panic.rs`, `tests/fuzz/`): each declares
+//! it once, with `#[path = ".../tests/support/tokens.rs"] mod tokens;` in its
+//! crate root.
 
 // Each test binary uses a part of these.
 #![allow(dead_code)]

@@ -35,7 +35,7 @@
 //!
 //! Tests: unit tests beside the code; the binary's exit statuses, streams,
 //! colour and JSON, and insta snapshots of rendered diagnostics (each holding
-//! its input) in `tests/cli.rs` and `tests/snapshots/`.
+//! its input) in `tests/it/cli.rs` and `tests/it/snapshots/`.
 
 // This crate is the one place lossc writes to the terminal. It writes through
 // termcolor streams in `run` (for colour and to survive a closed pipe) rather

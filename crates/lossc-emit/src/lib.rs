@@ -34,11 +34,11 @@
 //! assert!(module.contains("jnp.log(jnp.where(y_pred > 0.0, y_pred, 1.0))"));
 //! ```
 //!
-//! Tests: unit tests beside the code; `tests/guards.rs` checks, with the
+//! Tests: unit tests beside the code; `tests/it/guards.rs` checks, with the
 //! reference interpreter, that the guarded program equals the original and
 //! that its framework-style gradient is finite wherever lossc's is, for every
-//! example and corpus file; `tests/goldens.rs` compares modules with
-//! `tests/out/<target>/`; `tests/frameworks.rs` runs the modules in the real
+//! example and corpus file; `tests/it/goldens.rs` compares modules with
+//! `tests/out/<target>/`; `tests/it/frameworks.rs` runs the modules in the real
 //! frameworks (when `LOSSC_PYTHON` has them).
 
 pub mod guard;

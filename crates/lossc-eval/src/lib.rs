@@ -60,8 +60,8 @@
 //! # Ok::<(), lossc_eval::EvalError>(())
 //! ```
 //!
-//! Tests: unit tests beside the code; `tests/semantics.rs` checks programs
-//! written in `.loss` against values computed by hand; `tests/examples.rs`
+//! Tests: unit tests beside the code; `tests/it/semantics.rs` checks programs
+//! written in `.loss` against values computed by hand; `tests/it/examples.rs`
 //! evaluates every program in the workspace's `examples/`.
 
 mod bindings;

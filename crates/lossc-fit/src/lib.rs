@@ -42,7 +42,7 @@
 //! Tests: unit tests beside the code; `tests/fit.rs` checks the chained
 //! gradient against finite differences, determinism, and the verdicts of the
 //! three experiments in `examples/` (also run through the CLI in
-//! `crates/lossc-cli/tests/fit.rs`).
+//! `crates/lossc-cli/tests/it/fit.rs`).
 
 mod data;
 mod model;

@@ -38,7 +38,7 @@
 //! same formulas, the oracle's own compensated summation within rows, a
 //! lane-parallel compensated sum over the batch, and elementary functions
 //! within [`math::ULP_BOUND`] ulps of the standard library's. The tests
-//! (`tests/oracle.rs`) hold every example and random programs to the bounds
+//! (`tests/it/oracle.rs`) hold every example and random programs to the bounds
 //! stated there.
 //!
 //! ```

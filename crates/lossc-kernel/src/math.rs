@@ -9,7 +9,7 @@
 //! bits of `k + 1.5 * 2^23` (or `2^52`) instead.
 //!
 //! Accuracy against the standard library (glibc's libm, itself within an ulp
-//! of the exact value), measured over every f32 (`tests/ulp.rs` samples the
+//! of the exact value), measured over every f32 (`tests/it/ulp.rs` samples the
 //! whole range in the default test run; `cargo run --release --example
 //! ulp_sweep` checks all 2^32 patterns) and over random f64 samples:
 //!

@@ -14,8 +14,8 @@
 //! every broken statement, not only the first.
 //!
 //! Tests: unit tests beside the code; the precedence table, every statement
-//! form and the error messages in `tests/parse.rs`; a proptest that no input
-//! panics in `tests/no_panic.rs`; a cargo-fuzz target in `fuzz/`.
+//! form and the error messages in `tests/it/parse.rs`; a proptest that no input
+//! panics in `tests/it/no_panic.rs`; a cargo-fuzz target in `fuzz/`.
 //!
 //! ```
 //! let program = lossc_syntax::parse("loss = mean(square(y_true - y_pred))").unwrap();

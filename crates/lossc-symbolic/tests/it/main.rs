@@ -1,0 +1,7 @@
+//! lossc-symbolic's integration tests: one module per file, all linked into this one
+//! test binary (a binary per file would link the whole dependency graph once
+//! per file). One file's tests:
+//! `cargo test -p lossc-symbolic --test it nested_selections::`.
+
+mod nested_selections;
+mod simplify;
