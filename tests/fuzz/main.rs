@@ -1,6 +1,6 @@
 //! The fuzz suite: a target per entry point of lossc, on stable Rust, run by
-//! `cargo test` in a bounded time (about two minutes on two cores in a debug
-//! build), and the corpus of every input that once failed, replayed on every
+//! `cargo test` in a bounded time (about 7 minutes on two shared cores in a
+//! debug build, most of it the corpus replay), and the corpus of every input that once failed, replayed on every
 //! run. CONTRIBUTING.md says how to run a long campaign.
 //!
 //! - [`source`]: `.loss` text through the `lossc` facade (compile, check,
