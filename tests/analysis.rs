@@ -569,3 +569,31 @@ fn a_step_on_the_variables_path_is_a_kink() {
         absent(label_step, dtype, Code::NonSmooth);
     }
 }
+
+/// Where `floor` and `round` step: `floor` at the integers, `round` at the
+/// halves. Over (0.1, 0.4) neither steps; over (0.4, 0.6) only `round` does.
+#[test]
+fn floor_steps_at_integers_and_round_at_halves() {
+    let program = |domain: &str, f: &str| {
+        format!("input y_true: real [N]\ninput y_pred: {domain} [N]\nloss l = mean({f}(y_pred) * y_pred + y_true)\n")
+    };
+    for dtype in [Dtype::F32, Dtype::F64] {
+        absent(&program("[0.1, 0.4]", "floor"), dtype, Code::NonSmooth);
+        absent(&program("[0.1, 0.4]", "round"), dtype, Code::NonSmooth);
+        absent(&program("[0.4, 0.6]", "floor"), dtype, Code::NonSmooth);
+        expect(
+            &program("[0.4, 0.6]", "round"),
+            dtype,
+            Code::NonSmooth,
+            Severity::Note,
+            &["an integer and a half"],
+        );
+        expect(
+            &program("[0.5, 1.5]", "floor"),
+            dtype,
+            Code::NonSmooth,
+            Severity::Note,
+            &["is an integer"],
+        );
+    }
+}

@@ -65,8 +65,11 @@ pub(super) fn non_smooth(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
             // multiplies or adds bends or jumps where it steps (the pinball
             // loss `(q - float(err < 0)) * err`, `sign(e) * e`).
             Builtin::Sign if iv(0).contains(0.0) => format!("`{} = 0`", subject.operand(id, 0)),
-            Builtin::Floor | Builtin::Ceil | Builtin::Round if spans_an_integer(iv(0)) => {
+            Builtin::Floor | Builtin::Ceil if steps_within(iv(0), 0.0) => {
                 format!("`{}` is an integer", subject.operand(id, 0))
+            }
+            Builtin::Round if steps_within(iv(0), 0.5) => {
+                format!("`{}` is an integer and a half", subject.operand(id, 0))
             }
             Builtin::Float => match step_condition(subject, node.args[0], &value_of) {
                 Some(text) => text,
@@ -104,11 +107,11 @@ pub(super) fn non_smooth(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Whether an interval holds an integer (where `floor`, `ceil` and `round`
-/// step; `round` steps at the halves, which an interval holding an integer's
-/// neighbourhood of width 1 holds too).
-fn spans_an_integer(iv: Iv) -> bool {
-    !iv.is_empty() && (iv.hi - iv.lo >= 1.0 || iv.lo.floor() != iv.hi.floor() || iv.lo.fract() == 0.0)
+/// Whether an interval holds a point `k + offset` for an integer `k`: where
+/// `floor` and `ceil` step (offset 0) and `round` steps (offset 1/2).
+fn steps_within(iv: Iv, offset: f64) -> bool {
+    let (lo, hi) = (iv.lo - offset, iv.hi - offset);
+    !iv.is_empty() && (hi - lo >= 1.0 || lo.ceil() <= hi)
 }
 
 /// Where the comparison `float` reads changes, if the two sides can meet:
