@@ -23,7 +23,7 @@
 //!   (`nan-gradient`), or finite but huge (`exploding-gradient`);
 //! - `where_trap`: framework autodiff's NaN through the branch a selection
 //!   does not take (`where-nan-gradient`);
-//! - `smooth`: kinks (`non-smooth`) and a `clip` that can saturate
+//! - `smooth`: kinks and steps on the variable's path (`non-smooth`) and a `clip` that can saturate
 //!   (`clip-saturation`, the note);
 //! - `stable`: expressions a stable built-in computes better
 //!   (`precision-loss`, with the fix);

@@ -1,6 +1,7 @@
 //! Points where the loss is not differentiable (`abs`, `relu`, ties of
-//! `maximum`/`minimum`, `clip` bounds) on the variable's path, and the note
-//! on a `clip` whose saturated side is reachable.
+//! `maximum`/`minimum`, `clip` bounds, and where a step such as `sign` or
+//! `float(x < t)` steps) on the variable's path, and the note on a `clip`
+//! whose saturated side is reachable.
 
 use std::collections::HashSet;
 
@@ -10,8 +11,9 @@ use lossc_ir::{Builtin, NodeId, Op, Program, Var};
 use super::{Subject, analysis};
 use crate::interval::Iv;
 
-/// Kinks: `abs`, `relu`, ties of `maximum`/`minimum`, `clip` bounds, where
-/// the variable's path passes and the intervals say the kink is reachable.
+/// Kinks: `abs`, `relu`, ties of `maximum`/`minimum`, `clip` bounds and
+/// steps, where the variable's path passes and the intervals say the kink is
+/// reachable.
 pub(super) fn non_smooth(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
     let program = &subject.program;
     let active: Vec<bool> = {
