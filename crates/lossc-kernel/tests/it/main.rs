@@ -6,3 +6,37 @@
 mod oracle;
 mod run_into;
 mod ulp;
+
+/// Every example `.loss` file, sorted by name, with its text.
+pub fn examples() -> Vec<(String, String)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    let mut out: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "loss"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// An input's shape for test data: N = `n`, C = 5, other named dimensions 3.
+pub fn shape(ir: &lossc::ir::Program, input: &lossc::ir::Input, n: usize) -> Vec<usize> {
+    input
+        .shape
+        .iter()
+        .map(|d| match d {
+            lossc::ir::Dim::Fixed(k) => *k as usize,
+            lossc::ir::Dim::Named(id) => match ir.dims[id.0 as usize].as_str() {
+                "N" => n,
+                "C" => 5,
+                _ => 3,
+            },
+        })
+        .collect()
+}

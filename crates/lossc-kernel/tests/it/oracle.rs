@@ -50,41 +50,13 @@ impl Rng {
     }
 }
 
-fn examples() -> Vec<(String, String)> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
-    let mut out: Vec<(String, String)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "loss"))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().to_string(),
-                std::fs::read_to_string(&p).unwrap(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 /// Data inside each input's declared domain: N = `n`, C = 5, others 3.
 fn data(program: &Program, n: usize, rng: &mut Rng) -> Vec<(String, ArrayD<f64>)> {
     let ir = program.ir();
     ir.inputs
         .iter()
         .map(|input| {
-            let shape: Vec<usize> = input
-                .shape
-                .iter()
-                .map(|d| match d {
-                    lossc::ir::Dim::Fixed(k) => *k as usize,
-                    lossc::ir::Dim::Named(id) => match ir.dims[id.0 as usize].as_str() {
-                        "N" => n,
-                        "C" => 5,
-                        _ => 3,
-                    },
-                })
-                .collect();
+            let shape = super::shape(ir, input, n);
             let count: usize = shape.iter().product();
             let values = (0..count)
                 .map(|_| match &input.domain {
@@ -191,7 +163,7 @@ fn reference_arrays(evaluation: lossc::Evaluation) -> Vec<ArrayD<f64>> {
 #[test]
 fn every_example_agrees_with_the_oracle_on_any_thread_count() {
     let mut rng = Rng(42);
-    for (file, source) in examples() {
+    for (file, source) in super::examples() {
         let program = lossc::compile(&source).unwrap();
         for dtype in [Dtype::F32, Dtype::F64] {
             for n in [1, 37] {

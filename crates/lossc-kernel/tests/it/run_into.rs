@@ -18,41 +18,13 @@ const FINE: Granularity = Granularity {
     sequential: 0,
 };
 
-fn examples() -> Vec<(String, String)> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
-    let mut out: Vec<(String, String)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "loss"))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().to_string(),
-                std::fs::read_to_string(&p).unwrap(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 /// Data in every input's domain, deterministic: N = `n`, C = 5, others 3.
 fn data(program: &lossc::Program, n: usize) -> Vec<(String, ArrayD<f64>)> {
     let ir = program.ir();
     ir.inputs
         .iter()
         .map(|input| {
-            let shape: Vec<usize> = input
-                .shape
-                .iter()
-                .map(|d| match d {
-                    lossc::ir::Dim::Fixed(k) => *k as usize,
-                    lossc::ir::Dim::Named(id) => match ir.dims[id.0 as usize].as_str() {
-                        "N" => n,
-                        "C" => 5,
-                        _ => 3,
-                    },
-                })
-                .collect();
+            let shape = super::shape(ir, input, n);
             let count: usize = shape.iter().product();
             let values = (0..count)
                 .map(|i| {
@@ -129,7 +101,7 @@ fn agree<T: Real>(evaluator: &Evaluator, inputs: &[(String, ArrayD<f64>)], what:
 
 #[test]
 fn every_example_writes_the_gradient_it_returns() {
-    for (file, source) in examples() {
+    for (file, source) in super::examples() {
         let program = lossc::compile(&source).unwrap();
         for n in [1, 37] {
             let inputs = data(&program, n);
