@@ -5,19 +5,12 @@
 use std::path::Path;
 use std::process::Output;
 
-use assert_cmd::Command;
+use super::{lossc, stdout_of};
 use predicates::prelude::*;
 use serde_json::Value;
 use tempfile::TempDir;
 
 const ESC: &str = "\u{1b}[";
-
-/// The `lossc` binary, run with a clean colour environment.
-fn lossc() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lossc"));
-    command.env_remove("NO_COLOR").env_remove("TERM");
-    command
-}
 
 /// A scratch directory holding one file.
 fn dir_with(name: &str, contents: &[u8]) -> TempDir {
@@ -35,10 +28,6 @@ fn check_file(name: &str, contents: &[u8], args: &[&str]) -> assert_cmd::assert:
         .arg(name)
         .args(args)
         .assert()
-}
-
-fn stdout_of(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
 }
 
 fn json_of(output: &Output) -> Value {

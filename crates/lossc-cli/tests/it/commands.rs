@@ -4,36 +4,14 @@
 //! docs/cli.md (non-finite numbers as strings), `.npy` and `.csv` inputs,
 //! `--grad-out`, and one-line errors with exit status 2.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
-use assert_cmd::Command;
+use super::{example, lossc, stderr_of, stdout_of};
 use ndarray::{ArrayD, arr1, arr2};
 use ndarray_npy::{read_npy, write_npy};
 use serde_json::Value;
 use tempfile::TempDir;
-
-/// The `lossc` binary, run with a clean colour environment.
-fn lossc() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lossc"));
-    command.env_remove("NO_COLOR").env_remove("TERM");
-    command
-}
-
-/// The workspace's `examples/` directory.
-fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(format!("{name}.loss"))
-}
-
-fn stdout_of(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn stderr_of(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
-}
 
 /// Runs `lossc ARGS`, expects exit status 0, and parses stdout as JSON.
 #[track_caller]

@@ -11,18 +11,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
+use super::lossc;
 use ndarray::{Array1, Array2, ArrayD, IxDyn};
 use ndarray_npy::write_npy;
 use serde_json::{Value, json};
 use tempfile::TempDir;
-
-/// The `lossc` binary, run with a clean colour environment.
-fn lossc() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lossc"));
-    command.env_remove("NO_COLOR").env_remove("TERM");
-    command
-}
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

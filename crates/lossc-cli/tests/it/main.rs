@@ -23,3 +23,31 @@ mod probe;
 #[path = "../../../../tests/readme.rs"]
 mod readme;
 mod repl;
+
+// Helpers shared by the modules that run the binary as a user does.
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+/// The `lossc` binary, run with a clean colour environment.
+pub fn lossc() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lossc"));
+    command.env_remove("NO_COLOR").env_remove("TERM");
+    command
+}
+
+/// The workspace's `examples/` directory.
+pub fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(format!("{name}.loss"))
+}
+
+pub fn stdout_of(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+pub fn stderr_of(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}

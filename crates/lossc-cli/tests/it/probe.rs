@@ -8,32 +8,9 @@
 //! that need the analyzer to report a particular code run against the real analyzer.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use assert_cmd::Command;
+use super::{example, lossc, stderr_of, stdout_of};
 use serde_json::Value;
-
-/// The `lossc` binary, run with a clean colour environment.
-fn lossc() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lossc"));
-    command.env_remove("NO_COLOR").env_remove("TERM");
-    command
-}
-
-/// The workspace's `examples/` directory.
-fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(format!("{name}.loss"))
-}
-
-fn stdout_of(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn stderr_of(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
-}
 
 /// Runs `lossc probe ARGS --format json`; the exit status is 0 or 1 (whatever
 /// the cross-check says), nothing goes to stderr, and stdout is one JSON
