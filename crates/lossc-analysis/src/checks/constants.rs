@@ -3,6 +3,7 @@
 use lossc_diagnostics::{Code, Diagnostic};
 use lossc_ir::{Builtin, Dtype, NodeId, Op, Program};
 
+use super::domain::constant_value;
 use crate::absint::{Analysis, Leaves};
 use crate::interval::Iv;
 use lossc_ir::format_number;
@@ -63,18 +64,9 @@ pub fn constants(program: &Program, source: &str, dtype: Dtype, out: &mut Vec<Di
 /// once.
 fn out_of_range(program: &Program, source: &str, dtype: Dtype, out: &mut Vec<Diagnostic>) {
     let mut seen = std::collections::HashSet::new();
-    for node in &program.nodes {
-        let value = match node.op {
-            Op::Literal(v) => v,
-            Op::Param(i) => match program.params[i].value {
-                lossc_ir::Value::Scalar(v) => v,
-                lossc_ir::Value::Vector(_) => continue,
-            },
-            Op::Const(i) => match program.consts[i].value {
-                lossc_ir::Value::Scalar(v) => v,
-                lossc_ir::Value::Vector(_) => continue,
-            },
-            _ => continue,
+    for (i, node) in program.nodes.iter().enumerate() {
+        let Some(value) = constant_value(program, NodeId(i as u32)) else {
+            continue;
         };
         let rounded = dtype.round(value);
         let (becomes, limit, help) = if value != 0.0 && rounded == 0.0 {

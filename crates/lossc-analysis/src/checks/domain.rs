@@ -200,7 +200,7 @@ fn vanished_guard(subject: &Subject<'_>, operand: NodeId) -> Option<String> {
 }
 
 /// The value of a literal, scalar param or const.
-fn constant_value(program: &Program, node: NodeId) -> Option<f64> {
+pub(super) fn constant_value(program: &Program, node: NodeId) -> Option<f64> {
     let scalar = |v: &lossc_ir::Value| match v {
         lossc_ir::Value::Scalar(x) => Some(*x),
         lossc_ir::Value::Vector(_) => None,
