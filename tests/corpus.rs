@@ -303,7 +303,17 @@ fn check_witnesses(
             ]
             .iter()
             .any(|v| {
-                let text = if w.first_of_row {
+                let text = if let Some(row) = &w.row {
+                    let mut items: Vec<String> = row
+                        .iter()
+                        .take(4)
+                        .map(|x| lossc::ir::format_number(*x, dtype))
+                        .collect();
+                    if row.len() > 4 {
+                        items.push("...".into());
+                    }
+                    format!("`{}` = [{}] in each row", w.input, items.join(", "))
+                } else if w.first_of_row {
                     format!("`{}` = [{v}, 0, ...]", w.input)
                 } else {
                     format!("`{}` = {v}", w.input)

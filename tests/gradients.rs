@@ -1104,8 +1104,11 @@ fn example_inputs(program: &Program, points: &mut Points) -> Inputs {
                 })
                 .collect();
             let count: usize = shape.iter().product();
-            let data: Vec<f64> = (0..count)
+            let mut data: Vec<f64> = (0..count)
                 .map(|_| match &input.domain {
+                    // Rows are scaled to sum to 1 below, every entry away from 0.
+                    Domain::Simplex => points.uniform(0.2, 1.0),
+                    Domain::OneHot => points.next_unit(),
                     Domain::Real => points.uniform(-2.0, 2.0),
                     Domain::Interval { lo, hi, .. } => match (lo.is_finite(), hi.is_finite()) {
                         (true, true) => points.uniform(lo + 0.1 * (hi - lo), hi - 0.1 * (hi - lo)),
@@ -1116,6 +1119,22 @@ fn example_inputs(program: &Program, points: &mut Points) -> Inputs {
                     Domain::Set(values) => values[(points.next_unit() * values.len() as f64) as usize % values.len()],
                 })
                 .collect();
+            let width = shape.last().copied().unwrap_or(1).max(1);
+            for row in data.chunks_mut(width) {
+                match input.domain {
+                    Domain::Simplex => {
+                        let total: f64 = row.iter().sum();
+                        row.iter_mut().for_each(|v| *v /= total);
+                    }
+                    Domain::OneHot => {
+                        let hot = (0..row.len()).fold(0, |best, k| if row[k] > row[best] { k } else { best });
+                        for (k, v) in row.iter_mut().enumerate() {
+                            *v = f64::from(u8::from(k == hot));
+                        }
+                    }
+                    _ => {}
+                }
+            }
             (input.name.clone(), arr(&shape, &data))
         })
         .collect()

@@ -13,6 +13,7 @@ mod frontend;
 mod gradients;
 mod jax_reference;
 mod properties;
+mod row_domains;
 mod unselected;
 
 /// What the tests share with the fuzz suite.

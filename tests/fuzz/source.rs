@@ -185,10 +185,13 @@ fn small_data(program: &Program) -> Option<Vec<(String, ArrayD<f64>)>> {
             .iter()
             .try_fold(1u64, |acc, &k| acc.checked_mul(k as u64))
             .filter(|&count| count <= MAX_EVAL_ELEMENTS)?;
-        let values = (0..count as usize)
+        let mut values: Vec<f64> = (0..count as usize)
             .map(|i| {
                 let u = ((slot * 31 + i) as f64 * 0.618_033_988_749_894_8).fract();
                 match &input.domain {
+                    // Rows are made whole below.
+                    Domain::Simplex => u,
+                    Domain::OneHot => f64::from(u < 0.5),
                     Domain::Real => (u - 0.5) * 6.0,
                     Domain::Interval { lo, hi, .. } => {
                         let (lo, hi) = (lo.max(-3.0), hi.min(3.0));
@@ -202,6 +205,10 @@ fn small_data(program: &Program) -> Option<Vec<(String, ArrayD<f64>)>> {
                 }
             })
             .collect();
+        let mut rng = lossc::ir::rng::SplitMix64::new(slot as u64);
+        input
+            .domain
+            .make_rows(&mut values, shape.last().copied().unwrap_or(1), &mut rng, false);
         out.push((input.name.clone(), ArrayD::from_shape_vec(IxDyn(&shape), values).ok()?));
     }
     Some(out)

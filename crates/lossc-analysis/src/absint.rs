@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use lossc_ir::{Builtin, Dim, Dtype, NodeId, Op, Program, Value};
+use lossc_ir::{Builtin, Dim, Domain, Dtype, NodeId, Op, Program, ROW_SUM_TOLERANCE, Value};
 
 use crate::interval::{self, Iv, apply};
 
@@ -410,10 +410,10 @@ impl<'p> Analysis<'p> {
             return x;
         }
         match builtin {
-            // One-hot rows hold a single 1: summed over the classes, exactly
-            // 1, and `sum(one_hot * w)` is one of the weights.
-            Builtin::Sum if self.one_hot_over_classes(node, env, attrs).is_some() => {
-                self.one_hot_over_classes(node, env, attrs).unwrap_or(Iv::ALL)
+            // One-hot and simplex rows sum to 1 over the classes, so
+            // `sum(row * w)` lies between the smallest and largest weight.
+            Builtin::Sum if self.rows_over_classes(node, env, attrs, count()).is_some() => {
+                self.rows_over_classes(node, env, attrs, count()).unwrap_or(Iv::ALL)
             }
             Builtin::Sum => {
                 let n = count();
@@ -491,28 +491,71 @@ impl<'p> Analysis<'p> {
         }
     }
 
-    /// The value of `sum(one_hot(...))` or `sum(one_hot(...) * w)` over the
-    /// class axis only, or `None` for any other sum.
-    fn one_hot_over_classes(&self, node: NodeId, env: usize, attrs: &lossc_ir::Attrs) -> Option<Iv> {
+    /// `sum(row, axis=-1)` and `sum(row * w, axis=-1)` where `row` is a
+    /// `one_hot(...)` or an input declared `onehot` or `simplex`: a one-hot
+    /// row sums to exactly 1 and picks one weight; a simplex row sums to 1
+    /// within its tolerance, so the weighted sum is a convex combination of
+    /// the weights, widened by that tolerance and by rounding (`classes`
+    /// elements summed in the dtype). A weight that can be infinite meets a
+    /// 0 of the row: `0 * inf` is NaN.
+    fn rows_over_classes(&self, node: NodeId, env: usize, attrs: &lossc_ir::Attrs, classes: Iv) -> Option<Iv> {
         let program = self.program;
         let operand = program.node(node).args[0];
         let rank = program.node(operand).ty.shape.len();
-        if attrs.axes.as_deref() != Some(&[rank - 1]) {
+        if rank == 0 || attrs.axes.as_deref() != Some(&[rank - 1]) {
             return None;
         }
-        let is_one_hot = |n: NodeId| {
+        // Some(true) for one-hot rows, Some(false) for simplex rows.
+        let rows = |n: NodeId| {
             let x = program.node(n);
-            matches!(x.op, Op::Call(Builtin::OneHot, _)) && x.ty.shape.len() == rank
+            if x.ty.shape.len() != rank {
+                return None;
+            }
+            match x.op {
+                Op::Call(Builtin::OneHot, _) => Some(true),
+                Op::Input(i) => match program.inputs[i].domain {
+                    Domain::OneHot => Some(true),
+                    Domain::Simplex => Some(false),
+                    _ => None,
+                },
+                _ => None,
+            }
+        };
+        // How far from 1 a simplex row's sum in the dtype can be, relatively.
+        let slack = if classes.hi.is_finite() {
+            ROW_SUM_TOLERANCE + 2.0 * classes.hi * (-f64::from(self.dtype.mantissa_bits())).exp2()
+        } else {
+            return None;
         };
         let o = program.node(operand);
-        if is_one_hot(operand) {
-            return Some(Iv::point(1.0));
+        if let Some(exact) = rows(operand) {
+            return Some(if exact {
+                Iv::point(1.0)
+            } else {
+                Iv::new((1.0 - slack).max(0.0), 1.0 + slack)
+            });
         }
         if let Op::Call(Builtin::Mul, _) = o.op {
             for (hot, other) in [(o.args[0], o.args[1]), (o.args[1], o.args[0])] {
-                if is_one_hot(hot) {
+                if let Some(exact) = rows(hot) {
                     let w = self.lookup(env, other).unwrap_or(Iv::ALL);
-                    return Some(w);
+                    if w.is_empty() {
+                        return Some(w);
+                    }
+                    let (lo, hi) = if exact {
+                        (w.lo, w.hi)
+                    } else {
+                        let widen = |v: f64, up: bool| {
+                            let grow = if (v >= 0.0) == up { 1.0 + slack } else { 1.0 - slack };
+                            v * grow
+                        };
+                        (widen(w.lo, false), widen(w.hi, true))
+                    };
+                    return Some(Iv {
+                        lo,
+                        hi,
+                        nan: w.nan || w.may_be_infinite(),
+                    });
                 }
             }
         }

@@ -140,7 +140,7 @@ fn points(program: &Program, dtype: Dtype, case: &[Option<f64>], count: usize) -
                 .iter()
                 .enumerate()
                 .map(|(i, input)| {
-                    (0..row_len(program, input))
+                    let mut row: Vec<f64> = (0..row_len(program, input))
                         .map(|_| match (case[i], &input.domain) {
                             (Some(v), _) => v,
                             (None, Domain::Set(values)) => {
@@ -151,7 +151,21 @@ fn points(program: &Program, dtype: Dtype, case: &[Option<f64>], count: usize) -
                                 crate::absint::nearest(dtype, lo + (hi - lo) * rng.unit())
                             }
                         })
-                        .collect()
+                        .collect();
+                    // Rows of a row domain: uniform over the simplex, or a
+                    // uniformly chosen class hot.
+                    if input.domain.is_row() {
+                        let width = match input.shape.last() {
+                            Some(lossc_ir::Dim::Fixed(s)) => *s as usize,
+                            Some(lossc_ir::Dim::Named(id)) => crate::dim_size(program, *id),
+                            None => 1,
+                        };
+                        input.domain.make_rows(&mut row, width, &mut rng, true);
+                        for v in &mut row {
+                            *v = crate::absint::nearest(dtype, *v);
+                        }
+                    }
+                    row
                 })
                 .collect()
         })
@@ -737,6 +751,7 @@ fn discontinuities(
                 input: input.name.clone(),
                 value: boundary.lo[i][0],
                 first_of_row: false,
+                row: None,
             })
             .collect();
         let at: Vec<String> = witness

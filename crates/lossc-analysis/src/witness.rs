@@ -202,7 +202,8 @@ impl<'p> Search<'p> {
                 } else {
                     0
                 };
-                let v = if point.spike && column > 0 { 0.0 } else { v };
+                let width = shape.last().copied().unwrap_or(1);
+                let v = input.domain.row_element(v, point.spike, column, width);
                 T::from(v).unwrap_or_else(T::nan)
             });
             data.push((input.name.as_str(), array));
@@ -224,7 +225,9 @@ impl<'p> Search<'p> {
             .into_iter()
             .map(|w| {
                 let v = lossc_ir::format_number(w.value, self.dtype);
-                if w.first_of_row {
+                if let Some(row) = &w.row {
+                    format!("`{}` = {} in each row", w.input, row_text(row, self.dtype))
+                } else if w.first_of_row {
                     format!("`{}` = [{v}, 0, ...] in a row", w.input)
                 } else {
                     format!("`{}` = {v}", w.input)
@@ -248,9 +251,34 @@ impl<'p> Search<'p> {
                 // A signed zero reads as 0, in the message and here.
                 value: if point.values[i] == 0.0 { 0.0 } else { point.values[i] },
                 first_of_row: point.spike && input.shape.len() >= 2,
+                row: input.domain.is_row().then(|| {
+                    let width = match input.shape.last() {
+                        Some(Dim::Fixed(s)) => *s as usize,
+                        Some(Dim::Named(id)) => crate::dim_size(self.program, *id),
+                        None => 1,
+                    };
+                    (0..width)
+                        .map(|c| {
+                            let v = self
+                                .dtype
+                                .round(input.domain.row_element(point.values[i], point.spike, c, width));
+                            if v == 0.0 { 0.0 } else { v }
+                        })
+                        .collect()
+                }),
             })
             .collect()
     }
+}
+
+/// A row as a message shows it: `[0, 1, 0]`, or its first four elements
+/// and `...` when it is longer.
+pub fn row_text(row: &[f64], dtype: Dtype) -> String {
+    let mut items: Vec<String> = row.iter().take(4).map(|v| lossc_ir::format_number(*v, dtype)).collect();
+    if row.len() > 4 {
+        items.push("...".to_string());
+    }
+    format!("[{}]", items.join(", "))
 }
 
 /// The elements of sample `k` of an evaluated root.

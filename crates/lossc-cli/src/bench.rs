@@ -409,7 +409,8 @@ fn measure<T: AsTensor>(
     let mut buffers: Vec<(String, Vec<usize>, Vec<T>, usize)> = Vec::new();
     for (index, (input, shape)) in ir.inputs.iter().zip(shapes).enumerate() {
         let count: usize = shape.iter().product();
-        let (data, start) = generate::<T>(&input.domain, count, 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1));
+        let width = shape.last().copied().unwrap_or(1);
+        let (data, start) = generate::<T>(&input.domain, count, width, 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1));
         buffers.push((input.name.clone(), shape, data, start));
     }
     let tensors: Vec<(&str, Tensor<'_>)> = buffers
@@ -477,8 +478,8 @@ fn measure<T: AsTensor>(
             .map(|(_, shape, _, _)| shape.iter().product())
             .max()
             .unwrap_or(args.n);
-        let (b, b0) = generate::<T>(&lossc::ir::Domain::Real, count, 1);
-        let (c, c0) = generate::<T>(&lossc::ir::Domain::Real, count, 2);
+        let (b, b0) = generate::<T>(&lossc::ir::Domain::Real, count, 1, 1);
+        let (c, c0) = generate::<T>(&lossc::ir::Domain::Real, count, 1, 2);
         let (mut a, a0) = aligned::<T>(count);
         let (b, c) = (&b[b0..b0 + count], &c[c0..c0 + count]);
         let scalar = T::from_f64(0.5);
@@ -530,9 +531,10 @@ fn aligned<T: Real>(count: usize) -> (Vec<T>, usize) {
     (data, start)
 }
 
-/// `count` values inside `domain`, deterministic for a `seed`, generated in
-/// parallel; returned as an aligned buffer and the index of the first.
-fn generate<T: Real>(domain: &lossc::ir::Domain, count: usize, seed: u64) -> (Vec<T>, usize) {
+/// `count` values inside `domain` (rows of `width` for a row domain),
+/// deterministic for a `seed`, generated in parallel; returned as an aligned
+/// buffer and the index of the first.
+fn generate<T: Real>(domain: &lossc::ir::Domain, count: usize, width: usize, seed: u64) -> (Vec<T>, usize) {
     use lossc::ir::rng::SplitMix64;
     use rayon::prelude::*;
     let (mut data, start) = aligned::<T>(count);
@@ -546,15 +548,23 @@ fn generate<T: Real>(domain: &lossc::ir::Domain, count: usize, seed: u64) -> (Ve
                 lo + (hi - lo) * u
             }
             lossc::ir::Domain::Set(values) => values[((u * values.len() as f64) as usize).min(values.len() - 1)],
+            // Rows are made whole below.
+            lossc::ir::Domain::Simplex => u,
+            lossc::ir::Domain::OneHot => f64::from(u < 0.5),
         }
     };
+    // Parts hold whole rows.
+    let width = width.max(1);
+    let part_len = ((1 << 16) / width).max(1) * width;
     data[start..start + count]
-        .par_chunks_mut(1 << 16)
+        .par_chunks_mut(part_len)
         .enumerate()
         .for_each(|(k, part)| {
             let mut rng = SplitMix64::new(seed ^ (k as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
-            for slot in part {
-                *slot = T::from_f64(sample(&mut rng));
+            let mut values: Vec<f64> = (0..part.len()).map(|_| sample(&mut rng)).collect();
+            domain.make_rows(&mut values, width, &mut rng, true);
+            for (slot, value) in part.iter_mut().zip(values) {
+                *slot = T::from_f64(value);
             }
         });
     (data, start)

@@ -14,7 +14,7 @@
 //! span) and `labels` (the secondary spans with their messages); for a
 //! program imported from Python, `origin`: `{"file", "span"}`, the place in
 //! the user's file the diagnostic is about (its `span` stays in the `.loss`
-//! text lossc generated); `witness`: `[{"input", "value", "first_of_row"}]`,
+//! text lossc generated); `witness`: `[{"input", "value", "first_of_row"}]` (and `"row"` for a row domain),
 //! the input values at which the finding happens (empty when it has no
 //! concrete point).
 //!
@@ -56,12 +56,15 @@ pub struct JsonDiagnostic<'a> {
 }
 
 /// One input's value at a diagnostic's witness: in every element of the
-/// input, or (`first_of_row`) in the first element of each row, the others 0.
+/// input, or (`first_of_row`) in the first element of each row, the others
+/// 0; for a `simplex` or `onehot` input, `row` is the row every row holds.
 #[derive(Debug, Serialize)]
 pub struct JsonWitness<'a> {
     pub input: &'a str,
     pub value: f64,
     pub first_of_row: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<&'a [f64]>,
 }
 
 /// Where, in the file a generated program came from, a diagnostic is.
@@ -128,6 +131,7 @@ impl<'a> CheckReport<'a> {
                         input: &w.input,
                         value: w.value,
                         first_of_row: w.first_of_row,
+                        row: w.row.as_deref(),
                     })
                     .collect(),
                 origin: origin(source, diagnostic),

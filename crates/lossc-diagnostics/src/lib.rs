@@ -197,6 +197,10 @@ pub struct WitnessValue {
     /// the first element of each row with every other element 0 (`true`;
     /// "`y_pred` = [1e-45, 0, ...] in a row").
     pub first_of_row: bool,
+    /// For an input whose domain constrains whole rows (`simplex`,
+    /// `onehot`), the row every row of the input holds (`value` is its
+    /// first element); `None` for the others.
+    pub row: Option<Vec<f64>>,
 }
 
 /// Values compare bit for bit (`-0` is not `0`; a witness is never NaN).
@@ -205,6 +209,14 @@ impl PartialEq for WitnessValue {
         self.input == other.input
             && self.value.to_bits() == other.value.to_bits()
             && self.first_of_row == other.first_of_row
+            && self
+                .row
+                .as_ref()
+                .map(|r| r.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+                == other
+                    .row
+                    .as_ref()
+                    .map(|r| r.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
     }
 }
 

@@ -472,10 +472,12 @@ fn sample(program: &Program, seed: u64) -> Vec<(String, ArrayD<f64>)> {
                 })
                 .collect();
             let count: usize = shape.iter().product();
-            let data = (0..count)
+            let element = input.domain.element();
+            let mut data: Vec<f64> = (0..count)
                 .map(|_| {
                     let u = rng.unit();
-                    match &input.domain {
+                    match &element {
+                        Domain::Simplex | Domain::OneHot => unreachable!("an element's domain is not a row domain"),
                         Domain::Real => 4.0 * u - 2.0,
                         Domain::Interval { lo, hi, .. } => match (lo.is_finite(), hi.is_finite()) {
                             (true, true) => lo + (hi - lo) * (0.1 + 0.8 * u),
@@ -487,6 +489,9 @@ fn sample(program: &Program, seed: u64) -> Vec<(String, ArrayD<f64>)> {
                     }
                 })
                 .collect();
+            input
+                .domain
+                .make_rows(&mut data, shape.last().copied().unwrap_or(1), &mut rng, false);
             let array = ArrayD::from_shape_vec(IxDyn(&shape), data).expect("the data fills the shape");
             (input.name.clone(), array)
         })

@@ -88,6 +88,23 @@ impl Dataset {
                 task.target, task.target_domain
             ));
         }
+        if task.target_domain.is_row()
+            && let Some(width) = targets.shape().last().copied()
+            && let Some(row) = targets.as_slice().and_then(|values| {
+                values
+                    .chunks(width.max(1))
+                    .position(|row| !task.target_domain.contains_row(row))
+            })
+        {
+            let what = match task.target_domain {
+                Domain::OneHot => "does not hold exactly one 1",
+                _ => "does not sum to 1",
+            };
+            return bad(format!(
+                "row {row} of `{}` {what}, as its declared domain {} requires",
+                task.target, task.target_domain
+            ));
+        }
         let outputs = match task.layout {
             Layout::Vector => 1,
             Layout::Matrix => targets.shape()[1],
@@ -170,7 +187,18 @@ impl Dataset {
                     .collect();
                 ArrayD::from_shape_vec(IxDyn(&[samples]), labels)
             }
-            Layout::Matrix if matches!(domain, Domain::Set(_)) || crate::task::within_unit(domain) => {
+            Layout::Matrix if *domain == Domain::Simplex => {
+                // Soft labels: the softmax of the scores.
+                let mut values = Vec::with_capacity(samples * outputs);
+                for i in 0..samples {
+                    let scores: Vec<f64> = (0..outputs).map(|k| score(i, k)).collect();
+                    let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let total: f64 = scores.iter().map(|s| (s - top).exp()).sum();
+                    values.extend(scores.iter().map(|s| (s - top).exp() / total));
+                }
+                ArrayD::from_shape_vec(IxDyn(&[samples, outputs]), values)
+            }
+            Layout::Matrix if matches!(domain, Domain::Set(_) | Domain::OneHot) || crate::task::within_unit(domain) => {
                 // One-hot rows of the class with the largest score (in the
                 // domain's own two values for a set such as {-1, 1}).
                 let (off, on) = match domain {
@@ -239,6 +267,8 @@ fn into_domain(value: f64, domain: &Domain) -> f64 {
     match domain {
         Domain::Real => value,
         Domain::Set(values) => pick(values, value),
+        // Rows are made whole where they are drawn; one element alone is in [0, 1] or {0, 1}.
+        Domain::Simplex | Domain::OneHot => into_domain(value, &domain.element()),
         Domain::Interval {
             lo,
             lo_closed,
@@ -280,15 +310,47 @@ mod tests {
             "input y_true: [0, 1]\ninput y_pred: [0, 1]\nloss = mean(square(y_true - y_pred))",
             "input y_true: {0..4}\ninput y_pred: real [N, 5]\nloss = mean(-sum(one_hot(y_true, 5) * log_softmax(y_pred), axis=-1))",
             "input y_true: [0, 1] [N, C]\ninput y_pred: [0, 1] [N, C]\nloss = mean(-sum(y_true * log(y_pred), axis=-1))",
+            "input y_true: simplex [N, C]\ninput y_pred: simplex [N, C]\nloss = mean(-sum(y_true * log(y_pred), axis=-1))",
+            "input y_true: onehot [N, C]\ninput y_pred: simplex [N, C]\nloss = mean(-sum(y_true * log(y_pred), axis=-1))",
         ];
         for source in cases {
             let task = task(source);
             let data = Dataset::synthetic(&task, 200, 2, 0).unwrap();
             assert!(data.targets.iter().all(|v| task.target_domain.contains(*v)), "{source}");
+            if data.targets.ndim() == 2 && task.target_domain.is_row() {
+                for row in data.targets.rows() {
+                    let sum: f64 = row.iter().sum();
+                    assert!((sum - 1.0).abs() < 1e-9, "{source}: a row sums to {sum}");
+                }
+            }
             // Checking the generated data as given data accepts it.
             let again = Dataset::new(&task, data.features.clone().into_dyn(), data.targets.clone(), "again").unwrap();
             assert_eq!(again.outputs, data.outputs, "{source}");
         }
+    }
+
+    #[test]
+    fn given_rows_off_the_simplex_are_refused_with_their_row() {
+        let simplex = task(
+            "input y_true: simplex [N, 3]\ninput y_pred: simplex [N, 3]\nloss = mean(-sum(y_true * log(y_pred), axis=-1))",
+        );
+        let features = ArrayD::zeros(IxDyn(&[2, 1]));
+        let good = ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![0.2, 0.3, 0.5, 1.0, 0.0, 0.0]).unwrap();
+        assert!(Dataset::new(&simplex, features.clone(), good, "good").is_ok());
+        let bad = ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![0.2, 0.3, 0.5, 0.5, 0.0, 0.0]).unwrap();
+        let error = Dataset::new(&simplex, features.clone(), bad, "bad")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("row 1") && error.contains("does not sum to 1"),
+            "{error}"
+        );
+        let onehot = task(
+            "input y_true: onehot [N, 3]\ninput y_pred: simplex [N, 3]\nloss = mean(-sum(y_true * log(y_pred), axis=-1))",
+        );
+        let bad = ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![0.0, 1.0, 0.0, 1.0, 1.0, 0.0]).unwrap();
+        let error = Dataset::new(&onehot, features, bad, "bad").unwrap_err().to_string();
+        assert!(error.contains("row 1") && error.contains("exactly one 1"), "{error}");
     }
 
     #[test]

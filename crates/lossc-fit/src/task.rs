@@ -181,7 +181,13 @@ impl Task {
             ModelKind::Linear => Domain::Real,
             ModelKind::Logistic | ModelKind::Softmax => unit(),
         };
-        if !contains(&prediction_domain, &reach) {
+        // A softmax's rows are on the simplex; no model's rows are one-hot.
+        let stays = match (&prediction_domain, model) {
+            (Domain::Simplex, ModelKind::Softmax) => true,
+            (Domain::Simplex | Domain::OneHot, _) => false,
+            _ => contains(&prediction_domain, &reach),
+        };
+        if !stays {
             notes.push(format!(
                 "a {} model's outputs can leave `{}`'s declared domain {}",
                 model.as_str(),
@@ -263,7 +269,7 @@ pub fn within_unit(domain: &Domain) -> bool {
 fn contains(outer: &Domain, inner: &Domain) -> bool {
     let (outer_lo, outer_hi) = outer.hull();
     let (inner_lo, inner_hi) = inner.hull();
-    !matches!(outer, Domain::Set(_)) && outer_lo <= inner_lo && inner_hi <= outer_hi
+    !matches!(outer, Domain::Set(_) | Domain::OneHot) && outer_lo <= inner_lo && inner_hi <= outer_hi
 }
 
 fn listing(names: &[&str]) -> String {

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::number::loss_number;
+use crate::rng::SplitMix64;
 use crate::types::Dtype;
 
 /// The values an input can hold, as floats of the chosen dtype.
@@ -18,7 +19,18 @@ pub enum Domain {
     },
     /// A finite set of values, sorted, without repeats.
     Set(Vec<f64>),
+    /// Rows on the probability simplex (softmax outputs, soft labels): each
+    /// element in [0, 1], and the elements of a row (the last axis) sum to 1
+    /// within [`ROW_SUM_TOLERANCE`].
+    Simplex,
+    /// One-hot rows: each element 0 or 1, exactly one 1 per row (the last axis).
+    OneHot,
 }
+
+/// How far from 1 the sum of a [`Domain::Simplex`] row may be: a float32
+/// softmax over thousands of classes sums to 1 within about 1e-4, and data
+/// written with a few decimals within about 1e-3.
+pub const ROW_SUM_TOLERANCE: f64 = 1e-3;
 
 impl Domain {
     /// The interval from `lo` to `hi`, each end closed or open.
@@ -28,6 +40,115 @@ impl Domain {
             lo_closed,
             hi,
             hi_closed,
+        }
+    }
+
+    /// Whether the domain constrains whole rows (the last axis), not only
+    /// each element.
+    pub fn is_row(&self) -> bool {
+        matches!(self, Domain::Simplex | Domain::OneHot)
+    }
+
+    /// The values one element can hold, whatever the rest of its row holds:
+    /// `[0, 1]` for a simplex, `{0, 1}` for one-hot rows, the domain itself
+    /// for the others.
+    pub fn element(&self) -> Domain {
+        match self {
+            Domain::Simplex => Domain::interval(0.0, true, 1.0, true),
+            Domain::OneHot => Domain::Set(vec![0.0, 1.0]),
+            other => other.clone(),
+        }
+    }
+
+    /// The element at `column` of a row of `width` elements built around
+    /// `first`, the value a sampled point gives the input: every element
+    /// `first` (or, with `spike`, the first element `first` and the others
+    /// 0). A row domain keeps its rows valid: a simplex row is `first` then
+    /// `1 - first` spread over the others (all on the second with `spike`),
+    /// a one-hot row is hot at the first column when `first` is 1 and at the
+    /// second otherwise.
+    pub fn row_element(&self, first: f64, spike: bool, column: usize, width: usize) -> f64 {
+        match self {
+            Domain::Simplex if width <= 1 => 1.0,
+            Domain::Simplex => match column {
+                0 => first,
+                1 if spike => 1.0 - first,
+                _ if spike => 0.0,
+                _ => (1.0 - first) / (width - 1) as f64,
+            },
+            Domain::OneHot if width <= 1 => 1.0,
+            Domain::OneHot => {
+                let hot = if first == 1.0 { 0 } else { 1 };
+                if column == hot { 1.0 } else { 0.0 }
+            }
+            _ if spike && column > 0 => 0.0,
+            _ => first,
+        }
+    }
+
+    /// Whether `row` (the elements of one row, along the last axis) is a row
+    /// the domain holds: every element in the domain, and for a simplex a
+    /// sum within [`ROW_SUM_TOLERANCE`] of 1, for one-hot rows exactly one 1.
+    pub fn contains_row(&self, row: &[f64]) -> bool {
+        if !row.iter().all(|v| self.contains(*v)) {
+            return false;
+        }
+        match self {
+            Domain::Simplex => (row.iter().sum::<f64>() - 1.0).abs() <= ROW_SUM_TOLERANCE,
+            Domain::OneHot => row.iter().filter(|v| **v == 1.0).count() == 1,
+            _ => true,
+        }
+    }
+
+    /// Makes every row of `values` (each run of `width` elements, the last
+    /// axis) one the domain holds, keeping what was drawn where it can; a
+    /// domain that does not constrain rows leaves `values` as they are.
+    ///
+    /// A simplex row either keeps one element's drawn value and scales the
+    /// others to the rest of the sum (so values near 0 and 1, the ones that
+    /// break losses, survive), or is scaled to sum to 1 as a whole; with
+    /// `uniform`, it is drawn afresh, uniformly over the simplex (normalised
+    /// exponential draws). A one-hot row is hot where a 1 was drawn, or at a
+    /// random column.
+    pub fn make_rows(&self, values: &mut [f64], width: usize, rng: &mut SplitMix64, uniform: bool) {
+        if !self.is_row() || width == 0 {
+            return;
+        }
+        for row in values.chunks_mut(width) {
+            match self {
+                Domain::Simplex if row.len() == 1 => row[0] = 1.0,
+                Domain::Simplex if uniform => {
+                    for v in row.iter_mut() {
+                        *v = -(1.0 - rng.unit()).ln();
+                    }
+                    scale_to(row, 1.0, rng);
+                }
+                Domain::Simplex => {
+                    if rng.coin() {
+                        // The kept element goes first, the others share the rest.
+                        let keep = rng.below(row.len());
+                        row.swap(0, keep);
+                        row[0] = row[0].clamp(0.0, 1.0);
+                        let rest = 1.0 - row[0];
+                        scale_to(&mut row[1..], rest, rng);
+                        row.swap(0, keep);
+                    } else {
+                        scale_to(row, 1.0, rng);
+                    }
+                }
+                Domain::OneHot => {
+                    let ones: Vec<usize> = (0..row.len()).filter(|&k| row[k] == 1.0).collect();
+                    let hot = if ones.is_empty() || uniform {
+                        rng.below(row.len())
+                    } else {
+                        ones[rng.below(ones.len())]
+                    };
+                    for (k, v) in row.iter_mut().enumerate() {
+                        *v = if k == hot { 1.0 } else { 0.0 };
+                    }
+                }
+                _ => {}
+            }
         }
     }
 
@@ -42,6 +163,7 @@ impl Domain {
             Domain::Real => (f64::NEG_INFINITY, f64::INFINITY),
             Domain::Interval { lo, hi, .. } => (*lo, *hi),
             Domain::Set(values) => (values[0], values[values.len() - 1]),
+            Domain::Simplex | Domain::OneHot => (0.0, 1.0),
         }
     }
 
@@ -55,6 +177,7 @@ impl Domain {
         match self {
             Domain::Real => (-max, max),
             Domain::Set(values) => (values[0], values[values.len() - 1]),
+            Domain::Simplex | Domain::OneHot => (0.0, 1.0),
             Domain::Interval {
                 lo,
                 lo_closed,
@@ -79,11 +202,13 @@ impl Domain {
     }
 
     /// Whether `value` belongs to the domain (an input never holds an
-    /// infinity or a NaN).
+    /// infinity or a NaN); for a row domain, whether one element can hold it.
     pub fn contains(&self, value: f64) -> bool {
         match self {
             Domain::Real => value.is_finite(),
             Domain::Set(values) => values.contains(&value),
+            Domain::Simplex => (0.0..=1.0).contains(&value),
+            Domain::OneHot => value == 0.0 || value == 1.0,
             Domain::Interval {
                 lo,
                 lo_closed,
@@ -100,11 +225,13 @@ impl Domain {
 
 /// A domain as it is written in a `.loss` file: `real`, `[0, 1]`,
 /// `(-inf, 1]` (an infinite end is always open), `{0, 1}`, `{0..9}` (four or
-/// more consecutive integers).
+/// more consecutive integers), `simplex`, `onehot`.
 impl fmt::Display for Domain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Domain::Real => f.write_str("real"),
+            Domain::Simplex => f.write_str("simplex"),
+            Domain::OneHot => f.write_str("onehot"),
             Domain::Interval {
                 lo,
                 lo_closed,
@@ -134,6 +261,25 @@ impl fmt::Display for Domain {
                     write!(f, "{{{}}}", items.join(", "))
                 }
             }
+        }
+    }
+}
+
+/// Scales the non-negative `row` to sum to `total`; a row summing to 0 (or
+/// to more than floats hold) puts all of `total` on one random element.
+fn scale_to(row: &mut [f64], total: f64, rng: &mut SplitMix64) {
+    for v in row.iter_mut() {
+        *v = v.clamp(0.0, 1.0);
+    }
+    let sum: f64 = row.iter().sum();
+    if sum > 0.0 && sum.is_finite() {
+        for v in row.iter_mut() {
+            *v = (*v / sum * total).min(1.0);
+        }
+    } else {
+        let hot = rng.below(row.len());
+        for (k, v) in row.iter_mut().enumerate() {
+            *v = if k == hot { total } else { 0.0 };
         }
     }
 }
@@ -208,5 +354,65 @@ mod tests {
         assert!(!Domain::Real.contains(f64::NAN));
         assert!(Domain::Set(vec![0.0, 1.0]).contains(1.0));
         assert!(!Domain::Set(vec![0.0, 1.0]).contains(0.5));
+    }
+
+    #[test]
+    fn rows_built_for_sampled_points_belong_to_their_domain() {
+        for domain in [Domain::Simplex, Domain::OneHot] {
+            let members: &[f64] = if domain == Domain::OneHot {
+                &[0.0, 1.0]
+            } else {
+                &[0.0, 0.25, 1.0]
+            };
+            for width in [1, 2, 3, 10] {
+                for &first in members {
+                    for spike in [false, true] {
+                        let row: Vec<f64> = (0..width).map(|c| domain.row_element(first, spike, c, width)).collect();
+                        assert!(domain.contains_row(&row), "{domain} {first} {spike} {row:?}");
+                        if width > 1 {
+                            assert_eq!(row[0], first, "{domain}: the point's value is the first element");
+                        }
+                    }
+                }
+            }
+        }
+        let mut rng = SplitMix64::new(7);
+        for domain in [Domain::Simplex, Domain::OneHot, Domain::Real] {
+            for uniform in [false, true] {
+                for _ in 0..200 {
+                    // Rows of zeros, of ones, of tiny values and of mixtures.
+                    let kind = rng.below(5);
+                    let mut values: Vec<f64> = (0..12)
+                        .map(|k| match (kind, k % 4) {
+                            (0, _) => 0.0,
+                            (1, _) => 1.0,
+                            (2, 0) | (3, _) => 1e-30,
+                            (_, 1) => 1.0,
+                            (_, 2) => 0.0,
+                            _ => rng.unit(),
+                        })
+                        .collect();
+                    let before = values.clone();
+                    domain.make_rows(&mut values, 4, &mut rng, uniform);
+                    if domain == Domain::Real {
+                        assert_eq!(values, before);
+                        continue;
+                    }
+                    for row in values.chunks(4) {
+                        // Rounded to float32, as the probe's values are, a row still sums to 1.
+                        let rounded: Vec<f64> = row.iter().map(|v| f64::from(*v as f32)).collect();
+                        assert!(domain.contains_row(&rounded), "{domain} {uniform}: {row:?}");
+                    }
+                }
+            }
+        }
+        assert!(!Domain::Simplex.contains_row(&[0.5, 0.6]));
+        assert!(Domain::Simplex.contains_row(&[0.5, 0.5004]));
+        assert!(!Domain::Simplex.contains_row(&[1.5, -0.5]));
+        assert!(!Domain::OneHot.contains_row(&[1.0, 1.0]));
+        assert!(!Domain::OneHot.contains_row(&[0.0, 0.0]));
+        assert_eq!(Domain::Simplex.to_string(), "simplex");
+        assert_eq!(Domain::OneHot.to_string(), "onehot");
+        assert_eq!(Domain::Simplex.bounds(Dtype::F32), (0.0, 1.0));
     }
 }

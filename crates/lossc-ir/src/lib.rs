@@ -21,7 +21,7 @@ pub mod rng;
 pub mod types;
 
 pub use builtins::{Along, Builtin, BuiltinSpec, Reduction, Signature};
-pub use domain::Rounding;
+pub use domain::{ROW_SUM_TOLERANCE, Rounding};
 pub use lossc_diagnostics::{Code, Diagnostic, Span};
 pub use lower::{Lowering, closest};
 pub use number::{format_approx, format_number, loss_number};

@@ -38,10 +38,16 @@ fn setup(loss: &str, elements: usize) -> (Evaluator, Vec<(String, ArrayD<f64>)>)
                 lossc::ir::Domain::Interval { lo, hi, .. } => (lo.max(-3.0), hi.min(3.0)),
                 lossc::ir::Domain::Set(values) => (values[0], values[values.len() - 1]),
                 lossc::ir::Domain::Real => (-3.0, 3.0),
+                // Made into rows below.
+                lossc::ir::Domain::Simplex | lossc::ir::Domain::OneHot => (0.0, 1.0),
             };
-            let values = (0..elements)
+            let mut values: Vec<f64> = (0..elements)
                 .map(|i| lo + (hi - lo) * ((i * 7919 % 1000) as f64 / 1000.0))
                 .collect();
+            let mut rng = lossc::ir::rng::SplitMix64::new(1);
+            input
+                .domain
+                .make_rows(&mut values, *shape.last().unwrap(), &mut rng, false);
             (
                 input.name.clone(),
                 ArrayD::from_shape_vec(IxDyn(&shape), values).unwrap(),

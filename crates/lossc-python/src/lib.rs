@@ -210,10 +210,10 @@ fn diagnostic_dicts<'py>(py: Python<'py>, source: &Source, diagnostics: &[Diagno
             None => None,
         };
         dict.set_item("fix", fix)?;
-        let witness: Vec<(&str, f64, bool)> = diagnostic
+        let witness: Vec<(&str, f64, bool, Option<Vec<f64>>)> = diagnostic
             .witness
             .iter()
-            .map(|w| (w.input.as_str(), w.value, w.first_of_row))
+            .map(|w| (w.input.as_str(), w.value, w.first_of_row, w.row.clone()))
             .collect();
         dict.set_item("witness", witness)?;
         dict.set_item("rendered", render(source, std::slice::from_ref(diagnostic)))?;
@@ -545,7 +545,7 @@ fn check_domain(name: &str, domain: &str) -> PyResult<()> {
     let bad = || {
         PyValueError::new_err(format!(
             "inputs: the domain {domain:?} of `{name}` is not a domain: write one such as \"[0, 1]\", \
-             \"(0, inf)\", \"{{0, 1}}\", \"{{0..9}}\" or \"real\" (or \"sigmoid\", \"softmax\", \"linear\")"
+             \"(0, inf)\", \"{{0, 1}}\", \"{{0..9}}\", \"real\", \"simplex\" or \"onehot\" (or \"sigmoid\", \"softmax\", \"linear\")"
         ))
     };
     if domain.contains(['\n', '\r', ';', '#']) {

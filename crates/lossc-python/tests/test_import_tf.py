@@ -241,6 +241,41 @@ def test_a_symbolic_class_dimension_is_kept():
     _agree(loss, tf_keras.losses.categorical_crossentropy, data, "y_pred")
 
 
+def test_softmax_rows_sum_to_one_for_the_analysis():
+    # Keras divides by the row's sum before clipping: safe on softmax rows,
+    # a division by zero if every element were independently in [0, 1].
+    shapes = {"y_true": "[N, C]", "y_pred": "[N, C]"}
+    function = tf_keras.losses.categorical_crossentropy
+    rows = lossc.compile(function, inputs={"y_true": "onehot", "y_pred": "softmax"}, shapes=shapes)
+    assert "input y_pred: simplex" in rows.source
+    assert not [d for d in rows.check() if d.code == "div-by-zero"], rows.check()
+    elements = lossc.compile(function, inputs={"y_true": "[0, 1]", "y_pred": "[0, 1]"}, shapes=shapes)
+    assert [d for d in elements.check() if d.code == "div-by-zero"]
+
+
+def test_a_witness_on_softmax_rows_is_whole_rows():
+    def picked(y_true, y_pred):
+        return -tf.math.log(tf.reduce_sum(y_true * y_pred, axis=-1))
+
+    loss = lossc.compile(picked, inputs={"y_true": "onehot", "y_pred": "softmax"},
+                         shapes={"y_true": "[N, C]", "y_pred": "[N, C]"})
+    error = next(d for d in loss.check() if d.code == "log-domain")
+    rows = error.witness_row_values
+    assert set(rows) == {"y_true", "y_pred"}
+    assert sorted(rows["y_true"]).count(1.0) == 1 and abs(sum(rows["y_pred"]) - 1) <= 1e-6
+    assert error.witness["y_pred"] == rows["y_pred"][0]
+    # At the witness, TensorFlow's own loss is infinite.
+    value = picked(tf.constant([rows["y_true"]]), tf.constant([rows["y_pred"]], dtype=tf.float32))
+    assert not np.isfinite(value.numpy()).any()
+    assert "in each row" in error._repr_html_()
+
+
+def test_softmax_needs_a_class_axis():
+    with pytest.raises(lossc.LossError, match="no axis of classes"):
+        lossc.compile(lambda y_true, y_pred: tf.reduce_mean(-tf.math.log(y_pred)),
+                      inputs={"y_pred": "softmax"}, shapes={"y_true": "[N]", "y_pred": "[N]"})
+
+
 # --- operations ---------------------------------------------------------------
 
 MATRIX = {"y_true": ("N", 3), "y_pred": ("N", 3)}

@@ -70,6 +70,10 @@ pub enum DomainKind {
     },
     /// A finite set, sorted, without repeats.
     Set(Vec<f64>),
+    /// `simplex`: rows (the last axis) on the probability simplex.
+    Simplex,
+    /// `onehot`: one-hot rows (the last axis).
+    OneHot,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

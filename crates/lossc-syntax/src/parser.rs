@@ -267,6 +267,8 @@ impl Cx<'_> {
         let span = self.span(&pair);
         let kind = match pair.as_rule() {
             Rule::kw_real => DomainKind::Real,
+            Rule::kw_simplex => DomainKind::Simplex,
+            Rule::kw_onehot => DomainKind::OneHot,
             Rule::interval => {
                 let mut inner = children(pair);
                 let lo_closed = inner.next().expect("lo bracket").as_rule() == Rule::closed_lo;
@@ -706,8 +708,14 @@ fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::kw_loss
         | Rule::kw_output
         | Rule::kw_wrt => "a statement (`input`, `param`, `const`, `let`, `def`, `loss`, `output` or `wrt`)",
-        Rule::kw_real | Rule::interval | Rule::set | Rule::open_lo | Rule::closed_lo => {
-            "a domain (`real`, an interval such as `[0, 1]`, or a set such as `{0, 1}`)"
+        Rule::kw_real
+        | Rule::kw_simplex
+        | Rule::kw_onehot
+        | Rule::interval
+        | Rule::set
+        | Rule::open_lo
+        | Rule::closed_lo => {
+            "a domain (`real`, an interval such as `[0, 1]`, a set such as `{0, 1}`, `simplex` or `onehot`)"
         }
         Rule::bound => "an interval end (a number, `-inf` or `inf`)",
         Rule::open_hi | Rule::closed_hi => "`)` or `]` to close the interval",

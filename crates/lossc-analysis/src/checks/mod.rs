@@ -173,6 +173,7 @@ impl Case {
                     input: program.inputs[i].name.clone(),
                     value,
                     first_of_row: false,
+                    row: None,
                 })
             })
             .collect();

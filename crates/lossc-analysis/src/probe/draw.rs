@@ -122,8 +122,9 @@ pub(super) enum Range {
 impl Range {
     /// The floats of `domain` in `dtype`, or `None` if there are none.
     pub(super) fn new(domain: &Domain, dtype: Dtype) -> Option<Range> {
-        match domain {
-            Domain::Real | Domain::Interval { .. } => {
+        match &domain.element() {
+            Domain::Simplex | Domain::OneHot => unreachable!("an element's domain is not a row domain"),
+            domain @ (Domain::Real | Domain::Interval { .. }) => {
                 let (lo, hi) = domain.bounds(dtype);
                 (lo.is_finite() && hi.is_finite() && lo <= hi).then_some(Range::Interval { lo, hi })
             }
@@ -322,6 +323,16 @@ impl Layout {
                 uniform &= drawn_uniformly;
                 row.push(value);
             }
+            // A row domain's rows are drawn whole: uniform over the rows in
+            // the uniform mode, else built from the drawn elements.
+            if input.domain.is_row() {
+                let fresh = matches!(mode, Mode::Uniform);
+                input.domain.make_rows(&mut row, input.width, &mut rng, fresh);
+                for v in &mut row {
+                    *v = dtype.round(*v);
+                }
+                uniform = uniform && fresh;
+            }
             values.push(row);
         }
         // Ties: an interval input takes the values of an earlier one of the
@@ -332,7 +343,11 @@ impl Layout {
                 if !rng.coin() || matches!(self.inputs[j].range, Range::Set(_)) {
                     continue;
                 }
-                let Some(i) = (0..j).find(|&i| self.inputs[i].len == self.inputs[j].len) else {
+                // Rows of a row domain are tied only to rows of the same domain.
+                let Some(i) = (0..j).find(|&i| {
+                    self.inputs[i].len == self.inputs[j].len
+                        && (!self.inputs[j].domain.is_row() || self.inputs[i].domain == self.inputs[j].domain)
+                }) else {
                     continue;
                 };
                 let source = values[i].clone();

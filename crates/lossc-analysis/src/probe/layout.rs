@@ -121,7 +121,13 @@ pub(super) struct InputLayout {
     /// The shape of one sample (without the batch dimension).
     pub(super) row: Vec<usize>,
     pub(super) len: usize,
+    /// The floats one element can hold.
     pub(super) range: Range,
+    /// The declared domain: a row domain also constrains each run of
+    /// `width` elements.
+    pub(super) domain: Domain,
+    /// The size of the last axis (1 for a scalar).
+    pub(super) width: usize,
 }
 
 /// The inputs' plans, and the enumeration of the set-valued elements.
@@ -148,8 +154,11 @@ impl Layout {
             let shape = concrete(&input.shape, sizes);
             let row = row_shape(&input.shape, &shape, batch_dim(program));
             let len = shape.iter().product();
+            let width = shape.last().copied().unwrap_or(1);
+            // One-hot rows are drawn whole, not enumerated element by element.
             if let Range::Set(members) = &range
                 && members.len() > 1
+                && !input.domain.is_row()
             {
                 for element in 0..len {
                     set_slots.push((index, element, members.len()));
@@ -162,6 +171,8 @@ impl Layout {
                 row,
                 len,
                 range,
+                domain: input.domain.clone(),
+                width,
             });
         }
         Ok(Layout {

@@ -192,6 +192,7 @@ pub fn run(args: &PlotArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) 
             dtype,
             inputs: case.inputs.clone(),
             swept: plan.swept_index,
+            domain: program.ir().inputs[plan.swept_index].domain.clone(),
             file,
         };
         let mut curve = Curve {
@@ -387,6 +388,13 @@ impl Plan {
             Dtype::F64 => f64::MAX,
         };
         let range = match (args.range, &ir.inputs[swept_index].domain) {
+            (_, Domain::OneHot) => {
+                return Err(CliError::new(format!(
+                    "`{swept}` holds one-hot rows, which have no values in between: plot it against an input with \
+                     an interval or simplex domain (`--wrt NAME`; the inputs: {})",
+                    inputs()
+                )));
+            }
             (_, Domain::Set(values)) => {
                 return Err(CliError::new(format!(
                     "`{swept}` takes only the values {}: plot it against an input with an interval domain \
@@ -566,10 +574,12 @@ impl Plan {
                     if index != swept_index {
                         match &input.domain {
                             Domain::Set(values) if values.len() > 1 => splits.push((index, values.clone())),
+                            Domain::Simplex => held.push(format!("{} = uniform rows", input.name)),
+                            Domain::OneHot => held.push(format!("{} = rows hot at class 0", input.name)),
                             _ => held.push(format!("{} = {}", input.name, number_text(value))),
                         }
                     }
-                    ArrayD::from_elem(IxDyn(&shape), value)
+                    typical_data(&input.domain, &shape)
                 }
             };
             base.push((input.name.clone(), data));
@@ -580,9 +590,10 @@ impl Plan {
         let swept_label = if swept_data.len() > 1 {
             let index = vec!["0"; swept_data.ndim()].join(", ");
             let label = format!("{swept}[{index}]");
-            let others = match &fixed[swept_index] {
-                Some(_) => "the `--fix` values".to_string(),
-                None => number_text(typical(&ir.inputs[swept_index].domain)),
+            let others = match (&fixed[swept_index], &ir.inputs[swept_index].domain) {
+                (Some(_), _) => "the `--fix` values".to_string(),
+                (None, Domain::Simplex) => "1 - x shared, so that each row sums to 1".to_string(),
+                (None, domain) => number_text(typical(domain)),
             };
             notes.push(format!(
                 "`{swept}` has {} elements per sample: {label} is swept, the others hold {others}",
@@ -644,6 +655,8 @@ impl Plan {
 fn sweep_range(name: &str, domain: &Domain, dtype: Dtype) -> ((f64, f64), Option<String>) {
     const WIDTH: f64 = 10.0;
     match *domain {
+        // One element of a row: [0, 1] (one-hot rows are refused before this).
+        Domain::Simplex | Domain::OneHot => sweep_range(name, &domain.element(), dtype),
         Domain::Interval { lo, hi, .. } => {
             let (lo_finite, hi_finite) = (lo.is_finite(), hi.is_finite());
             let (first, last) = domain.bounds(dtype);
@@ -706,7 +719,30 @@ fn typical(domain: &Domain) -> f64 {
             (false, false) => 0.0,
         },
         Domain::Set(ref values) => values.first().copied().unwrap_or(0.0),
+        Domain::Simplex | Domain::OneHot => 1.0,
     }
+}
+
+/// An input's data when it is not swept or fixed: [`typical`] everywhere,
+/// or for a row domain, rows the domain holds (uniform simplex rows,
+/// one-hot rows hot at the first class).
+fn typical_data(domain: &Domain, shape: &[usize]) -> ArrayD<f64> {
+    let width = shape.last().copied().unwrap_or(1).max(1);
+    let first = match domain {
+        Domain::Simplex => 1.0 / width as f64,
+        _ => typical(domain),
+    };
+    let mut data = ArrayD::from_elem(IxDyn(shape), first);
+    if domain.is_row()
+        && let Some(values) = data.as_slice_mut()
+    {
+        for row in values.chunks_mut(width) {
+            for (column, v) in row.iter_mut().enumerate() {
+                *v = domain.row_element(first, false, column, width);
+            }
+        }
+    }
+    data
 }
 
 /// Evaluates the loss and its derivative with respect to the swept element.
@@ -718,14 +754,28 @@ struct Sampler<'a> {
     dtype: Dtype,
     inputs: Vec<(String, ArrayD<f64>)>,
     swept: usize,
+    /// The swept input's domain.
+    domain: Domain,
     file: &'a str,
 }
 
 impl Sampler<'_> {
     /// `(loss, d loss / d x)` with the swept input's first element at `x`.
     fn at(&mut self, x: f64) -> Result<(f64, f64), CliError> {
-        if let Some(first) = self.inputs[self.swept].1.iter_mut().next() {
-            *first = x;
+        let data = &mut self.inputs[self.swept].1;
+        let width = data.shape().last().copied().unwrap_or(1).max(1);
+        match (&self.domain, data.as_slice_mut()) {
+            // The rest of the first row shares 1 - x.
+            (domain @ Domain::Simplex, Some(values)) => {
+                for (column, v) in values.iter_mut().take(width).enumerate() {
+                    *v = domain.row_element(x, false, column, width);
+                }
+            }
+            _ => {
+                if let Some(first) = data.iter_mut().next() {
+                    *first = x;
+                }
+            }
         }
         let eval = |program: &lossc::Program, name: &str| {
             let options = lossc::EvalOptions {

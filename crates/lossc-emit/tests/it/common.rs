@@ -122,6 +122,7 @@ fn inside(domain: &Domain, u: f64) -> f64 {
             (false, false) => 4.0 * u - 2.0,
         },
         Domain::Set(values) => values[((u * values.len() as f64) as usize).min(values.len() - 1)],
+        Domain::Simplex | Domain::OneHot => inside(&domain.element(), u),
     }
 }
 
@@ -131,6 +132,7 @@ fn ends(domain: &Domain) -> (f64, f64) {
     match domain {
         Domain::Real => (-2.0, 2.0),
         Domain::Set(values) => (values[0], values[values.len() - 1]),
+        Domain::Simplex | Domain::OneHot => ends(&domain.element()),
         Domain::Interval {
             lo,
             lo_closed,
@@ -157,6 +159,12 @@ fn ends(domain: &Domain) -> (f64, f64) {
     }
 }
 
+/// Makes the rows of a row domain's data ones it holds (deterministically).
+fn make_rows(domain: &Domain, data: &mut [f64], shape: &[usize]) {
+    let mut rng = lossc::ir::rng::SplitMix64::new(data.len() as u64);
+    domain.make_rows(data, shape.last().copied().unwrap_or(1), &mut rng, false);
+}
+
 /// Data inside the domains, away from their ends (and, by chance, from
 /// every kink): `batch` samples, both values of a two-valued set present.
 pub fn random_point(program: &Program, name: &str, batch: usize) -> Vec<(String, ArrayD<f64>)> {
@@ -168,12 +176,13 @@ pub fn random_point(program: &Program, name: &str, batch: usize) -> Vec<(String,
         .map(|input| {
             let shape = shape_of(&input.shape, &sizes);
             let count: usize = shape.iter().product();
-            let data = (0..count)
+            let mut data: Vec<f64> = (0..count)
                 .map(|k| match &input.domain {
                     Domain::Set(values) if k < values.len().min(2) => values[k],
                     domain => inside(domain, points.unit()),
                 })
                 .collect();
+            make_rows(&input.domain, &mut data, &shape);
             (input.name.clone(), ArrayD::from_shape_vec(IxDyn(&shape), data).unwrap())
         })
         .collect()
@@ -218,7 +227,9 @@ pub fn edge_point(program: &Program, name: &str) -> Vec<(String, ArrayD<f64>)> {
                         _ => inside(&input.domain, u),
                     }
                 })
-                .collect();
+                .collect::<Vec<f64>>();
+            let mut data = data;
+            make_rows(&input.domain, &mut data, &shape);
             (input.name.clone(), ArrayD::from_shape_vec(IxDyn(&shape), data).unwrap())
         })
         .collect()

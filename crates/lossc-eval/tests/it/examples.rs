@@ -28,6 +28,7 @@ fn sample(domain: &Domain, k: usize) -> f64 {
         Domain::Interval { lo, .. } if lo.is_finite() => lo + 5.0 * t,
         Domain::Interval { hi, .. } if hi.is_finite() => hi - 5.0 * t,
         Domain::Interval { .. } => (k as f64 * 0.7).sin() * 3.0,
+        Domain::Simplex | Domain::OneHot => sample(&domain.element(), k),
     }
 }
 
@@ -35,7 +36,12 @@ fn evaluate_all<T: Float + lossc_ir::builtins::Scalar>(program: &Program, name: 
     let inputs = program.inputs.iter().map(|input| {
         let shape: Vec<usize> = input.shape.iter().map(|&d| size(program, d)).collect();
         let count: usize = shape.iter().product();
-        let values: Vec<T> = (0..count).map(|k| T::from(sample(&input.domain, k)).unwrap()).collect();
+        let mut values: Vec<f64> = (0..count).map(|k| sample(&input.domain, k)).collect();
+        let mut rng = lossc_ir::rng::SplitMix64::new(count as u64);
+        input
+            .domain
+            .make_rows(&mut values, shape.last().copied().unwrap_or(1), &mut rng, false);
+        let values: Vec<T> = values.into_iter().map(|v| T::from(v).unwrap()).collect();
         (
             input.name.clone(),
             ArrayD::from_shape_vec(IxDyn(&shape), values).unwrap(),

@@ -124,6 +124,7 @@ impl Lowerer<'_> {
                             shape
                         }
                     };
+                    let domain = self.row_domain(domain, &shape, name, statement.span);
                     if self.claim(&name.name, name.span, "input") {
                         self.globals
                             .insert(name.name.clone(), Global::Input(self.program.inputs.len()));
@@ -266,9 +267,37 @@ impl Lowerer<'_> {
         }
     }
 
+    /// A row domain (`simplex`, `onehot`) constrains the last axis of each
+    /// sample, so its input needs one besides the batch: `[N, C]`.
+    fn row_domain(&mut self, domain: Option<Domain>, shape: &Shape, name: &ast::Ident, span: Span) -> Option<Domain> {
+        match domain {
+            Some(row) if row.is_row() && shape.len() < 2 => {
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        Code::BadDomain,
+                        format!(
+                            "`{row}` is a domain of rows, and `{}` has no axis of classes",
+                            name.name
+                        ),
+                        span,
+                    )
+                    .with_label(format!("a `{row}` row runs along the last axis"))
+                    .with_help(format!(
+                        "give the shape with its class axis, e.g. `input {}: {row} [N, C]`",
+                        name.name
+                    )),
+                );
+                None
+            }
+            other => other,
+        }
+    }
+
     fn domain(&mut self, domain: &ast::Domain) -> Option<Domain> {
         Some(match &domain.kind {
             DomainKind::Real | DomainKind::Unstated => Domain::Real,
+            DomainKind::Simplex => Domain::Simplex,
+            DomainKind::OneHot => Domain::OneHot,
             DomainKind::Set(values) => {
                 if values.iter().any(|v| !v.is_finite()) {
                     self.diagnostics.push(

@@ -65,8 +65,10 @@ fn data(program: &Program, n: usize, rng: &mut Rng) -> Vec<(String, ArrayD<f64>)
                 })
                 .collect();
             let count: usize = shape.iter().product();
-            let values = (0..count)
+            let mut values: Vec<f64> = (0..count)
                 .map(|_| match &input.domain {
+                    // Made into rows below.
+                    lossc::ir::Domain::Simplex | lossc::ir::Domain::OneHot => rng.uniform(),
                     lossc::ir::Domain::Real => match rng.below(40) {
                         0 => 0.0,
                         1 => -0.0,
@@ -85,6 +87,10 @@ fn data(program: &Program, n: usize, rng: &mut Rng) -> Vec<(String, ArrayD<f64>)
                     lossc::ir::Domain::Set(values) => values[rng.below(values.len())],
                 })
                 .collect();
+            let mut rows = lossc::ir::rng::SplitMix64::new(rng.below(1 << 30) as u64);
+            input
+                .domain
+                .make_rows(&mut values, shape.last().copied().unwrap_or(1), &mut rows, false);
             (
                 input.name.clone(),
                 ArrayD::from_shape_vec(IxDyn(&shape), values).unwrap(),

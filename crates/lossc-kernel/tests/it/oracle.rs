@@ -58,8 +58,10 @@ fn data(program: &Program, n: usize, rng: &mut Rng) -> Vec<(String, ArrayD<f64>)
         .map(|input| {
             let shape = super::shape(ir, input, n);
             let count: usize = shape.iter().product();
-            let values = (0..count)
+            let mut values: Vec<f64> = (0..count)
                 .map(|_| match &input.domain {
+                    // Made into rows below.
+                    lossc::ir::Domain::Simplex | lossc::ir::Domain::OneHot => rng.uniform(),
                     lossc::ir::Domain::Real => (rng.uniform() - 0.5) * 6.0,
                     lossc::ir::Domain::Interval { lo, hi, .. } => {
                         let (lo, hi) = (lo.max(-3.0), hi.min(3.0));
@@ -68,6 +70,10 @@ fn data(program: &Program, n: usize, rng: &mut Rng) -> Vec<(String, ArrayD<f64>)
                     lossc::ir::Domain::Set(values) => values[rng.below(values.len())],
                 })
                 .collect();
+            let mut rows = lossc::ir::rng::SplitMix64::new(rng.next());
+            input
+                .domain
+                .make_rows(&mut values, shape.last().copied().unwrap_or(1), &mut rows, false);
             (
                 input.name.clone(),
                 ArrayD::from_shape_vec(IxDyn(&shape), values).unwrap(),

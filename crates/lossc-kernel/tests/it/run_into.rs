@@ -26,11 +26,13 @@ fn data(program: &lossc::Program, n: usize) -> Vec<(String, ArrayD<f64>)> {
         .map(|input| {
             let shape = super::shape(ir, input, n);
             let count: usize = shape.iter().product();
-            let values = (0..count)
+            let mut values: Vec<f64> = (0..count)
                 .map(|i| {
                     // A fraction in (0, 1) that varies from element to element.
                     let t = 0.02 + 0.96 * ((i * 7919) % 101) as f64 / 100.0;
                     match &input.domain {
+                        // Made into rows below.
+                        lossc::ir::Domain::Simplex | lossc::ir::Domain::OneHot => t,
                         lossc::ir::Domain::Real => (t - 0.5) * 6.0,
                         lossc::ir::Domain::Interval { lo, hi, .. } => {
                             let (lo, hi) = (lo.max(-3.0), hi.min(3.0));
@@ -40,6 +42,10 @@ fn data(program: &lossc::Program, n: usize) -> Vec<(String, ArrayD<f64>)> {
                     }
                 })
                 .collect();
+            let mut rng = lossc::ir::rng::SplitMix64::new(n as u64);
+            input
+                .domain
+                .make_rows(&mut values, shape.last().copied().unwrap_or(1), &mut rng, false);
             (
                 input.name.clone(),
                 ArrayD::from_shape_vec(IxDyn(&shape), values).unwrap(),

@@ -67,12 +67,12 @@ __version__: str = _lossc.__version__
 TARGETS: Tuple[str, ...] = ("jax", "torch", "keras", "tf", "numpy")
 
 #: Names of output layers accepted as domains in ``inputs=``, and the domain
-#: of the language each stands for. The language has no simplex domain, so
-#: ``"softmax"`` gives each element ``[0, 1]``: the analysis does not use that
-#: a row sums to 1.
+#: of the language each stands for. ``"softmax"`` is the row domain
+#: ``simplex``: each row (the last axis) sums to 1, so the input needs a class
+#: axis.
 DOMAIN_ALIASES: Dict[str, str] = {
     "sigmoid": "[0, 1]",
-    "softmax": "[0, 1]",
+    "softmax": "simplex",
     "linear": "real",
     "relu": "[0, inf)",
     "softplus": "[0, inf)",
@@ -141,7 +141,9 @@ class Diagnostic:
     for "when `y_pred` = 0"); empty when there is no concrete point. The
     values are exact in the loss's dtype; :attr:`witness_rows` names the
     inputs whose value is in the first element of each row only, the others
-    0. ``str()`` is the text ``lossc check`` prints; in a notebook it renders
+    0. For an input of a row domain (``"softmax"``, ``"simplex"``,
+    ``"onehot"``) the value is the first element of the row
+    :attr:`witness_row_values` gives whole. ``str()`` is the text ``lossc check`` prints; in a notebook it renders
     as HTML.
     """
 
@@ -162,6 +164,9 @@ class Diagnostic:
     loss_span: Tuple[int, int] = (0, 0)
     witness: Mapping[str, float] = field(default_factory=lambda: types.MappingProxyType({}), hash=False)
     witness_rows: Tuple[str, ...] = ()
+    witness_row_values: Mapping[str, Tuple[float, ...]] = field(
+        default_factory=lambda: types.MappingProxyType({}), hash=False
+    )
 
     @classmethod
     def _from_native(cls, d: Mapping[str, Any]) -> "Diagnostic":
@@ -182,8 +187,11 @@ class Diagnostic:
             fix=None if fix is None else Fix(tuple(fix["span"]), fix["replacement"], fix["original"]),  # type: ignore[arg-type]
             rendered=d["rendered"],
             loss_span=tuple(d["loss_span"]),  # type: ignore[arg-type]
-            witness=types.MappingProxyType({name: value for name, value, _ in d["witness"]}),
-            witness_rows=tuple(name for name, _, row in d["witness"] if row),
+            witness=types.MappingProxyType({name: value for name, value, _, _ in d["witness"]}),
+            witness_rows=tuple(name for name, _, first, _ in d["witness"] if first),
+            witness_row_values=types.MappingProxyType(
+                {name: tuple(row) for name, _, _, row in d["witness"] if row is not None}
+            ),
         )
 
     @property
@@ -198,7 +206,17 @@ class Diagnostic:
         colour = {"error": "#c00", "warning": "#b60", "note": "#06c"}.get(self.severity, "#000")
         rows = [("code", self.code), ("severity", self.severity), ("location", self.location)]
         if self.witness:
-            rows.append(("witness", ", ".join(f"{name} = {value!r}" for name, value in self.witness.items())))
+            rows.append(
+                (
+                    "witness",
+                    ", ".join(
+                        f"{name} = {list(self.witness_row_values[name])!r} in each row"
+                        if name in self.witness_row_values
+                        else f"{name} = {value!r}"
+                        for name, value in self.witness.items()
+                    ),
+                )
+            )
         rows += [("note", n) for n in self.notes]
         if self.help is not None:
             rows.append(("help", self.help))
