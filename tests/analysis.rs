@@ -209,6 +209,90 @@ fn gradient_hazards() {
     absent(fixed, Dtype::F32, Code::WhereNanGradient);
 }
 
+/// lossc's gradient and the frameworks' (`Style::Framework`) of `source`'s
+/// loss with respect to `y_pred`, at the one sample `values` (by input name).
+fn both_gradients_at(source: &str, values: &[(&str, f64)]) -> (f64, f64) {
+    use lossc_symbolic::grad::{Style, gradient_in_style};
+    let program = lossc::compile(source).unwrap();
+    let mut ir = program.ir().clone();
+    let root = ir.results[0].root;
+    let var = lossc::ir::Var::Input(ir.inputs.iter().position(|i| i.name == "y_pred").unwrap());
+    let lossc_root = gradient_in_style(&mut ir, root, var, Style::Lossc).unwrap();
+    let fw_root = gradient_in_style(&mut ir, root, var, Style::Framework).unwrap();
+    let data = values
+        .iter()
+        .map(|(name, v)| (*name, ndarray::ArrayD::from_elem(ndarray::IxDyn(&[1]), *v)));
+    let bindings = lossc_eval::Bindings::new(&ir, data).unwrap();
+    let got = lossc_eval::eval::<f64>(&ir, &[lossc_root, fw_root], &bindings).unwrap();
+    let one = |k: usize| *got[k].iter().next().unwrap();
+    (one(0), one(1))
+}
+
+#[test]
+fn a_fractional_power_of_abs_has_a_framework_nan_at_the_kink() {
+    // PyTorch and TensorFlow: q * |e|^(q - 1) * sign(e) = inf * 0 at e = 0;
+    // lossc takes abs'(0) = 0 and its gradient is 0 there.
+    let header = "input y_true: real\ninput y_pred: real\n";
+    for (body, named) in [
+        ("abs(y_pred - y_true) ^ 0.5", "`abs(y_pred - y_true) ^ 0.5`"),
+        ("sqrt(abs(y_pred - y_true))", "`sqrt(abs(y_pred - y_true))`"),
+        ("pow(abs(y_pred - y_true), 0.3)", "`pow(abs(y_pred - y_true), 0.3)`"),
+    ] {
+        let src = format!("{header}loss = mean({body})");
+        for dtype in [Dtype::F32, Dtype::F64] {
+            let d = expect(
+                &src,
+                dtype,
+                Code::WhereNanGradient,
+                Severity::Warning,
+                &[named, "where `y_pred - y_true` = 0", "lossc's gradient is 0 there"],
+            );
+            let at = |name: &str| d.witness.iter().find(|w| w.input == name).unwrap().value;
+            assert_eq!(at("y_pred"), at("y_true"), "{:?}", d.witness);
+            let (lossc, framework) = both_gradients_at(&src, &[("y_true", at("y_true")), ("y_pred", at("y_pred"))]);
+            assert_eq!(lossc, 0.0, "{body}");
+            assert!(framework.is_nan(), "{body}: the frameworks' gradient is {framework}");
+            // One finding per cause: no unshown `nan-gradient` at the same place.
+            absent(&src, dtype, Code::NanGradient);
+        }
+    }
+    // A power of a param below 1 too.
+    let src = format!("{header}param q = 0.5\nloss = mean(pow(abs(y_pred - y_true), q))");
+    expect(
+        &src,
+        Dtype::F32,
+        Code::WhereNanGradient,
+        Severity::Warning,
+        &["pow(abs("],
+    );
+    // Finite slopes at 0, or a base kept away from it: nothing to report.
+    for body in [
+        "abs(y_pred - y_true) ^ 1.5",
+        "square(y_pred - y_true)",
+        "abs(y_pred - y_true)",
+        "(abs(y_pred - y_true) + 1e-6) ^ 0.5",
+    ] {
+        let src = format!("{header}loss = mean({body})");
+        absent(&src, Dtype::F32, Code::WhereNanGradient);
+        absent(&src, Dtype::F64, Code::WhereNanGradient);
+    }
+    // A `where` trap beside it: each is reported once, at its own place.
+    let src = format!("{header}loss = mean(where(y_pred > 0, sqrt(y_pred), 0) + sqrt(abs(y_pred - y_true)))");
+    let found = check(&src, Dtype::F32);
+    let traps: Vec<&Diagnostic> = found.iter().filter(|d| d.code == Code::WhereNanGradient).collect();
+    assert_eq!(traps.len(), 2, "{:#?}", codes(&found));
+    assert!(
+        traps.iter().any(|d| d.message.contains("this `where`")),
+        "{:#?}",
+        codes(&found)
+    );
+    assert!(
+        traps.iter().any(|d| d.message.contains("`sqrt(abs(y_pred - y_true))`")),
+        "{:#?}",
+        codes(&found)
+    );
+}
+
 #[test]
 fn gradients_that_cannot_train() {
     expect(

@@ -4,7 +4,8 @@
 //! a code, declares its severity on a `Severity:` line, and has a `## Bad` and
 //! a `## Good` section with exactly one ```` ```loss ```` block each: the bad
 //! program must produce its code at that severity, the good one neither its
-//! code nor any error. Every code has a page, and the README's index table
+//! code nor any error. A page with a second case of its code adds sections
+//! `## Bad: <case>` and `## Good: <case>`, held to the same rules. Every code has a page, and the README's index table
 //! lists every code of the catalogue with its severities and links its page.
 //! The analyzer's pages also say how lossc finds the problem, and
 //! `docs/analysis.md` names every analyzer code.
@@ -154,6 +155,20 @@ fn example(page: &Page, heading: &str) -> Result<String, String> {
     }
 }
 
+/// The headings of `page` for the examples of one kind (`Bad` or `Good`):
+/// that heading, and any `<kind>: <case>` one.
+fn example_headings(page: &Page, kind: &str) -> Vec<String> {
+    let mut headings = vec![kind.to_string()];
+    let prefix = format!("{kind}: ");
+    headings.extend(
+        sections(&page.text)
+            .into_iter()
+            .map(|(h, _)| h)
+            .filter(|h| h.starts_with(&prefix)),
+    );
+    headings
+}
+
 /// The severity a page declares on its `Severity: <severity>.` line.
 fn declared_severity(page: &Page) -> Result<Severity, String> {
     let line = page
@@ -231,24 +246,26 @@ fn every_bad_example_reports_its_code() {
         let Some(code) = Code::from_name(&page.stem) else {
             continue;
         };
-        let (program, severity) = match (example(&page, "Bad"), declared_severity(&page)) {
-            (Ok(program), Ok(severity)) => (program, severity),
-            (Err(e), _) | (_, Err(e)) => {
-                failures.push(e);
-                continue;
-            }
-        };
-        match diagnostics(&page, "Bad", &program) {
-            Ok(found) => {
-                if !found.iter().any(|d| d.code == code && d.severity == severity) {
-                    failures.push(format!(
-                        "{}: the Bad example must report {severity}[{code}], found: {}",
-                        page.file,
-                        describe(&found)
-                    ));
+        for heading in example_headings(&page, "Bad") {
+            let (program, severity) = match (example(&page, &heading), declared_severity(&page)) {
+                (Ok(program), Ok(severity)) => (program, severity),
+                (Err(e), _) | (_, Err(e)) => {
+                    failures.push(e);
+                    continue;
                 }
+            };
+            match diagnostics(&page, &heading, &program) {
+                Ok(found) => {
+                    if !found.iter().any(|d| d.code == code && d.severity == severity) {
+                        failures.push(format!(
+                            "{}: the {heading} example must report {severity}[{code}], found: {}",
+                            page.file,
+                            describe(&found)
+                        ));
+                    }
+                }
+                Err(e) => failures.push(e),
             }
-            Err(e) => failures.push(e),
         }
     }
     report(failures);
@@ -258,30 +275,32 @@ fn every_bad_example_reports_its_code() {
 fn every_good_example_has_neither_its_code_nor_an_error() {
     let mut failures = Vec::new();
     for page in pages() {
-        let program = match example(&page, "Good") {
-            Ok(program) => program,
-            Err(e) => {
-                failures.push(e);
-                continue;
-            }
-        };
-        let code = Code::from_name(&page.stem);
-        match diagnostics(&page, "Good", &program) {
-            Ok(found) => {
-                let wrong: Vec<Diagnostic> = found
-                    .into_iter()
-                    .filter(|d| d.severity == Severity::Error || Some(d.code) == code)
-                    .collect();
-                if !wrong.is_empty() {
-                    failures.push(format!(
-                        "{}: the Good example must report neither `{}` nor any error, found: {}",
-                        page.file,
-                        page.stem,
-                        describe(&wrong)
-                    ));
+        for heading in example_headings(&page, "Good") {
+            let program = match example(&page, &heading) {
+                Ok(program) => program,
+                Err(e) => {
+                    failures.push(e);
+                    continue;
                 }
+            };
+            let code = Code::from_name(&page.stem);
+            match diagnostics(&page, &heading, &program) {
+                Ok(found) => {
+                    let wrong: Vec<Diagnostic> = found
+                        .into_iter()
+                        .filter(|d| d.severity == Severity::Error || Some(d.code) == code)
+                        .collect();
+                    if !wrong.is_empty() {
+                        failures.push(format!(
+                            "{}: the {heading} example must report neither `{}` nor any error, found: {}",
+                            page.file,
+                            page.stem,
+                            describe(&wrong)
+                        ));
+                    }
+                }
+                Err(e) => failures.push(e),
             }
-            Err(e) => failures.push(e),
         }
     }
     report(failures);

@@ -226,10 +226,11 @@ fn guards_dead_sides() -> bool {
 
 /// For each `maximum`, `minimum`, `clip` and `relu` whose first argument is
 /// active and whose other arguments are not (so where one of those wins, the
-/// result does not depend on the variables), and whose result reaches an
-/// operation that can have an infinite derivative at that winning value: the
-/// tests that make each constant side win (`a < b` for `maximum(a, b)`), with
-/// the side (`None`: relu's 0).
+/// result does not depend on the variables), and each `abs` of an active
+/// argument, whose result reaches an operation that can have an infinite
+/// derivative at that winning value (`abs`: its 0 at the kink): the tests
+/// that make each constant side win (`a < b` for `maximum(a, b)`, `x == 0`
+/// for `abs(x)`), with the side (`None`: the 0 of `relu` and `abs`).
 #[allow(clippy::type_complexity)] // (comparison, side) pairs, per node.
 fn dead_sides(program: &Program, facts: &Facts, root: NodeId) -> Vec<Option<Vec<(Builtin, Option<NodeId>)>>> {
     let count = root.index() + 1;
@@ -249,6 +250,10 @@ fn dead_sides(program: &Program, facts: &Facts, root: NodeId) -> Vec<Option<Vec<
             Builtin::Minimum => vec![(Builtin::Gt, Some(node.args[1]))],
             Builtin::Clip => vec![(Builtin::Lt, Some(node.args[1])), (Builtin::Gt, Some(node.args[2]))],
             Builtin::Relu => vec![(Builtin::Le, None)],
+            // PyTorch and TensorFlow multiply the adjoint by `sign(x)`, 0 at
+            // the kink: `sqrt(abs(x))` at x = 0 is inf * 0 = NaN (JAX's slope
+            // 1 makes it inf). Selecting 0 there with `where` gives 0.
+            Builtin::Abs => vec![(Builtin::Eq, None)],
             _ => continue,
         };
         let active = |id: NodeId| facts.active[id.index()];
@@ -300,7 +305,14 @@ fn reaches_infinite_derivative(program: &Program, users: &[Vec<NodeId>], start: 
                 continue;
             }
             for &(k, _) in builtin.spec().emit.guard {
-                if node.args[k] == id && !value.is_some_and(|v| finite_derivative(builtin, k, v)) {
+                let finite = |v: f64| {
+                    finite_derivative(builtin, k, v)
+                        || (builtin == Builtin::Pow
+                            && k == 0
+                            && v == 0.0
+                            && constant_value(program, node.args[1]).is_some_and(|c| c == 0.0 || c >= 1.0))
+                };
+                if node.args[k] == id && !value.is_some_and(finite) {
                     return true;
                 }
             }

@@ -187,13 +187,17 @@ pub fn prepare(program: &Program, source: &str, options: &Options) -> Result<Emi
             guarded_lets.insert(*rebuilt, name.clone());
         }
     }
-    let guarded_spans: Vec<Span> = guarded
+    let original_span = |s: &NodeId| {
+        let span = ir.node(*s).span;
+        Span::new(to_original(span.start), to_original(span.end))
+    };
+    let guarded_spans: Vec<Span> = guarded.selections.iter().map(original_span).collect();
+    // The kinks of `abs` selected with `where` (its derivative there is 0 in lossc).
+    let guarded_kinks: Vec<Span> = guarded
         .selections
         .iter()
-        .map(|s| {
-            let span = ir.node(*s).span;
-            Span::new(to_original(span.start), to_original(span.end))
-        })
+        .filter(|s| matches!(ir.node(**s).op, Op::Call(lossc_ir::Builtin::Abs, _)))
+        .map(original_span)
         .collect();
     let mut guarded_selections: Vec<(usize, String)> = guarded_spans
         .iter()
@@ -211,6 +215,10 @@ pub fn prepare(program: &Program, source: &str, options: &Options) -> Result<Emi
     let applied: BTreeSet<Span> = edits.iter().map(|e| e.original).collect();
     for diagnostic in &options.diagnostics {
         let status = if diagnostic.code == Code::WhereNanGradient
+            && guarded_kinks.iter().any(|s| overlaps(*s, diagnostic.span))
+        {
+            Status::Fixed("`abs` at its kink is selected with a `where`, so the gradient there is 0, as lossc's".into())
+        } else if diagnostic.code == Code::WhereNanGradient
             && guarded_spans.iter().any(|s| overlaps(*s, diagnostic.span))
         {
             Status::Fixed("every selected branch's operand is guarded (the double where)".into())

@@ -29,8 +29,9 @@
 //! branch would meet a NaN derivative below it (`softmax(log(-x))` in a
 //! branch not taken: `0 * NaN`).
 //! [`Style::Framework`] builds instead what framework autodiff computes (the
-//! mask multiplies the adjoint at the selection), which the analyzer needs to
-//! find the "double where" trap.
+//! mask multiplies the adjoint at the selection; `abs` multiplies it by
+//! `sign(x)`, as PyTorch and TensorFlow do), which the analyzer needs to find
+//! the "double where" trap and `sqrt(abs(x))`'s `inf * 0` at x = 0.
 
 use std::collections::HashMap;
 
@@ -618,8 +619,15 @@ impl Ad<'_> {
                 };
                 let mut built = Vec::new();
                 let d = self.template(&value, &site, &mut built);
-                let selected = self.guard_template(&when, &site, &mut built);
-                self.accumulate_selected(x, selected, d, span);
+                if self.style == Style::Framework && *builtin == Builtin::Abs {
+                    // PyTorch and TensorFlow multiply by `sign(x)`, no mask:
+                    // an infinite adjoint at x = 0 (`sqrt(abs(x))`) gives
+                    // `inf * 0 = NaN` (JAX's slope 1 there gives inf).
+                    self.accumulate(x, d, span);
+                } else {
+                    let selected = self.guard_template(&when, &site, &mut built);
+                    self.accumulate_selected(x, selected, d, span);
+                }
             }
             Derivative::Own(OwnRule::Pow) => {
                 // JAX's rules (`_pow_jvp_lhs`, `_pow_jvp_rhs`), with x = 0

@@ -22,7 +22,8 @@
 //! - `gradient`: a gradient that is not finite where the value is
 //!   (`nan-gradient`), or finite but huge (`exploding-gradient`);
 //! - `where_trap`: framework autodiff's NaN through the branch a selection
-//!   does not take (`where-nan-gradient`);
+//!   does not take, or any other `0 * inf` lossc's gradient does not have,
+//!   such as the kink of `abs` under `sqrt` (`where-nan-gradient`);
 //! - `smooth`: kinks and steps on the variable's path (`non-smooth`) and a `clip` that can saturate
 //!   (`clip-saturation`, the note);
 //! - `stable`: expressions a stable built-in computes better
@@ -57,7 +58,7 @@ use gradient::{exploding, gradient_hazard};
 use overflow::{ordinary_overflow, ordinary_overflows, overflow_threshold};
 use smooth::non_smooth;
 use stable::stable_forms;
-use where_trap::{selecting_mask, where_trap};
+use where_trap::{framework_nan, selecting_mask, where_trap};
 
 /// Inputs of at most this magnitude are "ordinary" when judging whether a
 /// gradient explodes: normalised data and logits stay below it.
@@ -400,6 +401,7 @@ fn analysis_limit(subject: &Subject<'_>) -> Diagnostic {
 /// Domain hazards, gradient hazards, exploding and framework-NaN gradients,
 /// and overflow, for one case.
 fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut bool, out: &mut Vec<Diagnostic>) {
+    let start = out.len();
     let program = &subject.program;
     let dtype = subject.dtype;
     let when_case = Case::of(program, case);
@@ -530,16 +532,36 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
             out.push(d);
         }
     }
-    // The "double where" trap: framework autodiff is NaN where lossc's gradient is not.
+    // The "double where" trap, and any other `0 * inf` of the frameworks'
+    // gradient: framework autodiff is NaN where lossc's gradient is not.
     let mut fw = analysis(subject, case, clamp);
+    let mut framework_spans: HashSet<Span> = HashSet::new();
     for (k, (_, _, fw_root)) in subject.gradients.iter().enumerate() {
         let fw_iv = fw.value(*fw_root);
         if !fw_iv.nan {
             continue;
         }
+        let cone: HashSet<NodeId> = program.cone(&[*fw_root]).into_iter().collect();
         let mut tried: HashSet<Span> = HashSet::new();
+        let mut sites: HashSet<Span> = HashSet::new();
         for event in fw.events.clone() {
-            if !subject.is_gradient(event.node) {
+            if !subject.is_gradient(event.node) || !cone.contains(&event.node) {
+                continue;
+            }
+            if event.hazard == Hazard::Indeterminate
+                && selecting_mask(subject, event.node).is_none()
+                && sites.insert(program.node(event.node).span)
+                && let Some((d, span)) = framework_nan(
+                    subject,
+                    &search,
+                    event.node,
+                    subject.gradients[k].1,
+                    *fw_root,
+                    &when_case,
+                )
+                && framework_spans.insert(span)
+            {
+                out.push(d);
                 continue;
             }
             if let Some(selection) = selecting_mask(subject, event.node)
@@ -555,6 +577,18 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
             {
                 out.push(d);
             }
+        }
+    }
+    // A framework NaN shown at an operation is that operation's finding: the
+    // unshown `nan-gradient` warning there (lossc's gradient is finite at
+    // the point the intervals could not exclude) would only repeat it.
+    let mut i = start;
+    while i < out.len() {
+        let d = &out[i];
+        if d.code == Code::NanGradient && d.severity == Severity::Warning && framework_spans.contains(&d.span) {
+            out.remove(i);
+        } else {
+            i += 1;
         }
     }
 }

@@ -37,31 +37,7 @@ use crate::common::{close, edge_point, programs, random_point, workspace};
 
 /// Comparisons known to fail, with the reason: (case, target, why). They are
 /// reported but do not fail the test; one that passes again fails it.
-const KNOWN: &[(&str, &str, &str)] = &[
-    // |x|^p with p < 1 at x = 0: lossc's abs'(0) = 0 drops the infinite
-    // derivative of the power above it; framework autodiff computes
-    // inf * 0 = NaN, and no rewrite without stop_gradient avoids it.
-    (
-        "tests/corpus/fractional_lp.loss",
-        "jax",
-        "abs'(0) = 0 under an infinite derivative",
-    ),
-    (
-        "tests/corpus/fractional_lp.loss",
-        "torch",
-        "abs'(0) = 0 under an infinite derivative",
-    ),
-    (
-        "tests/corpus/fractional_lp.loss",
-        "keras",
-        "abs'(0) = 0 under an infinite derivative",
-    ),
-    (
-        "tests/corpus/fractional_lp.loss",
-        "tf",
-        "abs'(0) = 0 under an infinite derivative",
-    ),
-];
+const KNOWN: &[(&str, &str, &str)] = &[];
 
 /// The file trained with in Keras, and the where-trap files the plain
 /// transcription must fail on in JAX.
@@ -72,6 +48,9 @@ const TRAPS: &[&str] = &[
     "tests/corpus/where_entropy.loss",
     "tests/corpus/where_cosine.loss",
 ];
+/// Files with a power below 1 of `abs` (infinite slope at its kink): the
+/// plain transcription gives NaN in PyTorch there, the emitted code 0.
+const KINKS: &[&str] = &["tests/corpus/fractional_lp.loss", "tests/corpus/sqrt_abs_error.loss"];
 
 /// lossc's numbers at one point: the loss's value and gradient.
 #[derive(Debug, Clone)]
@@ -134,7 +113,7 @@ fn flatten(v: &Value, out: &mut Vec<f64>) {
 }
 
 /// The programs run: every example, and every fourth corpus file (sorted)
-/// plus the where-trap files (the whole corpus takes minutes in Python);
+/// plus the where-trap and kink files (the whole corpus takes minutes in Python);
 /// `LOSSC_EMIT_ONLY=text` runs every file whose name contains `text` instead.
 fn selected() -> Vec<(String, String)> {
     let only = std::env::var("LOSSC_EMIT_ONLY").ok();
@@ -145,7 +124,7 @@ fn selected() -> Vec<(String, String)> {
             Some(text) => name.contains(text.as_str()),
             None if name.starts_with("tests/corpus/") => {
                 corpus_index += 1;
-                (corpus_index - 1) % 4 == 0 || TRAPS.contains(&name.as_str())
+                (corpus_index - 1) % 4 == 0 || TRAPS.contains(&name.as_str()) || KINKS.contains(&name.as_str())
             }
             None => true,
         })
@@ -185,6 +164,15 @@ fn case(name: &str, source: &str) -> Case {
             })
             .expect("the plain transcription emits too");
         modules.insert("jax_naive".into(), naive.module(EmitTarget::Jax));
+    }
+    if KINKS.contains(&name.as_str()) {
+        let naive = program
+            .emit(&EmitOptions {
+                unguarded: true,
+                ..options.clone()
+            })
+            .expect("the plain transcription emits too");
+        modules.insert("torch_naive".into(), naive.module(EmitTarget::Torch));
     }
     let ir = program.ir();
     let wrt: Vec<String> = ir.wrt.iter().map(|v| ir.var_name(*v).to_string()).collect();
@@ -476,6 +464,59 @@ fn the_double_where_removes_the_nan_of_the_plain_transcription() {
             emitted, 0,
             "{name}: the emitted code gives NaN where lossc's gradient is finite"
         );
+    }
+}
+
+#[test]
+fn a_power_of_abs_has_a_finite_gradient_at_the_kink() {
+    let run = run();
+    let output = match &run.output {
+        Ok(output) if output["missing"]["jax"].is_null() && output["missing"]["torch"].is_null() => output,
+        Ok(_) => return println!("skipped: JAX or PyTorch is not available in LOSSC_PYTHON"),
+        Err(why) => return println!("skipped: needs Python: {why}"),
+    };
+    for name in KINKS {
+        let Some(case) = run.cases.iter().find(|c| c.name == *name) else {
+            continue;
+        };
+        // The edge point has samples with y_pred = y_true: the kink.
+        let (k, point) = case
+            .points
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.label == "edges")
+            .expect("an edge point");
+        let expected = point.lossc[0].as_ref().expect("lossc evaluates the edge point");
+        let non_finite_where_lossc_is_finite = |target: &str| -> usize {
+            let got = &output["results"][*name][target]["float64"][k];
+            assert!(got["error"].is_null(), "{name} ({target}): {}", got["error"]);
+            let mut count = 0;
+            for (var, g) in &expected.gradient {
+                let mut framework = Vec::new();
+                flatten(&got["gradient"][var], &mut framework);
+                count += framework
+                    .iter()
+                    .zip(g.iter())
+                    .filter(|(f, l)| !f.is_finite() && l.is_finite())
+                    .count();
+            }
+            count
+        };
+        let naive = non_finite_where_lossc_is_finite("torch_naive");
+        println!(
+            "{name}: the plain PyTorch transcription has {naive} non-finite gradient element(s) where lossc's is finite"
+        );
+        assert!(
+            naive > 0,
+            "{name}: the plain transcription should give NaN in PyTorch at the kink"
+        );
+        for target in ["jax", "torch"] {
+            assert_eq!(
+                non_finite_where_lossc_is_finite(target),
+                0,
+                "{name} ({target}): the emitted code's gradient is not finite where lossc's is"
+            );
+        }
     }
 }
 
