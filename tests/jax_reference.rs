@@ -418,6 +418,12 @@ loss squared_hinge = mean(square(maximum(1 - y_true * y_pred, 0)))
             CCE,
         ),
         case(
+            "cce_probabilities_keras",
+            &[],
+            &[("y_true", NC, Gen::Simplex), ("y_pred", NC, Gen::Simplex)],
+            include_str!("../examples/cce.loss"),
+        ),
+        case(
             "cce_per_sample",
             &[],
             &[("y_true", NC, Gen::Simplex), ("y_pred", NC, Gen::Uniform(-3.0, 3.0))],
