@@ -171,6 +171,14 @@ def cce_logits(y_true, y_pred):
 LOSSES["cce_logits_extreme"] = cce_logits
 
 
+@case("cce_probabilities_keras")
+def cce_probabilities_keras(y_true, y_pred):
+    # keras.losses.categorical_crossentropy(from_logits=False): normalise, clip, log
+    eps = 1e-7
+    p = jnp.clip(y_pred / jnp.sum(y_pred, axis=-1, keepdims=True), eps, 1 - eps)
+    return jnp.mean(-jnp.sum(y_true * jnp.log(p), axis=-1))
+
+
 @case("cce_per_sample")
 def cce_per_sample(y_true, y_pred):
     # optax.softmax_cross_entropy

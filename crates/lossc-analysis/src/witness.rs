@@ -322,8 +322,9 @@ fn candidates(domain: &Domain, dtype: Dtype, constants: &[f64], clamp: f64) -> V
     for t in ladder {
         values.extend([*t, -*t, 1.0 - *t]);
     }
-    if let Domain::Set(members) = domain {
-        values = members.clone();
+    // A set's members (one-hot rows: 1 makes the first class hot, 0 another).
+    if let Domain::Set(members) = domain.element() {
+        values = members;
     }
     let mut kept: Vec<f64> = Vec::new();
     for v in values.into_iter().map(|v| crate::absint::nearest(dtype, v)) {
