@@ -139,3 +139,42 @@ fn probe_samples_stay_on_the_simplex() {
         0
     );
 }
+
+/// `eval`'s data check: values outside an element's domain and rows that
+/// are not rows of the domain are counted, each with the first's index.
+#[test]
+fn data_outside_the_domains_is_found_value_by_value_and_row_by_row() {
+    use lossc_kernel::Tensor;
+    let program = lossc::compile(
+        "input y_true: onehot [N, 3]\ninput y_pred: simplex [N, 3]\ninput w: [0, 1] [N]\n\
+         loss = mean(w * -sum(y_true * log(clip(y_pred, 1e-7, 1)), axis=-1))",
+    )
+    .expect("compiles");
+    let t = ArrayD::from_shape_vec(IxDyn(&[3, 3]), vec![1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0]).unwrap();
+    let p = ArrayD::from_shape_vec(IxDyn(&[3, 3]), vec![0.2, 0.3, 0.5, 0.2, 0.3, 0.5, 0.6, 0.6, 0.6]).unwrap();
+    let w = ArrayD::from_shape_vec(IxDyn(&[3]), vec![0.5, -1.0, f64::NAN]).unwrap();
+    let tensors = [
+        ("y_true", Tensor::F64(t.view())),
+        ("y_pred", Tensor::F64(p.view())),
+        ("w", Tensor::F64(w.view())),
+    ];
+    let found = program.data_outside_domains(&tensors);
+    let of = |name: &str| found.iter().find(|o| o.input == name).expect(name);
+    // Row 1 is all zeros (a row fault); row 2 holds a 2 (a value fault, so not also a row fault).
+    let t = of("y_true");
+    assert_eq!((t.elements, t.first_element.clone()), (1, Some((vec![2, 1], 2.0))));
+    assert_eq!((t.rows, t.first_row.clone()), (1, Some(vec![1])));
+    let p = of("y_pred");
+    assert_eq!((p.elements, p.rows, p.first_row.clone()), (0, 1, Some(vec![2])));
+    assert!(
+        p.describe().contains("1 row that does not sum to 1"),
+        "{}",
+        p.describe()
+    );
+    // NaN is reported on its own, not as outside [0, 1].
+    let w = of("w");
+    assert_eq!((w.elements, w.first_element.clone()), (1, Some((vec![1], -1.0))));
+    let hot = ArrayD::from_shape_vec(IxDyn(&[1, 3]), vec![0.0, 1.0, 0.0]).unwrap();
+    let inside = [("y_true", Tensor::F64(hot.view()))];
+    assert!(program.data_outside_domains(&inside).is_empty());
+}

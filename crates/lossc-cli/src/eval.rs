@@ -136,6 +136,16 @@ pub fn run(args: &EvalArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) 
         .map(|input| (input.name.as_str(), input.tensor()))
         .collect();
     check_finite(&tensors, args.deny_nonfinite_input, err)?;
+    for outside in program.data_outside_domains(&tensors) {
+        crate::write_warning_line(
+            err,
+            &format!(
+                "input `{}` holds {}: `check`'s findings hold only for data inside the declared domains",
+                outside.input,
+                outside.describe()
+            ),
+        );
+    }
     let options = lossc::EvalOptions {
         dtype,
         result,

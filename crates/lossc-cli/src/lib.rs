@@ -181,9 +181,19 @@ pub fn write_error_line(out: &mut dyn WriteColor, error: &CliError) -> io::Resul
 /// Writes `note: MESSAGE`, with `note` in bold green when `out` has colour.
 /// A note that cannot be written is not worth failing the command for.
 pub fn write_note_line(out: &mut dyn WriteColor, message: &str) {
+    write_tagged_line(out, "note", Color::Green, message);
+}
+
+/// Writes `warning: MESSAGE`, with `warning` in bold yellow when `out` has
+/// colour; like a note, never a reason to fail the command.
+pub fn write_warning_line(out: &mut dyn WriteColor, message: &str) {
+    write_tagged_line(out, "warning", Color::Yellow, message);
+}
+
+fn write_tagged_line(out: &mut dyn WriteColor, tag: &str, color: Color, message: &str) {
     let written = (|| {
-        out.set_color(ColorSpec::new().set_fg(Some(Color::Green)).set_bold(true))?;
-        write!(out, "note")?;
+        out.set_color(ColorSpec::new().set_fg(Some(color)).set_bold(true))?;
+        write!(out, "{tag}")?;
         out.reset()?;
         writeln!(out, ": {message}")?;
         out.flush()

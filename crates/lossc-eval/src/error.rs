@@ -41,10 +41,11 @@ pub enum EvalError {
     /// The data has a different number of axes than the declaration.
     #[error(
         "`{input}` is declared with shape {declared} but its data has shape {data}: \
-         expected {expected} {axes_word}, found {found}",
+         expected {expected} {axes_word}, found {found}{hint}",
         data = shape_list(data),
         axes_word = if *expected == 1 { "axis" } else { "axes" },
-        found = data.len()
+        found = data.len(),
+        hint = rank_hint(data, *expected)
     )]
     RankMismatch {
         input: String,
@@ -173,5 +174,17 @@ fn dim_mismatch(error: &EvalError) -> String {
         )
     } else {
         format!("`{first_input}` has {dim} = {first_size} but `{second_input}` has {dim} = {second_size}")
+    }
+}
+
+/// What to do about data with one axis of size 1 too many: the `(N, 1)`
+/// column a Keras model outputs for `[N]` labels.
+fn rank_hint(data: &[usize], expected: usize) -> String {
+    if data.len() == expected + 1 && data.last() == Some(&1) {
+        "; its last axis has size 1: drop it (NumPy `y.squeeze(-1)` or `y.reshape(-1)`), \
+         as a loss that broadcasts an `(N, 1)` against an `(N,)` would compute an `(N, N)` table"
+            .to_string()
+    } else {
+        String::new()
     }
 }

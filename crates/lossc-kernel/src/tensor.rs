@@ -84,6 +84,25 @@ impl<'a> Tensor<'a> {
         }
     }
 
+    /// Calls `f` with every element as an f64 (a bool as 0 or 1), in
+    /// row-major order.
+    #[allow(clippy::cast_precision_loss)]
+    pub fn for_each_f64(&self, mut f: impl FnMut(f64)) {
+        match self {
+            Tensor::F32(v) => v.iter().for_each(|x| f(f64::from(*x))),
+            Tensor::F64(v) => v.iter().for_each(|x| f(*x)),
+            Tensor::I8(v) => v.iter().for_each(|x| f(f64::from(*x))),
+            Tensor::I16(v) => v.iter().for_each(|x| f(f64::from(*x))),
+            Tensor::I32(v) => v.iter().for_each(|x| f(f64::from(*x))),
+            Tensor::I64(v) => v.iter().for_each(|x| f(*x as f64)),
+            Tensor::U8(v) => v.iter().for_each(|x| f(f64::from(*x))),
+            Tensor::U16(v) => v.iter().for_each(|x| f(f64::from(*x))),
+            Tensor::U32(v) => v.iter().for_each(|x| f(f64::from(*x))),
+            Tensor::U64(v) => v.iter().for_each(|x| f(*x as f64)),
+            Tensor::Bool(v) => v.iter().for_each(|x| f(f64::from(u8::from(*x)))),
+        }
+    }
+
     /// Counts the NaN and infinite elements (only floats can hold them), in
     /// parallel over large tensors.
     pub fn scan_nonfinite(&self) -> NonFinite {

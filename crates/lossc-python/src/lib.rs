@@ -362,7 +362,8 @@ impl Program {
 
     /// Evaluates a loss or output (and the gradient of a loss) on NumPy
     /// arrays, read in place. Returns a dict: `name`, `value`, `per_sample`,
-    /// `gradient` (a list of (name, array)), `dims`.
+    /// `gradient` (a list of (name, array)), `dims`, and `outside_domains`
+    /// (what of the data lies outside the declared domains, as messages).
     #[pyo3(signature = (arrays, dtype, result=None, grad=true, wrt=Vec::new()))]
     fn eval<'py>(
         &self,
@@ -394,7 +395,15 @@ impl Program {
                 .program
                 .eval_fast(&tensors, &options)
                 .map_err(|error| library_error(py, &self.source, &error))?;
-            evaluation_dict(py, evaluation)
+            let dict = evaluation_dict(py, evaluation)?;
+            let outside: Vec<String> = self
+                .program
+                .data_outside_domains(&tensors)
+                .iter()
+                .map(|outside| format!("input `{}` holds {}", outside.input, outside.describe()))
+                .collect();
+            dict.set_item("outside_domains", outside)?;
+            Ok(dict)
         })
     }
 }

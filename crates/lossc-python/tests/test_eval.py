@@ -130,3 +130,19 @@ def test_grad_and_simplify_return_loss_text_that_evaluates_to_the_same_numbers()
     two = lossc.compile("input a: real\nloss l = mean(a * y_pred)\n", wrt=["a", "y_pred"]).grad()
     assert "d_l_d_a" in two and "d_l_d_y_pred" in two
     assert "d_l_d_a" in lossc.compile("input a: real\nloss l = mean(a * y_pred)\n").grad(wrt="a")
+
+
+def test_data_outside_the_declared_domains_is_evaluated_with_a_warning():
+    loss = lossc.compile(BCE)
+    with pytest.warns(lossc.OutsideDomainWarning, match=r"`y_true` holds 1 value outside its declared domain \{0, 1\}"):
+        ev = loss.eval(y_true=np.array([1.0, 0.5]), y_pred=np.array([0.9, 0.2]))
+    assert np.isclose(float(ev.value), bce(np.array([1.0, 0.5]), np.array([0.9, 0.2])))
+    rows = lossc.compile("input y_pred: simplex [N, C]\nloss = mean(-log(take(y_pred, 0)))")
+    with pytest.warns(lossc.OutsideDomainWarning, match=r"1 row that does not sum to 1.*at \[1\]"):
+        rows.eval(y_pred=np.array([[0.5, 0.5], [0.9, 0.9]]))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss.eval(y_true=T, y_pred=P)
+        rows.eval(y_pred=np.array([[0.5, 0.5], [0.1, 0.9]]))

@@ -23,6 +23,9 @@ pub use lossc_ir as ir;
 pub use lossc_ir::{Dtype, ResultKind, Var};
 pub use lossc_symbolic::simplify::{Limits, Report, Stop};
 
+mod domains;
+pub use domains::OutsideDomain;
+
 use lossc_ir::NodeId;
 use lossc_symbolic::print;
 use ndarray::ArrayD;

@@ -254,6 +254,81 @@ fn nonfinite_inputs_are_noted_or_refused() {
     assert!(stderr.contains("--deny-nonfinite-input"), "{stderr}");
 }
 
+/// Data outside the declared domains is evaluated, with a warning naming the
+/// input, the count and the first; inside them nothing is said.
+#[test]
+fn data_outside_the_declared_domains_is_evaluated_with_a_warning() {
+    let bce = example("bce");
+    let run_with = |t: &str, p: &str| {
+        let output = run(&[
+            "eval",
+            bce.to_str().unwrap(),
+            "--input",
+            &format!("y_true={t}"),
+            "--input",
+            &format!("y_pred={p}"),
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{stderr}");
+        stderr
+    };
+    assert_eq!(run_with("[1, 0, 1]", "[0.9, 0.2, 0.5]"), "");
+    let stderr = run_with("[1, 0.5, 1]", "[0.9, 0.2, 1.5]");
+    assert!(
+        stderr.contains(
+            "warning: input `y_true` holds 1 value outside its declared domain {0, 1} (the first, 0.5, at [1])"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("input `y_pred` holds 1 value outside"), "{stderr}");
+    assert!(stderr.contains("the first, 1.5, at [2]"), "{stderr}");
+
+    // Rows: each element in [0, 1], but the second row does not sum to 1.
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("cce.loss");
+    std::fs::write(
+        &source,
+        "input y_true: onehot [N, C]\ninput y_pred: simplex [N, C]\n\
+         loss = mean(-sum(y_true * log(clip(y_pred, 1e-7, 1)), axis=-1))\n",
+    )
+    .unwrap();
+    let output = run(&[
+        "eval",
+        source.to_str().unwrap(),
+        "--input",
+        "y_true=[[1, 0], [1, 1], [0, 1]]",
+        "--input",
+        "y_pred=[[0.5, 0.5], [0.5, 0.2], [0.2, 0.8]]",
+    ]);
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "input `y_true` holds 1 row that does not hold exactly one 1, as `onehot` rows must (the first at [1])"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("input `y_pred` holds 1 row that does not sum to 1, as `simplex` rows must (the first at [1])"),
+        "{stderr}"
+    );
+}
+
+/// An `(N, 1)` column for an `[N]` input is refused with the way out.
+#[test]
+fn a_column_for_a_vector_input_says_to_drop_its_axis() {
+    let stderr = usage_error(&[
+        "eval",
+        example("mse").to_str().unwrap(),
+        "--input",
+        "y_true=[[1], [0]]",
+        "--input",
+        "y_pred=[0.5, 0.2]",
+    ]);
+    assert!(stderr.contains("its last axis has size 1: drop it"), "{stderr}");
+    assert!(stderr.contains("y.squeeze(-1)"), "{stderr}");
+}
+
 #[test]
 fn bench_reports_the_contract_keys() {
     let report = json(&[

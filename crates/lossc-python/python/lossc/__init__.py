@@ -40,6 +40,7 @@ import importlib
 import os
 import re
 import types
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -56,6 +57,7 @@ __all__ = [
     "Fix",
     "Evaluation",
     "LossError",
+    "OutsideDomainWarning",
     "DOMAIN_ALIASES",
     "TARGETS",
     "__version__",
@@ -88,6 +90,13 @@ _STATEMENT = re.compile(r"^\s*(input|param|const|let|def|loss|output|wrt|dim)\b"
 # float16, byte-swapped data): NumPy arrays of the evaluator's element types
 # are read in place and never counted. For tests.
 _converted_inputs = 0
+
+
+class OutsideDomainWarning(UserWarning):
+    """:meth:`Loss.eval` was given data outside an input's declared domain
+    (a label 0.5 for ``{0, 1}``, a probability 1.5, a softmax row that does
+    not sum to 1): the value is computed, but :meth:`Loss.check`'s findings
+    only hold inside the domains."""
 
 
 class LossError(Exception):
@@ -587,7 +596,9 @@ class Loss:
 
         Returns an :class:`Evaluation`: the value, the per-sample values of a
         per-sample loss and the gradient with respect to each variable.
-        Raises ``ValueError`` for missing or inconsistent inputs.
+        Raises ``ValueError`` for missing or inconsistent inputs. Data outside
+        an input's declared domain is evaluated, with an
+        :class:`OutsideDomainWarning` saying which input and where.
         """
         return self._eval(self._loss, True, data, arrays)
 
@@ -616,6 +627,12 @@ class Loss:
                 _converted_inputs += 1
             passed.append((name, value))
         out = _native_call(self._program.eval, passed, self.dtype, result, grad, self._wrt)
+        for outside in out["outside_domains"]:
+            warnings.warn(
+                f"{outside}: the findings of check() hold only for data inside the declared domains",
+                OutsideDomainWarning,
+                stacklevel=3,
+            )
         return Evaluation(
             name=out["name"],
             value=out["value"],
