@@ -306,8 +306,8 @@ fn gradient_program_evaluates_like_eval_grad() {
 }
 
 /// A regression found by property (b): an unnamed `loss = ...` is named
-/// `loss`, and `simplify` printed it as `loss loss = ...`, which does not
-/// parse (`loss` is a reserved word), so `lossc simplify` of such a file was
+/// `loss`, and `simplify` printed it as `loss loss = ...`, which did not
+/// parse (`loss` was then a reserved word), so `lossc simplify` of such a file was
 /// not a valid `.loss` program (docs/cli.md). The generator names its losses
 /// (`loss f = ...`) so that (b) checks the simplifier rather than this.
 #[test]

@@ -68,7 +68,7 @@ pub fn program(program: &Program, roots: &[Root]) -> String {
             ResultKind::Output => "output",
         };
         let text = printer.expr(root.node);
-        // A nameless `loss = ...` is named `loss`, a reserved word: print it nameless.
+        // A nameless `loss = ...` is named `loss`: print it nameless, as written.
         if root.kind == ResultKind::Loss && root.name == "loss" {
             let _ = writeln!(out, "loss = {text}");
         } else {

@@ -215,8 +215,11 @@ impl UnaryOp {
     }
 }
 
-/// Words that cannot be used as names.
-pub const RESERVED: &[&str] = &[
-    "input", "param", "const", "let", "def", "loss", "output", "wrt", "real", "inf", "true", "false", "and", "or",
-    "not",
-];
+/// Words that cannot be used as names: the words of expressions. Statement
+/// words (`input`, `loss`, `output`, ...) and domain words (`real`, `simplex`,
+/// `onehot`) are words only where they start a statement or a domain, and
+/// names everywhere else.
+pub const RESERVED: &[&str] = &["inf", "true", "false", "and", "or", "not"];
+
+/// The words that start a statement, in the order the docs list them.
+pub const STATEMENT_WORDS: &[&str] = &["input", "param", "const", "let", "def", "loss", "output", "wrt"];

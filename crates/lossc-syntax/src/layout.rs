@@ -8,13 +8,16 @@
 //! (docs/language.md: an unclosed bracket points at the opening bracket).
 //!
 //! Recovery, so that one missing bracket costs one error: a line that starts
-//! with a statement keyword while a bracket is open ends the statement there
+//! with a statement word, used as one, while a bracket is open ends the
+//! statement there
 //! (the bracket was never closed); a bracket still open at the end of the
 //! file is reported and the lines after it are laid out again (a bounded
 //! number of times); and only the first bracket error of a statement is
 //! reported.
 
 use lossc_diagnostics::{Code, Diagnostic, Span};
+
+use crate::ast::{RESERVED, STATEMENT_WORDS};
 
 /// The source with comments blanked and bracketed newlines turned into spaces,
 /// cut into statements.
@@ -33,32 +36,44 @@ pub(crate) struct Layout {
 /// without a bound a file of many unclosed lines would take quadratic time.
 const MAX_RESCANS: usize = 8;
 
-/// Words that begin a statement. None can appear inside an expression, so a
-/// line that starts with one while a bracket is open means the bracket was
-/// never closed.
-const STATEMENT_KEYWORDS: &[&str] = &["input", "param", "const", "let", "def", "loss", "output", "wrt"];
-
 /// The word that starts the text at `from`, after blanks and a byte-order mark.
 fn first_word(bytes: &[u8], from: usize) -> &[u8] {
-    let rest = &bytes[from.min(bytes.len())..];
-    let blank = rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
-    let rest = &rest[blank..];
+    split_word(&bytes[from.min(bytes.len())..]).0
+}
+
+/// The word that starts `bytes`, after blanks and a byte-order mark, and
+/// the text after it.
+fn split_word(bytes: &[u8]) -> (&[u8], &[u8]) {
+    let blank = bytes.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    let rest = &bytes[blank..];
     let rest = rest.strip_prefix("\u{FEFF}".as_bytes()).unwrap_or(rest);
     let word_len = rest
         .iter()
         .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
         .count();
-    &rest[..word_len]
+    rest.split_at(word_len)
 }
 
-/// Whether the line starting at `from` begins with a statement keyword.
+/// Whether the line starting at `from` begins a statement: a statement word
+/// followed by a name (`let a = ...`, `loss total = ...`) or by a lone `=`
+/// (`loss = ...`, or `let = 1` missing its name). Statement words are names
+/// too, but a name followed by another name or by a lone `=` does not
+/// continue an expression, so such a line while a bracket is open means the
+/// bracket was never closed.
 fn starts_statement(bytes: &[u8], from: usize) -> bool {
     let line_end = bytes[from.min(bytes.len())..]
         .iter()
         .position(|&b| b == b'\n')
         .map_or(bytes.len(), |n| from + n);
-    let word = first_word(&bytes[..line_end], from);
-    STATEMENT_KEYWORDS.iter().any(|keyword| keyword.as_bytes() == word)
+    let (word, rest) = split_word(&bytes[from.min(line_end)..line_end]);
+    if !STATEMENT_WORDS.iter().any(|keyword| keyword.as_bytes() == word) {
+        return false;
+    }
+    let rest = &rest[rest.iter().take_while(|b| b.is_ascii_whitespace()).count()..];
+    let (next, _) = split_word(rest);
+    let is_name = next.first().is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+        && !RESERVED.iter().any(|reserved| reserved.as_bytes() == next);
+    is_name || (rest.starts_with(b"=") && !rest.starts_with(b"=="))
 }
 
 /// Whether the statement starting at `start` is an `input`. The answer is
@@ -211,7 +226,7 @@ pub(crate) fn layout(source: &str) -> Layout {
                     statement_broken = true;
                 }
             },
-            // A statement keyword at the start of the next line: the open
+            // A statement at the start of the next line: the open
             // bracket was never closed. Report it and start a new statement.
             b'\n' if !stack.is_empty() && starts_statement(&bytes, i + 1) => {
                 errors.push(unclosed(&bytes, stack[0]));
@@ -301,6 +316,21 @@ mod tests {
         assert_eq!(out.errors.len(), 1);
         assert_eq!(out.errors[0].span, Span::new(8, 9));
         assert_eq!(pieces(src), ["let a = 1", "wrt y_pred"]);
+    }
+
+    #[test]
+    fn a_statement_word_used_as_a_name_continues_a_bracket() {
+        let src = "loss l = mean(\n  output\n  * loss)\nloss = f(y_pred,\nloss = 1\noutput o = f(\ninput x";
+        let out = layout(src);
+        assert_eq!(out.errors.len(), 2, "{:?}", out.errors);
+        assert_eq!(
+            pieces(src),
+            [
+                "loss l = mean(   output   * loss)".to_string(),
+                "loss = 1".to_string(),
+                "input x".to_string()
+            ]
+        );
     }
 
     #[test]

@@ -93,7 +93,11 @@ struct Statement {
 /// What a statement declares, for replacing it by a later one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Declares {
+    /// An input, param, const, let or def.
     Name(String),
+    /// A loss or an output: results are named apart from values, so
+    /// `let loss = ...` and `loss = mean(loss)` are two statements.
+    Result(String),
     /// `wrt ...`: a program has one.
     Wrt,
 }
@@ -692,11 +696,11 @@ fn split(text: &str) -> Vec<Statement> {
             | StatementKind::Param { name, .. }
             | StatementKind::Const { name, .. }
             | StatementKind::Let { name, .. }
-            | StatementKind::Def { name, .. }
-            | StatementKind::Output { name, .. } => (Some(Declares::Name(name.name.clone())), None),
+            | StatementKind::Def { name, .. } => (Some(Declares::Name(name.name.clone())), None),
+            StatementKind::Output { name, .. } => (Some(Declares::Result(name.name.clone())), None),
             StatementKind::Loss { name, .. } => {
                 let name = name.as_ref().map_or("loss", |n| n.name.as_str()).to_string();
-                (Some(Declares::Name(name.clone())), Some(name))
+                (Some(Declares::Result(name.clone())), Some(name))
             }
             StatementKind::Wrt { .. } => (Some(Declares::Wrt), None),
         };
@@ -964,6 +968,23 @@ mod tests {
         assert_eq!(failed, [false, false, false]);
         assert_eq!(session.text(), "let a = 3\nloss l = mean(a * square(y_pred))");
         assert!(err.contains("note: replaced `let a = 2`"), "{err}");
+    }
+
+    #[test]
+    fn a_result_does_not_replace_a_value_of_the_same_name() {
+        let (session, out, err, failed) = run(&[
+            "input output: real [N]",
+            "wrt output",
+            "let loss = output * 2",
+            "loss = mean(loss)",
+            "output output = loss + 1",
+        ]);
+        assert_eq!(failed, [false, false, false, false, false], "{out}{err}");
+        assert_eq!(
+            session.text(),
+            "input output: real [N]\nwrt output\nlet loss = output * 2\nloss = mean(loss)\noutput output = loss + 1"
+        );
+        assert!(!err.contains("replaced"), "{err}");
     }
 
     #[test]

@@ -33,11 +33,22 @@ pub fn emit_targets() -> impl Iterator<Item = &'static str> {
     lossc::EmitTarget::ALL.iter().map(|target| target.as_str())
 }
 
-/// The reserved words of docs/language.md.
+/// The words of docs/language.md, offered by completion: statement words,
+/// the domain word `real` and the reserved words. Only the reserved words are
+/// words everywhere; the others are names too (see [`highlight`]).
 pub const KEYWORDS: &[&str] = &[
     "input", "param", "const", "let", "def", "loss", "output", "wrt", "real", "inf", "true", "false", "and", "or",
     "not",
 ];
+
+/// The words that start a statement.
+const STATEMENT_WORDS: &[&str] = &["input", "param", "const", "let", "def", "loss", "output", "wrt"];
+
+/// The words of a domain, after `input NAME:`.
+const DOMAIN_WORDS: &[&str] = &["real", "simplex", "onehot"];
+
+/// The words that are never names.
+const RESERVED: &[&str] = &["inf", "true", "false", "and", "or", "not"];
 
 /// The keyword arguments built-ins take.
 const KEYWORD_ARGS: &[&str] = &["axis=", "keepdims="];
@@ -239,7 +250,9 @@ const RESET: &str = "\x1b[0m";
 
 /// `line` with ANSI colours: keywords bold magenta, built-in functions cyan,
 /// numbers yellow, comments dim, a `:command` bold. The text itself is
-/// unchanged (only escapes are added).
+/// unchanged (only escapes are added). A statement word is a keyword only as
+/// the first word of a statement and a domain word only after `:`; elsewhere
+/// they are names, like `output` in `let output = sigmoid(logits)`.
 pub fn highlight(line: &str) -> String {
     let mut out = String::with_capacity(line.len() + 16);
     let mut rest = line;
@@ -252,7 +265,17 @@ pub fn highlight(line: &str) -> String {
         out.push_str(&line[end..]);
         return out;
     }
+    // Whether the next word starts a statement, and the last character that
+    // was not a blank.
+    let mut statement_start = true;
+    let mut previous = ' ';
     while let Some(c) = rest.chars().next() {
+        let at_start = statement_start;
+        statement_start = c == ';' || c == '\n' || (c.is_whitespace() && statement_start);
+        let after = previous;
+        if !c.is_whitespace() {
+            previous = c;
+        }
         if c == '#' {
             let end = rest.find('\n').unwrap_or(rest.len());
             let _ = write!(out, "{COMMENT}{}{RESET}", &rest[..end]);
@@ -260,7 +283,10 @@ pub fn highlight(line: &str) -> String {
         } else if c.is_ascii_alphabetic() || c == '_' {
             let end = rest.find(|c: char| !is_word_char(c)).unwrap_or(rest.len());
             let word = &rest[..end];
-            let style = if KEYWORDS.contains(&word) {
+            let keyword = RESERVED.contains(&word)
+                || (at_start && STATEMENT_WORDS.contains(&word))
+                || (after == ':' && DOMAIN_WORDS.contains(&word));
+            let style = if keyword {
                 Some(KEYWORD)
             } else if lossc::ir::Builtin::callable_names().any(|name| name == word) {
                 Some(BUILTIN)
@@ -387,5 +413,19 @@ mod tests {
         assert!(coloured.contains(&format!("{NUMBER}1e-7{RESET}")));
         assert!(coloured.contains(&format!("{COMMENT}# note{RESET}")));
         assert!(highlight(":grad mse").starts_with(&format!("{COMMAND}:grad{RESET}")));
+    }
+
+    #[test]
+    fn statement_and_domain_words_are_keywords_only_in_their_place() {
+        let coloured = highlight("input output: real; output output = not real");
+        let keywords: Vec<&str> = coloured
+            .split(KEYWORD)
+            .skip(1)
+            .map(|part| &part[..part.find(RESET).unwrap()])
+            .collect();
+        assert_eq!(keywords, ["input", "real", "output", "not"]);
+        let coloured = highlight("loss = mean(loss)");
+        assert!(coloured.starts_with(&format!("{KEYWORD}loss{RESET} = ")), "{coloured}");
+        assert!(coloured.ends_with("(loss)"), "{coloured}");
     }
 }

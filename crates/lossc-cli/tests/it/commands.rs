@@ -907,3 +907,41 @@ fn the_help_example_runs() {
         .assert()
         .success();
 }
+
+// ---- names ----
+
+/// Statement words are names everywhere but at the start of a statement: a
+/// program whose input is `output` and whose binding is `loss` checks and
+/// evaluates like any other.
+#[test]
+fn statement_words_as_names_check_and_evaluate() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("names.loss");
+    std::fs::write(
+        &file,
+        "input output: [0, 1] [N]\ninput y_true: {0, 1} [N]\nlet loss = square(y_true - output)\n\
+         loss = mean(loss)\noutput output = loss\nwrt output\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let check = lossc().args(["check", file]).output().unwrap();
+    assert!(check.status.success(), "{}{}", stdout_of(&check), stderr_of(&check));
+    assert!(stdout_of(&check).starts_with("ok: "), "{}", stdout_of(&check));
+    let json = json(&[
+        "eval",
+        file,
+        "--grad",
+        "--format",
+        "json",
+        "--dtype",
+        "f64",
+        "--input",
+        "output=[0.5, 1]",
+        "--input",
+        "y_true=[1, 0]",
+    ]);
+    // mean([0.25, 1]) and its gradient 2 * (output - y_true) / 2.
+    assert_close(&numbers(&json["value"]), &[0.625], 1e-12);
+    assert_eq!(json["gradient"]["wrt"], "output");
+    assert_close(&numbers(&json["gradient"]["data"]), &[-0.5, 1.0], 1e-12);
+}

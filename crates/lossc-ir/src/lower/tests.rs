@@ -1,5 +1,5 @@
 use crate::builtins::Builtin;
-use crate::program::Op;
+use crate::program::{Op, Var};
 use crate::types::Dim;
 
 use super::*;
@@ -180,4 +180,56 @@ fn values_built_too_large_are_a_size_limit_error_at_the_expression() {
         size_limit_at("input a: real [65536, 1]\ninput b: real [65536]\nloss = mean(a * b)"),
         "a * b"
     );
+}
+
+/// Statement words and `real` are names except as a statement's first word
+/// (or a domain), and losses and outputs are named apart from values.
+#[test]
+fn statement_words_as_names_keep_their_meaning() {
+    let source = "input output: real [N]\ninput real: real [N]\ninput loss: {0, 1} [N]\n\
+                  def f(input) = input * 2\nlet let = f(output)\n\
+                  output output = let + real\nloss loss = mean(loss * output)\nwrt output";
+    let (program, _) = lowered(source).expect("valid");
+    let names: Vec<&str> = program.inputs.iter().map(|input| input.name.as_str()).collect();
+    assert_eq!(names, ["output", "real", "loss"]);
+    assert_eq!(program.wrt, [Var::Input(0)]);
+    let results: Vec<(&str, ResultKind)> = program.results.iter().map(|r| (r.name.as_str(), r.kind)).collect();
+    assert_eq!(results, [("output", ResultKind::Output), ("loss", ResultKind::Loss)]);
+    assert_eq!(
+        program.lets.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
+        ["let"]
+    );
+    // `output output = let + real`: (input 0) * 2 + input 1.
+    let output = program.result("output").expect("the output");
+    let sum = program.node(output.root);
+    assert!(matches!(sum.op, Op::Call(Builtin::Add, _)), "{sum:?}");
+    let product = program.node(sum.args[0]);
+    assert!(matches!(product.op, Op::Call(Builtin::Mul, _)), "{product:?}");
+    assert_eq!(program.node(product.args[0]).op, Op::Input(0));
+    assert_eq!(program.node(sum.args[1]).op, Op::Input(1));
+    // `loss loss = mean(loss * output)`: the input `loss` times the input `output`.
+    let loss = program.result("loss").expect("the loss");
+    let mean = program.node(loss.root);
+    let product = program.node(mean.args[0]);
+    assert_eq!(program.node(product.args[0]).op, Op::Input(2));
+    assert_eq!(program.node(product.args[1]).op, Op::Input(0));
+}
+
+/// `let loss = ...` then `loss = mean(loss)`: a binding and an unnamed loss
+/// (named `loss`) that uses it.
+#[test]
+fn an_unnamed_loss_may_use_a_binding_named_loss() {
+    let source = "input y_pred: real [N]\nlet loss = y_pred * 2\nloss = mean(loss)";
+    let (program, _) = lowered(source).expect("valid");
+    assert_eq!(program.lets.len(), 1);
+    assert_eq!(program.lets[0].name, "loss");
+    let [result] = &program.results[..] else {
+        panic!("one result: {:?}", program.results)
+    };
+    assert_eq!((result.name.as_str(), result.kind), ("loss", ResultKind::Loss));
+    let mean = program.node(result.root);
+    assert_eq!(mean.args, [program.lets[0].node]);
+    let product = program.node(program.lets[0].node);
+    assert!(matches!(product.op, Op::Call(Builtin::Mul, _)), "{product:?}");
+    assert_eq!(program.node(product.args[0]).op, Op::Input(0));
 }

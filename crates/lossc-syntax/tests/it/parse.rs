@@ -846,23 +846,180 @@ fn an_unclosed_bracket_does_not_hide_later_errors() {
 }
 
 #[test]
+fn statement_and_domain_words_are_names_elsewhere() {
+    // Each statement word is one only as the first word of a statement, and
+    // `real` only as a domain: anywhere else they are ordinary names.
+    let src = "input output: real";
+    let StatementKind::Input { name, domain, shape } = single(src).kind else {
+        panic!()
+    };
+    assert_eq!(name, ident(src, "output"));
+    assert_eq!(domain.kind, DomainKind::Real);
+    assert_eq!(shape, None);
+
+    let src = "input real: real";
+    let StatementKind::Input { name, domain, .. } = single(src).kind else {
+        panic!()
+    };
+    assert_eq!(
+        name,
+        Ident {
+            name: "real".to_string(),
+            span: Span::new(6, 10)
+        }
+    );
+    assert_eq!(domain.kind, DomainKind::Real);
+    assert_eq!(domain.span, Span::new(12, 16));
+
+    // With no domain, the word after the name is not read as one.
+    let src = "input x";
+    let StatementKind::Input { name, domain, .. } = single(src).kind else {
+        panic!()
+    };
+    assert_eq!(name, ident(src, "x"));
+    assert_eq!(domain.kind, DomainKind::Unstated);
+
+    // A binding named `loss`, then an unnamed loss that uses it.
+    let src = "let loss = y_pred * 2\nloss = mean(loss)";
+    let program = parse_ok(src);
+    let [first, second] = &program.statements[..] else {
+        panic!("two statements: {program:#?}")
+    };
+    let StatementKind::Let { name, value } = &first.kind else {
+        panic!()
+    };
+    assert_eq!(
+        *name,
+        Ident {
+            name: "loss".to_string(),
+            span: Span::new(4, 8)
+        }
+    );
+    assert_eq!(render(value, src), "(y_pred * 2.0)");
+    let StatementKind::Loss { name, value } = &second.kind else {
+        panic!()
+    };
+    assert_eq!(*name, None);
+    assert_eq!(render(value, src), "mean(loss)");
+    assert_eq!(value.span, span_of(src, "mean(loss)"));
+
+    // `loss loss = ...` and `output output = ...` name their results.
+    for (src, word) in [
+        ("loss loss = mean(loss)", "loss"),
+        ("output output = output * 2", "output"),
+    ] {
+        let statement = single(src);
+        let (name, value) = match statement.kind {
+            StatementKind::Loss {
+                name: Some(name),
+                value,
+            } => (name, value),
+            StatementKind::Output { name, value } => (name, value),
+            other => panic!("`{src}`: {other:#?}"),
+        };
+        assert_eq!(
+            name,
+            Ident {
+                name: word.to_string(),
+                span: Span::new(word.len() + 1, 2 * word.len() + 1)
+            }
+        );
+        let rendered = render(&value, src);
+        assert!(rendered.contains(word), "`{src}` renders `{rendered}`");
+    }
+    assert!(matches!(single("output output = 1").kind, StatementKind::Output { .. }));
+    assert!(matches!(
+        single("loss loss = 1").kind,
+        StatementKind::Loss { name: Some(_), .. }
+    ));
+
+    let src = "def f(input) = input * 2";
+    let StatementKind::Def { name, params, body } = single(src).kind else {
+        panic!()
+    };
+    assert_eq!(
+        name,
+        Ident {
+            name: "f".to_string(),
+            span: Span::new(4, 5)
+        }
+    );
+    assert_eq!(
+        params,
+        vec![Ident {
+            name: "input".to_string(),
+            span: Span::new(6, 11)
+        }]
+    );
+    assert_eq!(render(&body, src), "(input * 2.0)");
+
+    let src = "wrt output, param, real";
+    let StatementKind::Wrt { names } = single(src).kind else {
+        panic!()
+    };
+    let names: Vec<&str> = names.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["output", "param", "real"]);
+
+    // Every statement word and `real` as a name inside an expression.
+    check_expr(
+        "input + param + const + let + def + loss + output + wrt + real",
+        "((((((((input + param) + const) + let) + def) + loss) + output) + wrt) + real)",
+    );
+    check_expr("let(output, axis=-1)", "let(output, axis=(-1.0))");
+}
+
+#[test]
+fn a_statement_word_used_as_a_name_continues_a_bracket() {
+    // Inside brackets, a line that starts with a statement word is still the
+    // statement unless it reads as a statement (the word then a name or `=`).
+    let src = "loss l = mean(\n    output\n    * loss)\nloss = 1";
+    let program = parse_ok(src);
+    assert_eq!(program.statements.len(), 2);
+    let StatementKind::Loss { value, .. } = &program.statements[0].kind else {
+        panic!()
+    };
+    assert_eq!(render(value, src), "mean((output * loss))");
+}
+
+#[test]
 fn reserved_words_are_not_names() {
     insta::assert_snapshot!(rendered(&[
-        "let loss = 1",
-        "input real: real",
+        "let inf = 1",
+        "input true: real",
         "def f(and) = 1",
-        "wrt y_pred, output",
-        "loss = loss + 1",
+        "wrt y_pred, not",
+        "loss false = 1",
+        "output or = 1",
         "param inf = 1",
-        "let x = 1 + true_ + def",
+        "let x = 1 + true_ + or",
     ]));
 }
 
 #[test]
+fn a_reserved_word_error_points_at_the_word() {
+    for (src, word) in [
+        ("let inf = 1", "inf"),
+        ("let and = 2", "and"),
+        ("def f(x, not) = x", "not"),
+    ] {
+        let error = only_error(src);
+        assert_eq!(
+            error.message,
+            format!("`{word}` is a reserved word and cannot be a name")
+        );
+        assert_eq!(error.span, span_of(src, word), "`{src}`");
+        assert_eq!(
+            error.help.as_deref(),
+            Some(format!("choose another name, e.g. `{word}_`").as_str())
+        );
+    }
+}
+
+#[test]
 fn a_reserved_word_is_reported_once() {
-    // Naming something `output` is one mistake, however often it is used.
+    // Naming something `inf` is one mistake, however often it is used.
     insta::assert_snapshot!(rendered(&[
-        "let output = y_pred * 2\nloss = mean(output) + output\nlet x = def"
+        "let inf = y_pred * 2\nloss = mean(inf_) + inf\nlet x = and"
     ]));
 }
 
