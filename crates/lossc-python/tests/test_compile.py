@@ -154,3 +154,17 @@ def test_the_module_docstring_example_runs():
 
     failures, tried = doctest.testmod(lossc, verbose=False)
     assert tried >= 3 and failures == 0
+
+
+def test_a_line_is_a_statement_only_when_it_starts_as_one():
+    # Statement words are names elsewhere: `output * 2` is a formula over a
+    # name `output` (which a formula does not declare), not a bad statement.
+    for formula in ("output * 2", "mean(output)", "loss - 1"):
+        with pytest.raises(lossc.LossError) as caught:
+            lossc.compile(formula)
+        first = caught.value.diagnostics[0]
+        assert (first.code, first.file) == ("unknown-name", "<formula>"), formula
+    statement = lossc.compile("loss = mean(square(y_pred - y_true))")
+    assert statement.source == "loss = mean(square(y_pred - y_true))"
+    program = lossc.compile("input output: [0, 1]\nloss = mean(-log(output))")
+    assert list(program.inputs) == ["output"]

@@ -142,10 +142,12 @@ def test_names_that_the_language_reserves_are_renamed(user_module):
     b = Builder(module.custom_loss, "float32", "hand")
     x = b.input("input", "real", ("N",))
     y = b.input("mean", "real", ("N",))
-    b.loss(b.call("mean", b.binary("-", x, y)))
+    z = b.input("inf", "real", ("N",))
+    b.loss(b.call("mean", b.binary("-", b.binary("-", x, y), z)))
     imported = b.finish("t.py::f")
-    assert imported.renamed == {"input": "input_", "mean": "mean_"}
-    assert "input input_: real [N]" in imported.text
+    # Statement words are names in the language; built-ins and expression words are not.
+    assert imported.renamed == {"mean": "mean_", "inf": "inf_"}
+    assert "input input: real [N]" in imported.text
     _lossc.compile(imported.text, imported.name, imported.source_map)
 
 

@@ -88,8 +88,8 @@ def test_seed_findings_are_on_the_lines_that_cause_them():
 
 def test_seed_program_text_follows_the_python_lines():
     source = lossc.compile(seed.step_where, inputs=SIGMOID).source
-    assert "let loss_ = where(y_pred > 0.5, square(y_true - y_pred), 0)" in source
-    assert "loss step_where = mean(loss_)" in source
+    assert "let loss = where(y_pred > 0.5, square(y_true - y_pred), 0)" in source
+    assert "loss step_where = mean(loss)" in source
     assert "traced with TensorFlow" in source
 
 

@@ -246,33 +246,33 @@ def test_float32_imports_agree_with_torch_in_float32(name):
 
 def test_float32_constants_are_written_as_float32_reads_them():
     loss = lossc.compile(torch_losses.log_eps, inputs={"input": "sigmoid", "target": "{0, 1}"})
-    assert "log(input_ + 1e-8)" in loss.source
+    assert "log(input + 1e-8)" in loss.source
 
 
 def test_a_library_loss_passed_as_it_is_imports_and_is_located_in_torch():
     loss = lossc.compile(F.smooth_l1_loss, dtype="float64")
-    assert list(loss.inputs) == ["input_", "target"]  # its hyperparameters have defaults
+    assert list(loss.inputs) == ["input", "target"]  # its hyperparameters have defaults
     assert "torch/nn/functional.py:" in loss.source.splitlines()[-1]
     r = rng()
     check_against_torch(F.smooth_l1_loss, loss, {"input": r.normal(size=5), "target": r.normal(size=5)},
                         per_sample=False)
 
 
-def test_input_is_renamed_and_is_the_default_wrt():
+def test_input_keeps_its_name_and_is_the_default_wrt():
     fn, loss, _ = import_case("binary_cross_entropy", "mean")
-    assert list(loss.inputs) == ["input_", "target"]
-    assert "# Renamed (reserved or built-in names in .loss): `input` as `input_`." in loss.source
-    assert "\nwrt input_\n" in loss.source
+    assert list(loss.inputs) == ["input", "target"]
+    assert "Renamed" not in loss.source
+    assert "\nwrt input\n" in loss.source
 
 
 def test_binary_cross_entropy_keeps_torchs_clamp_of_the_log_at_minus_100():
     _, loss, _ = import_case("binary_cross_entropy", "mean")
-    assert "maximum(log(input_), -100)" in loss.source
+    assert "maximum(log(input), -100)" in loss.source
     # At the edges torch's clamp keeps the value finite; lossc computes the same.
     t = np.array([1.0, 0.0, 1.0])
     p = np.array([0.0, 1.0, 0.5])
     expected = float(F.binary_cross_entropy(torch.tensor(p), torch.tensor(t)))
-    np.testing.assert_allclose(float(loss.eval(input_=p, target=t).value), expected, rtol=RTOL)
+    np.testing.assert_allclose(float(loss.eval(input=p, target=t).value), expected, rtol=RTOL)
 
 
 def test_kl_div_with_per_class_output_is_refused_as_not_a_loss():
@@ -285,9 +285,9 @@ def test_kl_div_with_per_class_output_is_refused_as_not_a_loss():
 def test_stable_builtins_are_recognised():
     loss = lossc.compile(torch_losses.stable_builtins, shapes={"input": "[N, C]", "target": "[N, C]"},
                          dtype="float64")
-    assert "logsumexp(input_, axis=-1)" in loss.source
-    assert "softplus(input_)" in loss.source
-    assert "log_sigmoid(input_)" in loss.source
+    assert "logsumexp(input, axis=-1)" in loss.source
+    assert "softplus(input)" in loss.source
+    assert "log_sigmoid(input)" in loss.source
     r = rng()
     arrays = {"input": r.normal(size=(6, 3)) * 30, "target": probs(3)(r, 6)}
     check_against_torch(torch_losses.stable_builtins, loss, arrays, per_sample=False)
@@ -325,7 +325,7 @@ def test_log_epsilon_findings_are_on_the_log_line():
     diagnostics = loss.check()
     exploding = [d for d in diagnostics if d.code == "exploding-gradient"]
     assert exploding and exploding[0].line == line_of("log")
-    assert "input_" in exploding[0].message  # the renamed input reads as the user's
+    assert "`input`" in exploding[0].message  # the user's own name
     assert "torch.log(input + 1e-8)" in str(exploding[0])  # shown over the Python line
     example = {d.code for d in lossc.compile(pathlib.Path(__file__).parents[3] / "examples/faulty_log_eps.loss").check()}
     assert {d.code for d in diagnostics} == example
@@ -468,4 +468,4 @@ def test_a_torch_loss_imports_in_a_process_that_loaded_tensorflow_first():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "mean(square(input_ - target))" in done.stdout or "mean((input_ - target) ^ 2)" in done.stdout, done.stdout
+    assert "mean(square(input - target))" in done.stdout or "mean((input - target) ^ 2)" in done.stdout, done.stdout

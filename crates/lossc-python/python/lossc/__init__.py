@@ -82,9 +82,11 @@ DOMAIN_ALIASES: Dict[str, str] = {
     "tanh": "[-1, 1]",
 }
 
-# The first word of a `.loss` statement; a one-line string starting with
-# anything else is a formula (the `-e` form of the command line).
-_STATEMENT = re.compile(r"^\s*(input|param|const|let|def|loss|output|wrt|dim)\b")
+# A `.loss` statement: its word, then a name or a single `=` (as the
+# language reads a statement word only there: `output * 2` is a formula over
+# an input named `output`). A one-line string that is not one is a formula
+# (the `-e` form of the command line).
+_STATEMENT = re.compile(r"^\s*(input|param|const|let|def|loss|output|wrt)\s*([A-Za-z_]|=(?!=))")
 
 # How many inputs `Loss.eval` had to convert to a NumPy array (lists,
 # float16, byte-swapped data): NumPy arrays of the evaluator's element types

@@ -38,9 +38,7 @@ import numpy as np
 from .. import _lossc
 
 # The language's reserved words (docs/language.md, "Identifiers and reserved words").
-RESERVED = frozenset(
-    "input param const let def loss output wrt real inf true false and or not".split()
-)
+RESERVED = frozenset("inf true false and or not".split())
 
 # Operator precedence (docs/language.md, "Precedence"), lowest first.
 _PRECEDENCE = {
