@@ -222,8 +222,8 @@ fn both_gradients_at(source: &str, values: &[(&str, f64)]) -> (f64, f64) {
     let data = values
         .iter()
         .map(|(name, v)| (*name, ndarray::ArrayD::from_elem(ndarray::IxDyn(&[1]), *v)));
-    let bindings = lossc_eval::Bindings::new(&ir, data).unwrap();
-    let got = lossc_eval::eval::<f64>(&ir, &[lossc_root, fw_root], &bindings).unwrap();
+    let bindings = lossc_reference::Bindings::new(&ir, data).unwrap();
+    let got = lossc_reference::eval::<f64>(&ir, &[lossc_root, fw_root], &bindings).unwrap();
     let one = |k: usize| *got[k].iter().next().unwrap();
     (one(0), one(1))
 }

@@ -264,8 +264,8 @@ fn eval_typed<T: num_traits::Float + lossc_ir::builtins::Scalar>(
             Some((input.name.as_str(), array))
         })
         .collect::<Option<Vec<_>>>()?;
-    let bindings = lossc_eval::Bindings::new(program, data).ok()?;
-    let values = lossc_eval::eval(program, roots, &bindings).ok()?;
+    let bindings = lossc_reference::Bindings::new(program, data).ok()?;
+    let values = lossc_reference::eval(program, roots, &bindings).ok()?;
     Some(
         values
             .into_iter()

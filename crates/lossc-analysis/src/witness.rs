@@ -208,8 +208,8 @@ impl<'p> Search<'p> {
             });
             data.push((input.name.as_str(), array));
         }
-        let bindings = lossc_eval::Bindings::new(self.program, data).ok()?;
-        let values = lossc_eval::eval(self.program, roots, &bindings).ok()?;
+        let bindings = lossc_reference::Bindings::new(self.program, data).ok()?;
+        let values = lossc_reference::eval(self.program, roots, &bindings).ok()?;
         Some(
             values
                 .into_iter()

@@ -438,14 +438,14 @@ fn same_values(a: &Program, b: &Program, loss: &str) -> bool {
     for seed in 0..3 {
         let data = sample(a, seed);
         let (Ok(ba), Ok(bb)) = (
-            lossc_eval::Bindings::new(a, data.clone()),
-            lossc_eval::Bindings::new(b, data),
+            lossc_reference::Bindings::new(a, data.clone()),
+            lossc_reference::Bindings::new(b, data),
         ) else {
             return false;
         };
         let (Ok(va), Ok(vb)) = (
-            lossc_eval::eval(a, &[ra.root], &ba),
-            lossc_eval::eval(b, &[rb.root], &bb),
+            lossc_reference::eval(a, &[ra.root], &ba),
+            lossc_reference::eval(b, &[rb.root], &bb),
         ) else {
             return false;
         };

@@ -4,8 +4,8 @@
 //! and of each uniform stage between passes (run once), with registers
 //! allocated by liveness.
 
-use lossc_eval::EvalError;
 use lossc_ir::{Builtin, Dim};
+use lossc_reference::EvalError;
 
 use crate::plan::{Plan, ReduceKind, VOp};
 

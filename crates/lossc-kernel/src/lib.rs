@@ -6,7 +6,7 @@
 //! at run time, the inputs as [`Tensor`] views of any element type and
 //! memory order (a memory-mapped `.npy` file is read where it lies).
 //! **Out:** one [`Output`] per root: its array, and for a per-sample loss the
-//! mean. Bad data is a [`lossc_eval::EvalError`], in the oracle's words.
+//! mean. Bad data is a [`lossc_reference::EvalError`], in the oracle's words.
 //! **Never:** does IO, prints, or panics on NaN and infinities; never
 //! allocates an array of the batch's size for an intermediate value.
 //!
@@ -34,7 +34,7 @@
 //!   [`Prepared::attach`]es the functions, which then run instead of the tile
 //!   loops, with bit-identical results.
 //!
-//! Agreement with the reference interpreter (`lossc_eval`, the oracle): the
+//! Agreement with the reference interpreter (`lossc_reference`, the oracle): the
 //! same formulas, the oracle's own compensated summation within rows, a
 //! lane-parallel compensated sum over the batch, and elementary functions
 //! within [`math::ULP_BOUND`] ulps of the standard library's. The tests
@@ -55,7 +55,7 @@
 //! let out = kernel.run::<f32>(&[("y_true", Tensor::F32(t.view())), ("y_pred", Tensor::F32(p.view()))])?;
 //! let mse = out[0].array.as_ref().unwrap().first().copied().unwrap();
 //! assert!((mse - 0.03).abs() < 1e-7);
-//! # Ok::<(), lossc_eval::EvalError>(())
+//! # Ok::<(), lossc_reference::EvalError>(())
 //! ```
 
 mod bind;
@@ -70,12 +70,12 @@ mod tile;
 use std::any::Any;
 use std::sync::Arc;
 
-use lossc_eval::EvalError;
 /// The built-ins' scalar arithmetic's traits at the crate root, where
 /// `math.rs` names them (as the generated code, which includes `math.rs`,
 /// has them at its root).
 pub(crate) use lossc_ir::builtins::{Elementary, Scalar};
 use lossc_ir::{Dim, NodeId, Program, ResultKind};
+use lossc_reference::EvalError;
 use ndarray::{Array1, ArrayD, Ix1, IxDyn};
 
 pub use codegen::{Call, Generated, PassFn};

@@ -22,8 +22,8 @@
 use std::collections::HashMap;
 
 use lossc_diagnostics::Span;
-use lossc_eval::EvalError;
 use lossc_ir::{Along, Builtin, Dim, DimId, NodeId, Op, Program, Reduction, Signature, Value as IrValue};
+use lossc_reference::EvalError;
 
 /// A primitive reduction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

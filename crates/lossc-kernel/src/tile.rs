@@ -287,12 +287,12 @@ pub(crate) fn gather<T: Real>(out: &mut [T], rows: usize, src: &[T], stride: usi
 }
 
 /// The oracle's sum of a short run: sequential Neumaier (as
-/// `lossc_eval::compensated_sum` adds its leaves), or the oracle's own
+/// `lossc_reference::compensated_sum` adds its leaves), or the oracle's own
 /// function for long runs; bit-identical to it either way.
 #[inline(always)]
 fn row_sum<T: Real>(values: &[T]) -> T {
     if values.len() > ROW_LEAF {
-        return lossc_eval::compensated_sum(values);
+        return lossc_reference::compensated_sum(values);
     }
     let (sum, error) = values.iter().fold((T::zero(), T::zero()), |acc, &x| sum_step(acc, x));
     sum_finish(sum, error)

@@ -5,7 +5,7 @@
 //! **Out:** gradient expressions as new nodes of the same program
 //! ([`gradient`]), and valid `.loss` source for any program or expression
 //! ([`print`]).
-//! **Never:** evaluates numbers (that is `lossc-eval`), reports diagnostics, or
+//! **Never:** evaluates numbers (that is `lossc-reference`), reports diagnostics, or
 //! does IO.
 //!
 //! Tests: `tests/gradients.rs` checks every built-in's derivative against

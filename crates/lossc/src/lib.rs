@@ -17,10 +17,10 @@ pub use lossc_diagnostics::{
     Code, Diagnostic, Fix, Label, LineIndex, Origin, OriginFile, Relocated, Severity, SourceMap, Span, WitnessValue,
 };
 pub use lossc_emit::{Emission, EmitError, Target as EmitTarget};
-pub use lossc_eval::EvalError;
 /// The typed IR, for users who want to go below the facade.
 pub use lossc_ir as ir;
 pub use lossc_ir::{Dtype, ResultKind, Var};
+pub use lossc_reference::EvalError;
 pub use lossc_symbolic::simplify::{Limits, Report, Stop};
 
 mod domains;
@@ -56,7 +56,7 @@ pub enum Error {
     UnknownVar { name: String, known: Vec<String> },
     /// Evaluation failed (missing or inconsistent data).
     #[error(transparent)]
-    Eval(#[from] lossc_eval::EvalError),
+    Eval(#[from] lossc_reference::EvalError),
     /// `probe` could not run: no samples asked for, or an input's domain holds
     /// no float of the dtype.
     #[error(transparent)]
@@ -380,8 +380,8 @@ impl Program {
             (self.ir.clone(), Vec::new())
         };
         roots.insert(0, result.root);
-        let bindings = lossc_eval::Bindings::new(&ir, data)?;
-        let mut values = lossc_eval::eval(&ir, &roots, &bindings)?.into_iter();
+        let bindings = lossc_reference::Bindings::new(&ir, data)?;
+        let mut values = lossc_reference::eval(&ir, &roots, &bindings)?.into_iter();
         let value = values.next().expect("one value per root");
         let dims = bindings.dims().map(|(n, s)| (n.to_string(), s)).collect();
         let (value, per_sample) = match (result.kind, value.ndim()) {
@@ -390,7 +390,7 @@ impl Program {
                 // The mean in T, as the loss's value is defined in the dtype.
                 let samples: Vec<T> = per_sample.iter().map(|v| T::from(*v).unwrap_or_else(T::nan)).collect();
                 let count = T::from(samples.len().max(1)).unwrap_or_else(T::one);
-                let mean = (lossc_eval::compensated_sum(&samples) / count)
+                let mean = (lossc_reference::compensated_sum(&samples) / count)
                     .to_f64()
                     .unwrap_or(f64::NAN);
                 (ndarray::arr0(mean).into_dyn(), Some(per_sample))
@@ -509,15 +509,15 @@ impl Program {
         let data: Vec<(&str, ArrayD<T>)> = inputs.iter().map(|(n, a)| (n.as_str(), to_t(a))).collect();
         let mut roots = vec![result.root];
         roots.extend(gradient.outputs.iter().map(|(_, g)| *g));
-        let bindings = lossc_eval::Bindings::new(ir, data)?;
-        let mut values = lossc_eval::eval(ir, &roots, &bindings)?.into_iter();
+        let bindings = lossc_reference::Bindings::new(ir, data)?;
+        let mut values = lossc_reference::eval(ir, &roots, &bindings)?.into_iter();
         let value = values.next().expect("one value per root");
         let dims = bindings.dims().map(|(n, s)| (n.to_string(), s)).collect();
         let (value, per_sample) = if value.ndim() == 1 {
             // A per-sample loss: its value is the mean, taken in T as `eval` does.
             let samples: Vec<T> = value.iter().copied().collect();
             let count = T::from(samples.len().max(1)).unwrap_or_else(T::one);
-            let mean = (lossc_eval::compensated_sum(&samples) / count)
+            let mean = (lossc_reference::compensated_sum(&samples) / count)
                 .to_f64()
                 .unwrap_or(f64::NAN);
             (

@@ -2,9 +2,9 @@
 //! sample evaluated by the reference interpreter (loss and gradients) and
 //! classified into the tally.
 
-use lossc_eval::Bindings;
 use lossc_ir::builtins::Scalar;
 use lossc_ir::{Dtype, NodeId, Program, Var};
+use lossc_reference::Bindings;
 use ndarray::{ArrayD, IxDyn};
 use num_traits::Float;
 
@@ -75,7 +75,7 @@ impl Task<'_> {
                 (input.name.as_str(), array)
             });
             let bindings = Bindings::new(self.program, data)?;
-            let mut arrays = lossc_eval::eval(self.program, &roots, &bindings)?.into_iter();
+            let mut arrays = lossc_reference::eval(self.program, &roots, &bindings)?.into_iter();
             let value = arrays.next().map_or(f64::NAN, |a| mean(&a));
             let mut gradients = Vec::with_capacity(self.vars.len());
             for (((&var, grad), shape), row) in self
@@ -161,7 +161,7 @@ fn mean<T: Float + Scalar>(array: &ArrayD<T>) -> f64 {
     let value = match values.len() {
         0 => T::nan(),
         1 => values[0],
-        n => lossc_eval::compensated_sum(&values) / T::from(n).unwrap_or_else(T::nan),
+        n => lossc_reference::compensated_sum(&values) / T::from(n).unwrap_or_else(T::nan),
     };
     value.to_f64().unwrap_or(f64::NAN)
 }

@@ -30,7 +30,7 @@
 //! Evaluation. Each sample is one batch of `N = 1` (docs/analysis.md: gradients are
 //! judged per sample), other named dimensions get a small size (3, or more
 //! where `take` or `one_hot` needs it); the reference interpreter
-//! ([`lossc_eval`]) computes the loss and the exact gradient
+//! ([`lossc_reference`]) computes the loss and the exact gradient
 //! ([`lossc_symbolic::gradient`], unsimplified) in the dtype. Samples are
 //! spread over the machine's cores.
 //!
@@ -65,8 +65,8 @@
 use std::fmt;
 
 use lossc_diagnostics::Code;
-use lossc_eval::EvalError;
 use lossc_ir::{Dtype, NodeId, Program, ResultKind, Var};
+use lossc_reference::EvalError;
 
 use evaluate::Task;
 use layout::{Layout, batch_dim, concrete, dim_sizes, row_shape};

@@ -15,8 +15,8 @@ use crate::common::{self, edge_point, programs, random_point};
 
 /// Evaluates `roots` of `program` on `data` in f64.
 fn eval(program: &Program, roots: &[lossc::ir::NodeId], data: &[(String, ArrayD<f64>)]) -> Option<Vec<ArrayD<f64>>> {
-    let bindings = lossc_eval::Bindings::new(program, data.iter().map(|(n, a)| (n.as_str(), a.clone()))).ok()?;
-    lossc_eval::eval(program, roots, &bindings).ok()
+    let bindings = lossc_reference::Bindings::new(program, data.iter().map(|(n, a)| (n.as_str(), a.clone()))).ok()?;
+    lossc_reference::eval(program, roots, &bindings).ok()
 }
 
 fn same(a: f64, b: f64) -> bool {

@@ -32,8 +32,8 @@ fn gradient_at(source: &str, points: &[f64]) -> (Vec<f64>, usize) {
     let g = gradient(&mut p, root, Var::Input(0)).expect("the loss reads y_pred");
     let added = p.nodes.len() - before;
     let y = ArrayD::from_shape_vec(IxDyn(&[points.len()]), points.to_vec()).unwrap();
-    let bindings = lossc_eval::Bindings::new(&p, [("y_pred", y)]).unwrap();
-    let out = lossc_eval::eval(&p, &[g], &bindings).unwrap();
+    let bindings = lossc_reference::Bindings::new(&p, [("y_pred", y)]).unwrap();
+    let out = lossc_reference::eval(&p, &[g], &bindings).unwrap();
     let values = out[0]
         .broadcast(IxDyn(&[points.len()]))
         .unwrap()

@@ -30,12 +30,12 @@ fn simplified(expr: &str) -> String {
     };
     let vector = |shift: usize| ArrayD::from_shape_fn(IxDyn(&[n]), |i| value(i[0] + shift));
     let matrix = ArrayD::from_shape_fn(IxDyn(&[n, c]), |i| value(3 * i[0] + i[1] + 5));
-    let bindings = lossc_eval::Bindings::new(
+    let bindings = lossc_reference::Bindings::new(
         &p,
         [("a", vector(0)), ("b", vector(11)), ("c", vector(23)), ("m", matrix)],
     )
     .unwrap();
-    let out = lossc_eval::eval(&p, &[root, roots[0]], &bindings).unwrap();
+    let out = lossc_reference::eval(&p, &[root, roots[0]], &bindings).unwrap();
     for (before, after) in out[0].iter().zip(out[1].iter()) {
         if before.is_finite() && after.is_finite() {
             assert!(
@@ -210,8 +210,8 @@ fn every_rule_holds_numerically() {
             .map(|r| r.root)
             .collect();
         let bindings =
-            lossc_eval::Bindings::new(&program, [("a", column(0)), ("b", column(7)), ("c", column(91))]).unwrap();
-        let out = lossc_eval::eval(&program, &roots, &bindings).unwrap();
+            lossc_reference::Bindings::new(&program, [("a", column(0)), ("b", column(7)), ("c", column(91))]).unwrap();
+        let out = lossc_reference::eval(&program, &roots, &bindings).unwrap();
         let mut compared = 0;
         for (l, r) in out[0].iter().zip(out[1].iter()) {
             if l.is_finite() && r.is_finite() {
@@ -253,8 +253,9 @@ fn a_simplified_program_can_be_differentiated_again() {
     let data = ArrayD::from_shape_vec(IxDyn(&[2]), vec![1.5, -2.0]).unwrap();
     let zero = ArrayD::zeros(IxDyn(&[2]));
     let m = ArrayD::zeros(IxDyn(&[2, 3]));
-    let bindings = lossc_eval::Bindings::new(&p, [("a", data), ("b", zero.clone()), ("c", zero), ("m", m)]).unwrap();
-    let out = lossc_eval::eval(&p, &[g], &bindings).unwrap();
+    let bindings =
+        lossc_reference::Bindings::new(&p, [("a", data), ("b", zero.clone()), ("c", zero), ("m", m)]).unwrap();
+    let out = lossc_reference::eval(&p, &[g], &bindings).unwrap();
     let got: Vec<f64> = out[0].iter().copied().collect();
     assert_eq!(got, [(2.0 * 1.5 + 1.0) / 2.0, (2.0 * -2.0 + 1.0) / 2.0]);
 }

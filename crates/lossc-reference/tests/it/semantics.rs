@@ -2,8 +2,8 @@
 //! number is written out as arithmetic in the test, independent of the code
 //! under test, with where it comes from.
 
-use lossc_eval::{Bindings, EvalError, LossValue, eval, eval_loss};
 use lossc_ir::{Op, Program};
+use lossc_reference::{Bindings, EvalError, LossValue, eval, eval_loss};
 use ndarray::{ArrayD, IxDyn, arr0};
 use num_traits::Float;
 

@@ -46,7 +46,7 @@
 //!   the stage that built the program.
 //!
 //! ```
-//! use lossc_eval::{Bindings, eval_loss};
+//! use lossc_reference::{Bindings, eval_loss};
 //! use ndarray::{ArrayD, IxDyn};
 //!
 //! let source = "loss mse = mean(square(y_pred - y_true))";
@@ -57,7 +57,7 @@
 //! let mse = eval_loss(&program, "mse", &bindings)?;
 //! // (0.1^2 + 0.2^2 + 0.2^2) / 3
 //! assert!((mse.scalar().unwrap() - 0.03).abs() < 1e-12);
-//! # Ok::<(), lossc_eval::EvalError>(())
+//! # Ok::<(), lossc_reference::EvalError>(())
 //! ```
 //!
 //! Tests: unit tests beside the code; `tests/it/semantics.rs` checks programs

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use lossc_eval::{Bindings, eval};
 use lossc_ir::{Dim, Domain, Program};
+use lossc_reference::{Bindings, eval};
 use ndarray::{ArrayD, IxDyn};
 use num_traits::Float;
 
