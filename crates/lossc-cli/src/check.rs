@@ -26,6 +26,7 @@ Examples:
   lossc check examples/bce.loss
   lossc check -e 'mean(square(y_true - y_pred))'
   lossc check -e '-mean(y_true * log(y_pred))' --dtype f64
+  lossc check -e 'mean(-log(y_pred + 1e-8) * y_true)' --input y_true='{0,1}' --input y_pred=sigmoid
   lossc check focal.loss --param gamma=2 --param alpha=0.25
   lossc check multi.loss --loss focal --wrt logits
   lossc check focal.loss --deny warnings
@@ -46,6 +47,14 @@ pub struct CheckArgs {
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Text)]
     pub format: Format,
 
+    /// The domain of an input, in place of its declaration or, for an input
+    /// a formula uses without declaring it, as its declaration:
+    /// `--input y_true='{0, 1}' --input y_pred=sigmoid`. An output layer's
+    /// name stands for its domain: `sigmoid` [0, 1], `softmax` rows on the
+    /// simplex, `linear` real, `relu`/`softplus`/`exp` [0, inf), `tanh` [-1, 1].
+    #[arg(long = "input", value_name = "NAME=DOMAIN", value_parser = parse_domain_override)]
+    pub inputs: Vec<(String, String)>,
+
     /// Treat warnings as errors for the exit status, e.g. `--deny warnings`
     /// (or `-D warnings`): any warning then makes the exit status 1.
     #[arg(long, short = 'D', value_enum, value_name = "WHAT")]
@@ -61,7 +70,11 @@ pub enum Deny {
 
 /// Runs `check`, writing its product to `out`.
 pub fn run(args: &CheckArgs, out: &mut dyn WriteColor) -> Result<Status, CliError> {
-    let source = args.source.load()?;
+    let mut source = args.source.load()?;
+    if !args.inputs.is_empty() {
+        source.text = lossc::with_domains(&source.text, &args.inputs)
+            .map_err(|error| CliError::new(format!("`--input`: {error}")))?;
+    }
     let diagnostics = diagnose(args, &source)?;
     let counts = Counts::of(&diagnostics);
     let deny_warnings = args.deny.contains(&Deny::Warnings);
@@ -79,6 +92,18 @@ pub fn run(args: &CheckArgs, out: &mut dyn WriteColor) -> Result<Status, CliErro
         }),
     };
     finish_output(status, written)
+}
+
+/// `NAME=DOMAIN`, split at the first `=`.
+fn parse_domain_override(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, domain)) if !name.trim().is_empty() && !domain.trim().is_empty() => {
+            Ok((name.trim().to_string(), domain.trim().to_string()))
+        }
+        _ => Err(format!(
+            "expected NAME=DOMAIN, e.g. `--input y_pred=sigmoid` or `--input y_true='{{0, 1}}'`, got `{text}`"
+        )),
+    }
 }
 
 /// The diagnostics of `source`, after checking the options against it.

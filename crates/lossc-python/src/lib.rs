@@ -495,87 +495,18 @@ impl<'py> Held<'py> {
     }
 }
 
-/// `text` with the domains of `overrides` ((input, domain) pairs, each domain
-/// in the language's syntax) in place of the declared ones; an input that
-/// is not declared gets an `input NAME: DOMAIN` declaration appended at the
-/// end, so no span of the original text moves before it.
+/// `text` with the domains of `overrides` ((input, domain) pairs) in place
+/// of the declared ones ([`lossc::with_domains`]).
 #[pyfunction]
 fn with_domains(text: &str, overrides: Vec<(String, String)>) -> PyResult<String> {
-    guarded(|| {
-        for (name, domain) in &overrides {
-            check_domain(name, domain)?;
-        }
-        // A program that does not parse is reported on its own text.
-        let Ok(ast) = lossc_syntax::parse(text) else {
-            return Ok(text.to_string());
-        };
-        let mut replacements: Vec<(lossc::Span, String)> = Vec::new();
-        let mut appended = String::new();
-        for (name, domain) in &overrides {
-            let declared = ast.statements.iter().find_map(|statement| match &statement.kind {
-                lossc_syntax::ast::StatementKind::Input {
-                    name: ident, domain, ..
-                } if ident.name == *name => Some(domain),
-                _ => None,
-            });
-            match declared {
-                // `input x [N]`: the domain goes after the name, with its colon.
-                Some(stated) if stated.kind == lossc_syntax::ast::DomainKind::Unstated => {
-                    replacements.push((stated.span, format!(": {domain}")))
-                }
-                Some(stated) => replacements.push((stated.span, domain.clone())),
-                None => appended.push_str(&format!("\ninput {name}: {domain}")),
-            }
-        }
-        replacements.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
-        let mut text = text.to_string();
-        for (span, domain) in replacements {
-            text.replace_range(span.start..span.end, &domain);
-        }
-        if !appended.is_empty() {
-            text.push('\n');
-            text.push_str(appended.trim_start_matches('\n'));
-            text.push('\n');
-        }
-        Ok(text)
-    })
+    guarded(|| lossc::with_domains(text, &overrides).map_err(|error| PyValueError::new_err(format!("inputs: {error}"))))
 }
 
-/// A domain must be exactly one domain of the language: `input NAME: DOMAIN`
-/// parses to one declaration without a shape.
-fn check_domain(name: &str, domain: &str) -> PyResult<()> {
-    let is_name = !name.is_empty()
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with(|c: char| c.is_ascii_digit());
-    if !is_name {
-        return Err(PyValueError::new_err(format!("inputs: {name:?} is not an input name")));
-    }
-    let declaration = format!("input {name}: {domain}");
-    let bad = || {
-        PyValueError::new_err(format!(
-            "inputs: the domain {domain:?} of `{name}` is not a domain: write one such as \"[0, 1]\", \
-             \"(0, inf)\", \"{{0, 1}}\", \"{{0..9}}\", \"real\", \"simplex\" or \"onehot\" (or \"sigmoid\", \"softmax\", \"linear\")"
-        ))
-    };
-    if domain.contains(['\n', '\r', ';', '#']) {
-        return Err(bad());
-    }
-    let ast = lossc_syntax::parse(&declaration).map_err(|_| bad())?;
-    match ast.statements.as_slice() {
-        [statement] => match &statement.kind {
-            lossc_syntax::ast::StatementKind::Input { domain, .. }
-                if domain.kind == lossc_syntax::ast::DomainKind::Unstated =>
-            {
-                Err(bad())
-            }
-            lossc_syntax::ast::StatementKind::Input { shape: None, .. } => Ok(()),
-            lossc_syntax::ast::StatementKind::Input { shape: Some(_), .. } => Err(PyValueError::new_err(format!(
-                "inputs: {domain:?} for `{name}` gives a shape; give the domain alone (the shape stays as the program declares it)"
-            ))),
-            _ => Err(bad()),
-        },
-        _ => Err(bad()),
-    }
+/// The output layers' names accepted as domains, with the domain each
+/// stands for.
+#[pyfunction]
+fn domain_aliases() -> Vec<(&'static str, &'static str)> {
+    lossc::DOMAIN_ALIASES.to_vec()
 }
 
 /// Runs the `lossc` command with `argv` (program name first) in this
@@ -636,6 +567,7 @@ fn _lossc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Program>()?;
     m.add_function(wrap_pyfunction!(compile, m)?)?;
     m.add_function(wrap_pyfunction!(with_domains, m)?)?;
+    m.add_function(wrap_pyfunction!(domain_aliases, m)?)?;
     m.add_function(wrap_pyfunction!(main, m)?)?;
     m.add_function(wrap_pyfunction!(main_with_source, m)?)?;
     m.add_function(wrap_pyfunction!(builtin_names, m)?)?;

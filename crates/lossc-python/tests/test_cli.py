@@ -36,6 +36,15 @@ def test_check_exit_statuses(examples, tmp_path):
     assert missing.stdout == ""
 
 
+def test_a_one_liner_takes_its_domains_on_the_command_line():
+    formula = "mean(-log(y_pred + 1e-8) * y_true)"
+    bare = run("check", "-e", formula)
+    assert bare.returncode == 1 and "error[log-domain]" in bare.stdout and "note[assumed-domain]" in bare.stdout
+    given = run("check", "-e", formula, "--input", "y_true={0, 1}", "--input", "y_pred=sigmoid")
+    assert given.returncode == 0, given.stdout + given.stderr
+    assert "warning[dead-gradient]" in given.stdout and "log-domain" not in given.stdout
+
+
 def test_usage_errors_help_and_version():
     bad = run("check", "--no-such-option")
     assert bad.returncode == 2 and "--no-such-option" in bad.stderr

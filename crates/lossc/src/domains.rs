@@ -132,3 +132,127 @@ impl Program {
         found
     }
 }
+
+/// Names of output layers accepted where a domain is given from outside
+/// the program (`--input y_pred=sigmoid`, Python's `inputs=`), and the
+/// domain of the language each stands for.
+pub const DOMAIN_ALIASES: &[(&str, &str)] = &[
+    ("sigmoid", "[0, 1]"),
+    ("softmax", "simplex"),
+    ("linear", "real"),
+    ("relu", "[0, inf)"),
+    ("softplus", "[0, inf)"),
+    ("exp", "[0, inf)"),
+    ("tanh", "[-1, 1]"),
+];
+
+/// A domain given from outside the program that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainOverrideError {
+    #[error("{0:?} is not an input name")]
+    NotAName(String),
+    #[error(
+        "the domain {domain:?} of `{name}` is not a domain: write one such as \"[0, 1]\", \"(0, inf)\", \
+         \"{{0, 1}}\", \"{{0..9}}\", \"real\", \"simplex\" or \"onehot\" (or \"sigmoid\", \"softmax\", \"linear\")"
+    )]
+    NotADomain { name: String, domain: String },
+    #[error(
+        "{domain:?} for `{name}` gives a shape; give the domain alone (the shape stays as the program declares it)"
+    )]
+    HasShape { name: String, domain: String },
+}
+
+/// The domain `domain` stands for: itself, or an output layer's
+/// ([`DOMAIN_ALIASES`]).
+pub fn resolve_domain_alias(domain: &str) -> &str {
+    let trimmed = domain.trim();
+    DOMAIN_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == trimmed)
+        .map_or(domain, |(_, meaning)| meaning)
+}
+
+/// `text` with the domains of `overrides` ((input, domain) pairs; a domain
+/// in the language's syntax or an output layer's name) in place of the
+/// declared ones; an input that is not declared gets an `input NAME:
+/// DOMAIN` declaration appended at the end, so no span of the original text
+/// moves before it. A program that does not parse is returned as it is (its
+/// errors are reported on its own text).
+pub fn with_domains(text: &str, overrides: &[(String, String)]) -> Result<String, DomainOverrideError> {
+    let overrides: Vec<(&str, &str)> = overrides
+        .iter()
+        .map(|(name, domain)| (name.as_str(), resolve_domain_alias(domain)))
+        .collect();
+    for (name, domain) in &overrides {
+        check_domain(name, domain)?;
+    }
+    let Ok(ast) = lossc_syntax::parse(text) else {
+        return Ok(text.to_string());
+    };
+    let mut replacements: Vec<(lossc_diagnostics::Span, String)> = Vec::new();
+    let mut appended = String::new();
+    for (name, domain) in &overrides {
+        let declared = ast.statements.iter().find_map(|statement| match &statement.kind {
+            lossc_syntax::ast::StatementKind::Input {
+                name: ident, domain, ..
+            } if ident.name == *name => Some(domain),
+            _ => None,
+        });
+        match declared {
+            // `input x [N]`: the domain goes after the name, with its colon.
+            Some(stated) if stated.kind == lossc_syntax::ast::DomainKind::Unstated => {
+                replacements.push((stated.span, format!(": {domain}")));
+            }
+            Some(stated) => replacements.push((stated.span, domain.to_string())),
+            None => appended.push_str(&format!("\ninput {name}: {domain}")),
+        }
+    }
+    replacements.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
+    let mut text = text.to_string();
+    for (span, domain) in replacements {
+        text.replace_range(span.start..span.end, &domain);
+    }
+    if !appended.is_empty() {
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(appended.trim_start_matches('\n'));
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// A domain must be exactly one domain of the language: `input NAME: DOMAIN`
+/// parses to one declaration without a shape.
+fn check_domain(name: &str, domain: &str) -> Result<(), DomainOverrideError> {
+    let is_name = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if !is_name {
+        return Err(DomainOverrideError::NotAName(name.to_string()));
+    }
+    let bad = || DomainOverrideError::NotADomain {
+        name: name.to_string(),
+        domain: domain.to_string(),
+    };
+    if domain.contains(['\n', '\r', ';', '#']) {
+        return Err(bad());
+    }
+    let ast = lossc_syntax::parse(&format!("input {name}: {domain}")).map_err(|_| bad())?;
+    match ast.statements.as_slice() {
+        [statement] => match &statement.kind {
+            lossc_syntax::ast::StatementKind::Input { domain: stated, .. }
+                if stated.kind == lossc_syntax::ast::DomainKind::Unstated =>
+            {
+                Err(bad())
+            }
+            lossc_syntax::ast::StatementKind::Input { shape: None, .. } => Ok(()),
+            lossc_syntax::ast::StatementKind::Input { shape: Some(_), .. } => Err(DomainOverrideError::HasShape {
+                name: name.to_string(),
+                domain: domain.to_string(),
+            }),
+            _ => Err(bad()),
+        },
+        _ => Err(bad()),
+    }
+}

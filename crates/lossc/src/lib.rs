@@ -24,7 +24,7 @@ pub use lossc_reference::EvalError;
 pub use lossc_symbolic::simplify::{Limits, Report, Stop};
 
 mod domains;
-pub use domains::OutsideDomain;
+pub use domains::{DOMAIN_ALIASES, DomainOverrideError, OutsideDomain, resolve_domain_alias, with_domains};
 
 use lossc_ir::NodeId;
 use lossc_symbolic::print;
@@ -824,7 +824,8 @@ const CANDIDATE_DOMAINS: [(&str, &str, [f64; 2], [bool; 2]); 3] = [
 /// real number. When stating one of [`CANDIDATE_DOMAINS`] leaves fewer
 /// errors (then fewer warnings) than `found` has (checked by analysing the
 /// program again with that domain), the note names the one that leaves the
-/// fewest, with both counts.
+/// fewest, with both counts. An input used without any declaration (`y_pred`
+/// in a one-liner) gets the note, on its first use, only in that case.
 fn assumed_domains(
     ir: &lossc_ir::Program,
     source: &str,
@@ -849,7 +850,7 @@ fn assumed_domains(
     };
     let mut notes = Vec::new();
     for (index, input) in ir.inputs.iter().enumerate() {
-        if input.domain_stated || input.implicit {
+        if input.domain_stated {
             continue;
         }
         let mut best: Option<((usize, usize), &str, &str)> = None;
@@ -869,12 +870,26 @@ fn assumed_domains(
             }
         }
         let name = &input.name;
-        let mut note = Diagnostic::note(
-            Code::AssumedDomain,
-            format!("`{name}` is declared without a domain, so `check` assumed it can be any real number"),
-            input.span,
-        )
-        .with_label("no domain stated");
+        // An input a one-liner uses without declaring it (`y_true`, `y_pred`)
+        // gets the note only where a domain would change the findings.
+        if input.implicit && best.is_none() {
+            continue;
+        }
+        let mut note = if input.implicit {
+            Diagnostic::note(
+                Code::AssumedDomain,
+                format!("`{name}` is not declared, so `check` took it as any real number"),
+                input.span,
+            )
+            .with_label("used without a declaration")
+        } else {
+            Diagnostic::note(
+                Code::AssumedDomain,
+                format!("`{name}` is declared without a domain, so `check` assumed it can be any real number"),
+                input.span,
+            )
+            .with_label("no domain stated")
+        };
         note = match best {
             Some((with, text, meaning)) => {
                 let tally = |(errors, warnings): (usize, usize)| {
@@ -886,9 +901,16 @@ fn assumed_domains(
                     tally(with),
                     tally(baseline)
                 ))
-                .with_help(format!(
-                    "state the domain `{name}`'s values have: `input {name}: {text}` (in Python, `inputs={{\"{name}\": \"{text}\"}}`)"
-                ))
+                .with_help(if input.implicit {
+                    format!(
+                        "declare the domain `{name}`'s values have: `input {name}: {text}` in a file, \
+                         `--input {name}='{text}'` on the command line (in Python, `inputs={{\"{name}\": \"{text}\"}}`)"
+                    )
+                } else {
+                    format!(
+                        "state the domain `{name}`'s values have: `input {name}: {text}` (in Python, `inputs={{\"{name}\": \"{text}\"}}`)"
+                    )
+                })
             }
             None => note.with_help(format!(
                 "state the domain `{name}`'s values have (`input {name}: [0, 1]`, `{{0, 1}}`, `real`, ...): the analysis is only as precise as the domains"

@@ -643,3 +643,72 @@ fn snapshot_usage_error() {
         transcript(&["check", "bce.loss", "--loss", "focal"], Some(("bce.loss", VALID)))
     );
 }
+
+/// The seed question's three Keras losses as one-liners with their domains
+/// given on the command line find what the files in `examples/` find; without
+/// domains, an undeclared input that changes the findings gets a note saying
+/// which domain would.
+#[test]
+fn one_liners_with_input_domains_find_what_the_example_files_find() {
+    let codes = |args: &[&str]| -> Vec<String> {
+        let output = lossc().args(args).args(["--format", "json"]).output().unwrap();
+        assert!(
+            output.status.code().is_some_and(|c| c < 2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let mut codes: Vec<String> = json_of(&output)["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| format!("{} {}", d["severity"].as_str().unwrap(), d["code"].as_str().unwrap()))
+            .collect();
+        codes.sort();
+        codes
+    };
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    for (file, formula) in [
+        (
+            "faulty_step_where",
+            "mean(where(y_pred > 0.5, square(y_true - y_pred), 0))",
+        ),
+        ("faulty_log_eps", "mean(-log(y_pred + 1e-8) * y_true)"),
+        ("mse_sigmoid", "mean(square(y_true - y_pred))"),
+    ] {
+        let path = examples.join(format!("{file}.loss"));
+        let from_file = codes(&["check", path.to_str().unwrap()]);
+        let one_liner = codes(&[
+            "check",
+            "-e",
+            formula,
+            "--input",
+            "y_true={0, 1}",
+            "--input",
+            "y_pred=sigmoid",
+        ]);
+        assert_eq!(one_liner, from_file, "{file}");
+        assert!(!from_file.iter().any(|c| c.ends_with("assumed-domain")));
+    }
+    // Without domains: a log of a negative number, and the note that [0, 1] avoids it.
+    let bare = codes(&["check", "-e", "mean(-log(y_pred + 1e-8) * y_true)"]);
+    assert!(bare.contains(&"error log-domain".to_string()), "{bare:?}");
+    assert!(bare.contains(&"note assumed-domain".to_string()), "{bare:?}");
+    // A formula a real input suits gets no such note.
+    let quiet = codes(&["check", "-e", "mean(square(sigmoid(y_pred) - sigmoid(y_true)))"]);
+    assert!(!quiet.iter().any(|c| c.ends_with("assumed-domain")), "{quiet:?}");
+    // A declared input's domain is replaced; a bad domain is a usage error.
+    let file = check_file(
+        "f.loss",
+        b"input y_pred: real\nloss l = mean(-log(y_pred))\n",
+        &["--input", "y_pred=[0.001, 1]"],
+    );
+    file.code(0);
+    assert_usage_error(
+        check_file(
+            "f.loss",
+            b"input y_pred: real\nloss l = mean(y_pred)\n",
+            &["--input", "y_pred=[0, 1"],
+        ),
+        "`--input`: the domain \"[0, 1\" of `y_pred` is not a domain",
+    );
+}

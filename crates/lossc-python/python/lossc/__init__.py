@@ -72,15 +72,7 @@ TARGETS: Tuple[str, ...] = ("jax", "torch", "keras", "tf", "numpy")
 #: of the language each stands for. ``"softmax"`` is the row domain
 #: ``simplex``: each row (the last axis) sums to 1, so the input needs a class
 #: axis.
-DOMAIN_ALIASES: Dict[str, str] = {
-    "sigmoid": "[0, 1]",
-    "softmax": "simplex",
-    "linear": "real",
-    "relu": "[0, inf)",
-    "softplus": "[0, inf)",
-    "exp": "[0, inf)",
-    "tanh": "[-1, 1]",
-}
+DOMAIN_ALIASES: Dict[str, str] = dict(_lossc.domain_aliases())
 
 # A `.loss` statement: its word, then a name or a single `=` (as the
 # language reads a statement word only there: `output * 2` is a formula over
