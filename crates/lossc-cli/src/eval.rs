@@ -86,6 +86,11 @@ pub struct EvalArgs {
     #[arg(long)]
     pub deny_nonfinite_input: bool,
 
+    /// Refuse data outside the inputs' declared domains (exit status 2)
+    /// instead of warning on stderr and evaluating anyway.
+    #[arg(long)]
+    pub strict_domains: bool,
+
     /// Fuse each pass into native code with the Rust compiler first: `off`
     /// (default; a first compilation takes about a second, cached after),
     /// `auto` (when `rustc` runs) or `on`. Same numbers either way.
@@ -137,12 +142,14 @@ pub fn run(args: &EvalArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) 
         .collect();
     check_finite(&tensors, args.deny_nonfinite_input, err)?;
     for outside in program.data_outside_domains(&tensors) {
+        let message = format!("input `{}` holds {}", outside.input, outside.describe());
+        if args.strict_domains {
+            return Err(CliError::new(format!("{message} (`--strict-domains`)")));
+        }
         crate::write_warning_line(
             err,
             &format!(
-                "input `{}` holds {}: `check`'s findings hold only for data inside the declared domains",
-                outside.input,
-                outside.describe()
+                "{message}: `check`'s findings hold only for data inside the declared domains (refuse such data with `--strict-domains`)"
             ),
         );
     }

@@ -117,7 +117,41 @@ pub fn from_formula(formula: &str) -> Result<Source, CliError> {
             "the formula given to `-e` is empty: write a loss such as `-e 'mean(square(y_true - y_pred))'`",
         ));
     }
-    Ok(Source::new(FORMULA_NAME, format!("loss = {formula}")))
+    // Statements separated by `;` (`input y_pred: [0, 1]; mean(-log(y_pred))`):
+    // a last part that is an expression is the loss.
+    let parts: Vec<&str> = formula.split(';').collect();
+    let text = match parts.split_last() {
+        Some((last, first)) if parts.iter().any(|part| starts_as_statement(part)) => {
+            let last = if starts_as_statement(last) || is_blank(last) {
+                (*last).to_string()
+            } else {
+                format!(" loss = {}", last.trim_start())
+            };
+            let mut text = first.join(";");
+            text.push(';');
+            text.push_str(&last);
+            text
+        }
+        _ => format!("loss = {formula}"),
+    };
+    Ok(Source::new(FORMULA_NAME, text))
+}
+
+/// Whether `text` starts as a statement does: a statement word, then a name
+/// or a single `=` (the language reads a statement word only there: `output
+/// * 2` is an expression over a name `output`).
+fn starts_as_statement(text: &str) -> bool {
+    const WORDS: [&str; 8] = ["input", "param", "const", "let", "def", "loss", "output", "wrt"];
+    let text = text.trim_start();
+    let word_end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    if !WORDS.contains(&&text[..word_end]) {
+        return false;
+    }
+    let rest = text[word_end..].trim_start();
+    rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        || (rest.starts_with('=') && !rest.starts_with("=="))
 }
 
 /// Reads a `.loss` file: UTF-8 text with at least one statement.
@@ -189,6 +223,25 @@ mod tests {
         assert_eq!(source.name, "<formula>");
         assert_eq!(source.text, "loss = mean(y_pred)");
         assert!(from_formula("  ").is_err());
+    }
+
+    #[test]
+    fn a_formula_may_be_statements_separated_by_semicolons() {
+        let text = |formula: &str| from_formula(formula).unwrap().text;
+        assert_eq!(text("mean(y_pred)"), "loss = mean(y_pred)");
+        assert_eq!(
+            text("input y_pred: [0, 1]; mean(-log(y_pred))"),
+            "input y_pred: [0, 1]; loss = mean(-log(y_pred))"
+        );
+        assert_eq!(
+            text("input y_pred: [0, 1]; loss ce = mean(-log(y_pred))"),
+            "input y_pred: [0, 1]; loss ce = mean(-log(y_pred))"
+        );
+        // A statement word used as a name is an expression.
+        assert_eq!(text("output * 2"), "loss = output * 2");
+        assert_eq!(text("loss == 1"), "loss = loss == 1");
+        let program = lossc::compile(&text("input y_pred: [0, 1]; param w = 2; w * mean(y_pred)")).unwrap();
+        assert_eq!(program.ir().inputs[0].domain.to_string(), "[0, 1]");
     }
 
     #[test]

@@ -282,6 +282,19 @@ fn data_outside_the_declared_domains_is_evaluated_with_a_warning() {
     );
     assert!(stderr.contains("input `y_pred` holds 1 value outside"), "{stderr}");
     assert!(stderr.contains("the first, 1.5, at [2]"), "{stderr}");
+    let strict = usage_error(&[
+        "eval",
+        bce.to_str().unwrap(),
+        "--input",
+        "y_true=[1, 0.5, 1]",
+        "--input",
+        "y_pred=[0.9, 0.2, 0.5]",
+        "--strict-domains",
+    ]);
+    assert!(
+        strict.contains("input `y_true` holds 1 value outside") && strict.contains("--strict-domains"),
+        "{strict}"
+    );
 
     // Rows: each element in [0, 1], but the second row does not sum to 1.
     let dir = tempfile::tempdir().unwrap();
