@@ -39,6 +39,12 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub source: SourceArgs,
 
+    /// More programs to check after FILE: files, directories (every `.loss`
+    /// file inside, at any depth) or `-` (standard input), e.g. `lossc check
+    /// examples/`.
+    #[arg(value_name = "MORE", conflicts_with = "formula")]
+    pub more: Vec<std::path::PathBuf>,
+
     #[command(flatten)]
     pub analysis: AnalysisArgs,
 
@@ -68,9 +74,144 @@ pub enum Deny {
     Warnings,
 }
 
-/// Runs `check`, writing its product to `out`.
-pub fn run(args: &CheckArgs, out: &mut dyn WriteColor) -> Result<Status, CliError> {
-    let mut source = args.source.load()?;
+/// What `check` was asked to read: one program (a file, a formula, a
+/// preloaded Python import), or several files, directories and `-`.
+enum Targets {
+    One,
+    Many(Vec<std::path::PathBuf>),
+}
+
+impl Targets {
+    fn of(args: &CheckArgs) -> Result<Targets, CliError> {
+        let dash = |path: &std::path::Path| path.as_os_str() == "-";
+        match &args.source.file {
+            Some(first) if !args.more.is_empty() || dash(first) || first.is_dir() => {
+                let mut paths = Vec::new();
+                for path in std::iter::once(first).chain(&args.more) {
+                    if path.is_dir() {
+                        paths.extend(crate::source::loss_files_under(path)?);
+                    } else {
+                        paths.push(path.clone());
+                    }
+                }
+                if paths.iter().filter(|path| dash(path)).count() > 1 {
+                    return Err(CliError::new("`-` (standard input) can be read once"));
+                }
+                Ok(Targets::Many(paths))
+            }
+            _ => Ok(Targets::One),
+        }
+    }
+}
+
+/// Runs `check`, writing its product to `out`: for several programs, each
+/// one's diagnostics and summary line in turn (a program that cannot be read
+/// is an error on `err`, and the others are still checked, exit status 2),
+/// then a total; as JSON, an array of the per-program objects.
+pub fn run(args: &CheckArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> Result<Status, CliError> {
+    let paths = match Targets::of(args)? {
+        Targets::One => {
+            let source = args.source.load()?;
+            let checked = check_one(args, source)?;
+            let written = match args.format {
+                Format::Json => checked.json().write(out),
+                Format::Text => checked.write_text(out),
+            };
+            return finish_output(checked.status, written);
+        }
+        Targets::Many(paths) => paths,
+    };
+    let mut status = Status::Success;
+    let mut unreadable = false;
+    let mut total = Counts::default();
+    let mut reports = Vec::new();
+    let mut written = Ok(());
+    for path in &paths {
+        let loaded = if path.as_os_str() == "-" {
+            crate::source::read_stdin()
+        } else {
+            crate::source::SourceArgs {
+                file: Some(path.clone()),
+                formula: None,
+            }
+            .load()
+        };
+        let checked = match loaded.and_then(|source| check_one(args, source)) {
+            Ok(checked) => checked,
+            Err(error) => {
+                unreadable = true;
+                let _ = crate::write_error_line(err, &error);
+                continue;
+            }
+        };
+        if checked.status == Status::Findings {
+            status = Status::Findings;
+        }
+        total = total.plus(checked.counts);
+        match args.format {
+            Format::Json => reports.push(checked),
+            Format::Text => written = written.and_then(|()| checked.write_text(out)),
+        }
+    }
+    let written = match args.format {
+        Format::Json => {
+            let values: Vec<CheckReport<'_>> = reports.iter().map(Checked::json).collect();
+            serde_json::to_writer_pretty(&mut *out, &values)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+        }
+        // One program read from `-` or found in a directory needs no total.
+        Format::Text if paths.len() == 1 => written,
+        Format::Text => written.and_then(|()| {
+            let verdict = if status == Status::Findings || unreadable {
+                Verdict::Error
+            } else if total.warnings > 0 {
+                Verdict::Warning
+            } else {
+                Verdict::Ok
+            };
+            render::write_summary_line(
+                out,
+                verdict,
+                &format!("{} files checked: {}", paths.len(), total.describe()),
+            )
+        }),
+    };
+    if unreadable {
+        // The readable programs were reported; exit status 2 says one was not.
+        let _ = finish_output(status, written);
+        return Err(CliError::new(format!(
+            "not every program could be read (of {} given); see the errors above",
+            paths.len()
+        )));
+    }
+    finish_output(status, written)
+}
+
+/// One program's findings.
+struct Checked {
+    source: Source,
+    dtype: lossc::Dtype,
+    diagnostics: Vec<Diagnostic>,
+    counts: Counts,
+    deny_warnings: bool,
+    status: Status,
+}
+
+impl Checked {
+    fn json(&self) -> CheckReport<'_> {
+        CheckReport::new(&self.source, self.dtype, &self.diagnostics)
+    }
+
+    fn write_text(&self, out: &mut dyn WriteColor) -> std::io::Result<()> {
+        render::write_diagnostics(out, &self.source, &self.diagnostics)?;
+        let (verdict, message) = summary(&self.source.name, self.dtype, self.counts, self.deny_warnings);
+        render::write_summary_line(out, verdict, &message)
+    }
+}
+
+/// Checks one program with the command's options.
+fn check_one(args: &CheckArgs, mut source: Source) -> Result<Checked, CliError> {
     if !args.inputs.is_empty() {
         source.text = lossc::with_domains(&source.text, &args.inputs)
             .map_err(|error| CliError::new(format!("`--input`: {error}")))?;
@@ -83,15 +224,14 @@ pub fn run(args: &CheckArgs, out: &mut dyn WriteColor) -> Result<Status, CliErro
     } else {
         Status::Success
     };
-    let dtype = args.analysis.dtype.dtype();
-    let written = match args.format {
-        Format::Json => CheckReport::new(&source, dtype, &diagnostics).write(out),
-        Format::Text => render::write_diagnostics(out, &source, &diagnostics).and_then(|()| {
-            let (verdict, message) = summary(&source.name, dtype, counts, deny_warnings);
-            render::write_summary_line(out, verdict, &message)
-        }),
-    };
-    finish_output(status, written)
+    Ok(Checked {
+        source,
+        dtype: args.analysis.dtype.dtype(),
+        diagnostics,
+        counts,
+        deny_warnings,
+        status,
+    })
 }
 
 /// `NAME=DOMAIN`, split at the first `=`.

@@ -148,7 +148,7 @@ pub fn run_status(cli: &Cli) -> u8 {
 /// status 2.
 pub fn execute(cli: &Cli, stdout: &mut dyn WriteColor, stderr: &mut dyn WriteColor) -> Result<Status, CliError> {
     match &cli.command {
-        Command::Check(args) => check::run(args, stdout),
+        Command::Check(args) => check::run(args, stdout, stderr),
         Command::Grad(args) => grad::run(args, stdout, stderr),
         Command::Simplify(args) => simplify::run(args, stdout, stderr),
         Command::Eval(args) => eval::run(args, stdout, stderr),

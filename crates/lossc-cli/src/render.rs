@@ -35,6 +35,15 @@ impl Counts {
         counts
     }
 
+    /// Both tallies together.
+    pub fn plus(self, other: Counts) -> Counts {
+        Counts {
+            errors: self.errors + other.errors,
+            warnings: self.warnings + other.warnings,
+            notes: self.notes + other.notes,
+        }
+    }
+
     /// `2 errors, 1 warning`, leaving out zero counts (`no problems` if all are).
     pub fn describe(self) -> String {
         let parts: Vec<String> = [(self.errors, "error"), (self.warnings, "warning"), (self.notes, "note")]

@@ -188,6 +188,59 @@ pub fn read_file(path: &Path) -> Result<Source, CliError> {
     Ok(Source::new(name, text))
 }
 
+/// Reads a program from standard input (`-`), shown as `<stdin>`: UTF-8
+/// text of at most [`MAX_SOURCE_BYTES`] with at least one statement.
+pub fn read_stdin() -> Result<Source, CliError> {
+    use std::io::Read;
+    let name = "<stdin>";
+    let mut bytes = Vec::new();
+    io::stdin()
+        .lock()
+        .take(MAX_SOURCE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|error| read_error(name, &error))?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(CliError::new(format!(
+            "standard input holds more than {}, the largest program lossc reads",
+            input_file::size_text(MAX_SOURCE_BYTES)
+        )));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| CliError::new("standard input is not valid UTF-8: a .loss program is UTF-8 text"))?;
+    if is_blank(&text) {
+        return Err(CliError::new(
+            "standard input is empty: a program needs at least one `loss` statement",
+        ));
+    }
+    Ok(Source::new(name, text))
+}
+
+/// The `.loss` files under `dir`, at any depth, sorted by path (directories
+/// whose name starts with `.` are skipped).
+pub fn loss_files_under(dir: &Path) -> Result<Vec<std::path::PathBuf>, CliError> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let entries =
+            std::fs::read_dir(&current).map_err(|error| read_error(&current.display().to_string(), &error))?;
+        for entry in entries {
+            let entry = entry.map_err(|error| read_error(&current.display().to_string(), &error))?;
+            let path = entry.path();
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() && !hidden => pending.push(path),
+                Ok(kind) if kind.is_file() && path.extension().is_some_and(|x| x == "loss") => found.push(path),
+                _ => {}
+            }
+        }
+    }
+    found.sort();
+    if found.is_empty() {
+        return Err(CliError::new(format!("`{}` holds no .loss file", dir.display())));
+    }
+    Ok(found)
+}
+
 fn read_error(name: &str, error: &io::Error) -> CliError {
     if error.kind() == io::ErrorKind::IsADirectory {
         CliError::new(format!("`{name}` is a directory, not a .loss file"))

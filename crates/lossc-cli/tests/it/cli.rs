@@ -174,11 +174,15 @@ fn a_missing_file_exits_2_naming_it() {
     assert_usage_error(assert, "cannot read `nope.loss`: ");
 }
 
+/// `check` reads every program in a directory (see below); one without any
+/// exits 2, and the commands that read one program refuse a directory.
 #[test]
-fn a_directory_exits_2() {
+fn a_directory_without_programs_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("losses")).unwrap();
     let assert = lossc().current_dir(dir.path()).args(["check", "losses"]).assert();
+    assert_usage_error(assert, "`losses` holds no .loss file");
+    let assert = lossc().current_dir(dir.path()).args(["grad", "losses"]).assert();
     assert_usage_error(assert, "`losses` is a directory, not a .loss file");
 }
 
@@ -711,4 +715,70 @@ fn one_liners_with_input_domains_find_what_the_example_files_find() {
         ),
         "`--input`: the domain \"[0, 1\" of `y_pred` is not a domain",
     );
+}
+
+/// Several programs at once, as ruff and rustc users expect: files,
+/// directories (every `.loss` inside) and `-`; each reported in turn, then
+/// a total; the exit status is the worst; JSON is an array of the reports.
+#[test]
+fn check_takes_several_files_directories_and_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("clean.loss"), CLEAN).unwrap();
+    std::fs::write(
+        dir.path().join("sub/bad.loss"),
+        "input y_pred: [0, 1]\nloss l = mean(-log(y_pred))\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a program").unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        lossc()
+            .current_dir(dir.path())
+            .arg("check")
+            .args(args)
+            .write_stdin(stdin)
+            .output()
+            .unwrap()
+    };
+
+    let both = run(&["."], "");
+    assert_eq!(both.status.code(), Some(1));
+    let text = stdout_of(&both);
+    let clean_at = text.find("`./clean.loss`").expect("clean.loss reported");
+    let bad_at = text.find("./sub/bad.loss").expect("sub/bad.loss reported");
+    assert!(clean_at < bad_at, "sorted by path: {text}");
+    assert!(
+        text.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .contains("2 files checked: 1 error"),
+        "{text}"
+    );
+
+    let clean = run(&["clean.loss", "-"], CLEAN);
+    assert_eq!(clean.status.code(), Some(0), "{}", stdout_of(&clean));
+    assert!(stdout_of(&clean).contains("`<stdin>`"));
+
+    let json = run(&["clean.loss", "sub", "--format", "json"], "");
+    let reports = json_of(&json);
+    let files: Vec<&str> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["clean.loss", "sub/bad.loss"]);
+    assert_eq!(reports[1]["summary"]["errors"], 1);
+
+    // An unreadable program is an error on stderr; the others are still checked; exit 2.
+    let missing = run(&["absent.loss", "clean.loss"], "");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read `absent.loss`"));
+    assert!(stdout_of(&missing).contains("`clean.loss`"));
+    // A directory without programs says so.
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let empty = run(&["empty"], "");
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("holds no .loss file"));
 }
