@@ -127,8 +127,17 @@ impl Target {
             Target::Torch => {
                 format!("{name} = torch.as_tensor({name}, dtype={reference}.dtype, device={reference}.device)")
             }
-            Target::Keras => format!("{name} = ops.cast({name}, {reference}.dtype)"),
-            Target::Tf => format!("{name} = tf.cast({name}, {reference}.dtype)"),
+            // A Python number or list is made a tensor of the dtype directly:
+            // casting would first make it a float32 tensor, rounding a
+            // float64 computation's `param gamma = 0.1`.
+            Target::Keras => format!(
+                "{name} = (\n    ops.convert_to_tensor({name}, dtype={reference}.dtype)\n    \
+                 if isinstance({name}, (int, float, list, tuple))\n    else ops.cast({name}, {reference}.dtype)\n)"
+            ),
+            Target::Tf => format!(
+                "{name} = (\n    tf.constant({name}, dtype={reference}.dtype)\n    \
+                 if isinstance({name}, (int, float, list, tuple))\n    else tf.cast({name}, {reference}.dtype)\n)"
+            ),
             Target::Numpy => format!("{name} = np.asarray({name}, dtype={reference}.dtype)"),
         }
     }

@@ -15,6 +15,10 @@ pub fn workspace() -> PathBuf {
 /// respect to params, a scalar param and a vector const.
 pub const EXTRA: &[(&str, &str)] = &[
     (
+        "inline/param_tenth.loss",
+        "input y_pred: real\nparam w = 0.1\nloss l = sum(w * y_pred)\n",
+    ),
+    (
         "inline/per_sample_bce_logits.loss",
         "input y_true: {0, 1}\ninput y_pred: real\nloss bce = softplus(y_pred) - y_true * y_pred\n",
     ),

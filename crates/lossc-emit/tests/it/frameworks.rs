@@ -467,6 +467,42 @@ fn the_double_where_removes_the_nan_of_the_plain_transcription() {
     }
 }
 
+/// A `param` given as a Python number keeps its float64 value in a float64
+/// computation: Keras and TensorFlow would round `0.1` through a float32
+/// tensor if it were cast (a relative error of 1.5e-8, which the general
+/// comparison's tolerance does not see).
+#[test]
+fn params_keep_their_float64_value_in_keras_and_tensorflow() {
+    let run = run();
+    let output = match &run.output {
+        Ok(output) => output,
+        Err(why) => return println!("skipped: needs Python: {why}"),
+    };
+    let name = "inline/param_tenth.loss";
+    let case = run
+        .cases
+        .iter()
+        .find(|c| c.name == name)
+        .expect("the inline program is emitted");
+    for target in ["tf", "keras"] {
+        if !output["missing"][target].is_null() {
+            println!("skipped {target}: not available in LOSSC_PYTHON");
+            continue;
+        }
+        for (k, point) in case.points.iter().enumerate() {
+            let expected = point.lossc[0].as_ref().expect("lossc evaluates it").value;
+            let got = &output["results"][name][target]["float64"][k];
+            assert!(got["error"].is_null(), "{target}: {}", got["error"]);
+            let value = number(&got["value"]);
+            assert!(
+                (value - expected).abs() <= 1e-13 * expected.abs().max(1e-300),
+                "{target} ({}): {value} vs lossc's {expected}",
+                point.label
+            );
+        }
+    }
+}
+
 #[test]
 fn a_power_of_abs_has_a_finite_gradient_at_the_kink() {
     let run = run();

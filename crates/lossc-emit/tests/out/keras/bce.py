@@ -31,7 +31,11 @@ from keras import ops
 def bce(y_true, y_pred):
     """The loss `bce`, a scalar."""
     y_pred = ops.convert_to_tensor(y_pred)
-    y_true = ops.cast(y_true, y_pred.dtype)
+    y_true = (
+        ops.convert_to_tensor(y_true, dtype=y_pred.dtype)
+        if isinstance(y_true, (int, float, list, tuple))
+        else ops.cast(y_true, y_pred.dtype)
+    )
     # Keras gives (N, 1) arrays to a model with one output unit; this loss takes (N,).
     if len(y_true.shape) == 2 and y_true.shape[-1] == 1:
         y_true = ops.squeeze(y_true, axis=-1)

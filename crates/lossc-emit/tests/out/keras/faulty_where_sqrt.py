@@ -31,7 +31,11 @@ from keras import ops
 def euclidean(y_true, y_pred):
     """The loss `euclidean`, a scalar."""
     y_pred = ops.convert_to_tensor(y_pred)
-    y_true = ops.cast(y_true, y_pred.dtype)
+    y_true = (
+        ops.convert_to_tensor(y_true, dtype=y_pred.dtype)
+        if isinstance(y_true, (int, float, list, tuple))
+        else ops.cast(y_true, y_pred.dtype)
+    )
     s = ops.sum(ops.square(y_pred - y_true), axis=-1)
     # double where: `sqrt` sees a safe operand where its branch is not selected (NaN-free autodiff)
     return ops.mean(ops.where(s > 0.0, ops.sqrt(ops.where(s > 0.0, s, 1.0)), 0.0))

@@ -32,14 +32,26 @@ from keras import ops
 def focal(y_true, y_pred, *, gamma=2.0, alpha=0.25):
     """The loss `focal`, a scalar."""
     y_pred = ops.convert_to_tensor(y_pred)
-    y_true = ops.cast(y_true, y_pred.dtype)
+    y_true = (
+        ops.convert_to_tensor(y_true, dtype=y_pred.dtype)
+        if isinstance(y_true, (int, float, list, tuple))
+        else ops.cast(y_true, y_pred.dtype)
+    )
     # Keras gives (N, 1) arrays to a model with one output unit; this loss takes (N,).
     if len(y_true.shape) == 2 and y_true.shape[-1] == 1:
         y_true = ops.squeeze(y_true, axis=-1)
     if len(y_pred.shape) == 2 and y_pred.shape[-1] == 1:
         y_pred = ops.squeeze(y_pred, axis=-1)
-    gamma = ops.cast(gamma, y_pred.dtype)
-    alpha = ops.cast(alpha, y_pred.dtype)
+    gamma = (
+        ops.convert_to_tensor(gamma, dtype=y_pred.dtype)
+        if isinstance(gamma, (int, float, list, tuple))
+        else ops.cast(gamma, y_pred.dtype)
+    )
+    alpha = (
+        ops.convert_to_tensor(alpha, dtype=y_pred.dtype)
+        if isinstance(alpha, (int, float, list, tuple))
+        else ops.cast(alpha, y_pred.dtype)
+    )
     eps = 1e-7
     p = ops.clip(y_pred, eps, 1.0 - eps)
     p_t = ops.where(y_true == 1.0, p, 1.0 - p)

@@ -26,6 +26,10 @@ from keras import ops
 def cce(y_true, y_pred):
     """The per-sample values of `cce`, shape [N]; the loss is their mean (Keras's default reduction)."""
     y_pred = ops.convert_to_tensor(y_pred)
-    y_true = ops.cast(y_true, y_pred.dtype)
+    y_true = (
+        ops.convert_to_tensor(y_true, dtype=y_pred.dtype)
+        if isinstance(y_true, (int, float, list, tuple))
+        else ops.cast(y_true, y_pred.dtype)
+    )
     w = ops.convert_to_tensor((1.0, 2.0, 0.5), dtype=y_pred.dtype)
     return ops.sum(ops.log_softmax(y_pred, axis=-1) * (w * -y_true), axis=-1)

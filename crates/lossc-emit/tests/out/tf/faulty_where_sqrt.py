@@ -31,7 +31,11 @@ import tensorflow as tf
 def euclidean(y_true, y_pred):
     """The loss `euclidean`, a scalar."""
     y_pred = tf.convert_to_tensor(y_pred)
-    y_true = tf.cast(y_true, y_pred.dtype)
+    y_true = (
+        tf.constant(y_true, dtype=y_pred.dtype)
+        if isinstance(y_true, (int, float, list, tuple))
+        else tf.cast(y_true, y_pred.dtype)
+    )
     s = tf.reduce_sum(tf.square(y_pred - y_true), axis=-1)
     # double where: `sqrt` sees a safe operand where its branch is not selected (NaN-free autodiff)
     return tf.reduce_mean(tf.where(s > 0.0, tf.sqrt(tf.where(s > 0.0, s, 1.0)), 0.0))

@@ -26,6 +26,10 @@ import tensorflow as tf
 def cce(y_true, y_pred):
     """The per-sample values of `cce`, shape [N]; the loss is their mean (Keras's default reduction)."""
     y_pred = tf.convert_to_tensor(y_pred)
-    y_true = tf.cast(y_true, y_pred.dtype)
+    y_true = (
+        tf.constant(y_true, dtype=y_pred.dtype)
+        if isinstance(y_true, (int, float, list, tuple))
+        else tf.cast(y_true, y_pred.dtype)
+    )
     w = tf.constant((1.0, 2.0, 0.5), dtype=y_pred.dtype)
     return tf.reduce_sum(tf.nn.log_softmax(y_pred, axis=-1) * (w * -y_true), axis=-1)
