@@ -213,6 +213,7 @@ fn function_body(
     // Arguments as tensors of the reference's dtype.
     let ref_index = program.inputs.iter().position(|i| identifier(&i.name) == *reference);
     let mut squeeze = Vec::new();
+    let mut rank_checks = Vec::new();
     for (name, index) in &signature.positional {
         let Some(index) = *index else { continue };
         let is_ref = Some(index) == ref_index;
@@ -224,11 +225,13 @@ fn function_body(
         } else {
             out.push(target.convert_like(name, reference));
         }
-        if program.inputs[index].shape.len() == 1
+        let shape = &program.inputs[index].shape;
+        if shape.len() == 1
             && let Some(line) = target.squeeze_column(name)
         {
             squeeze.push(line);
         }
+        rank_checks.extend(target.rank_check(name, shape.len(), &program.shape_string(shape)));
     }
     // The reference first: the others take its dtype.
     if let Some(k) = out.iter().position(|l| l.starts_with(&format!("{reference} = "))) {
@@ -239,6 +242,7 @@ fn function_body(
         out.push("# Keras gives (N, 1) arrays to a model with one output unit; this loss takes (N,).".into());
         out.extend(squeeze);
     }
+    out.extend(rank_checks);
     for (i, param) in program.params.iter().enumerate() {
         if used.contains(&Op::Param(i)) {
             out.push(target.convert_like(&identifier(&param.name), reference));

@@ -166,6 +166,25 @@ impl Target {
         ))
     }
 
+    /// Refuses an argument whose number of axes is not the declared one
+    /// (JAX, PyTorch and NumPy; Keras and TensorFlow squeeze a `(N, 1)`
+    /// column instead, as Keras models give one): a `(N, 1)` prediction
+    /// against `(N,)` labels would silently broadcast to `(N, N)`. The
+    /// number of axes is static under `jax.jit` and `torch.compile`, so the
+    /// check costs nothing there.
+    pub fn rank_check(self, name: &str, rank: usize, declared: &str) -> Option<String> {
+        if matches!(self, Target::Keras | Target::Tf) {
+            return None;
+        }
+        let axes = if rank == 1 { "axis" } else { "axes" };
+        Some(format!(
+            "if {name}.ndim != {rank}:\n    raise ValueError(\n        \
+             f\"`{name}` is declared {declared} ({rank} {axes}) but has shape {{tuple({name}.shape)}}: \
+             against the other inputs it would broadcast to a wrong shape \
+             (a trailing axis of size 1 goes with {name}.squeeze(-1))\"\n    )"
+        ))
+    }
+
     /// The size of axis `axis` of `input`, as a Python int (or an integer
     /// tensor where the size is only known at run time).
     pub fn dim_size(self, input: &str, axis: usize) -> String {

@@ -582,3 +582,71 @@ fn a_keras_model_trains_with_an_emitted_loss() {
         "the loss did not fall: {losses:?}"
     );
 }
+
+/// The JAX, PyTorch and NumPy modules refuse an argument with the wrong
+/// number of axes (a `(N, 1)` prediction for `(N,)` labels, which would
+/// broadcast to `(N, N)`), naming it and its shape; the right shapes pass.
+#[test]
+fn a_column_for_a_vector_input_is_refused_where_it_would_broadcast() {
+    let Some(python) = std::env::var_os("LOSSC_PYTHON") else {
+        return println!("skipped: LOSSC_PYTHON is not set");
+    };
+    let program =
+        lossc::compile("input y_true: {0, 1}\ninput y_pred: [0, 1]\nloss mse = mean(square(y_true - y_pred))")
+            .expect("compiles");
+    let emission = program.emit(&EmitOptions::default()).expect("emits");
+    for (target, module) in [
+        ("jax", emission.module(EmitTarget::Jax)),
+        ("torch", emission.module(EmitTarget::Torch)),
+        ("numpy", emission.module(EmitTarget::Numpy)),
+    ] {
+        let script = format!(
+            "import importlib.util, sys\n\
+             try:\n    importlib.import_module({framework:?})\nexcept ImportError:\n    print('missing'); sys.exit(0)\n\
+             import numpy as np\n\
+             namespace = {{}}\n\
+             exec(compile(sys.stdin.read(), 'emitted', 'exec'), namespace)\n\
+             mse = namespace['mse']\n\
+             t = np.array([1.0, 0.0, 1.0]); p = np.array([0.9, 0.2, 0.6])\n\
+             print(float(mse(t, p)))\n\
+             try:\n    mse(t, p[:, None])\nexcept ValueError as error:\n    print('refused:', error)\n",
+            framework = if target == "numpy" { "numpy" } else { target }
+        );
+        let mut child = std::process::Command::new(&python)
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("python runs");
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(module.as_bytes())
+            .expect("written");
+        let output = child.wait_with_output().expect("python ends");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{target}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if stdout.trim() == "missing" {
+            println!("skipped {target}: not installed");
+            continue;
+        }
+        let mut lines = stdout.lines();
+        let value: f64 = lines.next().expect("a value").parse().expect("a number");
+        // JAX computes in float32 unless x64 is enabled.
+        assert!((value - (0.01 + 0.04 + 0.16) / 3.0).abs() < 1e-6, "{target}: {value}");
+        let refused = lines.next().unwrap_or("");
+        assert!(
+            refused.starts_with("refused:")
+                && refused.contains("`y_pred` is declared [N]")
+                && refused.contains("(3, 1)"),
+            "{target}: {stdout}"
+        );
+    }
+}

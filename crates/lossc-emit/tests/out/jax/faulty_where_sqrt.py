@@ -32,6 +32,14 @@ def euclidean(y_true, y_pred):
     """The loss `euclidean`, a scalar."""
     y_pred = jnp.asarray(y_pred)
     y_true = jnp.asarray(y_true, dtype=y_pred.dtype)
+    if y_true.ndim != 2:
+        raise ValueError(
+            f"`y_true` is declared [N, D] (2 axes) but has shape {tuple(y_true.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_true.squeeze(-1))"
+        )
+    if y_pred.ndim != 2:
+        raise ValueError(
+            f"`y_pred` is declared [N, D] (2 axes) but has shape {tuple(y_pred.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_pred.squeeze(-1))"
+        )
     s = jnp.sum(jnp.square(y_pred - y_true), axis=-1)
     # double where: `sqrt` sees a safe operand where its branch is not selected (NaN-free autodiff)
     return jnp.mean(jnp.where(s > 0.0, jnp.sqrt(jnp.where(s > 0.0, s, 1.0)), 0.0))

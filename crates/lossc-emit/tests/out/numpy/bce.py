@@ -36,6 +36,14 @@ def bce(y_true, y_pred):
         y_pred = np.asarray(y_pred)
         y_pred = y_pred.astype(np.result_type(y_pred, np.float32), copy=False)
         y_true = np.asarray(y_true, dtype=y_pred.dtype)
+        if y_true.ndim != 1:
+            raise ValueError(
+                f"`y_true` is declared [N] (1 axis) but has shape {tuple(y_true.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_true.squeeze(-1))"
+            )
+        if y_pred.ndim != 1:
+            raise ValueError(
+                f"`y_pred` is declared [N] (1 axis) but has shape {tuple(y_pred.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_pred.squeeze(-1))"
+            )
         eps = 1e-7
         p = np.clip(y_pred, eps, 1.0 - eps)
         return np.mean(np.log1p(-p) * (y_true - 1.0) - y_true * np.log(p))
@@ -47,6 +55,14 @@ def bce_grad(y_true, y_pred):
         y_pred = np.asarray(y_pred)
         y_pred = y_pred.astype(np.result_type(y_pred, np.float32), copy=False)
         y_true = np.asarray(y_true, dtype=y_pred.dtype)
+        if y_true.ndim != 1:
+            raise ValueError(
+                f"`y_true` is declared [N] (1 axis) but has shape {tuple(y_true.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_true.squeeze(-1))"
+            )
+        if y_pred.ndim != 1:
+            raise ValueError(
+                f"`y_pred` is declared [N] (1 axis) but has shape {tuple(y_pred.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_pred.squeeze(-1))"
+            )
         eps = 1e-7
         N = y_true.shape[0]
         p = np.clip(y_pred, eps, 1.0 - eps)

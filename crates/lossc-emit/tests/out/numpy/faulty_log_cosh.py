@@ -37,6 +37,14 @@ def log_cosh(y_true, y_pred):
         y_pred = np.asarray(y_pred)
         y_pred = y_pred.astype(np.result_type(y_pred, np.float32), copy=False)
         y_true = np.asarray(y_true, dtype=y_pred.dtype)
+        if y_true.ndim != 1:
+            raise ValueError(
+                f"`y_true` is declared [N] (1 axis) but has shape {tuple(y_true.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_true.squeeze(-1))"
+            )
+        if y_pred.ndim != 1:
+            raise ValueError(
+                f"`y_pred` is declared [N] (1 axis) but has shape {tuple(y_pred.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_pred.squeeze(-1))"
+            )
         t1 = np.abs(y_pred - y_true)
         return np.mean(t1 + np.logaddexp(0.0, t1 * -2.0) - 0.6931471805599453)
 
@@ -47,6 +55,14 @@ def log_cosh_grad(y_true, y_pred):
         y_pred = np.asarray(y_pred)
         y_pred = y_pred.astype(np.result_type(y_pred, np.float32), copy=False)
         y_true = np.asarray(y_true, dtype=y_pred.dtype)
+        if y_true.ndim != 1:
+            raise ValueError(
+                f"`y_true` is declared [N] (1 axis) but has shape {tuple(y_true.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_true.squeeze(-1))"
+            )
+        if y_pred.ndim != 1:
+            raise ValueError(
+                f"`y_pred` is declared [N] (1 axis) but has shape {tuple(y_pred.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_pred.squeeze(-1))"
+            )
         N = y_true.shape[0]
         t1 = np.sign(y_pred - y_true)
         t2 = y_pred - y_true != 0.0

@@ -35,6 +35,14 @@ def euclidean(y_true, y_pred):
         y_pred = np.asarray(y_pred)
         y_pred = y_pred.astype(np.result_type(y_pred, np.float32), copy=False)
         y_true = np.asarray(y_true, dtype=y_pred.dtype)
+        if y_true.ndim != 2:
+            raise ValueError(
+                f"`y_true` is declared [N, D] (2 axes) but has shape {tuple(y_true.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_true.squeeze(-1))"
+            )
+        if y_pred.ndim != 2:
+            raise ValueError(
+                f"`y_pred` is declared [N, D] (2 axes) but has shape {tuple(y_pred.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_pred.squeeze(-1))"
+            )
         s = np.sum(np.square(y_pred - y_true), axis=-1)
         return np.mean(np.where(s > 0.0, np.sqrt(s), 0.0))
 
@@ -45,6 +53,14 @@ def euclidean_grad(y_true, y_pred):
         y_pred = np.asarray(y_pred)
         y_pred = y_pred.astype(np.result_type(y_pred, np.float32), copy=False)
         y_true = np.asarray(y_true, dtype=y_pred.dtype)
+        if y_true.ndim != 2:
+            raise ValueError(
+                f"`y_true` is declared [N, D] (2 axes) but has shape {tuple(y_true.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_true.squeeze(-1))"
+            )
+        if y_pred.ndim != 2:
+            raise ValueError(
+                f"`y_pred` is declared [N, D] (2 axes) but has shape {tuple(y_pred.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_pred.squeeze(-1))"
+            )
         N = y_true.shape[0]
         s = np.sum(np.square(y_pred - y_true), axis=-1)
         t1 = (0.5 / (np.sqrt(s) * N))[:, None] * ((y_pred - y_true) * 2.0)

@@ -30,6 +30,14 @@ def cce_per_sample(y_true, y_pred):
         y_pred = np.asarray(y_pred)
         y_pred = y_pred.astype(np.result_type(y_pred, np.float32), copy=False)
         y_true = np.asarray(y_true, dtype=y_pred.dtype)
+        if y_true.ndim != 2:
+            raise ValueError(
+                f"`y_true` is declared [N, 3] (2 axes) but has shape {tuple(y_true.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_true.squeeze(-1))"
+            )
+        if y_pred.ndim != 2:
+            raise ValueError(
+                f"`y_pred` is declared [N, 3] (2 axes) but has shape {tuple(y_pred.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_pred.squeeze(-1))"
+            )
         w = np.asarray((1.0, 2.0, 0.5), dtype=y_pred.dtype)
         t1 = (y_pred - np.logaddexp.reduce(y_pred, axis=-1, keepdims=True)) * (w * -y_true)
         return np.sum(t1, axis=-1)
@@ -46,6 +54,14 @@ def cce_grad(y_true, y_pred):
         y_pred = np.asarray(y_pred)
         y_pred = y_pred.astype(np.result_type(y_pred, np.float32), copy=False)
         y_true = np.asarray(y_true, dtype=y_pred.dtype)
+        if y_true.ndim != 2:
+            raise ValueError(
+                f"`y_true` is declared [N, 3] (2 axes) but has shape {tuple(y_true.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_true.squeeze(-1))"
+            )
+        if y_pred.ndim != 2:
+            raise ValueError(
+                f"`y_pred` is declared [N, 3] (2 axes) but has shape {tuple(y_pred.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_pred.squeeze(-1))"
+            )
         w = np.asarray((1.0, 2.0, 0.5), dtype=y_pred.dtype)
         N = y_true.shape[0]
         t1 = np.exp(y_pred - np.logaddexp.reduce(y_pred, axis=-1, keepdims=True))

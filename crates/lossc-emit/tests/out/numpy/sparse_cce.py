@@ -31,6 +31,14 @@ def sparse_cce(y_true, y_pred):
         y_pred = np.asarray(y_pred)
         y_pred = y_pred.astype(np.result_type(y_pred, np.float32), copy=False)
         y_true = np.asarray(y_true, dtype=y_pred.dtype)
+        if y_true.ndim != 1:
+            raise ValueError(
+                f"`y_true` is declared [N] (1 axis) but has shape {tuple(y_true.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_true.squeeze(-1))"
+            )
+        if y_pred.ndim != 2:
+            raise ValueError(
+                f"`y_pred` is declared [N, 10] (2 axes) but has shape {tuple(y_pred.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_pred.squeeze(-1))"
+            )
         t1 = y_pred - np.logaddexp.reduce(y_pred, axis=-1, keepdims=True)
         t2 = np.sum(t1 * -(y_true[..., None] == np.arange(10)).astype(y_pred.dtype), axis=-1)
         return np.mean(t2)
@@ -42,6 +50,14 @@ def sparse_cce_grad(y_true, y_pred):
         y_pred = np.asarray(y_pred)
         y_pred = y_pred.astype(np.result_type(y_pred, np.float32), copy=False)
         y_true = np.asarray(y_true, dtype=y_pred.dtype)
+        if y_true.ndim != 1:
+            raise ValueError(
+                f"`y_true` is declared [N] (1 axis) but has shape {tuple(y_true.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_true.squeeze(-1))"
+            )
+        if y_pred.ndim != 2:
+            raise ValueError(
+                f"`y_pred` is declared [N, 10] (2 axes) but has shape {tuple(y_pred.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_pred.squeeze(-1))"
+            )
         N = y_true.shape[0]
         t1 = (y_true[..., None] == np.arange(10)).astype(y_pred.dtype)
         t2 = np.exp(y_pred - np.logaddexp.reduce(y_pred, axis=-1, keepdims=True))

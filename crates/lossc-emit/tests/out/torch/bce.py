@@ -32,6 +32,14 @@ def bce(y_true, y_pred):
     """The loss `bce`, a scalar."""
     y_pred = torch.as_tensor(y_pred)
     y_true = torch.as_tensor(y_true, dtype=y_pred.dtype, device=y_pred.device)
+    if y_true.ndim != 1:
+        raise ValueError(
+            f"`y_true` is declared [N] (1 axis) but has shape {tuple(y_true.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_true.squeeze(-1))"
+        )
+    if y_pred.ndim != 1:
+        raise ValueError(
+            f"`y_pred` is declared [N] (1 axis) but has shape {tuple(y_pred.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_pred.squeeze(-1))"
+        )
     eps = 1e-7
     p = torch.minimum(torch.maximum(y_pred, y_pred.new_tensor(eps)), y_pred.new_tensor(1.0 - eps))
     return torch.mean(torch.log1p(-p) * (y_true - 1.0) - y_true * torch.log(p))

@@ -51,6 +51,14 @@ def bce(y_true, y_pred):
     """The loss `bce`, a scalar."""
     y_pred = torch.as_tensor(y_pred)
     y_true = torch.as_tensor(y_true, dtype=y_pred.dtype, device=y_pred.device)
+    if y_true.ndim != 1:
+        raise ValueError(
+            f"`y_true` is declared [N] (1 axis) but has shape {tuple(y_true.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_true.squeeze(-1))"
+        )
+    if y_pred.ndim != 1:
+        raise ValueError(
+            f"`y_pred` is declared [N] (1 axis) but has shape {tuple(y_pred.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_pred.squeeze(-1))"
+        )
     t1 = torch.logical_not(torch.log(y_pred) < -100.0)
     t2 = torch.logical_not(torch.log1p(-y_pred) < -100.0)
     # double where: `log1p` sees a safe operand where its branch is not selected (NaN-free autodiff)

@@ -32,6 +32,14 @@ def euclidean(y_true, y_pred):
     """The loss `euclidean`, a scalar."""
     y_pred = torch.as_tensor(y_pred)
     y_true = torch.as_tensor(y_true, dtype=y_pred.dtype, device=y_pred.device)
+    if y_true.ndim != 2:
+        raise ValueError(
+            f"`y_true` is declared [N, D] (2 axes) but has shape {tuple(y_true.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_true.squeeze(-1))"
+        )
+    if y_pred.ndim != 2:
+        raise ValueError(
+            f"`y_pred` is declared [N, D] (2 axes) but has shape {tuple(y_pred.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_pred.squeeze(-1))"
+        )
     s = torch.sum(torch.square(y_pred - y_true), dim=-1)
     # double where: `sqrt` sees a safe operand where its branch is not selected (NaN-free autodiff)
     return torch.mean(torch.where(s > 0.0, torch.sqrt(torch.where(s > 0.0, s, 1.0)), 0.0))

@@ -33,6 +33,14 @@ def focal(y_true, y_pred, *, gamma=2.0, alpha=0.25):
     """The loss `focal`, a scalar."""
     y_pred = torch.as_tensor(y_pred)
     y_true = torch.as_tensor(y_true, dtype=y_pred.dtype, device=y_pred.device)
+    if y_true.ndim != 1:
+        raise ValueError(
+            f"`y_true` is declared [N] (1 axis) but has shape {tuple(y_true.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_true.squeeze(-1))"
+        )
+    if y_pred.ndim != 1:
+        raise ValueError(
+            f"`y_pred` is declared [N] (1 axis) but has shape {tuple(y_pred.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_pred.squeeze(-1))"
+        )
     gamma = torch.as_tensor(gamma, dtype=y_pred.dtype, device=y_pred.device)
     alpha = torch.as_tensor(alpha, dtype=y_pred.dtype, device=y_pred.device)
     eps = 1e-7

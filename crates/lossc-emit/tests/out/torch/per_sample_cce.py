@@ -26,6 +26,14 @@ def cce_per_sample(y_true, y_pred):
     """The per-sample values of `cce`, shape [N] (as reduction="none")."""
     y_pred = torch.as_tensor(y_pred)
     y_true = torch.as_tensor(y_true, dtype=y_pred.dtype, device=y_pred.device)
+    if y_true.ndim != 2:
+        raise ValueError(
+            f"`y_true` is declared [N, 3] (2 axes) but has shape {tuple(y_true.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_true.squeeze(-1))"
+        )
+    if y_pred.ndim != 2:
+        raise ValueError(
+            f"`y_pred` is declared [N, 3] (2 axes) but has shape {tuple(y_pred.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_pred.squeeze(-1))"
+        )
     w = torch.as_tensor((1.0, 2.0, 0.5), dtype=y_pred.dtype, device=y_pred.device)
     return torch.sum(torch.log_softmax(y_pred, dim=-1) * (w * -y_true), dim=-1)
 

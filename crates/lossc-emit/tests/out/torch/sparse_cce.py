@@ -28,5 +28,13 @@ def sparse_cce(y_true, y_pred):
     """The loss `sparse_cce`, a scalar."""
     y_pred = torch.as_tensor(y_pred)
     y_true = torch.as_tensor(y_true, dtype=y_pred.dtype, device=y_pred.device)
+    if y_true.ndim != 1:
+        raise ValueError(
+            f"`y_true` is declared [N] (1 axis) but has shape {tuple(y_true.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_true.squeeze(-1))"
+        )
+    if y_pred.ndim != 2:
+        raise ValueError(
+            f"`y_pred` is declared [N, 10] (2 axes) but has shape {tuple(y_pred.shape)}: against the other inputs it would broadcast to a wrong shape (a trailing axis of size 1 goes with y_pred.squeeze(-1))"
+        )
     t1 = torch.log_softmax(y_pred, dim=-1) * -F.one_hot(y_true.long(), 10).to(y_pred.dtype)
     return torch.mean(torch.sum(t1, dim=-1))
