@@ -396,6 +396,8 @@ UNARY = {
     "expm1": jnp.expm1,
     "log": jnp.log,
     "log1p": jnp.log1p,
+    "log2": jnp.log2,
+    "log10": jnp.log10,
     "sqrt": jnp.sqrt,
     "square": jnp.square,
     "sin": jnp.sin,

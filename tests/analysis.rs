@@ -147,6 +147,22 @@ fn domain_hazards_name_their_values() {
         Severity::Error,
         &["`1 - p` reaches 0 when `y_pred` = 1"],
     );
+    // The other bases, as `log`.
+    for f in ["log2", "log10"] {
+        let src = format!("input y_pred: [0, 1]\nloss = mean(-{f}(y_pred))");
+        expect(
+            &src,
+            Dtype::F32,
+            Code::LogDomain,
+            Severity::Error,
+            &["`y_pred` reaches 0 when `y_pred` = 0"],
+        );
+        absent(
+            &format!("input y_pred: [0.1, 1]\nloss = mean(-{f}(y_pred))"),
+            Dtype::F32,
+            Code::LogDomain,
+        );
+    }
     let src = "input y_pred: [-1, 1]\nloss = mean(1 / y_pred)";
     expect(
         src,

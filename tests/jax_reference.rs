@@ -747,6 +747,8 @@ loss l = mean(xlogy(y_true, y_pred) - xlogy(y_true, y_true + 1))
         ("expm1", REAL),
         ("log", POSITIVE),
         ("log1p", Gen::Uniform(-0.8, 3.0)),
+        ("log2", POSITIVE),
+        ("log10", POSITIVE),
         ("sqrt", POSITIVE),
         ("square", REAL),
         ("sin", Gen::Uniform(-4.0, 4.0)),

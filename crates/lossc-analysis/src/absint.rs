@@ -21,7 +21,7 @@ pub const DIM_MAX: f64 = 1024.0;
 /// What went wrong at a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Hazard {
-    /// `log(x)` with `x <= 0`, `log1p(x)` with `x <= -1`, `xlogy(x, y)` with `y <= 0`.
+    /// `log(x)` (`log2`, `log10`) with `x <= 0`, `log1p(x)` with `x <= -1`, `xlogy(x, y)` with `y <= 0`.
     LogDomain,
     /// A denominator that can be 0.
     DivByZero,
@@ -571,7 +571,9 @@ impl<'p> Analysis<'p> {
         };
         let finite = |iv: Iv| !iv.is_empty() && iv.lo.is_finite() && iv.hi.is_finite();
         match builtin {
-            Builtin::Log if !x.is_empty() && x.lo <= 0.0 => event(Hazard::LogDomain, x),
+            Builtin::Log | Builtin::Log2 | Builtin::Log10 if !x.is_empty() && x.lo <= 0.0 => {
+                event(Hazard::LogDomain, x)
+            }
             Builtin::Log1p if !x.is_empty() && x.lo <= -1.0 => event(Hazard::LogDomain, x),
             Builtin::Xlogy if !y.is_empty() && y.lo <= 0.0 && x.is_point() != Some(0.0) => event(Hazard::LogDomain, y),
             Builtin::Div if !y.is_empty() && y.contains(0.0) => event(Hazard::DivByZero, y),

@@ -282,9 +282,9 @@ pub fn elementwise(dtype: Dtype, builtin: Builtin, args: &[Iv]) -> Option<Iv> {
         Builtin::Sign => monotone(dtype, Builtin::Sign, x, true),
         Builtin::Exp => monotone(dtype, Builtin::Exp, x, false).meet_nonneg(),
         Builtin::Expm1 => monotone(dtype, Builtin::Expm1, x, false),
-        Builtin::Log => {
+        Builtin::Log | Builtin::Log2 | Builtin::Log10 => {
             let (inside, out) = domain(x, 0.0);
-            monotone(dtype, Builtin::Log, inside, false).with_nan(out)
+            monotone(dtype, builtin, inside, false).with_nan(out)
         }
         Builtin::Log1p => {
             let (inside, out) = domain(x, -1.0);

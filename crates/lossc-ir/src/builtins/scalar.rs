@@ -39,6 +39,8 @@ pub trait Scalar:
     fn exp_m1(x: Self) -> Self;
     fn ln(x: Self) -> Self;
     fn ln_1p(x: Self) -> Self;
+    fn log2(x: Self) -> Self;
+    fn log10(x: Self) -> Self;
     fn sqrt(x: Self) -> Self;
     fn sin(x: Self) -> Self;
     fn cos(x: Self) -> Self;
@@ -105,6 +107,14 @@ macro_rules! scalar_float {
                 $t::ln_1p(x)
             }
             #[inline(always)]
+            fn log2(x: Self) -> Self {
+                $t::log2(x)
+            }
+            #[inline(always)]
+            fn log10(x: Self) -> Self {
+                $t::log10(x)
+            }
+            #[inline(always)]
             fn sqrt(x: Self) -> Self {
                 $t::sqrt(x)
             }
@@ -160,6 +170,14 @@ pub trait Elementary<T: Scalar> {
     #[inline(always)]
     fn ln_1p(x: T) -> T {
         T::ln_1p(x)
+    }
+    #[inline(always)]
+    fn log2(x: T) -> T {
+        T::log2(x)
+    }
+    #[inline(always)]
+    fn log10(x: T) -> T {
+        T::log10(x)
     }
     #[inline(always)]
     fn sqrt(x: T) -> T {
@@ -246,6 +264,8 @@ pub fn eval_scalar_in<T: Scalar, M: Elementary<T>>(builtin: Builtin, args: &[T])
         Builtin::Expm1 => M::exp_m1(x),
         Builtin::Log => M::ln(x),
         Builtin::Log1p => M::ln_1p(x),
+        Builtin::Log2 => M::log2(x),
+        Builtin::Log10 => M::log10(x),
         Builtin::Sqrt => M::sqrt(x),
         Builtin::Square => x * x,
         Builtin::Sin => M::sin(x),
