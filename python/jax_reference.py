@@ -402,6 +402,8 @@ UNARY = {
     "square": jnp.square,
     "sin": jnp.sin,
     "cos": jnp.cos,
+    "tan": jnp.tan,
+    "atan": jnp.arctan,
     "tanh": jnp.tanh,
     "cosh": jnp.cosh,
     "sigmoid": jax.nn.sigmoid,

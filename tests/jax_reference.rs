@@ -753,6 +753,8 @@ loss l = mean(xlogy(y_true, y_pred) - xlogy(y_true, y_true + 1))
         ("square", REAL),
         ("sin", Gen::Uniform(-4.0, 4.0)),
         ("cos", Gen::Uniform(-4.0, 4.0)),
+        ("tan", Gen::Uniform(-1.3, 1.3)),
+        ("atan", Gen::Uniform(-4.0, 4.0)),
         ("tanh", REAL),
         ("cosh", REAL),
         ("sigmoid", Gen::Uniform(-5.0, 5.0)),

@@ -381,6 +381,12 @@ builtins! {
     Cos { name: "cos", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "cosine",
         cost: 3.0, deriv: Each(&[Some(Call(Neg, &[Call(Mul, &[G, Call(Sin, &[Arg(0)])])]))]),
         emit: { jax: "jnp.cos({0})", torch: "torch.cos({0})", keras: "ops.cos({0})", tf: "tf.math.cos({0})", numpy: "np.cos({0})", guard: [] } },
+    Tan { name: "tan", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "tangent",
+        cost: 3.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Add, &[Lit(1.0), Call(Square, &[Y])])]))]),
+        emit: { jax: "jnp.tan({0})", torch: "torch.tan({0})", keras: "ops.tan({0})", tf: "tf.math.tan({0})", numpy: "np.tan({0})", guard: [] } },
+    Atan { name: "atan", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["arctan"], summary: "inverse tangent",
+        cost: 8.0, deriv: Each(&[Some(Call(Div, &[G, Call(Add, &[Lit(1.0), Call(Square, &[Arg(0)])])]))]),
+        emit: { jax: "jnp.arctan({0})", torch: "torch.atan({0})", keras: "ops.arctan({0})", tf: "tf.math.atan({0})", numpy: "np.arctan({0})", guard: [] } },
     Tanh { name: "tanh", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "hyperbolic tangent",
         cost: 8.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Sub, &[Lit(1.0), Call(Square, &[Y])])]))]),
         emit: { jax: "jnp.tanh({0})", torch: "torch.tanh({0})", keras: "ops.tanh({0})", tf: "tf.math.tanh({0})", numpy: "np.tanh({0})", guard: [] } },
@@ -609,6 +615,11 @@ mod tests {
         assert_eq!(f(Builtin::Log10, &[1000.0]), 3.0);
         assert_eq!(f(Builtin::Log10, &[0.0]), f64::NEG_INFINITY);
         assert!(f(Builtin::Log10, &[-1.0]).is_nan());
+        assert_eq!(f(Builtin::Tan, &[0.0]), 0.0);
+        assert!((f(Builtin::Tan, &[std::f64::consts::FRAC_PI_4]) - 1.0).abs() < 1e-15);
+        assert!(f(Builtin::Tan, &[f64::INFINITY]).is_nan());
+        assert_eq!(f(Builtin::Atan, &[1.0]), std::f64::consts::FRAC_PI_4);
+        assert_eq!(f(Builtin::Atan, &[f64::INFINITY]), std::f64::consts::FRAC_PI_2);
         assert_eq!(f(Builtin::Div, &[1.0, 0.0]), f64::INFINITY);
         assert!(f(Builtin::Div, &[0.0, 0.0]).is_nan());
         assert_eq!(f(Builtin::Sign, &[0.0]), 0.0);
@@ -634,7 +645,7 @@ mod tests {
     #[test]
     fn every_function_of_the_spec_is_callable() {
         // docs/language.md, the built-in table, in its order.
-        let spec = "abs sign exp expm1 log log1p log2 log10 sqrt square sin cos tanh cosh sigmoid log_sigmoid softplus relu floor \
+        let spec = "abs sign exp expm1 log log1p log2 log10 sqrt square sin cos tan atan tanh cosh sigmoid log_sigmoid softplus relu floor \
                     ceil round stop_gradient float pow maximum minimum xlogy clip where sum mean max min logsumexp norm softmax \
                     log_softmax take one_hot";
         // Beyond the spec's table: expand_dims and broadcast_like, which gradients need.

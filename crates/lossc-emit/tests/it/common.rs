@@ -43,6 +43,11 @@ pub const EXTRA: &[(&str, &str)] = &[
         "input y_true: [0, 1]\ninput y_pred: [0.05, 4]\n\
          loss logs = mean(y_true * log2(y_pred) - (1 - y_true) * log10(y_pred))\n",
     ),
+    (
+        "inline/tangents.loss",
+        "input y_true: [0, 1]\ninput y_pred: [-1.2, 1.2]\n\
+         loss tangents = mean(y_true * tan(y_pred) + (1 - y_true) * atan(3 * y_pred))\n",
+    ),
 ];
 
 /// `examples/*.loss`, `tests/corpus/*.loss` and [`EXTRA`], as (name relative

@@ -44,6 +44,8 @@ pub trait Scalar:
     fn sqrt(x: Self) -> Self;
     fn sin(x: Self) -> Self;
     fn cos(x: Self) -> Self;
+    fn tan(x: Self) -> Self;
+    fn atan(x: Self) -> Self;
     fn tanh(x: Self) -> Self;
     fn cosh(x: Self) -> Self;
     fn powf(x: Self, y: Self) -> Self;
@@ -127,6 +129,14 @@ macro_rules! scalar_float {
                 $t::cos(x)
             }
             #[inline(always)]
+            fn tan(x: Self) -> Self {
+                $t::tan(x)
+            }
+            #[inline(always)]
+            fn atan(x: Self) -> Self {
+                $t::atan(x)
+            }
+            #[inline(always)]
             fn tanh(x: Self) -> Self {
                 $t::tanh(x)
             }
@@ -190,6 +200,14 @@ pub trait Elementary<T: Scalar> {
     #[inline(always)]
     fn cos(x: T) -> T {
         T::cos(x)
+    }
+    #[inline(always)]
+    fn tan(x: T) -> T {
+        T::tan(x)
+    }
+    #[inline(always)]
+    fn atan(x: T) -> T {
+        T::atan(x)
     }
     #[inline(always)]
     fn tanh(x: T) -> T {
@@ -270,6 +288,8 @@ pub fn eval_scalar_in<T: Scalar, M: Elementary<T>>(builtin: Builtin, args: &[T])
         Builtin::Square => x * x,
         Builtin::Sin => M::sin(x),
         Builtin::Cos => M::cos(x),
+        Builtin::Tan => M::tan(x),
+        Builtin::Atan => M::atan(x),
         Builtin::Tanh => M::tanh(x),
         Builtin::Cosh => M::cosh(x),
         Builtin::Sigmoid => sigmoid_in::<T, M>(x),
