@@ -404,6 +404,8 @@ UNARY = {
     "cos": jnp.cos,
     "tan": jnp.tan,
     "atan": jnp.arctan,
+    "asin": jnp.arcsin,
+    "acos": jnp.arccos,
     "tanh": jnp.tanh,
     "cosh": jnp.cosh,
     "sigmoid": jax.nn.sigmoid,

@@ -755,6 +755,8 @@ loss l = mean(xlogy(y_true, y_pred) - xlogy(y_true, y_true + 1))
         ("cos", Gen::Uniform(-4.0, 4.0)),
         ("tan", Gen::Uniform(-1.3, 1.3)),
         ("atan", Gen::Uniform(-4.0, 4.0)),
+        ("asin", Gen::Uniform(-0.9, 0.9)),
+        ("acos", Gen::Uniform(-0.9, 0.9)),
         ("tanh", REAL),
         ("cosh", REAL),
         ("sigmoid", Gen::Uniform(-5.0, 5.0)),

@@ -29,6 +29,8 @@ pub enum Hazard {
     SqrtDomain,
     /// A negative base with a non-integer exponent, or 0 to a negative power.
     PowDomain,
+    /// `asin(x)` or `acos(x)` with `x` outside [-1, 1].
+    AsinDomain,
     /// `exp`, `expm1`, `cosh`, or `pow` with a variable exponent, overflowing.
     ExpOverflow,
     /// Ordinary arithmetic overflowing from finite operands.
@@ -578,6 +580,9 @@ impl<'p> Analysis<'p> {
             Builtin::Xlogy if !y.is_empty() && y.lo <= 0.0 && x.is_point() != Some(0.0) => event(Hazard::LogDomain, y),
             Builtin::Div if !y.is_empty() && y.contains(0.0) => event(Hazard::DivByZero, y),
             Builtin::Sqrt if !x.is_empty() && x.lo < 0.0 => event(Hazard::SqrtDomain, x),
+            Builtin::Asin | Builtin::Acos if !x.is_empty() && (x.lo < -1.0 || x.hi > 1.0) => {
+                event(Hazard::AsinDomain, x)
+            }
             Builtin::Pow => {
                 let exponent_integer = y.is_point().is_some_and(|c| c.fract() == 0.0);
                 let negative_base = !x.is_empty() && x.lo < 0.0 && !exponent_integer;

@@ -330,6 +330,13 @@ pub fn elementwise(dtype: Dtype, builtin: Builtin, args: &[Iv]) -> Option<Iv> {
         Builtin::Tan => tan(dtype, x),
         // No meet with [-pi/2, pi/2]: f32's atan(inf) rounds above pi/2.
         Builtin::Atan => monotone(dtype, Builtin::Atan, x, false),
+        // Defined on [-1, 1]; acos decreases, which `monotone` allows. No
+        // meet with the mathematical range: f32's asin(1) rounds above pi/2.
+        Builtin::Asin | Builtin::Acos => {
+            let inside = x.meet(Iv::new(-1.0, 1.0)).with_nan(x.nan);
+            let out = !x.is_empty() && (x.lo < -1.0 || x.hi > 1.0);
+            monotone(dtype, builtin, inside, false).with_nan(out)
+        }
         Builtin::Tanh => monotone(dtype, Builtin::Tanh, x, false)
             .meet(Iv::new(-1.0, 1.0))
             .with_nan(x.nan),
@@ -623,6 +630,27 @@ mod tests {
         );
         let a = elementwise(Dtype::F32, Builtin::Atan, &[Iv::new(0.0, f64::INFINITY)]).unwrap();
         assert!(a.contains(f32::atan(f32::INFINITY) as f64));
+    }
+
+    #[test]
+    fn asin_and_acos_know_their_domain() {
+        for dtype in [Dtype::F32, Dtype::F64] {
+            let a = elementwise(dtype, Builtin::Asin, &[Iv::new(0.0, 1.0)]).unwrap();
+            assert!(
+                !a.nan && a.lo <= 0.0 && a.contains(apply(dtype, Builtin::Asin, &[1.0])),
+                "{a:?}"
+            );
+            let a = elementwise(dtype, Builtin::Acos, &[Iv::new(0.0, 1.0)]).unwrap();
+            assert!(
+                !a.nan && a.lo <= 0.0 && a.contains(apply(dtype, Builtin::Acos, &[0.0])),
+                "{a:?}"
+            );
+            assert!(a.hi < 1.6, "decreasing: acos(0) is the top, {a:?}");
+            let a = elementwise(dtype, Builtin::Acos, &[Iv::new(-3.0, 0.5)]).unwrap();
+            assert!(a.nan && a.contains(apply(dtype, Builtin::Acos, &[-1.0])), "{a:?}");
+            let a = elementwise(dtype, Builtin::Asin, &[Iv::new(0.5, 2.0)]).unwrap();
+            assert!(a.nan && a.hi < 1.6, "{a:?}");
+        }
     }
 
     #[test]

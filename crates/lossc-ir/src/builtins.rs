@@ -387,6 +387,12 @@ builtins! {
     Atan { name: "atan", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["arctan"], summary: "inverse tangent",
         cost: 8.0, deriv: Each(&[Some(Call(Div, &[G, Call(Add, &[Lit(1.0), Call(Square, &[Arg(0)])])]))]),
         emit: { jax: "jnp.arctan({0})", torch: "torch.atan({0})", keras: "ops.arctan({0})", tf: "tf.math.atan({0})", numpy: "np.arctan({0})", guard: [] } },
+    Asin { name: "asin", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["arcsin"], summary: "inverse sine; NaN outside [-1, 1]",
+        cost: 8.0, deriv: Each(&[Some(Call(Div, &[G, Call(Sqrt, &[Call(Sub, &[Lit(1.0), Call(Square, &[Arg(0)])])])]))]),
+        emit: { jax: "jnp.arcsin({0})", torch: "torch.asin({0})", keras: "ops.arcsin({0})", tf: "tf.math.asin({0})", numpy: "np.arcsin({0})", guard: [(0, 0.0)] } },
+    Acos { name: "acos", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["arccos"], summary: "inverse cosine; NaN outside [-1, 1]",
+        cost: 8.0, deriv: Each(&[Some(Call(Neg, &[Call(Div, &[G, Call(Sqrt, &[Call(Sub, &[Lit(1.0), Call(Square, &[Arg(0)])])])])]))]),
+        emit: { jax: "jnp.arccos({0})", torch: "torch.acos({0})", keras: "ops.arccos({0})", tf: "tf.math.acos({0})", numpy: "np.arccos({0})", guard: [(0, 0.0)] } },
     Tanh { name: "tanh", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "hyperbolic tangent",
         cost: 8.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Sub, &[Lit(1.0), Call(Square, &[Y])])]))]),
         emit: { jax: "jnp.tanh({0})", torch: "torch.tanh({0})", keras: "ops.tanh({0})", tf: "tf.math.tanh({0})", numpy: "np.tanh({0})", guard: [] } },
@@ -620,6 +626,11 @@ mod tests {
         assert!(f(Builtin::Tan, &[f64::INFINITY]).is_nan());
         assert_eq!(f(Builtin::Atan, &[1.0]), std::f64::consts::FRAC_PI_4);
         assert_eq!(f(Builtin::Atan, &[f64::INFINITY]), std::f64::consts::FRAC_PI_2);
+        assert_eq!(f(Builtin::Asin, &[1.0]), std::f64::consts::FRAC_PI_2);
+        assert!(f(Builtin::Asin, &[1.0 + 1e-15]).is_nan());
+        assert_eq!(f(Builtin::Acos, &[-1.0]), std::f64::consts::PI);
+        assert_eq!(f(Builtin::Acos, &[1.0]), 0.0);
+        assert!(f(Builtin::Acos, &[-2.0]).is_nan());
         assert_eq!(f(Builtin::Div, &[1.0, 0.0]), f64::INFINITY);
         assert!(f(Builtin::Div, &[0.0, 0.0]).is_nan());
         assert_eq!(f(Builtin::Sign, &[0.0]), 0.0);
@@ -645,7 +656,7 @@ mod tests {
     #[test]
     fn every_function_of_the_spec_is_callable() {
         // docs/language.md, the built-in table, in its order.
-        let spec = "abs sign exp expm1 log log1p log2 log10 sqrt square sin cos tan atan tanh cosh sigmoid log_sigmoid softplus relu floor \
+        let spec = "abs sign exp expm1 log log1p log2 log10 sqrt square sin cos tan atan asin acos tanh cosh sigmoid log_sigmoid softplus relu floor \
                     ceil round stop_gradient float pow maximum minimum xlogy clip where sum mean max min logsumexp norm softmax \
                     log_softmax take one_hot";
         // Beyond the spec's table: expand_dims and broadcast_like, which gradients need.

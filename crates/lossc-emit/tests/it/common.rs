@@ -48,6 +48,11 @@ pub const EXTRA: &[(&str, &str)] = &[
         "input y_true: [0, 1]\ninput y_pred: [-1.2, 1.2]\n\
          loss tangents = mean(y_true * tan(y_pred) + (1 - y_true) * atan(3 * y_pred))\n",
     ),
+    (
+        "inline/inverse_sine_and_cosine.loss",
+        "input y_true: [-1, 1]\ninput y_pred: [-0.9, 0.9]\n\
+         loss angles = mean(square(asin(y_pred) - asin(y_true)) + acos(y_pred))\n",
+    ),
 ];
 
 /// `examples/*.loss`, `tests/corpus/*.loss` and [`EXTRA`], as (name relative

@@ -46,6 +46,8 @@ pub trait Scalar:
     fn cos(x: Self) -> Self;
     fn tan(x: Self) -> Self;
     fn atan(x: Self) -> Self;
+    fn asin(x: Self) -> Self;
+    fn acos(x: Self) -> Self;
     fn tanh(x: Self) -> Self;
     fn cosh(x: Self) -> Self;
     fn powf(x: Self, y: Self) -> Self;
@@ -137,6 +139,14 @@ macro_rules! scalar_float {
                 $t::atan(x)
             }
             #[inline(always)]
+            fn asin(x: Self) -> Self {
+                $t::asin(x)
+            }
+            #[inline(always)]
+            fn acos(x: Self) -> Self {
+                $t::acos(x)
+            }
+            #[inline(always)]
             fn tanh(x: Self) -> Self {
                 $t::tanh(x)
             }
@@ -208,6 +218,14 @@ pub trait Elementary<T: Scalar> {
     #[inline(always)]
     fn atan(x: T) -> T {
         T::atan(x)
+    }
+    #[inline(always)]
+    fn asin(x: T) -> T {
+        T::asin(x)
+    }
+    #[inline(always)]
+    fn acos(x: T) -> T {
+        T::acos(x)
     }
     #[inline(always)]
     fn tanh(x: T) -> T {
@@ -290,6 +308,8 @@ pub fn eval_scalar_in<T: Scalar, M: Elementary<T>>(builtin: Builtin, args: &[T])
         Builtin::Cos => M::cos(x),
         Builtin::Tan => M::tan(x),
         Builtin::Atan => M::atan(x),
+        Builtin::Asin => M::asin(x),
+        Builtin::Acos => M::acos(x),
         Builtin::Tanh => M::tanh(x),
         Builtin::Cosh => M::cosh(x),
         Builtin::Sigmoid => sigmoid_in::<T, M>(x),
