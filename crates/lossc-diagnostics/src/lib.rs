@@ -124,7 +124,7 @@ codes! {
     SizeLimit = "size-limit",
     /// The loss does not depend on a `wrt` variable.
     NoGradientPath = "no-gradient-path",
-    /// `log`, `log1p` or `xlogy` of a value that can be out of its domain.
+    /// `log`, `log2`, `log10`, `log1p` or `xlogy` of a value that can be out of its domain.
     LogDomain = "log-domain",
     /// A denominator that can be zero.
     DivByZero = "div-by-zero",
