@@ -147,6 +147,40 @@ fn domain_hazards_name_their_values() {
         Severity::Error,
         &["`1 - p` reaches 0 when `y_pred` = 1"],
     );
+    // The other bases, as `log`.
+    for f in ["log2", "log10"] {
+        let src = format!("input y_pred: [0, 1]\nloss = mean(-{f}(y_pred))");
+        expect(
+            &src,
+            Dtype::F32,
+            Code::LogDomain,
+            Severity::Error,
+            &["`y_pred` reaches 0 when `y_pred` = 0"],
+        );
+        absent(
+            &format!("input y_pred: [0.1, 1]\nloss = mean(-{f}(y_pred))"),
+            Dtype::F32,
+            Code::LogDomain,
+        );
+    }
+    // asin and acos are NaN outside [-1, 1]; at -1 and 1 only their slope is infinite.
+    for f in ["asin", "acos"] {
+        let src = format!("input y_pred: [0, 1]\nloss = mean({f}(y_pred * 2))");
+        expect(
+            &src,
+            Dtype::F32,
+            Code::AsinDomain,
+            Severity::Error,
+            &["`y_pred * 2` reaches 2 when `y_pred` = 1"],
+        );
+        let src = format!("input y_pred: [0, 1]\nloss = mean({f}(y_pred))");
+        absent(&src, Dtype::F32, Code::AsinDomain);
+        absent(&src, Dtype::F64, Code::AsinDomain);
+        expect(&src, Dtype::F64, Code::NanGradient, Severity::Error, &["`y_pred` = 1"]);
+        let src = format!("input y_pred: [0, 1]\nloss = mean({f}(clip(y_pred, -1 + 1e-7, 1 - 1e-7)))");
+        no_errors(&src, Dtype::F32);
+        absent(&src, Dtype::F32, Code::NanGradient);
+    }
     let src = "input y_pred: [-1, 1]\nloss = mean(1 / y_pred)";
     expect(
         src,

@@ -21,7 +21,7 @@ pub const DIM_MAX: f64 = 1024.0;
 /// What went wrong at a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Hazard {
-    /// `log(x)` with `x <= 0`, `log1p(x)` with `x <= -1`, `xlogy(x, y)` with `y <= 0`.
+    /// `log(x)` (`log2`, `log10`) with `x <= 0`, `log1p(x)` with `x <= -1`, `xlogy(x, y)` with `y <= 0`.
     LogDomain,
     /// A denominator that can be 0.
     DivByZero,
@@ -29,6 +29,8 @@ pub enum Hazard {
     SqrtDomain,
     /// A negative base with a non-integer exponent, or 0 to a negative power.
     PowDomain,
+    /// `asin(x)` or `acos(x)` with `x` outside [-1, 1].
+    AsinDomain,
     /// `exp`, `expm1`, `cosh`, or `pow` with a variable exponent, overflowing.
     ExpOverflow,
     /// Ordinary arithmetic overflowing from finite operands.
@@ -571,11 +573,16 @@ impl<'p> Analysis<'p> {
         };
         let finite = |iv: Iv| !iv.is_empty() && iv.lo.is_finite() && iv.hi.is_finite();
         match builtin {
-            Builtin::Log if !x.is_empty() && x.lo <= 0.0 => event(Hazard::LogDomain, x),
+            Builtin::Log | Builtin::Log2 | Builtin::Log10 if !x.is_empty() && x.lo <= 0.0 => {
+                event(Hazard::LogDomain, x)
+            }
             Builtin::Log1p if !x.is_empty() && x.lo <= -1.0 => event(Hazard::LogDomain, x),
             Builtin::Xlogy if !y.is_empty() && y.lo <= 0.0 && x.is_point() != Some(0.0) => event(Hazard::LogDomain, y),
             Builtin::Div if !y.is_empty() && y.contains(0.0) => event(Hazard::DivByZero, y),
             Builtin::Sqrt if !x.is_empty() && x.lo < 0.0 => event(Hazard::SqrtDomain, x),
+            Builtin::Asin | Builtin::Acos if !x.is_empty() && (x.lo < -1.0 || x.hi > 1.0) => {
+                event(Hazard::AsinDomain, x)
+            }
             Builtin::Pow => {
                 let exponent_integer = y.is_point().is_some_and(|c| c.fract() == 0.0);
                 let negative_base = !x.is_empty() && x.lo < 0.0 && !exponent_integer;

@@ -243,6 +243,29 @@ fn domain(x: Iv, lo: f64) -> (Iv, bool) {
     (inside, !x.is_empty() && x.lo < lo)
 }
 
+/// `tan` of an interval: increasing between two poles (at pi/2 + k pi), so
+/// the ends bound it when both lie strictly inside one branch; otherwise it
+/// takes every value. The branch of each end is computed in f64 from the end
+/// itself (an f32 end is exact in f64), with a margin for the rounding of
+/// that computation: an end within it of a pole counts as crossing it.
+fn tan(dtype: Dtype, x: Iv) -> Iv {
+    use std::f64::consts::{FRAC_PI_2, PI};
+    if x.is_empty() {
+        return x;
+    }
+    let nan = x.nan || x.may_be_infinite();
+    let branch = |v: f64| {
+        let t = (v + FRAC_PI_2) / PI;
+        let k = t.floor();
+        let margin = 1e-9 * (1.0 + k.abs());
+        (t - k > margin && k + 1.0 - t > margin).then_some(k)
+    };
+    match (branch(x.lo), branch(x.hi)) {
+        (Some(a), Some(b)) if a == b && x.lo.is_finite() && x.hi.is_finite() => monotone(dtype, Builtin::Tan, x, false),
+        _ => Iv::new(f64::NEG_INFINITY, f64::INFINITY).with_nan(nan),
+    }
+}
+
 /// The interval of an elementwise built-in, or `None` for the others.
 pub fn elementwise(dtype: Dtype, builtin: Builtin, args: &[Iv]) -> Option<Iv> {
     let x = args.first().copied().unwrap_or(Iv::EMPTY);
@@ -282,9 +305,9 @@ pub fn elementwise(dtype: Dtype, builtin: Builtin, args: &[Iv]) -> Option<Iv> {
         Builtin::Sign => monotone(dtype, Builtin::Sign, x, true),
         Builtin::Exp => monotone(dtype, Builtin::Exp, x, false).meet_nonneg(),
         Builtin::Expm1 => monotone(dtype, Builtin::Expm1, x, false),
-        Builtin::Log => {
+        Builtin::Log | Builtin::Log2 | Builtin::Log10 => {
             let (inside, out) = domain(x, 0.0);
-            monotone(dtype, Builtin::Log, inside, false).with_nan(out)
+            monotone(dtype, builtin, inside, false).with_nan(out)
         }
         Builtin::Log1p => {
             let (inside, out) = domain(x, -1.0);
@@ -303,6 +326,16 @@ pub fn elementwise(dtype: Dtype, builtin: Builtin, args: &[Iv]) -> Option<Iv> {
             } else {
                 Iv::new(-1.0, 1.0).with_nan(x.nan)
             }
+        }
+        Builtin::Tan => tan(dtype, x),
+        // No meet with [-pi/2, pi/2]: f32's atan(inf) rounds above pi/2.
+        Builtin::Atan => monotone(dtype, Builtin::Atan, x, false),
+        // Defined on [-1, 1]; acos decreases, which `monotone` allows. No
+        // meet with the mathematical range: f32's asin(1) rounds above pi/2.
+        Builtin::Asin | Builtin::Acos => {
+            let inside = x.meet(Iv::new(-1.0, 1.0)).with_nan(x.nan);
+            let out = !x.is_empty() && (x.lo < -1.0 || x.hi > 1.0);
+            monotone(dtype, builtin, inside, false).with_nan(out)
         }
         Builtin::Tanh => monotone(dtype, Builtin::Tanh, x, false)
             .meet(Iv::new(-1.0, 1.0))
@@ -551,6 +584,73 @@ mod tests {
         assert!(!l.nan);
         let l = elementwise(Dtype::F32, Builtin::Log, &[Iv::new(-1.0, 1.0)]).unwrap();
         assert!(l.nan);
+    }
+
+    #[test]
+    fn tan_is_bounded_only_between_two_poles() {
+        for dtype in [Dtype::F32, Dtype::F64] {
+            let t = elementwise(dtype, Builtin::Tan, &[Iv::new(-1.0, 1.0)]).unwrap();
+            assert!(
+                t.lo < -1.557 && t.lo > -1.558 && t.hi > 1.557 && t.hi < 1.558 && !t.nan,
+                "{t:?}"
+            );
+            // Past pi/2, and in the next branch entirely.
+            let t = elementwise(dtype, Builtin::Tan, &[Iv::new(1.0, 2.0)]).unwrap();
+            assert_eq!((t.lo, t.hi, t.nan), (f64::NEG_INFINITY, f64::INFINITY, false));
+            let t = elementwise(dtype, Builtin::Tan, &[Iv::new(2.0, 4.0)]).unwrap();
+            assert!(t.lo.is_finite() && t.hi.is_finite() && t.lo < t.hi, "{t:?}");
+            let t = elementwise(dtype, Builtin::Tan, &[Iv::new(0.0, 1e6)]).unwrap();
+            assert_eq!((t.lo, t.hi), (f64::NEG_INFINITY, f64::INFINITY));
+            let t = elementwise(dtype, Builtin::Tan, &[Iv::new(0.0, f64::INFINITY)]).unwrap();
+            assert!(t.nan, "tan(inf) is NaN");
+        }
+        // The largest f32 below pi/2 is in the first branch; the next one past it.
+        let below = 1.570_796_2_f32 as f64;
+        let t = elementwise(Dtype::F32, Builtin::Tan, &[Iv::new(0.0, below)]).unwrap();
+        assert!(t.hi.is_finite() && t.hi > 1e7, "{t:?}");
+        let past = Dtype::F32.next_up(below);
+        let t = elementwise(Dtype::F32, Builtin::Tan, &[Iv::new(0.0, past)]).unwrap();
+        assert_eq!((t.lo, t.hi), (f64::NEG_INFINITY, f64::INFINITY));
+        // The sampled values of every dtype lie in the interval.
+        for (lo, hi) in [(-1.5, 1.5), (2.0, 4.6), (-7.0, -5.0), (100.0, 101.0)] {
+            let t = elementwise(Dtype::F64, Builtin::Tan, &[Iv::new(lo, hi)]).unwrap();
+            for k in 0..=1000 {
+                let v = lo + (hi - lo) * k as f64 / 1000.0;
+                assert!(t.contains(v.tan()), "tan({v}) = {} not in {t:?}", v.tan());
+            }
+        }
+    }
+
+    #[test]
+    fn atan_is_increasing_and_bounded() {
+        let a = elementwise(Dtype::F64, Builtin::Atan, &[Iv::new(f64::NEG_INFINITY, f64::INFINITY)]).unwrap();
+        assert!(a.contains(std::f64::consts::FRAC_PI_2) && a.contains(-std::f64::consts::FRAC_PI_2));
+        assert!(
+            (a.hi - std::f64::consts::FRAC_PI_2).abs() < 1e-12 && (a.lo + std::f64::consts::FRAC_PI_2).abs() < 1e-12
+        );
+        let a = elementwise(Dtype::F32, Builtin::Atan, &[Iv::new(0.0, f64::INFINITY)]).unwrap();
+        assert!(a.contains(f32::atan(f32::INFINITY) as f64));
+    }
+
+    #[test]
+    fn asin_and_acos_know_their_domain() {
+        for dtype in [Dtype::F32, Dtype::F64] {
+            let a = elementwise(dtype, Builtin::Asin, &[Iv::new(0.0, 1.0)]).unwrap();
+            assert!(
+                !a.nan && a.lo <= 0.0 && a.contains(apply(dtype, Builtin::Asin, &[1.0])),
+                "{a:?}"
+            );
+            let a = elementwise(dtype, Builtin::Acos, &[Iv::new(0.0, 1.0)]).unwrap();
+            assert!(
+                !a.nan && a.lo <= 0.0 && a.contains(apply(dtype, Builtin::Acos, &[0.0])),
+                "{a:?}"
+            );
+            assert!(a.hi < 1.6, "decreasing: acos(0) is the top, {a:?}");
+            let a = elementwise(dtype, Builtin::Acos, &[Iv::new(-3.0, 0.5)]).unwrap();
+            assert!(a.nan && a.contains(apply(dtype, Builtin::Acos, &[-1.0])), "{a:?}");
+            let a = elementwise(dtype, Builtin::Asin, &[Iv::new(0.5, 2.0)]).unwrap();
+            assert!(a.nan && a.hi < 1.6, "{a:?}");
+        }
     }
 
     #[test]

@@ -124,7 +124,7 @@ codes! {
     SizeLimit = "size-limit",
     /// The loss does not depend on a `wrt` variable.
     NoGradientPath = "no-gradient-path",
-    /// `log`, `log1p` or `xlogy` of a value that can be out of its domain.
+    /// `log`, `log2`, `log10`, `log1p` or `xlogy` of a value that can be out of its domain.
     LogDomain = "log-domain",
     /// A denominator that can be zero.
     DivByZero = "div-by-zero",
@@ -161,6 +161,8 @@ codes! {
     /// assumed any real number, and names the domain that would remove
     /// findings, if one does.
     AssumedDomain = "assumed-domain",
+    /// `asin` or `acos` of a value that can be outside [-1, 1].
+    AsinDomain = "asin-domain",
 }
 
 impl fmt::Display for Code {
@@ -362,7 +364,7 @@ mod tests {
         for &code in Code::ALL {
             assert_eq!(Code::from_name(code.as_str()), Some(code));
         }
-        assert_eq!(Code::ALL.len(), 29);
+        assert_eq!(Code::ALL.len(), 30);
     }
 
     #[test]

@@ -339,8 +339,9 @@ fn reaches_infinite_derivative(program: &Program, users: &[Vec<NodeId>], start: 
 /// finite where that argument is `v` (for the operations of the `guard` column).
 fn finite_derivative(builtin: Builtin, k: usize, v: f64) -> bool {
     match (builtin, k) {
-        (Builtin::Log | Builtin::Sqrt | Builtin::Xlogy, _) => v > 0.0,
+        (Builtin::Log | Builtin::Log2 | Builtin::Log10 | Builtin::Sqrt | Builtin::Xlogy, _) => v > 0.0,
         (Builtin::Log1p, _) => v > -1.0,
+        (Builtin::Asin | Builtin::Acos, _) => v.abs() < 1.0,
         (Builtin::Div, _) => v != 0.0,
         (Builtin::Pow, 0) => v > 0.0,
         (Builtin::Exp | Builtin::Expm1 | Builtin::Cosh | Builtin::Pow, _) => v.abs() < 80.0,

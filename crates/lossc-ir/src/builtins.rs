@@ -363,6 +363,12 @@ builtins! {
     Log1p { name: "log1p", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "log(1 + x), accurate near 0",
         cost: 7.0, deriv: Each(&[Some(Call(Div, &[G, Call(Add, &[Lit(1.0), Arg(0)])]))]),
         emit: { jax: "jnp.log1p({0})", torch: "torch.log1p({0})", keras: "ops.log1p({0})", tf: "tf.math.log1p({0})", numpy: "np.log1p({0})", guard: [(0, 0.0)] } },
+    Log2 { name: "log2", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "base-2 logarithm",
+        cost: 8.0, deriv: Each(&[Some(Call(Div, &[G, Call(Mul, &[Arg(0), Lit(std::f64::consts::LN_2)])]))]),
+        emit: { jax: "jnp.log2({0})", torch: "torch.log2({0})", keras: "ops.log2({0})", tf: "tf.experimental.numpy.log2({0})", numpy: "np.log2({0})", guard: [(0, 1.0)] } },
+    Log10 { name: "log10", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "base-10 logarithm",
+        cost: 8.0, deriv: Each(&[Some(Call(Div, &[G, Call(Mul, &[Arg(0), Lit(std::f64::consts::LN_10)])]))]),
+        emit: { jax: "jnp.log10({0})", torch: "torch.log10({0})", keras: "ops.log10({0})", tf: "tf.experimental.numpy.log10({0})", numpy: "np.log10({0})", guard: [(0, 1.0)] } },
     Sqrt { name: "sqrt", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "square root",
         cost: 4.0, deriv: Each(&[Some(Call(Div, &[Call(Mul, &[G, Lit(0.5)]), Y]))]),
         emit: { jax: "jnp.sqrt({0})", torch: "torch.sqrt({0})", keras: "ops.sqrt({0})", tf: "tf.sqrt({0})", numpy: "np.sqrt({0})", guard: [(0, 1.0)] } },
@@ -375,6 +381,18 @@ builtins! {
     Cos { name: "cos", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "cosine",
         cost: 3.0, deriv: Each(&[Some(Call(Neg, &[Call(Mul, &[G, Call(Sin, &[Arg(0)])])]))]),
         emit: { jax: "jnp.cos({0})", torch: "torch.cos({0})", keras: "ops.cos({0})", tf: "tf.math.cos({0})", numpy: "np.cos({0})", guard: [] } },
+    Tan { name: "tan", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "tangent",
+        cost: 3.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Add, &[Lit(1.0), Call(Square, &[Y])])]))]),
+        emit: { jax: "jnp.tan({0})", torch: "torch.tan({0})", keras: "ops.tan({0})", tf: "tf.math.tan({0})", numpy: "np.tan({0})", guard: [] } },
+    Atan { name: "atan", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["arctan"], summary: "inverse tangent",
+        cost: 8.0, deriv: Each(&[Some(Call(Div, &[G, Call(Add, &[Lit(1.0), Call(Square, &[Arg(0)])])]))]),
+        emit: { jax: "jnp.arctan({0})", torch: "torch.atan({0})", keras: "ops.arctan({0})", tf: "tf.math.atan({0})", numpy: "np.arctan({0})", guard: [] } },
+    Asin { name: "asin", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["arcsin"], summary: "inverse sine; NaN outside [-1, 1]",
+        cost: 8.0, deriv: Each(&[Some(Call(Div, &[G, Call(Sqrt, &[Call(Sub, &[Lit(1.0), Call(Square, &[Arg(0)])])])]))]),
+        emit: { jax: "jnp.arcsin({0})", torch: "torch.asin({0})", keras: "ops.arcsin({0})", tf: "tf.math.asin({0})", numpy: "np.arcsin({0})", guard: [(0, 0.0)] } },
+    Acos { name: "acos", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["arccos"], summary: "inverse cosine; NaN outside [-1, 1]",
+        cost: 8.0, deriv: Each(&[Some(Call(Neg, &[Call(Div, &[G, Call(Sqrt, &[Call(Sub, &[Lit(1.0), Call(Square, &[Arg(0)])])])])]))]),
+        emit: { jax: "jnp.arccos({0})", torch: "torch.acos({0})", keras: "ops.arccos({0})", tf: "tf.math.acos({0})", numpy: "np.arccos({0})", guard: [(0, 0.0)] } },
     Tanh { name: "tanh", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "hyperbolic tangent",
         cost: 8.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Sub, &[Lit(1.0), Call(Square, &[Y])])]))]),
         emit: { jax: "jnp.tanh({0})", torch: "torch.tanh({0})", keras: "ops.tanh({0})", tf: "tf.math.tanh({0})", numpy: "np.tanh({0})", guard: [] } },
@@ -597,6 +615,22 @@ mod tests {
         let f = |b: Builtin, args: &[f64]| eval_scalar(b, args).unwrap();
         assert_eq!(f(Builtin::Log, &[0.0]), f64::NEG_INFINITY);
         assert!(f(Builtin::Log, &[-1.0]).is_nan());
+        assert_eq!(f(Builtin::Log2, &[8.0]), 3.0);
+        assert_eq!(f(Builtin::Log2, &[0.0]), f64::NEG_INFINITY);
+        assert!(f(Builtin::Log2, &[-1.0]).is_nan());
+        assert_eq!(f(Builtin::Log10, &[1000.0]), 3.0);
+        assert_eq!(f(Builtin::Log10, &[0.0]), f64::NEG_INFINITY);
+        assert!(f(Builtin::Log10, &[-1.0]).is_nan());
+        assert_eq!(f(Builtin::Tan, &[0.0]), 0.0);
+        assert!((f(Builtin::Tan, &[std::f64::consts::FRAC_PI_4]) - 1.0).abs() < 1e-15);
+        assert!(f(Builtin::Tan, &[f64::INFINITY]).is_nan());
+        assert_eq!(f(Builtin::Atan, &[1.0]), std::f64::consts::FRAC_PI_4);
+        assert_eq!(f(Builtin::Atan, &[f64::INFINITY]), std::f64::consts::FRAC_PI_2);
+        assert_eq!(f(Builtin::Asin, &[1.0]), std::f64::consts::FRAC_PI_2);
+        assert!(f(Builtin::Asin, &[1.0 + 1e-15]).is_nan());
+        assert_eq!(f(Builtin::Acos, &[-1.0]), std::f64::consts::PI);
+        assert_eq!(f(Builtin::Acos, &[1.0]), 0.0);
+        assert!(f(Builtin::Acos, &[-2.0]).is_nan());
         assert_eq!(f(Builtin::Div, &[1.0, 0.0]), f64::INFINITY);
         assert!(f(Builtin::Div, &[0.0, 0.0]).is_nan());
         assert_eq!(f(Builtin::Sign, &[0.0]), 0.0);
@@ -622,7 +656,7 @@ mod tests {
     #[test]
     fn every_function_of_the_spec_is_callable() {
         // docs/language.md, the built-in table, in its order.
-        let spec = "abs sign exp expm1 log log1p sqrt square sin cos tanh cosh sigmoid log_sigmoid softplus relu floor \
+        let spec = "abs sign exp expm1 log log1p log2 log10 sqrt square sin cos tan atan asin acos tanh cosh sigmoid log_sigmoid softplus relu floor \
                     ceil round stop_gradient float pow maximum minimum xlogy clip where sum mean max min logsumexp norm softmax \
                     log_softmax take one_hot";
         // Beyond the spec's table: expand_dims and broadcast_like, which gradients need.

@@ -1,5 +1,5 @@
 //! Value hazards: an operand outside its function's domain (`log`, a
-//! division, `sqrt`, `pow`) or past the point where `exp` overflows, with a
+//! division, `sqrt`, `asin`, `pow`) or past the point where `exp` overflows, with a
 //! witness that shows it, an error when the loss itself is then not finite.
 
 use lossc_diagnostics::{Code, Diagnostic};
@@ -55,6 +55,16 @@ pub(super) fn forward_hazard(
             Box::new(|v| v < 0.0),
             "a negative value",
             "take `sqrt(maximum(x, 0))`, or fix the expression so it cannot go negative".into(),
+        ),
+        Hazard::AsinDomain => (
+            Code::AsinDomain,
+            0,
+            Box::new(|v: f64| v.abs() > 1.0),
+            "outside [-1, 1]",
+            format!(
+                "keep the argument inside [-1, 1]: `{}(clip(x, -1 + 1e-7, 1 - 1e-7))` (strictly inside, its slope stays finite too)",
+                builtin.name()
+            ),
         ),
         Hazard::PowDomain => (
             Code::PowDomain,
@@ -219,6 +229,7 @@ fn label_for(code: Code, v: f64) -> String {
         Code::LogDomain => "log(0) = -inf".into(),
         Code::DivByZero => "division by zero gives inf or NaN".into(),
         Code::SqrtDomain => "sqrt of a negative number is NaN".into(),
+        Code::AsinDomain => "asin or acos outside [-1, 1] is NaN".into(),
         Code::PowDomain => "NaN or inf here".into(),
         _ => "non-finite here".into(),
     }

@@ -65,8 +65,12 @@ pub(super) fn gradient_hazard(
         Builtin::Norm => {
             "`norm` of a zero vector has an undefined gradient: use `sqrt(sum(square(x), axis=...) + 1e-12)`".into()
         }
+        Builtin::Asin | Builtin::Acos => {
+            "the slope is infinite at -1 and 1: keep the argument strictly inside, e.g. `clip(x, -1 + 1e-7, 1 - 1e-7)`"
+                .into()
+        }
         Builtin::Pow => "a fractional power has an infinite slope at 0: add a small constant to the base".into(),
-        Builtin::Log | Builtin::Log1p | Builtin::Div => {
+        Builtin::Log | Builtin::Log2 | Builtin::Log10 | Builtin::Log1p | Builtin::Div => {
             "keep the argument away from 0 (clip it, or add a small constant)".into()
         }
         _ => "guard the argument away from the point where the derivative is not finite".into(),

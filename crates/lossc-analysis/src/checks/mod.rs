@@ -15,7 +15,7 @@
 //! their text and help, are in a module of their own:
 //!
 //! - `domain`: a value outside its function's domain (`log-domain`,
-//!   `div-by-zero`, `sqrt-domain`, `pow-domain`) or past `exp`'s overflow
+//!   `div-by-zero`, `sqrt-domain`, `asin-domain`, `pow-domain`) or past `exp`'s overflow
 //!   (`exp-overflow`);
 //! - `overflow`: the input magnitude at which arithmetic overflows, and
 //!   overflows with inputs of ordinary magnitude (`overflow`);

@@ -42,6 +42,21 @@ pub const EXTRA: &[(&str, &str)] = &[
         "input y_true: real [N, D]\ninput y_pred: real [N, D]\nparam margin = 1.0\n\
          let d = sqrt(sum(square(y_pred - y_true), axis=-1))\nloss hinge = maximum(margin - d, 0) + where(d > 0, d, 0)\n",
     ),
+    (
+        "inline/logarithms_of_other_bases.loss",
+        "input y_true: [0, 1]\ninput y_pred: [0.05, 4]\n\
+         loss logs = mean(y_true * log2(y_pred) - (1 - y_true) * log10(y_pred))\n",
+    ),
+    (
+        "inline/tangents.loss",
+        "input y_true: [0, 1]\ninput y_pred: [-1.2, 1.2]\n\
+         loss tangents = mean(y_true * tan(y_pred) + (1 - y_true) * atan(3 * y_pred))\n",
+    ),
+    (
+        "inline/inverse_sine_and_cosine.loss",
+        "input y_true: [-1, 1]\ninput y_pred: [-0.9, 0.9]\n\
+         loss angles = mean(square(asin(y_pred) - asin(y_true)) + acos(y_pred))\n",
+    ),
 ];
 
 /// `examples/*.loss`, `tests/corpus/*.loss` and [`EXTRA`], as (name relative

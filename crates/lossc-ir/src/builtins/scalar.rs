@@ -39,9 +39,15 @@ pub trait Scalar:
     fn exp_m1(x: Self) -> Self;
     fn ln(x: Self) -> Self;
     fn ln_1p(x: Self) -> Self;
+    fn log2(x: Self) -> Self;
+    fn log10(x: Self) -> Self;
     fn sqrt(x: Self) -> Self;
     fn sin(x: Self) -> Self;
     fn cos(x: Self) -> Self;
+    fn tan(x: Self) -> Self;
+    fn atan(x: Self) -> Self;
+    fn asin(x: Self) -> Self;
+    fn acos(x: Self) -> Self;
     fn tanh(x: Self) -> Self;
     fn cosh(x: Self) -> Self;
     fn powf(x: Self, y: Self) -> Self;
@@ -105,6 +111,14 @@ macro_rules! scalar_float {
                 $t::ln_1p(x)
             }
             #[inline(always)]
+            fn log2(x: Self) -> Self {
+                $t::log2(x)
+            }
+            #[inline(always)]
+            fn log10(x: Self) -> Self {
+                $t::log10(x)
+            }
+            #[inline(always)]
             fn sqrt(x: Self) -> Self {
                 $t::sqrt(x)
             }
@@ -115,6 +129,22 @@ macro_rules! scalar_float {
             #[inline(always)]
             fn cos(x: Self) -> Self {
                 $t::cos(x)
+            }
+            #[inline(always)]
+            fn tan(x: Self) -> Self {
+                $t::tan(x)
+            }
+            #[inline(always)]
+            fn atan(x: Self) -> Self {
+                $t::atan(x)
+            }
+            #[inline(always)]
+            fn asin(x: Self) -> Self {
+                $t::asin(x)
+            }
+            #[inline(always)]
+            fn acos(x: Self) -> Self {
+                $t::acos(x)
             }
             #[inline(always)]
             fn tanh(x: Self) -> Self {
@@ -162,6 +192,14 @@ pub trait Elementary<T: Scalar> {
         T::ln_1p(x)
     }
     #[inline(always)]
+    fn log2(x: T) -> T {
+        T::log2(x)
+    }
+    #[inline(always)]
+    fn log10(x: T) -> T {
+        T::log10(x)
+    }
+    #[inline(always)]
     fn sqrt(x: T) -> T {
         T::sqrt(x)
     }
@@ -172,6 +210,22 @@ pub trait Elementary<T: Scalar> {
     #[inline(always)]
     fn cos(x: T) -> T {
         T::cos(x)
+    }
+    #[inline(always)]
+    fn tan(x: T) -> T {
+        T::tan(x)
+    }
+    #[inline(always)]
+    fn atan(x: T) -> T {
+        T::atan(x)
+    }
+    #[inline(always)]
+    fn asin(x: T) -> T {
+        T::asin(x)
+    }
+    #[inline(always)]
+    fn acos(x: T) -> T {
+        T::acos(x)
     }
     #[inline(always)]
     fn tanh(x: T) -> T {
@@ -246,10 +300,16 @@ pub fn eval_scalar_in<T: Scalar, M: Elementary<T>>(builtin: Builtin, args: &[T])
         Builtin::Expm1 => M::exp_m1(x),
         Builtin::Log => M::ln(x),
         Builtin::Log1p => M::ln_1p(x),
+        Builtin::Log2 => M::log2(x),
+        Builtin::Log10 => M::log10(x),
         Builtin::Sqrt => M::sqrt(x),
         Builtin::Square => x * x,
         Builtin::Sin => M::sin(x),
         Builtin::Cos => M::cos(x),
+        Builtin::Tan => M::tan(x),
+        Builtin::Atan => M::atan(x),
+        Builtin::Asin => M::asin(x),
+        Builtin::Acos => M::acos(x),
         Builtin::Tanh => M::tanh(x),
         Builtin::Cosh => M::cosh(x),
         Builtin::Sigmoid => sigmoid_in::<T, M>(x),
