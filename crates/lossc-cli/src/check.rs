@@ -122,7 +122,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor)
         Targets::Many(paths) => paths,
     };
     let mut status = Status::Success;
-    let mut unreadable = false;
+    let mut failed = 0usize;
     let mut total = Counts::default();
     let mut reports = Vec::new();
     let mut written = Ok(());
@@ -139,7 +139,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor)
         let checked = match loaded.and_then(|source| check_one(args, source)) {
             Ok(checked) => checked,
             Err(error) => {
-                unreadable = true;
+                failed += 1;
                 let _ = crate::write_error_line(err, &error);
                 continue;
             }
@@ -163,7 +163,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor)
         // One program read from `-` or found in a directory needs no total.
         Format::Text if paths.len() == 1 => written,
         Format::Text => written.and_then(|()| {
-            let verdict = if status == Status::Findings || unreadable {
+            let verdict = if status == Status::Findings || failed > 0 {
                 Verdict::Error
             } else if total.warnings > 0 {
                 Verdict::Warning
@@ -173,15 +173,24 @@ pub fn run(args: &CheckArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor)
             render::write_summary_line(
                 out,
                 verdict,
-                &format!("{} files checked: {}", paths.len(), total.describe()),
+                &if failed == 0 {
+                    format!("{} files checked: {}", paths.len(), total.describe())
+                } else {
+                    format!(
+                        "{} of {} files checked: {}",
+                        paths.len() - failed,
+                        paths.len(),
+                        total.describe()
+                    )
+                },
             )
         }),
     };
-    if unreadable {
-        // The readable programs were reported; exit status 2 says one was not.
+    if failed > 0 {
+        // The others were reported; exit status 2 says that one could not be.
         let _ = finish_output(status, written);
         return Err(CliError::new(format!(
-            "not every program could be read (of {} given); see the errors above",
+            "{failed} of {} programs could not be checked; see the errors above",
             paths.len()
         )));
     }

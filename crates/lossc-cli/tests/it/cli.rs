@@ -776,6 +776,12 @@ fn check_takes_several_files_directories_and_standard_input() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read `absent.loss`"));
     assert!(stdout_of(&missing).contains("`clean.loss`"));
+    assert!(
+        stdout_of(&missing).contains("1 of 2 files checked: no problems"),
+        "{}",
+        stdout_of(&missing)
+    );
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("1 of 2 programs could not be checked"));
     // A directory without programs says so.
     std::fs::create_dir(dir.path().join("empty")).unwrap();
     let empty = run(&["empty"], "");
