@@ -103,6 +103,34 @@ impl<'a> Tensor<'a> {
         }
     }
 
+    /// Whether `pred` holds for some element (as an f64; a bool as 0 or 1),
+    /// tested in parallel over large contiguous tensors.
+    #[allow(clippy::cast_precision_loss)]
+    pub fn any_f64(&self, pred: impl Fn(f64) -> bool + Sync) -> bool {
+        fn any<S: Copy + Sync>(view: &ArrayViewD<'_, S>, f: impl Fn(S) -> bool + Sync) -> bool {
+            use rayon::prelude::*;
+            const CHUNK: usize = 1 << 16;
+            match view.as_slice_memory_order() {
+                Some(slice) if slice.len() > CHUNK => slice.par_chunks(CHUNK).any(|part| part.iter().any(|x| f(*x))),
+                Some(slice) => slice.iter().any(|x| f(*x)),
+                None => view.iter().any(|x| f(*x)),
+            }
+        }
+        match self {
+            Tensor::F32(v) => any(v, |x| pred(f64::from(x))),
+            Tensor::F64(v) => any(v, &pred),
+            Tensor::I8(v) => any(v, |x| pred(f64::from(x))),
+            Tensor::I16(v) => any(v, |x| pred(f64::from(x))),
+            Tensor::I32(v) => any(v, |x| pred(f64::from(x))),
+            Tensor::I64(v) => any(v, |x| pred(x as f64)),
+            Tensor::U8(v) => any(v, |x| pred(f64::from(x))),
+            Tensor::U16(v) => any(v, |x| pred(f64::from(x))),
+            Tensor::U32(v) => any(v, |x| pred(f64::from(x))),
+            Tensor::U64(v) => any(v, |x| pred(x as f64)),
+            Tensor::Bool(v) => any(v, |x| pred(f64::from(u8::from(x)))),
+        }
+    }
+
     /// Counts the NaN and infinite elements (only floats can hold them), in
     /// parallel over large tensors.
     pub fn scan_nonfinite(&self) -> NonFinite {
@@ -272,5 +300,32 @@ impl Real for f64 {
         for (o, &b) in out.iter_mut().zip(x) {
             *o = b.powf(y);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{ArrayD, IxDyn};
+
+    /// The parallel path (past one chunk), a strided view and the element
+    /// types all find the one element the predicate holds for, and only it.
+    #[test]
+    fn any_f64_finds_a_single_element_anywhere() {
+        let n = 300_000;
+        for at in [0, 65_535, 65_536, n - 1] {
+            let mut data = vec![0.5f32; n];
+            data[at] = 1.5;
+            let array = ArrayD::from_shape_vec(IxDyn(&[n]), data).unwrap();
+            let tensor = Tensor::F32(array.view());
+            assert!(tensor.any_f64(|v| v > 1.0), "{at}");
+            assert!(!tensor.any_f64(|v| v > 2.0), "{at}");
+        }
+        let matrix = ArrayD::from_shape_vec(IxDyn(&[3, 2]), vec![0i64, 1, 0, 1, 0, 7]).unwrap();
+        let transposed = matrix.t();
+        assert!(Tensor::I64(transposed.view()).any_f64(|v| v == 7.0));
+        let flags = ArrayD::from_shape_vec(IxDyn(&[2]), vec![false, true]).unwrap();
+        assert!(Tensor::Bool(flags.view()).any_f64(|v| v == 1.0));
+        assert!(!Tensor::Bool(flags.view()).any_f64(|v| v == 2.0));
     }
 }
