@@ -101,6 +101,17 @@ pub(crate) fn row_elements(program: &Program, input: &lossc_ir::Input) -> Option
     (row <= MAX_ROW).then_some(row)
 }
 
+/// The size of an input's last axis when points are evaluated (a named
+/// dimension at [`dim_size`]; 1 for a scalar): the width of a row of a row
+/// domain.
+pub(crate) fn last_axis_size(program: &Program, input: &lossc_ir::Input) -> usize {
+    match input.shape.last() {
+        Some(lossc_ir::Dim::Fixed(size)) => usize::try_from(*size).unwrap_or(usize::MAX),
+        Some(lossc_ir::Dim::Named(id)) => dim_size(program, *id),
+        None => 1,
+    }
+}
+
 /// The largest row of any input, or `None` if one is past [`MAX_ROW`].
 pub(crate) fn largest_row(program: &Program) -> Option<usize> {
     program

@@ -155,11 +155,7 @@ fn points(program: &Program, dtype: Dtype, case: &[Option<f64>], count: usize) -
                     // Rows of a row domain: uniform over the simplex, or a
                     // uniformly chosen class hot.
                     if input.domain.is_row() {
-                        let width = match input.shape.last() {
-                            Some(lossc_ir::Dim::Fixed(s)) => *s as usize,
-                            Some(lossc_ir::Dim::Named(id)) => crate::dim_size(program, *id),
-                            None => 1,
-                        };
+                        let width = crate::last_axis_size(program, input);
                         input.domain.make_rows(&mut row, width, &mut rng, true);
                         for v in &mut row {
                             *v = crate::absint::nearest(dtype, *v);

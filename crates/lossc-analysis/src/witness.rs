@@ -252,11 +252,7 @@ impl<'p> Search<'p> {
                 value: if point.values[i] == 0.0 { 0.0 } else { point.values[i] },
                 first_of_row: point.spike && input.shape.len() >= 2,
                 row: input.domain.is_row().then(|| {
-                    let width = match input.shape.last() {
-                        Some(Dim::Fixed(s)) => *s as usize,
-                        Some(Dim::Named(id)) => crate::dim_size(self.program, *id),
-                        None => 1,
-                    };
+                    let width = crate::last_axis_size(self.program, input);
                     (0..width)
                         .map(|c| {
                             let v = self

@@ -417,6 +417,28 @@ fn numpy_matches_lossc() {
     check_target("numpy");
 }
 
+/// How many gradient elements `target`'s module computed at `case`'s edge
+/// point (in float64) for which `bad(framework, lossc)` holds.
+fn bad_gradient_at_the_edges(output: &Value, case: &Case, target: &str, bad: fn(f64, f64) -> bool) -> usize {
+    let name = &case.name;
+    let (k, point) = case
+        .points
+        .iter()
+        .enumerate()
+        .find(|(_, p)| p.label == "edges")
+        .expect("an edge point");
+    let expected = point.lossc[0].as_ref().expect("lossc evaluates the edge point");
+    let got = &output["results"][name][target]["float64"][k];
+    assert!(got["error"].is_null(), "{name} ({target}): {}", got["error"]);
+    let mut count = 0;
+    for (var, g) in &expected.gradient {
+        let mut framework = Vec::new();
+        flatten(&got["gradient"][var], &mut framework);
+        count += framework.iter().zip(g.iter()).filter(|(f, l)| bad(**f, **l)).count();
+    }
+    count
+}
+
 #[test]
 fn the_double_where_removes_the_nan_of_the_plain_transcription() {
     let run = run();
@@ -429,28 +451,8 @@ fn the_double_where_removes_the_nan_of_the_plain_transcription() {
         let Some(case) = run.cases.iter().find(|c| c.name == *name) else {
             continue;
         };
-        let (k, point) = case
-            .points
-            .iter()
-            .enumerate()
-            .find(|(_, p)| p.label == "edges")
-            .expect("an edge point");
-        let expected = point.lossc[0].as_ref().expect("lossc evaluates the edge point");
-        let nan_where_lossc_is_finite = |target: &str| -> usize {
-            let got = &output["results"][*name][target]["float64"][k];
-            assert!(got["error"].is_null(), "{name} ({target}): {}", got["error"]);
-            let mut count = 0;
-            for (var, g) in &expected.gradient {
-                let mut framework = Vec::new();
-                flatten(&got["gradient"][var], &mut framework);
-                count += framework
-                    .iter()
-                    .zip(g.iter())
-                    .filter(|(f, l)| f.is_nan() && l.is_finite())
-                    .count();
-            }
-            count
-        };
+        let nan_where_lossc_is_finite =
+            |target: &str| bad_gradient_at_the_edges(output, case, target, |f, l| f.is_nan() && l.is_finite());
         let naive = nan_where_lossc_is_finite("jax_naive");
         let emitted = nan_where_lossc_is_finite("jax");
         println!(
@@ -516,28 +518,8 @@ fn a_power_of_abs_has_a_finite_gradient_at_the_kink() {
             continue;
         };
         // The edge point has samples with y_pred = y_true: the kink.
-        let (k, point) = case
-            .points
-            .iter()
-            .enumerate()
-            .find(|(_, p)| p.label == "edges")
-            .expect("an edge point");
-        let expected = point.lossc[0].as_ref().expect("lossc evaluates the edge point");
-        let non_finite_where_lossc_is_finite = |target: &str| -> usize {
-            let got = &output["results"][*name][target]["float64"][k];
-            assert!(got["error"].is_null(), "{name} ({target}): {}", got["error"]);
-            let mut count = 0;
-            for (var, g) in &expected.gradient {
-                let mut framework = Vec::new();
-                flatten(&got["gradient"][var], &mut framework);
-                count += framework
-                    .iter()
-                    .zip(g.iter())
-                    .filter(|(f, l)| !f.is_finite() && l.is_finite())
-                    .count();
-            }
-            count
-        };
+        let non_finite_where_lossc_is_finite =
+            |target: &str| bad_gradient_at_the_edges(output, case, target, |f, l| !f.is_finite() && l.is_finite());
         let naive = non_finite_where_lossc_is_finite("torch_naive");
         println!(
             "{name}: the plain PyTorch transcription has {naive} non-finite gradient element(s) where lossc's is finite"
