@@ -18,6 +18,7 @@ pub const SCALAR_SOURCE: &str = include_str!("builtins/scalar.rs");
 
 use crate::program::Attrs;
 use crate::types::{Dim, Shape, Type, broadcast};
+use lossc_diagnostics::Code;
 
 /// How a built-in is typed and shaped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,8 +87,139 @@ pub struct BuiltinSpec {
     pub cost: f64,
     /// How its arguments' adjoints follow from its own (docs/symbolic.md).
     pub derivative: Derivative,
+    /// What the analysis knows of its values: its interval, where it is
+    /// undefined or infinite and which finding that is, whether it can
+    /// overflow. The hazard checks and the emitters' guards read it too.
+    pub values: Values,
+    /// Where the tests sample a one-argument function: an interval inside
+    /// its domain, clear of its poles, over which it varies (finite
+    /// differences, JAX float64, the emitted code in every framework
+    /// iterate over the table). `None` for the others.
+    pub sample: Option<(f64, f64)>,
     /// How `lossc emit` writes it in each framework.
     pub emit: Emit,
+}
+
+/// What the analysis knows of a one-argument elementwise function's values
+/// (the interval analysis computes bounds from it; the checks find its
+/// hazards from it; `lossc emit` guards where it is not finite). The
+/// bounds themselves come from the scalar definition evaluated in the dtype
+/// at the ends of the argument's interval, so no threshold is written here:
+/// where `exp` overflows, for one, is where its scalar definition does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Values {
+    /// The analysis has its own rule: operators, functions of several
+    /// arguments, reductions, and shapes no column describes (`tan`, with
+    /// its poles).
+    Own,
+    /// Monotone (either way) where it is defined.
+    Monotone(Facts),
+    /// Even, and monotone in `|x|` (`abs`, `cosh`).
+    Even(Facts),
+    /// Periodic: any value of its image for a wide argument, NaN at an
+    /// infinite one (`sin`, `cos`).
+    Periodic(Facts),
+}
+
+/// The facts of [`Values`] beyond the function's shape.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Facts {
+    /// Where it is defined (NaN outside), if not everywhere.
+    pub defined: Option<Defined>,
+    /// Its mathematical range; the computed bounds are met with it.
+    pub image: (f64, f64),
+    /// Whether it is computed exactly (or correctly rounded), so its bounds
+    /// need no widening for the libm's rounding.
+    pub exact: bool,
+}
+
+/// Where a function is defined, and the finding when an argument can leave
+/// that interval (or reach a pole at its lower end).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Defined {
+    pub lo: f64,
+    pub hi: f64,
+    /// Whether the value at `lo` is infinite (`log(0) = -inf`) or finite
+    /// (`sqrt(0) = 0`). Either way the derivative is infinite at each end
+    /// that is finite.
+    pub at_lo: End,
+    /// The finding for an argument outside (or at a pole): `log-domain`,
+    /// `sqrt-domain`, `asin-domain`. Its help text is written once per
+    /// code, by the analysis.
+    pub code: Code,
+}
+
+/// The value of a function at the lower end of where it is defined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Infinite there: a pole, itself a hazard (`log(0)`).
+    Pole,
+    /// Finite there (`sqrt(0)`, `asin(-1)`).
+    Finite,
+}
+
+/// Facts of a function defined everywhere, with no bound on its range,
+/// widened for rounding (the table's shorthand).
+pub const fn facts() -> Facts {
+    Facts {
+        defined: None,
+        image: (f64::NEG_INFINITY, f64::INFINITY),
+        exact: false,
+    }
+}
+
+/// [`facts`] of a function computed exactly.
+pub const fn exact() -> Facts {
+    Facts { exact: true, ..facts() }
+}
+
+impl Facts {
+    /// With this range.
+    pub const fn image(self, lo: f64, hi: f64) -> Facts {
+        Facts {
+            image: (lo, hi),
+            ..self
+        }
+    }
+
+    /// Defined on `[lo, hi]` only; outside it is the finding `code`.
+    pub const fn defined(self, lo: f64, hi: f64, at_lo: End, code: Code) -> Facts {
+        Facts {
+            defined: Some(Defined { lo, hi, at_lo, code }),
+            ..self
+        }
+    }
+}
+
+impl Values {
+    /// The facts, for a function the table describes.
+    pub fn facts(self) -> Option<Facts> {
+        match self {
+            Values::Own => None,
+            Values::Monotone(f) | Values::Even(f) | Values::Periodic(f) => Some(f),
+        }
+    }
+
+    /// Where it is defined, if the table says it is not everywhere.
+    pub fn defined(self) -> Option<Defined> {
+        self.facts().and_then(|f| f.defined)
+    }
+}
+
+impl Defined {
+    /// Whether the value is finite and defined at `v` (inside, and not at a pole).
+    pub fn value_finite_at(&self, v: f64) -> bool {
+        let above = match self.at_lo {
+            End::Pole => v > self.lo,
+            End::Finite => v >= self.lo,
+        };
+        above && v <= self.hi
+    }
+
+    /// Whether the derivative is finite at `v`: strictly inside.
+    pub fn slope_finite_at(&self, v: f64) -> bool {
+        v > self.lo && v < self.hi
+    }
 }
 
 /// A built-in named by a type: code generic over it is compiled once per
@@ -215,6 +347,8 @@ macro_rules! builtins {
             summary: $summary:literal,
             cost: $cost:literal,
             deriv: $deriv:expr,
+            values: $values:expr,
+            sample: $sample:expr,
             emit: {
                 jax: $jax:literal,
                 torch: $torch:literal,
@@ -284,6 +418,12 @@ macro_rules! builtins {
                     use {Builtin::*, Derivative::*, Template::*};
                     $deriv
                 },
+                values: {
+                    #[allow(unused_imports)]
+                    use {Values::*, End::*, lossc_diagnostics::Code::*};
+                    $values
+                },
+                sample: $sample,
                 emit: Emit {
                     jax: $jax,
                     torch: $torch,
@@ -301,186 +441,245 @@ builtins! {
     // ----------------------------------------------------------- operators
     Neg { name: "neg", symbol: Some("-"), callable: false, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "negation, -x",
         cost: 1.0, deriv: Each(&[Some(Call(Neg, &[G]))]),
+        values: Own, sample: Some((-1.5, 2.0)),
         emit: { jax: "-{0}", torch: "-{0}", keras: "-{0}", tf: "-{0}", numpy: "-{0}", guard: [] } },
     Add { name: "add", symbol: Some("+"), callable: false, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: [], summary: "a + b",
         cost: 2.0, deriv: Each(&[Some(G), Some(G)]),
+        values: Own, sample: None,
         emit: { jax: "{0} + {1}", torch: "{0} + {1}", keras: "{0} + {1}", tf: "{0} + {1}", numpy: "{0} + {1}", guard: [] } },
     Sub { name: "sub", symbol: Some("-"), callable: false, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: [], summary: "a - b",
         cost: 2.0, deriv: Each(&[Some(G), Some(Call(Neg, &[G]))]),
+        values: Own, sample: None,
         emit: { jax: "{0} - {1}", torch: "{0} - {1}", keras: "{0} - {1}", tf: "{0} - {1}", numpy: "{0} - {1}", guard: [] } },
     Mul { name: "mul", symbol: Some("*"), callable: false, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: [], summary: "a * b",
         cost: 2.0, deriv: Each(&[Some(Call(Mul, &[G, Arg(1)])), Some(Call(Mul, &[G, Arg(0)]))]),
+        values: Own, sample: None,
         emit: { jax: "{0} * {1}", torch: "{0} * {1}", keras: "{0} * {1}", tf: "{0} * {1}", numpy: "{0} * {1}", guard: [] } },
     Div { name: "div", symbol: Some("/"), callable: false, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: [], summary: "a / b",
         cost: 3.0, deriv: Each(&[Some(Call(Div, &[G, Arg(1)])), Some(Call(Neg, &[Call(Div, &[Call(Mul, &[G, Y]), Arg(1)])]))]),
+        values: Own, sample: None,
         emit: { jax: "{0} / {1}", torch: "{0} / {1}", keras: "{0} / {1}", tf: "{0} / {1}", numpy: "{0} / {1}", guard: [(1, 1.0)] } },
     Pow { name: "pow", symbol: Some("^"), callable: true, params: ["x", "y"], keywords: [], signature: Elementwise, aliases: ["power"], summary: "x to the power y, also written x ^ y or x ** y",
         cost: 6.0, deriv: Own(OwnRule::Pow),
+        values: Own, sample: None,
         emit: { jax: "{0} ** {1}", torch: "{0} ** {1}", keras: "{0} ** {1}", tf: "{0} ** {1}", numpy: "{0} ** {1}", guard: [(0, 1.0), (1, 1.0)] } },
     Eq { name: "eq", symbol: Some("=="), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a == b",
         cost: 3.0, deriv: Zero,
+        values: Own, sample: None,
         emit: { jax: "{0} == {1}", torch: "{0} == {1}", keras: "{0} == {1}", tf: "{0} == {1}", numpy: "{0} == {1}", guard: [] } },
     Ne { name: "ne", symbol: Some("!="), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a != b",
         cost: 3.0, deriv: Zero,
+        values: Own, sample: None,
         emit: { jax: "{0} != {1}", torch: "{0} != {1}", keras: "{0} != {1}", tf: "{0} != {1}", numpy: "{0} != {1}", guard: [] } },
     Lt { name: "lt", symbol: Some("<"), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a < b",
         cost: 3.0, deriv: Zero,
+        values: Own, sample: None,
         emit: { jax: "{0} < {1}", torch: "{0} < {1}", keras: "{0} < {1}", tf: "{0} < {1}", numpy: "{0} < {1}", guard: [] } },
     Le { name: "le", symbol: Some("<="), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a <= b",
         cost: 3.0, deriv: Zero,
+        values: Own, sample: None,
         emit: { jax: "{0} <= {1}", torch: "{0} <= {1}", keras: "{0} <= {1}", tf: "{0} <= {1}", numpy: "{0} <= {1}", guard: [] } },
     Gt { name: "gt", symbol: Some(">"), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a > b",
         cost: 3.0, deriv: Zero,
+        values: Own, sample: None,
         emit: { jax: "{0} > {1}", torch: "{0} > {1}", keras: "{0} > {1}", tf: "{0} > {1}", numpy: "{0} > {1}", guard: [] } },
     Ge { name: "ge", symbol: Some(">="), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a >= b",
         cost: 3.0, deriv: Zero,
+        values: Own, sample: None,
         emit: { jax: "{0} >= {1}", torch: "{0} >= {1}", keras: "{0} >= {1}", tf: "{0} >= {1}", numpy: "{0} >= {1}", guard: [] } },
     And { name: "and", symbol: Some("and"), callable: false, params: ["a", "b"], keywords: [], signature: Logic, aliases: [], summary: "both conditions hold",
         cost: 3.0, deriv: Zero,
+        values: Own, sample: None,
         emit: { jax: "jnp.logical_and({0}, {1})", torch: "torch.logical_and({0}, {1})", keras: "ops.logical_and({0}, {1})", tf: "tf.logical_and({0}, {1})", numpy: "np.logical_and({0}, {1})", guard: [] } },
     Or { name: "or", symbol: Some("or"), callable: false, params: ["a", "b"], keywords: [], signature: Logic, aliases: [], summary: "either condition holds",
         cost: 3.0, deriv: Zero,
+        values: Own, sample: None,
         emit: { jax: "jnp.logical_or({0}, {1})", torch: "torch.logical_or({0}, {1})", keras: "ops.logical_or({0}, {1})", tf: "tf.logical_or({0}, {1})", numpy: "np.logical_or({0}, {1})", guard: [] } },
     Not { name: "not", symbol: Some("not"), callable: false, params: ["a"], keywords: [], signature: Logic, aliases: [], summary: "the condition does not hold",
         cost: 3.0, deriv: Zero,
+        values: Own, sample: None,
         emit: { jax: "jnp.logical_not({0})", torch: "torch.logical_not({0})", keras: "ops.logical_not({0})", tf: "tf.logical_not({0})", numpy: "np.logical_not({0})", guard: [] } },
     // ---------------------------------------------- elementwise, one argument
     Abs { name: "abs", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["fabs", "absolute"], summary: "|x|; derivative 0 at 0",
         cost: 2.0, deriv: Selected { value: Call(Mul, &[G, Call(Sign, &[Arg(0)])]), when: Call(Ne, &[Arg(0), Lit(0.0)]) },
+        values: Even(exact()), sample: Some((-1.5, 2.0)),
         emit: { jax: "jnp.abs({0})", torch: "torch.abs({0})", keras: "ops.abs({0})", tf: "tf.abs({0})", numpy: "np.abs({0})", guard: [] } },
     Sign { name: "sign", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["sgn"], summary: "-1, 0 or 1; derivative 0",
         cost: 2.0, deriv: Zero,
+        values: Monotone(exact()), sample: Some((-1.5, 2.0)),
         emit: { jax: "jnp.sign({0})", torch: "torch.sign({0})", keras: "ops.sign({0})", tf: "tf.sign({0})", numpy: "np.sign({0})", guard: [] } },
     Exp { name: "exp", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "e^x",
         cost: 8.0, deriv: Each(&[Some(Call(Mul, &[G, Y]))]),
+        values: Monotone(facts().image(0.0, f64::INFINITY)), sample: Some((-2.0, 1.5)),
         emit: { jax: "jnp.exp({0})", torch: "torch.exp({0})", keras: "ops.exp({0})", tf: "tf.exp({0})", numpy: "np.exp({0})", guard: [(0, 0.0)] } },
     Expm1 { name: "expm1", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "e^x - 1, accurate near 0",
         cost: 7.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Exp, &[Arg(0)])]))]),
+        values: Monotone(facts()), sample: Some((-1.0, 1.2)),
         emit: { jax: "jnp.expm1({0})", torch: "torch.expm1({0})", keras: "ops.expm1({0})", tf: "tf.math.expm1({0})", numpy: "np.expm1({0})", guard: [(0, 0.0)] } },
     Log { name: "log", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["ln"], summary: "natural logarithm",
         cost: 8.0, deriv: Each(&[Some(Call(Div, &[G, Arg(0)]))]),
+        values: Monotone(facts().defined(0.0, f64::INFINITY, Pole, LogDomain)), sample: Some((0.1, 4.0)),
         emit: { jax: "jnp.log({0})", torch: "torch.log({0})", keras: "ops.log({0})", tf: "tf.math.log({0})", numpy: "np.log({0})", guard: [(0, 1.0)] } },
     Log1p { name: "log1p", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "log(1 + x), accurate near 0",
         cost: 7.0, deriv: Each(&[Some(Call(Div, &[G, Call(Add, &[Lit(1.0), Arg(0)])]))]),
+        values: Monotone(facts().defined(-1.0, f64::INFINITY, Pole, LogDomain)), sample: Some((-0.9, 3.0)),
         emit: { jax: "jnp.log1p({0})", torch: "torch.log1p({0})", keras: "ops.log1p({0})", tf: "tf.math.log1p({0})", numpy: "np.log1p({0})", guard: [(0, 0.0)] } },
     Log2 { name: "log2", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "base-2 logarithm",
         cost: 8.0, deriv: Each(&[Some(Call(Div, &[G, Call(Mul, &[Arg(0), Lit(std::f64::consts::LN_2)])]))]),
+        values: Monotone(facts().defined(0.0, f64::INFINITY, Pole, LogDomain)), sample: Some((0.1, 4.0)),
         emit: { jax: "jnp.log2({0})", torch: "torch.log2({0})", keras: "ops.log2({0})", tf: "tf.experimental.numpy.log2({0})", numpy: "np.log2({0})", guard: [(0, 1.0)] } },
     Log10 { name: "log10", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "base-10 logarithm",
         cost: 8.0, deriv: Each(&[Some(Call(Div, &[G, Call(Mul, &[Arg(0), Lit(std::f64::consts::LN_10)])]))]),
+        values: Monotone(facts().defined(0.0, f64::INFINITY, Pole, LogDomain)), sample: Some((0.1, 4.0)),
         emit: { jax: "jnp.log10({0})", torch: "torch.log10({0})", keras: "ops.log10({0})", tf: "tf.experimental.numpy.log10({0})", numpy: "np.log10({0})", guard: [(0, 1.0)] } },
     Sqrt { name: "sqrt", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "square root",
         cost: 4.0, deriv: Each(&[Some(Call(Div, &[Call(Mul, &[G, Lit(0.5)]), Y]))]),
+        values: Monotone(exact().defined(0.0, f64::INFINITY, Finite, SqrtDomain)), sample: Some((0.05, 9.0)),
         emit: { jax: "jnp.sqrt({0})", torch: "torch.sqrt({0})", keras: "ops.sqrt({0})", tf: "tf.sqrt({0})", numpy: "np.sqrt({0})", guard: [(0, 1.0)] } },
     Square { name: "square", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["sqr"], summary: "x * x",
         cost: 2.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Mul, &[Lit(2.0), Arg(0)])]))]),
+        values: Own, sample: Some((-2.0, 1.5)),
         emit: { jax: "jnp.square({0})", torch: "torch.square({0})", keras: "ops.square({0})", tf: "tf.square({0})", numpy: "np.square({0})", guard: [] } },
     Sin { name: "sin", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "sine",
         cost: 3.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Cos, &[Arg(0)])]))]),
+        values: Periodic(facts().image(-1.0, 1.0)), sample: Some((-3.0, 2.5)),
         emit: { jax: "jnp.sin({0})", torch: "torch.sin({0})", keras: "ops.sin({0})", tf: "tf.math.sin({0})", numpy: "np.sin({0})", guard: [] } },
     Cos { name: "cos", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "cosine",
         cost: 3.0, deriv: Each(&[Some(Call(Neg, &[Call(Mul, &[G, Call(Sin, &[Arg(0)])])]))]),
+        values: Periodic(facts().image(-1.0, 1.0)), sample: Some((-3.0, 2.5)),
         emit: { jax: "jnp.cos({0})", torch: "torch.cos({0})", keras: "ops.cos({0})", tf: "tf.math.cos({0})", numpy: "np.cos({0})", guard: [] } },
     Tan { name: "tan", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "tangent",
         cost: 3.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Add, &[Lit(1.0), Call(Square, &[Y])])]))]),
+        values: Own, sample: Some((-1.2, 1.0)),
         emit: { jax: "jnp.tan({0})", torch: "torch.tan({0})", keras: "ops.tan({0})", tf: "tf.math.tan({0})", numpy: "np.tan({0})", guard: [] } },
     Atan { name: "atan", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["arctan"], summary: "inverse tangent",
         cost: 8.0, deriv: Each(&[Some(Call(Div, &[G, Call(Add, &[Lit(1.0), Call(Square, &[Arg(0)])])]))]),
+        values: Monotone(facts()), sample: Some((-3.0, 2.5)),
         emit: { jax: "jnp.arctan({0})", torch: "torch.atan({0})", keras: "ops.arctan({0})", tf: "tf.math.atan({0})", numpy: "np.arctan({0})", guard: [] } },
     Asin { name: "asin", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["arcsin"], summary: "inverse sine; NaN outside [-1, 1]",
         cost: 8.0, deriv: Each(&[Some(Call(Div, &[G, Call(Sqrt, &[Call(Sub, &[Lit(1.0), Call(Square, &[Arg(0)])])])]))]),
+        values: Monotone(facts().defined(-1.0, 1.0, Finite, AsinDomain)), sample: Some((-0.8, 0.85)),
         emit: { jax: "jnp.arcsin({0})", torch: "torch.asin({0})", keras: "ops.arcsin({0})", tf: "tf.math.asin({0})", numpy: "np.arcsin({0})", guard: [(0, 0.0)] } },
     Acos { name: "acos", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["arccos"], summary: "inverse cosine; NaN outside [-1, 1]",
         cost: 8.0, deriv: Each(&[Some(Call(Neg, &[Call(Div, &[G, Call(Sqrt, &[Call(Sub, &[Lit(1.0), Call(Square, &[Arg(0)])])])])]))]),
+        values: Monotone(facts().defined(-1.0, 1.0, Finite, AsinDomain)), sample: Some((-0.8, 0.85)),
         emit: { jax: "jnp.arccos({0})", torch: "torch.acos({0})", keras: "ops.arccos({0})", tf: "tf.math.acos({0})", numpy: "np.arccos({0})", guard: [(0, 0.0)] } },
     Tanh { name: "tanh", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "hyperbolic tangent",
         cost: 8.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Sub, &[Lit(1.0), Call(Square, &[Y])])]))]),
+        values: Monotone(facts().image(-1.0, 1.0)), sample: Some((-3.0, 2.5)),
         emit: { jax: "jnp.tanh({0})", torch: "torch.tanh({0})", keras: "ops.tanh({0})", tf: "tf.math.tanh({0})", numpy: "np.tanh({0})", guard: [] } },
     Cosh { name: "cosh", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "hyperbolic cosine",
         cost: 8.0, deriv: Each(&[Some(Seq(&[Call(Neg, &[Arg(0)]), TWICE_SINH, Call(Mul, &[G, Call(Mul, &[Lit(0.5), TWICE_SINH])])]))]),
+        values: Even(facts().image(1.0, f64::INFINITY)), sample: Some((-3.0, 2.5)),
         emit: { jax: "jnp.cosh({0})", torch: "torch.cosh({0})", keras: "ops.cosh({0})", tf: "tf.math.cosh({0})", numpy: "np.cosh({0})", guard: [(0, 0.0)] } },
     Sigmoid { name: "sigmoid", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["logistic", "expit"], summary: "1 / (1 + e^-x)",
         cost: 8.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Mul, &[Y, Call(Sub, &[Lit(1.0), Y])])]))]),
+        values: Monotone(facts().image(0.0, 1.0)), sample: Some((-3.0, 2.5)),
         emit: { jax: "jax.nn.sigmoid({0})", torch: "torch.sigmoid({0})", keras: "ops.sigmoid({0})", tf: "tf.math.sigmoid({0})", numpy: "np.exp(-np.logaddexp(0.0, -{0}))", guard: [] } },
     LogSigmoid { name: "log_sigmoid", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["logsigmoid"], summary: "log(sigmoid(x)), computed stably",
         cost: 7.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Sigmoid, &[Call(Neg, &[Arg(0)])])]))]),
+        values: Monotone(facts().image(-f64::INFINITY, 0.0)), sample: Some((-30.0, 25.0)),
         emit: { jax: "jax.nn.log_sigmoid({0})", torch: "F.logsigmoid({0})", keras: "ops.log_sigmoid({0})", tf: "tf.math.log_sigmoid({0})", numpy: "-np.logaddexp(0.0, -{0})", guard: [] } },
     Softplus { name: "softplus", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "log(1 + e^x), computed stably",
         cost: 7.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Sigmoid, &[Arg(0)])]))]),
+        values: Monotone(facts().image(0.0, f64::INFINITY)), sample: Some((-30.0, 25.0)),
         emit: { jax: "jax.nn.softplus({0})", torch: "F.softplus({0})", keras: "ops.softplus({0})", tf: "tf.math.softplus({0})", numpy: "np.logaddexp(0.0, {0})", guard: [] } },
     Relu { name: "relu", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "max(x, 0); derivative 0 at 0",
         cost: 2.0, deriv: Selected { value: G, when: Call(Gt, &[Arg(0), Lit(0.0)]) },
+        values: Monotone(exact()), sample: Some((-1.5, 2.0)),
         emit: { jax: "jax.nn.relu({0})", torch: "torch.relu({0})", keras: "ops.relu({0})", tf: "tf.nn.relu({0})", numpy: "np.maximum({0}, 0.0)", guard: [] } },
     Floor { name: "floor", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "round down; derivative 0",
         cost: 3.0, deriv: Zero,
+        values: Monotone(exact()), sample: Some((-1.5, 2.0)),
         emit: { jax: "jnp.floor({0})", torch: "torch.floor({0})", keras: "ops.floor({0})", tf: "tf.math.floor({0})", numpy: "np.floor({0})", guard: [] } },
     Ceil { name: "ceil", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["ceiling"], summary: "round up; derivative 0",
         cost: 3.0, deriv: Zero,
+        values: Monotone(exact()), sample: Some((-1.5, 2.0)),
         emit: { jax: "jnp.ceil({0})", torch: "torch.ceil({0})", keras: "ops.ceil({0})", tf: "tf.math.ceil({0})", numpy: "np.ceil({0})", guard: [] } },
     Round { name: "round", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["rint"], summary: "round half to even; derivative 0",
         cost: 3.0, deriv: Zero,
+        values: Monotone(exact()), sample: Some((-1.5, 2.0)),
         emit: { jax: "jnp.round({0})", torch: "torch.round({0})", keras: "ops.round({0})", tf: "tf.math.round({0})", numpy: "np.round({0})", guard: [] } },
     StopGradient { name: "stop_gradient", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["detach", "no_grad", "lax_stop_gradient"], summary: "x itself, with derivative 0: a target the gradient does not flow into",
         cost: 1.0, deriv: Zero,
+        values: Monotone(exact()), sample: Some((-1.5, 2.0)),
         emit: { jax: "jax.lax.stop_gradient({0})", torch: "({0}).detach()", keras: "ops.stop_gradient({0})", tf: "tf.stop_gradient({0})", numpy: "({0})", guard: [] } },
     Float { name: "float", symbol: None, callable: true, params: ["b"], keywords: [], signature: Float, aliases: ["cast", "to_float"], summary: "1 where the condition holds, else 0; derivative 0",
         cost: 3.0, deriv: Zero,
+        values: Own, sample: None,
         emit: { jax: "{0}.astype({dtype})", torch: "{0}.to({dtype})", keras: "ops.cast({0}, {dtype})", tf: "tf.cast({0}, {dtype})", numpy: "{0}.astype({dtype})", guard: [] } },
     // ---------------------------------------------- elementwise, more arguments
     Maximum { name: "maximum", symbol: None, callable: true, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: ["fmax"], summary: "elementwise larger of a and b; each gets half the gradient at a tie",
         cost: 3.0, deriv: Own(OwnRule::Extremum),
+        values: Own, sample: None,
         emit: { jax: "jnp.maximum({0}, {1})", torch: "torch.maximum({0:T}, {1:T})", keras: "ops.maximum({0}, {1})", tf: "tf.maximum({0}, {1})", numpy: "np.maximum({0}, {1})", guard: [] } },
     Minimum { name: "minimum", symbol: None, callable: true, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: ["fmin"], summary: "elementwise smaller of a and b; each gets half the gradient at a tie",
         cost: 3.0, deriv: Own(OwnRule::Extremum),
+        values: Own, sample: None,
         emit: { jax: "jnp.minimum({0}, {1})", torch: "torch.minimum({0:T}, {1:T})", keras: "ops.minimum({0}, {1})", tf: "tf.minimum({0}, {1})", numpy: "np.minimum({0}, {1})", guard: [] } },
     Xlogy { name: "xlogy", symbol: None, callable: true, params: ["x", "y"], keywords: [], signature: Elementwise, aliases: [], summary: "x * log(y), and 0 where x = 0",
         cost: 7.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Log, &[Arg(1)])])), Some(Call(Mul, &[G, Call(Div, &[Arg(0), Arg(1)])]))]),
+        values: Own, sample: None,
         emit: { jax: "jax.scipy.special.xlogy({0}, {1})", torch: "torch.xlogy({0}, {1})", keras: "ops.where({0} == 0, 0.0, {0} * ops.log(ops.where({0} == 0, 1.0, {1})))", tf: "tf.math.xlogy({0}, {1})", numpy: "np.where({0} == 0, 0.0, {0} * np.log({1}))", guard: [(1, 1.0)] } },
     Clip { name: "clip", symbol: None, callable: true, params: ["x", "lo", "hi"], keywords: [], signature: Elementwise, aliases: ["clamp", "clip_by_value"], summary: "minimum(maximum(x, lo), hi)",
         cost: 3.0, deriv: Own(OwnRule::Clip),
+        values: Own, sample: None,
         emit: { jax: "jnp.clip({0}, {1}, {2})", torch: "torch.minimum(torch.maximum({0:T}, {1:T}), {2:T})", keras: "ops.clip({0}, {1}, {2})", tf: "tf.clip_by_value({0}, {1}, {2})", numpy: "np.clip({0}, {1}, {2})", guard: [] } },
     Where { name: "where", symbol: None, callable: true, params: ["cond", "a", "b"], keywords: [], signature: Where, aliases: ["select", "if_else"], summary: "a where cond holds, else b",
         cost: 3.0, deriv: Own(OwnRule::Where),
+        values: Own, sample: None,
         emit: { jax: "jnp.where({0}, {1}, {2})", torch: "torch.where({0}, {1}, {2})", keras: "ops.where({0}, {1}, {2})", tf: "tf.where({0}, {1}, {2})", numpy: "np.where({0}, {1}, {2})", guard: [] } },
     // ----------------------------------------------------------- reductions
     Sum { name: "sum", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Sum), aliases: ["reduce_sum"], summary: "sum over axes (default all)",
         cost: 3.0, deriv: Own(OwnRule::Sum),
+        values: Own, sample: None,
         emit: { jax: "jnp.sum({0}{kw_axes}{kw_keepdims})", torch: "torch.sum({0}{kw_axes}{kw_keepdims})", keras: "ops.sum({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_sum({0}{kw_axes}{kw_keepdims})", numpy: "np.sum({0}{kw_axes}{kw_keepdims})", guard: [] } },
     Mean { name: "mean", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Mean), aliases: ["reduce_mean", "average", "avg"], summary: "mean over axes (default all)",
         cost: 3.0, deriv: Own(OwnRule::Sum),
+        values: Own, sample: None,
         emit: { jax: "jnp.mean({0}{kw_axes}{kw_keepdims})", torch: "torch.mean({0}{kw_axes}{kw_keepdims})", keras: "ops.mean({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_mean({0}{kw_axes}{kw_keepdims})", numpy: "np.mean({0}{kw_axes}{kw_keepdims})", guard: [] } },
     Max { name: "max", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Max), aliases: ["reduce_max", "amax"], summary: "largest value over axes (default all)",
         cost: 3.0, deriv: Own(OwnRule::Extreme),
+        values: Own, sample: None,
         emit: { jax: "jnp.max({0}{kw_axes}{kw_keepdims})", torch: "torch.amax({0}{kw_axes}{kw_keepdims})", keras: "ops.max({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_max({0}{kw_axes}{kw_keepdims})", numpy: "np.max({0}{kw_axes}{kw_keepdims})", guard: [] } },
     Min { name: "min", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Min), aliases: ["reduce_min", "amin"], summary: "smallest value over axes (default all)",
         cost: 3.0, deriv: Own(OwnRule::Extreme),
+        values: Own, sample: None,
         emit: { jax: "jnp.min({0}{kw_axes}{kw_keepdims})", torch: "torch.amin({0}{kw_axes}{kw_keepdims})", keras: "ops.min({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_min({0}{kw_axes}{kw_keepdims})", numpy: "np.min({0}{kw_axes}{kw_keepdims})", guard: [] } },
     Logsumexp { name: "logsumexp", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Logsumexp), aliases: ["reduce_logsumexp", "log_sum_exp"], summary: "log(sum(exp(x))) over axes, computed stably",
         cost: 7.0, deriv: Own(OwnRule::Logsumexp),
+        values: Own, sample: None,
         emit: { jax: "jax.nn.logsumexp({0}{kw_axes}{kw_keepdims})", torch: "torch.logsumexp({0}, {axes}{kw_keepdims})", keras: "ops.logsumexp({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_logsumexp({0}{kw_axes}{kw_keepdims})", numpy: "np.logaddexp.reduce({0}, axis={axes}{kw_keepdims})", guard: [] } },
     Norm { name: "norm", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Norm), aliases: ["l2_norm", "euclidean_norm"], summary: "L2 norm over axes (default all)",
         cost: 3.0, deriv: Own(OwnRule::Norm),
+        values: Own, sample: None,
         emit: { jax: "jnp.linalg.vector_norm({0}{kw_axes}{kw_keepdims})", torch: "torch.linalg.vector_norm({0}{kw_axes}{kw_keepdims})", keras: "ops.sqrt(ops.sum(ops.square({0}){kw_axes}{kw_keepdims}))", tf: "tf.sqrt(tf.reduce_sum(tf.square({0}){kw_axes}{kw_keepdims}))", numpy: "np.sqrt(np.sum(np.square({0}){kw_axes}{kw_keepdims}))", guard: [(0, 1.0)] } },
     // ------------------------------------------------------------ along an axis
     Softmax { name: "softmax", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: AlongAxis(Softmax), aliases: [], summary: "exp(x) / sum(exp(x)) along axis (default -1)",
         cost: 3.0, deriv: Own(OwnRule::Softmax),
+        values: Own, sample: None,
         emit: { jax: "jax.nn.softmax({0}, axis={axis})", torch: "torch.softmax({0}, dim={axis})", keras: "ops.softmax({0}, axis={axis})", tf: "tf.nn.softmax({0}, axis={axis})", numpy: "np.exp({0} - np.logaddexp.reduce({0}, axis={axis}, keepdims=True))", guard: [] } },
     LogSoftmax { name: "log_softmax", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: AlongAxis(LogSoftmax), aliases: ["logsoftmax"], summary: "x - logsumexp(x) along axis (default -1)",
         cost: 7.0, deriv: Own(OwnRule::LogSoftmax),
+        values: Own, sample: None,
         emit: { jax: "jax.nn.log_softmax({0}, axis={axis})", torch: "torch.log_softmax({0}, dim={axis})", keras: "ops.log_softmax({0}, axis={axis})", tf: "tf.nn.log_softmax({0}, axis={axis})", numpy: "{0} - np.logaddexp.reduce({0}, axis={axis}, keepdims=True)", guard: [] } },
     // ------------------------------------------------------------------ indexing
     Take { name: "take", symbol: None, callable: true, params: ["x", "i"], keywords: ["axis"], signature: Take, aliases: ["gather", "index_select"], summary: "the slice at integer index i along axis (default -1), which is removed",
         cost: 3.0, deriv: Own(OwnRule::Take),
+        values: Own, sample: None,
         emit: { jax: "{0}[{take}]", torch: "{0}[{take}]", keras: "{0}[{take}]", tf: "{0}[{take}]", numpy: "{0}[{take}]", guard: [] } },
     OneHot { name: "one_hot", symbol: None, callable: true, params: ["labels", "C"], keywords: [], signature: OneHot, aliases: ["onehot", "to_categorical"], summary: "integer labels [N] to a [N, C] tensor of 0/1 (a scalar label gives [C])",
         cost: 3.0, deriv: Zero,
+        values: Own, sample: None,
         emit: { jax: "jax.nn.one_hot({0}, {classes}, dtype={dtype})", torch: "F.one_hot({0}.long(), {classes}).to({dtype})", keras: "ops.one_hot(ops.cast({0}, \"int32\"), {classes}, dtype={dtype})", tf: "tf.one_hot(tf.cast({0}, tf.int32), {classes}, dtype={dtype})", numpy: "({0}[..., None] == np.arange({classes})).astype({dtype})", guard: [] } },
     // ------------------------------------------------------------------ shape
     BroadcastLike { name: "broadcast_like", symbol: None, callable: true, params: ["x", "like"], keywords: [], signature: Elementwise, aliases: ["broadcast_to", "expand_as"], summary: "x broadcast to the shape of `like`, whose values are not used",
         cost: 3.0, deriv: Each(&[Some(G), None]),
+        values: Own, sample: None,
         emit: { jax: "jnp.broadcast_to({0}, jnp.shape({1}))", torch: "torch.broadcast_to({0:T}, {1}.shape)", keras: "ops.broadcast_to({0}, ops.shape({1}))", tf: "tf.broadcast_to({0:T}, tf.shape({1}))", numpy: "np.broadcast_to({0}, np.shape({1}))", guard: [] } },
     ExpandDims { name: "expand_dims", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: ExpandDims, aliases: ["unsqueeze", "reshape"], summary: "inserts axes of size 1 at the positions axis= names in the result",
         cost: 3.0, deriv: Own(OwnRule::ExpandDims),
+        values: Own, sample: None,
         emit: { jax: "{0}[{expand}]", torch: "{0}[{expand}]", keras: "{0}[{expand}]", tf: "{0}[{expand}]", numpy: "{0}[{expand}]", guard: [] } },
 }
 
