@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use lossc_diagnostics::Code;
 use lossc_ir::{Builtin, Dim, Domain, Dtype, NodeId, Op, Program, ROW_SUM_TOLERANCE, Value};
 
 use crate::interval::{self, Iv, apply};
@@ -21,17 +22,17 @@ pub const DIM_MAX: f64 = 1024.0;
 /// What went wrong at a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Hazard {
-    /// `log(x)` (`log2`, `log10`) with `x <= 0`, `log1p(x)` with `x <= -1`, `xlogy(x, y)` with `y <= 0`.
-    LogDomain,
+    /// An argument outside where its function is defined, or at its pole,
+    /// with the finding the built-in table names for it: `log(x)` with
+    /// `x <= 0` (and `xlogy(x, y)` with `y <= 0`), `sqrt(x)` with `x < 0`,
+    /// `asin(x)` outside [-1, 1].
+    Domain(Code),
     /// A denominator that can be 0.
     DivByZero,
-    /// `sqrt(x)` with `x < 0`.
-    SqrtDomain,
     /// A negative base with a non-integer exponent, or 0 to a negative power.
     PowDomain,
-    /// `asin(x)` or `acos(x)` with `x` outside [-1, 1].
-    AsinDomain,
-    /// `exp`, `expm1`, `cosh`, or `pow` with a variable exponent, overflowing.
+    /// A one-argument function of the table overflowing from a finite
+    /// argument (`exp`, `expm1`, `cosh`), or `pow` with a variable exponent.
     ExpOverflow,
     /// Ordinary arithmetic overflowing from finite operands.
     Overflow,
@@ -354,7 +355,7 @@ impl<'p> Analysis<'p> {
                             if x.lo < 0.0 {
                                 self.events.push(Event {
                                     node: node_id,
-                                    hazard: Hazard::LogDomain,
+                                    hazard: Hazard::Domain(Code::LogDomain),
                                     operand: x,
                                 });
                             }
@@ -572,17 +573,19 @@ impl<'p> Analysis<'p> {
             self.events.push(Event { node, hazard, operand });
         };
         let finite = |iv: Iv| !iv.is_empty() && iv.lo.is_finite() && iv.hi.is_finite();
+        // Where the table says the function is defined.
+        if let Some(d) = builtin.spec().values.defined()
+            && !x.is_empty()
+            && !(d.value_finite_at(x.lo) && d.value_finite_at(x.hi))
+        {
+            event(Hazard::Domain(d.code), x);
+            return;
+        }
         match builtin {
-            Builtin::Log | Builtin::Log2 | Builtin::Log10 if !x.is_empty() && x.lo <= 0.0 => {
-                event(Hazard::LogDomain, x)
+            Builtin::Xlogy if !y.is_empty() && y.lo <= 0.0 && x.is_point() != Some(0.0) => {
+                event(Hazard::Domain(Code::LogDomain), y)
             }
-            Builtin::Log1p if !x.is_empty() && x.lo <= -1.0 => event(Hazard::LogDomain, x),
-            Builtin::Xlogy if !y.is_empty() && y.lo <= 0.0 && x.is_point() != Some(0.0) => event(Hazard::LogDomain, y),
             Builtin::Div if !y.is_empty() && y.contains(0.0) => event(Hazard::DivByZero, y),
-            Builtin::Sqrt if !x.is_empty() && x.lo < 0.0 => event(Hazard::SqrtDomain, x),
-            Builtin::Asin | Builtin::Acos if !x.is_empty() && (x.lo < -1.0 || x.hi > 1.0) => {
-                event(Hazard::AsinDomain, x)
-            }
             Builtin::Pow => {
                 let exponent_integer = y.is_point().is_some_and(|c| c.fract() == 0.0);
                 let negative_base = !x.is_empty() && x.lo < 0.0 && !exponent_integer;
@@ -601,9 +604,11 @@ impl<'p> Analysis<'p> {
                     }
                 }
             }
-            Builtin::Exp | Builtin::Expm1 | Builtin::Cosh if finite(x) => {
+            // A function of the table that is infinite at a finite argument
+            // inside where it is defined overflows there.
+            _ if builtin.spec().values.facts().is_some() && finite(x) => {
                 let out = interval::elementwise(self.dtype, builtin, &[x]).unwrap_or(Iv::ALL);
-                if out.hi == f64::INFINITY {
+                if out.may_be_infinite() {
                     event(Hazard::ExpOverflow, x);
                 }
             }

@@ -11,6 +11,7 @@
 use lossc_ir::Builtin;
 use lossc_ir::Dtype;
 use lossc_ir::builtins::eval_scalar;
+use lossc_ir::builtins::{ValueRule, Values};
 
 /// A set of floats `[lo, hi]` (with ±inf allowed as ends), and whether NaN
 /// is possible. `lo > hi` means no number is possible (only NaN, if `nan`).
@@ -237,12 +238,6 @@ pub fn div(dtype: Dtype, a: Iv, b: Iv) -> Iv {
     Iv::new(lo, hi).with_nan(nan)
 }
 
-/// `x` restricted to where a function is defined, and whether it leaves it.
-fn domain(x: Iv, lo: f64) -> (Iv, bool) {
-    let inside = x.meet(Iv::new(lo, f64::INFINITY)).with_nan(x.nan);
-    (inside, !x.is_empty() && x.lo < lo)
-}
-
 /// `tan` of an interval: increasing between two poles (at pi/2 + k pi), so
 /// the ends bound it when both lie strictly inside one branch; otherwise it
 /// takes every value. The branch of each end is computed in f64 from the end
@@ -266,114 +261,113 @@ fn tan(dtype: Dtype, x: Iv) -> Iv {
     }
 }
 
+/// `|x|` of an interval: exact.
+fn magnitude(x: Iv) -> Iv {
+    if x.is_empty() || x.lo >= 0.0 {
+        x
+    } else if x.hi <= 0.0 {
+        neg(x)
+    } else {
+        Iv::new(0.0, x.lo.abs().max(x.hi)).with_nan(x.nan)
+    }
+}
+
+/// The interval of a one-argument function the table's `values` column
+/// describes: its scalar definition at the ends
+/// of the argument's interval, restricted to where it is defined (NaN if the
+/// argument can leave that), met with its image.
+fn described(dtype: Dtype, builtin: Builtin, x: Iv) -> Option<Iv> {
+    let values = builtin.spec().values;
+    let facts = values.facts()?;
+    let (inside, outside) = match facts.defined {
+        Some(d) => (
+            x.meet(Iv::new(d.lo, d.hi)).with_nan(x.nan),
+            !x.is_empty() && (x.lo < d.lo || x.hi > d.hi),
+        ),
+        None => (x, false),
+    };
+    let out = match values {
+        Values::Monotone(_) => monotone(dtype, builtin, inside, facts.exact),
+        Values::Even(_) => monotone(dtype, builtin, magnitude(inside), facts.exact),
+        Values::Periodic(_) if inside.is_empty() => inside,
+        Values::Periodic(_) => Iv::new(facts.image.0, facts.image.1).with_nan(inside.nan || inside.may_be_infinite()),
+        Values::Own(_) => return None,
+    };
+    let out = if facts.image == (f64::NEG_INFINITY, f64::INFINITY) {
+        out
+    } else {
+        out.meet(Iv::new(facts.image.0, facts.image.1)).with_nan(out.nan)
+    };
+    Some(out.with_nan(outside))
+}
+
+/// Where a one-argument function of the table first overflows: the
+/// smallest positive argument (of `|x|`, for an even function) at which its
+/// scalar definition in the dtype is infinite, or `None` if it never is.
+/// Found by bisection on the definition itself, so it is the threshold of
+/// the arithmetic the program runs (`exp` in f32: about 88.72).
+pub fn overflow_threshold(dtype: Dtype, builtin: Builtin) -> Option<f64> {
+    let infinite = |v: f64| apply(dtype, builtin, &[v]).is_infinite();
+    let (mut lo, mut hi) = (0.0f64, dtype.max_finite());
+    if infinite(lo) || !infinite(hi) {
+        return None;
+    }
+    for _ in 0..2100 {
+        let mid = dtype.round(lo + (hi - lo) / 2.0);
+        if mid <= lo || mid >= hi {
+            break;
+        }
+        if infinite(mid) { hi = mid } else { lo = mid }
+    }
+    Some(hi)
+}
+
 /// The interval of an elementwise built-in, or `None` for the others.
 pub fn elementwise(dtype: Dtype, builtin: Builtin, args: &[Iv]) -> Option<Iv> {
     let x = args.first().copied().unwrap_or(Iv::EMPTY);
     let y = args.get(1).copied().unwrap_or(Iv::EMPTY);
+    let rule = match builtin.spec().values {
+        Values::Own(rule) => rule,
+        _ => return described(dtype, builtin, x),
+    };
     let boolean = |args: &[Iv]| Iv::new(0.0, 1.0).with_nan(false).meet_bool(args);
-    Some(match builtin {
-        Builtin::Neg => neg(x),
-        Builtin::Add => add(dtype, x, y),
-        Builtin::Sub => add(dtype, x, neg(y)),
-        Builtin::Mul => mul(dtype, x, y),
-        Builtin::Div => div(dtype, x, y),
-        Builtin::Pow => pow(dtype, x, y),
-        Builtin::Eq | Builtin::Ne | Builtin::Lt | Builtin::Le | Builtin::Gt | Builtin::Ge => {
-            compare(builtin, x, y).unwrap_or_else(|| boolean(args))
-        }
-        Builtin::And => logic(x, y, |a, b| a && b),
-        Builtin::Or => logic(x, y, |a, b| a || b),
-        Builtin::Not => match x.is_point() {
+    Some(match rule {
+        ValueRule::Neg => neg(x),
+        ValueRule::Add => add(dtype, x, y),
+        ValueRule::Sub => add(dtype, x, neg(y)),
+        ValueRule::Mul => mul(dtype, x, y),
+        ValueRule::Div => div(dtype, x, y),
+        ValueRule::Pow => pow(dtype, x, y),
+        ValueRule::Compare => compare(builtin, x, y).unwrap_or_else(|| boolean(args)),
+        ValueRule::And => logic(x, y, |a, b| a && b),
+        ValueRule::Or => logic(x, y, |a, b| a || b),
+        ValueRule::Not => match x.is_point() {
             Some(v) => Iv::point(if v == 0.0 { 1.0 } else { 0.0 }),
             None => Iv::new(0.0, 1.0),
         },
-        Builtin::Float => x.meet(Iv::new(0.0, 1.0)).with_nan(false),
-        Builtin::StopGradient => x,
-        Builtin::Abs => {
-            if x.is_empty() || x.lo >= 0.0 {
-                x
-            } else if x.hi <= 0.0 {
-                neg(x)
-            } else {
-                Iv::new(0.0, x.lo.abs().max(x.hi)).with_nan(x.nan)
-            }
-        }
-        Builtin::Square => {
-            let a = elementwise(dtype, Builtin::Abs, &[x])?;
+        ValueRule::Float => x.meet(Iv::new(0.0, 1.0)).with_nan(false),
+        ValueRule::Square => {
+            let a = magnitude(x);
             monotone(dtype, Builtin::Square, a, true)
         }
-        Builtin::Sign => monotone(dtype, Builtin::Sign, x, true),
-        Builtin::Exp => monotone(dtype, Builtin::Exp, x, false).meet_nonneg(),
-        Builtin::Expm1 => monotone(dtype, Builtin::Expm1, x, false),
-        Builtin::Log | Builtin::Log2 | Builtin::Log10 => {
-            let (inside, out) = domain(x, 0.0);
-            monotone(dtype, builtin, inside, false).with_nan(out)
-        }
-        Builtin::Log1p => {
-            let (inside, out) = domain(x, -1.0);
-            monotone(dtype, Builtin::Log1p, inside, false).with_nan(out)
-        }
-        Builtin::Sqrt => {
-            let (inside, out) = domain(x, 0.0);
-            // sqrt(-0) = -0; the sign is otherwise exact.
-            monotone(dtype, Builtin::Sqrt, inside, true).with_nan(out)
-        }
-        Builtin::Sin | Builtin::Cos => {
-            if x.is_empty() {
-                x
-            } else if x.may_be_infinite() {
-                Iv::new(-1.0, 1.0).with_nan(true)
-            } else {
-                Iv::new(-1.0, 1.0).with_nan(x.nan)
-            }
-        }
-        Builtin::Tan => tan(dtype, x),
-        // No meet with [-pi/2, pi/2]: f32's atan(inf) rounds above pi/2.
-        Builtin::Atan => monotone(dtype, Builtin::Atan, x, false),
-        // Defined on [-1, 1]; acos decreases, which `monotone` allows. No
-        // meet with the mathematical range: f32's asin(1) rounds above pi/2.
-        Builtin::Asin | Builtin::Acos => {
-            let inside = x.meet(Iv::new(-1.0, 1.0)).with_nan(x.nan);
-            let out = !x.is_empty() && (x.lo < -1.0 || x.hi > 1.0);
-            monotone(dtype, builtin, inside, false).with_nan(out)
-        }
-        Builtin::Tanh => monotone(dtype, Builtin::Tanh, x, false)
-            .meet(Iv::new(-1.0, 1.0))
-            .with_nan(x.nan),
-        Builtin::Cosh => {
-            let a = elementwise(dtype, Builtin::Abs, &[x])?;
-            monotone(dtype, Builtin::Cosh, a, false)
-                .meet(Iv::new(1.0, f64::INFINITY))
-                .with_nan(x.nan)
-        }
-        Builtin::Sigmoid => monotone(dtype, Builtin::Sigmoid, x, false)
-            .meet(Iv::new(0.0, 1.0))
-            .with_nan(x.nan),
-        Builtin::LogSigmoid => monotone(dtype, Builtin::LogSigmoid, x, false)
-            .meet(Iv::new(f64::NEG_INFINITY, 0.0))
-            .with_nan(x.nan),
-        Builtin::Softplus => monotone(dtype, Builtin::Softplus, x, false).meet_nonneg(),
-        Builtin::Relu => monotone(dtype, Builtin::Relu, x, true),
-        Builtin::Floor => monotone(dtype, Builtin::Floor, x, true),
-        Builtin::Ceil => monotone(dtype, Builtin::Ceil, x, true),
-        Builtin::Round => monotone(dtype, Builtin::Round, x, true),
-        Builtin::Maximum | Builtin::Minimum => {
+        ValueRule::Tan => tan(dtype, x),
+        ValueRule::Maximum | ValueRule::Minimum => {
             if x.is_empty() || y.is_empty() {
                 Iv {
                     nan: x.nan || y.nan,
                     ..Iv::EMPTY
                 }
-            } else if builtin == Builtin::Maximum {
+            } else if rule == ValueRule::Maximum {
                 Iv::new(x.lo.max(y.lo), x.hi.max(y.hi)).with_nan(x.nan || y.nan)
             } else {
                 Iv::new(x.lo.min(y.lo), x.hi.min(y.hi)).with_nan(x.nan || y.nan)
             }
         }
-        Builtin::Clip => {
+        ValueRule::Clip => {
             let lo = elementwise(dtype, Builtin::Maximum, &[x, y])?;
             elementwise(dtype, Builtin::Minimum, &[lo, args[2]])?
         }
-        Builtin::Xlogy => {
+        ValueRule::Xlogy => {
             // x * log(y), and 0 where x = 0.
             let log = elementwise(dtype, Builtin::Log, &[y])?;
             let nonzero_x = if x.is_point() == Some(0.0) { Iv::EMPTY } else { x };
@@ -388,7 +382,7 @@ pub fn elementwise(dtype: Dtype, builtin: Builtin, args: &[Iv]) -> Option<Iv> {
                 ..product
             }
         }
-        Builtin::Where => {
+        ValueRule::Where => {
             let c = x;
             let (a, b) = (y, args[2]);
             match c.is_point() {
@@ -397,18 +391,10 @@ pub fn elementwise(dtype: Dtype, builtin: Builtin, args: &[Iv]) -> Option<Iv> {
                 None => a.hull(b),
             }
         }
-        Builtin::BroadcastLike => x,
-        Builtin::Sum
-        | Builtin::Mean
-        | Builtin::Max
-        | Builtin::Min
-        | Builtin::Logsumexp
-        | Builtin::Norm
-        | Builtin::Softmax
-        | Builtin::LogSoftmax
-        | Builtin::Take
-        | Builtin::OneHot
-        | Builtin::ExpandDims => return None,
+        ValueRule::BroadcastLike => x,
+        // Reductions, indexing and shape operations: the analysis's own
+        // walk (absint.rs).
+        ValueRule::NotElementwise => return None,
     })
 }
 
@@ -565,6 +551,85 @@ fn positive_base_pow(dtype: Dtype, x: Iv, y: Iv) -> Iv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every built-in computed element by element has an interval rule:
+    /// the table's `values` column or an arm of [`elementwise`].
+    #[test]
+    fn every_elementwise_builtin_has_an_interval() {
+        use lossc_ir::builtins::Signature;
+        for &b in Builtin::ALL {
+            let spec = b.spec();
+            let elementwise_signature = matches!(
+                spec.signature,
+                Signature::Elementwise | Signature::Compare | Signature::Logic | Signature::Where | Signature::Float
+            );
+            let args = vec![Iv::new(0.25, 0.5); spec.params.len()];
+            assert_eq!(
+                elementwise(Dtype::F64, b, &args).is_some(),
+                elementwise_signature,
+                "`{b}`: an elementwise built-in needs a `values` row in the table or its own arm in interval.rs"
+            );
+        }
+    }
+
+    /// The facts of every row of the table's `values` column are sound: at
+    /// points of several intervals, in both dtypes, the scalar definition's
+    /// value lies in the computed interval (or the interval flags NaN).
+    #[test]
+    fn every_described_function_stays_in_its_interval() {
+        let intervals = [
+            (-1e30, -50.0),
+            (-3.0, -0.5),
+            (-1.0, 1.0),
+            (-0.25, 0.75),
+            (0.0, 0.5),
+            (0.5, 4.0),
+            (1.0, 1.0),
+            (10.0, 200.0),
+            (f64::NEG_INFINITY, 0.0),
+            (0.0, f64::INFINITY),
+        ];
+        for &b in Builtin::ALL.iter().filter(|b| b.spec().values.facts().is_some()) {
+            for dtype in [Dtype::F32, Dtype::F64] {
+                for (lo, hi) in intervals {
+                    let iv = elementwise(dtype, b, &[Iv::new(lo, hi)]).unwrap();
+                    for k in 0..=200 {
+                        let t = k as f64 / 200.0;
+                        let v = if lo.is_finite() && hi.is_finite() {
+                            lo * (1.0 - t) + hi * t
+                        } else if lo.is_finite() {
+                            lo + (t / (1.0 - t + 1e-300)).min(f64::MAX)
+                        } else {
+                            hi - (t / (1.0 - t + 1e-300)).min(f64::MAX)
+                        };
+                        let y = apply(dtype, b, &[dtype.round(v)]);
+                        assert!(
+                            if y.is_nan() { iv.nan } else { iv.contains(y) },
+                            "`{b}` in {dtype}: {b}({v}) = {y} is outside {iv:?}, computed for [{lo}, {hi}]"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_overflow_threshold_is_where_the_definition_overflows() {
+        let exp32 = overflow_threshold(Dtype::F32, Builtin::Exp).unwrap();
+        assert!((exp32 - f64::from(f32::MAX).ln()).abs() < 1e-5, "{exp32}");
+        assert!(apply(Dtype::F32, Builtin::Exp, &[exp32]).is_infinite());
+        assert!(apply(Dtype::F32, Builtin::Exp, &[Dtype::F32.next_down(exp32)]).is_finite());
+        let exp64 = overflow_threshold(Dtype::F64, Builtin::Exp).unwrap();
+        assert!((exp64 - f64::MAX.ln()).abs() < 1e-12, "{exp64}");
+        // cosh(x) = e^|x| / 2 past ln(2 max).
+        let cosh32 = overflow_threshold(Dtype::F32, Builtin::Cosh).unwrap();
+        assert!(
+            (cosh32 - (2.0f64.ln() + f64::from(f32::MAX).ln())).abs() < 1e-4,
+            "{cosh32}"
+        );
+        assert_eq!(overflow_threshold(Dtype::F32, Builtin::Tanh), None);
+        assert_eq!(overflow_threshold(Dtype::F64, Builtin::Log), None);
+    }
 
     #[test]
     fn f32_rounding_is_part_of_the_bounds() {

@@ -318,9 +318,10 @@ pub fn run(view: View<'_>, case: &[Option<f64>], cases: usize, out: &mut Vec<Dia
         let Op::Call(builtin, _) = node.op else { continue };
         let probes = match builtin {
             Builtin::Where => vec![node.args[0]],
-            Builtin::Relu => vec![node.args[0]],
             Builtin::Maximum | Builtin::Minimum => vec![node.args[0], node.args[1]],
             Builtin::Clip => vec![node.args[0], node.args[1], node.args[2]],
+            // A kink of the table (`relu`, `abs`): where its guard fails.
+            _ if builtin.kink_selection().is_some() => vec![node.args[0]],
             _ => continue,
         };
         selections.push(Selection { node: id, probes });
@@ -363,8 +364,21 @@ pub fn run(view: View<'_>, case: &[Option<f64>], cases: usize, out: &mut Vec<Dia
                         None
                     }
                 }
-                Builtin::Relu if majority(&|p| probe(p, 0) <= 0.0) => {
-                    Some((format!("`{} <= 0`", view.operand(s.node, 0)), false))
+                _ if builtin.kink_selection().is_some_and(|(test, at)| {
+                    majority(&|p| lossc_ir::builtins::eval_scalar(test, &[probe(p, 0), at]) == Some(0.0))
+                }) =>
+                {
+                    let (test, at) = builtin.kink_selection().expect("a kink");
+                    let fails = test.complement().expect("a comparison");
+                    Some((
+                        format!(
+                            "`{} {} {}`",
+                            view.operand(s.node, 0),
+                            fails.spec().symbol.unwrap_or(fails.name()),
+                            lossc_ir::format_number(at, view.dtype)
+                        ),
+                        false,
+                    ))
                 }
                 Builtin::Maximum | Builtin::Minimum => {
                     let less = builtin == Builtin::Maximum;

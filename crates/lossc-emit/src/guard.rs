@@ -162,10 +162,13 @@ pub fn guard(program: &mut Program, root: NodeId, vars: &[Var]) -> Guarded {
                 let x = pass.call(Builtin::Where, Attrs::default(), vec![inside, args[0], bound], span);
                 Some(pass.call(Builtin::Clip, Attrs::default(), vec![x, args[1], args[2]], span))
             }
-            Builtin::Relu | Builtin::Abs if changed(0) => {
-                let zero = pass.literal(0.0, span);
+            // A kink of the table (`relu`, `abs`): the kink itself where
+            // the argument is not selected.
+            _ if changed(0) && builtin.kink_selection().is_some() => {
+                let (_, at) = builtin.kink_selection().expect("a kink");
+                let kink = pass.literal(at, span);
                 let c = pass.selected(id, 0);
-                let x = pass.call(Builtin::Where, Attrs::default(), vec![c, args[0], zero], span);
+                let x = pass.call(Builtin::Where, Attrs::default(), vec![c, args[0], kink], span);
                 Some(pass.call(*builtin, Attrs::default(), vec![x], span))
             }
             Builtin::Max | Builtin::Min if changed(0) => {
@@ -249,12 +252,15 @@ fn dead_sides(program: &Program, facts: &Facts, root: NodeId) -> Vec<Option<Vec<
             Builtin::Maximum => vec![(Builtin::Lt, Some(node.args[1]))],
             Builtin::Minimum => vec![(Builtin::Gt, Some(node.args[1]))],
             Builtin::Clip => vec![(Builtin::Lt, Some(node.args[1])), (Builtin::Gt, Some(node.args[2]))],
-            Builtin::Relu => vec![(Builtin::Le, None)],
-            // PyTorch and TensorFlow multiply the adjoint by `sign(x)`, 0 at
-            // the kink: `sqrt(abs(x))` at x = 0 is inf * 0 = NaN (JAX's slope
-            // 1 makes it inf). Selecting 0 there with `where` gives 0.
-            Builtin::Abs => vec![(Builtin::Eq, None)],
-            _ => continue,
+            // A kink of the table: where its guard fails (`relu`: x <= 0).
+            // For `abs`, PyTorch and TensorFlow multiply the adjoint by
+            // `sign(x)`, 0 at the kink: `sqrt(abs(x))` at x = 0 is
+            // inf * 0 = NaN (JAX's slope 1 makes it inf). Selecting 0 there
+            // with `where` gives 0.
+            _ => match builtin.kink_selection().and_then(|(test, _)| test.complement()) {
+                Some(fails) => vec![(fails, None)],
+                None => continue,
+            },
         };
         let active = |id: NodeId| facts.active[id.index()];
         if !facts.cone[i] || !active(node.args[0]) || sides.iter().any(|(_, side)| side.is_some_and(active)) {
@@ -336,16 +342,17 @@ fn reaches_infinite_derivative(program: &Program, users: &[Vec<NodeId>], start: 
 }
 
 /// Whether the derivative of `builtin` with respect to its argument `k` is
-/// finite where that argument is `v` (for the operations of the `guard` column).
+/// finite where that argument is `v` (for the operations of the `guard`
+/// column): by the table's derivative rule evaluated there (the other
+/// arguments 1), or, for `pow`'s own rule, where the base is positive and
+/// the exponent moderate.
 fn finite_derivative(builtin: Builtin, k: usize, v: f64) -> bool {
-    match (builtin, k) {
-        (Builtin::Log | Builtin::Log2 | Builtin::Log10 | Builtin::Sqrt | Builtin::Xlogy, _) => v > 0.0,
-        (Builtin::Log1p, _) => v > -1.0,
-        (Builtin::Asin | Builtin::Acos, _) => v.abs() < 1.0,
-        (Builtin::Div, _) => v != 0.0,
-        (Builtin::Pow, 0) => v > 0.0,
-        (Builtin::Exp | Builtin::Expm1 | Builtin::Cosh | Builtin::Pow, _) => v.abs() < 80.0,
-        _ => false,
+    let mut args = vec![1.0; builtin.spec().params.len()];
+    args[k] = v;
+    match builtin.finite_slope_at(k, &args) {
+        Some(finite) => finite,
+        None if builtin == Builtin::Pow => (k == 0 && v > 0.0) || (k == 1 && v.abs() < 80.0),
+        None => false,
     }
 }
 
@@ -634,7 +641,11 @@ impl Pass<'_> {
                 let above = self.call(Builtin::Gt, Attrs::default(), vec![v, hi], span);
                 vec![self.selection_lit(below, true, id), self.selection_lit(above, true, id)]
             }
-            Builtin::Maximum | Builtin::Minimum | Builtin::Relu | Builtin::Abs | Builtin::Max | Builtin::Min => {
+            Builtin::Maximum | Builtin::Minimum | Builtin::Max | Builtin::Min => {
+                let c = self.selected(id, k);
+                vec![self.selection_lit(c, false, id)]
+            }
+            _ if builtin.kink_selection().is_some() => {
                 let c = self.selected(id, k);
                 vec![self.selection_lit(c, false, id)]
             }
@@ -666,13 +677,16 @@ impl Pass<'_> {
                 let high = loses(self, Builtin::Gt, args[0], args[2]);
                 self.call(Builtin::And, Attrs::default(), vec![low, high], span)
             }
-            Builtin::Relu => {
-                let zero = self.literal(0.0, span);
-                loses(self, Builtin::Le, args[0], zero)
-            }
-            Builtin::Abs => {
-                let zero = self.literal(0.0, span);
-                self.call(Builtin::Ne, Attrs::default(), vec![args[0], zero], span)
+            // A kink of the table: its own guard, written so that it holds
+            // where the argument is NaN (`not (x <= 0)` for `relu`, `x != 0`
+            // for `abs`).
+            _ if builtin.kink_selection().is_some() => {
+                let (test, at) = builtin.kink_selection().expect("a kink");
+                let kink = self.literal(at, span);
+                match test {
+                    Builtin::Ne => self.call(Builtin::Ne, Attrs::default(), vec![args[0], kink], span),
+                    _ => loses(self, test.complement().expect("a comparison"), args[0], kink),
+                }
             }
             Builtin::Max | Builtin::Min => {
                 let extreme = self.reduction_result(id);

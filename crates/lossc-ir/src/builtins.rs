@@ -111,7 +111,7 @@ pub enum Values {
     /// The analysis has its own rule: operators, functions of several
     /// arguments, reductions, and shapes no column describes (`tan`, with
     /// its poles).
-    Own,
+    Own(ValueRule),
     /// Monotone (either way) where it is defined.
     Monotone(Facts),
     /// Even, and monotone in `|x|` (`abs`, `cosh`).
@@ -119,6 +119,38 @@ pub enum Values {
     /// Periodic: any value of its image for a wide argument, NaN at an
     /// infinite one (`sin`, `cos`).
     Periodic(Facts),
+}
+
+/// The analysis's own rules for the values of a built-in the `values`
+/// column does not describe: each an algorithm of the interval analysis
+/// (`lossc-analysis`), which matches on this (not on [`Builtin`]), so a new
+/// rule is a compile error there and a described function needs nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueRule {
+    Neg,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    /// `==`, `!=`, `<`, `<=`, `>`, `>=`.
+    Compare,
+    And,
+    Or,
+    Not,
+    Float,
+    Square,
+    /// Increasing between poles.
+    Tan,
+    Maximum,
+    Minimum,
+    Xlogy,
+    Clip,
+    Where,
+    BroadcastLike,
+    /// Not elementwise (reductions, along an axis, indexing, shapes): the
+    /// analysis's own walk (absint.rs).
+    NotElementwise,
 }
 
 /// The facts of [`Values`] beyond the function's shape.
@@ -131,6 +163,22 @@ pub struct Facts {
     /// Whether it is computed exactly (or correctly rounded), so its bounds
     /// need no widening for the libm's rounding.
     pub exact: bool,
+    /// Where it is not smooth (`check`'s `non-smooth` note).
+    pub kinks: Kinks,
+}
+
+/// Where a one-argument function is not differentiable: a kink where it
+/// has a derivative elsewhere (`abs`, `relu`), a step where its derivative
+/// is 0 (`sign`, `floor`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kinks {
+    None,
+    /// At one argument: `abs`, `relu` and `sign` at 0.
+    At(f64),
+    /// At every integer plus `offset`: `floor` and `ceil` (0), `round` (0.5).
+    EveryInteger {
+        offset: f64,
+    },
 }
 
 /// Where a function is defined, and the finding when an argument can leave
@@ -165,6 +213,7 @@ pub const fn facts() -> Facts {
         defined: None,
         image: (f64::NEG_INFINITY, f64::INFINITY),
         exact: false,
+        kinks: Kinks::None,
     }
 }
 
@@ -182,6 +231,22 @@ impl Facts {
         }
     }
 
+    /// Not differentiable at `at`.
+    pub const fn kink(self, at: f64) -> Facts {
+        Facts {
+            kinks: Kinks::At(at),
+            ..self
+        }
+    }
+
+    /// Stepping at every integer plus `offset`.
+    pub const fn steps(self, offset: f64) -> Facts {
+        Facts {
+            kinks: Kinks::EveryInteger { offset },
+            ..self
+        }
+    }
+
     /// Defined on `[lo, hi]` only; outside it is the finding `code`.
     pub const fn defined(self, lo: f64, hi: f64, at_lo: End, code: Code) -> Facts {
         Facts {
@@ -195,7 +260,7 @@ impl Values {
     /// The facts, for a function the table describes.
     pub fn facts(self) -> Option<Facts> {
         match self {
-            Values::Own => None,
+            Values::Own(_) => None,
             Values::Monotone(f) | Values::Even(f) | Values::Periodic(f) => Some(f),
         }
     }
@@ -276,6 +341,73 @@ pub enum Template {
     /// the simplifier's choice among equal-cost forms follows); the value is
     /// the last.
     Seq(&'static [Template]),
+}
+
+impl Template {
+    /// The template's value at one point, in f64: the node's adjoint `g`,
+    /// its value `y`, its arguments `args` (`None` where a call in it has
+    /// no scalar value, a reduction's).
+    pub fn eval(self, g: f64, y: f64, args: &[f64]) -> Option<f64> {
+        match self {
+            Template::G => Some(g),
+            Template::Y => Some(y),
+            Template::Arg(k) => args.get(k).copied(),
+            Template::Lit(v) => Some(v),
+            Template::Call(builtin, operands) => {
+                let values: Option<Vec<f64>> = operands.iter().map(|t| t.eval(g, y, args)).collect();
+                eval_scalar(builtin, &values?)
+            }
+            Template::Seq(steps) => steps.last().and_then(|t| t.eval(g, y, args)),
+        }
+    }
+}
+
+impl Builtin {
+    /// The comparison that holds exactly where this one fails, for numbers
+    /// (`<` and `>=`, `==` and `!=`); `None` for the others.
+    pub fn complement(self) -> Option<Builtin> {
+        const COMPLEMENTS: [(Builtin, Builtin); 6] = [
+            (Builtin::Lt, Builtin::Ge),
+            (Builtin::Ge, Builtin::Lt),
+            (Builtin::Le, Builtin::Gt),
+            (Builtin::Gt, Builtin::Le),
+            (Builtin::Eq, Builtin::Ne),
+            (Builtin::Ne, Builtin::Eq),
+        ];
+        COMPLEMENTS.iter().find(|(b, _)| *b == self).map(|(_, c)| *c)
+    }
+
+    /// For a selection of its argument ([`Derivative::Selected`]) whose
+    /// guard compares the argument with a literal, that comparison and
+    /// literal: `relu` passes the adjoint where `x > 0`, `abs` where
+    /// `x != 0`. The emitters' guards and the dead-gradient search read it.
+    pub fn kink_selection(self) -> Option<(Builtin, f64)> {
+        match self.spec().derivative {
+            Derivative::Selected {
+                when: Template::Call(test, [Template::Arg(0), Template::Lit(c)]),
+                ..
+            } if test.complement().is_some() => Some((test, *c)),
+            _ => None,
+        }
+    }
+
+    /// Whether, at arguments `args`, this built-in's value and its
+    /// derivative along argument `k` (by its table rule) are finite with a
+    /// margin in the narrowest dtype: below float32's largest value by a
+    /// factor of 1e4, so that what they feed stays finite too. `None` when
+    /// the rule is the gradient's own (not a template).
+    pub fn finite_slope_at(self, k: usize, args: &[f64]) -> Option<bool> {
+        let Derivative::Each(templates) = self.spec().derivative else {
+            return None;
+        };
+        let ok = |v: f64| v.abs() < f64::from(f32::MAX) / 1e4;
+        let y = eval_scalar(self, args)?;
+        let slope = match templates.get(k).copied().flatten() {
+            Some(t) => t.eval(1.0, y, args)?,
+            None => 0.0,
+        };
+        Some(ok(y) && ok(slope))
+    }
 }
 
 /// `expm1(x) - expm1(-x)`, twice `sinh(x)` and accurate near 0: `cosh`'s
@@ -420,7 +552,7 @@ macro_rules! builtins {
                 },
                 values: {
                     #[allow(unused_imports)]
-                    use {Values::*, End::*, lossc_diagnostics::Code::*};
+                    use {End::*, Values::*, lossc_diagnostics::Code::*};
                     $values
                 },
                 sample: $sample,
@@ -441,72 +573,72 @@ builtins! {
     // ----------------------------------------------------------- operators
     Neg { name: "neg", symbol: Some("-"), callable: false, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "negation, -x",
         cost: 1.0, deriv: Each(&[Some(Call(Neg, &[G]))]),
-        values: Own, sample: Some((-1.5, 2.0)),
+        values: Own(ValueRule::Neg), sample: Some((-1.5, 2.0)),
         emit: { jax: "-{0}", torch: "-{0}", keras: "-{0}", tf: "-{0}", numpy: "-{0}", guard: [] } },
     Add { name: "add", symbol: Some("+"), callable: false, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: [], summary: "a + b",
         cost: 2.0, deriv: Each(&[Some(G), Some(G)]),
-        values: Own, sample: None,
+        values: Own(ValueRule::Add), sample: None,
         emit: { jax: "{0} + {1}", torch: "{0} + {1}", keras: "{0} + {1}", tf: "{0} + {1}", numpy: "{0} + {1}", guard: [] } },
     Sub { name: "sub", symbol: Some("-"), callable: false, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: [], summary: "a - b",
         cost: 2.0, deriv: Each(&[Some(G), Some(Call(Neg, &[G]))]),
-        values: Own, sample: None,
+        values: Own(ValueRule::Sub), sample: None,
         emit: { jax: "{0} - {1}", torch: "{0} - {1}", keras: "{0} - {1}", tf: "{0} - {1}", numpy: "{0} - {1}", guard: [] } },
     Mul { name: "mul", symbol: Some("*"), callable: false, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: [], summary: "a * b",
         cost: 2.0, deriv: Each(&[Some(Call(Mul, &[G, Arg(1)])), Some(Call(Mul, &[G, Arg(0)]))]),
-        values: Own, sample: None,
+        values: Own(ValueRule::Mul), sample: None,
         emit: { jax: "{0} * {1}", torch: "{0} * {1}", keras: "{0} * {1}", tf: "{0} * {1}", numpy: "{0} * {1}", guard: [] } },
     Div { name: "div", symbol: Some("/"), callable: false, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: [], summary: "a / b",
         cost: 3.0, deriv: Each(&[Some(Call(Div, &[G, Arg(1)])), Some(Call(Neg, &[Call(Div, &[Call(Mul, &[G, Y]), Arg(1)])]))]),
-        values: Own, sample: None,
+        values: Own(ValueRule::Div), sample: None,
         emit: { jax: "{0} / {1}", torch: "{0} / {1}", keras: "{0} / {1}", tf: "{0} / {1}", numpy: "{0} / {1}", guard: [(1, 1.0)] } },
     Pow { name: "pow", symbol: Some("^"), callable: true, params: ["x", "y"], keywords: [], signature: Elementwise, aliases: ["power"], summary: "x to the power y, also written x ^ y or x ** y",
         cost: 6.0, deriv: Own(OwnRule::Pow),
-        values: Own, sample: None,
+        values: Own(ValueRule::Pow), sample: None,
         emit: { jax: "{0} ** {1}", torch: "{0} ** {1}", keras: "{0} ** {1}", tf: "{0} ** {1}", numpy: "{0} ** {1}", guard: [(0, 1.0), (1, 1.0)] } },
     Eq { name: "eq", symbol: Some("=="), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a == b",
         cost: 3.0, deriv: Zero,
-        values: Own, sample: None,
+        values: Own(ValueRule::Compare), sample: None,
         emit: { jax: "{0} == {1}", torch: "{0} == {1}", keras: "{0} == {1}", tf: "{0} == {1}", numpy: "{0} == {1}", guard: [] } },
     Ne { name: "ne", symbol: Some("!="), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a != b",
         cost: 3.0, deriv: Zero,
-        values: Own, sample: None,
+        values: Own(ValueRule::Compare), sample: None,
         emit: { jax: "{0} != {1}", torch: "{0} != {1}", keras: "{0} != {1}", tf: "{0} != {1}", numpy: "{0} != {1}", guard: [] } },
     Lt { name: "lt", symbol: Some("<"), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a < b",
         cost: 3.0, deriv: Zero,
-        values: Own, sample: None,
+        values: Own(ValueRule::Compare), sample: None,
         emit: { jax: "{0} < {1}", torch: "{0} < {1}", keras: "{0} < {1}", tf: "{0} < {1}", numpy: "{0} < {1}", guard: [] } },
     Le { name: "le", symbol: Some("<="), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a <= b",
         cost: 3.0, deriv: Zero,
-        values: Own, sample: None,
+        values: Own(ValueRule::Compare), sample: None,
         emit: { jax: "{0} <= {1}", torch: "{0} <= {1}", keras: "{0} <= {1}", tf: "{0} <= {1}", numpy: "{0} <= {1}", guard: [] } },
     Gt { name: "gt", symbol: Some(">"), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a > b",
         cost: 3.0, deriv: Zero,
-        values: Own, sample: None,
+        values: Own(ValueRule::Compare), sample: None,
         emit: { jax: "{0} > {1}", torch: "{0} > {1}", keras: "{0} > {1}", tf: "{0} > {1}", numpy: "{0} > {1}", guard: [] } },
     Ge { name: "ge", symbol: Some(">="), callable: false, params: ["a", "b"], keywords: [], signature: Compare, aliases: [], summary: "a >= b",
         cost: 3.0, deriv: Zero,
-        values: Own, sample: None,
+        values: Own(ValueRule::Compare), sample: None,
         emit: { jax: "{0} >= {1}", torch: "{0} >= {1}", keras: "{0} >= {1}", tf: "{0} >= {1}", numpy: "{0} >= {1}", guard: [] } },
     And { name: "and", symbol: Some("and"), callable: false, params: ["a", "b"], keywords: [], signature: Logic, aliases: [], summary: "both conditions hold",
         cost: 3.0, deriv: Zero,
-        values: Own, sample: None,
+        values: Own(ValueRule::And), sample: None,
         emit: { jax: "jnp.logical_and({0}, {1})", torch: "torch.logical_and({0}, {1})", keras: "ops.logical_and({0}, {1})", tf: "tf.logical_and({0}, {1})", numpy: "np.logical_and({0}, {1})", guard: [] } },
     Or { name: "or", symbol: Some("or"), callable: false, params: ["a", "b"], keywords: [], signature: Logic, aliases: [], summary: "either condition holds",
         cost: 3.0, deriv: Zero,
-        values: Own, sample: None,
+        values: Own(ValueRule::Or), sample: None,
         emit: { jax: "jnp.logical_or({0}, {1})", torch: "torch.logical_or({0}, {1})", keras: "ops.logical_or({0}, {1})", tf: "tf.logical_or({0}, {1})", numpy: "np.logical_or({0}, {1})", guard: [] } },
     Not { name: "not", symbol: Some("not"), callable: false, params: ["a"], keywords: [], signature: Logic, aliases: [], summary: "the condition does not hold",
         cost: 3.0, deriv: Zero,
-        values: Own, sample: None,
+        values: Own(ValueRule::Not), sample: None,
         emit: { jax: "jnp.logical_not({0})", torch: "torch.logical_not({0})", keras: "ops.logical_not({0})", tf: "tf.logical_not({0})", numpy: "np.logical_not({0})", guard: [] } },
     // ---------------------------------------------- elementwise, one argument
     Abs { name: "abs", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["fabs", "absolute"], summary: "|x|; derivative 0 at 0",
         cost: 2.0, deriv: Selected { value: Call(Mul, &[G, Call(Sign, &[Arg(0)])]), when: Call(Ne, &[Arg(0), Lit(0.0)]) },
-        values: Even(exact()), sample: Some((-1.5, 2.0)),
+        values: Even(exact().kink(0.0)), sample: Some((-1.5, 2.0)),
         emit: { jax: "jnp.abs({0})", torch: "torch.abs({0})", keras: "ops.abs({0})", tf: "tf.abs({0})", numpy: "np.abs({0})", guard: [] } },
     Sign { name: "sign", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["sgn"], summary: "-1, 0 or 1; derivative 0",
         cost: 2.0, deriv: Zero,
-        values: Monotone(exact()), sample: Some((-1.5, 2.0)),
+        values: Monotone(exact().kink(0.0)), sample: Some((-1.5, 2.0)),
         emit: { jax: "jnp.sign({0})", torch: "torch.sign({0})", keras: "ops.sign({0})", tf: "tf.sign({0})", numpy: "np.sign({0})", guard: [] } },
     Exp { name: "exp", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "e^x",
         cost: 8.0, deriv: Each(&[Some(Call(Mul, &[G, Y]))]),
@@ -538,7 +670,7 @@ builtins! {
         emit: { jax: "jnp.sqrt({0})", torch: "torch.sqrt({0})", keras: "ops.sqrt({0})", tf: "tf.sqrt({0})", numpy: "np.sqrt({0})", guard: [(0, 1.0)] } },
     Square { name: "square", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["sqr"], summary: "x * x",
         cost: 2.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Mul, &[Lit(2.0), Arg(0)])]))]),
-        values: Own, sample: Some((-2.0, 1.5)),
+        values: Own(ValueRule::Square), sample: Some((-2.0, 1.5)),
         emit: { jax: "jnp.square({0})", torch: "torch.square({0})", keras: "ops.square({0})", tf: "tf.square({0})", numpy: "np.square({0})", guard: [] } },
     Sin { name: "sin", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "sine",
         cost: 3.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Cos, &[Arg(0)])]))]),
@@ -550,7 +682,7 @@ builtins! {
         emit: { jax: "jnp.cos({0})", torch: "torch.cos({0})", keras: "ops.cos({0})", tf: "tf.math.cos({0})", numpy: "np.cos({0})", guard: [] } },
     Tan { name: "tan", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "tangent",
         cost: 3.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Add, &[Lit(1.0), Call(Square, &[Y])])]))]),
-        values: Own, sample: Some((-1.2, 1.0)),
+        values: Own(ValueRule::Tan), sample: Some((-1.2, 1.0)),
         emit: { jax: "jnp.tan({0})", torch: "torch.tan({0})", keras: "ops.tan({0})", tf: "tf.math.tan({0})", numpy: "np.tan({0})", guard: [] } },
     Atan { name: "atan", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["arctan"], summary: "inverse tangent",
         cost: 8.0, deriv: Each(&[Some(Call(Div, &[G, Call(Add, &[Lit(1.0), Call(Square, &[Arg(0)])])]))]),
@@ -586,19 +718,19 @@ builtins! {
         emit: { jax: "jax.nn.softplus({0})", torch: "F.softplus({0})", keras: "ops.softplus({0})", tf: "tf.math.softplus({0})", numpy: "np.logaddexp(0.0, {0})", guard: [] } },
     Relu { name: "relu", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "max(x, 0); derivative 0 at 0",
         cost: 2.0, deriv: Selected { value: G, when: Call(Gt, &[Arg(0), Lit(0.0)]) },
-        values: Monotone(exact()), sample: Some((-1.5, 2.0)),
+        values: Monotone(exact().kink(0.0)), sample: Some((-1.5, 2.0)),
         emit: { jax: "jax.nn.relu({0})", torch: "torch.relu({0})", keras: "ops.relu({0})", tf: "tf.nn.relu({0})", numpy: "np.maximum({0}, 0.0)", guard: [] } },
     Floor { name: "floor", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "round down; derivative 0",
         cost: 3.0, deriv: Zero,
-        values: Monotone(exact()), sample: Some((-1.5, 2.0)),
+        values: Monotone(exact().steps(0.0)), sample: Some((-1.5, 2.0)),
         emit: { jax: "jnp.floor({0})", torch: "torch.floor({0})", keras: "ops.floor({0})", tf: "tf.math.floor({0})", numpy: "np.floor({0})", guard: [] } },
     Ceil { name: "ceil", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["ceiling"], summary: "round up; derivative 0",
         cost: 3.0, deriv: Zero,
-        values: Monotone(exact()), sample: Some((-1.5, 2.0)),
+        values: Monotone(exact().steps(0.0)), sample: Some((-1.5, 2.0)),
         emit: { jax: "jnp.ceil({0})", torch: "torch.ceil({0})", keras: "ops.ceil({0})", tf: "tf.math.ceil({0})", numpy: "np.ceil({0})", guard: [] } },
     Round { name: "round", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["rint"], summary: "round half to even; derivative 0",
         cost: 3.0, deriv: Zero,
-        values: Monotone(exact()), sample: Some((-1.5, 2.0)),
+        values: Monotone(exact().steps(0.5)), sample: Some((-1.5, 2.0)),
         emit: { jax: "jnp.round({0})", torch: "torch.round({0})", keras: "ops.round({0})", tf: "tf.math.round({0})", numpy: "np.round({0})", guard: [] } },
     StopGradient { name: "stop_gradient", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["detach", "no_grad", "lax_stop_gradient"], summary: "x itself, with derivative 0: a target the gradient does not flow into",
         cost: 1.0, deriv: Zero,
@@ -606,80 +738,80 @@ builtins! {
         emit: { jax: "jax.lax.stop_gradient({0})", torch: "({0}).detach()", keras: "ops.stop_gradient({0})", tf: "tf.stop_gradient({0})", numpy: "({0})", guard: [] } },
     Float { name: "float", symbol: None, callable: true, params: ["b"], keywords: [], signature: Float, aliases: ["cast", "to_float"], summary: "1 where the condition holds, else 0; derivative 0",
         cost: 3.0, deriv: Zero,
-        values: Own, sample: None,
+        values: Own(ValueRule::Float), sample: None,
         emit: { jax: "{0}.astype({dtype})", torch: "{0}.to({dtype})", keras: "ops.cast({0}, {dtype})", tf: "tf.cast({0}, {dtype})", numpy: "{0}.astype({dtype})", guard: [] } },
     // ---------------------------------------------- elementwise, more arguments
     Maximum { name: "maximum", symbol: None, callable: true, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: ["fmax"], summary: "elementwise larger of a and b; each gets half the gradient at a tie",
         cost: 3.0, deriv: Own(OwnRule::Extremum),
-        values: Own, sample: None,
+        values: Own(ValueRule::Maximum), sample: None,
         emit: { jax: "jnp.maximum({0}, {1})", torch: "torch.maximum({0:T}, {1:T})", keras: "ops.maximum({0}, {1})", tf: "tf.maximum({0}, {1})", numpy: "np.maximum({0}, {1})", guard: [] } },
     Minimum { name: "minimum", symbol: None, callable: true, params: ["a", "b"], keywords: [], signature: Elementwise, aliases: ["fmin"], summary: "elementwise smaller of a and b; each gets half the gradient at a tie",
         cost: 3.0, deriv: Own(OwnRule::Extremum),
-        values: Own, sample: None,
+        values: Own(ValueRule::Minimum), sample: None,
         emit: { jax: "jnp.minimum({0}, {1})", torch: "torch.minimum({0:T}, {1:T})", keras: "ops.minimum({0}, {1})", tf: "tf.minimum({0}, {1})", numpy: "np.minimum({0}, {1})", guard: [] } },
     Xlogy { name: "xlogy", symbol: None, callable: true, params: ["x", "y"], keywords: [], signature: Elementwise, aliases: [], summary: "x * log(y), and 0 where x = 0",
         cost: 7.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Log, &[Arg(1)])])), Some(Call(Mul, &[G, Call(Div, &[Arg(0), Arg(1)])]))]),
-        values: Own, sample: None,
+        values: Own(ValueRule::Xlogy), sample: None,
         emit: { jax: "jax.scipy.special.xlogy({0}, {1})", torch: "torch.xlogy({0}, {1})", keras: "ops.where({0} == 0, 0.0, {0} * ops.log(ops.where({0} == 0, 1.0, {1})))", tf: "tf.math.xlogy({0}, {1})", numpy: "np.where({0} == 0, 0.0, {0} * np.log({1}))", guard: [(1, 1.0)] } },
     Clip { name: "clip", symbol: None, callable: true, params: ["x", "lo", "hi"], keywords: [], signature: Elementwise, aliases: ["clamp", "clip_by_value"], summary: "minimum(maximum(x, lo), hi)",
         cost: 3.0, deriv: Own(OwnRule::Clip),
-        values: Own, sample: None,
+        values: Own(ValueRule::Clip), sample: None,
         emit: { jax: "jnp.clip({0}, {1}, {2})", torch: "torch.minimum(torch.maximum({0:T}, {1:T}), {2:T})", keras: "ops.clip({0}, {1}, {2})", tf: "tf.clip_by_value({0}, {1}, {2})", numpy: "np.clip({0}, {1}, {2})", guard: [] } },
     Where { name: "where", symbol: None, callable: true, params: ["cond", "a", "b"], keywords: [], signature: Where, aliases: ["select", "if_else"], summary: "a where cond holds, else b",
         cost: 3.0, deriv: Own(OwnRule::Where),
-        values: Own, sample: None,
+        values: Own(ValueRule::Where), sample: None,
         emit: { jax: "jnp.where({0}, {1}, {2})", torch: "torch.where({0}, {1}, {2})", keras: "ops.where({0}, {1}, {2})", tf: "tf.where({0}, {1}, {2})", numpy: "np.where({0}, {1}, {2})", guard: [] } },
     // ----------------------------------------------------------- reductions
     Sum { name: "sum", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Sum), aliases: ["reduce_sum"], summary: "sum over axes (default all)",
         cost: 3.0, deriv: Own(OwnRule::Sum),
-        values: Own, sample: None,
+        values: Own(ValueRule::NotElementwise), sample: None,
         emit: { jax: "jnp.sum({0}{kw_axes}{kw_keepdims})", torch: "torch.sum({0}{kw_axes}{kw_keepdims})", keras: "ops.sum({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_sum({0}{kw_axes}{kw_keepdims})", numpy: "np.sum({0}{kw_axes}{kw_keepdims})", guard: [] } },
     Mean { name: "mean", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Mean), aliases: ["reduce_mean", "average", "avg"], summary: "mean over axes (default all)",
         cost: 3.0, deriv: Own(OwnRule::Sum),
-        values: Own, sample: None,
+        values: Own(ValueRule::NotElementwise), sample: None,
         emit: { jax: "jnp.mean({0}{kw_axes}{kw_keepdims})", torch: "torch.mean({0}{kw_axes}{kw_keepdims})", keras: "ops.mean({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_mean({0}{kw_axes}{kw_keepdims})", numpy: "np.mean({0}{kw_axes}{kw_keepdims})", guard: [] } },
     Max { name: "max", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Max), aliases: ["reduce_max", "amax"], summary: "largest value over axes (default all)",
         cost: 3.0, deriv: Own(OwnRule::Extreme),
-        values: Own, sample: None,
+        values: Own(ValueRule::NotElementwise), sample: None,
         emit: { jax: "jnp.max({0}{kw_axes}{kw_keepdims})", torch: "torch.amax({0}{kw_axes}{kw_keepdims})", keras: "ops.max({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_max({0}{kw_axes}{kw_keepdims})", numpy: "np.max({0}{kw_axes}{kw_keepdims})", guard: [] } },
     Min { name: "min", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Min), aliases: ["reduce_min", "amin"], summary: "smallest value over axes (default all)",
         cost: 3.0, deriv: Own(OwnRule::Extreme),
-        values: Own, sample: None,
+        values: Own(ValueRule::NotElementwise), sample: None,
         emit: { jax: "jnp.min({0}{kw_axes}{kw_keepdims})", torch: "torch.amin({0}{kw_axes}{kw_keepdims})", keras: "ops.min({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_min({0}{kw_axes}{kw_keepdims})", numpy: "np.min({0}{kw_axes}{kw_keepdims})", guard: [] } },
     Logsumexp { name: "logsumexp", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Logsumexp), aliases: ["reduce_logsumexp", "log_sum_exp"], summary: "log(sum(exp(x))) over axes, computed stably",
         cost: 7.0, deriv: Own(OwnRule::Logsumexp),
-        values: Own, sample: None,
+        values: Own(ValueRule::NotElementwise), sample: None,
         emit: { jax: "jax.nn.logsumexp({0}{kw_axes}{kw_keepdims})", torch: "torch.logsumexp({0}, {axes}{kw_keepdims})", keras: "ops.logsumexp({0}{kw_axes}{kw_keepdims})", tf: "tf.reduce_logsumexp({0}{kw_axes}{kw_keepdims})", numpy: "np.logaddexp.reduce({0}, axis={axes}{kw_keepdims})", guard: [] } },
     Norm { name: "norm", symbol: None, callable: true, params: ["x"], keywords: ["axis", "keepdims"], signature: Reduce(Norm), aliases: ["l2_norm", "euclidean_norm"], summary: "L2 norm over axes (default all)",
         cost: 3.0, deriv: Own(OwnRule::Norm),
-        values: Own, sample: None,
+        values: Own(ValueRule::NotElementwise), sample: None,
         emit: { jax: "jnp.linalg.vector_norm({0}{kw_axes}{kw_keepdims})", torch: "torch.linalg.vector_norm({0}{kw_axes}{kw_keepdims})", keras: "ops.sqrt(ops.sum(ops.square({0}){kw_axes}{kw_keepdims}))", tf: "tf.sqrt(tf.reduce_sum(tf.square({0}){kw_axes}{kw_keepdims}))", numpy: "np.sqrt(np.sum(np.square({0}){kw_axes}{kw_keepdims}))", guard: [(0, 1.0)] } },
     // ------------------------------------------------------------ along an axis
     Softmax { name: "softmax", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: AlongAxis(Softmax), aliases: [], summary: "exp(x) / sum(exp(x)) along axis (default -1)",
         cost: 3.0, deriv: Own(OwnRule::Softmax),
-        values: Own, sample: None,
+        values: Own(ValueRule::NotElementwise), sample: None,
         emit: { jax: "jax.nn.softmax({0}, axis={axis})", torch: "torch.softmax({0}, dim={axis})", keras: "ops.softmax({0}, axis={axis})", tf: "tf.nn.softmax({0}, axis={axis})", numpy: "np.exp({0} - np.logaddexp.reduce({0}, axis={axis}, keepdims=True))", guard: [] } },
     LogSoftmax { name: "log_softmax", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: AlongAxis(LogSoftmax), aliases: ["logsoftmax"], summary: "x - logsumexp(x) along axis (default -1)",
         cost: 7.0, deriv: Own(OwnRule::LogSoftmax),
-        values: Own, sample: None,
+        values: Own(ValueRule::NotElementwise), sample: None,
         emit: { jax: "jax.nn.log_softmax({0}, axis={axis})", torch: "torch.log_softmax({0}, dim={axis})", keras: "ops.log_softmax({0}, axis={axis})", tf: "tf.nn.log_softmax({0}, axis={axis})", numpy: "{0} - np.logaddexp.reduce({0}, axis={axis}, keepdims=True)", guard: [] } },
     // ------------------------------------------------------------------ indexing
     Take { name: "take", symbol: None, callable: true, params: ["x", "i"], keywords: ["axis"], signature: Take, aliases: ["gather", "index_select"], summary: "the slice at integer index i along axis (default -1), which is removed",
         cost: 3.0, deriv: Own(OwnRule::Take),
-        values: Own, sample: None,
+        values: Own(ValueRule::NotElementwise), sample: None,
         emit: { jax: "{0}[{take}]", torch: "{0}[{take}]", keras: "{0}[{take}]", tf: "{0}[{take}]", numpy: "{0}[{take}]", guard: [] } },
     OneHot { name: "one_hot", symbol: None, callable: true, params: ["labels", "C"], keywords: [], signature: OneHot, aliases: ["onehot", "to_categorical"], summary: "integer labels [N] to a [N, C] tensor of 0/1 (a scalar label gives [C])",
         cost: 3.0, deriv: Zero,
-        values: Own, sample: None,
+        values: Own(ValueRule::NotElementwise), sample: None,
         emit: { jax: "jax.nn.one_hot({0}, {classes}, dtype={dtype})", torch: "F.one_hot({0}.long(), {classes}).to({dtype})", keras: "ops.one_hot(ops.cast({0}, \"int32\"), {classes}, dtype={dtype})", tf: "tf.one_hot(tf.cast({0}, tf.int32), {classes}, dtype={dtype})", numpy: "({0}[..., None] == np.arange({classes})).astype({dtype})", guard: [] } },
     // ------------------------------------------------------------------ shape
     BroadcastLike { name: "broadcast_like", symbol: None, callable: true, params: ["x", "like"], keywords: [], signature: Elementwise, aliases: ["broadcast_to", "expand_as"], summary: "x broadcast to the shape of `like`, whose values are not used",
         cost: 3.0, deriv: Each(&[Some(G), None]),
-        values: Own, sample: None,
+        values: Own(ValueRule::BroadcastLike), sample: None,
         emit: { jax: "jnp.broadcast_to({0}, jnp.shape({1}))", torch: "torch.broadcast_to({0:T}, {1}.shape)", keras: "ops.broadcast_to({0}, ops.shape({1}))", tf: "tf.broadcast_to({0:T}, tf.shape({1}))", numpy: "np.broadcast_to({0}, np.shape({1}))", guard: [] } },
     ExpandDims { name: "expand_dims", symbol: None, callable: true, params: ["x"], keywords: ["axis"], signature: ExpandDims, aliases: ["unsqueeze", "reshape"], summary: "inserts axes of size 1 at the positions axis= names in the result",
         cost: 3.0, deriv: Own(OwnRule::ExpandDims),
-        values: Own, sample: None,
+        values: Own(ValueRule::NotElementwise), sample: None,
         emit: { jax: "{0}[{expand}]", torch: "{0}[{expand}]", keras: "{0}[{expand}]", tf: "{0}[{expand}]", numpy: "{0}[{expand}]", guard: [] } },
 }
 

@@ -3,6 +3,7 @@
 //! witness that shows it, an error when the loss itself is then not finite.
 
 use lossc_diagnostics::{Code, Diagnostic};
+use lossc_ir::builtins::{Defined, End, Values};
 use lossc_ir::{Builtin, NodeId, Op, Program};
 
 use super::{Case, Subject, per_sample_root, when_clause, with_case, witness_of};
@@ -12,7 +13,7 @@ use lossc_ir::format_number;
 
 /// A value hazard: its code, which operand, the condition a witness of it
 /// meets, how to say that condition, and the help line.
-type HazardShape = (Code, usize, Box<dyn Fn(f64) -> bool>, &'static str, String);
+type HazardShape = (Code, usize, Box<dyn Fn(f64) -> bool>, String, String);
 
 pub(super) fn forward_hazard(
     subject: &Subject<'_>,
@@ -28,43 +29,25 @@ pub(super) fn forward_hazard(
     };
     let span = node.span;
     let (code, operand, holds, what, help): HazardShape = match event.hazard {
-        Hazard::LogDomain => {
-            let k = if builtin == Builtin::Xlogy { 1 } else { 0 };
-            let limit = if builtin == Builtin::Log1p { -1.0 } else { 0.0 };
+        Hazard::Domain(code) => {
+            // Where the function is defined, from the built-in table
+            // (`xlogy`'s second argument is a logarithm's).
+            let (k, source) = if builtin == Builtin::Xlogy { (1, Builtin::Log) } else { (0, builtin) };
+            let d = source.spec().values.defined().expect("a domain hazard is at a function the table bounds");
             (
-                Code::LogDomain,
+                code,
                 k,
-                Box::new(move |v| v <= limit),
-                if builtin == Builtin::Log1p { "-1 or less" } else { "0 or less" },
-                format!(
-                    "keep the argument away from {}: clip it (Keras clips probabilities to [1e-7, 1 - 1e-7]), or use a stable form (`log_sigmoid`, `log_softmax`, `softplus`, `xlogy`)",
-                    if builtin == Builtin::Log1p { "-1" } else { "0" }
-                ),
+                Box::new(move |v: f64| !d.value_finite_at(v)),
+                outside_text(&d),
+                domain_help(code, builtin, &d),
             )
         }
         Hazard::DivByZero => (
             Code::DivByZero,
             1,
             Box::new(|v| v == 0.0),
-            "0",
+            "0".into(),
             "add a small constant to the denominator (e.g. `+ 1e-7`, or a smoothing term as in dice), or clip it away from 0".into(),
-        ),
-        Hazard::SqrtDomain => (
-            Code::SqrtDomain,
-            0,
-            Box::new(|v| v < 0.0),
-            "a negative value",
-            "take `sqrt(maximum(x, 0))`, or fix the expression so it cannot go negative".into(),
-        ),
-        Hazard::AsinDomain => (
-            Code::AsinDomain,
-            0,
-            Box::new(|v: f64| v.abs() > 1.0),
-            "outside [-1, 1]",
-            format!(
-                "keep the argument inside [-1, 1]: `{}(clip(x, -1 + 1e-7, 1 - 1e-7))` (strictly inside, its slope stays finite too)",
-                builtin.name()
-            ),
         ),
         Hazard::PowDomain => (
             Code::PowDomain,
@@ -78,14 +61,14 @@ pub(super) fn forward_hazard(
                     Box::new(|v: f64| v < 0.0)
                 }
             },
-            "out of its domain (negative, with a fractional exponent; or 0, with a negative one)",
+            "out of its domain (negative, with a fractional exponent; or 0, with a negative one)".into(),
             "a negative base needs an integer exponent and 0 needs a positive one: clip the base, e.g. `maximum(x, 1e-7) ^ p`".into(),
         ),
         Hazard::ExpOverflow | Hazard::Overflow | Hazard::Indeterminate => (
             Code::ExpOverflow,
             0,
             Box::new(|v| v > 0.0),
-            "a value where it overflows",
+            "a value where it overflows".into(),
             "use a form that cannot overflow: `softplus(x)` for `log(1 + exp(x))`, `logsumexp`, `log_sigmoid`, or `abs(x) + softplus(-2 * abs(x)) - log(2)` for `log(cosh(x))`".into(),
         ),
     };
@@ -95,12 +78,12 @@ pub(super) fn forward_hazard(
     let mut reaches_loss = true;
     let mut point_values = Vec::new();
     let (message, label) = if code == Code::ExpOverflow {
-        let ln_max = subject.dtype.max_finite().ln();
-        // What overflows, and past which value: exp(x) past ln(max), cosh
-        // past ln(2 max) in magnitude, b^y past ln(max) / ln(b).
-        let (what, limit) = match builtin {
-            Builtin::Cosh => (format!("|{operand_text}|"), (2.0f64).ln() + ln_max),
-            Builtin::Pow => {
+        // What overflows, and past which value: a function of the table
+        // where its scalar definition does (of `|x|` for an even one:
+        // `cosh`), b^y past ln(max) / ln(b).
+        let (what, limit) = match (builtin, builtin.spec().values) {
+            (Builtin::Pow, _) => {
+                let ln_max = subject.dtype.max_finite().ln();
                 let base = constant_value(&subject.program, node.args[0]).filter(|b| *b > 1.0);
                 let exponent = crate::operand_text(&subject.program, subject.source, event.node, 1);
                 match base {
@@ -108,7 +91,13 @@ pub(super) fn forward_hazard(
                     None => (exponent, f64::NAN),
                 }
             }
-            _ => (operand_text.clone(), ln_max),
+            (_, values) => {
+                let limit = crate::interval::overflow_threshold(subject.dtype, builtin).unwrap_or(f64::NAN);
+                match values {
+                    Values::Even(_) => (format!("|{operand_text}|"), limit),
+                    _ => (operand_text.clone(), limit),
+                }
+            }
         };
         let found = search.find(&[event.node], |v| v[0].iter().any(|x| x.is_infinite()));
         shown = found.is_some();
@@ -184,6 +173,43 @@ pub(super) fn forward_hazard(
         d = d.with_note(guard);
     }
     d
+}
+
+/// How to say that an argument leaves where a function is defined: "0 or
+/// less" (a pole at 0), "a negative value", "outside [-1, 1]".
+fn outside_text(d: &Defined) -> String {
+    let lo = format_number(d.lo, lossc_ir::Dtype::F64);
+    match (d.at_lo, d.hi.is_finite()) {
+        (End::Pole, false) => format!("{lo} or less"),
+        (End::Finite, false) if d.lo == 0.0 => "a negative value".into(),
+        (End::Finite, false) => format!("less than {lo}"),
+        (_, true) => format!("outside [{lo}, {}]", format_number(d.hi, lossc_ir::Dtype::F64)),
+    }
+}
+
+/// The help of a domain finding: one text per finding (the codes the
+/// table's `values` column names), for any function that shares it.
+fn domain_help(code: Code, builtin: Builtin, d: &Defined) -> String {
+    let name = builtin.name();
+    let lo = format_number(d.lo, lossc_ir::Dtype::F64);
+    let hi = format_number(d.hi, lossc_ir::Dtype::F64);
+    match code {
+        Code::LogDomain => format!(
+            "keep the argument away from {lo}: clip it (Keras clips probabilities to [1e-7, 1 - 1e-7]), or use a stable form (`log_sigmoid`, `log_softmax`, `softplus`, `xlogy`)"
+        ),
+        Code::SqrtDomain => {
+            let below = if d.lo == 0.0 {
+                "negative".to_string()
+            } else {
+                format!("below {lo}")
+            };
+            format!("take `{name}(maximum(x, {lo}))`, or fix the expression so it cannot go {below}")
+        }
+        Code::AsinDomain => format!(
+            "keep the argument inside [{lo}, {hi}]: `{name}(clip(x, {lo} + 1e-7, {hi} - 1e-7))` (strictly inside, its slope stays finite too)"
+        ),
+        _ => format!("keep the argument where `{name}` is defined: clip it, or fix the expression"),
+    }
 }
 
 /// Why a guard added to the operand did not keep it from the hazard: the

@@ -3,6 +3,7 @@
 //! magnitude.
 
 use lossc_diagnostics::{Code, Diagnostic};
+use lossc_ir::builtins::Defined;
 use lossc_ir::{Builtin, NodeId, Op, Var};
 
 use super::{At, Case, Subject, per_sample_root, when_clause, with_case, witness_of};
@@ -58,21 +59,14 @@ pub(super) fn gradient_hazard(
         .map(|(p, _)| when_clause(search, &p, &described))
         .unwrap_or_default();
     let witness = &at.text;
-    let help = match source {
-        Builtin::Sqrt => {
-            "guard the argument so the slope stays finite: `sqrt(x + 1e-12)` or `sqrt(maximum(x, 1e-12))`".to_string()
-        }
-        Builtin::Norm => {
+    let help = match (source, source.spec().values.defined()) {
+        // A function the table bounds: its slope is infinite at the ends.
+        (_, Some(d)) => slope_help(source, &d),
+        (Builtin::Norm, _) => {
             "`norm` of a zero vector has an undefined gradient: use `sqrt(sum(square(x), axis=...) + 1e-12)`".into()
         }
-        Builtin::Asin | Builtin::Acos => {
-            "the slope is infinite at -1 and 1: keep the argument strictly inside, e.g. `clip(x, -1 + 1e-7, 1 - 1e-7)`"
-                .into()
-        }
-        Builtin::Pow => "a fractional power has an infinite slope at 0: add a small constant to the base".into(),
-        Builtin::Log | Builtin::Log2 | Builtin::Log10 | Builtin::Log1p | Builtin::Div => {
-            "keep the argument away from 0 (clip it, or add a small constant)".into()
-        }
+        (Builtin::Pow, _) => "a fractional power has an infinite slope at 0: add a small constant to the base".into(),
+        (Builtin::Div, _) => "keep the argument away from 0 (clip it, or add a small constant)".into(),
         _ => "guard the argument away from the point where the derivative is not finite".into(),
     };
     let message = with_case(
@@ -166,5 +160,23 @@ fn describe_or_default(search: &Search<'_>, point: &Point, node: NodeId) -> At {
     At {
         text: if text.is_empty() { "any point".into() } else { text },
         values: search.witness(point, node),
+    }
+}
+
+/// The help of a `nan-gradient` finding at a function the table bounds: one
+/// text per domain finding, for any function that shares it.
+fn slope_help(builtin: Builtin, d: &Defined) -> String {
+    let name = builtin.name();
+    let lo = lossc_ir::format_number(d.lo, lossc_ir::Dtype::F64);
+    let hi = lossc_ir::format_number(d.hi, lossc_ir::Dtype::F64);
+    match (d.code, d.hi.is_finite()) {
+        (Code::SqrtDomain, false) => {
+            format!("guard the argument so the slope stays finite: `{name}(x + 1e-12)` or `{name}(maximum(x, 1e-12))`")
+        }
+        (Code::LogDomain, false) => format!("keep the argument away from {lo} (clip it, or add a small constant)"),
+        (_, true) => format!(
+            "the slope is infinite at {lo} and {hi}: keep the argument strictly inside, e.g. `clip(x, {lo} + 1e-7, {hi} - 1e-7)`"
+        ),
+        (_, false) => format!("the slope is infinite at {lo}: keep the argument strictly above it"),
     }
 }

@@ -6,10 +6,11 @@
 use std::collections::HashSet;
 
 use lossc_diagnostics::{Code, Diagnostic};
-use lossc_ir::{Builtin, NodeId, Op, Program, Var};
+use lossc_ir::builtins::{Kinks, eval_scalar};
+use lossc_ir::{Builtin, NodeId, Op, Program, Var, format_number};
 
 use super::{Subject, analysis};
-use crate::interval::Iv;
+use crate::interval::{Iv, apply};
 
 /// Kinks: `abs`, `relu`, ties of `maximum`/`minimum`, `clip` bounds and
 /// steps, where the variable's path passes and the intervals say the kink is
@@ -47,33 +48,37 @@ pub(super) fn non_smooth(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
         if smoothed(program, &used, id, builtin, &value_of) {
             continue;
         }
-        let where_text = match builtin {
-            // abs has its kink where its own value is 0 (a branch that only runs
-            // for |e| > delta, as in Huber, never gets there).
-            Builtin::Abs if value_of(id).contains(0.0) && iv(0).contains(0.0) => {
-                format!("`{} = 0`", subject.operand(id, 0))
+        let table_kinks = builtin.spec().values.facts().map_or(Kinks::None, |f| f.kinks);
+        let where_text = match (builtin, table_kinks) {
+            // A function of the table at its kink, where its own value there
+            // is reachable too (abs in a branch that only runs for
+            // |e| > delta, as in Huber, never gets there). A step on the
+            // variable's path (`sign`) has derivative 0, but what it
+            // multiplies or adds bends or jumps where it steps (the pinball
+            // loss `(q - float(err < 0)) * err`, `sign(e) * e`).
+            (_, Kinks::At(c)) if iv(0).contains(c) && value_of(id).contains(apply(subject.dtype, builtin, &[c])) => {
+                format!("`{} = {}`", subject.operand(id, 0), format_number(c, subject.dtype))
             }
-            Builtin::Relu if iv(0).contains(0.0) => format!("`{} = 0`", subject.operand(id, 0)),
-            Builtin::Maximum | Builtin::Minimum if iv(0).lo <= iv(1).hi && iv(1).lo <= iv(0).hi => {
+            (_, Kinks::EveryInteger { offset }) if steps_within(iv(0), offset) => {
+                let integer = if offset == 0.0 {
+                    "an integer".to_string()
+                } else if offset == 0.5 {
+                    "an integer and a half".to_string()
+                } else {
+                    format!("an integer plus {}", format_number(offset, subject.dtype))
+                };
+                format!("`{}` is {integer}", subject.operand(id, 0))
+            }
+            (Builtin::Maximum | Builtin::Minimum, _) if iv(0).lo <= iv(1).hi && iv(1).lo <= iv(0).hi => {
                 format!("`{} = {}`", subject.operand(id, 0), subject.operand(id, 1))
             }
-            Builtin::Clip if iv(0).contains(iv(1).lo) || iv(0).contains(iv(2).hi) => format!(
+            (Builtin::Clip, _) if iv(0).contains(iv(1).lo) || iv(0).contains(iv(2).hi) => format!(
                 "`{}` = `{}` or `{}`",
                 subject.operand(id, 0),
                 subject.operand(id, 1),
                 subject.operand(id, 2)
             ),
-            // A step on the variable's path: its derivative is 0, but what it
-            // multiplies or adds bends or jumps where it steps (the pinball
-            // loss `(q - float(err < 0)) * err`, `sign(e) * e`).
-            Builtin::Sign if iv(0).contains(0.0) => format!("`{} = 0`", subject.operand(id, 0)),
-            Builtin::Floor | Builtin::Ceil if steps_within(iv(0), 0.0) => {
-                format!("`{}` is an integer", subject.operand(id, 0))
-            }
-            Builtin::Round if steps_within(iv(0), 0.5) => {
-                format!("`{}` is an integer and a half", subject.operand(id, 0))
-            }
-            Builtin::Float => match step_condition(subject, node.args[0], &value_of) {
+            (Builtin::Float, _) => match step_condition(subject, node.args[0], &value_of) {
                 Some(text) => text,
                 None => continue,
             },
@@ -135,9 +140,11 @@ fn step_condition(subject: &Subject<'_>, cond: NodeId, value_of: &dyn Fn(NodeId)
 fn smoothed(program: &Program, used: &[bool], kink: NodeId, builtin: Builtin, value_of: &dyn Fn(NodeId) -> Iv) -> bool {
     let node = program.node(kink);
     let zero = |n: NodeId| value_of(n).is_point() == Some(0.0);
-    let zero_at_kink = match builtin {
-        Builtin::Abs | Builtin::Relu => true,
-        Builtin::Maximum | Builtin::Minimum => zero(node.args[0]) || zero(node.args[1]),
+    let kinks = builtin.spec().values.facts().map(|f| f.kinks);
+    let zero_at_kink = match (builtin, kinks) {
+        // A kink of the table (not a step) where the function is 0.
+        (_, Some(Kinks::At(c))) => builtin.has_derivative() && eval_scalar(builtin, &[c]) == Some(0.0),
+        (Builtin::Maximum | Builtin::Minimum, _) => zero(node.args[0]) || zero(node.args[1]),
         _ => false,
     };
     if !zero_at_kink {

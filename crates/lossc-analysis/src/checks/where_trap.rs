@@ -28,18 +28,12 @@ pub(super) fn selecting_mask(subject: &Subject<'_>, node: NodeId) -> Option<Span
             let span = current.span;
             let selects = program.nodes[..subject.first_gradient].iter().any(|f| {
                 f.span == span
-                    && matches!(
-                        f.op,
-                        Op::Call(
-                            Builtin::Where
-                                | Builtin::Maximum
-                                | Builtin::Minimum
-                                | Builtin::Clip
-                                | Builtin::Relu
-                                | Builtin::Abs,
-                            _
-                        )
-                    )
+                    && match f.op {
+                        Op::Call(Builtin::Where | Builtin::Maximum | Builtin::Minimum | Builtin::Clip, _) => true,
+                        // A kink of the table (`relu`, `abs`).
+                        Op::Call(b, _) => b.kink_selection().is_some(),
+                        _ => false,
+                    }
             });
             if selects {
                 return Some(span);
