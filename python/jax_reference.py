@@ -7,7 +7,9 @@ name, its inputs and params as nested lists of numbers, and the variables to
 differentiate (`wrt`). For every case this script looks up the loss of the
 same name below -- written independently, the way a JAX user would write it
 (jnp.mean, jax.nn.log_softmax, optax-style formulas), NOT translated from the
-lossc source -- and evaluates it and its `jax.grad` in float64.
+lossc source -- and evaluates it and its `jax.grad` in float64. A case of a
+one-argument built-in instead carries its JAX function, as the template
+`jax_unary` (see `unary` below).
 
 Output, on stdout, one JSON object:
     {"jax": "0.x.y",
@@ -390,32 +392,19 @@ def dim_name_scalar(y_true, y_pred):
     return jnp.sum((y_true - y_pred) ** 2) / n + 1.0 / n
 
 
-# Every elementwise unary built-in: mean(y_true * f(y_pred)).
-UNARY = {
-    "exp": jnp.exp,
-    "expm1": jnp.expm1,
-    "log": jnp.log,
-    "log1p": jnp.log1p,
-    "log2": jnp.log2,
-    "log10": jnp.log10,
-    "sqrt": jnp.sqrt,
-    "square": jnp.square,
-    "sin": jnp.sin,
-    "cos": jnp.cos,
-    "tan": jnp.tan,
-    "atan": jnp.arctan,
-    "asin": jnp.arcsin,
-    "acos": jnp.arccos,
-    "tanh": jnp.tanh,
-    "cosh": jnp.cosh,
-    "sigmoid": jax.nn.sigmoid,
-    "log_sigmoid": jax.nn.log_sigmoid,
-    "softplus": jax.nn.softplus,
-    "relu": jax.nn.relu,
-    "abs": jnp.abs,
-}
-for _fname, _f in UNARY.items():
-    LOSSES[f"unary_{_fname}"] = lambda y_true, y_pred, _f=_f: jnp.mean(y_true * _f(y_pred))
+def unary(template):
+    """The loss mean(y_true * f(y_pred)) of a one-argument built-in's case,
+    f built from the JAX template the case carries (`jnp.arctan({0})`).
+
+    The template is lossc's own JAX emit template, not written here: the
+    Rust side takes each one-argument elementwise built-in, and its
+    template, from the built-in table, so that a new built-in needs no line
+    here. The comparison still tests two independent definitions: the
+    template (what `lossc emit` writes) and the scalar definition lossc's
+    reference interpreter evaluates.
+    """
+    f = eval("lambda x: " + template.format("x"), {"jnp": jnp, "jax": jax})
+    return lambda y_true, y_pred: jnp.mean(y_true * f(y_pred))
 
 
 @case("pow_constant")
@@ -464,7 +453,8 @@ def to_json(x):
 
 
 def run(spec):
-    function = LOSSES.get(spec["name"])
+    template = spec.get("jax_unary")
+    function = unary(template) if template is not None else LOSSES.get(spec["name"])
     if function is None:
         raise KeyError(f"no JAX function for case `{spec['name']}` in jax_reference.py")
     args = {name: jnp.asarray(value, dtype=jnp.float64) for name, value in spec["inputs"].items()}

@@ -5,6 +5,12 @@
 //! per-sample losses, and the gradients with respect to every `wrt` variable
 //! must agree to a relative `1e-9` (absolute floor `1e-12`).
 //!
+//! The one-argument elementwise built-ins are the exception: one case each,
+//! made from the built-in table (on its `sample` interval), whose JAX
+//! function is the built-in's own JAX emit template, passed with the case.
+//! The template and the scalar definition lossc evaluates are still written
+//! independently, so the comparison tests both.
+//!
 //! The inputs are deterministic (N = 5, C = 3 or 4), inside each input's
 //! domain and away from kinks and ties, where the two gradients are the same
 //! number. All cases go to one Python process (JAX starts slowly): the test
@@ -28,6 +34,8 @@ use lossc::ir::Value as ParamValue;
 use lossc::{Dtype, EvalOptions};
 use ndarray::{ArrayD, IxDyn};
 use serde_json::{Value, json};
+
+use crate::support::unary;
 
 /// Cases where lossc is known to disagree with JAX, with the reason. They are
 /// still run and their mismatches printed, but do not fail the test; a case
@@ -122,6 +130,10 @@ struct Case {
     source: String,
     inputs: Vec<(String, ArrayD<f64>)>,
     wrt: Vec<String>,
+    /// For the cases of one-argument built-ins, the built-in's JAX emit
+    /// template (`jnp.arctan({0})`): the script builds the case's function
+    /// from it rather than keep a list of its own.
+    jax_unary: Option<&'static str>,
 }
 
 /// A case: inputs as (name, shape, generator).
@@ -135,6 +147,7 @@ fn case(name: &str, wrt: &[&str], inputs: &[(&str, &[usize], Gen)], source: &str
             .map(|(input, shape, how)| (input.to_string(), generate(&mut points, shape, *how)))
             .collect(),
         wrt: wrt.iter().map(|w| w.to_string()).collect(),
+        jax_unary: None,
     }
 }
 
@@ -740,38 +753,24 @@ loss l = mean(xlogy(y_true, y_pred) - xlogy(y_true, y_true + 1))
 ",
         ),
     ];
-    // Every elementwise unary built-in, weighted so the gradient is not
-    // the same in every element.
-    let unary: &[(&str, Gen)] = &[
-        ("exp", REAL),
-        ("expm1", REAL),
-        ("log", POSITIVE),
-        ("log1p", Gen::Uniform(-0.8, 3.0)),
-        ("log2", POSITIVE),
-        ("log10", POSITIVE),
-        ("sqrt", POSITIVE),
-        ("square", REAL),
-        ("sin", Gen::Uniform(-4.0, 4.0)),
-        ("cos", Gen::Uniform(-4.0, 4.0)),
-        ("tan", Gen::Uniform(-1.3, 1.3)),
-        ("atan", Gen::Uniform(-4.0, 4.0)),
-        ("asin", Gen::Uniform(-0.9, 0.9)),
-        ("acos", Gen::Uniform(-0.9, 0.9)),
-        ("tanh", REAL),
-        ("cosh", REAL),
-        ("sigmoid", Gen::Uniform(-5.0, 5.0)),
-        ("log_sigmoid", Gen::Uniform(-5.0, 5.0)),
-        ("softplus", Gen::Uniform(-5.0, 5.0)),
-        ("relu", SIGNED),
-        ("abs", SIGNED),
-    ];
-    for (function, points) in unary {
-        cases.push(case(
-            &format!("unary_{function}"),
+    // Every one-argument elementwise built-in with a derivative, on its
+    // sample interval from the built-in table, weighted so the gradient is
+    // not the same in every element. The JAX side is the built-in's own JAX
+    // emit template, passed with the case.
+    for unary in unary::differentiable() {
+        let (lo, hi) = unary.sample;
+        let name = unary.spec().name;
+        let mut case = case(
+            &format!("unary_{name}"),
             &[],
-            &[("y_true", V, Gen::Uniform(0.5, 1.5)), ("y_pred", V, *points)],
-            &format!("loss l = mean(y_true * {function}(y_pred))"),
-        ));
+            &[
+                ("y_true", V, Gen::Uniform(0.5, 1.5)),
+                ("y_pred", V, Gen::Uniform(lo, hi)),
+            ],
+            &format!("loss l = mean(y_true * {})", unary.apply("y_pred")),
+        );
+        case.jax_unary = Some(unary.spec().emit.jax);
+        cases.push(case);
     }
     cases
 }
@@ -1138,6 +1137,7 @@ fn lossc_agrees_with_jax() {
             "params": params,
             "wrt": numbers.gradient.keys().collect::<Vec<_>>(),
             "lossc": numbers.to_json(),
+            "jax_unary": case.jax_unary,
         }));
         lossc_numbers.insert(case.name.clone(), numbers);
     }

@@ -19,4 +19,5 @@ mod unselected;
 /// What the tests share with the fuzz suite.
 mod support {
     pub mod programs;
+    pub mod unary;
 }

@@ -25,6 +25,7 @@
 
 use std::fmt;
 
+use lossc::ir::{Builtin, Signature};
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
 use proptest::strategy::{BoxedStrategy, Union};
@@ -161,9 +162,10 @@ pub fn leaf_names(shape: Shape) -> Vec<&'static str> {
     }
 }
 
-/// Elementwise functions of one argument; `{}` is the argument. Domains are
-/// guarded, and arguments of `exp`-like functions are sometimes bounded so
-/// that nesting does not overflow.
+/// Elementwise functions of one argument, written out; `{}` is the argument.
+/// Domains are guarded, and arguments of `exp`-like functions are sometimes
+/// bounded so that nesting does not overflow. [`unary`] adds every
+/// one-argument built-in of the table.
 pub const UNARY: &[&str] = &[
     "abs({})",
     "sign({})",
@@ -196,6 +198,28 @@ pub const UNARY: &[&str] = &[
     "({}) * 1.5",
     "g({})",
 ];
+
+/// [`UNARY`], and every one-argument elementwise built-in of the table with
+/// a derivative and a sample interval (the ones of derivative 0 are written
+/// out: `stop_gradient` is not constant, so finite differences would not
+/// give its 0), its argument mapped into that interval
+/// (`tan(-1.2 + 2.2 * sigmoid({}))`, inside its domain, clear of its
+/// poles), so that a new built-in is generated with no line here.
+pub fn unary() -> Vec<String> {
+    let table = Builtin::ALL.iter().filter_map(|&builtin| {
+        let spec = builtin.spec();
+        let (lo, hi) = spec.sample?;
+        let one_argument = spec.signature == Signature::Elementwise && spec.params.len() == 1;
+        let wanted = one_argument && builtin.has_derivative();
+        let spelling = if spec.callable {
+            spec.name
+        } else {
+            spec.symbol.unwrap_or(spec.name)
+        };
+        wanted.then(|| format!("{spelling}({lo:?} + {:?} * sigmoid({{}}))", hi - lo))
+    });
+    UNARY.iter().map(|f| f.to_string()).chain(table).collect()
+}
 
 /// Elementwise functions of two arguments, `{a}` and `{b}`.
 pub const BINARY: &[&str] = &[
@@ -335,7 +359,7 @@ pub fn num(shape: Shape, g: Gen) -> BoxedStrategy<String> {
     let mut options: Vec<(u32, BoxedStrategy<String>)> = vec![(12, leaf)];
     options.push((
         10,
-        (select(UNARY.to_vec()), lazy_num(shape, d))
+        (select(unary()), lazy_num(shape, d))
             .prop_map(|(f, e)| f.replace("{}", &e))
             .boxed(),
     ));

@@ -1,10 +1,13 @@
-//! What the emit tests share: the programs (every example, the corpus), and
-//! deterministic data inside each input's declared domain.
+//! What the emit tests share: the programs (every example, the corpus, one
+//! per one-argument built-in), and deterministic data inside each input's
+//! declared domain.
 
 use std::path::{Path, PathBuf};
 
 use lossc::ir::{Dim, Domain, Program};
 use ndarray::{ArrayD, IxDyn};
+
+use crate::unary;
 
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -42,27 +45,32 @@ pub const EXTRA: &[(&str, &str)] = &[
         "input y_true: real [N, D]\ninput y_pred: real [N, D]\nparam margin = 1.0\n\
          let d = sqrt(sum(square(y_pred - y_true), axis=-1))\nloss hinge = maximum(margin - d, 0) + where(d > 0, d, 0)\n",
     ),
-    (
-        "inline/logarithms_of_other_bases.loss",
-        "input y_true: [0, 1]\ninput y_pred: [0.05, 4]\n\
-         loss logs = mean(y_true * log2(y_pred) - (1 - y_true) * log10(y_pred))\n",
-    ),
-    (
-        "inline/tangents.loss",
-        "input y_true: [0, 1]\ninput y_pred: [-1.2, 1.2]\n\
-         loss tangents = mean(y_true * tan(y_pred) + (1 - y_true) * atan(3 * y_pred))\n",
-    ),
-    (
-        "inline/inverse_sine_and_cosine.loss",
-        "input y_true: [-1, 1]\ninput y_pred: [-0.9, 0.9]\n\
-         loss angles = mean(square(asin(y_pred) - asin(y_true)) + acos(y_pred))\n",
-    ),
 ];
 
-/// `examples/*.loss`, `tests/corpus/*.loss` and [`EXTRA`], as (name relative
-/// to the workspace, source), sorted.
+/// One program per one-argument elementwise built-in with a sample interval
+/// in the built-in table, `mean(y_true * f(y_pred))` with `y_pred` on that
+/// interval, named `unary/NAME.loss`: every such built-in is emitted and run
+/// in every framework, with no program written for it. (Goldens are kept
+/// for written programs only.)
+pub fn unary_programs() -> Vec<(String, String)> {
+    unary::sampled()
+        .iter()
+        .map(|u| {
+            let (lo, hi) = u.sample;
+            let source = format!(
+                "input y_true: [0, 1]\ninput y_pred: [{lo:?}, {hi:?}]\nloss l = mean(y_true * {})\n",
+                u.apply("y_pred")
+            );
+            (format!("unary/{}.loss", u.spec().name), source)
+        })
+        .collect()
+}
+
+/// [`EXTRA`], [`unary_programs`], `examples/*.loss` and `tests/corpus/*.loss`,
+/// as (name relative to the workspace, source).
 pub fn programs() -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = EXTRA.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect();
+    out.extend(unary_programs());
     for dir in ["examples", "tests/corpus"] {
         let mut files: Vec<PathBuf> = std::fs::read_dir(workspace().join(dir))
             .expect("the directory exists")

@@ -1,6 +1,8 @@
 //! The emitted modules, run in the real frameworks: for every example and
-//! corpus file, for each target (JAX, PyTorch, Keras 3 on the JAX backend,
-//! TensorFlow, NumPy), in float64 and float32,
+//! corpus file, and a program per one-argument built-in (made from the
+//! built-in table, see `common::unary_programs`), for each target (JAX,
+//! PyTorch, Keras 3 on the JAX backend, TensorFlow, NumPy), in float64 and
+//! float32,
 //! - the emitted loss equals `lossc eval` (relative 1e-6 in f64, 1e-5 in
 //!   f32; Keras 1e-5 in both),
 //! - the framework's autodiff gradient equals `lossc eval --grad` (NumPy:
@@ -112,7 +114,8 @@ fn flatten(v: &Value, out: &mut Vec<f64>) {
     }
 }
 
-/// The programs run: every example, and every fourth corpus file (sorted)
+/// The programs run: every example and inline or one-argument built-in
+/// program, and every fourth corpus file (sorted)
 /// plus the where-trap and kink files (the whole corpus takes minutes in Python);
 /// `LOSSC_EMIT_ONLY=text` runs every file whose name contains `text` instead.
 fn selected() -> Vec<(String, String)> {

@@ -7,3 +7,8 @@ mod common;
 mod frameworks;
 mod goldens;
 mod guards;
+
+/// The one-argument elementwise built-ins and their sample intervals, from
+/// the built-in table (shared with the workspace tests).
+#[path = "../../../../tests/support/unary.rs"]
+mod unary;

@@ -14,6 +14,9 @@
 //! - bit-identical results for pools of 1, 2 and 8 threads, with chunks of a
 //!   few elements so that every run has many chunks and partial tiles.
 
+use std::sync::LazyLock;
+
+use lossc::ir::{Builtin, Signature};
 use lossc::{Dtype, EvalOptions, Program};
 use lossc_kernel::{Evaluator, Granularity, Tensor};
 use ndarray::{ArrayD, IxDyn};
@@ -230,6 +233,8 @@ const HEADER: &str = "input x: real [N, C]\ninput t: real [N, C]\ninput a: real 
 input c: real [C]\ninput k: real [N, 1]\ninput s: real []\ninput lab: {0, 1} [N]\nparam p = 0.75\n\
 wrt x, a, c, s, p\n";
 
+/// Functions of one argument, written out; `{}` is the argument. [`unary`]
+/// adds every one-argument built-in of the table.
 const UNARY: &[&str] = &[
     "abs({})",
     "sign({})",
@@ -254,6 +259,31 @@ const UNARY: &[&str] = &[
     "(softplus({}) + 0.5) ^ 1.5",
     "(sigmoid({}) + 0.5) ^ p",
 ];
+
+/// [`UNARY`], and every one-argument elementwise built-in of the table with
+/// a derivative and a sample interval (the ones of derivative 0 are written
+/// out: `stop_gradient` is not constant, so finite differences would not
+/// give its 0), its argument mapped into that interval
+/// (`tan(-1.2 + 2.2 * sigmoid({}))`, inside its domain, clear of its
+/// poles), so that a new built-in is generated with no line here.
+fn unary() -> &'static [String] {
+    static ALL: LazyLock<Vec<String>> = LazyLock::new(|| {
+        let table = Builtin::ALL.iter().filter_map(|&builtin| {
+            let spec = builtin.spec();
+            let (lo, hi) = spec.sample?;
+            let one_argument = spec.signature == Signature::Elementwise && spec.params.len() == 1;
+            let wanted = one_argument && builtin.has_derivative();
+            let spelling = if spec.callable {
+                spec.name
+            } else {
+                spec.symbol.unwrap_or(spec.name)
+            };
+            wanted.then(|| format!("{spelling}({lo:?} + {:?} * sigmoid({{}}))", hi - lo))
+        });
+        UNARY.iter().map(|f| f.to_string()).chain(table).collect()
+    });
+    &ALL
+}
 
 const BINARY: &[&str] = &[
     "({a} + {b})",
@@ -317,7 +347,10 @@ fn expr(rng: &mut Rng, shape: S, depth: u32) -> String {
     }
     let d = depth - 1;
     match rng.below(7) {
-        0 | 1 => rng.pick(UNARY).replace("{}", &expr(rng, shape, d)),
+        0 | 1 => {
+            let functions = unary();
+            functions[rng.below(functions.len())].replace("{}", &expr(rng, shape, d))
+        }
         2 | 3 => {
             let options = parts(shape);
             let (sa, sb) = if rng.below(2) == 0 {
