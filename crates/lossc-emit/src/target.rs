@@ -99,7 +99,10 @@ impl Target {
             Target::Torch => &[("torch.", "import torch"), ("F.", "import torch.nn.functional as F")],
             Target::Keras => &[("ops.", "from keras import ops")],
             Target::Tf => &[("tf.", "import tensorflow as tf")],
-            Target::Numpy => &[("np.", "import numpy as np")],
+            Target::Numpy => &[
+                ("np.", "import numpy as np"),
+                ("scipy.special.", "import scipy.special"),
+            ],
         }
     }
 

@@ -704,6 +704,14 @@ builtins! {
         cost: 8.0, deriv: Each(&[Some(Seq(&[Call(Neg, &[Arg(0)]), TWICE_SINH, Call(Mul, &[G, Call(Mul, &[Lit(0.5), TWICE_SINH])])]))]),
         values: Even(facts().image(1.0, f64::INFINITY)), sample: Some((-3.0, 2.5)),
         emit: { jax: "jnp.cosh({0})", torch: "torch.cosh({0})", keras: "ops.cosh({0})", tf: "tf.math.cosh({0})", numpy: "np.cosh({0})", guard: [(0, 0.0)] } },
+    Erf { name: "erf", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "the error function, 2/sqrt(pi) times the integral of e^(-t^2) from 0 to x",
+        cost: 8.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Mul, &[Lit(std::f64::consts::FRAC_2_SQRT_PI), Call(Exp, &[Call(Neg, &[Call(Square, &[Arg(0)])])])])]))]),
+        values: Monotone(facts().image(-1.0, 1.0)), sample: Some((-2.0, 2.0)),
+        emit: { jax: "jax.scipy.special.erf({0})", torch: "torch.erf({0})", keras: "ops.erf({0})", tf: "tf.math.erf({0})", numpy: "scipy.special.erf({0})", guard: [] } },
+    Erfc { name: "erfc", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: [], summary: "1 - erf(x), accurate where it is small",
+        cost: 8.0, deriv: Each(&[Some(Call(Neg, &[Call(Mul, &[G, Call(Mul, &[Lit(std::f64::consts::FRAC_2_SQRT_PI), Call(Exp, &[Call(Neg, &[Call(Square, &[Arg(0)])])])])])]))]),
+        values: Monotone(facts().image(0.0, 2.0)), sample: Some((-2.0, 2.0)),
+        emit: { jax: "jax.scipy.special.erfc({0})", torch: "torch.erfc({0})", keras: "ops.erfc({0})", tf: "tf.math.erfc({0})", numpy: "scipy.special.erfc({0})", guard: [] } },
     Sigmoid { name: "sigmoid", symbol: None, callable: true, params: ["x"], keywords: [], signature: Elementwise, aliases: ["logistic", "expit"], summary: "1 / (1 + e^-x)",
         cost: 8.0, deriv: Each(&[Some(Call(Mul, &[G, Call(Mul, &[Y, Call(Sub, &[Lit(1.0), Y])])]))]),
         values: Monotone(facts().image(0.0, 1.0)), sample: Some((-3.0, 2.5)),
@@ -962,6 +970,50 @@ mod tests {
         assert_eq!(f(Builtin::Acos, &[-1.0]), std::f64::consts::PI);
         assert_eq!(f(Builtin::Acos, &[1.0]), 0.0);
         assert!(f(Builtin::Acos, &[-2.0]).is_nan());
+        // erf and erfc against correctly rounded values (Python's math.erf
+        // and math.erfc), on both sides of the switch at 1.5 and far out.
+        let close = |a: f64, b: f64, tolerance: f64| (a - b).abs() <= tolerance * b.abs();
+        for (x, erf) in [
+            (0.1, 0.1124629160182849),
+            (0.5, 0.5204998778130465),
+            (1.0, 0.8427007929497149),
+            (1.4999, 0.9660932516622953),
+            (1.5, 0.9661051464753108),
+            (2.0, 0.9953222650189527),
+            (3.0, 0.9999779095030014),
+            (-0.7, -0.6778011938374184),
+        ] {
+            assert!(
+                close(f(Builtin::Erf, &[x]), erf, 4e-15),
+                "erf({x}) = {}",
+                f(Builtin::Erf, &[x])
+            );
+        }
+        for (x, erfc) in [
+            (0.5, 0.4795001221869535),
+            (1.4999, 0.03390674833770473),
+            (1.5, 0.033894853524689274),
+            (3.0, 2.2090496998585438e-05),
+            (5.0, 1.5374597944280351e-12),
+            (10.0, 2.088487583762545e-45),
+            (26.0, 5.663192408856143e-296),
+            (-1.0, 1.842700792949715),
+        ] {
+            assert!(
+                close(f(Builtin::Erfc, &[x]), erfc, 3e-14),
+                "erfc({x}) = {}",
+                f(Builtin::Erfc, &[x])
+            );
+        }
+        assert_eq!(f(Builtin::Erf, &[f64::INFINITY]), 1.0);
+        assert_eq!(f(Builtin::Erf, &[f64::NEG_INFINITY]), -1.0);
+        assert_eq!(f(Builtin::Erfc, &[f64::INFINITY]), 0.0);
+        assert_eq!(f(Builtin::Erfc, &[f64::NEG_INFINITY]), 2.0);
+        assert!(f(Builtin::Erf, &[f64::NAN]).is_nan() && f(Builtin::Erfc, &[f64::NAN]).is_nan());
+        assert_eq!(f(Builtin::Erf, &[0.0]), 0.0);
+        // float32: within a few units in the last place.
+        let erf32 = |x: f32| eval_scalar(Builtin::Erf, &[x]).unwrap();
+        assert!((erf32(0.5) - 0.520_499_9).abs() < 3e-7 && (erf32(2.0) - 0.995_322_3).abs() < 3e-7);
         assert_eq!(f(Builtin::Div, &[1.0, 0.0]), f64::INFINITY);
         assert!(f(Builtin::Div, &[0.0, 0.0]).is_nan());
         assert_eq!(f(Builtin::Sign, &[0.0]), 0.0);
@@ -987,7 +1039,7 @@ mod tests {
     #[test]
     fn every_function_of_the_spec_is_callable() {
         // docs/language.md, the built-in table, in its order.
-        let spec = "abs sign exp expm1 log log1p log2 log10 sqrt square sin cos tan atan asin acos tanh cosh sigmoid log_sigmoid softplus relu floor \
+        let spec = "abs sign exp expm1 log log1p log2 log10 sqrt square sin cos tan atan asin acos tanh cosh erf erfc sigmoid log_sigmoid softplus relu floor \
                     ceil round stop_gradient float pow maximum minimum xlogy clip where sum mean max min logsumexp norm softmax \
                     log_softmax take one_hot";
         // Beyond the spec's table: expand_dims and broadcast_like, which gradients need.

@@ -51,6 +51,8 @@ pub trait Scalar:
     fn tanh(x: Self) -> Self;
     fn cosh(x: Self) -> Self;
     fn powf(x: Self, y: Self) -> Self;
+    /// The nearest value of the type to a constant.
+    fn constant(x: f64) -> Self;
 }
 
 macro_rules! scalar_float {
@@ -157,6 +159,10 @@ macro_rules! scalar_float {
             #[inline(always)]
             fn powf(x: Self, y: Self) -> Self {
                 $t::powf(x, y)
+            }
+            #[inline(always)]
+            fn constant(x: f64) -> Self {
+                x as $t
             }
         }
     };
@@ -312,6 +318,8 @@ pub fn eval_scalar_in<T: Scalar, M: Elementary<T>>(builtin: Builtin, args: &[T])
         Builtin::Acos => M::acos(x),
         Builtin::Tanh => M::tanh(x),
         Builtin::Cosh => M::cosh(x),
+        Builtin::Erf => erf_in::<T, M>(x),
+        Builtin::Erfc => erfc_in::<T, M>(x),
         Builtin::Sigmoid => sigmoid_in::<T, M>(x),
         Builtin::LogSigmoid => -softplus_in::<T, M>(-x),
         Builtin::Softplus => softplus_in::<T, M>(x),
@@ -409,6 +417,82 @@ pub fn softplus<T: Scalar>(x: T) -> T {
 pub fn softplus_in<T: Scalar, M: Elementary<T>>(x: T) -> T {
     let value = T::max(x, T::ZERO) + M::ln_1p(M::exp(-T::abs(x)));
     if T::is_nan(x) { x } else { value }
+}
+
+/// Below this `|x|`, `erf` is its Taylor series; from it on, `1 - erfc`
+/// by `erfc`'s continued fraction (each converges fast on its side).
+const ERF_SERIES_BELOW: f64 = 1.5;
+
+/// `erf(|x|)` and `erfc(|x|)`, each where it is accurate: the Taylor
+/// series `2/sqrt(pi) sum (-1)^n x^(2n+1) / (n! (2n+1))` (36 terms: below
+/// 1.5 the next is under 1e-22), and the continued fraction
+/// `erfc(x) = e^(-x^2) / sqrt(pi) / (x + (1/2) / (x + 1 / (x + (3/2) / ...)))`
+/// evaluated from depth 120 up (converged to rounding from 1.5 on), with
+/// `e^(-x^2)` as `e^(-h^2) e^(-(x - h)(x + h))` for `h` = x rounded to
+/// 1/16, so the square's rounding does not grow with x. Both are computed
+/// and one is picked (a loop over it vectorises). Measured against a
+/// correctly rounded erf over [0, 26]: erf within 2e-15 relative, erfc
+/// within 2e-14 (the worst just below 1.5, from `1 - series`).
+#[inline(always)]
+fn erf_parts<T: Scalar, M: Elementary<T>>(a: T) -> (T, T) {
+    let one = T::ONE;
+    let two = one + one;
+    let square = a * a;
+    let mut term = a;
+    let mut series = a;
+    let mut n = one;
+    for _ in 0..36 {
+        term = term * -square / n;
+        series = series + term / (two * n + one);
+        n = n + one;
+    }
+    let series = series * T::constant(core::f64::consts::FRAC_2_SQRT_PI);
+    let half = one / two;
+    let mut depth = T::constant(120.0);
+    let mut fraction = a;
+    for _ in 0..120 {
+        fraction = a + depth * half / fraction;
+        depth = depth - one;
+    }
+    let sixteen = T::constant(16.0);
+    let h = T::round(a * sixteen) / sixteen;
+    let gauss = M::exp(-(h * h)) * M::exp(-((a - h) * (a + h)));
+    let sqrt_pi = T::constant(1.772_453_850_905_516);
+    let tail = gauss / (sqrt_pi * fraction);
+    // Past 27, erfc is below the smallest float of either type.
+    let tail = if a > T::constant(27.0) { T::ZERO } else { tail };
+    if a < T::constant(ERF_SERIES_BELOW) {
+        (series, one - series)
+    } else {
+        (one - tail, tail)
+    }
+}
+
+/// The error function, odd, in [-1, 1] ([`erf_parts`] gives its accuracy).
+#[inline(always)]
+pub fn erf_in<T: Scalar, M: Elementary<T>>(x: T) -> T {
+    let (erf, _) = erf_parts::<T, M>(T::abs(x));
+    if T::is_nan(x) {
+        x
+    } else if x < T::ZERO {
+        -erf
+    } else {
+        erf
+    }
+}
+
+/// The complementary error function `1 - erf(x)`, in [0, 2], accurate
+/// where it is small (large x) too.
+#[inline(always)]
+pub fn erfc_in<T: Scalar, M: Elementary<T>>(x: T) -> T {
+    let (_, erfc) = erf_parts::<T, M>(T::abs(x));
+    if T::is_nan(x) {
+        x
+    } else if x < T::ZERO {
+        T::ONE + T::ONE - erfc
+    } else {
+        erfc
+    }
 }
 
 /// IEEE round-half-to-even, as NumPy and JAX round.
