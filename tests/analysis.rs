@@ -715,3 +715,42 @@ fn floor_steps_at_integers_and_round_at_halves() {
         );
     }
 }
+
+/// Intervals lose that a value read twice moves together: over `e` in
+/// `[-inf, inf]` each of `exp(e)` and `exp(-e)` is `[0, inf]`, so their sum
+/// "can be 0". When the operand depends on the inputs only through one such
+/// value, the analysis subdivides it and the false alarm goes; a real hazard
+/// of the same shape stays, with its witness.
+#[test]
+fn a_value_read_twice_is_subdivided_before_a_domain_finding() {
+    // (loss, the operand's minimum by hand) for operands that never reach
+    // their hazard: (x - 1)^2 + 1, (x - 1)^2 + 0.5, 2 cosh(e), x^2 + 1.
+    let safe = [
+        (
+            "input x: real\nwrt x\nloss l = mean(log(x * x - 2 * x + 2))",
+            Code::LogDomain,
+        ),
+        (
+            "input x: real\nwrt x\nloss l = mean(sqrt(x * x - 2 * x + 1.5))",
+            Code::SqrtDomain,
+        ),
+        (
+            "input y_true: real\ninput y_pred: real\nlet e = y_pred - y_true\nloss l = mean(log((exp(e) + exp(-e)) / 2))",
+            Code::LogDomain,
+        ),
+        ("input x: real\nwrt x\nloss l = mean(x / (x * x + 1))", Code::DivByZero),
+    ];
+    for (source, code) in safe {
+        for dtype in [Dtype::F32, Dtype::F64] {
+            absent(source, dtype, code);
+        }
+    }
+    // The same shape that does reach 0: (x - 1)^2 at x = 1.
+    expect(
+        "input x: real\nwrt x\nloss l = mean(log(x * x - 2 * x + 1))",
+        Dtype::F32,
+        Code::LogDomain,
+        Severity::Error,
+        &["reaches 0"],
+    );
+}

@@ -25,6 +25,7 @@ mod absint;
 mod checks;
 mod interval;
 pub mod probe;
+mod refine;
 mod sampling;
 pub use sampling::{JUMP_SEARCH_BUDGET, jump_search_work};
 mod witness;

@@ -381,6 +381,17 @@ fn analysis<'p>(subject: &'p Subject<'_>, case: &[Option<f64>], clamp: f64) -> A
     )
 }
 
+/// A node's interval over every environment `a` evaluated it in (any value,
+/// if it evaluated it in none).
+fn hull_of<'a>(a: &'a Analysis<'_>) -> impl Fn(NodeId) -> Iv + 'a {
+    move |n| {
+        a.visits
+            .get(&n)
+            .map(|envs| envs.iter().filter_map(|e| a.get(n, *e)).fold(Iv::EMPTY, Iv::hull))
+            .unwrap_or(Iv::ALL)
+    }
+}
+
 /// The note that the analysis of this loss reached its budget of
 /// environments or evaluations ([`Analysis::coarsened`]): the findings stand,
 /// but some branches were analysed without their conditions, so a warning
@@ -479,6 +490,11 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
         {
             continue;
         }
+        // A hazard the intervals suspect only because they lose a repeated
+        // value (`log(exp(e) + exp(-e))`) is refuted by subdividing it.
+        if crate::refine::refutes(program, dtype, &hull_of(&forward), event) {
+            continue;
+        }
         let node_case = case_for(program, case, event.node);
         let d = forward_hazard(subject, &search, event, loss_iv.may_be_non_finite(), &node_case);
         if d.severity == Severity::Error {
@@ -510,6 +526,9 @@ fn hazards(subject: &Subject<'_>, case: &[Option<f64>], overflow_reported: &mut 
             || !forward_finite
             || (event.hazard == Hazard::Indeterminate && gradient_sources)
         {
+            continue;
+        }
+        if crate::refine::refutes(program, dtype, &hull_of(&a), event) {
             continue;
         }
         let node_case = case_for(program, case, event.node);
