@@ -754,3 +754,45 @@ fn a_value_read_twice_is_subdivided_before_a_domain_finding() {
         &["reaches 0"],
     );
 }
+
+/// A part over its whole, `(tp + s) / (tp + a * fn + b * fp + s)` (the
+/// Tversky index), lies in [0, 1]: its denominator is its numerator plus
+/// terms that are never negative. So `1 - ti` under a fractional power is
+/// no `pow-domain` finding; the real hazard of that loss stays (at a perfect
+/// prediction `1 - ti` is 0, where the power's slope is infinite). With a
+/// term that can be negative the quotient is not bounded, and the findings
+/// stay.
+#[test]
+fn a_part_over_its_whole_lies_in_zero_one() {
+    let tversky = "
+input y_true: [0, 1] [N, C]
+input y_pred: [0, 1] [N, C]
+const s = 1.0
+let tp = sum(y_true * y_pred, axis=-1)
+let fn_ = sum(y_true * (1 - y_pred), axis=-1)
+let fp = sum((1 - y_true) * y_pred, axis=-1)
+let ti = (tp + s) / (tp + 0.7 * fn_ + 0.3 * fp + s)
+loss focal_tversky = mean(pow(1 - ti, 0.75))
+";
+    for dtype in [Dtype::F32, Dtype::F64] {
+        absent(tversky, dtype, Code::PowDomain);
+        expect(tversky, dtype, Code::NanGradient, Severity::Error, &["y_pred` = 0"]);
+    }
+    // Independently: in f32, with the same order of additions, the index
+    // never exceeds 1, over many random non-negative sums.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        f32::from_bits(((state >> 41) as u32) | 0x3f80_0000) - 1.0
+    };
+    for _ in 0..100_000 {
+        let scale = 10f32.powi((next() * 12.0) as i32 - 6);
+        let (tp, fn_, fp) = (next() * scale, next() * scale, next() * scale);
+        let ti = (tp + 1.0) / (tp + 0.7 * fn_ + 0.3 * fp + 1.0);
+        assert!((0.0..=1.0).contains(&ti), "{tp} {fn_} {fp}: {ti}");
+    }
+    let signed = "input a: [0, inf)\ninput b: [-1, inf)\nwrt a\nloss l = mean(sqrt(1 - a / (a + b + 1)))";
+    expect(signed, Dtype::F32, Code::SqrtDomain, Severity::Error, &[]);
+}

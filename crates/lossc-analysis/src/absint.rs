@@ -361,6 +361,12 @@ impl<'p> Analysis<'p> {
                             }
                             interval::x_log_x(dtype, x)
                         }
+                        // A part over its whole (`tp / (tp + fn + s)`): in [0, 1].
+                        (Builtin::Div, false) if self.part_of_whole(env, node.args[0], node.args[1]) => {
+                            self.check(node_id, builtin, &args);
+                            let value = interval::elementwise(dtype, builtin, &args).unwrap_or(Iv::ALL);
+                            value.meet(Iv::new(0.0, 1.0)).with_nan_of(value.nan)
+                        }
                         _ => {
                             self.check(node_id, builtin, &args);
                             match interval::elementwise(dtype, builtin, &args) {
@@ -563,6 +569,101 @@ impl<'p> Analysis<'p> {
             }
         }
         None
+    }
+
+    /// Whether `den` is `num` plus terms that are never negative, added so
+    /// that `den >= num` holds in floats too, with `num >= 0`: then
+    /// `num / den` lies in [0, 1] (or is NaN, for 0 / 0), which intervals
+    /// alone lose (Tversky's `(tp + s) / (tp + a * fn + b * fp + s)`).
+    /// `den`'s addition tree with its extra terms removed must be `num`'s
+    /// (up to the order of each sum's two operands, exact in IEEE): with
+    /// the extra terms at 0 it computes `num` exactly, and rounding is
+    /// monotone, so terms at or above 0 can only make it larger.
+    fn part_of_whole(&self, env: usize, num: NodeId, den: NodeId) -> bool {
+        /// An addition tree over canonical ids of its terms.
+        #[derive(PartialEq)]
+        enum Tree {
+            Term(usize),
+            Sum(Box<Tree>, Box<Tree>),
+        }
+        fn tree(a: &Analysis<'_>, n: NodeId, depth: usize) -> Option<Tree> {
+            match a.program.node(n).op {
+                Op::Call(Builtin::Add, _) if depth < 32 => {
+                    let args = &a.program.node(n).args;
+                    let (x, y) = (tree(a, args[0], depth + 1)?, tree(a, args[1], depth + 1)?);
+                    // Operands in a canonical order: `a + b` is `b + a` exactly.
+                    Some(if key(&x) <= key(&y) {
+                        Tree::Sum(Box::new(x), Box::new(y))
+                    } else {
+                        Tree::Sum(Box::new(y), Box::new(x))
+                    })
+                }
+                Op::Call(Builtin::Add, _) => None,
+                _ => Some(Tree::Term(a.canon[n.index()])),
+            }
+        }
+        fn key(t: &Tree) -> usize {
+            match t {
+                Tree::Term(id) => *id,
+                Tree::Sum(x, _) => key(x),
+            }
+        }
+        /// `t` without the terms not in `keep` (each kept term once), and
+        /// the terms removed.
+        fn prune(t: Tree, keep: &mut Vec<usize>, removed: &mut Vec<usize>) -> Option<Tree> {
+            match t {
+                Tree::Term(id) => match keep.iter().position(|k| *k == id) {
+                    Some(i) => {
+                        keep.swap_remove(i);
+                        Some(Tree::Term(id))
+                    }
+                    None => {
+                        removed.push(id);
+                        None
+                    }
+                },
+                Tree::Sum(x, y) => match (prune(*x, keep, removed), prune(*y, keep, removed)) {
+                    (Some(x), Some(y)) => Some(if key(&x) <= key(&y) {
+                        Tree::Sum(Box::new(x), Box::new(y))
+                    } else {
+                        Tree::Sum(Box::new(y), Box::new(x))
+                    }),
+                    (Some(t), None) | (None, Some(t)) => Some(t),
+                    (None, None) => None,
+                },
+            }
+        }
+        fn terms(t: &Tree, out: &mut Vec<usize>) {
+            match t {
+                Tree::Term(id) => out.push(*id),
+                Tree::Sum(x, y) => {
+                    terms(x, out);
+                    terms(y, out);
+                }
+            }
+        }
+        let nonnegative = |n: NodeId| self.lookup(env, n).is_some_and(|iv| !iv.is_empty() && iv.lo >= 0.0);
+        if !nonnegative(num) {
+            return false;
+        }
+        let (Some(num_tree), Some(den_tree)) = (tree(self, num, 0), tree(self, den, 0)) else {
+            return false;
+        };
+        let mut keep = Vec::new();
+        terms(&num_tree, &mut keep);
+        let mut removed = Vec::new();
+        let pruned = prune(den_tree, &mut keep, &mut removed);
+        if !keep.is_empty() || removed.is_empty() || pruned.as_ref() != Some(&num_tree) {
+            return false;
+        }
+        // Every removed term is never negative: find a node of its id in
+        // `den`'s cone, evaluated in this environment.
+        let cone = self.program.cone(&[den]);
+        removed.iter().all(|id| {
+            cone.iter()
+                .find(|n| self.canon[n.index()] == *id)
+                .is_some_and(|n| nonnegative(*n))
+        })
     }
 
     /// Records the hazards of an elementwise operation on these operands.
