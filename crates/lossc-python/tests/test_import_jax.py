@@ -485,6 +485,66 @@ def test_boolean_logic_agrees_with_jax():
     assert " and not " in loss.source and "abs(y_pred) < inf" in loss.source
 
 
+# ---- trigonometric, error-function and base-2/10 logarithm primitives ---------------------
+
+# name -> (the function of y_pred, the domain declared, points inside it, what the program reads).
+# jnp.log2 and jnp.log10 trace to `log` divided by log(2) and multiplied by 1/log(10).
+ELEMENTARY = {
+    "tan": (jnp.tan, "[-1.2, 1.2]", lambda r, n: r.uniform(-1.2, 1.2, n), "tan(y_pred)"),
+    "arctan": (jnp.arctan, "real", lambda r, n: 3 * r.normal(size=n), "atan(y_pred)"),
+    "arcsin": (jnp.arcsin, "[-1, 1]", lambda r, n: r.uniform(-0.95, 0.95, n), "asin(y_pred)"),
+    "arccos": (jnp.arccos, "[-1, 1]", lambda r, n: r.uniform(-0.95, 0.95, n), "acos(y_pred)"),
+    "log2": (jnp.log2, "(0, inf)", lambda r, n: r.uniform(0.05, 20.0, n), "log(y_pred) /"),
+    "log10": (jnp.log10, "(0, inf)", lambda r, n: r.uniform(0.05, 20.0, n), "log(y_pred) *"),
+    "erf": (jax.scipy.special.erf, "real", lambda r, n: 2 * r.normal(size=n), "erf(y_pred)"),
+    "erfc": (jax.scipy.special.erfc, "real", lambda r, n: 2 * r.normal(size=n), "erfc(y_pred)"),
+}
+
+
+@pytest.mark.parametrize("name", list(ELEMENTARY))
+def test_elementary_functions_agree_with_jax(name):
+    fn, domain, points, text = ELEMENTARY[name]
+
+    def squared_error(y_true, y_pred):
+        return jnp.square(fn(y_pred) - y_true)
+
+    rng = np.random.default_rng(sum(map(ord, name)))
+    loss = _check_against_jax(squared_error, {"y_true": "real", "y_pred": domain}, ("[N]", "[N]"),
+                              [rng.normal(size=12), points(rng, 12)])
+    assert text in loss.source, loss.source
+
+
+def _gaussian_crps(y_true, sigma, mu):
+    # The closed form of the CRPS of a normal distribution: the CDF is
+    # jax.scipy.stats.norm's (`erf` or `erfc` selected by the size of z).
+    z = (y_true - mu) / sigma
+    cdf = jax.scipy.stats.norm.cdf(z)
+    pdf = jnp.exp(-0.5 * jnp.square(z)) / jnp.sqrt(2 * jnp.pi)
+    return sigma * (z * (2 * cdf - 1) + 2 * pdf - 1 / jnp.sqrt(jnp.pi))
+
+
+def test_gaussian_crps_imports_with_the_error_functions():
+    rng = np.random.default_rng(12)
+    t, sigma, mu = rng.normal(size=16), rng.uniform(0.2, 3.0, size=16), rng.normal(size=16)
+    loss = _check_against_jax(_gaussian_crps, {"y_true": "real", "sigma": "(0, inf)", "mu": "real"},
+                              ("[N]", "[N]", "[N]"), [t, sigma, mu])
+    assert "erf(" in loss.source and "erfc(" in loss.source
+
+
+def test_elementary_functions_in_keras_ops_agree_with_jax_in_float32():
+    framework("keras")
+    from keras import ops
+
+    def bounded(y_true, y_pred):
+        angle = ops.arctan(y_pred) + ops.arcsin(y_true) - ops.arccos(y_true) + ops.tan(0.5 * y_pred)
+        return ops.mean(ops.square(angle) + ops.erf(y_pred) * y_true + ops.log2(1 + ops.square(y_pred)), axis=-1)
+
+    rng = np.random.default_rng(13)
+    _check_against_jax(bounded, {"y_true": "[-1, 1]", "y_pred": "[-2, 2]"}, ("[N, 3]", "[N, 3]"),
+                       [rng.uniform(-0.9, 0.9, size=(8, 3)), rng.uniform(-2, 2, size=(8, 3))], dtype="float32",
+                       rtol=2e-6)
+
+
 # ---- witnesses, checked in JAX -----------------------------------------------------------
 
 

@@ -313,6 +313,47 @@ def test_operations_import_and_agree_with_tensorflow(name):
     _agree(loss, function, data, "y_pred")
 
 
+# name -> (the function of y_pred, the domain declared, points inside it, what the program reads).
+# tf.experimental.numpy.log2 and log10 trace to `Log` divided by a constant.
+ELEMENTARY = {
+    "tan": (tf.math.tan, "[-1.2, 1.2]", lambda r, n: r.uniform(-1.2, 1.2, n), "tan(y_pred)"),
+    "atan": (tf.math.atan, "real", lambda r, n: 3 * r.normal(size=n), "atan(y_pred)"),
+    "asin": (tf.math.asin, "[-1, 1]", lambda r, n: r.uniform(-0.95, 0.95, n), "asin(y_pred)"),
+    "acos": (tf.math.acos, "[-1, 1]", lambda r, n: r.uniform(-0.95, 0.95, n), "acos(y_pred)"),
+    "log2": (tf.experimental.numpy.log2, "(0, inf)", lambda r, n: r.uniform(0.05, 20.0, n), "log(y_pred) /"),
+    "log10": (tf.experimental.numpy.log10, "(0, inf)", lambda r, n: r.uniform(0.05, 20.0, n), "log(y_pred) /"),
+    "erf": (tf.math.erf, "real", lambda r, n: 2 * r.normal(size=n), "erf(y_pred)"),
+    "erfc": (tf.math.erfc, "real", lambda r, n: 2 * r.normal(size=n), "erfc(y_pred)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTARY))
+def test_elementary_functions_agree_with_tensorflow(name):
+    function, domain, points, text = ELEMENTARY[name]
+
+    def squared_error(y_true, y_pred):
+        return tf.square(function(y_pred) - y_true)
+
+    loss = lossc.compile(squared_error, inputs={"y_true": "real", "y_pred": domain}, dtype="float64",
+                         framework="tf")
+    assert text in loss.source, loss.source
+    rng = np.random.default_rng(sum(map(ord, name)))
+    _agree(loss, squared_error, {"y_true": rng.normal(size=16), "y_pred": points(rng, 16)}, "y_pred")
+
+
+def test_elementary_functions_agree_with_tensorflow_in_float32():
+    def bounded(y_true, y_pred):
+        angle = tf.math.atan(y_pred) + tf.math.asin(y_true) - tf.math.acos(y_true) + tf.math.tan(0.5 * y_pred)
+        return tf.reduce_mean(tf.square(angle) + tf.math.erf(y_pred) * y_true + tf.math.erfc(y_pred), axis=-1)
+
+    loss = lossc.compile(bounded, inputs={"y_true": "[-1, 1]", "y_pred": "[-2, 2]"}, shapes=MATRIX, framework="tf")
+    assert loss.dtype == "float32"
+    rng = np.random.default_rng(14)
+    data = {"y_true": rng.uniform(-0.9, 0.9, (16, 3)).astype(np.float32),
+            "y_pred": rng.uniform(-2, 2, (16, 3)).astype(np.float32)}
+    _agree(loss, bounded, data, "y_pred", rtol=2e-6)
+
+
 def test_the_built_ins_the_graph_computes_are_the_stable_ones():
     source = lossc.compile(cases.along_axes, shapes=MATRIX, dtype="float64").source
     assert "log_softmax(y_pred)" in source and "softmax(y_pred)" in source

@@ -228,6 +228,36 @@ def test_hand_written_losses_import(fn, inputs, shapes, make):
     check_against_torch(fn, loss, make(rng()), per_sample=False)
 
 
+# name -> (the function of input, the domain declared, points inside it, what the program reads).
+ELEMENTARY = {
+    "tan": (torch.tan, "[-1.2, 1.2]", lambda r, n: r.uniform(-1.2, 1.2, n), "tan(input)"),
+    "atan": (torch.atan, "real", lambda r, n: 3 * r.normal(size=n), "atan(input)"),
+    "asin": (torch.asin, "[-1, 1]", lambda r, n: r.uniform(-0.95, 0.95, n), "asin(input)"),
+    "acos": (torch.acos, "[-1, 1]", lambda r, n: r.uniform(-0.95, 0.95, n), "acos(input)"),
+    "log2": (torch.log2, "(0, inf)", lambda r, n: r.uniform(0.05, 20.0, n), "log2(input)"),
+    "log10": (torch.log10, "(0, inf)", lambda r, n: r.uniform(0.05, 20.0, n), "log10(input)"),
+    "erf": (torch.erf, "real", lambda r, n: 2 * r.normal(size=n), "erf(input)"),
+    "erfc": (torch.erfc, "real", lambda r, n: 2 * r.normal(size=n), "erfc(input)"),
+    "special_erf": (torch.special.erf, "real", lambda r, n: 2 * r.normal(size=n), "erf(input)"),
+    # The Gaussian CDF decomposes to (erf(x / sqrt(2)) + 1) / 2.
+    "ndtr": (torch.special.ndtr, "real", lambda r, n: 2 * r.normal(size=n), "(erf(input * 0.7071067811865476) + 1)"),
+}
+
+
+@pytest.mark.parametrize("name", list(ELEMENTARY))
+def test_elementary_functions_agree_with_torch(name):
+    fn, domain, points, text = ELEMENTARY[name]
+
+    def squared_error(input, target):
+        return torch.square(fn(input) - target)
+
+    loss = lossc.compile(squared_error, inputs={"input": domain, "target": "real"}, dtype="float64",
+                         framework="torch")
+    assert text in loss.source, loss.source
+    r = rng()
+    check_against_torch(squared_error, loss, {"input": points(r, 9), "target": r.normal(size=9)}, per_sample=True)
+
+
 @pytest.mark.parametrize("name", ["mse_loss", "binary_cross_entropy", "nll_loss", "cosine_embedding_loss"])
 def test_float32_imports_agree_with_torch_in_float32(name):
     make, spec, _ = CASES[name]

@@ -75,6 +75,9 @@ _UNARY = {
     "exp": "exp", "log": "log", "log1p": "log1p", "expm1": "expm1", "tanh": "tanh", "logistic": "sigmoid",
     "sqrt": "sqrt", "abs": "abs", "sign": "sign", "floor": "floor", "ceil": "ceil", "sin": "sin", "cos": "cos",
     "cosh": "cosh", "square": "square", "stop_gradient": "stop_gradient",
+    # jnp.tan/arctan/arcsin/arccos and jax.scipy.special.erf/erfc (jnp.log2 and
+    # jnp.log10 are `log` divided or multiplied by a constant).
+    "tan": "tan", "atan": "atan", "asin": "asin", "acos": "acos", "erf": "erf", "erfc": "erfc",
 }
 _BINARY = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "^"}
 _COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}

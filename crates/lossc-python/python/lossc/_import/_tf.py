@@ -86,6 +86,14 @@ _UNARY = {
     "Sin": "sin",
     "Cos": "cos",
     "Cosh": "cosh",
+    # tf.math's; tf.experimental.numpy.log2/log10 trace to `Log` divided by a
+    # constant, which imports as it is.
+    "Tan": "tan",
+    "Atan": "atan",
+    "Asin": "asin",
+    "Acos": "acos",
+    "Erf": "erf",
+    "Erfc": "erfc",
     "StopGradient": "stop_gradient",
 }
 
