@@ -796,3 +796,53 @@ loss focal_tversky = mean(pow(1 - ti, 0.75))
     let signed = "input a: [0, inf)\ninput b: [-1, inf)\nwrt a\nloss l = mean(sqrt(1 - a / (a + b + 1)))";
     expect(signed, Dtype::F32, Code::SqrtDomain, Severity::Error, &[]);
 }
+
+/// A zero gradient where the prediction already sits in the loss's flat
+/// minimum with its label is the loss doing its job (a hinge's satisfied
+/// margin, an epsilon-insensitive tube): a `dead-gradient` note, not a
+/// warning. Where a wrong prediction gets no gradient because the loss
+/// rises between it and its label (a step through `where`), or because the
+/// loss ignores the sample whatever the prediction (`-y_true * log(p)` for
+/// a negative), the warning stays.
+#[test]
+fn a_zero_gradient_at_the_goal_is_a_note() {
+    let satisfied = [
+        "input y_true: {-1, 1}\ninput y_pred: real\nloss hinge = mean(maximum(1 - y_true * y_pred, 0))",
+        "input y_true: real\ninput y_pred: real\nparam epsilon = 0.1\nloss l = mean(maximum(abs(y_true - y_pred) - epsilon, 0))",
+        "input y_true: {-1, 1} [N, C]\ninput y_pred: real [N, C]\n\
+         loss l = mean(mean(square(maximum(1 - y_true * y_pred, 0)), axis=-1))",
+    ];
+    for source in satisfied {
+        for dtype in [Dtype::F32, Dtype::F64] {
+            let d = expect(
+                source,
+                dtype,
+                Code::DeadGradient,
+                Severity::Note,
+                &["at the loss's goal"],
+            );
+            assert!(
+                check(source, dtype).iter().all(|d| d.severity != Severity::Warning),
+                "{source}: {d:?}"
+            );
+        }
+    }
+    expect(
+        "input y_true: {0, 1}\ninput y_pred: [0, 1]\nloss l = mean(-log(y_pred + 1e-8) * y_true)",
+        Dtype::F32,
+        Code::DeadGradient,
+        Severity::Warning,
+        &["`y_true` = 0"],
+    );
+    expect(
+        &example("faulty_step_where"),
+        Dtype::F32,
+        Code::DeadGradient,
+        Severity::Warning,
+        &["`y_pred <= threshold`"],
+    );
+    // Labels in {0, 1} under a hinge on logits: the label is not the
+    // optimum, so the zero gradient is not shown to be at the goal.
+    let zero_one = "input y_true: {0, 1}\ninput y_pred: real\nlet y = 2 * y_true - 1\nloss hinge = mean(maximum(1 - y * y_pred, 0))";
+    expect(zero_one, Dtype::F32, Code::DeadGradient, Severity::Warning, &[]);
+}

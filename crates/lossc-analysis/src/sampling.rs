@@ -286,6 +286,8 @@ pub struct Dead {
     pub cause: Option<(NodeId, String, bool)>,
     /// "of the declared domain", or of the sampled box.
     pub region: String,
+    /// Whether the predictions there are at the loss's goal ([`satisfied`]).
+    pub at_goal: bool,
 }
 
 /// Samples one case: returns the dead-gradient measurements, and pushes the
@@ -341,6 +343,11 @@ pub fn run(view: View<'_>, case: &[Option<f64>], cases: usize, out: &mut Vec<Dia
                 !g.is_empty() && g.iter().all(|x| *x == 0.0)
             })
             .collect();
+        // A zero gradient where the prediction already sits in the loss's
+        // flat minimum with its label (a hinge's satisfied margin, an
+        // epsilon-insensitive tube) is the loss working: a note, not a
+        // warning.
+        let at_goal = satisfied(&view, *var, &pts, &dead);
         let fraction = dead.len() as f64 / pts.len() as f64;
         // Which selection passes nothing at the dead points?
         let mut cause: Option<(NodeId, String, bool)> = None;
@@ -435,13 +442,96 @@ pub fn run(view: View<'_>, case: &[Option<f64>], cases: usize, out: &mut Vec<Dia
             fraction,
             cause,
             region: region.clone(),
+            at_goal,
         });
     }
     discontinuities(&view, &pts, &selections, &values, gradient_count, out);
     dead_reports
 }
 
-/// Turns the dead-gradient measurements of every case into diagnostics.
+/// Points checked on each path to the label, and dead points checked.
+const PATH_STEPS: usize = 8;
+const CHECKED: usize = 40;
+
+/// Whether the zero gradient at the `dead` points of `pts` is the loss at
+/// its goal: the variable is `y_pred`, with a label `y_true` of the same
+/// row, and at 9 in 10 of the dead points checked the per-sample loss stays
+/// what it is all the way from the prediction to the label (moved
+/// straight, `y_pred + t (y_true - y_pred)`), while some prediction beyond
+/// the label (reflected through it) scores worse: the prediction is in the
+/// same flat minimum as a perfect one, so the sample has nothing to teach.
+/// A step through `where` fails this (between a wrong prediction and its
+/// label the loss rises), so does a loss whose label is not its optimum,
+/// and so does a loss that ignores the sample whatever the prediction.
+fn satisfied(view: &View<'_>, var: Var, pts: &[Sample], dead: &[usize]) -> bool {
+    let program = view.program;
+    let index_of = |name: &str| program.inputs.iter().position(|i| i.name == name);
+    let (Some(pred), Some(label)) = (index_of("y_pred"), index_of("y_true")) else {
+        return false;
+    };
+    if var != Var::Input(pred) || dead.is_empty() {
+        return false;
+    }
+    let step = dead.len().div_ceil(CHECKED).max(1);
+    let mut checked = 0usize;
+    let mut flat = 0usize;
+    for &p in dead.iter().step_by(step) {
+        let sample = &pts[p];
+        let (from, to) = (&sample[pred], &sample[label]);
+        let domain = &program.inputs[pred].domain;
+        let label_fits = if domain.is_row() {
+            domain.contains_row(to)
+        } else {
+            to.iter().all(|v| domain.contains(*v))
+        };
+        if from.len() != to.len() || !label_fits {
+            return false;
+        }
+        // The path to the label, then predictions beyond it (the
+        // prediction reflected through the label, farther and farther).
+        let moved = |f: &dyn Fn(f64, f64) -> f64| {
+            let mut m = sample.clone();
+            m[pred] = from.iter().zip(to).map(|(a, b)| f(*a, *b)).collect();
+            m
+        };
+        let mut probes: Vec<Sample> = (0..PATH_STEPS)
+            .map(|k| {
+                let t = k as f64 / PATH_STEPS as f64;
+                moved(&|a, b| a + t * (b - a))
+            })
+            .collect();
+        probes.push(moved(&|_, b| b));
+        let path_len = probes.len();
+        for k in [1.0, 2.0, 4.0, 16.0, 256.0] {
+            let beyond = moved(&|a, b| b - k * (a - b));
+            if beyond[pred].iter().all(|v| domain.contains(*v)) {
+                probes.push(beyond);
+            }
+        }
+        let Some(values) = evaluate(view, &probes, &[view.root], false) else {
+            return false;
+        };
+        let losses: Vec<f64> = values
+            .iter()
+            .map(|v| v[0].first().copied().unwrap_or(f64::NAN))
+            .collect();
+        checked += 1;
+        let start = losses[0];
+        let tolerance = 1e-6 * start.abs().max(1.0);
+        // Flat to the label, and the label's value is a goal: some
+        // prediction beyond scores worse (a loss that ignores the sample
+        // for every prediction, as `-y_true * log(p)` does a negative, is
+        // not at a goal: it never looks).
+        let flat_to_label = losses[..path_len].iter().all(|l| (l - start).abs() <= tolerance);
+        let worse_beyond = losses[path_len..].iter().any(|l| *l > start + tolerance);
+        if start.is_finite() && flat_to_label && worse_beyond {
+            flat += 1;
+        }
+    }
+    checked > 0 && flat * 10 >= checked * 9
+}
+
+/// Turns the dead-gradient measurements of every case into diagnostics./// Turns the dead-gradient measurements of every case into diagnostics.
 pub fn report_dead(view: &View<'_>, cases: &[(String, Vec<Dead>)], out: &mut Vec<Diagnostic>) {
     let program = view.program;
     for (var, _) in &view.gradients {
@@ -484,6 +574,7 @@ pub fn report_dead(view: &View<'_>, cases: &[(String, Vec<Dead>)], out: &mut Vec
                 fraction: total,
                 cause: per_case[0].1.cause.clone(),
                 region: per_case[0].1.region.clone(),
+                at_goal: per_case.iter().all(|(_, d)| d.at_goal),
             };
             vec![("", &merged)]
         } else {
@@ -517,6 +608,25 @@ pub fn report_dead(view: &View<'_>, cases: &[(String, Vec<Dead>)], out: &mut Vec
             } else {
                 format!(" (with {case_text})")
             };
+            if dead.at_goal && !matches!(dead.cause, Some((_, _, true))) {
+                let (where_text, span) = match &dead.cause {
+                    Some((node, text, _)) => (format!(" where {text}"), program.node(*node).span),
+                    None => (String::new(), program.node(view.root).span),
+                };
+                out.push(
+                    Diagnostic::note(
+                        Code::DeadGradient,
+                        format!(
+                            "the gradient with respect to `{name}` is exactly zero{where_text}{within}: {percent} {}, where the prediction is already at the loss's goal",
+                            dead.region
+                        ),
+                        span,
+                    )
+                    .with_label("no gradient where the loss is satisfied")
+                    .with_note("a prediction there scores as well as its label, and one beyond the label scores worse: nothing there needs correcting (a hinge's satisfied margin, a tolerance band)"),
+                );
+                continue;
+            }
             match &dead.cause {
                 Some((node, _, true)) => clip_saturation(view, *node, share, &dead.region, out),
                 Some((node, text, false)) => out.push(
