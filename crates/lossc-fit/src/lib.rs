@@ -59,10 +59,12 @@ pub use objective::{Evaluated, Objective, Reference};
 pub use optim::Optimizer;
 pub use rng::{Rng, Stream};
 pub use task::{Layout, ModelKind, Task};
-pub use train::{Divergence, EXPLODING, Epoch, FURTHER, FitOptions, Health, NonFinite, Run, Snapshot, Untaught, gradient};
+pub use train::{
+    Divergence, EXPLODING, Epoch, FURTHER, FitOptions, Health, NonFinite, Run, Snapshot, Untaught, gradient,
+};
 pub use verdict::{
-    Finding, FURTHER_FALL, MAX_ACCURACY_DROP, MIN_PROGRESS, Reason, STALLED_DEAD_MISFIT, Status, Verdict, change, judge,
-    overall, percent,
+    FURTHER_FALL, Finding, MAX_ACCURACY_DROP, MIN_PROGRESS, Reason, STALLED_DEAD_MISFIT, Status, Verdict, change,
+    judge, overall, percent,
 };
 
 /// Why a fit could not run.

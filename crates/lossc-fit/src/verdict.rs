@@ -399,9 +399,7 @@ fn diverging(run: &Run) -> Option<Verdict> {
     };
     Some(Verdict {
         status: Status::Diverging,
-        summary: format!(
-            "diverging: the loss {below} and keeps falling, as if unbounded below in the prediction"
-        ),
+        summary: format!("diverging: the loss {below} and keeps falling, as if unbounded below in the prediction"),
         epoch: None,
         reasons: vec![
             Reason {
@@ -452,7 +450,13 @@ pub fn overall(statuses: &[(u64, Status)]) -> (Status, String) {
         parts.push(if parts.is_empty() {
             format!("{} on {} of {total} {}", s.as_str(), which.len(), seeds(total))
         } else {
-            format!("{} on {} ({} {})", s.as_str(), which.len(), seeds(which.len()), which.join(", "))
+            format!(
+                "{} on {} ({} {})",
+                s.as_str(),
+                which.len(),
+                seeds(which.len()),
+                which.join(", ")
+            )
         });
     }
     (status, parts.join("; "))
@@ -638,7 +642,10 @@ mod tests {
         );
         assert_eq!(
             overall(&[(0, Stalled), (1, Learning), (2, Stalled)]),
-            (Stalled, "learning on 1 of 3 seeds; stalled on 2 (seeds 0, 2)".to_string())
+            (
+                Stalled,
+                "learning on 1 of 3 seeds; stalled on 2 (seeds 0, 2)".to_string()
+            )
         );
         assert_eq!(
             overall(&[(0, Diverging), (1, Stalled)]).0,

@@ -44,7 +44,10 @@ fn assert_words_match_numbers(fit: &Fit) {
     let (before, after) = (fit.run.before.loss, fit.run.after.loss);
     let verdict = &fit.verdict;
     if verdict.status == Status::Learning {
-        assert!(after < before, "learning, but the loss went from {before} to {after}: {verdict:#?}");
+        assert!(
+            after < before,
+            "learning, but the loss went from {before} to {after}: {verdict:#?}"
+        );
     }
     let texts = std::iter::once(verdict.summary.as_str()).chain(verdict.reasons.iter().map(|r| r.text.as_str()));
     for text in texts {
@@ -200,7 +203,12 @@ fn mean_squared_error_and_cross_entropy_learn_on_every_seed() {
     for s in 0..10 {
         for name in ["mse", "bce"] {
             let run = fit(&example(name), None, &seed(s));
-            assert_eq!(run.verdict.status, Status::Learning, "{name}, seed {s}: {:#?}", run.verdict);
+            assert_eq!(
+                run.verdict.status,
+                Status::Learning,
+                "{name}, seed {s}: {:#?}",
+                run.verdict
+            );
         }
     }
 }
@@ -215,18 +223,30 @@ fn a_loss_unbounded_below_is_diverging() {
     for source in [flipped, linear] {
         for s in 0..10 {
             let run = fit(source, None, &seed(s));
-            assert_eq!(run.verdict.status, Status::Diverging, "seed {s}: {source}\n{:#?}", run.verdict);
+            assert_eq!(
+                run.verdict.status,
+                Status::Diverging,
+                "seed {s}: {source}\n{:#?}",
+                run.verdict
+            );
             assert!(
-                run.verdict.summary.contains("and keeps falling, as if unbounded below in the prediction"),
+                run.verdict
+                    .summary
+                    .contains("and keeps falling, as if unbounded below in the prediction"),
                 "{}",
                 run.verdict.summary
             );
         }
-    }    // A cosine similarity falls below 0 too, steadily, but levels off at -1.
+    } // A cosine similarity falls below 0 too, steadily, but levels off at -1.
     for s in 0..3 {
         let cosine = fit(&example("cosine_similarity"), None, &seed(s));
         assert!(cosine.run.after.loss < 0.0);
-        assert_eq!(cosine.verdict.status, Status::Learning, "seed {s}: {:#?}", cosine.verdict);
+        assert_eq!(
+            cosine.verdict.status,
+            Status::Learning,
+            "seed {s}: {:#?}",
+            cosine.verdict
+        );
     }
 }
 
