@@ -228,12 +228,8 @@ pub fn judge(run: &Run, task: &Task, findings: &[Finding], dtype: Dtype) -> Verd
                     } else {
                         "off target"
                     },
-                    if after.loss.is_finite() && after.loss <= before.loss {
-                        format!(
-                            " (even though the loss fell from {} to {})",
-                            format_approx(before.loss),
-                            format_approx(after.loss)
-                        )
+                    if fell(before.loss, after.loss) {
+                        format!(" (even though the loss {})", change(before.loss, after.loss))
                     } else {
                         String::new()
                     }
@@ -631,6 +627,107 @@ mod tests {
         assert_eq!(change(0.5, 0.25), "fell from 0.5 to 0.25");
         assert_eq!(change(0.0, 0.0), "stayed at 0");
         assert!(!fell(0.0, -0.0));
+    }
+
+    /// A run of `task` whose whole-data loss went from `before` to `after`
+    /// and accuracy from `accuracy.0` to `accuracy.1`, `dead_misfit` of the
+    /// samples wrong with a zero gradient at the end.
+    fn run(before: f64, after: f64, accuracy: (f64, f64), dead_misfit: f64) -> Run {
+        let snapshot = |loss: f64, accuracy: f64, dead: f64| Snapshot {
+            loss,
+            health: crate::Health {
+                zero: dead,
+                zero_in_loss: dead,
+                ..crate::Health::default()
+            },
+            misfit: 1.0 - accuracy,
+            dead_misfit: dead,
+            accuracy: Some(accuracy),
+        };
+        let weights = crate::Dense {
+            features: 1,
+            outputs: 1,
+            kernel: vec![0.5],
+            bias: vec![0.0],
+        };
+        let epoch = |epoch| crate::Epoch {
+            epoch,
+            loss: after,
+            health: crate::Health::default(),
+            weight_norm: 0.5,
+        };
+        Run {
+            initial_weights: weights.clone(),
+            weights,
+            before: snapshot(before, accuracy.0, 0.0),
+            history: (1..=100).map(epoch).collect(),
+            after: snapshot(after, accuracy.1, dead_misfit),
+            divergence: None,
+            steps: 400,
+            blind: Vec::new(),
+            further: None,
+        }
+    }
+
+    #[test]
+    fn a_loss_that_rose_or_stayed_is_never_learning_nor_said_to_fall() {
+        let program =
+            lossc::compile("input y_true: {0, 1}\ninput y_pred: [0, 1]\nloss = mean(square(y_true - y_pred))").unwrap();
+        let task = Task::new(&program, None, None, None).unwrap();
+        // A rise with accuracy up: once "learning: the loss went from".
+        let rose = judge(&run(0.1608, 0.1805, (0.5, 0.6), 0.0), &task, &[], Dtype::F32);
+        assert_eq!(rose.status, Status::Stalled);
+        assert_eq!(
+            rose.summary,
+            "stalled: the loss rose from 0.1608 to 0.1805 in 100 epochs"
+        );
+        // A rise with accuracy flat: once "the loss did not fall".
+        let flat = judge(&run(0.1487, 0.1727, (0.5, 0.5), 0.0), &task, &[], Dtype::F32);
+        assert_eq!(
+            flat.summary,
+            "stalled: the loss rose from 0.1487 to 0.1727 in 100 epochs"
+        );
+        // Zero to zero, wrong samples dead: once "the loss fell from 0 to 0".
+        let zero = judge(&run(0.0, 0.0, (0.5, 0.5), 0.5), &task, &[], Dtype::F32);
+        assert_eq!(zero.status, Status::Stalled);
+        for text in std::iter::once(&zero.summary).chain(zero.reasons.iter().map(|r| &r.text)) {
+            assert!(!text.contains("fell"), "{text}");
+        }
+        // A fall under 1% is not learning, and says so.
+        let little = judge(&run(0.5, 0.499, (0.5, 0.5), 0.0), &task, &[], Dtype::F32);
+        assert_eq!(
+            little.summary,
+            "stalled: the loss fell by less than 1% (fell from 0.5 to 0.499) in 100 epochs"
+        );
+        let learned = judge(&run(0.5, 0.4, (0.5, 0.7), 0.0), &task, &[], Dtype::F32);
+        assert_eq!(
+            learned.summary,
+            "learning: the loss fell from 0.5 to 0.4, accuracy 50% to 70%"
+        );
+    }
+
+    #[test]
+    fn a_negative_loss_that_keeps_falling_far_out_is_diverging() {
+        let program =
+            lossc::compile("input y_true: {0, 1}\ninput y_pred: real\nloss = mean(-y_true * y_pred)").unwrap();
+        let task = Task::new(&program, None, None, None).unwrap();
+        let unbounded = Run {
+            further: Some(-23.0),
+            ..run(0.01, -0.23, (0.5, 0.5), 0.0)
+        };
+        let verdict = judge(&unbounded, &task, &[], Dtype::F32);
+        assert_eq!(verdict.status, Status::Diverging);
+        assert_eq!(
+            verdict.summary,
+            "diverging: the loss fell below 0 to -0.23 and keeps falling, as if unbounded below in the prediction"
+        );
+        // Bounded: 100 times as far out it has fallen by less than 10 times
+        // as much as in training.
+        let bounded = Run {
+            further: Some(-0.9),
+            ..run(-0.04, -0.56, (0.5, 0.5), 0.0)
+        };
+        assert_ne!(judge(&bounded, &task, &[], Dtype::F32).status, Status::Diverging);
     }
 
     #[test]
