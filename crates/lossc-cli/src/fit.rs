@@ -638,7 +638,7 @@ pub struct JsonSeed<'a> {
 pub struct JsonOverall {
     /// `learning`, `stalled`, `diverging` or `diverged`.
     pub status: &'static str,
-    /// E.g. `learning on 3 of 5 seeds; stalled on 2 (seeds 1, 4)`.
+    /// E.g. `stalled on 2 of 5 seeds; learning on 3 (seeds 0, 2, 3)`.
     pub summary: String,
     /// How many seeds learned, of `runs`.
     pub learning: usize,

@@ -420,8 +420,8 @@ fn diverging(run: &Run) -> Option<Verdict> {
 /// The verdict over several seeds: the status every seed must reach for
 /// the whole to count (learning only if every seed learned; otherwise the
 /// most common failure, diverged before diverging before stalled on a tie),
-/// and a line such as `stalled on 5 of 5 seeds` or `learning on 3 of 5
-/// seeds; stalled on 2 (seeds 1, 4)`.
+/// and a line that begins with it, such as `stalled on 5 of 5 seeds` or
+/// `stalled on 2 of 5 seeds; learning on 3 (seeds 0, 2, 3)`.
 pub fn overall(statuses: &[(u64, Status)]) -> (Status, String) {
     let order = [Status::Learning, Status::Stalled, Status::Diverging, Status::Diverged];
     let count = |status: Status| statuses.iter().filter(|(_, s)| *s == status).count();
@@ -437,7 +437,8 @@ pub fn overall(statuses: &[(u64, Status)]) -> (Status, String) {
             .unwrap_or(Status::Stalled)
     };
     let mut parts = Vec::new();
-    for s in order.iter().copied().filter(|s| count(*s) > 0) {
+    let others = order.iter().copied().filter(|s| *s != status && count(*s) > 0);
+    for s in std::iter::once(status).chain(others) {
         let which: Vec<String> = statuses
             .iter()
             .filter(|(_, t)| *t == s)
@@ -739,10 +740,7 @@ mod tests {
         );
         assert_eq!(
             overall(&[(0, Stalled), (1, Learning), (2, Stalled)]),
-            (
-                Stalled,
-                "learning on 1 of 3 seeds; stalled on 2 (seeds 0, 2)".to_string()
-            )
+            (Stalled, "stalled on 2 of 3 seeds; learning on 1 (seed 1)".to_string())
         );
         assert_eq!(
             overall(&[(0, Diverging), (1, Stalled)]).0,
