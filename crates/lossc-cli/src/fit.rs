@@ -27,20 +27,25 @@ Trains one dense layer whose activation lands in y_pred's declared domain
 (a sigmoid for [0, 1], a softmax for [0, 1] [N, C], none for real; --model
 chooses another) on --data X.npy with --labels Y.npy, or on synthetic data
 that matches the declared domains (--synthetic N, 100 samples by default:
-standard-normal features, labels from a hidden linear rule). The loss's
-exact gradient is derived once and chained through the activation and the
+standard-normal features, labels from a hidden linear rule orthogonal to
+the initial weights, so that training starts at chance). The loss's exact
+gradient is derived once and chained through the activation and the
 layer; the optimizer is Keras's Adam with its defaults (or SGD), in
-mini-batches, in --dtype (f32 by default). One --seed gives one run.
+mini-batches, in --dtype (f32 by default). It trains on 5 seeds (0 to 4)
+and counts the verdicts; --seeds K runs K seeds, --seed S one run in full.
 
 Per epoch it shows the loss, the fraction of samples whose gradient is
 exactly zero, NaN (or infinite) and exploding (above 1e6), and the norm of
 the weights; then a sparkline of the loss and the verdict: `learning`,
 `stalled` (samples the model gets wrong receive no gradient, or the loss
-does not fall) or `diverged` (NaN or inf), with the diagnostics of `check`
-that predicted it. --plot writes the curves as an SVG picture.
+does not fall), `diverging` (the loss falls below 0 without bound) or
+`diverged` (NaN or inf), with the diagnostics of `check` that predicted
+it. With several seeds, one line per seed and the count. --plot writes
+the curves (of the first seed) as an SVG picture.
 
-Exit status: 0 the model learns, 1 it stalls or diverges (or the program
-has errors, shown as `check` shows them), 2 bad usage or unusable data.";
+Exit status: 0 the model learns (on every seed), 1 it stalls or diverges
+(on some seed; or the program has errors, shown as `check` shows them),
+2 bad usage or unusable data.";
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:
@@ -102,10 +107,15 @@ pub struct FitArgs {
     #[arg(long, value_enum, value_name = "OPTIMIZER", default_value_t = OptimizerArg::Adam)]
     pub optimizer: OptimizerArg,
 
-    /// Seeds the initial weights, the batch order and synthetic data, e.g.
-    /// `--seed 7`.
-    #[arg(long, value_name = "S", default_value_t = 0)]
-    pub seed: u64,
+    /// Seeds the initial weights, the batch order and synthetic data; alone,
+    /// one run shown in full (by default seeds 0 to 4), e.g. `--seed 7`.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+
+    /// Runs K seeds, from --seed (0 by default) up, and counts the verdicts
+    /// (default 5, or 1 with --seed; at most 100), e.g. `--seeds 10`.
+    #[arg(long, value_name = "K")]
+    pub seeds: Option<usize>,
 
     /// Keep the samples in their order in every epoch, as Keras's
     /// `fit(shuffle=False)` (by default they are shuffled before each epoch).
@@ -149,6 +159,11 @@ pub enum OptimizerArg {
 /// Synthetic samples when neither --data nor --synthetic is given.
 const DEFAULT_SAMPLES: usize = 100;
 
+/// Seeds run when neither --seed nor --seeds is given.
+pub const DEFAULT_SEEDS: usize = 5;
+/// The most seeds `fit` runs.
+pub const MAX_SEEDS: usize = 100;
+
 /// The most epochs `fit` runs.
 pub const MAX_EPOCHS: usize = 100_000;
 /// The most synthetic samples `fit` generates.
@@ -170,6 +185,11 @@ fn check_bounds(args: &FitArgs) -> Result<(), CliError> {
     if args.epochs > MAX_EPOCHS {
         return Err(over("epochs", args.epochs, MAX_EPOCHS));
     }
+    match args.seeds {
+        Some(0) => return Err(CliError::new("`--seeds 0`: lossc fit runs at least one seed")),
+        Some(seeds) if seeds > MAX_SEEDS => return Err(over("seeds", seeds, MAX_SEEDS)),
+        _ => {}
+    }
     if let Some(samples) = args.synthetic
         && samples > MAX_SYNTHETIC
     {
@@ -182,14 +202,21 @@ fn check_bounds(args: &FitArgs) -> Result<(), CliError> {
     }
     if args.data.is_none() {
         let samples = args.synthetic.unwrap_or(DEFAULT_SAMPLES);
-        let features = args.features.unwrap_or(1);
-        if samples.saturating_mul(features) > MAX_FEATURE_VALUES {
-            return Err(CliError::new(format!(
-                "`--synthetic {samples}` with `--features {features}`: {} numbers of features; lossc fit holds at most {MAX_FEATURE_VALUES}",
-                samples.saturating_mul(features)
-            )));
+        if let Some(features) = args.features {
+            check_feature_values(samples, features)?;
         }
         check_steps(args.epochs, samples)?;
+    }
+    Ok(())
+}
+
+/// Refuses more than [`MAX_FEATURE_VALUES`] synthetic feature values.
+fn check_feature_values(samples: usize, features: usize) -> Result<(), CliError> {
+    if samples.saturating_mul(features) > MAX_FEATURE_VALUES {
+        return Err(CliError::new(format!(
+            "`--synthetic {samples}` with `--features {features}`: {} numbers of features; lossc fit holds at most {MAX_FEATURE_VALUES}",
+            samples.saturating_mul(features)
+        )));
     }
     Ok(())
 }
@@ -236,10 +263,19 @@ pub fn run(args: &FitArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -
         model,
     )
     .map_err(fit_error)?;
-    let data = load_data(args, &task).map_err(|error| match error {
-        Loaded::Cli(error) => error,
-        Loaded::Fit(error) => fit_error(error),
-    })?;
+    // The seeds: --seed alone is one run; otherwise --seeds from --seed up.
+    let first_seed = args.seed.unwrap_or(0);
+    let count = args
+        .seeds
+        .unwrap_or(if args.seed.is_some() { 1 } else { DEFAULT_SEEDS });
+    let seeds: Vec<u64> = (0..count as u64).map(|k| first_seed.saturating_add(k)).collect();
+    let load = |seed: u64| {
+        load_data(args, &task, seed).map_err(|error| match error {
+            Loaded::Cli(error) => error,
+            Loaded::Fit(error) => fit_error(error),
+        })
+    };
+    let mut data = load(first_seed)?;
 
     let optimizer = match args.optimizer {
         OptimizerArg::Adam => Optimizer::KERAS_ADAM,
@@ -249,15 +285,6 @@ pub fn run(args: &FitArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -
         Some(rate) => optimizer.with_learning_rate(rate),
         None => optimizer,
     };
-    let options = FitOptions {
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        optimizer,
-        seed: args.seed,
-        dtype,
-        shuffle: !args.no_shuffle,
-        initial_weights: None,
-    };
     let diagnostics = program.check(&lossc::CheckOptions {
         dtype,
         params: args.analysis.params.pairs(),
@@ -265,11 +292,29 @@ pub fn run(args: &FitArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -
         wrt: vec![task.prediction.clone()],
     });
     let findings = Finding::locate(&diagnostics, &source.text);
-    let fit = lossc_fit::fit(&program, &task, &data, &options, &findings).map_err(fit_error)?;
+    let mut fits = Vec::with_capacity(seeds.len());
+    for &seed in &seeds {
+        // Synthetic data is drawn per seed (its rule is orthogonal to that
+        // seed's initial weights); files are read once.
+        if seed != first_seed && args.data.is_none() {
+            data = load(seed)?;
+        }
+        let options = FitOptions {
+            epochs: args.epochs,
+            batch_size: args.batch_size,
+            optimizer,
+            seed,
+            dtype,
+            shuffle: !args.no_shuffle,
+            initial_weights: None,
+        };
+        fits.push(lossc_fit::fit(&program, &task, &data, &options, &findings).map_err(fit_error)?);
+    }
+    let first = &fits[0];
 
     let plot = match (&args.plot, &plot_output) {
         (Some(path), Some(output)) => {
-            let svg = svg(&fit, file).map_err(|error| CliError::new(format!("cannot draw the plot: {error}")))?;
+            let svg = svg(first, file).map_err(|error| CliError::new(format!("cannot draw the plot: {error}")))?;
             output.write(".svg.tmp", |file| file.write_all(svg.as_bytes()))?;
             Some(path.display().to_string())
         }
@@ -280,15 +325,23 @@ pub fn run(args: &FitArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -
             write_note_line(err, note);
         }
     }
+    let (overall, _) = overall(&fits);
     let written = match args.format {
-        Format::Json => write_json(out, &FitReport::new(&fit, file, &data.origin, &findings, plot)),
-        Format::Text => write_text(out, &fit, file, &data.origin, plot.as_deref()),
+        Format::Json => write_json(out, &FitReport::new(&fits, file, &data.origin, &findings, plot)),
+        Format::Text if fits.len() == 1 => write_text(out, first, file, &data.origin, plot.as_deref()),
+        Format::Text => write_seeds(out, &fits, file, &data.origin, plot.as_deref()),
     };
-    let status = match fit.verdict.status {
+    let status = match overall {
         Verdict::Learning => Status::Success,
-        Verdict::Stalled | Verdict::Diverged => Status::Findings,
+        Verdict::Stalled | Verdict::Diverging | Verdict::Diverged => Status::Findings,
     };
     finish_output(status, written)
+}
+
+/// The verdict over `fits` (see [`lossc_fit::overall`]).
+fn overall(fits: &[Fit]) -> (Verdict, String) {
+    let statuses: Vec<(u64, Verdict)> = fits.iter().map(|fit| (fit.options.seed, fit.verdict.status)).collect();
+    lossc_fit::overall(&statuses)
 }
 
 enum Loaded {
@@ -296,8 +349,8 @@ enum Loaded {
     Fit(FitError),
 }
 
-/// The data: the .npy files, or synthetic samples.
-fn load_data(args: &FitArgs, task: &Task) -> Result<Dataset, Loaded> {
+/// The data: the .npy files, or synthetic samples for `seed`.
+fn load_data(args: &FitArgs, task: &Task, seed: u64) -> Result<Dataset, Loaded> {
     match (&args.data, &args.labels) {
         (Some(x_path), Some(y_path)) => {
             let x = crate::data::read_npy_at_most("--data", x_path, MAX_FEATURE_VALUES).map_err(Loaded::Cli)?;
@@ -314,13 +367,14 @@ fn load_data(args: &FitArgs, task: &Task) -> Result<Dataset, Loaded> {
                 _ => Ok(data),
             }
         }
-        _ => Dataset::synthetic(
-            task,
-            args.synthetic.unwrap_or(DEFAULT_SAMPLES),
-            args.features.unwrap_or(1),
-            args.seed,
-        )
-        .map_err(Loaded::Fit),
+        _ => {
+            let samples = args.synthetic.unwrap_or(DEFAULT_SAMPLES);
+            let features = args
+                .features
+                .unwrap_or_else(|| Dataset::default_features(task).min(MAX_FEATURES));
+            check_feature_values(samples, features).map_err(Loaded::Cli)?;
+            Dataset::synthetic(task, samples, features, seed).map_err(Loaded::Fit)
+        }
     }
 }
 
@@ -342,7 +396,7 @@ fn shown_epochs(count: usize) -> Vec<usize> {
 ///
 /// ```text
 /// fit examples/mse.loss: loss `mse`, linear model (no activation: `y_pred` is declared real)
-///   100 synthetic samples, 1 feature; adam (lr 0.001), 100 epochs of batches of 32, seed 0, f32
+///   100 synthetic samples, 2 features -> 1 output; adam (lr 0.001), 100 epochs of batches of 32, seed 0, f32
 ///
 ///  epoch       loss    zero     NaN  exploding   |W|
 ///      1     1.2345      0%      0%         0%   0.8
@@ -354,41 +408,8 @@ fn shown_epochs(count: usize) -> Vec<usize> {
 pub fn write_text(out: &mut dyn WriteColor, fit: &Fit, file: &str, origin: &str, plot: Option<&str>) -> io::Result<()> {
     use lossc::ir::format_approx;
     use lossc_fit::percent;
-    let task = &fit.task;
-    let options = &fit.options;
     let run = &fit.run;
-    writeln!(
-        out,
-        "fit {file}: loss `{}`, {} model ({}: {})",
-        task.loss,
-        task.model.as_str(),
-        match task.model {
-            ModelKind::Linear => "no activation",
-            ModelKind::Logistic => "sigmoid",
-            ModelKind::Softmax => "softmax",
-        },
-        task.model_reason
-    )?;
-    let data = if origin == "synthetic" {
-        format!("{} synthetic samples", fit.samples)
-    } else {
-        format!("{} samples from {origin}", fit.samples)
-    };
-    writeln!(
-        out,
-        "  {data}, {} feature{} -> {} output{}; {} (lr {}), {} epochs of batches of {}, seed {}, {}",
-        fit.features,
-        plural(fit.features),
-        fit.outputs,
-        plural(fit.outputs),
-        options.optimizer.name(),
-        format_approx(options.optimizer.learning_rate()),
-        options.epochs,
-        options.batch_size,
-        options.seed,
-        options.dtype
-    )?;
-    writeln!(out)?;
+    write_header(out, fit, file, origin, &format!("seed {}", fit.options.seed))?;
     writeln!(
         out,
         "{:>6} {:>12} {:>7} {:>7} {:>10} {:>10}",
@@ -434,19 +455,31 @@ pub fn write_text(out: &mut dyn WriteColor, fit: &Fit, file: &str, origin: &str,
     writeln!(out)?;
 
     let verdict = &fit.verdict;
-    let color = match verdict.status {
+    write_summary(out, verdict.status, &verdict.summary)?;
+    writeln!(out)?;
+    write_reasons(out, verdict)
+}
+
+/// `summary` with its status word (up to the first `:`, or all of it)
+/// coloured as `status`, the rest bold; no newline.
+fn write_summary(out: &mut dyn WriteColor, status: Verdict, summary: &str) -> io::Result<()> {
+    let color = match status {
         Verdict::Learning => TermColor::Green,
         Verdict::Stalled => TermColor::Yellow,
-        Verdict::Diverged => TermColor::Red,
+        Verdict::Diverging | Verdict::Diverged => TermColor::Red,
     };
-    let (head, rest) = verdict.summary.split_once(':').unwrap_or((&verdict.summary, ""));
+    let (head, rest) = summary.split_once(':').unwrap_or((summary, ""));
     out.set_color(ColorSpec::new().set_fg(Some(color)).set_bold(true))?;
     write!(out, "{head}")?;
     out.reset()?;
     out.set_color(ColorSpec::new().set_bold(true))?;
     write!(out, "{}{rest}", if rest.is_empty() { "" } else { ":" })?;
-    out.reset()?;
-    writeln!(out)?;
+    out.reset()
+}
+
+/// The reasons of `verdict`, one `  - ` line each, with the diagnostic each
+/// links to.
+fn write_reasons(out: &mut dyn WriteColor, verdict: &lossc_fit::Verdict) -> io::Result<()> {
     for reason in &verdict.reasons {
         match &reason.see {
             Some(finding) if !reason.text.contains(&finding.message) => {
@@ -455,6 +488,80 @@ pub fn write_text(out: &mut dyn WriteColor, fit: &Fit, file: &str, origin: &str,
             Some(finding) => writeln!(out, "  - {}: {}", finding.reference(), reason.text)?,
             None => writeln!(out, "  - {}", reason.text)?,
         }
+    }
+    Ok(())
+}
+
+/// The first lines of a report: the file, the loss and the model; the data
+/// and the training (`seeds` names the seeds run); a blank line.
+fn write_header(out: &mut dyn WriteColor, fit: &Fit, file: &str, origin: &str, seeds: &str) -> io::Result<()> {
+    use lossc::ir::format_approx;
+    let task = &fit.task;
+    let options = &fit.options;
+    writeln!(
+        out,
+        "fit {file}: loss `{}`, {} model ({}: {})",
+        task.loss,
+        task.model.as_str(),
+        match task.model {
+            ModelKind::Linear => "no activation",
+            ModelKind::Logistic => "sigmoid",
+            ModelKind::Softmax => "softmax",
+        },
+        task.model_reason
+    )?;
+    let data = if origin == "synthetic" {
+        format!("{} synthetic samples", fit.samples)
+    } else {
+        format!("{} samples from {origin}", fit.samples)
+    };
+    writeln!(
+        out,
+        "  {data}, {} feature{} -> {} output{}; {} (lr {}), {} epochs of batches of {}, {seeds}, {}",
+        fit.features,
+        plural(fit.features),
+        fit.outputs,
+        plural(fit.outputs),
+        options.optimizer.name(),
+        format_approx(options.optimizer.learning_rate()),
+        options.epochs,
+        options.batch_size,
+        options.dtype
+    )?;
+    writeln!(out)
+}
+
+/// The report of several seeds: the header, one line per seed (a sparkline
+/// of its loss and its verdict), the count, and the reasons of the first
+/// seed with the overall status.
+fn write_seeds(out: &mut dyn WriteColor, fits: &[Fit], file: &str, origin: &str, plot: Option<&str>) -> io::Result<()> {
+    let (first, last) = (fits[0].options.seed, fits[fits.len() - 1].options.seed);
+    write_header(out, &fits[0], file, origin, &format!("seeds {first} to {last}"))?;
+    let width = last.to_string().len();
+    for fit in fits {
+        let losses: Vec<f64> = fit.run.history.iter().map(|epoch| epoch.loss).collect();
+        write!(
+            out,
+            "seed {:>width$}  {:<20}  ",
+            fit.options.seed,
+            sparkline(&losses, 20)
+        )?;
+        write_summary(out, fit.verdict.status, &fit.verdict.summary)?;
+        writeln!(out)?;
+    }
+    if let Some(path) = plot {
+        writeln!(out, "plot written to {path} (seed {first})")?;
+    }
+    writeln!(out)?;
+    let (status, count) = overall(fits);
+    write_summary(out, status, &count)?;
+    writeln!(out)?;
+    if let Some(shown) = fits.iter().find(|fit| fit.verdict.status == status) {
+        if !shown.verdict.reasons.is_empty() {
+            writeln!(out, "seed {}:", shown.options.seed)?;
+            write_reasons(out, &shown.verdict)?;
+        }
+        writeln!(out, "(`--seed {}` shows that run epoch by epoch)", shown.options.seed)?;
     }
     Ok(())
 }
@@ -490,7 +597,8 @@ pub fn sparkline(values: &[f64], width: usize) -> String {
         .collect()
 }
 
-/// The whole output of `fit --format json`.
+/// The whole output of `fit --format json`: every number of the first (or
+/// only) seed's run, and the verdict of every seed.
 #[derive(Debug, Serialize)]
 pub struct FitReport<'a> {
     pub file: &'a str,
@@ -510,6 +618,31 @@ pub struct FitReport<'a> {
     pub diagnostics: Vec<JsonFinding<'a>>,
     /// The `--plot` file, if one was written.
     pub plot: Option<String>,
+    /// Every seed run, the first included, in order.
+    pub seeds: Vec<JsonSeed<'a>>,
+    /// The verdict over the seeds.
+    pub overall: JsonOverall,
+}
+
+/// One seed's run: its loss and accuracy before and after, and its verdict.
+#[derive(Debug, Serialize)]
+pub struct JsonSeed<'a> {
+    pub seed: u64,
+    pub before: JsonSnapshot,
+    pub after: JsonSnapshot,
+    pub verdict: JsonVerdict<'a>,
+}
+
+/// The verdict over the seeds: `learning` only if every seed learned.
+#[derive(Debug, Serialize)]
+pub struct JsonOverall {
+    /// `learning`, `stalled`, `diverging` or `diverged`.
+    pub status: &'static str,
+    /// E.g. `stalled on 2 of 5 seeds; learning on 3 (seeds 0, 2, 3)`.
+    pub summary: String,
+    /// How many seeds learned, of `runs`.
+    pub learning: usize,
+    pub runs: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -588,7 +721,7 @@ pub struct JsonLayer {
 
 #[derive(Debug, Serialize)]
 pub struct JsonVerdict<'a> {
-    /// `learning`, `stalled` or `diverged`.
+    /// `learning`, `stalled`, `diverging` or `diverged`.
     pub status: &'static str,
     pub summary: &'a str,
     /// The epoch a diverged run stopped at.
@@ -625,7 +758,9 @@ impl<'a> JsonFinding<'a> {
 }
 
 impl<'a> FitReport<'a> {
-    pub fn new(fit: &'a Fit, file: &'a str, origin: &'a str, findings: &'a [Finding], plot: Option<String>) -> Self {
+    /// The report of `fits` (one per seed, at least one).
+    pub fn new(fits: &'a [Fit], file: &'a str, origin: &'a str, findings: &'a [Finding], plot: Option<String>) -> Self {
+        let fit = &fits[0];
         let dtype = fit.options.dtype;
         let number = |v: f64| Number(v, dtype);
         let snapshot = |s: &lossc_fit::Snapshot| JsonSnapshot {
@@ -646,6 +781,20 @@ impl<'a> FitReport<'a> {
                 .collect(),
             bias: layer.bias.iter().map(|&v| number(v)).collect(),
         };
+        let verdict = |verdict: &'a lossc_fit::Verdict| JsonVerdict {
+            status: verdict.status.as_str(),
+            summary: &verdict.summary,
+            epoch: verdict.epoch,
+            reasons: verdict
+                .reasons
+                .iter()
+                .map(|reason| JsonReason {
+                    text: &reason.text,
+                    see: reason.see.as_ref().map(JsonFinding::new),
+                })
+                .collect(),
+        };
+        let (status, summary) = overall(fits);
         let task = &fit.task;
         let run = &fit.run;
         FitReport {
@@ -695,22 +844,27 @@ impl<'a> FitReport<'a> {
                 initial: layer(&run.initial_weights),
                 last: layer(&run.weights),
             },
-            verdict: JsonVerdict {
-                status: fit.verdict.status.as_str(),
-                summary: &fit.verdict.summary,
-                epoch: fit.verdict.epoch,
-                reasons: fit
-                    .verdict
-                    .reasons
-                    .iter()
-                    .map(|reason| JsonReason {
-                        text: &reason.text,
-                        see: reason.see.as_ref().map(JsonFinding::new),
-                    })
-                    .collect(),
-            },
+            verdict: verdict(&fit.verdict),
             diagnostics: findings.iter().map(JsonFinding::new).collect(),
             plot,
+            seeds: fits
+                .iter()
+                .map(|fit| JsonSeed {
+                    seed: fit.options.seed,
+                    before: snapshot(&fit.run.before),
+                    after: snapshot(&fit.run.after),
+                    verdict: verdict(&fit.verdict),
+                })
+                .collect(),
+            overall: JsonOverall {
+                status: status.as_str(),
+                summary,
+                learning: fits
+                    .iter()
+                    .filter(|fit| fit.verdict.status == Verdict::Learning)
+                    .count(),
+                runs: fits.len(),
+            },
         }
     }
 }

@@ -1,11 +1,14 @@
 //! The training data: features `[N, D]` and targets shaped as the loss's
 //! target input, either given (and checked against the task) or generated
-//! to match the declared domains from a known linear rule.
+//! to match the declared domains from a known linear rule that the initial
+//! model of the same seed knows nothing about: the rule's directions are
+//! orthogonal to the initial weights, so training starts at chance.
 
 use lossc::ir::Domain;
 use ndarray::{Array2, ArrayD, IxDyn};
 
 use crate::FitError;
+use crate::model::Dense;
 use crate::rng::Stream;
 use crate::task::{Layout, Task};
 
@@ -139,11 +142,28 @@ impl Dataset {
         })
     }
 
+    /// The number of synthetic features when none is asked for: twice the
+    /// model's outputs (2 for a `[N]` prediction), the fewest that leave room
+    /// for a rule orthogonal to every column of the initial kernel with as
+    /// many independent directions as outputs.
+    pub fn default_features(task: &Task) -> usize {
+        2 * synthetic_outputs(task)
+    }
+
     /// `samples` samples of `features` standard-normal features, with targets
     /// in the target's declared domain from a linear rule drawn from `seed`:
     /// binary labels on either side of a hyperplane for a two-value set, the
     /// class of the largest score for class labels, the rule plus a little
     /// noise mapped into the domain for a real or interval target.
+    ///
+    /// The rule's directions are orthogonal to the columns of the initial
+    /// kernel of the same seed (the Glorot-uniform weights the trainer draws
+    /// when [`crate::FitOptions::initial_weights`] is `None`): for
+    /// standard-normal features the initial model's logits are then
+    /// independent of the targets, and a classifier starts at chance. That
+    /// needs more features than outputs; with fewer (one feature, one
+    /// output) the rule is a random direction, which the initial weights fit
+    /// or get wrong by luck.
     pub fn synthetic(task: &Task, samples: usize, features: usize, seed: u64) -> Result<Dataset, FitError> {
         if samples == 0 || features == 0 {
             return Err(FitError::Data(
@@ -151,16 +171,27 @@ impl Dataset {
             ));
         }
         let mut rng = Stream::Data.rng(seed);
-        let outputs = match task.layout {
-            Layout::Vector => 1,
-            Layout::Matrix | Layout::Labels => task.outputs.unwrap_or(DEFAULT_CLASSES),
-        };
+        let outputs = synthetic_outputs(task);
         // The rule first, so that it does not depend on the number of
-        // samples: per output, a random unit direction `u` and an offset `t`
-        // of about 0.25, and the score `2 (u.x - t)`. Its sign splits the
-        // samples into two classes of about half each.
+        // samples: per output, a random unit direction `u` orthogonal to the
+        // initial kernel and an offset `t` of about 0.25, and the score
+        // `2 (u.x - t)`. Its sign splits the samples into two classes of
+        // about half each.
+        let initial = Dense::<f64>::glorot(features, outputs, &mut Stream::Weights.rng(seed));
+        let kernel = Array2::from_shape_vec((features, outputs), initial.kernel).expect("[features, outputs]");
+        let basis = orthonormal_columns(&kernel);
         let mut directions = Array2::from_shape_simple_fn((features, outputs), || rng.normal());
         for mut column in directions.columns_mut() {
+            let mut orthogonal = column.to_owned();
+            for b in &basis {
+                let along: f64 = orthogonal.iter().zip(b).map(|(v, w)| v * w).sum();
+                orthogonal.iter_mut().zip(b).for_each(|(v, w)| *v -= along * w);
+            }
+            // Nothing is left when the kernel spans every feature.
+            let norm = orthogonal.iter().map(|v| v * v).sum::<f64>().sqrt();
+            if norm > 1e-9 {
+                column.assign(&orthogonal);
+            }
             let norm = column.iter().map(|v| v * v).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
             column.mapv_inplace(|v| v / norm);
         }
@@ -238,6 +269,32 @@ impl Dataset {
     pub fn features(&self) -> usize {
         self.features.ncols()
     }
+}
+
+/// The number of model outputs of synthetic data for `task`.
+fn synthetic_outputs(task: &Task) -> usize {
+    match task.layout {
+        Layout::Vector => 1,
+        Layout::Matrix | Layout::Labels => task.outputs.unwrap_or(DEFAULT_CLASSES),
+    }
+}
+
+/// An orthonormal basis of the span of `matrix`'s columns (Gram-Schmidt,
+/// dropping columns that add no direction).
+fn orthonormal_columns(matrix: &Array2<f64>) -> Vec<Vec<f64>> {
+    let mut basis: Vec<Vec<f64>> = Vec::new();
+    for column in matrix.columns() {
+        let mut v = column.to_vec();
+        for b in &basis {
+            let along: f64 = v.iter().zip(b).map(|(x, y)| x * y).sum();
+            v.iter_mut().zip(b).for_each(|(x, y)| *x -= along * y);
+        }
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if norm > 1e-9 {
+            basis.push(v.into_iter().map(|x| x / norm).collect());
+        }
+    }
+    basis
 }
 
 /// The index of the largest value (the first on a tie).
@@ -351,6 +408,42 @@ mod tests {
         let bad = ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![0.0, 1.0, 0.0, 1.0, 1.0, 0.0]).unwrap();
         let error = Dataset::new(&onehot, features, bad, "bad").unwrap_err().to_string();
         assert!(error.contains("row 1") && error.contains("exactly one 1"), "{error}");
+    }
+
+    #[test]
+    fn the_rule_is_orthogonal_to_the_initial_weights() {
+        for source in [
+            "input y_true: {0, 1}\ninput y_pred: [0, 1]\nloss = mean(square(y_true - y_pred))",
+            "input y_true: {0..2}\ninput y_pred: [0, 1] [N, 3]\nloss = mean(-sum(one_hot(y_true, 3) * log(y_pred), axis=-1))",
+        ] {
+            let task = task(source);
+            let features = Dataset::default_features(&task);
+            for seed in 0..10 {
+                let data = Dataset::synthetic(&task, 2000, features, seed).unwrap();
+                let initial = Dense::<f64>::glorot(features, data.outputs, &mut Stream::Weights.rng(seed));
+                // The initial model's largest logit names the label no more
+                // often than chance.
+                let x = &data.features;
+                let right = (0..data.samples())
+                    .filter(|&i| {
+                        let logits = (0..data.outputs).map(|k| {
+                            (0..features)
+                                .map(|j| x[[i, j]] * initial.kernel[j * data.outputs + k])
+                                .sum::<f64>()
+                        });
+                        let predicted = if data.outputs == 1 {
+                            f64::from(u8::from(logits.sum::<f64>() > 0.0))
+                        } else {
+                            argmax(logits) as f64
+                        };
+                        predicted == data.targets[[i]]
+                    })
+                    .count() as f64
+                    / data.samples() as f64;
+                let chance = 1.0 / data.outputs.max(2) as f64;
+                assert!((right - chance).abs() < 0.06, "{source}, seed {seed}: {right}");
+            }
+        }
     }
 
     #[test]

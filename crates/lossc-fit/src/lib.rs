@@ -10,7 +10,7 @@
 //! ([`Finding`]s) for the verdict to link to.
 //! **Out:** a [`Fit`]: the loss, the health of the samples' gradients (zero,
 //! NaN, exploding) and the weight norm per epoch, and a [`Verdict`]
-//! (`learning`, `stalled` or `diverged`) whose reasons name the diagnostics
+//! (`learning`, `stalled`, `diverging` or `diverged`) whose reasons name the diagnostics
 //! that predicted the failure.
 //! **Never:** does IO, prints, or draws: rendering (text, sparkline, JSON,
 //! SVG) is the CLI's. Nothing is random beyond the seed: one seed, one run,
@@ -31,7 +31,7 @@
 //! let source = "input y_true: real\ninput y_pred: real\nloss mse = mean(square(y_true - y_pred))";
 //! let program = lossc::compile(source).unwrap();
 //! let task = Task::new(&program, None, None, None)?;
-//! let data = Dataset::synthetic(&task, 100, 1, 0)?;
+//! let data = Dataset::synthetic(&task, 100, Dataset::default_features(&task), 0)?;
 //! let options = FitOptions { epochs: 20, ..FitOptions::default() };
 //! let fit = lossc_fit::fit(&program, &task, &data, &options, &[])?;
 //! assert_eq!(fit.verdict.status, Status::Learning);
@@ -59,9 +59,12 @@ pub use objective::{Evaluated, Objective, Reference};
 pub use optim::Optimizer;
 pub use rng::{Rng, Stream};
 pub use task::{Layout, ModelKind, Task};
-pub use train::{Divergence, EXPLODING, Epoch, FitOptions, Health, NonFinite, Run, Snapshot, Untaught, gradient};
+pub use train::{
+    Divergence, EXPLODING, Epoch, FURTHER, FitOptions, Health, NonFinite, Run, Snapshot, Untaught, gradient,
+};
 pub use verdict::{
-    Finding, MAX_ACCURACY_DROP, MIN_PROGRESS, Reason, STALLED_DEAD_MISFIT, Status, Verdict, judge, percent,
+    FURTHER_FALL, Finding, MAX_ACCURACY_DROP, MIN_PROGRESS, Reason, STALLED_DEAD_MISFIT, Status, Verdict, change,
+    judge, overall, percent,
 };
 
 /// Why a fit could not run.

@@ -18,6 +18,10 @@ use crate::task::{Layout, ModelKind, Task};
 /// `exploding-gradient` judges it).
 pub const EXPLODING: f64 = 1e6;
 
+/// How many times as far from the initial weights as training moved them
+/// [`Run::further`] evaluates the loss.
+pub const FURTHER: f64 = 100.0;
+
 /// How training runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FitOptions {
@@ -148,6 +152,12 @@ pub struct Run {
     /// For a classification: the classes whose samples get no gradient when
     /// the model is wrong about them (a wrong prediction is never corrected).
     pub blind: Vec<Untaught>,
+    /// For a run that ended with a loss below 0 (and finite weights): the
+    /// loss of all the data under the weights [`FURTHER`] times as far from
+    /// the initial ones along the way training moved them, `initial +
+    /// FURTHER (final - initial)`: a loss that keeps falling there is
+    /// unbounded below (or bounded only at an extreme of the prediction).
+    pub further: Option<f64>,
 }
 
 /// A class the loss does not correct when the model gets it wrong.
@@ -344,8 +354,14 @@ impl<'a, T: Float> Trainer<'a, T> {
         }
         let after = self.snapshot(&everything)?;
         let blind = self.blind(&taught)?;
+        let further = if divergence.is_none() && after.loss < 0.0 {
+            Some(self.further(&initial_weights, &everything)?)
+        } else {
+            None
+        };
         Ok(Run {
             blind,
+            further,
             initial_weights,
             weights: self.layer.to_f64(),
             before,
@@ -354,6 +370,24 @@ impl<'a, T: Float> Trainer<'a, T> {
             divergence,
             steps,
         })
+    }
+
+    /// The loss of the samples `everything` under the weights [`FURTHER`]
+    /// times as far from `initial` as the current ones (see [`Run::further`]);
+    /// the current weights are kept.
+    fn further(&mut self, initial: &Dense<f64>, everything: &[usize]) -> Result<f64, FitError> {
+        let last = self.layer.to_f64();
+        let out = |from: &[f64], to: &[f64]| -> Vec<f64> {
+            from.iter().zip(to).map(|(a, b)| a + FURTHER * (b - a)).collect()
+        };
+        self.layer = Dense::from_f64(&Dense {
+            kernel: out(&initial.kernel, &last.kernel),
+            bias: out(&initial.bias, &last.bias),
+            ..last.clone()
+        });
+        let loss = self.pass(everything).map(|pass| pass.loss);
+        self.layer = Dense::from_f64(&last);
+        loss
     }
 
     /// The forward and backward pass over the samples `batch`, without a step.

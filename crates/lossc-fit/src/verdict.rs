@@ -1,36 +1,46 @@
 //! The verdict on a run, with reasons linked to the static diagnostics:
-//! `learning`, `stalled` or `diverged`.
+//! `learning`, `stalled`, `diverging` or `diverged`.
 //!
 //! The rules, in order (the loss and accuracy are those of the whole data
 //! set before and after training):
 //! 1. **diverged** when the loss, a sample's gradient or the weights turned
 //!    NaN or infinite (training stops there);
-//! 2. **stalled** when a class the loss does not correct covers at least
+//! 2. **diverging** when the loss fell below 0 and keeps falling: under the
+//!    weights [`FURTHER`] times as far from the initial ones along the way
+//!    training moved them ([`Run::further`]) it has fallen by at least
+//!    [`FURTHER_FALL`] times what training made it fall, so it is not
+//!    levelling off at a bound (a loss that rewards pushing the prediction
+//!    to an extreme: a cross-entropy without its minus sign, `-y_true *
+//!    y_pred`; a cosine similarity, bounded by -1, is not diverging);
+//! 3. **stalled** when a class the loss does not correct covers at least
 //!    [`STALLED_DEAD_MISFIT`] of the samples and none of its samples got a
 //!    gradient in any step: given a wrong prediction (80% of the way to
 //!    another label) its samples still get a zero gradient, so the model is
 //!    never taught that class (`-log(y_pred + eps) * y_true` and `y_true = 0`);
-//! 3. **stalled** when, at the end, at least [`STALLED_DEAD_MISFIT`] of the
+//! 4. **stalled** when, at the end, at least [`STALLED_DEAD_MISFIT`] of the
 //!    samples are wrong (see [`Snapshot::misfit`]) *and* get a zero gradient:
 //!    nothing in training will correct them, whatever the loss curve shows
 //!    (a loss that is 0 where its gradient is dead looks perfect);
-//! 4. **stalled** when the loss fell by less than [`MIN_PROGRESS`] of its
+//! 5. **stalled** when the loss rose or stayed where it was (as printed);
+//! 6. **stalled** when the loss fell by less than [`MIN_PROGRESS`] of its
 //!    initial value and, for a classification, accuracy did not rise by more
 //!    than [`MAX_ACCURACY_DROP`];
-//! 5. **stalled** when the loss fell but accuracy fell by more than
+//! 7. **stalled** when the loss fell but accuracy fell by more than
 //!    [`MAX_ACCURACY_DROP`]: the loss rewards the wrong thing;
-//! 6. **learning** otherwise, with caveats: samples with a zero gradient
-//!    (fit already), a class the loss would not correct if the model got it
-//!    wrong, exploding gradients.
+//! 8. **learning** otherwise (the loss fell), with caveats: samples with a
+//!    zero gradient (fit already), a class the loss would not correct if the
+//!    model got it wrong, exploding gradients.
 //!
 //! A zero gradient on samples the model already gets right (a hinge loss
-//! beyond its margin) is not a stall.
+//! beyond its margin) is not a stall. The words of a summary follow its
+//! numbers: a loss is said to have fallen only when the later number is the
+//! smaller as printed ([`change`]).
 
 use lossc::ir::format_approx;
 use lossc::{Code, Diagnostic, Dtype, LineIndex, Severity};
 
 use crate::task::{ModelKind, Task};
-use crate::train::{NonFinite, Run, Snapshot, Untaught};
+use crate::train::{FURTHER, NonFinite, Run, Snapshot, Untaught};
 
 /// The fraction of samples wrong with a zero gradient from which a run is
 /// stalled.
@@ -42,6 +52,10 @@ pub const MIN_PROGRESS: f64 = 0.01;
 /// How much a classification's accuracy may fall (as a fraction) while the
 /// loss falls before the run counts as stalled: more than noise.
 pub const MAX_ACCURACY_DROP: f64 = 0.02;
+
+/// How many times what training made a negative loss fall it must fall
+/// further, [`FURTHER`] times as far out, to be diverging.
+pub const FURTHER_FALL: f64 = 10.0;
 
 /// A static diagnostic, located: what a verdict's reasons point to.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +100,9 @@ impl Finding {
 pub enum Status {
     Learning,
     Stalled,
+    /// The loss fell below 0 and keeps falling: unbounded below.
+    Diverging,
+    /// NaN or infinite.
     Diverged,
 }
 
@@ -94,6 +111,7 @@ impl Status {
         match self {
             Status::Learning => "learning",
             Status::Stalled => "stalled",
+            Status::Diverging => "diverging",
             Status::Diverged => "diverged",
         }
     }
@@ -160,6 +178,9 @@ pub fn judge(run: &Run, task: &Task, findings: &[Finding], dtype: Dtype) -> Verd
     if let Some(divergence) = run.divergence {
         return diverged(task, findings, dtype, divergence);
     }
+    if let Some(verdict) = diverging(run) {
+        return verdict;
+    }
     let (before, after) = (&run.before, &run.after);
     let mut reasons = Vec::new();
     let dead_reason = dead_reason(after, task, findings, dtype);
@@ -207,12 +228,8 @@ pub fn judge(run: &Run, task: &Task, findings: &[Finding], dtype: Dtype) -> Verd
                     } else {
                         "off target"
                     },
-                    if after.loss.is_finite() && after.loss <= before.loss {
-                        format!(
-                            " (even though the loss fell from {} to {})",
-                            format_approx(before.loss),
-                            format_approx(after.loss)
-                        )
+                    if fell(before.loss, after.loss) {
+                        format!(" (even though the loss {})", change(before.loss, after.loss))
                     } else {
                         String::new()
                     }
@@ -230,16 +247,24 @@ pub fn judge(run: &Run, task: &Task, findings: &[Finding], dtype: Dtype) -> Verd
         };
     }
     let progress = (before.loss - after.loss) / before.loss.abs().max(f64::MIN_POSITIVE);
-    // A classifier whose accuracy rose has learned, whatever the loss says
-    // (a step loss can rise as samples leave its flat side).
+    // A classifier whose accuracy rose has learned even if its loss fell by
+    // little (a step loss falls slowly as samples leave its flat side); a
+    // loss that rose or stayed has not, whatever the accuracy did.
     let accuracy_rose = matches!((before.accuracy, after.accuracy), (Some(a), Some(b)) if b > a + MAX_ACCURACY_DROP);
-    let learned = before.loss == 0.0 || progress >= MIN_PROGRESS || accuracy_rose;
+    let learned = fell(before.loss, after.loss) && (progress >= MIN_PROGRESS || accuracy_rose);
     if !learned {
         let see = dead_reason.as_ref().and_then(|reason| reason.see.clone());
+        let what = if fell(before.loss, after.loss) {
+            format!(
+                "the loss fell by less than {} ({})",
+                percent(MIN_PROGRESS),
+                change(before.loss, after.loss)
+            )
+        } else {
+            format!("the loss {}", change(before.loss, after.loss))
+        };
         let summary = format!(
-            "stalled: the loss did not fall ({} to {} in {} epochs){}",
-            format_approx(before.loss),
-            format_approx(after.loss),
+            "stalled: {what} in {} epochs{}",
             run.history.len(),
             see.as_ref()
                 .map_or(String::new(), |f| format!(", see {}", f.reference()))
@@ -259,9 +284,8 @@ pub fn judge(run: &Run, task: &Task, findings: &[Finding], dtype: Dtype) -> Verd
         let see = dead_reason.as_ref().and_then(|reason| reason.see.clone());
         reasons.push(Reason {
             text: format!(
-                "the loss fell from {} to {} while accuracy fell from {} to {}: a lower loss is not a better model",
-                format_approx(before.loss),
-                format_approx(after.loss),
+                "the loss {} while accuracy fell from {} to {}: a lower loss is not a better model",
+                change(before.loss, after.loss),
                 percent(start),
                 percent(end)
             ),
@@ -281,10 +305,8 @@ pub fn judge(run: &Run, task: &Task, findings: &[Finding], dtype: Dtype) -> Verd
         };
     }
     let summary = format!(
-        "learning: the loss {} from {} to {}{}",
-        if after.loss < before.loss { "fell" } else { "went" },
-        format_approx(before.loss),
-        format_approx(after.loss),
+        "learning: the loss {}{}",
+        change(before.loss, after.loss),
         match (before.accuracy, after.accuracy) {
             (Some(a), Some(b)) => format!(", accuracy {} to {}", percent(a), percent(b)),
             _ => String::new(),
@@ -336,6 +358,105 @@ pub fn judge(run: &Run, task: &Task, findings: &[Finding], dtype: Dtype) -> Verd
         epoch: None,
         reasons,
     }
+}
+
+/// `fell from A to B`, `rose from A to B` or `stayed at A`, as the numbers
+/// read once printed: two values that print alike stayed.
+pub fn change(before: f64, after: f64) -> String {
+    let (from, to) = (format_approx(before), format_approx(after));
+    if from == to {
+        format!("stayed at {from}")
+    } else if after < before {
+        format!("fell from {from} to {to}")
+    } else {
+        format!("rose from {from} to {to}")
+    }
+}
+
+/// Whether the loss fell from `before` to `after` as [`change`] says it.
+fn fell(before: f64, after: f64) -> bool {
+    after < before && format_approx(before) != format_approx(after)
+}
+
+/// The diverging verdict, when the loss went below 0 and keeps falling
+/// [`FURTHER`] times as far out (see [`FURTHER_FALL`]).
+fn diverging(run: &Run) -> Option<Verdict> {
+    let (first, last) = (run.before.loss, run.after.loss);
+    let further = run.further?;
+    let fall = first - last;
+    // NaN (a loss undefined that far out) is no evidence either way.
+    if !(last < 0.0 && fall > 0.0 && further <= last - FURTHER_FALL * fall) {
+        return None;
+    }
+    let below = if first > 0.0 {
+        format!("fell below 0 to {}", format_approx(last))
+    } else {
+        format!("fell from {} to {}", format_approx(first), format_approx(last))
+    };
+    Some(Verdict {
+        status: Status::Diverging,
+        summary: format!("diverging: the loss {below} and keeps falling, as if unbounded below in the prediction"),
+        epoch: None,
+        reasons: vec![
+            Reason {
+                text: format!(
+                    "with the weights {} times as far along the way training moved them, the loss is {}: \
+                     it keeps falling rather than levelling off at a bound",
+                    FURTHER,
+                    format_approx(further)
+                ),
+                see: None,
+            },
+            Reason {
+                text: "a loss that falls without bound rewards pushing the prediction to an extreme rather than \
+                       towards the target (a dropped minus sign?)"
+                    .to_string(),
+                see: None,
+            },
+        ],
+    })
+}
+
+/// The verdict over several seeds: the status every seed must reach for
+/// the whole to count (learning only if every seed learned; otherwise the
+/// most common failure, diverged before diverging before stalled on a tie),
+/// and a line that begins with it, such as `stalled on 5 of 5 seeds` or
+/// `stalled on 2 of 5 seeds; learning on 3 (seeds 0, 2, 3)`.
+pub fn overall(statuses: &[(u64, Status)]) -> (Status, String) {
+    let order = [Status::Learning, Status::Stalled, Status::Diverging, Status::Diverged];
+    let count = |status: Status| statuses.iter().filter(|(_, s)| *s == status).count();
+    let total = statuses.len();
+    let seeds = |n: usize| if n == 1 { "seed" } else { "seeds" };
+    let status = if count(Status::Learning) == total {
+        Status::Learning
+    } else {
+        order[1..]
+            .iter()
+            .copied()
+            .max_by_key(|s| count(*s))
+            .unwrap_or(Status::Stalled)
+    };
+    let mut parts = Vec::new();
+    let others = order.iter().copied().filter(|s| *s != status && count(*s) > 0);
+    for s in std::iter::once(status).chain(others) {
+        let which: Vec<String> = statuses
+            .iter()
+            .filter(|(_, t)| *t == s)
+            .map(|(seed, _)| seed.to_string())
+            .collect();
+        parts.push(if parts.is_empty() {
+            format!("{} on {} of {total} {}", s.as_str(), which.len(), seeds(total))
+        } else {
+            format!(
+                "{} on {} ({} {})",
+                s.as_str(),
+                which.len(),
+                seeds(which.len()),
+                which.join(", ")
+            )
+        });
+    }
+    (status, parts.join("; "))
 }
 
 /// Why samples get a zero gradient: the loss passes none (linked to the
@@ -499,5 +620,132 @@ mod tests {
         assert_eq!(percent(0.005), "0.5%");
         assert_eq!(percent(1.0), "100%");
         assert_eq!(percent(0.0), "0%");
+    }
+
+    #[test]
+    fn changes_say_what_the_numbers_say() {
+        assert_eq!(change(0.1487, 0.1727), "rose from 0.1487 to 0.1727");
+        assert_eq!(change(0.5, 0.25), "fell from 0.5 to 0.25");
+        assert_eq!(change(0.0, 0.0), "stayed at 0");
+        assert!(!fell(0.0, -0.0));
+    }
+
+    /// A run of `task` whose whole-data loss went from `before` to `after`
+    /// and accuracy from `accuracy.0` to `accuracy.1`, `dead_misfit` of the
+    /// samples wrong with a zero gradient at the end.
+    fn run(before: f64, after: f64, accuracy: (f64, f64), dead_misfit: f64) -> Run {
+        let snapshot = |loss: f64, accuracy: f64, dead: f64| Snapshot {
+            loss,
+            health: crate::Health {
+                zero: dead,
+                zero_in_loss: dead,
+                ..crate::Health::default()
+            },
+            misfit: 1.0 - accuracy,
+            dead_misfit: dead,
+            accuracy: Some(accuracy),
+        };
+        let weights = crate::Dense {
+            features: 1,
+            outputs: 1,
+            kernel: vec![0.5],
+            bias: vec![0.0],
+        };
+        let epoch = |epoch| crate::Epoch {
+            epoch,
+            loss: after,
+            health: crate::Health::default(),
+            weight_norm: 0.5,
+        };
+        Run {
+            initial_weights: weights.clone(),
+            weights,
+            before: snapshot(before, accuracy.0, 0.0),
+            history: (1..=100).map(epoch).collect(),
+            after: snapshot(after, accuracy.1, dead_misfit),
+            divergence: None,
+            steps: 400,
+            blind: Vec::new(),
+            further: None,
+        }
+    }
+
+    #[test]
+    fn a_loss_that_rose_or_stayed_is_never_learning_nor_said_to_fall() {
+        let program =
+            lossc::compile("input y_true: {0, 1}\ninput y_pred: [0, 1]\nloss = mean(square(y_true - y_pred))").unwrap();
+        let task = Task::new(&program, None, None, None).unwrap();
+        // A rise with accuracy up: once "learning: the loss went from".
+        let rose = judge(&run(0.1608, 0.1805, (0.5, 0.6), 0.0), &task, &[], Dtype::F32);
+        assert_eq!(rose.status, Status::Stalled);
+        assert_eq!(
+            rose.summary,
+            "stalled: the loss rose from 0.1608 to 0.1805 in 100 epochs"
+        );
+        // A rise with accuracy flat: once "the loss did not fall".
+        let flat = judge(&run(0.1487, 0.1727, (0.5, 0.5), 0.0), &task, &[], Dtype::F32);
+        assert_eq!(
+            flat.summary,
+            "stalled: the loss rose from 0.1487 to 0.1727 in 100 epochs"
+        );
+        // Zero to zero, wrong samples dead: once "the loss fell from 0 to 0".
+        let zero = judge(&run(0.0, 0.0, (0.5, 0.5), 0.5), &task, &[], Dtype::F32);
+        assert_eq!(zero.status, Status::Stalled);
+        for text in std::iter::once(&zero.summary).chain(zero.reasons.iter().map(|r| &r.text)) {
+            assert!(!text.contains("fell"), "{text}");
+        }
+        // A fall under 1% is not learning, and says so.
+        let little = judge(&run(0.5, 0.499, (0.5, 0.5), 0.0), &task, &[], Dtype::F32);
+        assert_eq!(
+            little.summary,
+            "stalled: the loss fell by less than 1% (fell from 0.5 to 0.499) in 100 epochs"
+        );
+        let learned = judge(&run(0.5, 0.4, (0.5, 0.7), 0.0), &task, &[], Dtype::F32);
+        assert_eq!(
+            learned.summary,
+            "learning: the loss fell from 0.5 to 0.4, accuracy 50% to 70%"
+        );
+    }
+
+    #[test]
+    fn a_negative_loss_that_keeps_falling_far_out_is_diverging() {
+        let program =
+            lossc::compile("input y_true: {0, 1}\ninput y_pred: real\nloss = mean(-y_true * y_pred)").unwrap();
+        let task = Task::new(&program, None, None, None).unwrap();
+        let unbounded = Run {
+            further: Some(-23.0),
+            ..run(0.01, -0.23, (0.5, 0.5), 0.0)
+        };
+        let verdict = judge(&unbounded, &task, &[], Dtype::F32);
+        assert_eq!(verdict.status, Status::Diverging);
+        assert_eq!(
+            verdict.summary,
+            "diverging: the loss fell below 0 to -0.23 and keeps falling, as if unbounded below in the prediction"
+        );
+        // Bounded: 100 times as far out it has fallen by less than 10 times
+        // as much as in training.
+        let bounded = Run {
+            further: Some(-0.9),
+            ..run(-0.04, -0.56, (0.5, 0.5), 0.0)
+        };
+        assert_ne!(judge(&bounded, &task, &[], Dtype::F32).status, Status::Diverging);
+    }
+
+    #[test]
+    fn several_seeds_are_counted() {
+        use Status::*;
+        assert_eq!(
+            overall(&[(0, Learning), (1, Learning)]),
+            (Learning, "learning on 2 of 2 seeds".to_string())
+        );
+        assert_eq!(
+            overall(&[(0, Stalled), (1, Learning), (2, Stalled)]),
+            (Stalled, "stalled on 2 of 3 seeds; learning on 1 (seed 1)".to_string())
+        );
+        assert_eq!(
+            overall(&[(0, Diverging), (1, Stalled)]).0,
+            Diverging,
+            "a tie goes to the worse failure"
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! `lossc fit` as a user meets it: the text report (table, sparkline,
-//! verdict), the JSON shape, the exit statuses of the three experiments of
-//! the common Keras question, `.npy` data, `--plot`, one run per seed, bad
+//! verdict; one line per seed and the count over seeds), the JSON shape, the
+//! exit statuses of the three experiments of the common Keras question and
+//! of losses unbounded below over ten seeds, every verdict's words held to
+//! its numbers, `.npy` data, `--plot`, one run per seed, bad
 //! inputs (exit status 2), and the same training in Keras 3 with the loss
 //! `lossc emit --target keras` writes (when `LOSSC_PYTHON` has Keras and JAX;
 //! `tests/it/fit_keras.py`).
@@ -56,7 +58,7 @@ fn path(file: &Path) -> &str {
 
 #[test]
 fn the_text_report_has_a_table_a_sparkline_and_the_verdict() {
-    let output = fit(&[path(&example("faulty_log_eps"))], 1);
+    let output = fit(&[path(&example("faulty_log_eps")), "--seed", "0"], 1);
     let stdout = text(&output.stdout);
     assert!(
         stdout.starts_with("fit ")
@@ -64,7 +66,7 @@ fn the_text_report_has_a_table_a_sparkline_and_the_verdict() {
         "{stdout}"
     );
     assert!(stdout.contains(
-        "100 synthetic samples, 1 feature -> 1 output; adam (lr 0.001), 100 epochs of batches of 32, seed 0, f32"
+        "100 synthetic samples, 2 features -> 1 output; adam (lr 0.001), 100 epochs of batches of 32, seed 0, f32"
     ));
     assert!(
         stdout.contains(" epoch         loss    zero     NaN  exploding        |W|"),
@@ -79,11 +81,121 @@ fn the_text_report_has_a_table_a_sparkline_and_the_verdict() {
         "{sparkline}"
     );
     assert!(
-        stdout.contains("\nstalled: gradient zero on every sample with `y_true` = 0 (53% of samples), see dead-gradient at line 31\n"),
+        stdout.contains("\nstalled: gradient zero on every sample with `y_true` = 0 (54% of samples), see dead-gradient at line 31\n"),
         "{stdout}"
     );
     assert!(stdout.contains("  - the loss passed no gradient to any sample with `y_true` = 0"));
     assert_eq!(text(&output.stderr), "");
+}
+
+#[test]
+fn several_seeds_give_a_line_each_and_the_count() {
+    let output = fit(&[path(&example("faulty_step_where"))], 1);
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains(", seeds 0 to 4, f32\n"), "{stdout}");
+    let seeds: Vec<&str> = stdout.lines().filter(|line| line.starts_with("seed ")).collect();
+    assert_eq!(seeds.len(), 5 + 1, "five runs and the reasons of one: {stdout}");
+    assert!(seeds[..5].iter().all(|line| line.contains("  stalled: ")), "{stdout}");
+    assert!(stdout.contains("\nstalled on 5 of 5 seeds\nseed 0:\n  - "), "{stdout}");
+    assert!(
+        stdout.ends_with("(`--seed 0` shows that run epoch by epoch)\n"),
+        "{stdout}"
+    );
+    // --seeds counts from --seed.
+    let report = fit_json(
+        &[path(&example("mse")), "--seed", "3", "--seeds", "2", "--epochs", "20"],
+        0,
+    );
+    let seeds: Vec<u64> = report["seeds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["seed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seeds, [3, 4]);
+    assert_eq!(report["training"]["seed"], 3);
+    assert_eq!(
+        report["overall"],
+        json!({"status": "learning", "summary": "learning on 2 of 2 seeds", "learning": 2, "runs": 2})
+    );
+}
+
+/// Runs `lossc fit FILE --seeds 10 --format json` and checks, for every
+/// seed, that the verdict's words agree with its numbers: `learning` only
+/// for a loss that fell, no `fell` for a rise, no `did not fall`. Returns
+/// the statuses of the seeds.
+#[track_caller]
+fn ten_seeds(file: &Path, status: i32) -> Vec<String> {
+    let report = fit_json(&[path(file), "--seeds", "10"], status);
+    let seeds = report["seeds"].as_array().unwrap();
+    assert_eq!(seeds.len(), 10);
+    seeds
+        .iter()
+        .map(|run| {
+            let (before, after) = (
+                run["before"]["loss"].as_f64().unwrap(),
+                run["after"]["loss"].as_f64().unwrap(),
+            );
+            let verdict = &run["verdict"];
+            let summary = verdict["summary"].as_str().unwrap();
+            if verdict["status"] == "learning" {
+                assert!(after < before, "seed {}: {summary} ({before} to {after})", run["seed"]);
+            }
+            let texts = std::iter::once(summary).chain(
+                verdict["reasons"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|reason| reason["text"].as_str().unwrap()),
+            );
+            for text in texts {
+                assert!(!text.contains("did not fall"), "{text}");
+                assert!(
+                    !(after > before && text.contains("fell")),
+                    "seed {}: {text}",
+                    run["seed"]
+                );
+            }
+            verdict["status"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn verdicts_over_ten_seeds_agree_with_their_numbers() {
+    // The step through `where`: samples the model gets wrong get no
+    // gradient; from a start at chance it never learns.
+    let step = ten_seeds(&example("faulty_step_where"), 1);
+    assert!(step.iter().all(|status| status != "learning"), "{step:?}");
+    for name in ["mse", "bce"] {
+        assert!(
+            ten_seeds(&example(name), 0).iter().all(|status| status == "learning"),
+            "{name}"
+        );
+    }
+    // Unbounded below: cross-entropy without its minus sign, and a score
+    // that rewards large predictions.
+    let dir = TempDir::new().unwrap();
+    let flipped = dir.path().join("flipped_bce.loss");
+    std::fs::write(
+        &flipped,
+        "input y_true: {0, 1}\ninput y_pred: [0, 1]\nconst eps = 1e-7\nlet p = clip(y_pred, eps, 1 - eps)\nloss bce = mean(y_true * log(p) + (1 - y_true) * log(1 - p))\n",
+    )
+    .unwrap();
+    let score = dir.path().join("score.loss");
+    std::fs::write(
+        &score,
+        "input y_true: {0, 1}\ninput y_pred: real\nloss score = mean(-y_true * y_pred)\n",
+    )
+    .unwrap();
+    for file in [&flipped, &score] {
+        let statuses = ten_seeds(file, 1);
+        assert!(statuses.iter().all(|status| status == "diverging"), "{statuses:?}");
+    }
+    let output = fit(&[path(&score), "--seed", "0"], 1);
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("\ndiverging: the loss fell below 0 to -"), "{stdout}");
+    assert!(stdout.contains("and keeps falling, as if unbounded below in the prediction\n"));
 }
 
 #[test]
@@ -139,11 +251,11 @@ fn the_json_report_has_every_number() {
     assert_eq!(
         report["model"],
         json!({"kind": "logistic", "activation": "sigmoid", "reason": "`y_pred` is declared [0, 1]",
-               "features": 1, "outputs": 1, "prediction": "y_pred", "target": "y_true", "notes": []})
+               "features": 2, "outputs": 1, "prediction": "y_pred", "target": "y_true", "notes": []})
     );
     assert_eq!(
         report["data"],
-        json!({"origin": "synthetic", "samples": 100, "features": 1})
+        json!({"origin": "synthetic", "samples": 100, "features": 2})
     );
     assert_eq!(
         report["training"],
@@ -160,7 +272,7 @@ fn the_json_report_has_every_number() {
     for key in ["loss", "zero", "nan", "exploding", "misfit", "dead_misfit", "accuracy"] {
         assert!(report["after"][key].is_number(), "after.{key}");
     }
-    assert_eq!(report["weights"]["initial"]["kernel"].as_array().unwrap().len(), 1);
+    assert_eq!(report["weights"]["initial"]["kernel"].as_array().unwrap().len(), 2);
     assert_eq!(report["weights"]["final"]["bias"].as_array().unwrap().len(), 1);
     let verdict = &report["verdict"];
     assert_eq!(verdict["status"], "learning");
@@ -174,6 +286,13 @@ fn the_json_report_has_every_number() {
     assert!(verdict["reasons"].is_array());
     assert_eq!(report["diagnostics"], json!([]));
     assert_eq!(report["plot"], Value::Null);
+    // --seed alone: one run, its verdict repeated under `seeds`.
+    let seeds = report["seeds"].as_array().unwrap();
+    assert_eq!(seeds.len(), 1);
+    assert_eq!(seeds[0]["seed"], 3);
+    assert_eq!(seeds[0]["verdict"], report["verdict"]);
+    assert_eq!(seeds[0]["after"], report["after"]);
+    assert_eq!(report["overall"]["summary"], "learning on 1 of 1 seed");
 
     // A link to a diagnostic carries its code and line.
     let stalled = fit_json(&[path(&example("faulty_log_eps")), "--epochs", "3"], 1);
@@ -326,6 +445,8 @@ fn bad_inputs_exit_with_status_2() {
     );
     assert_bad_input(&[step, "--data", &x], "--labels");
     assert_bad_input(&[step, "--batch-size", "0"], "the batch size must be at least 1");
+    assert_bad_input(&[step, "--seeds", "0"], "runs at least one seed");
+    assert_bad_input(&[step, "--seeds", "101"], "allows at most 100");
     assert_bad_input(&[step, "--lr=-1"], "the learning rate must be a positive number");
     assert_bad_input(
         &[step, "--model", "softmax"],
@@ -353,6 +474,7 @@ fn the_help_explains_every_option_and_its_examples_name_real_files() {
         "--lr",
         "--optimizer",
         "--seed",
+        "--seeds",
         "--no-shuffle",
         "--plot",
         "--format",
@@ -363,7 +485,7 @@ fn the_help_explains_every_option_and_its_examples_name_real_files() {
     ] {
         assert!(help.contains(option), "{option} missing from fit --help");
     }
-    assert!(help.contains("Exit status: 0 the model learns, 1 it stalls or diverges"));
+    assert!(help.contains("Exit status: 0 the model learns (on every seed), 1 it stalls or diverges"));
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     for word in help.split_whitespace().filter(|word| word.starts_with("examples/")) {
         assert!(
@@ -408,7 +530,7 @@ fn run_docs_command(line: &str) -> String {
 fn the_docs_show_what_fit_prints() {
     let verdicts = docs_block("fit-verdicts");
     let lines: Vec<&str> = verdicts.lines().collect();
-    assert_eq!(lines.len(), 8, "{verdicts}");
+    assert_eq!(lines.len(), 10, "{verdicts}");
     for pair in lines.chunks(2) {
         let stdout = run_docs_command(pair[0]);
         assert!(
@@ -456,7 +578,8 @@ fn keras_learns_or_stalls_as_lossc_fit_says() {
     ] {
         let program = lossc::compile(&std::fs::read_to_string(example(file)).unwrap()).unwrap();
         let task = lossc_fit::Task::new(&program, None, None, None).unwrap();
-        let data = lossc_fit::Dataset::synthetic(&task, 100, 1, seed).unwrap();
+        let features = lossc_fit::Dataset::default_features(&task);
+        let data = lossc_fit::Dataset::synthetic(&task, 100, features, seed).unwrap();
         let name = format!("{file}-seed{seed}");
         let (x_file, y_file) = (
             dir.path().join(format!("{name}-x.npy")),
