@@ -36,3 +36,5 @@ mod source;
 mod programs;
 #[path = "../support/tokens.rs"]
 mod tokens;
+#[path = "../support/unary.rs"]
+mod unary;

@@ -25,7 +25,6 @@
 
 use std::fmt;
 
-use lossc::ir::{Builtin, Signature};
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
 use proptest::strategy::{BoxedStrategy, Union};
@@ -206,18 +205,10 @@ pub const UNARY: &[&str] = &[
 /// (`tan(-1.2 + 2.2 * sigmoid({}))`, inside its domain, clear of its
 /// poles), so that a new built-in is generated with no line here.
 pub fn unary() -> Vec<String> {
-    let table = Builtin::ALL.iter().filter_map(|&builtin| {
-        let spec = builtin.spec();
-        let (lo, hi) = spec.sample?;
-        let one_argument = spec.signature == Signature::Elementwise && spec.params.len() == 1;
-        let wanted = one_argument && builtin.has_derivative();
-        let spelling = if spec.callable {
-            spec.name
-        } else {
-            spec.symbol.unwrap_or(spec.name)
-        };
-        wanted.then(|| format!("{spelling}({lo:?} + {:?} * sigmoid({{}}))", hi - lo))
-    });
+    let table = super::unary::differentiable()
+        .iter()
+        .map(|u| u.mapped_call())
+        .collect::<Vec<_>>();
     UNARY.iter().map(|f| f.to_string()).chain(table).collect()
 }
 

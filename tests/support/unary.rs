@@ -31,6 +31,14 @@ impl Unary {
         format!("{}({argument})", self.spelling)
     }
 
+    /// A call whose argument `{}`, any real number, is mapped into the
+    /// sample interval (`tan(-1.2 + 2.2 * sigmoid({}))`): inside the
+    /// domain, clear of the poles, for random-program generators.
+    pub fn mapped_call(&self) -> String {
+        let (lo, hi) = self.sample;
+        format!("{}({lo:?} + {:?} * sigmoid({{}}))", self.spelling, hi - lo)
+    }
+
     /// `n` points from the lower end of the sample interval to the upper,
     /// evenly spaced, both ends included.
     pub fn points(&self, n: usize) -> Vec<f64> {

@@ -590,16 +590,18 @@ impl<'p> Analysis<'p> {
             match a.program.node(n).op {
                 Op::Call(Builtin::Add, _) if depth < 32 => {
                     let args = &a.program.node(n).args;
-                    let (x, y) = (tree(a, args[0], depth + 1)?, tree(a, args[1], depth + 1)?);
-                    // Operands in a canonical order: `a + b` is `b + a` exactly.
-                    Some(if key(&x) <= key(&y) {
-                        Tree::Sum(Box::new(x), Box::new(y))
-                    } else {
-                        Tree::Sum(Box::new(y), Box::new(x))
-                    })
+                    Some(sum(tree(a, args[0], depth + 1)?, tree(a, args[1], depth + 1)?))
                 }
                 Op::Call(Builtin::Add, _) => None,
                 _ => Some(Tree::Term(a.canon[n.index()])),
+            }
+        }
+        /// `x + y`, its operands in a canonical order: `a + b` is `b + a` exactly.
+        fn sum(x: Tree, y: Tree) -> Tree {
+            if key(&x) <= key(&y) {
+                Tree::Sum(Box::new(x), Box::new(y))
+            } else {
+                Tree::Sum(Box::new(y), Box::new(x))
             }
         }
         fn key(t: &Tree) -> usize {
@@ -623,11 +625,7 @@ impl<'p> Analysis<'p> {
                     }
                 },
                 Tree::Sum(x, y) => match (prune(*x, keep, removed), prune(*y, keep, removed)) {
-                    (Some(x), Some(y)) => Some(if key(&x) <= key(&y) {
-                        Tree::Sum(Box::new(x), Box::new(y))
-                    } else {
-                        Tree::Sum(Box::new(y), Box::new(x))
-                    }),
+                    (Some(x), Some(y)) => Some(sum(x, y)),
                     (Some(t), None) | (None, Some(t)) => Some(t),
                     (None, None) => None,
                 },

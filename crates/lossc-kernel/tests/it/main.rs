@@ -7,6 +7,11 @@ mod oracle;
 mod run_into;
 mod ulp;
 
+/// The one-argument elementwise built-ins and their sample intervals, from
+/// the built-in table (shared with the workspace tests).
+#[path = "../../../../tests/support/unary.rs"]
+mod unary;
+
 /// Every example `.loss` file, sorted by name, with its text.
 pub fn examples() -> Vec<(String, String)> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");

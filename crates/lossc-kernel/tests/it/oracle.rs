@@ -16,7 +16,6 @@
 
 use std::sync::LazyLock;
 
-use lossc::ir::{Builtin, Signature};
 use lossc::{Dtype, EvalOptions, Program};
 use lossc_kernel::{Evaluator, Granularity, Tensor};
 use ndarray::{ArrayD, IxDyn};
@@ -268,18 +267,10 @@ const UNARY: &[&str] = &[
 /// poles), so that a new built-in is generated with no line here.
 fn unary() -> &'static [String] {
     static ALL: LazyLock<Vec<String>> = LazyLock::new(|| {
-        let table = Builtin::ALL.iter().filter_map(|&builtin| {
-            let spec = builtin.spec();
-            let (lo, hi) = spec.sample?;
-            let one_argument = spec.signature == Signature::Elementwise && spec.params.len() == 1;
-            let wanted = one_argument && builtin.has_derivative();
-            let spelling = if spec.callable {
-                spec.name
-            } else {
-                spec.symbol.unwrap_or(spec.name)
-            };
-            wanted.then(|| format!("{spelling}({lo:?} + {:?} * sigmoid({{}}))", hi - lo))
-        });
+        let table = crate::unary::differentiable()
+            .iter()
+            .map(|u| u.mapped_call())
+            .collect::<Vec<_>>();
         UNARY.iter().map(|f| f.to_string()).chain(table).collect()
     });
     &ALL
