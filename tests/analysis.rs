@@ -461,14 +461,15 @@ fn an_overflow_only_the_gradient_has_says_so() {
 
 #[test]
 fn a_dead_share_names_the_box_it_was_sampled_in() {
-    // Contrastive loss: dist in [0, inf) is sampled in [0, 10], not [-10, 10].
+    // Contrastive loss: dist in [0, inf) is sampled in [0, 10], not [-10, 10]
+    // (a note: beyond the margin a dissimilar pair is at the loss's goal).
     let src = "input y_true: {0, 1}\ninput dist: [0, inf)\nwrt dist\n\
                loss = mean(y_true * square(dist) + (1 - y_true) * square(maximum(1 - dist, 0)))";
     expect(
         src,
         Dtype::F32,
         Code::DeadGradient,
-        Severity::Warning,
+        Severity::Note,
         &["of points sampled in [0, 10]"],
     );
 }
@@ -841,8 +842,73 @@ fn a_zero_gradient_at_the_goal_is_a_note() {
         Severity::Warning,
         &["`y_pred <= threshold`"],
     );
-    // Labels in {0, 1} under a hinge on logits: the label is not the
-    // optimum, so the zero gradient is not shown to be at the goal.
-    let zero_one = "input y_true: {0, 1}\ninput y_pred: real\nlet y = 2 * y_true - 1\nloss hinge = mean(maximum(1 - y * y_pred, 0))";
-    expect(zero_one, Dtype::F32, Code::DeadGradient, Severity::Warning, &[]);
+    // A threshold that hides errors: the loss drops to its minimum through
+    // a jump, so the flat side is not a goal reached by descending.
+    expect(
+        &example("faulty_threshold"),
+        Dtype::F32,
+        Code::DeadGradient,
+        Severity::Warning,
+        &["`batch_mae <= threshold`"],
+    );
+}
+
+/// The goal need not be the label's value: Keras's hinge maps labels in
+/// {0, 1} to -1 and 1 and is satisfied by any logit beyond the margin, and a
+/// triplet loss (no label at all) by any negative farther than the positive
+/// plus the margin. What makes them goals is that the prediction is as good
+/// as any other and that another label (or anchor) would make it wrong.
+#[test]
+fn a_goal_is_a_minimum_that_depends_on_the_label() {
+    let goals = [
+        "input y_true: {0, 1}\ninput y_pred: real\nlet y = 2 * y_true - 1\nloss hinge = mean(maximum(1 - y * y_pred, 0))",
+        "input a: real [N, D]\ninput p: real [N, D]\ninput n: real [N, D]\nwrt a, p, n\n\
+         def dist(u, v) = sqrt(sum(square(u - v), axis=-1) + 1e-12)\n\
+         loss triplet = mean(maximum(dist(a, p) - dist(a, n) + 0.2, 0))",
+    ];
+    for source in goals {
+        let found = check(source, Dtype::F32);
+        assert!(
+            found
+                .iter()
+                .any(|d| d.code == Code::DeadGradient && d.severity == Severity::Note),
+            "{source}: {found:?}"
+        );
+        assert!(
+            found.iter().all(|d| d.severity != Severity::Warning),
+            "{source}: {found:?}"
+        );
+    }
+}
+
+/// A zero gradient that is the dtype's rounding (the Welsch loss's
+/// `exp(-e^2 / 2)` underflows in f32 for errors beyond about 13; in f64 the
+/// gradient there is about 1e-80, not 0) is a note, and f64 has no finding;
+/// a sample whose mask row is all zeros is ignored by design: a note naming
+/// the mask.
+#[test]
+fn rounding_and_masking_are_notes() {
+    let welsch = "input y_true: real\ninput y_pred: real\nloss l = mean(1 - exp(-0.5 * square(y_pred - y_true)))";
+    // Independently: the exact gradient at e = 20 is e * exp(-e^2 / 2).
+    assert_eq!(20f32 * (-200f32).exp(), 0.0);
+    assert!(20f64 * (-200f64).exp() > 0.0);
+    expect(
+        welsch,
+        Dtype::F32,
+        Code::DeadGradient,
+        Severity::Note,
+        &["rounds to exactly zero in f32"],
+    );
+    assert!(check(welsch, Dtype::F64).iter().all(|d| d.code != Code::DeadGradient));
+    let masked = "input y_true: real [N, D]\ninput y_pred: real [N, D]\ninput mask: {0, 1} [N, D]\n\
+                  loss l = sum(mask * square(y_pred - y_true)) / maximum(sum(mask), 1)";
+    let d = expect(
+        masked,
+        Dtype::F32,
+        Code::DeadGradient,
+        Severity::Note,
+        &["a row of `mask` is all zeros"],
+    );
+    // 3 elements per row: all zero in 1 of 8 rows.
+    assert!(d.message.contains("13%") || d.message.contains("12%"), "{}", d.message);
 }

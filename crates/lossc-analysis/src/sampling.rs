@@ -288,6 +288,12 @@ pub struct Dead {
     pub region: String,
     /// Whether the predictions there are at the loss's goal ([`satisfied`]).
     pub at_goal: bool,
+    /// Whether the zeros are the dtype's rounding, not the loss's shape
+    /// ([`rounding`]).
+    pub rounding: bool,
+    /// The input whose all-zero rows make the loss ignore those samples
+    /// ([`ignored_by`]).
+    pub ignored_by: Option<usize>,
 }
 
 /// Samples one case: returns the dead-gradient measurements, and pushes the
@@ -336,6 +342,14 @@ pub fn run(view: View<'_>, case: &[Option<f64>], cases: usize, out: &mut Vec<Dia
     let Some(values) = evaluate(&view, &pts, &roots, together) else {
         return dead_reports;
     };
+    // The selections whose boundary is a jump of the loss.
+    let before = out.len();
+    discontinuities(&view, &pts, &selections, &values, gradient_count, out);
+    let jumps: Vec<Span> = out[before..]
+        .iter()
+        .filter(|d| d.code == Code::Discontinuity)
+        .map(|d| d.span)
+        .collect();
     for (k, (var, _)) in view.gradients.iter().enumerate() {
         let dead: Vec<usize> = (0..pts.len())
             .filter(|&p| {
@@ -343,12 +357,9 @@ pub fn run(view: View<'_>, case: &[Option<f64>], cases: usize, out: &mut Vec<Dia
                 !g.is_empty() && g.iter().all(|x| *x == 0.0)
             })
             .collect();
-        // A zero gradient where the prediction already sits in the loss's
-        // flat minimum with its label (a hinge's satisfied margin, an
-        // epsilon-insensitive tube) is the loss working: a note, not a
-        // warning.
-        let at_goal = satisfied(&view, *var, &pts, &dead);
         let fraction = dead.len() as f64 / pts.len() as f64;
+        // Only a selection that reads the variable can cut it off.
+        let reads = |n: NodeId| view.reads(n, *var);
         // Which selection passes nothing at the dead points?
         let mut cause: Option<(NodeId, String, bool)> = None;
         let mut offset = gradient_count;
@@ -360,6 +371,7 @@ pub fn run(view: View<'_>, case: &[Option<f64>], cases: usize, out: &mut Vec<Dia
                 !dead.is_empty() && dead.iter().filter(|&&p| f(p)).count() * 10 >= dead.len() * 9
             };
             let found = match builtin {
+                _ if !reads(s.node) => None,
                 Builtin::Where => {
                     let then_dead = !view.reads(node.args[1], *var);
                     let else_dead = !view.reads(node.args[2], *var);
@@ -437,98 +449,238 @@ pub fn run(view: View<'_>, case: &[Option<f64>], cases: usize, out: &mut Vec<Dia
             .and_then(|(node, _, is_clip)| if *is_clip { None } else { exact_share(&view, *node) })
             .filter(|exact| (exact - fraction).abs() <= 0.05)
             .unwrap_or(fraction);
+        // A zero gradient where the prediction already sits in a flat
+        // minimum that depends on its label (a hinge's satisfied margin, an
+        // epsilon-insensitive tube) is the loss working: a note, not a
+        // warning. A minimum entered through a jump (`where(e > t, e, 0)`) is a
+        // threshold that hides errors, not a goal reached by descending.
+        let jumps_in = cause.as_ref().is_some_and(|c| jumps.contains(&program.node(c.0).span));
+        let at_goal = !jumps_in && satisfied(&view, *var, &pts, &dead);
+        let (rounding, ignored_by) = if cause.is_none() && !at_goal {
+            let rounding = rounding(&view, k, &pts, &dead);
+            (
+                rounding,
+                if rounding {
+                    None
+                } else {
+                    ignored_by(&view, *var, &pts, &dead)
+                },
+            )
+        } else {
+            (false, None)
+        };
         dead_reports.push(Dead {
             var: *var,
             fraction,
             cause,
             region: region.clone(),
             at_goal,
+            rounding,
+            ignored_by,
         });
     }
-    discontinuities(&view, &pts, &selections, &values, gradient_count, out);
     dead_reports
 }
 
 /// Points checked on each path to the label, and dead points checked.
 const PATH_STEPS: usize = 8;
 const CHECKED: usize = 40;
+/// Other samples whose values are tried at a dead point: their predictions
+/// as rivals, their other inputs as other contexts.
+const RIVALS: usize = 12;
+const CONTEXTS: usize = 16;
 
-/// Whether the zero gradient at the `dead` points of `pts` is the loss at
-/// its goal: the variable is `y_pred`, with a label `y_true` of the same
-/// row, and at 9 in 10 of the dead points checked the per-sample loss stays
-/// what it is all the way from the prediction to the label (moved
-/// straight, `y_pred + t (y_true - y_pred)`), while some prediction beyond
-/// the label (reflected through it) scores worse: the prediction is in the
-/// same flat minimum as a perfect one, so the sample has nothing to teach.
-/// A step through `where` fails this (between a wrong prediction and its
-/// label the loss rises), so does a loss whose label is not its optimum,
-/// and so does a loss that ignores the sample whatever the prediction.
-fn satisfied(view: &View<'_>, var: Var, pts: &[Sample], dead: &[usize]) -> bool {
-    let program = view.program;
-    let index_of = |name: &str| program.inputs.iter().position(|i| i.name == name);
-    let (Some(pred), Some(label)) = (index_of("y_pred"), index_of("y_true")) else {
-        return false;
-    };
-    if var != Var::Input(pred) || dead.is_empty() {
-        return false;
-    }
-    let step = dead.len().div_ceil(CHECKED).max(1);
-    let mut checked = 0usize;
-    let mut flat = 0usize;
-    for &p in dead.iter().step_by(step) {
-        let sample = &pts[p];
-        let (from, to) = (&sample[pred], &sample[label]);
-        let domain = &program.inputs[pred].domain;
-        let label_fits = if domain.is_row() {
-            domain.contains_row(to)
-        } else {
-            to.iter().all(|v| domain.contains(*v))
-        };
-        if from.len() != to.len() || !label_fits {
-            return false;
-        }
-        // The path to the label, then predictions beyond it (the
-        // prediction reflected through the label, farther and farther).
-        let moved = |f: &dyn Fn(f64, f64) -> f64| {
-            let mut m = sample.clone();
-            m[pred] = from.iter().zip(to).map(|(a, b)| f(*a, *b)).collect();
-            m
-        };
-        let mut probes: Vec<Sample> = (0..PATH_STEPS)
-            .map(|k| {
-                let t = k as f64 / PATH_STEPS as f64;
-                moved(&|a, b| a + t * (b - a))
-            })
-            .collect();
-        probes.push(moved(&|_, b| b));
-        let path_len = probes.len();
-        for k in [1.0, 2.0, 4.0, 16.0, 256.0] {
-            let beyond = moved(&|a, b| b - k * (a - b));
-            if beyond[pred].iter().all(|v| domain.contains(*v)) {
-                probes.push(beyond);
-            }
-        }
-        let Some(values) = evaluate(view, &probes, &[view.root], false) else {
-            return false;
-        };
-        let losses: Vec<f64> = values
+/// The per-sample loss at each of `probes`, each evaluated alone.
+fn losses_at(view: &View<'_>, probes: &[Sample]) -> Option<Vec<f64>> {
+    let values = evaluate(view, probes, &[view.root], false)?;
+    Some(
+        values
             .iter()
             .map(|v| v[0].first().copied().unwrap_or(f64::NAN))
-            .collect();
-        checked += 1;
-        let start = losses[0];
-        let tolerance = 1e-6 * start.abs().max(1.0);
-        // Flat to the label, and the label's value is a goal: some
-        // prediction beyond scores worse (a loss that ignores the sample
-        // for every prediction, as `-y_true * log(p)` does a negative, is
-        // not at a goal: it never looks).
-        let flat_to_label = losses[..path_len].iter().all(|l| (l - start).abs() <= tolerance);
-        let worse_beyond = losses[path_len..].iter().any(|l| *l > start + tolerance);
-        if start.is_finite() && flat_to_label && worse_beyond {
-            flat += 1;
+            .collect(),
+    )
+}
+
+/// Whether `row` is a value the input `domain` can hold.
+fn fits(domain: &Domain, row: &[f64]) -> bool {
+    if domain.is_row() {
+        domain.contains_row(row)
+    } else {
+        row.iter().all(|v| domain.contains(*v))
+    }
+}
+
+/// Predictions to compare a dead point's prediction `from` with: on the
+/// straight path to each of `targets` (the sample's other inputs: its label,
+/// a triplet's anchor) and beyond it, when the target is a value the
+/// prediction can take; shrunk towards and pushed away from the
+/// domain's centre, and the predictions of other samples; all inside the
+/// domain.
+fn rivals(domain: &Domain, dtype: Dtype, from: &[f64], targets: &[&[f64]], others: &[&[f64]]) -> Vec<Vec<f64>> {
+    let mut out: Vec<Vec<f64>> = Vec::new();
+    let along = |target: &[f64], f: &dyn Fn(f64, f64) -> f64| -> Vec<f64> {
+        from.iter().zip(target).map(|(a, b)| f(*a, *b)).collect()
+    };
+    for to in targets.iter().filter(|to| to.len() == from.len() && fits(domain, to)) {
+        for k in 1..=PATH_STEPS {
+            let t = k as f64 / PATH_STEPS as f64;
+            out.push(along(to, &|a, b| a + t * (b - a)));
+        }
+        for k in [1.0, 2.0, 4.0, 16.0, 256.0] {
+            out.push(along(to, &|a, b| b - k * (a - b)));
         }
     }
-    checked > 0 && flat * 10 >= checked * 9
+    let (lo, hi) = domain.bounds(dtype);
+    let centre = vec![0.0f64.clamp(lo.max(-BOX), hi.min(BOX)); from.len()];
+    for k in [0.5, 0.25, 0.0, -1.0, 2.0, 4.0] {
+        out.push(along(&centre, &|a, c| c + k * (a - c)));
+    }
+    out.extend(others.iter().map(|o| o.to_vec()));
+    out.retain(|r| r.len() == from.len() && fits(domain, r));
+    out
+}
+
+/// Whether the zero gradient at the `dead` points of `pts` is the loss at
+/// its goal. At 9 in 10 of the dead points checked, the per-sample loss
+/// 1. is as low as at any rival prediction ([`rivals`]): the sample is in a
+///    minimum of its own loss;
+/// 2. is higher at some rival: the loss does not ignore the sample; and
+/// 3. with the other inputs of another sample (another label), the same
+///    prediction is beaten by a rival: which predictions are best depends
+///    on the label, so the loss judges the prediction against it.
+///
+/// A hinge's satisfied margin, an epsilon-insensitive tube, a triplet's met
+/// margin pass all three. A step through `where` (a wrong prediction scores
+/// 0 whatever its label) fails 3; a loss that ignores a sample whatever the
+/// prediction (`-y_true * log(p)` for a negative) fails 2; a sample far from
+/// a minimum fails 1.
+fn satisfied(view: &View<'_>, var: Var, pts: &[Sample], dead: &[usize]) -> bool {
+    let program = view.program;
+    let Var::Input(pred) = var else { return false };
+    if dead.is_empty() {
+        return false;
+    }
+    let domain = &program.inputs[pred].domain;
+    // Other contexts: drawn afresh over every case, so a label split into
+    // cases still meets its other values.
+    let everything = vec![None; program.inputs.len()];
+    let (contexts, _) = points(program, view.dtype, &everything, CONTEXTS);
+    let step = dead.len().div_ceil(CHECKED).max(1);
+    let mut checked = 0usize;
+    let mut goal = 0usize;
+    for (n, &p) in dead.iter().enumerate().step_by(step) {
+        let sample = &pts[p];
+        let others: Vec<&[f64]> = (1..=RIVALS)
+            .map(|k| pts[(p + k * 7919) % pts.len()][pred].as_slice())
+            .collect();
+        let with = |context: &Sample, row: &[f64]| {
+            let mut m = context.clone();
+            m[pred] = row.to_vec();
+            m
+        };
+        // Whether `row` is beaten by a rival in `context`; None when the
+        // loss is not finite there.
+        let judged = |context: &Sample| -> Option<(f64, f64, f64)> {
+            let here = &sample[pred];
+            let targets: Vec<&[f64]> = (0..context.len())
+                .filter(|i| *i != pred)
+                .map(|i| context[i].as_slice())
+                .collect();
+            let rivals = rivals(domain, view.dtype, here, &targets, &others);
+            let mut probes = vec![with(context, here)];
+            probes.extend(rivals.iter().map(|r| with(context, r)));
+            let losses = losses_at(view, &probes)?;
+            let best = losses[1..]
+                .iter()
+                .copied()
+                .filter(|l| l.is_finite())
+                .fold(f64::INFINITY, f64::min);
+            let worst = losses[1..]
+                .iter()
+                .copied()
+                .filter(|l| l.is_finite())
+                .fold(f64::NEG_INFINITY, f64::max);
+            losses[0].is_finite().then_some((losses[0], best, worst))
+        };
+        // Nine in ten are needed: stop once that is out of reach.
+        if (checked - goal) * 10 > dead.len().div_ceil(step) {
+            return false;
+        }
+        checked += 1;
+        let Some((start, best, worst)) = judged(sample) else {
+            continue;
+        };
+        let tolerance = |l: f64| 1e-6 * l.abs().max(1.0);
+        let minimum = start <= best + tolerance(start);
+        let varies = worst > start + tolerance(start);
+        if !(minimum && varies) {
+            continue;
+        }
+        let judges = (0..CONTEXTS).any(|k| {
+            let context = &contexts[(n + k) % contexts.len()];
+            judged(context).is_some_and(|(l, best, _)| l > best + tolerance(l))
+        });
+        if judges {
+            goal += 1;
+        }
+    }
+    checked > 0 && goal * 10 >= checked * 9
+}
+
+/// Whether the zero gradient at the `dead` points of `pts` is rounding in
+/// the dtype: lossc's exact gradient, evaluated in f64 at the same points,
+/// is not zero at 9 in 10 of them (a term such as `exp(-e^2 / 2)` that
+/// underflows in f32 for large errors). Always false in f64.
+fn rounding(view: &View<'_>, k: usize, pts: &[Sample], dead: &[usize]) -> bool {
+    if view.dtype == Dtype::F64 || dead.is_empty() {
+        return false;
+    }
+    let wide = View {
+        dtype: Dtype::F64,
+        gradients: view.gradients.clone(),
+        ..*view
+    };
+    let step = dead.len().div_ceil(CHECKED).max(1);
+    let probes: Vec<Sample> = dead.iter().step_by(step).map(|&p| pts[p].clone()).collect();
+    let Some(values) = evaluate(&wide, &probes, &[view.gradients[k].1], false) else {
+        return false;
+    };
+    let alive = values.iter().filter(|v| v[0].iter().any(|g| *g != 0.0)).count();
+    alive * 10 >= probes.len() * 9
+}
+
+/// The input (not `var`) whose row is all zeros at 9 in 10 of the `dead`
+/// points while the loss there is the same for every prediction: a mask or
+/// a multi-hot label that marks nothing in that sample, so the loss
+/// ignores it (a masked MSE's fully masked row, a cross-entropy's label row
+/// with no class marked). Only inputs with more than one element per
+/// sample, and a domain that holds 0, are asked.
+fn ignored_by(view: &View<'_>, var: Var, pts: &[Sample], dead: &[usize]) -> Option<usize> {
+    let program = view.program;
+    let Var::Input(pred) = var else { return None };
+    if dead.is_empty() {
+        return None;
+    }
+    let step = dead.len().div_ceil(CHECKED).max(1);
+    let checked: Vec<usize> = dead.iter().step_by(step).copied().collect();
+    let input = (0..program.inputs.len()).find(|&i| {
+        i != pred
+            && row_len(program, &program.inputs[i]) > 1
+            && program.inputs[i].domain.contains(0.0)
+            && checked.iter().filter(|&&p| pts[p][i].iter().all(|v| *v == 0.0)).count() * 10 >= checked.len() * 9
+    })?;
+    // The loss is the same whatever the prediction at those points.
+    let others: Vec<&[f64]> = (1..=RIVALS).map(|k| pts[k % pts.len()][pred].as_slice()).collect();
+    let constant = checked.iter().all(|&p| {
+        let mut probes = vec![pts[p].clone()];
+        for r in rivals(&program.inputs[pred].domain, view.dtype, &pts[p][pred], &[], &others) {
+            let mut m = pts[p].clone();
+            m[pred] = r;
+            probes.push(m);
+        }
+        losses_at(view, &probes).is_some_and(|l| l.iter().all(|x| x.to_bits() == l[0].to_bits()))
+    });
+    constant.then_some(input)
 }
 
 /// Turns the dead-gradient measurements of every case into diagnostics./// Turns the dead-gradient measurements of every case into diagnostics.
@@ -575,6 +727,11 @@ pub fn report_dead(view: &View<'_>, cases: &[(String, Vec<Dead>)], out: &mut Vec
                 cause: per_case[0].1.cause.clone(),
                 region: per_case[0].1.region.clone(),
                 at_goal: per_case.iter().all(|(_, d)| d.at_goal),
+                rounding: per_case.iter().all(|(_, d)| d.rounding),
+                ignored_by: per_case[0]
+                    .1
+                    .ignored_by
+                    .filter(|i| per_case.iter().all(|(_, d)| d.ignored_by == Some(*i))),
             };
             vec![("", &merged)]
         } else {
@@ -587,22 +744,6 @@ pub fn report_dead(view: &View<'_>, cases: &[(String, Vec<Dead>)], out: &mut Vec
                 continue;
             }
             let percent = format!("{:.0}%", share * 100.0);
-            if dead.fraction >= 0.99 && !case_text.is_empty() {
-                out.push(
-                    Diagnostic::warning(
-                        Code::DeadGradient,
-                        format!(
-                            "the gradient with respect to `{name}` is exactly zero whenever {case_text}: {percent} {}",
-                            dead.region
-                        ),
-                        program.node(view.root).span,
-                    )
-                    .with_label("these samples contribute no gradient")
-                    .with_note("the model learns nothing from them, however wrong its prediction")
-                    .with_help("give this case its own term (as binary cross-entropy has for `y_true` = 0)"),
-                );
-                continue;
-            }
             let within = if case_text.is_empty() {
                 String::new()
             } else {
@@ -623,7 +764,54 @@ pub fn report_dead(view: &View<'_>, cases: &[(String, Vec<Dead>)], out: &mut Vec
                         span,
                     )
                     .with_label("no gradient where the loss is satisfied")
-                    .with_note("a prediction there scores as well as its label, and one beyond the label scores worse: nothing there needs correcting (a hinge's satisfied margin, a tolerance band)"),
+                    .with_note("a prediction there scores as well as any other, and which predictions score best depends on the label: nothing there needs correcting (a hinge's satisfied margin, a tolerance band)"),
+                );
+                continue;
+            }
+            if dead.rounding && dead.cause.is_none() {
+                out.push(
+                    Diagnostic::note(
+                        Code::DeadGradient,
+                        format!(
+                            "the gradient with respect to `{name}` rounds to exactly zero in f32{within}: {percent} {}, although it is not zero in exact arithmetic",
+                            dead.region
+                        ),
+                        program.node(view.root).span,
+                    )
+                    .with_label("the gradient underflows or cancels here")
+                    .with_note("the loss saturates there (e.g. `exp(-e^2)` for a large error, a bounded loss near its ceiling): its slope is smaller than f32 can hold, so those samples barely move the model; in f64 they have a gradient"),
+                );
+                continue;
+            }
+            if let (Some(input), None) = (dead.ignored_by, &dead.cause) {
+                let mask = &program.inputs[input].name;
+                out.push(
+                    Diagnostic::note(
+                        Code::DeadGradient,
+                        format!(
+                            "the gradient with respect to `{name}` is exactly zero where a row of `{mask}` is all zeros{within}: {percent} {}; the loss ignores those samples",
+                            dead.region
+                        ),
+                        program.node(view.root).span,
+                    )
+                    .with_label("no gradient from a sample whose row is all zeros")
+                    .with_note(format!("a mask that masks everything, or a label row that marks no class, leaves nothing to learn; if every row of `{mask}` marks exactly one class, declare it `onehot`")),
+                );
+                continue;
+            }
+            if dead.fraction >= 0.99 && !case_text.is_empty() {
+                out.push(
+                    Diagnostic::warning(
+                        Code::DeadGradient,
+                        format!(
+                            "the gradient with respect to `{name}` is exactly zero whenever {case_text}: {percent} {}",
+                            dead.region
+                        ),
+                        program.node(view.root).span,
+                    )
+                    .with_label("these samples contribute no gradient")
+                    .with_note("the model learns nothing from them, however wrong its prediction")
+                    .with_help("give this case its own term (as binary cross-entropy has for `y_true` = 0)"),
                 );
                 continue;
             }
