@@ -367,7 +367,69 @@ impl<'p> Analysis<'p> {
                             let value = interval::elementwise(dtype, builtin, &args).unwrap_or(Iv::ALL);
                             value.meet(Iv::new(0.0, 1.0)).with_nan_of(value.nan)
                         }
-                        _ => {
+                        (Builtin::Mul | Builtin::Xlogy, false)
+                        | (
+                            Builtin::Neg
+                            | Builtin::Add
+                            | Builtin::Sub
+                            | Builtin::Div
+                            | Builtin::Pow
+                            | Builtin::Eq
+                            | Builtin::Ne
+                            | Builtin::Lt
+                            | Builtin::Le
+                            | Builtin::Gt
+                            | Builtin::Ge
+                            | Builtin::And
+                            | Builtin::Or
+                            | Builtin::Not
+                            | Builtin::Abs
+                            | Builtin::Sign
+                            | Builtin::Exp
+                            | Builtin::Expm1
+                            | Builtin::Log
+                            | Builtin::Log1p
+                            | Builtin::Log2
+                            | Builtin::Log10
+                            | Builtin::Sqrt
+                            | Builtin::Square
+                            | Builtin::Sin
+                            | Builtin::Cos
+                            | Builtin::Tan
+                            | Builtin::Atan
+                            | Builtin::Asin
+                            | Builtin::Acos
+                            | Builtin::Tanh
+                            | Builtin::Cosh
+                            | Builtin::Erf
+                            | Builtin::Erfc
+                            | Builtin::Sigmoid
+                            | Builtin::LogSigmoid
+                            | Builtin::Softplus
+                            | Builtin::Relu
+                            | Builtin::Floor
+                            | Builtin::Ceil
+                            | Builtin::Round
+                            | Builtin::StopGradient
+                            | Builtin::Float
+                            | Builtin::Maximum
+                            | Builtin::Minimum
+                            | Builtin::Clip
+                            | Builtin::Where
+                            | Builtin::Sum
+                            | Builtin::Mean
+                            | Builtin::Max
+                            | Builtin::Min
+                            | Builtin::Logsumexp
+                            | Builtin::Norm
+                            | Builtin::Softmax
+                            | Builtin::LogSoftmax
+                            | Builtin::Take
+                            | Builtin::OneHot
+                            | Builtin::BroadcastLike
+                            | Builtin::ExpandDims,
+                            _,
+                        ) => {
                             self.check(node_id, builtin, &args);
                             match interval::elementwise(dtype, builtin, &args) {
                                 Some(iv) => iv,
@@ -496,7 +558,56 @@ impl<'p> Analysis<'p> {
                 let lo = apply(dtype, Builtin::Sub, &[spread, ln]);
                 Iv::new(dtype.next_down(lo), 0.0).with_nan_of(x.nan || x.may_be_infinite())
             }
-            _ => Iv::ALL,
+            Builtin::Neg
+            | Builtin::Add
+            | Builtin::Sub
+            | Builtin::Mul
+            | Builtin::Div
+            | Builtin::Pow
+            | Builtin::Eq
+            | Builtin::Ne
+            | Builtin::Lt
+            | Builtin::Le
+            | Builtin::Gt
+            | Builtin::Ge
+            | Builtin::And
+            | Builtin::Or
+            | Builtin::Not
+            | Builtin::Abs
+            | Builtin::Sign
+            | Builtin::Exp
+            | Builtin::Expm1
+            | Builtin::Log
+            | Builtin::Log1p
+            | Builtin::Log2
+            | Builtin::Log10
+            | Builtin::Sqrt
+            | Builtin::Square
+            | Builtin::Sin
+            | Builtin::Cos
+            | Builtin::Tan
+            | Builtin::Atan
+            | Builtin::Asin
+            | Builtin::Acos
+            | Builtin::Tanh
+            | Builtin::Cosh
+            | Builtin::Erf
+            | Builtin::Erfc
+            | Builtin::Sigmoid
+            | Builtin::LogSigmoid
+            | Builtin::Softplus
+            | Builtin::Relu
+            | Builtin::Floor
+            | Builtin::Ceil
+            | Builtin::Round
+            | Builtin::StopGradient
+            | Builtin::Float
+            | Builtin::Maximum
+            | Builtin::Minimum
+            | Builtin::Xlogy
+            | Builtin::Clip
+            | Builtin::Where
+            | Builtin::BroadcastLike => Iv::ALL,
         }
     }
 
@@ -729,7 +840,63 @@ impl<'p> Analysis<'p> {
                     event(Hazard::Indeterminate, out);
                 }
             }
-            _ => {}
+            Builtin::Neg
+            | Builtin::Div
+            | Builtin::Eq
+            | Builtin::Ne
+            | Builtin::Lt
+            | Builtin::Le
+            | Builtin::Gt
+            | Builtin::Ge
+            | Builtin::And
+            | Builtin::Or
+            | Builtin::Not
+            | Builtin::Abs
+            | Builtin::Sign
+            | Builtin::Exp
+            | Builtin::Expm1
+            | Builtin::Log
+            | Builtin::Log1p
+            | Builtin::Log2
+            | Builtin::Log10
+            | Builtin::Sqrt
+            | Builtin::Square
+            | Builtin::Sin
+            | Builtin::Cos
+            | Builtin::Tan
+            | Builtin::Atan
+            | Builtin::Asin
+            | Builtin::Acos
+            | Builtin::Tanh
+            | Builtin::Cosh
+            | Builtin::Erf
+            | Builtin::Erfc
+            | Builtin::Sigmoid
+            | Builtin::LogSigmoid
+            | Builtin::Softplus
+            | Builtin::Relu
+            | Builtin::Floor
+            | Builtin::Ceil
+            | Builtin::Round
+            | Builtin::StopGradient
+            | Builtin::Float
+            | Builtin::Maximum
+            | Builtin::Minimum
+            | Builtin::Xlogy
+            | Builtin::Clip
+            | Builtin::Where
+            | Builtin::Sum
+            | Builtin::Mean
+            | Builtin::Max
+            | Builtin::Min
+            | Builtin::Logsumexp
+            | Builtin::Norm
+            | Builtin::Softmax
+            | Builtin::LogSoftmax
+            | Builtin::Take
+            | Builtin::OneHot
+            | Builtin::BroadcastLike
+            | Builtin::ExpandDims => {}
         }
     }
 
@@ -780,7 +947,62 @@ impl<'p> Analysis<'p> {
                     self.bound(env, r, flip(op), c, nan, out);
                 }
             }
-            _ => {}
+            (Builtin::And, false)
+            | (Builtin::Or, true)
+            | (
+                Builtin::Neg
+                | Builtin::Add
+                | Builtin::Sub
+                | Builtin::Mul
+                | Builtin::Div
+                | Builtin::Pow
+                | Builtin::Ne
+                | Builtin::Abs
+                | Builtin::Sign
+                | Builtin::Exp
+                | Builtin::Expm1
+                | Builtin::Log
+                | Builtin::Log1p
+                | Builtin::Log2
+                | Builtin::Log10
+                | Builtin::Sqrt
+                | Builtin::Square
+                | Builtin::Sin
+                | Builtin::Cos
+                | Builtin::Tan
+                | Builtin::Atan
+                | Builtin::Asin
+                | Builtin::Acos
+                | Builtin::Tanh
+                | Builtin::Cosh
+                | Builtin::Erf
+                | Builtin::Erfc
+                | Builtin::Sigmoid
+                | Builtin::LogSigmoid
+                | Builtin::Softplus
+                | Builtin::Relu
+                | Builtin::Floor
+                | Builtin::Ceil
+                | Builtin::Round
+                | Builtin::StopGradient
+                | Builtin::Float
+                | Builtin::Maximum
+                | Builtin::Minimum
+                | Builtin::Xlogy
+                | Builtin::Clip
+                | Builtin::Where
+                | Builtin::Sum
+                | Builtin::Mean
+                | Builtin::Max
+                | Builtin::Min
+                | Builtin::Logsumexp
+                | Builtin::Norm
+                | Builtin::Softmax
+                | Builtin::LogSoftmax
+                | Builtin::Take
+                | Builtin::OneHot,
+                _,
+            ) => {}
         }
     }
 
@@ -794,7 +1016,62 @@ impl<'p> Analysis<'p> {
             Builtin::Gt => Iv::new(d.next_up(c), f64::INFINITY),
             Builtin::Ge => Iv::new(c, f64::INFINITY),
             Builtin::Eq => Iv::point(c),
-            _ => return,
+            Builtin::Neg
+            | Builtin::Add
+            | Builtin::Sub
+            | Builtin::Mul
+            | Builtin::Div
+            | Builtin::Pow
+            | Builtin::Ne
+            | Builtin::And
+            | Builtin::Or
+            | Builtin::Not
+            | Builtin::Abs
+            | Builtin::Sign
+            | Builtin::Exp
+            | Builtin::Expm1
+            | Builtin::Log
+            | Builtin::Log1p
+            | Builtin::Log2
+            | Builtin::Log10
+            | Builtin::Sqrt
+            | Builtin::Square
+            | Builtin::Sin
+            | Builtin::Cos
+            | Builtin::Tan
+            | Builtin::Atan
+            | Builtin::Asin
+            | Builtin::Acos
+            | Builtin::Tanh
+            | Builtin::Cosh
+            | Builtin::Erf
+            | Builtin::Erfc
+            | Builtin::Sigmoid
+            | Builtin::LogSigmoid
+            | Builtin::Softplus
+            | Builtin::Relu
+            | Builtin::Floor
+            | Builtin::Ceil
+            | Builtin::Round
+            | Builtin::StopGradient
+            | Builtin::Float
+            | Builtin::Maximum
+            | Builtin::Minimum
+            | Builtin::Xlogy
+            | Builtin::Clip
+            | Builtin::Where
+            | Builtin::Sum
+            | Builtin::Mean
+            | Builtin::Max
+            | Builtin::Min
+            | Builtin::Logsumexp
+            | Builtin::Norm
+            | Builtin::Softmax
+            | Builtin::LogSoftmax
+            | Builtin::Take
+            | Builtin::OneHot
+            | Builtin::BroadcastLike
+            | Builtin::ExpandDims => return,
         };
         let iv = Iv { nan, ..iv };
         out.push((node, iv));
@@ -833,14 +1110,66 @@ impl<'p> Analysis<'p> {
         // Conservative: x + k > c only tells x > c - k up to rounding.
         let d = self.dtype;
         let target = c - k;
-        let loose = match op {
-            Builtin::Lt | Builtin::Le => d.next_up(d.next_up(target)),
-            Builtin::Gt | Builtin::Ge => d.next_down(d.next_down(target)),
-            _ => return,
-        };
-        let weak = match op {
-            Builtin::Lt | Builtin::Le => Builtin::Le,
-            _ => Builtin::Ge,
+        let (loose, weak) = match op {
+            Builtin::Lt | Builtin::Le => (d.next_up(d.next_up(target)), Builtin::Le),
+            Builtin::Gt | Builtin::Ge => (d.next_down(d.next_down(target)), Builtin::Ge),
+            Builtin::Neg
+            | Builtin::Add
+            | Builtin::Sub
+            | Builtin::Mul
+            | Builtin::Div
+            | Builtin::Pow
+            | Builtin::Eq
+            | Builtin::Ne
+            | Builtin::And
+            | Builtin::Or
+            | Builtin::Not
+            | Builtin::Abs
+            | Builtin::Sign
+            | Builtin::Exp
+            | Builtin::Expm1
+            | Builtin::Log
+            | Builtin::Log1p
+            | Builtin::Log2
+            | Builtin::Log10
+            | Builtin::Sqrt
+            | Builtin::Square
+            | Builtin::Sin
+            | Builtin::Cos
+            | Builtin::Tan
+            | Builtin::Atan
+            | Builtin::Asin
+            | Builtin::Acos
+            | Builtin::Tanh
+            | Builtin::Cosh
+            | Builtin::Erf
+            | Builtin::Erfc
+            | Builtin::Sigmoid
+            | Builtin::LogSigmoid
+            | Builtin::Softplus
+            | Builtin::Relu
+            | Builtin::Floor
+            | Builtin::Ceil
+            | Builtin::Round
+            | Builtin::StopGradient
+            | Builtin::Float
+            | Builtin::Maximum
+            | Builtin::Minimum
+            | Builtin::Xlogy
+            | Builtin::Clip
+            | Builtin::Where
+            | Builtin::Sum
+            | Builtin::Mean
+            | Builtin::Max
+            | Builtin::Min
+            | Builtin::Logsumexp
+            | Builtin::Norm
+            | Builtin::Softmax
+            | Builtin::LogSoftmax
+            | Builtin::Take
+            | Builtin::OneHot
+            | Builtin::BroadcastLike
+            | Builtin::ExpandDims => return,
         };
         self.bound(env, node, weak, loose, nan, out);
     }
@@ -853,7 +1182,63 @@ fn negate(op: Builtin) -> Option<Builtin> {
         Builtin::Gt => Builtin::Le,
         Builtin::Ge => Builtin::Lt,
         // `not (x == c)` says nothing an interval can hold.
-        _ => return None,
+        Builtin::Neg
+        | Builtin::Add
+        | Builtin::Sub
+        | Builtin::Mul
+        | Builtin::Div
+        | Builtin::Pow
+        | Builtin::Eq
+        | Builtin::Ne
+        | Builtin::And
+        | Builtin::Or
+        | Builtin::Not
+        | Builtin::Abs
+        | Builtin::Sign
+        | Builtin::Exp
+        | Builtin::Expm1
+        | Builtin::Log
+        | Builtin::Log1p
+        | Builtin::Log2
+        | Builtin::Log10
+        | Builtin::Sqrt
+        | Builtin::Square
+        | Builtin::Sin
+        | Builtin::Cos
+        | Builtin::Tan
+        | Builtin::Atan
+        | Builtin::Asin
+        | Builtin::Acos
+        | Builtin::Tanh
+        | Builtin::Cosh
+        | Builtin::Erf
+        | Builtin::Erfc
+        | Builtin::Sigmoid
+        | Builtin::LogSigmoid
+        | Builtin::Softplus
+        | Builtin::Relu
+        | Builtin::Floor
+        | Builtin::Ceil
+        | Builtin::Round
+        | Builtin::StopGradient
+        | Builtin::Float
+        | Builtin::Maximum
+        | Builtin::Minimum
+        | Builtin::Xlogy
+        | Builtin::Clip
+        | Builtin::Where
+        | Builtin::Sum
+        | Builtin::Mean
+        | Builtin::Max
+        | Builtin::Min
+        | Builtin::Logsumexp
+        | Builtin::Norm
+        | Builtin::Softmax
+        | Builtin::LogSoftmax
+        | Builtin::Take
+        | Builtin::OneHot
+        | Builtin::BroadcastLike
+        | Builtin::ExpandDims => return None,
     })
 }
 
@@ -863,7 +1248,63 @@ fn flip(op: Builtin) -> Builtin {
         Builtin::Le => Builtin::Ge,
         Builtin::Gt => Builtin::Lt,
         Builtin::Ge => Builtin::Le,
-        other => other,
+        Builtin::Neg
+        | Builtin::Add
+        | Builtin::Sub
+        | Builtin::Mul
+        | Builtin::Div
+        | Builtin::Pow
+        | Builtin::Eq
+        | Builtin::Ne
+        | Builtin::And
+        | Builtin::Or
+        | Builtin::Not
+        | Builtin::Abs
+        | Builtin::Sign
+        | Builtin::Exp
+        | Builtin::Expm1
+        | Builtin::Log
+        | Builtin::Log1p
+        | Builtin::Log2
+        | Builtin::Log10
+        | Builtin::Sqrt
+        | Builtin::Square
+        | Builtin::Sin
+        | Builtin::Cos
+        | Builtin::Tan
+        | Builtin::Atan
+        | Builtin::Asin
+        | Builtin::Acos
+        | Builtin::Tanh
+        | Builtin::Cosh
+        | Builtin::Erf
+        | Builtin::Erfc
+        | Builtin::Sigmoid
+        | Builtin::LogSigmoid
+        | Builtin::Softplus
+        | Builtin::Relu
+        | Builtin::Floor
+        | Builtin::Ceil
+        | Builtin::Round
+        | Builtin::StopGradient
+        | Builtin::Float
+        | Builtin::Maximum
+        | Builtin::Minimum
+        | Builtin::Xlogy
+        | Builtin::Clip
+        | Builtin::Where
+        | Builtin::Sum
+        | Builtin::Mean
+        | Builtin::Max
+        | Builtin::Min
+        | Builtin::Logsumexp
+        | Builtin::Norm
+        | Builtin::Softmax
+        | Builtin::LogSoftmax
+        | Builtin::Take
+        | Builtin::OneHot
+        | Builtin::BroadcastLike
+        | Builtin::ExpandDims => op,
     }
 }
 

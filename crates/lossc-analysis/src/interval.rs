@@ -428,7 +428,61 @@ fn compare(builtin: Builtin, a: Iv, b: Iv) -> Option<Iv> {
         Builtin::Ge => (a.lo >= b.hi, a.hi < b.lo),
         Builtin::Eq => (a.is_point().is_some() && a == b, a.hi < b.lo || b.hi < a.lo),
         Builtin::Ne => (a.hi < b.lo || b.hi < a.lo, a.is_point().is_some() && a == b),
-        _ => (false, false),
+        Builtin::Neg
+        | Builtin::Add
+        | Builtin::Sub
+        | Builtin::Mul
+        | Builtin::Div
+        | Builtin::Pow
+        | Builtin::And
+        | Builtin::Or
+        | Builtin::Not
+        | Builtin::Abs
+        | Builtin::Sign
+        | Builtin::Exp
+        | Builtin::Expm1
+        | Builtin::Log
+        | Builtin::Log1p
+        | Builtin::Log2
+        | Builtin::Log10
+        | Builtin::Sqrt
+        | Builtin::Square
+        | Builtin::Sin
+        | Builtin::Cos
+        | Builtin::Tan
+        | Builtin::Atan
+        | Builtin::Asin
+        | Builtin::Acos
+        | Builtin::Tanh
+        | Builtin::Cosh
+        | Builtin::Erf
+        | Builtin::Erfc
+        | Builtin::Sigmoid
+        | Builtin::LogSigmoid
+        | Builtin::Softplus
+        | Builtin::Relu
+        | Builtin::Floor
+        | Builtin::Ceil
+        | Builtin::Round
+        | Builtin::StopGradient
+        | Builtin::Float
+        | Builtin::Maximum
+        | Builtin::Minimum
+        | Builtin::Xlogy
+        | Builtin::Clip
+        | Builtin::Where
+        | Builtin::Sum
+        | Builtin::Mean
+        | Builtin::Max
+        | Builtin::Min
+        | Builtin::Logsumexp
+        | Builtin::Norm
+        | Builtin::Softmax
+        | Builtin::LogSoftmax
+        | Builtin::Take
+        | Builtin::OneHot
+        | Builtin::BroadcastLike
+        | Builtin::ExpandDims => (false, false),
     };
     if always {
         Some(Iv::point(1.0))

@@ -197,7 +197,66 @@ pub(crate) fn dim_size(program: &Program, dim: lossc_ir::DimId) -> usize {
                     size = size.max(index.unsigned_abs() as usize + 1);
                 }
             }
-            _ => {}
+            Builtin::Neg
+            | Builtin::Add
+            | Builtin::Sub
+            | Builtin::Mul
+            | Builtin::Div
+            | Builtin::Pow
+            | Builtin::Eq
+            | Builtin::Ne
+            | Builtin::Lt
+            | Builtin::Le
+            | Builtin::Gt
+            | Builtin::Ge
+            | Builtin::And
+            | Builtin::Or
+            | Builtin::Not
+            | Builtin::Abs
+            | Builtin::Sign
+            | Builtin::Exp
+            | Builtin::Expm1
+            | Builtin::Log
+            | Builtin::Log1p
+            | Builtin::Log2
+            | Builtin::Log10
+            | Builtin::Sqrt
+            | Builtin::Square
+            | Builtin::Sin
+            | Builtin::Cos
+            | Builtin::Tan
+            | Builtin::Atan
+            | Builtin::Asin
+            | Builtin::Acos
+            | Builtin::Tanh
+            | Builtin::Cosh
+            | Builtin::Erf
+            | Builtin::Erfc
+            | Builtin::Sigmoid
+            | Builtin::LogSigmoid
+            | Builtin::Softplus
+            | Builtin::Relu
+            | Builtin::Floor
+            | Builtin::Ceil
+            | Builtin::Round
+            | Builtin::StopGradient
+            | Builtin::Float
+            | Builtin::Maximum
+            | Builtin::Minimum
+            | Builtin::Xlogy
+            | Builtin::Clip
+            | Builtin::Where
+            | Builtin::Sum
+            | Builtin::Mean
+            | Builtin::Max
+            | Builtin::Min
+            | Builtin::Logsumexp
+            | Builtin::Norm
+            | Builtin::Softmax
+            | Builtin::LogSoftmax
+            | Builtin::OneHot
+            | Builtin::BroadcastLike
+            | Builtin::ExpandDims => {}
         }
     }
     size.min(4096)

@@ -330,7 +330,63 @@ pub fn run(view: View<'_>, case: &[Option<f64>], cases: usize, out: &mut Vec<Dia
             Builtin::Clip => vec![node.args[0], node.args[1], node.args[2]],
             // A kink of the table (`relu`, `abs`): where its guard fails.
             _ if builtin.kink_selection().is_some() => vec![node.args[0]],
-            _ => continue,
+            Builtin::Neg
+            | Builtin::Add
+            | Builtin::Sub
+            | Builtin::Mul
+            | Builtin::Div
+            | Builtin::Pow
+            | Builtin::Eq
+            | Builtin::Ne
+            | Builtin::Lt
+            | Builtin::Le
+            | Builtin::Gt
+            | Builtin::Ge
+            | Builtin::And
+            | Builtin::Or
+            | Builtin::Not
+            | Builtin::Abs
+            | Builtin::Sign
+            | Builtin::Exp
+            | Builtin::Expm1
+            | Builtin::Log
+            | Builtin::Log1p
+            | Builtin::Log2
+            | Builtin::Log10
+            | Builtin::Sqrt
+            | Builtin::Square
+            | Builtin::Sin
+            | Builtin::Cos
+            | Builtin::Tan
+            | Builtin::Atan
+            | Builtin::Asin
+            | Builtin::Acos
+            | Builtin::Tanh
+            | Builtin::Cosh
+            | Builtin::Erf
+            | Builtin::Erfc
+            | Builtin::Sigmoid
+            | Builtin::LogSigmoid
+            | Builtin::Softplus
+            | Builtin::Relu
+            | Builtin::Floor
+            | Builtin::Ceil
+            | Builtin::Round
+            | Builtin::StopGradient
+            | Builtin::Float
+            | Builtin::Xlogy
+            | Builtin::Sum
+            | Builtin::Mean
+            | Builtin::Max
+            | Builtin::Min
+            | Builtin::Logsumexp
+            | Builtin::Norm
+            | Builtin::Softmax
+            | Builtin::LogSoftmax
+            | Builtin::Take
+            | Builtin::OneHot
+            | Builtin::BroadcastLike
+            | Builtin::ExpandDims => continue,
         };
         selections.push(Selection { node: id, probes });
     }
@@ -432,7 +488,63 @@ pub fn run(view: View<'_>, case: &[Option<f64>], cases: usize, out: &mut Vec<Dia
                         None
                     }
                 }
-                _ => None,
+                Builtin::Neg
+                | Builtin::Add
+                | Builtin::Sub
+                | Builtin::Mul
+                | Builtin::Div
+                | Builtin::Pow
+                | Builtin::Eq
+                | Builtin::Ne
+                | Builtin::Lt
+                | Builtin::Le
+                | Builtin::Gt
+                | Builtin::Ge
+                | Builtin::And
+                | Builtin::Or
+                | Builtin::Not
+                | Builtin::Abs
+                | Builtin::Sign
+                | Builtin::Exp
+                | Builtin::Expm1
+                | Builtin::Log
+                | Builtin::Log1p
+                | Builtin::Log2
+                | Builtin::Log10
+                | Builtin::Sqrt
+                | Builtin::Square
+                | Builtin::Sin
+                | Builtin::Cos
+                | Builtin::Tan
+                | Builtin::Atan
+                | Builtin::Asin
+                | Builtin::Acos
+                | Builtin::Tanh
+                | Builtin::Cosh
+                | Builtin::Erf
+                | Builtin::Erfc
+                | Builtin::Sigmoid
+                | Builtin::LogSigmoid
+                | Builtin::Softplus
+                | Builtin::Relu
+                | Builtin::Floor
+                | Builtin::Ceil
+                | Builtin::Round
+                | Builtin::StopGradient
+                | Builtin::Float
+                | Builtin::Xlogy
+                | Builtin::Sum
+                | Builtin::Mean
+                | Builtin::Max
+                | Builtin::Min
+                | Builtin::Logsumexp
+                | Builtin::Norm
+                | Builtin::Softmax
+                | Builtin::LogSoftmax
+                | Builtin::Take
+                | Builtin::OneHot
+                | Builtin::BroadcastLike
+                | Builtin::ExpandDims => None,
             };
             offset += s.probes.len();
             if cause.is_none()

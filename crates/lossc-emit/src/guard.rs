@@ -182,7 +182,67 @@ pub fn guard(program: &mut Program, root: NodeId, vars: &[Var]) -> Guarded {
                 let x = pass.call(Builtin::Where, Attrs::default(), vec![c, args[0], far], span);
                 Some(pass.call(*builtin, attrs.clone(), vec![x], span))
             }
-            _ => None,
+            Builtin::Neg
+            | Builtin::Add
+            | Builtin::Sub
+            | Builtin::Mul
+            | Builtin::Div
+            | Builtin::Pow
+            | Builtin::Eq
+            | Builtin::Ne
+            | Builtin::Lt
+            | Builtin::Le
+            | Builtin::Gt
+            | Builtin::Ge
+            | Builtin::And
+            | Builtin::Or
+            | Builtin::Not
+            | Builtin::Abs
+            | Builtin::Sign
+            | Builtin::Exp
+            | Builtin::Expm1
+            | Builtin::Log
+            | Builtin::Log1p
+            | Builtin::Log2
+            | Builtin::Log10
+            | Builtin::Sqrt
+            | Builtin::Square
+            | Builtin::Sin
+            | Builtin::Cos
+            | Builtin::Tan
+            | Builtin::Atan
+            | Builtin::Asin
+            | Builtin::Acos
+            | Builtin::Tanh
+            | Builtin::Cosh
+            | Builtin::Erf
+            | Builtin::Erfc
+            | Builtin::Sigmoid
+            | Builtin::LogSigmoid
+            | Builtin::Softplus
+            | Builtin::Relu
+            | Builtin::Floor
+            | Builtin::Ceil
+            | Builtin::Round
+            | Builtin::StopGradient
+            | Builtin::Float
+            | Builtin::Maximum
+            | Builtin::Minimum
+            | Builtin::Xlogy
+            | Builtin::Clip
+            | Builtin::Where
+            | Builtin::Sum
+            | Builtin::Mean
+            | Builtin::Max
+            | Builtin::Min
+            | Builtin::Logsumexp
+            | Builtin::Norm
+            | Builtin::Softmax
+            | Builtin::LogSoftmax
+            | Builtin::Take
+            | Builtin::OneHot
+            | Builtin::BroadcastLike
+            | Builtin::ExpandDims => None,
         };
         new_id[i] = match rebuilt {
             Some(n) => n,
@@ -257,7 +317,64 @@ fn dead_sides(program: &Program, facts: &Facts, root: NodeId) -> Vec<Option<Vec<
             // `sign(x)`, 0 at the kink: `sqrt(abs(x))` at x = 0 is
             // inf * 0 = NaN (JAX's slope 1 makes it inf). Selecting 0 there
             // with `where` gives 0.
-            _ => match builtin.kink_selection().and_then(|(test, _)| test.complement()) {
+            Builtin::Neg
+            | Builtin::Add
+            | Builtin::Sub
+            | Builtin::Mul
+            | Builtin::Div
+            | Builtin::Pow
+            | Builtin::Eq
+            | Builtin::Ne
+            | Builtin::Lt
+            | Builtin::Le
+            | Builtin::Gt
+            | Builtin::Ge
+            | Builtin::And
+            | Builtin::Or
+            | Builtin::Not
+            | Builtin::Abs
+            | Builtin::Sign
+            | Builtin::Exp
+            | Builtin::Expm1
+            | Builtin::Log
+            | Builtin::Log1p
+            | Builtin::Log2
+            | Builtin::Log10
+            | Builtin::Sqrt
+            | Builtin::Square
+            | Builtin::Sin
+            | Builtin::Cos
+            | Builtin::Tan
+            | Builtin::Atan
+            | Builtin::Asin
+            | Builtin::Acos
+            | Builtin::Tanh
+            | Builtin::Cosh
+            | Builtin::Erf
+            | Builtin::Erfc
+            | Builtin::Sigmoid
+            | Builtin::LogSigmoid
+            | Builtin::Softplus
+            | Builtin::Relu
+            | Builtin::Floor
+            | Builtin::Ceil
+            | Builtin::Round
+            | Builtin::StopGradient
+            | Builtin::Float
+            | Builtin::Xlogy
+            | Builtin::Where
+            | Builtin::Sum
+            | Builtin::Mean
+            | Builtin::Max
+            | Builtin::Min
+            | Builtin::Logsumexp
+            | Builtin::Norm
+            | Builtin::Softmax
+            | Builtin::LogSoftmax
+            | Builtin::Take
+            | Builtin::OneHot
+            | Builtin::BroadcastLike
+            | Builtin::ExpandDims => match builtin.kink_selection().and_then(|(test, _)| test.complement()) {
                 Some(fails) => vec![(fails, None)],
                 None => continue,
             },
@@ -541,7 +658,65 @@ fn passes_gradient(builtin: Builtin, k: usize) -> bool {
     match builtin {
         Builtin::Where => k > 0,
         Builtin::BroadcastLike => k == 0,
-        _ => builtin.has_derivative(),
+        Builtin::Neg
+        | Builtin::Add
+        | Builtin::Sub
+        | Builtin::Mul
+        | Builtin::Div
+        | Builtin::Pow
+        | Builtin::Eq
+        | Builtin::Ne
+        | Builtin::Lt
+        | Builtin::Le
+        | Builtin::Gt
+        | Builtin::Ge
+        | Builtin::And
+        | Builtin::Or
+        | Builtin::Not
+        | Builtin::Abs
+        | Builtin::Sign
+        | Builtin::Exp
+        | Builtin::Expm1
+        | Builtin::Log
+        | Builtin::Log1p
+        | Builtin::Log2
+        | Builtin::Log10
+        | Builtin::Sqrt
+        | Builtin::Square
+        | Builtin::Sin
+        | Builtin::Cos
+        | Builtin::Tan
+        | Builtin::Atan
+        | Builtin::Asin
+        | Builtin::Acos
+        | Builtin::Tanh
+        | Builtin::Cosh
+        | Builtin::Erf
+        | Builtin::Erfc
+        | Builtin::Sigmoid
+        | Builtin::LogSigmoid
+        | Builtin::Softplus
+        | Builtin::Relu
+        | Builtin::Floor
+        | Builtin::Ceil
+        | Builtin::Round
+        | Builtin::StopGradient
+        | Builtin::Float
+        | Builtin::Maximum
+        | Builtin::Minimum
+        | Builtin::Xlogy
+        | Builtin::Clip
+        | Builtin::Sum
+        | Builtin::Mean
+        | Builtin::Max
+        | Builtin::Min
+        | Builtin::Logsumexp
+        | Builtin::Norm
+        | Builtin::Softmax
+        | Builtin::LogSoftmax
+        | Builtin::Take
+        | Builtin::OneHot
+        | Builtin::ExpandDims => builtin.has_derivative(),
     }
 }
 
@@ -649,7 +824,63 @@ impl Pass<'_> {
                 let c = self.selected(id, k);
                 vec![self.selection_lit(c, false, id)]
             }
-            _ => Vec::new(),
+            Builtin::Neg
+            | Builtin::Add
+            | Builtin::Sub
+            | Builtin::Mul
+            | Builtin::Div
+            | Builtin::Pow
+            | Builtin::Eq
+            | Builtin::Ne
+            | Builtin::Lt
+            | Builtin::Le
+            | Builtin::Gt
+            | Builtin::Ge
+            | Builtin::And
+            | Builtin::Or
+            | Builtin::Not
+            | Builtin::Abs
+            | Builtin::Sign
+            | Builtin::Exp
+            | Builtin::Expm1
+            | Builtin::Log
+            | Builtin::Log1p
+            | Builtin::Log2
+            | Builtin::Log10
+            | Builtin::Sqrt
+            | Builtin::Square
+            | Builtin::Sin
+            | Builtin::Cos
+            | Builtin::Tan
+            | Builtin::Atan
+            | Builtin::Asin
+            | Builtin::Acos
+            | Builtin::Tanh
+            | Builtin::Cosh
+            | Builtin::Erf
+            | Builtin::Erfc
+            | Builtin::Sigmoid
+            | Builtin::LogSigmoid
+            | Builtin::Softplus
+            | Builtin::Relu
+            | Builtin::Floor
+            | Builtin::Ceil
+            | Builtin::Round
+            | Builtin::StopGradient
+            | Builtin::Float
+            | Builtin::Xlogy
+            | Builtin::Clip
+            | Builtin::Where
+            | Builtin::Sum
+            | Builtin::Mean
+            | Builtin::Logsumexp
+            | Builtin::Norm
+            | Builtin::Softmax
+            | Builtin::LogSoftmax
+            | Builtin::Take
+            | Builtin::OneHot
+            | Builtin::BroadcastLike
+            | Builtin::ExpandDims => Vec::new(),
         }
     }
 
@@ -685,7 +916,66 @@ impl Pass<'_> {
                 let kink = self.literal(at, span);
                 match test {
                     Builtin::Ne => self.call(Builtin::Ne, Attrs::default(), vec![args[0], kink], span),
-                    _ => loses(self, test.complement().expect("a comparison"), args[0], kink),
+                    Builtin::Neg
+                    | Builtin::Add
+                    | Builtin::Sub
+                    | Builtin::Mul
+                    | Builtin::Div
+                    | Builtin::Pow
+                    | Builtin::Eq
+                    | Builtin::Lt
+                    | Builtin::Le
+                    | Builtin::Gt
+                    | Builtin::Ge
+                    | Builtin::And
+                    | Builtin::Or
+                    | Builtin::Not
+                    | Builtin::Abs
+                    | Builtin::Sign
+                    | Builtin::Exp
+                    | Builtin::Expm1
+                    | Builtin::Log
+                    | Builtin::Log1p
+                    | Builtin::Log2
+                    | Builtin::Log10
+                    | Builtin::Sqrt
+                    | Builtin::Square
+                    | Builtin::Sin
+                    | Builtin::Cos
+                    | Builtin::Tan
+                    | Builtin::Atan
+                    | Builtin::Asin
+                    | Builtin::Acos
+                    | Builtin::Tanh
+                    | Builtin::Cosh
+                    | Builtin::Erf
+                    | Builtin::Erfc
+                    | Builtin::Sigmoid
+                    | Builtin::LogSigmoid
+                    | Builtin::Softplus
+                    | Builtin::Relu
+                    | Builtin::Floor
+                    | Builtin::Ceil
+                    | Builtin::Round
+                    | Builtin::StopGradient
+                    | Builtin::Float
+                    | Builtin::Maximum
+                    | Builtin::Minimum
+                    | Builtin::Xlogy
+                    | Builtin::Clip
+                    | Builtin::Where
+                    | Builtin::Sum
+                    | Builtin::Mean
+                    | Builtin::Max
+                    | Builtin::Min
+                    | Builtin::Logsumexp
+                    | Builtin::Norm
+                    | Builtin::Softmax
+                    | Builtin::LogSoftmax
+                    | Builtin::Take
+                    | Builtin::OneHot
+                    | Builtin::BroadcastLike
+                    | Builtin::ExpandDims => loses(self, test.complement().expect("a comparison"), args[0], kink),
                 }
             }
             Builtin::Max | Builtin::Min => {
@@ -697,7 +987,62 @@ impl Pass<'_> {
                 };
                 loses(self, test, args[0], extreme)
             }
-            _ => unreachable!("not a selection: {builtin}"),
+            Builtin::Neg
+            | Builtin::Add
+            | Builtin::Sub
+            | Builtin::Mul
+            | Builtin::Div
+            | Builtin::Pow
+            | Builtin::Eq
+            | Builtin::Ne
+            | Builtin::Lt
+            | Builtin::Le
+            | Builtin::Gt
+            | Builtin::Ge
+            | Builtin::And
+            | Builtin::Or
+            | Builtin::Not
+            | Builtin::Abs
+            | Builtin::Sign
+            | Builtin::Exp
+            | Builtin::Expm1
+            | Builtin::Log
+            | Builtin::Log1p
+            | Builtin::Log2
+            | Builtin::Log10
+            | Builtin::Sqrt
+            | Builtin::Square
+            | Builtin::Sin
+            | Builtin::Cos
+            | Builtin::Tan
+            | Builtin::Atan
+            | Builtin::Asin
+            | Builtin::Acos
+            | Builtin::Tanh
+            | Builtin::Cosh
+            | Builtin::Erf
+            | Builtin::Erfc
+            | Builtin::Sigmoid
+            | Builtin::LogSigmoid
+            | Builtin::Softplus
+            | Builtin::Relu
+            | Builtin::Floor
+            | Builtin::Ceil
+            | Builtin::Round
+            | Builtin::StopGradient
+            | Builtin::Float
+            | Builtin::Xlogy
+            | Builtin::Where
+            | Builtin::Sum
+            | Builtin::Mean
+            | Builtin::Logsumexp
+            | Builtin::Norm
+            | Builtin::Softmax
+            | Builtin::LogSoftmax
+            | Builtin::Take
+            | Builtin::OneHot
+            | Builtin::BroadcastLike
+            | Builtin::ExpandDims => unreachable!("not a selection: {builtin}"),
         }
     }
 

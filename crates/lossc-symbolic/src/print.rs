@@ -234,7 +234,52 @@ impl<'p> Printer<'p> {
             }
             Builtin::Neg => (format!("-{}", self.wrap(args[0], Prec::Neg, true)), Prec::Neg),
             Builtin::Not => (format!("not {}", self.wrap(args[0], Prec::Compare, false)), Prec::Not),
-            _ => {
+            Builtin::Abs
+            | Builtin::Sign
+            | Builtin::Exp
+            | Builtin::Expm1
+            | Builtin::Log
+            | Builtin::Log1p
+            | Builtin::Log2
+            | Builtin::Log10
+            | Builtin::Sqrt
+            | Builtin::Square
+            | Builtin::Sin
+            | Builtin::Cos
+            | Builtin::Tan
+            | Builtin::Atan
+            | Builtin::Asin
+            | Builtin::Acos
+            | Builtin::Tanh
+            | Builtin::Cosh
+            | Builtin::Erf
+            | Builtin::Erfc
+            | Builtin::Sigmoid
+            | Builtin::LogSigmoid
+            | Builtin::Softplus
+            | Builtin::Relu
+            | Builtin::Floor
+            | Builtin::Ceil
+            | Builtin::Round
+            | Builtin::StopGradient
+            | Builtin::Float
+            | Builtin::Maximum
+            | Builtin::Minimum
+            | Builtin::Xlogy
+            | Builtin::Clip
+            | Builtin::Where
+            | Builtin::Sum
+            | Builtin::Mean
+            | Builtin::Max
+            | Builtin::Min
+            | Builtin::Logsumexp
+            | Builtin::Norm
+            | Builtin::Softmax
+            | Builtin::LogSoftmax
+            | Builtin::Take
+            | Builtin::OneHot
+            | Builtin::BroadcastLike
+            | Builtin::ExpandDims => {
                 let mut parts: Vec<String> = args.iter().map(|a| self.print(*a, true).0).collect();
                 match spec.signature {
                     Signature::Reduce(_) => {

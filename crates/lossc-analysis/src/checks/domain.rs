@@ -91,7 +91,69 @@ pub(super) fn forward_hazard(
                     None => (exponent, f64::NAN),
                 }
             }
-            (_, values) => {
+            (
+                Builtin::Neg
+                | Builtin::Add
+                | Builtin::Sub
+                | Builtin::Mul
+                | Builtin::Div
+                | Builtin::Eq
+                | Builtin::Ne
+                | Builtin::Lt
+                | Builtin::Le
+                | Builtin::Gt
+                | Builtin::Ge
+                | Builtin::And
+                | Builtin::Or
+                | Builtin::Not
+                | Builtin::Abs
+                | Builtin::Sign
+                | Builtin::Exp
+                | Builtin::Expm1
+                | Builtin::Log
+                | Builtin::Log1p
+                | Builtin::Log2
+                | Builtin::Log10
+                | Builtin::Sqrt
+                | Builtin::Square
+                | Builtin::Sin
+                | Builtin::Cos
+                | Builtin::Tan
+                | Builtin::Atan
+                | Builtin::Asin
+                | Builtin::Acos
+                | Builtin::Tanh
+                | Builtin::Cosh
+                | Builtin::Erf
+                | Builtin::Erfc
+                | Builtin::Sigmoid
+                | Builtin::LogSigmoid
+                | Builtin::Softplus
+                | Builtin::Relu
+                | Builtin::Floor
+                | Builtin::Ceil
+                | Builtin::Round
+                | Builtin::StopGradient
+                | Builtin::Float
+                | Builtin::Maximum
+                | Builtin::Minimum
+                | Builtin::Xlogy
+                | Builtin::Clip
+                | Builtin::Where
+                | Builtin::Sum
+                | Builtin::Mean
+                | Builtin::Max
+                | Builtin::Min
+                | Builtin::Logsumexp
+                | Builtin::Norm
+                | Builtin::Softmax
+                | Builtin::LogSoftmax
+                | Builtin::Take
+                | Builtin::OneHot
+                | Builtin::BroadcastLike
+                | Builtin::ExpandDims,
+                values,
+            ) => {
                 let limit = crate::interval::overflow_threshold(subject.dtype, builtin).unwrap_or(f64::NAN);
                 match values {
                     Values::Even(_) => (format!("|{operand_text}|"), limit),

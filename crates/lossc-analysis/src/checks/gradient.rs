@@ -67,7 +67,67 @@ pub(super) fn gradient_hazard(
         }
         (Builtin::Pow, _) => "a fractional power has an infinite slope at 0: add a small constant to the base".into(),
         (Builtin::Div, _) => "keep the argument away from 0 (clip it, or add a small constant)".into(),
-        _ => "guard the argument away from the point where the derivative is not finite".into(),
+        (
+            Builtin::Neg
+            | Builtin::Add
+            | Builtin::Sub
+            | Builtin::Mul
+            | Builtin::Eq
+            | Builtin::Ne
+            | Builtin::Lt
+            | Builtin::Le
+            | Builtin::Gt
+            | Builtin::Ge
+            | Builtin::And
+            | Builtin::Or
+            | Builtin::Not
+            | Builtin::Abs
+            | Builtin::Sign
+            | Builtin::Exp
+            | Builtin::Expm1
+            | Builtin::Log
+            | Builtin::Log1p
+            | Builtin::Log2
+            | Builtin::Log10
+            | Builtin::Sqrt
+            | Builtin::Square
+            | Builtin::Sin
+            | Builtin::Cos
+            | Builtin::Tan
+            | Builtin::Atan
+            | Builtin::Asin
+            | Builtin::Acos
+            | Builtin::Tanh
+            | Builtin::Cosh
+            | Builtin::Erf
+            | Builtin::Erfc
+            | Builtin::Sigmoid
+            | Builtin::LogSigmoid
+            | Builtin::Softplus
+            | Builtin::Relu
+            | Builtin::Floor
+            | Builtin::Ceil
+            | Builtin::Round
+            | Builtin::StopGradient
+            | Builtin::Float
+            | Builtin::Maximum
+            | Builtin::Minimum
+            | Builtin::Xlogy
+            | Builtin::Clip
+            | Builtin::Where
+            | Builtin::Sum
+            | Builtin::Mean
+            | Builtin::Max
+            | Builtin::Min
+            | Builtin::Logsumexp
+            | Builtin::Softmax
+            | Builtin::LogSoftmax
+            | Builtin::Take
+            | Builtin::OneHot
+            | Builtin::BroadcastLike
+            | Builtin::ExpandDims,
+            _,
+        ) => "guard the argument away from the point where the derivative is not finite".into(),
     };
     let message = with_case(
         format!("the gradient of `{text}` can be infinite or NaN{witness}, although its value is finite"),

@@ -56,7 +56,65 @@ pub(super) fn dim_sizes(program: &Program) -> Vec<Option<usize>> {
                         *slot = (*slot).max(size);
                     }
                 }
-                _ => {}
+                Builtin::Neg
+                | Builtin::Add
+                | Builtin::Sub
+                | Builtin::Mul
+                | Builtin::Div
+                | Builtin::Pow
+                | Builtin::Eq
+                | Builtin::Ne
+                | Builtin::Lt
+                | Builtin::Le
+                | Builtin::Gt
+                | Builtin::Ge
+                | Builtin::And
+                | Builtin::Or
+                | Builtin::Not
+                | Builtin::Abs
+                | Builtin::Sign
+                | Builtin::Exp
+                | Builtin::Expm1
+                | Builtin::Log
+                | Builtin::Log1p
+                | Builtin::Log2
+                | Builtin::Log10
+                | Builtin::Sqrt
+                | Builtin::Square
+                | Builtin::Sin
+                | Builtin::Cos
+                | Builtin::Tan
+                | Builtin::Atan
+                | Builtin::Asin
+                | Builtin::Acos
+                | Builtin::Tanh
+                | Builtin::Cosh
+                | Builtin::Erf
+                | Builtin::Erfc
+                | Builtin::Sigmoid
+                | Builtin::LogSigmoid
+                | Builtin::Softplus
+                | Builtin::Relu
+                | Builtin::Floor
+                | Builtin::Ceil
+                | Builtin::Round
+                | Builtin::StopGradient
+                | Builtin::Float
+                | Builtin::Maximum
+                | Builtin::Minimum
+                | Builtin::Xlogy
+                | Builtin::Clip
+                | Builtin::Where
+                | Builtin::Sum
+                | Builtin::Mean
+                | Builtin::Max
+                | Builtin::Min
+                | Builtin::Logsumexp
+                | Builtin::Norm
+                | Builtin::Softmax
+                | Builtin::LogSoftmax
+                | Builtin::BroadcastLike
+                | Builtin::ExpandDims => {}
             }
         }
     }

@@ -323,7 +323,70 @@ impl Lowerer<'_> {
                 self.text(positional[0].span),
                 self.text(positional[1].span)
             )),
-            _ => None,
+            (
+                Builtin::Neg
+                | Builtin::Add
+                | Builtin::Sub
+                | Builtin::Mul
+                | Builtin::Div
+                | Builtin::Pow
+                | Builtin::Eq
+                | Builtin::Ne
+                | Builtin::Lt
+                | Builtin::Le
+                | Builtin::Gt
+                | Builtin::Ge
+                | Builtin::And
+                | Builtin::Or
+                | Builtin::Not
+                | Builtin::Abs
+                | Builtin::Sign
+                | Builtin::Exp
+                | Builtin::Expm1
+                | Builtin::Log
+                | Builtin::Log1p
+                | Builtin::Log2
+                | Builtin::Log10
+                | Builtin::Sqrt
+                | Builtin::Square
+                | Builtin::Sin
+                | Builtin::Cos
+                | Builtin::Tan
+                | Builtin::Atan
+                | Builtin::Asin
+                | Builtin::Acos
+                | Builtin::Tanh
+                | Builtin::Cosh
+                | Builtin::Erf
+                | Builtin::Erfc
+                | Builtin::Sigmoid
+                | Builtin::LogSigmoid
+                | Builtin::Softplus
+                | Builtin::Relu
+                | Builtin::Floor
+                | Builtin::Ceil
+                | Builtin::Round
+                | Builtin::StopGradient
+                | Builtin::Float
+                | Builtin::Maximum
+                | Builtin::Minimum
+                | Builtin::Xlogy
+                | Builtin::Clip
+                | Builtin::Where
+                | Builtin::Sum
+                | Builtin::Mean
+                | Builtin::Max
+                | Builtin::Min
+                | Builtin::Logsumexp
+                | Builtin::Norm
+                | Builtin::Softmax
+                | Builtin::LogSoftmax
+                | Builtin::Take
+                | Builtin::OneHot
+                | Builtin::BroadcastLike
+                | Builtin::ExpandDims,
+                _,
+            ) => None,
         };
         if let Some(help) = help {
             diagnostic = diagnostic.with_help(help);
