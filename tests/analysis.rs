@@ -912,3 +912,25 @@ fn rounding_and_masking_are_notes() {
     // 3 elements per row: all zero in 1 of 8 rows.
     assert!(d.message.contains("13%") || d.message.contains("12%"), "{}", d.message);
 }
+
+/// The help of an `exploding-gradient` finding names the small value and,
+/// for a slope `G / x`, the value `x` must keep: the slope of
+/// `-log(y_pred + 1e-8)` is `1 / (y_pred + 1e-8)`, 1e8 at `y_pred` = 0, so
+/// under 1e6 needs `y_pred + eps >= 1e-6`. Logits are suggested only for a
+/// probability: Keras's MAPE divides by `maximum(|y_true|, 1e-7)`, and
+/// `100 / x <= 1e6` needs `x >= 1e-4`.
+#[test]
+fn the_exploding_gradient_help_says_how_far_from_zero() {
+    let ce = "input y_true: {0, 1}\ninput y_pred: [0, 1]\nloss l = mean(-log(y_pred + 1e-8) * y_true)";
+    let d = expect(ce, Dtype::F32, Code::ExplodingGradient, Severity::Warning, &[]);
+    let help = d.help.as_deref().unwrap_or("");
+    assert!(help.contains("`y_pred + 1e-8` is as small as 1e-8"), "{help}");
+    assert!(help.contains("at 1e-6 or more"), "{help}");
+    assert!(help.contains("from logits"), "{help}");
+    let mape = "input y_true: real\ninput y_pred: real\nconst epsilon = 1e-7\n\
+                loss mape = 100 * mean(abs((y_true - y_pred) / maximum(abs(y_true), epsilon)))";
+    let d = expect(mape, Dtype::F32, Code::ExplodingGradient, Severity::Warning, &[]);
+    let help = d.help.as_deref().unwrap_or("");
+    assert!(help.contains("at 1e-4 or more"), "{help}");
+    assert!(!help.contains("logits"), "{help}");
+}

@@ -165,7 +165,8 @@ pub(super) fn exploding(subject: &Subject<'_>, search: &Search<'_>, var: Var, wh
     let all: Vec<NodeId> = (0..=grad_root.index()).map(|i| NodeId(i as u32)).collect();
     let mut best: Option<(NodeId, f64)> = None;
     let mut first_large: Option<(NodeId, f64)> = None;
-    if let Some(values) = search.values_at(&point, &all) {
+    let values = search.values_at(&point, &all);
+    if let Some(values) = &values {
         for (index, node) in program
             .nodes
             .iter()
@@ -188,8 +189,10 @@ pub(super) fn exploding(subject: &Subject<'_>, search: &Search<'_>, var: Var, wh
         }
     }
     // Else the first gradient node that is large (its operand is a large value).
+    let amplifier = best;
     let best = best.or(first_large);
     let (node, _) = best.unwrap_or((subject.root, magnitude));
+    let help = exploding_help(subject, var, amplifier.zip(values.as_ref()), magnitude);
     let span = program.node(node).span;
     let text = subject.text(span);
     let at = describe_or_default(search, &point, grad_root);
@@ -208,11 +211,85 @@ pub(super) fn exploding(subject: &Subject<'_>, search: &Search<'_>, var: Var, wh
             ),
             span,
         )
-        .with_label(format!("slope up to {} for one sample", lossc_ir::format_approx(magnitude)))
+        .with_label(format!(
+            "slope up to {} for one sample",
+            lossc_ir::format_approx(magnitude)
+        ))
         .with_note("judged per sample (batch size 1); a gradient this large makes optimisers take huge steps")
-        .with_help("keep the denominator or log argument further from 0 (a larger epsilon, e.g. clip to [1e-7, 1 - 1e-7]), or compute the loss from logits (`log_sigmoid`, `softplus`, `log_softmax`)")
+        .with_help(help)
         .with_witness(witness_values),
     )
+}
+
+/// The gradient node whose result is large while its operands are not, its
+/// magnitude, and the values of every node at the point.
+type Amplifier<'v> = ((NodeId, f64), &'v Vec<Vec<f64>>);
+
+/// The help of an `exploding-gradient` finding. Where the amplifying
+/// gradient operation divides by a small value of the loss (the slope of
+/// `log(x)` is `G / x`; of `a / x`, `-G a / x^2`), it names that value, how
+/// small it gets, and how far from 0 it must stay for the slope to stay
+/// under the threshold (the slope scales as its reciprocal), rather than
+/// suggesting an epsilon the loss may already have. Computing from logits is
+/// suggested only for a probability (an input in `[0, 1]`).
+fn exploding_help(subject: &Subject<'_>, var: Var, amplifier: Option<Amplifier<'_>>, magnitude: f64) -> String {
+    let program = &subject.program;
+    let probability = match var {
+        Var::Input(i) => {
+            let domain = &program.inputs[i].domain;
+            domain.is_row() || domain.bounds(lossc_ir::Dtype::F64) == (0.0, 1.0)
+        }
+        Var::Param(_) => false,
+    };
+    let logits = if probability {
+        ", or compute the loss from logits (`log_sigmoid`, `softplus`, `log_softmax`)"
+    } else {
+        ""
+    };
+    // The smallest value of the loss (not of its gradient) that the
+    // amplifying operation reads.
+    let small = amplifier.and_then(|((node, _), values)| {
+        program
+            .node(node)
+            .args
+            .iter()
+            .filter(|a| a.index() < subject.first_gradient)
+            .filter_map(|a| {
+                let v = values[a.index()].iter().fold(f64::INFINITY, |m, x| m.min(x.abs()));
+                (v > 0.0 && v.is_finite()).then_some((*a, v))
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+    });
+    let Some((arg, v)) = small else {
+        return format!("keep the denominator or log argument further from 0{logits}");
+    };
+    let text = subject.text(program.node(arg).span);
+    let small_text = lossc_ir::format_approx(v);
+    // `G / x` (the slope of `log(x)`, of `a / x` in `a`): the slope is the
+    // reciprocal of `x` times a factor of ordinary size (at most 1000, as a
+    // label of magnitude 100 times a constant is), so the `x` that keeps it
+    // under the threshold follows. Other shapes (`a / x^2`, a factor that
+    // itself grows as `x` shrinks) get no number.
+    const ORDINARY: f64 = 1e3;
+    let reciprocal = amplifier.is_some_and(|((node, m), values)| {
+        let n = program.node(node);
+        matches!(n.op, lossc_ir::Op::Call(lossc_ir::Builtin::Div, _))
+            && n.args.get(1) == Some(&arg)
+            && values[n.args[0].index()]
+                .iter()
+                .any(|g| g.abs() <= ORDINARY && (0.5 * m..=2.0 * m).contains(&(g.abs() / v)))
+    });
+    if reciprocal {
+        format!(
+            "here `{text}` is as small as {small_text}, and the slope grows as its reciprocal: keeping it at {} or more (e.g. a larger epsilon) keeps the slope under {}{logits}",
+            lossc_ir::format_approx(v * magnitude / EXPLODING),
+            lossc_ir::format_approx(EXPLODING),
+        )
+    } else {
+        format!(
+            "here `{text}` is as small as {small_text}, and the slope grows as it shrinks: keep it further from 0 (e.g. a larger epsilon){logits}"
+        )
+    }
 }
 
 fn describe_or_default(search: &Search<'_>, point: &Point, node: NodeId) -> At {
