@@ -934,3 +934,57 @@ fn the_exploding_gradient_help_says_how_far_from_zero() {
     assert!(help.contains("at 1e-4 or more"), "{help}");
     assert!(!help.contains("logits"), "{help}");
 }
+
+/// A Jaccard or Dice denominator subtracts a sum from sums that dominate
+/// it element by element (`t * p <= t` for `p` in [0, 1]; `|t * p| <= |t| +
+/// |p|` on [0, 1]), so it is never negative and `+ smooth` keeps it away
+/// from 0: no `div-by-zero` and no `nan-gradient`. Without the smoothing
+/// the empty masks still divide 0 by 0 (an error with its witness), and a
+/// difference of sums that do not dominate keeps its finding.
+#[test]
+fn a_difference_of_dominated_sums_is_not_negative() {
+    let clean = [
+        "input y_true: [0, 1] [N, P]\ninput y_pred: [0, 1] [N, P]\nlet inter = sum(y_true * y_pred, axis=-1)\n\
+         let union = sum(y_true, axis=-1) + sum(y_pred, axis=-1) - inter\nloss j = mean(1 - (inter + 1) / (union + 1))",
+        "input y_true: {0, 1} [N, P]\ninput y_pred: [0, 1] [N, P]\nparam smooth = 100.0\n\
+         let inter = sum(abs(y_true * y_pred), axis=-1)\nlet total = sum(abs(y_true) + abs(y_pred), axis=-1)\n\
+         loss j = mean((1 - (inter + smooth) / (total - inter + smooth)) * smooth)",
+        "input y_true: [0, 1] [N, P]\ninput y_pred: [0, 1] [N, P]\n\
+         loss j = mean(1 - (mean(y_true * y_pred) + 1) / (mean(y_pred) - mean(y_true * y_pred) + 1))",
+    ];
+    for source in clean {
+        for dtype in [Dtype::F32, Dtype::F64] {
+            let found = check(source, dtype);
+            assert!(
+                found
+                    .iter()
+                    .all(|d| !matches!(d.code, Code::DivByZero | Code::NanGradient)),
+                "{source} ({dtype}): {:#?}",
+                codes(&found)
+            );
+        }
+    }
+    let unsmoothed = "input y_true: [0, 1] [N, P]\ninput y_pred: [0, 1] [N, P]\nlet inter = sum(y_true * y_pred, axis=-1)\n\
+                      loss j = mean(1 - inter / (sum(y_true, axis=-1) + sum(y_pred, axis=-1) - inter))";
+    expect(unsmoothed, Dtype::F32, Code::DivByZero, Severity::Error, &[]);
+    let undominated = "input y_true: [0, 1] [N, P]\ninput y_pred: [0, 1] [N, P]\n\
+                       loss j = mean(1 / (sum(y_pred, axis=-1) - sum(y_true, axis=-1) + 1))";
+    expect(undominated, Dtype::F32, Code::DivByZero, Severity::Error, &[]);
+    // Independently: in f32, sums in the same order of elements at least as
+    // large are at least as large, over many random rows.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        f32::from_bits(((state >> 41) as u32) | 0x3f80_0000) - 1.0
+    };
+    for _ in 0..20_000 {
+        let n = 1 + (next() * 300.0) as usize;
+        let rows: Vec<(f32, f32)> = (0..n).map(|_| (next(), next())).collect();
+        let t: f32 = rows.iter().map(|r| r.0).sum();
+        let p: f32 = rows.iter().map(|r| r.1).sum();
+        let tp: f32 = rows.iter().map(|r| r.0 * r.1).sum();
+        assert!(t + p - tp >= 0.0 && t - tp >= 0.0, "{rows:?}");
+    }
+}

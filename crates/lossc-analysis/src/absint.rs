@@ -367,6 +367,13 @@ impl<'p> Analysis<'p> {
                             let value = interval::elementwise(dtype, builtin, &args).unwrap_or(Iv::ALL);
                             value.meet(Iv::new(0.0, 1.0)).with_nan_of(value.nan)
                         }
+                        // `sum(x) - sum(y)` with `x >= y` at every element:
+                        // never negative (see `dominated_sums`).
+                        (Builtin::Sub, false) if self.dominated_sums(env, node.args[0], node.args[1]) => {
+                            self.check(node_id, builtin, &args);
+                            let value = interval::elementwise(dtype, builtin, &args).unwrap_or(Iv::ALL);
+                            value.meet(Iv::new(0.0, f64::INFINITY)).with_nan_of(value.nan)
+                        }
                         (Builtin::Mul | Builtin::Xlogy, false)
                         | (
                             Builtin::Neg
@@ -773,6 +780,85 @@ impl<'p> Analysis<'p> {
                 .find(|n| self.canon[n.index()] == *id)
                 .is_some_and(|n| nonnegative(*n))
         })
+    }
+
+    /// Whether `a - b` is never negative in floats because `b` is an
+    /// addition of reductions each matched to a reduction in `a`'s addition
+    /// of the same kind (`sum` or `mean`), over the same axes of operands of
+    /// the same shape, whose operand is at least its operand at every
+    /// element ([`crate::refine::dominates_elementwise`]), and `a`'s other
+    /// terms are never negative: a Jaccard or Dice denominator `sum(t) +
+    /// sum(p) - sum(t * p)` on `[0, 1]` data, whose sums the intervals alone
+    /// see as independent. In floats: a sum (sequential or pairwise, the
+    /// same order for both) of elements at least as large is at least as
+    /// large, since each rounded addition is monotone; so is an addition of
+    /// such sums with terms at or above 0 added.
+    fn dominated_sums(&self, env: usize, a: NodeId, b: NodeId) -> bool {
+        fn terms(program: &Program, n: NodeId, depth: usize, out: &mut Vec<NodeId>) -> bool {
+            match program.node(n).op {
+                Op::Call(Builtin::Add, _) if depth < 16 => {
+                    let args = &program.node(n).args;
+                    terms(program, args[0], depth + 1, out) && terms(program, args[1], depth + 1, out)
+                }
+                Op::Call(Builtin::Add, _) => false,
+                _ => {
+                    out.push(n);
+                    true
+                }
+            }
+        }
+        let program = self.program;
+        let reduction = |n: NodeId| match &program.node(n).op {
+            Op::Call(b @ (Builtin::Sum | Builtin::Mean), attrs) => Some((*b, attrs, program.node(n).args[0])),
+            _ => None,
+        };
+        let (mut larger, mut smaller) = (Vec::new(), Vec::new());
+        if !terms(program, a, 0, &mut larger) || !terms(program, b, 0, &mut smaller) {
+            return false;
+        }
+        if smaller.iter().any(|n| reduction(*n).is_none()) {
+            return false;
+        }
+        let leaf = |n: NodeId| match program.node(n).op {
+            Op::Param(k) => self.leaves.params[k],
+            Op::Const(k) => self.leaves.consts[k],
+            Op::DimSize(d) => self.leaves.dims[d.0 as usize],
+            _ => Iv::ALL,
+        };
+        let input = |i: usize| {
+            let range = self.leaves.inputs[i];
+            match program.inputs[i].domain.element() {
+                Domain::Set(values) => crate::refine::Pieces::Values(
+                    values
+                        .into_iter()
+                        .filter(|v| range.lo <= *v && *v <= range.hi)
+                        .collect(),
+                ),
+                _ => crate::refine::Pieces::Range(range),
+            }
+        };
+        for y in smaller {
+            let (kind, attrs, y_operand) = reduction(y).expect("checked above");
+            let matched = larger.iter().position(|x| {
+                reduction(*x).is_some_and(|(k, at, x_operand)| {
+                    k == kind
+                        && at == attrs
+                        && program.node(x_operand).ty.shape == program.node(y_operand).ty.shape
+                        && crate::refine::dominates_elementwise(
+                            program, self.dtype, &leaf, &input, x_operand, y_operand,
+                        )
+                })
+            });
+            match matched {
+                Some(k) => {
+                    larger.swap_remove(k);
+                }
+                None => return false,
+            }
+        }
+        larger
+            .iter()
+            .all(|n| self.lookup(env, *n).is_some_and(|iv| !iv.is_empty() && iv.lo >= 0.0))
     }
 
     /// Records the hazards of an elementwise operation on these operands.

@@ -197,19 +197,22 @@ fn evaluate(
             .iter()
             .map(|a| values.get(a).copied().unwrap_or_else(|| hull(*a)))
             .collect();
-        // `x * x` is a square: never negative (as the analysis reads it).
-        let same = node.args.len() == 2 && node.args[0] == node.args[1];
-        let value = if builtin == Builtin::Mul && same {
-            interval::elementwise(dtype, Builtin::Square, &args[..1])
-        } else {
-            interval::elementwise(dtype, builtin, &args)
-        };
-        let Some(value) = value else {
+        let Some(value) = call_value(dtype, builtin, &node.args, &args) else {
             return Iv::ALL;
         };
         values.insert(n, value);
     }
     values.get(&target).copied().unwrap_or(Iv::ALL)
+}
+
+/// The interval of an elementwise call on operands `args` (intervals
+/// `values`); `x * x` is a square, never negative, as the analysis reads it.
+fn call_value(dtype: Dtype, builtin: Builtin, args: &[NodeId], values: &[Iv]) -> Option<Iv> {
+    if builtin == Builtin::Mul && args.len() == 2 && args[0] == args[1] {
+        interval::elementwise(dtype, Builtin::Square, &values[..1])
+    } else {
+        interval::elementwise(dtype, builtin, values)
+    }
 }
 
 /// `whole` cut at 0 and at the ladder's points inside it, last piece first.
@@ -223,4 +226,156 @@ fn initial_pieces(whole: Iv) -> Vec<Iv> {
         return vec![whole];
     }
     cuts.windows(2).map(|w| Iv::new(w[0], w[1])).collect()
+}
+
+/// Boxes of input pieces evaluated, at most, per comparison.
+const BOX_BUDGET: usize = 400;
+
+/// Whether `x >= y` holds at every element (NaN aside) for every input in
+/// its domain, where `x` and `y` are elementwise functions of the inputs,
+/// params and constants: proved by evaluating `x - y` over boxes that
+/// cover the inputs' domains (a finite set's values one by one, an
+/// interval cut on the ladder of [`CUTS`], a box that fails bisected on its
+/// widest interval), so that the correlation between `x` and `y` through a
+/// shared input survives. `leaf` gives the interval of a param, const or
+/// dimension; `input` the domain of an input's element in this case.
+/// `false` means "not proved", never "disproved".
+pub fn dominates_elementwise(
+    program: &Program,
+    dtype: Dtype,
+    leaf: &dyn Fn(NodeId) -> Iv,
+    input: &dyn Fn(usize) -> Pieces,
+    x: NodeId,
+    y: NodeId,
+) -> bool {
+    if x == y {
+        return true;
+    }
+    let cone = program.cone(&[x, y]);
+    let mut inputs: Vec<usize> = Vec::new();
+    for &n in &cone {
+        match program.node(n).op {
+            Op::Input(i) if !inputs.contains(&i) => inputs.push(i),
+            Op::Call(..) if !elementwise(program, n) => return false,
+            _ => {}
+        }
+    }
+    // Every input as a list of pieces; a box picks one piece of each.
+    let pieces: Vec<Vec<Iv>> = inputs
+        .iter()
+        .map(|&i| match input(i) {
+            Pieces::Values(values) => values.into_iter().map(Iv::point).collect(),
+            Pieces::Range(whole) => initial_pieces(whole),
+        })
+        .collect();
+    if pieces.iter().any(Vec::is_empty) {
+        return true;
+    }
+    let combinations: usize = pieces
+        .iter()
+        .map(Vec::len)
+        .try_fold(1usize, |acc, n| acc.checked_mul(n))
+        .unwrap_or(usize::MAX);
+    if combinations > BOX_BUDGET {
+        return false;
+    }
+    let mut boxes: Vec<Vec<Iv>> = vec![Vec::new()];
+    for p in &pieces {
+        boxes = boxes
+            .into_iter()
+            .flat_map(|b| {
+                p.iter().map(move |piece| {
+                    let mut b = b.clone();
+                    b.push(*piece);
+                    b
+                })
+            })
+            .collect();
+    }
+    // `y = x * z` with `z` in [0, 1] and `x >= 0` (the intersection `t * p`
+    // against `t`): `x * z <= x` exactly, and rounding is monotone. Interval
+    // boxes cannot show it where `z` reaches 1 (`t - t * p` is `[a - b, ..]`
+    // on a box `t` in `[a, b]`).
+    let whole: Vec<Iv> = pieces
+        .iter()
+        .map(|p| p.iter().fold(Iv::EMPTY, |acc, piece| acc.hull(*piece)))
+        .collect();
+    if let (Some(values), Op::Call(Builtin::Mul, _)) = (
+        box_values(program, dtype, leaf, &cone, &inputs, &whole),
+        &program.node(y).op,
+    ) {
+        let args = &program.node(y).args;
+        let unit = |n: NodeId| values[&n].lo >= 0.0 && values[&n].hi <= 1.0;
+        let scaled = |k: usize| args[k] == x && unit(args[1 - k]) && values[&x].lo >= 0.0;
+        if scaled(0) || scaled(1) {
+            return true;
+        }
+    }
+    let mut evaluations = 0;
+    while let Some(b) = boxes.pop() {
+        evaluations += 1;
+        if evaluations > BOX_BUDGET {
+            return false;
+        }
+        let Some(values) = box_values(program, dtype, leaf, &cone, &inputs, &b) else {
+            return false;
+        };
+        let (vx, vy) = (values[&x], values[&y]);
+        if vx.is_empty() || vy.is_empty() || vx.lo >= vy.hi {
+            continue;
+        }
+        // Bisect the widest finite interval piece of the box.
+        let widest = (0..b.len())
+            .filter(|&k| b[k].lo.is_finite() && b[k].hi.is_finite() && b[k].lo < b[k].hi)
+            .max_by(|&j, &k| (b[j].hi - b[j].lo).total_cmp(&(b[k].hi - b[k].lo)));
+        let Some(k) = widest else { return false };
+        let mid = dtype.round(b[k].lo / 2.0 + b[k].hi / 2.0);
+        if mid <= b[k].lo || mid >= b[k].hi {
+            return false;
+        }
+        let mut low = b.clone();
+        low[k] = Iv::new(b[k].lo, mid);
+        let mut high = b;
+        high[k] = Iv::new(mid, high[k].hi);
+        boxes.push(low);
+        boxes.push(high);
+    }
+    true
+}
+
+/// The interval of every node of `cone` (elementwise, in topological order)
+/// with input `inputs[k]` in `b[k]`; `None` where an operation has no
+/// interval rule.
+fn box_values(
+    program: &Program,
+    dtype: Dtype,
+    leaf: &dyn Fn(NodeId) -> Iv,
+    cone: &[NodeId],
+    inputs: &[usize],
+    b: &[Iv],
+) -> Option<std::collections::HashMap<NodeId, Iv>> {
+    let mut values: std::collections::HashMap<NodeId, Iv> = std::collections::HashMap::new();
+    for &n in cone {
+        let node = program.node(n);
+        let value = match node.op {
+            Op::Input(i) => b[inputs.iter().position(|&k| k == i).expect("collected above")],
+            Op::Literal(v) => Iv::point(crate::absint::nearest(dtype, v)),
+            Op::Bool(v) => Iv::point(if v { 1.0 } else { 0.0 }),
+            Op::Param(_) | Op::Const(_) | Op::DimSize(_) => leaf(n),
+            Op::Call(builtin, _) => {
+                let args: Vec<Iv> = node.args.iter().map(|a| values[a]).collect();
+                call_value(dtype, builtin, &node.args, &args)?
+            }
+        };
+        values.insert(n, value);
+    }
+    Some(values)
+}
+
+/// What an input's element can hold, for [`dominates_elementwise`].
+pub enum Pieces {
+    /// Each of these values (a finite set).
+    Values(Vec<f64>),
+    /// Anything in this interval.
+    Range(Iv),
 }
