@@ -988,3 +988,69 @@ fn a_difference_of_dominated_sums_is_not_negative() {
         assert!(t + p - tp >= 0.0 && t - tp >= 0.0, "{rows:?}");
     }
 }
+
+/// A loss minimised at the wrong place: with no minimum in the prediction
+/// (`-y_true * y_pred` falls as `y_pred` grows with the label's sign), or a
+/// probability lowest far from its label (a cross-entropy with its sign
+/// dropped). The values in the message are the loss's own: checked here
+/// against the formulas. Losses whose minimum is at the label, only
+/// shifted from it (label smoothing), or out of reach of the label's space
+/// (a logit, a log-link rate) get no finding; a critic's loss is a note.
+#[test]
+fn a_loss_minimised_at_the_wrong_place_is_found() {
+    let unbounded = "input y_true: real\ninput y_pred: real\nloss l = mean(-y_true * y_pred)";
+    let d = expect(
+        unbounded,
+        Dtype::F64,
+        Code::WrongMinimum,
+        Severity::Warning,
+        &["no minimum in `y_pred`"],
+    );
+    // "with `y_true` = T, it falls from A at `y_pred` = P to B at `y_pred` = Q"
+    let numbers: Vec<f64> = d
+        .message
+        .split([' ', ','])
+        .filter_map(|w| w.parse::<f64>().ok())
+        .collect();
+    let [t, a, p, b, q] = numbers[..] else {
+        panic!("{}", d.message)
+    };
+    assert_eq!((a, b), (-t * p, -t * q), "{}", d.message);
+    assert!(b < a);
+    let flipped = "input y_true: {0, 1}\ninput y_pred: [0, 1]\nconst eps = 1e-7\n\
+                   loss l = mean(y_true * log(y_pred + eps) + (1 - y_true) * log(1 - y_pred + eps))";
+    let d = expect(
+        flipped,
+        Dtype::F64,
+        Code::WrongMinimum,
+        Severity::Warning,
+        &["lowest away from the label"],
+    );
+    assert!(d.message.contains("`y_pred` = 1 scores -16.118"), "{}", d.message);
+    assert_eq!((1.0f64 - 1.0 + 1e-7).ln(), -16.11809565095832);
+    let right = [
+        "input y_true: real\ninput y_pred: real\nloss l = mean(square(y_pred - y_true))",
+        "input y_true: {0, 1}\ninput y_pred: [0, 1]\nconst eps = 1e-7\n\
+         loss l = mean(-(y_true * log(y_pred + eps) + (1 - y_true) * log(1 - y_pred + eps)))",
+        // Label smoothing 0.1: lowest at 0.95 for a label 1.
+        "input y_true: {0, 1}\ninput y_pred: [0, 1]\nconst eps = 1e-7\nlet t = y_true * 0.9 + 0.05\n\
+         loss l = mean(-(t * log(clip(y_pred, eps, 1 - eps)) + (1 - t) * log(1 - clip(y_pred, eps, 1 - eps))))",
+        "input y_true: {0, 1}\ninput y_pred: real\nloss l = mean(softplus(y_pred) - y_true * y_pred)",
+        "input y_true: {-1, 1}\ninput y_pred: real\nloss l = mean(maximum(1 - y_true * y_pred, 0))",
+        "input y_true: [0, inf)\ninput y_pred: real\nloss l = mean(exp(y_pred) - y_true * y_pred)",
+        "input y_true: real\ninput y_pred: real\nparam q = 0.9\nlet e = y_true - y_pred\n\
+         loss l = mean(maximum(q * e, (q - 1) * e))",
+    ];
+    for source in right {
+        for dtype in [Dtype::F32, Dtype::F64] {
+            let found = check(source, dtype);
+            assert!(
+                found.iter().all(|d| d.code != Code::WrongMinimum),
+                "{source}: {:#?}",
+                codes(&found)
+            );
+        }
+    }
+    let critic = "input y_true: {-1, 1}\ninput y_pred: real\nloss l = mean(y_true * y_pred)";
+    expect(critic, Dtype::F32, Code::WrongMinimum, Severity::Note, &["no minimum"]);
+}

@@ -24,6 +24,7 @@
 mod absint;
 mod checks;
 mod interval;
+mod minimum;
 pub mod probe;
 mod refine;
 mod sampling;

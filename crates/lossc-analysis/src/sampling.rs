@@ -24,7 +24,7 @@ pub struct View<'s> {
 /// Points drawn per case.
 const SAMPLES: usize = 400;
 /// The box sampled on unbounded domains.
-const BOX: f64 = 10.0;
+pub(crate) const BOX: f64 = 10.0;
 
 impl View<'_> {
     fn text(&self, span: Span) -> &str {
@@ -105,11 +105,11 @@ pub fn leaf_text(program: &Program, node: NodeId) -> Option<String> {
 
 /// One sample: for each input, the elements of its row (its whole value if
 /// it has no batch dimension).
-type Sample = Vec<Vec<f64>>;
+pub(crate) type Sample = Vec<Vec<f64>>;
 
 /// How many elements one sample of an input has (named dimensions other than
 /// the batch dimension have size 3).
-fn row_len(program: &Program, input: &lossc_ir::Input) -> usize {
+pub(crate) fn row_len(program: &Program, input: &lossc_ir::Input) -> usize {
     // `run` samples nothing when a row is past MAX_ROW.
     crate::row_elements(program, input).unwrap_or(0)
 }
@@ -603,7 +603,7 @@ const RIVALS: usize = 12;
 const CONTEXTS: usize = 16;
 
 /// The per-sample loss at each of `probes`, each evaluated alone.
-fn losses_at(view: &View<'_>, probes: &[Sample]) -> Option<Vec<f64>> {
+pub(crate) fn losses_at(view: &View<'_>, probes: &[Sample]) -> Option<Vec<f64>> {
     let values = evaluate(view, probes, &[view.root], false)?;
     Some(
         values

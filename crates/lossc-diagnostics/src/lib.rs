@@ -163,6 +163,9 @@ codes! {
     AssumedDomain = "assumed-domain",
     /// `asin` or `acos` of a value that can be outside [-1, 1].
     AsinDomain = "asin-domain",
+    /// A loss that has no minimum in the prediction, or whose minimum is far
+    /// from the label.
+    WrongMinimum = "wrong-minimum",
 }
 
 impl fmt::Display for Code {

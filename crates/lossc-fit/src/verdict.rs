@@ -178,7 +178,7 @@ pub fn judge(run: &Run, task: &Task, findings: &[Finding], dtype: Dtype) -> Verd
     if let Some(divergence) = run.divergence {
         return diverged(task, findings, dtype, divergence);
     }
-    if let Some(verdict) = diverging(run) {
+    if let Some(verdict) = diverging(run, findings) {
         return verdict;
     }
     let (before, after) = (&run.before, &run.after);
@@ -379,23 +379,30 @@ fn fell(before: f64, after: f64) -> bool {
 }
 
 /// The diverging verdict, when the loss went below 0 and keeps falling
-/// [`FURTHER`] times as far out (see [`FURTHER_FALL`]).
-fn diverging(run: &Run) -> Option<Verdict> {
-    let (first, last) = (run.before.loss, run.after.loss);
+/// [`FURTHER`] times as far out (see [`FURTHER_FALL`]), linked to the
+/// `wrong-minimum` finding that predicts it, if `check` made one.
+fn diverging(run: &Run, findings: &[Finding]) -> Option<Verdict> {
+    let (start, last) = (run.before.loss, run.after.loss);
     let further = run.further?;
-    let fall = first - last;
+    let fall = start - last;
     // NaN (a loss undefined that far out) is no evidence either way.
     if !(last < 0.0 && fall > 0.0 && further <= last - FURTHER_FALL * fall) {
         return None;
     }
-    let below = if first > 0.0 {
+    let below = if start > 0.0 {
         format!("fell below 0 to {}", format_approx(last))
     } else {
-        format!("fell from {} to {}", format_approx(first), format_approx(last))
+        format!("fell from {} to {}", format_approx(start), format_approx(last))
     };
+    let see = first(findings, &[Code::WrongMinimum]);
+    let see_text = see
+        .as_ref()
+        .map_or(String::new(), |f| format!(", see {}", f.reference()));
     Some(Verdict {
         status: Status::Diverging,
-        summary: format!("diverging: the loss {below} and keeps falling, as if unbounded below in the prediction"),
+        summary: format!(
+            "diverging: the loss {below} and keeps falling, as if unbounded below in the prediction{see_text}"
+        ),
         epoch: None,
         reasons: vec![
             Reason {
@@ -411,7 +418,7 @@ fn diverging(run: &Run) -> Option<Verdict> {
                 text: "a loss that falls without bound rewards pushing the prediction to an extreme rather than \
                        towards the target (a dropped minus sign?)"
                     .to_string(),
-                see: None,
+                see,
             },
         ],
     })

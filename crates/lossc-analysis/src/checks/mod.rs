@@ -309,6 +309,7 @@ pub fn loss(
         dead.push((case_text(&subject.program, case), found));
     }
     crate::sampling::report_dead(&subject_view(&subject), &dead, out);
+    crate::minimum::check(&subject_view(&subject), out);
     non_smooth(&subject, out);
     stable_forms(&subject, out);
 }

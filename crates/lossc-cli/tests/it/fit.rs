@@ -195,7 +195,11 @@ fn verdicts_over_ten_seeds_agree_with_their_numbers() {
     let output = fit(&[path(&score), "--seed", "0"], 1);
     let stdout = text(&output.stdout);
     assert!(stdout.contains("\ndiverging: the loss fell below 0 to -"), "{stdout}");
-    assert!(stdout.contains("and keeps falling, as if unbounded below in the prediction\n"));
+    // Linked to the finding that predicts it.
+    assert!(
+        stdout.contains("and keeps falling, as if unbounded below in the prediction, see wrong-minimum at line 3\n"),
+        "{stdout}"
+    );
 }
 
 #[test]
