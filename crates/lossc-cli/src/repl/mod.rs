@@ -3,8 +3,9 @@
 //! Statements are entered one at a time and checked as they are entered
 //! ([`session`]); `:commands` act on the loss they name or on the loss
 //! entered last. On a terminal the line editor ([`editor`]) completes names
-//! and commands, colours the line, keeps an entry open while a bracket is,
-//! and keeps a history across sessions. With standard input not a terminal
+//! and commands, colours the line, and keeps a history across sessions; an
+//! entry with a bracket open continues on the next line after the
+//! [`CONTINUATION`] prompt. With standard input not a terminal
 //! there are no prompts and no banner, only the same results, so a session
 //! can be scripted: `lossc repl < session.txt`. The raw-text logic shared by
 //! both (brackets, arguments, completion, colours) is in [`text`].
@@ -33,8 +34,8 @@ Enter statements and commands one at a time, each checked as it is entered.
 Every statement (input, param, const, let, def, loss, output, wrt) is
 checked with the session's program as it is entered, and the diagnostics it
 brings are shown at once; a statement with errors is not kept. Declaring a
-name again replaces the earlier statement. An entry continues on the next
-line while a bracket is open.
+name again replaces the earlier statement. An entry (a command too)
+continues on the next line, after `...> `, while a bracket is open.
 
 Commands act on the loss they name, else on the loss entered last:
   :grad [NAME]            the gradient, as a .loss program
@@ -80,6 +81,9 @@ pub struct ReplArgs {
 
 /// The prompt of a new entry.
 pub const PROMPT: &str = "lossc> ";
+
+/// The prompt of the next line of an entry with a bracket open.
+pub const CONTINUATION: &str = "...> ";
 
 /// Runs the REPL on the process's standard input: the line editor on a
 /// terminal, else [`run_script`].
@@ -199,32 +203,50 @@ fn interactive(
     .map_err(output_error)?;
 
     loop {
-        match editor.readline(PROMPT) {
-            Ok(entry) => {
-                if !entry.trim().is_empty() {
-                    let _ = editor.add_history_entry(entry.as_str());
-                    if let Some(path) = &history
-                        && let Err(error) = editor.append_history(path)
-                    {
-                        write_note_line(
-                            err,
-                            &format!("cannot save the history to `{}`: {error}", path.display()),
-                        );
-                    }
-                }
-                let reply = session.handle(&entry, out, err).map_err(output_error)?;
-                if let Some(helper) = editor.helper_mut() {
-                    helper.names = session.names().clone();
-                }
-                if reply.flow == Flow::Quit {
-                    break;
-                }
-            }
+        let (entry, last) = match read_entry(&mut editor) {
+            Ok(read) => read,
             // Ctrl-C drops the entry being edited.
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
             Err(error) => return Err(editor_error(error)),
+        };
+        if !entry.trim().is_empty() {
+            let _ = editor.add_history_entry(entry.as_str());
+            if let Some(path) = &history
+                && let Err(error) = editor.append_history(path)
+            {
+                write_note_line(
+                    err,
+                    &format!("cannot save the history to `{}`: {error}", path.display()),
+                );
+            }
+        }
+        let reply = session.handle(&entry, out, err).map_err(output_error)?;
+        if let Some(helper) = editor.helper_mut() {
+            helper.names = session.names().clone();
+        }
+        if reply.flow == Flow::Quit || last {
+            break;
         }
     }
     Ok(Status::Success)
+}
+
+/// Reads one entry: a line, and while a bracket is open the next ones,
+/// after the [`CONTINUATION`] prompt, joined by newlines. `true` with it
+/// when Ctrl-D ended it with a bracket open (it is checked, which says
+/// which bracket, and the session ends).
+fn read_entry(editor: &mut Editor<editor::ReplHelper, FileHistory>) -> Result<(String, bool), ReadlineError> {
+    let mut entry = editor.readline(PROMPT)?;
+    while text::needs_more(&entry) {
+        match editor.readline(CONTINUATION) {
+            Ok(line) => {
+                entry.push('\n');
+                entry.push_str(&line);
+            }
+            Err(ReadlineError::Eof) => return Ok((entry, true)),
+            Err(other) => return Err(other),
+        }
+    }
+    Ok((entry, false))
 }

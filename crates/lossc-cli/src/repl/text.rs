@@ -76,9 +76,13 @@ pub fn is_command(text: &str) -> bool {
     text.trim_start().starts_with(':')
 }
 
-/// Whether an entry needs more lines: it is statements with a bracket open.
+/// Whether an entry needs more lines: it has a bracket open. A command that
+/// takes a file name (`:load`, `:save`) is always one line: a file name may
+/// hold a bracket.
 pub fn needs_more(text: &str) -> bool {
-    !is_command(text) && open_brackets(text) > 0
+    let takes_file =
+        is_command(text) && matches!(text.trim_start()[1..].split_whitespace().next(), Some("load" | "save"));
+    !takes_file && open_brackets(text) > 0
 }
 
 /// Whether `text` holds nothing to act on: blank, `;` or comments only.
@@ -346,7 +350,9 @@ mod tests {
         assert_eq!(open_brackets("input y: {0, 1}"), 0);
         assert_eq!(open_brackets("x)"), -1);
         assert!(needs_more("let a = [1,\n 2"));
-        assert!(!needs_more(":eval y=[1,"));
+        assert!(needs_more(":eval y=[1,"));
+        assert!(!needs_more(":eval y=[1, 2]"));
+        assert!(!needs_more(":load data(1.loss"));
     }
 
     #[test]

@@ -296,9 +296,13 @@ mod terminal {
         repl.exp_string("output d_first_d_y_pred = 2 * (y_pred - y_true) / N")
             .unwrap();
         prompt(&mut repl);
-        // An open bracket continues the entry on the next line.
+        // An open bracket continues the entry on the next line, after a
+        // prompt of its own, until the brackets balance.
         repl.send_line("def relu6(x) = minimum(").unwrap();
-        enter(&mut repl, "    relu(x), 6)");
+        repl.exp_string("...> \r").unwrap();
+        repl.send_line("    relu(x),").unwrap();
+        repl.exp_string("...> \r").unwrap();
+        enter(&mut repl, "    6)");
         enter(&mut repl, "loss capped = mean(relu6(y_pred))");
         // An error: the entry is not kept; the session goes on.
         repl.send_line("loss broken = mean(y_pred +)").unwrap();
@@ -308,7 +312,8 @@ mod terminal {
         repl.send_line(":show").unwrap();
         repl.exp_string("\nloss first = mean(square(y_true - y_pred))").unwrap();
         repl.exp_string("\nloss second = mean(2 * abs(base_error))").unwrap();
-        repl.exp_string("\ndef relu6(x) = minimum(\r\n    relu(x), 6)").unwrap();
+        repl.exp_string("\ndef relu6(x) = minimum(\r\n    relu(x),\r\n    6)")
+            .unwrap();
         repl.exp_string("\nloss capped = mean(relu6(y_pred))").unwrap();
         repl.exp_string("\nloss last = mean(abs(y_pred))").unwrap();
         prompt(&mut repl);
@@ -371,5 +376,30 @@ fn save_refuses_a_fifo_and_keeps_a_link() {
         std::fs::read_to_string(&target)
             .unwrap()
             .contains("loss l = mean(square(y_pred))")
+    );
+}
+
+#[test]
+fn open_brackets_continue_statements_and_commands() {
+    let (output, stdout, stderr) = piped(
+        &[],
+        "\
+input y_true: {0, 1}
+input y_pred: [0, 1]
+loss mse = mean(square(y_true - y_pred))
+:eval y_true=[1,
+              0] y_pred=[0.9,
+                         0.2]
+def half(
+    e) = 0.5 * e
+:eval y_true=[1] y_pred=[
+    0.5]
+",
+    );
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stdout,
+        "loss mse = 0.025 (f32, N = 2)\ngradient wrt y_pred, shape [2]:\n  [-0.1, 0.2]\n\
+         loss mse = 0.25 (f32, N = 1)\ngradient wrt y_pred, shape [1]:\n  [-1]\n"
     );
 }
