@@ -33,9 +33,12 @@ Enter statements and commands one at a time, each checked as it is entered.
 
 Every statement (input, param, const, let, def, loss, output, wrt) is
 checked with the session's program as it is entered, and the diagnostics it
-brings are shown at once; a statement with errors is not kept. Declaring a
-name again replaces the earlier statement. An entry (a command too)
-continues on the next line, after `...> `, while a bracket is open.
+brings are shown at once. A statement that does not compile is not kept; a
+loss the analyzer finds errors in (a NaN or an infinity it can reach) is
+kept, marked as having errors, so that it can be evaluated. Declaring a
+name again replaces the earlier statement; a param entered again says how
+the findings changed. An entry (a command too) continues on the next line,
+after `...> `, while a bracket is open.
 
 Commands act on the loss they name, else on the loss entered last:
   :grad [NAME]            the gradient, as a .loss program
@@ -54,8 +57,9 @@ user's data directory (LOSSC_HISTORY=FILE sets another file; empty turns
 history off). With standard input not a terminal (a pipe or a file) there is
 no prompt and no banner: the same results, for scripts.
 
-Exit status: 0; with standard input not a terminal, 1 if an entry was not
-kept or a command failed; 2 bad usage or an unreadable FILE.";
+Exit status: 0; with standard input not a terminal, 1 if an entry brought
+an error (kept or not) or a command failed; 2 bad usage or an unreadable
+FILE.";
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:
@@ -117,8 +121,8 @@ fn load(session: &mut Session, file: &std::path::Path, out: &mut dyn WriteColor)
 }
 
 /// Runs entries read from `input` with no prompt: lines are joined while a
-/// bracket is open. The status is [`Status::Findings`] if an entry was not
-/// kept or a command failed.
+/// bracket is open. The status is [`Status::Findings`] if an entry brought
+/// an error or a command failed.
 pub fn run_script(
     session: &mut Session,
     input: &mut dyn BufRead,

@@ -10,8 +10,9 @@
 //! [`lossc::Checker`] analyses only the losses the entry adds or changes,
 //! so an entry costs the work of what it adds, not of the session. Only
 //! the diagnostics it brings are shown (the ones the program already had
-//! were shown when their statement was entered), and an entry that brings
-//! an error is not kept. A statement that declares a name
+//! were shown when their statement was entered). An entry that does not
+//! compile is not kept; one the analyzer finds errors in is kept, and the
+//! losses with errors are marked. A statement that declares a name
 //! the session already declares replaces that statement in place, so
 //! `let eps = 1e-7` after `let eps = 1e-8` is a correction, not a
 //! `duplicate-name` error.
@@ -77,6 +78,9 @@ pub struct Session {
     /// The accepted statements, compiled; `None` until needed again after
     /// an entry that was not kept (its trial consumed it).
     compiled: Option<lossc::Session>,
+    /// The losses whose findings include an error (kept so that they can be
+    /// evaluated and differentiated), in program order.
+    with_errors: Vec<String>,
 }
 
 /// One statement's text and what it declares.
@@ -88,6 +92,9 @@ struct Statement {
     loss: Option<String>,
     /// The name of the param, const, let or def it declares, for completion.
     value: Option<String>,
+    /// Whether it is a `param`, whose change is reported as a change of
+    /// the findings.
+    param: bool,
 }
 
 /// What a statement declares, for replacing it by a later one.
@@ -151,27 +158,50 @@ impl Session {
     fn enter(&mut self, entry: &str, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> io::Result<Reply> {
         let mut statements = self.statements.clone();
         let mut replaced = Vec::new();
-        for statement in split(entry) {
+        // The params entered again, whose change of the findings is reported.
+        let mut changed_params = Vec::new();
+        // The entry's statements, and the kept ones they do not replace:
+        // where a replacement goes if it reads a name declared after the
+        // statement it replaces (a loss kept with errors, corrected with a
+        // `let` entered since).
+        let entered = split(entry);
+        let mut moved: Vec<Statement> = self
+            .statements
+            .iter()
+            .filter(|kept| kept.declares.is_none() || entered.iter().all(|new| new.declares != kept.declares))
+            .cloned()
+            .collect();
+        moved.extend(entered.iter().cloned());
+        for statement in entered {
             let earlier = statement
                 .declares
                 .as_ref()
                 .and_then(|declares| statements.iter().position(|s| s.declares.as_ref() == Some(declares)));
             match earlier {
                 Some(index) => {
+                    if statement.param {
+                        changed_params.push(first_line(&statement.text).to_string());
+                    }
                     replaced.push(statements[index].text.clone());
                     statements[index] = statement;
                 }
                 None => statements.push(statement),
             }
         }
-        let program = join(&statements);
+        let mut program = join(&statements);
         let options = self.options(None);
         // Appended statements are lowered alone; a replacement compiles the
-        // whole program.
-        let compiled = match self.compiled.take() {
+        // whole program, with the replacement in place, else at the end.
+        let mut compiled = match self.compiled.take() {
             Some(compiled) if replaced.is_empty() => compiled.append(&join(&statements[self.statements.len()..])),
             _ => lossc::Session::new(&program),
         };
+        if compiled.is_err() && !replaced.is_empty() {
+            let at_end = join(&moved);
+            if let Ok(session) = lossc::Session::new(&at_end) {
+                (statements, program, compiled) = (moved, at_end, Ok(session));
+            }
+        }
         let (compiled, checked) = match compiled {
             Ok(compiled) => {
                 let checked = self.checker.check_session(&compiled, &options);
@@ -191,7 +221,10 @@ impl Session {
         let source = Source::new(SOURCE_NAME, program.clone());
         render::write_diagnostics(out, &source, &fresh)?;
         let counts = Counts::of(&fresh);
-        if counts.errors > 0 {
+        // Only an entry that does not compile (syntax, names, types, shapes)
+        // is refused; the analyzer's errors are findings about a loss the
+        // user may want to evaluate.
+        if compiled.is_none() {
             let message = format!("not kept: {}", counts.describe());
             render::write_summary_line(out, Verdict::Error, &message)?;
             out.flush()?;
@@ -207,13 +240,32 @@ impl Session {
             .next_back();
         self.statements = statements;
         self.compiled = compiled;
-        self.shown = keys(&diagnostics, &program);
+        let before = std::mem::replace(&mut self.shown, keys(&diagnostics, &program));
+        self.with_errors = self.checker.losses_with_errors().to_vec();
         if new_loss.is_some() {
             self.last_loss = new_loss;
         }
         self.refresh_names();
+        if let Some(param) = changed_params.last() {
+            write_changes(out, param, &before, &self.shown)?;
+        }
+        let reply = if counts.errors > 0 {
+            let marked = if self.with_errors.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; with errors: {}",
+                    crate::cli::listing(self.with_errors.iter().map(String::as_str))
+                )
+            };
+            let message = format!("kept, with {}{marked}", counts.describe());
+            render::write_summary_line(out, Verdict::Error, &message)?;
+            Reply::FAILED
+        } else {
+            Reply::OK
+        };
         out.flush()?;
-        Ok(Reply::OK)
+        Ok(reply)
     }
 
     fn options(&self, loss: Option<String>) -> lossc::CheckOptions {
@@ -384,6 +436,9 @@ impl Session {
             _ => self.checker.check(&program, &options),
         };
         let diagnostics = checked.map_err(|error| CliError::new(error.to_string()))?;
+        if options.loss.is_none() {
+            self.with_errors = self.checker.losses_with_errors().to_vec();
+        }
         let source = Source::new(SOURCE_NAME, text);
         render::write_diagnostics(out, &source, &diagnostics)?;
         let (verdict, message) = crate::check::summary(SOURCE_NAME, self.dtype, Counts::of(&diagnostics), false);
@@ -504,10 +559,11 @@ impl Session {
             None => self.checker.check_source(&program, &options).unwrap_or_default(),
         };
         self.shown = keys(&checked, &program);
+        self.with_errors = self.checker.losses_with_errors().to_vec();
         self.statements = statements;
         self.refresh_names();
         self.last_loss = self.names.losses.first().cloned();
-        let losses = crate::cli::listing(self.names.losses.iter().map(String::as_str));
+        let losses = self.losses_listing();
         let counts = Counts::of(&diagnostics);
         let findings = if counts == Counts::default() {
             "no problems found".to_string()
@@ -551,7 +607,31 @@ impl Session {
         } else {
             writeln!(out, "{}", self.text())?;
         }
+        if !self.with_errors.is_empty() {
+            writeln!(
+                out,
+                "# losses with errors: {} (`:check` shows them)",
+                crate::cli::listing(self.with_errors.iter().map(String::as_str))
+            )?;
+        }
         Ok(())
+    }
+
+    /// The session's losses, those with errors marked.
+    fn losses_listing(&self) -> String {
+        let marked = self.names.losses.iter().map(|loss| {
+            if self.with_errors.contains(loss) {
+                format!("`{loss}` (with errors)")
+            } else {
+                format!("`{loss}`")
+            }
+        });
+        let losses: Vec<String> = marked.collect();
+        if losses.is_empty() {
+            "none".to_string()
+        } else {
+            losses.join(", ")
+        }
     }
 
     /// `:dtype [f32|f64]`
@@ -576,6 +656,7 @@ impl Session {
                 None => self.checker.check_source(&program, &options),
             };
             self.shown = keys(&checked.unwrap_or_default(), &program);
+            self.with_errors = self.checker.losses_with_errors().to_vec();
         }
         writeln!(out, "dtype {}", self.dtype)?;
         Ok(())
@@ -636,11 +717,15 @@ fn help(out: &mut dyn WriteColor) -> Result<(), Failure> {
     )?;
     writeln!(
         out,
-        "each is checked as it is entered, and one with errors is not kept. A statement that"
+        "each is checked as it is entered. One that does not compile is not kept; a loss with"
     )?;
     writeln!(
         out,
-        "declares a name again replaces the earlier one. A bracket left open continues the entry."
+        "analyzer errors is kept, marked, to be evaluated. A statement that declares a name"
+    )?;
+    writeln!(
+        out,
+        "again replaces the earlier one. A bracket left open continues the entry (`...> `)."
     )?;
     writeln!(out)?;
     writeln!(
@@ -673,6 +758,7 @@ fn split(text: &str) -> Vec<Statement> {
         declares: None,
         loss: None,
         value: None,
+        param: false,
     };
     let Ok(ast) = lossc_syntax::parse(text) else {
         return vec![whole()];
@@ -716,6 +802,7 @@ fn split(text: &str) -> Vec<Statement> {
             declares,
             loss,
             value,
+            param: matches!(statement.kind, StatementKind::Param { .. }),
         });
         from = end;
     }
@@ -747,6 +834,40 @@ fn first_line(text: &str) -> &str {
         .find(|line| !line.trim_start().starts_with('#') && !line.trim().is_empty())
         .unwrap_or(text)
         .trim()
+}
+
+/// What a param change did to the findings: those that appeared (`+`) and
+/// those that went away (`-`), by severity, code and message, or that they
+/// are unchanged. Where in the text a finding points is left out: the
+/// param's line moves nothing else.
+fn write_changes(out: &mut dyn WriteColor, param: &str, before: &[Key], after: &[Key]) -> io::Result<()> {
+    let headline = |key: &Key| format!("{}[{}]: {}", key.severity, key.code, key.message);
+    let mut gone: Vec<String> = before.iter().map(headline).collect();
+    let mut appeared = Vec::new();
+    for line in after.iter().map(headline) {
+        match gone.iter().position(|old| *old == line) {
+            Some(index) => {
+                gone.remove(index);
+            }
+            None => appeared.push(line),
+        }
+    }
+    if appeared.is_empty() && gone.is_empty() {
+        return writeln!(out, "findings unchanged by `{param}`");
+    }
+    writeln!(
+        out,
+        "findings changed by `{param}`: {} appeared, {} went away",
+        appeared.len(),
+        gone.len()
+    )?;
+    for line in &appeared {
+        writeln!(out, "  + {line}")?;
+    }
+    for line in &gone {
+        writeln!(out, "  - {line}")?;
+    }
+    Ok(())
 }
 
 fn keys(diagnostics: &[Diagnostic], text: &str) -> Vec<Key> {
@@ -865,8 +986,8 @@ mod tests {
         let (mut out, mut err) = (NoColor::new(Vec::new()), NoColor::new(Vec::new()));
         session.handle(":check", &mut out, &mut err).unwrap();
         assert_eq!(session.checker.analysed(), 8);
-        // Replacing the last loss analyses it alone (this one has an error, so
-        // it is not kept). Replacing an earlier one moves the text of the
+        // Replacing the last loss analyses it alone (this one has an error: it
+        // is kept, marked). Replacing an earlier one moves the text of the
         // losses after it, and they are analysed again.
         session
             .handle("loss l7 = mean(-log(y_pred))", &mut out, &mut err)
@@ -874,6 +995,8 @@ mod tests {
         assert_eq!(session.checker.analysed(), 9);
         let out = String::from_utf8(out.into_inner()).unwrap();
         assert!(out.contains("log-domain"), "{out}");
+        assert!(out.contains("error: kept, with 1 error"), "{out}");
+        assert_eq!(session.with_errors, ["l7"]);
     }
 
     /// Entering one more statement lowers that statement alone: a session of

@@ -196,7 +196,7 @@ fn a_session_starts_from_a_file_and_redefines_names() {
     // the statement in place, and the check is clean of them.
     assert!(stdout.contains("error[log-domain]"), "{stdout}");
     assert!(stderr.contains("note: replaced `const eps = 1e-8`"), "{stderr}");
-    let checked = after(&stdout, "losses: `bce`)");
+    let checked = after(&stdout, "losses: `bce` (with errors))");
     let checked = after(checked, "\n");
     assert!(!checked.contains("error[log-domain]"), "{checked}");
     assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
@@ -402,4 +402,76 @@ def half(
         "loss mse = 0.025 (f32, N = 2)\ngradient wrt y_pred, shape [2]:\n  [-0.1, 0.2]\n\
          loss mse = 0.25 (f32, N = 1)\ngradient wrt y_pred, shape [1]:\n  [-1]\n"
     );
+}
+
+#[test]
+fn a_loss_with_analyzer_errors_is_kept_and_marked() {
+    let (output, stdout, stderr) = piped(
+        &[],
+        "\
+input y_pred: real
+loss l = mean(log(y_pred))
+:show
+:eval y_pred=[1, 0]
+:grad
+loss m = mean(lg(y_pred))
+:show
+",
+    );
+    // The finding is shown, and the loss is kept, marked.
+    assert!(stdout.starts_with("error[log-domain]"), "{stdout}");
+    assert!(stdout.contains("error: kept, with 1 error"), "{stdout}");
+    assert!(stdout.contains("; with errors: `l`\n"), "{stdout}");
+    let shown = after(&stdout, "input y_pred: real\nloss l = mean(log(y_pred))\n");
+    assert!(
+        shown.starts_with("# losses with errors: `l` (`:check` shows them)\n"),
+        "{shown}"
+    );
+    // The very infinity the finding is about, and the gradient.
+    assert!(stdout.contains("loss l = -inf (f32, N = 2)"), "{stdout}");
+    assert!(stdout.contains("output d_l_d_y_pred = "), "{stdout}");
+    // A statement that does not compile is still refused.
+    assert!(stdout.contains("error[unknown-name]"), "{stdout}");
+    assert!(stdout.contains("error: not kept: 1 error"), "{stdout}");
+    assert!(!after(&stdout, "not kept").contains("loss m ="), "{stdout}");
+    assert!(stderr.is_empty(), "{stderr}");
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn a_param_change_says_how_the_findings_changed() {
+    let (_, stdout, stderr) = piped(
+        &[],
+        "\
+input y_true: {0, 1}
+input y_pred: [0, 1]
+param eps = 0.1
+loss l = mean(-log(y_pred + eps))
+param eps = 0
+param eps = 0.0
+param eps = 0.2
+",
+    );
+    let appeared = after(
+        &stdout,
+        "findings changed by `param eps = 0`: 2 appeared, 0 went away\n",
+    );
+    assert!(
+        appeared.starts_with(
+            "  + error[log-domain]: `y_pred + eps` reaches 0 when `y_pred` = 0\n  + warning[exploding-gradient]: "
+        ),
+        "{appeared}"
+    );
+    let unchanged = after(appeared, "findings unchanged by `param eps = 0.0`\n");
+    let gone = after(
+        unchanged,
+        "findings changed by `param eps = 0.2`: 0 appeared, 2 went away\n",
+    );
+    assert!(
+        gone.starts_with(
+            "  - error[log-domain]: `y_pred + eps` reaches 0 when `y_pred` = 0\n  - warning[exploding-gradient]: "
+        ),
+        "{gone}"
+    );
+    assert!(stderr.contains("note: replaced `param eps = 0.0`"), "{stderr}");
 }
