@@ -41,8 +41,8 @@ the findings changed. An entry (a command too) continues on the next line,
 after `...> `, while a bracket is open.
 
 Commands act on the loss they name, else on the loss entered last:
-  :grad [NAME]            the gradient, as a .loss program
-  :simplify [NAME]        the loss simplified, as a .loss program
+  :grad [NAME]            the gradient of a loss or output, as a .loss program
+  :simplify [NAME]        the loss or output simplified, as a .loss program
   :check [NAME]           every diagnostic, as `lossc check` shows them
   :eval [NAME] IN=DATA..  the value (and gradient) on data, e.g. y_pred=[0.9,0.2]
   :emit TARGET [NAME]     Python for jax, torch, keras, tf or numpy

@@ -326,9 +326,7 @@ impl Session {
             }
             "" => Err(CliError::new("a command follows `:`, e.g. `:help`").into()),
             other => {
-                let suggestion = lossc::ir::closest(other, COMMANDS.iter().map(|(name, _, _)| *name))
-                    .map(|name| format!("did you mean `:{name}`? "))
-                    .unwrap_or_default();
+                let suggestion = suggestion(other, COMMANDS.iter().map(|(name, _, _)| *name), ":");
                 Err(CliError::new(format!("no command `:{other}`: {suggestion}`:help` lists the commands")).into())
             }
         };
@@ -361,20 +359,43 @@ impl Session {
     /// The loss a command acts on: the one named, else the most recently
     /// entered one, else the program's first.
     fn target(&self, program: &lossc::Program, named: Option<&String>) -> Result<String, CliError> {
+        self.result_target(program, named, false)
+    }
+
+    /// The loss, or with `outputs` the loss or output, a command acts on:
+    /// the one named, else the loss entered last, else the program's first.
+    fn result_target(
+        &self,
+        program: &lossc::Program,
+        named: Option<&String>,
+        outputs: bool,
+    ) -> Result<String, CliError> {
         let losses = || crate::cli::listing(program.losses());
         if let Some(name) = named {
-            if program.losses().any(|loss| loss == name) {
+            let result = program.ir().result(name);
+            if program.losses().any(|loss| loss == name) || (outputs && result.is_some()) {
                 return Ok(name.clone());
             }
-            if program.ir().result(name).is_some() {
+            if result.is_some() {
                 return Err(CliError::new(format!(
                     "`{name}` is an `output`, not a `loss`; the losses: {}",
                     losses()
                 )));
             }
+            let results: Vec<&str> = if outputs {
+                program.ir().results.iter().map(|r| r.name.as_str()).collect()
+            } else {
+                program.losses().collect()
+            };
+            let (what, listed) = if outputs {
+                ("loss or output", "the session defines")
+            } else {
+                ("loss", "the losses:")
+            };
             return Err(CliError::new(format!(
-                "no loss named `{name}`; the losses: {}",
-                losses()
+                "no {what} named `{name}`; {}{listed} {}",
+                suggestion(name, results.iter().copied(), ""),
+                crate::cli::listing(results.iter().copied())
             )));
         }
         if let Some(last) = &self.last_loss
@@ -391,7 +412,12 @@ impl Session {
     fn grad(&self, args: &[String], out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> Result<(), Failure> {
         at_most(":grad", args, 1)?;
         let program = self.program()?;
-        let loss = self.target(&program, args.first())?;
+        let loss = self.result_target(&program, args.first(), true)?;
+        let program = if program.losses().any(|name| name == loss) {
+            program
+        } else {
+            self.output_as_loss(&program, &loss, err)?
+        };
         let gradient = program
             .gradient(Some(&loss), &[])
             .map_err(|error| CliError::new(error.to_string()))?;
@@ -402,11 +428,57 @@ impl Session {
         Ok(())
     }
 
+    /// The session's program with only the output `name`, written as a
+    /// loss, to be differentiated; a note says when it is per-sample (its
+    /// mean is differentiated, as for a per-sample loss).
+    fn output_as_loss(
+        &self,
+        program: &lossc::Program,
+        name: &str,
+        err: &mut dyn WriteColor,
+    ) -> Result<lossc::Program, CliError> {
+        let text = only_result(&self.text(), name);
+        let text = match lossc_syntax::parse(&text) {
+            Ok(ast) => {
+                let start = ast.statements.iter().find_map(|statement| match &statement.kind {
+                    StatementKind::Output { name: output, .. } if output.name == name => Some(statement.span.start),
+                    _ => None,
+                });
+                match start {
+                    // `loss` and two spaces: every offset stays where it was.
+                    Some(start) if text[start..].starts_with("output") => {
+                        format!("{}loss  {}", &text[..start], &text[start + "output".len()..])
+                    }
+                    _ => text,
+                }
+            }
+            Err(_) => text,
+        };
+        let compiled = lossc::compile(&text).map_err(|error| match error {
+            lossc::Error::Invalid(diagnostics) => CliError::new(format!(
+                "the output `{name}` cannot be differentiated as a loss: {}",
+                diagnostics.first().map_or("", |d| d.message.as_str())
+            )),
+            other => CliError::new(other.to_string()),
+        })?;
+        let per_sample = program
+            .ir()
+            .result(name)
+            .is_some_and(|result| !program.ir().node(result.root).ty.shape.is_empty());
+        if per_sample {
+            write_note_line(
+                err,
+                &format!("`{name}` has one value per sample: the gradient is that of their mean"),
+            );
+        }
+        Ok(compiled)
+    }
+
     /// `:simplify [NAME]`: the program with only that loss, simplified.
     fn simplify(&self, args: &[String], out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> Result<(), Failure> {
         at_most(":simplify", args, 1)?;
         let program = self.program()?;
-        let loss = self.target(&program, args.first())?;
+        let loss = self.result_target(&program, args.first(), true)?;
         let only =
             lossc::compile(&only_result(&self.text(), &loss)).map_err(|error| CliError::new(error.to_string()))?;
         let simplified = only.simplify();
@@ -453,17 +525,7 @@ impl Session {
             Some(first) if !first.contains('=') => (Some(first), &args[1..]),
             _ => (None, args),
         };
-        let name = match named {
-            Some(name) if program.ir().result(name).is_some() => name.clone(),
-            Some(name) => {
-                let results = crate::cli::listing(program.ir().results.iter().map(|r| r.name.as_str()));
-                return Err(CliError::new(format!(
-                    "no loss or output named `{name}`; the session defines {results}"
-                ))
-                .into());
-            }
-            None => self.target(&program, None)?,
-        };
+        let name = self.result_target(&program, named, true)?;
         let mut inputs = Vec::with_capacity(data.len());
         for arg in data {
             let input: InputArg = data::parse_input(arg).map_err(|why| CliError::new(format!("`{arg}`: {why}")))?;
@@ -493,7 +555,12 @@ impl Session {
             return Err(CliError::new(format!("`:emit` needs a target: {}", targets())).into());
         };
         let Some(target) = lossc::EmitTarget::parse(target) else {
-            return Err(CliError::new(format!("`:emit {target}`: no such target; the targets: {}", targets())).into());
+            let suggestion = suggestion(target, text::emit_targets(), "");
+            return Err(CliError::new(format!(
+                "`:emit {target}`: no such target; {suggestion}the targets: {}",
+                targets()
+            ))
+            .into());
         };
         at_most(":emit", args, 2)?;
         let program = self.program()?;
@@ -680,6 +747,14 @@ impl From<io::Error> for Failure {
     fn from(error: io::Error) -> Failure {
         Failure::Io(error)
     }
+}
+
+/// `did you mean `PREFIX NAME`? ` for the candidate closest to a misspelt
+/// `name`, or nothing when none is close.
+fn suggestion<'c>(name: &str, candidates: impl Iterator<Item = &'c str>, prefix: &str) -> String {
+    lossc::ir::closest(name, candidates)
+        .map(|closest| format!("did you mean `{prefix}{closest}`? "))
+        .unwrap_or_default()
 }
 
 fn at_most(command: &str, args: &[String], count: usize) -> Result<(), CliError> {
@@ -1122,7 +1197,7 @@ mod tests {
         assert_eq!(failed, [false, false, false, false, true]);
         assert!(out.contains("output d_second_d_y_pred ="), "{out}");
         assert!(out.contains("output d_first_d_y_pred ="), "{out}");
-        assert!(err.contains("no loss named `nothing`"), "{err}");
+        assert!(err.contains("no loss or output named `nothing`"), "{err}");
     }
 
     #[test]

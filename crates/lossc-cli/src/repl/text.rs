@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 /// The commands, as typed after `:`, each with its argument synopsis and a
 /// one-line description (the `:help` table, and completion).
 pub const COMMANDS: &[(&str, &str, &str)] = &[
-    ("grad", "[NAME]", "the gradient of a loss, as a .loss program"),
-    ("simplify", "[NAME]", "a loss simplified, as a .loss program"),
+    ("grad", "[NAME]", "the gradient of a loss or output, as a .loss program"),
+    ("simplify", "[NAME]", "a loss or output simplified, as a .loss program"),
     ("check", "[NAME]", "every diagnostic of the session (or of one loss)"),
     (
         "eval",
@@ -196,7 +196,8 @@ pub fn complete(line: &str, pos: usize, names: &Names) -> Option<(usize, Vec<Com
             "load" | "save" => return None,
             "dtype" => vec!["f32".into(), "f64".into()],
             "emit" if argument == 0 => emit_targets().map(str::to_string).collect(),
-            "emit" | "grad" | "simplify" | "check" => names.losses.clone(),
+            "emit" | "check" => names.losses.clone(),
+            "grad" | "simplify" => names.results.clone(),
             "eval" => {
                 let mut words = names.results.clone();
                 words.extend(names.inputs.iter().map(|input| format!("{input}=")));
@@ -391,6 +392,8 @@ mod tests {
         assert!(replacements("let s = ms", &names).1.is_empty());
         assert_eq!(replacements(":gr", &names), (0, vec![":grad".to_string()]));
         assert_eq!(replacements(":grad m", &names), (6, vec!["mse".to_string()]));
+        assert_eq!(replacements(":simplify p", &names).1, ["per_sample"]);
+        assert!(replacements(":check p", &names).1.is_empty());
         assert_eq!(replacements(":emit t", &names).1, ["tf", "torch"]);
         assert_eq!(replacements(":emit jax ", &names).1, ["mse"]);
         assert_eq!(replacements(":eval mse y_p", &names).1, ["y_pred="]);

@@ -475,3 +475,67 @@ param eps = 0.2
     );
     assert!(stderr.contains("note: replaced `param eps = 0.0`"), "{stderr}");
 }
+
+#[test]
+fn grad_and_simplify_take_outputs() {
+    let (_, stdout, stderr) = piped(
+        &[],
+        "\
+input y_true: {0, 1}
+input y_pred: [0, 1]
+loss mse = mean(square(y_true - y_pred))
+output per_sample = square(y_true - y_pred)
+output high = y_pred > 0.5
+:grad per_sample
+:simplify per_sample
+:grad high
+",
+    );
+    assert!(
+        stdout.contains("\noutput d_per_sample_d_y_pred = 2 * (y_pred - y_true) / N\n"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("note: `per_sample` has one value per sample: the gradient is that of their mean"),
+        "{stderr}"
+    );
+    let simplified = after(&stdout, "d_per_sample_d_y_pred");
+    assert!(
+        simplified.contains("\noutput per_sample = square(y_true - y_pred)\n"),
+        "{simplified}"
+    );
+    assert!(!simplified.contains("mse"), "{simplified}");
+    assert!(
+        stderr.contains("error: the output `high` cannot be differentiated as a loss: the loss `high` is a boolean"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn mistyped_names_get_a_suggestion() {
+    let (_, _, stderr) = piped(
+        &[],
+        "\
+loss mse = mean(square(y_true - y_pred))
+output per_sample = square(y_true - y_pred)
+:grad mes
+:simplify per_sampel
+:eval mes
+:emit torch mes
+:emit jaxx
+:chek
+",
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "error: no loss or output named `mes`; did you mean `mse`? the session defines `mse`, `per_sample`",
+            "error: no loss or output named `per_sampel`; did you mean `per_sample`? the session defines `mse`, `per_sample`",
+            "error: no loss or output named `mes`; did you mean `mse`? the session defines `mse`, `per_sample`",
+            "error: no loss named `mes`; did you mean `mse`? the losses: `mse`",
+            "error: `:emit jaxx`: no such target; did you mean `jax`? the targets: jax, torch, keras, tf, numpy",
+            "error: no command `:chek`: did you mean `:check`? `:help` lists the commands",
+        ]
+    );
+}
