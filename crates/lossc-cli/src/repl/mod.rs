@@ -38,7 +38,9 @@ loss the analyzer finds errors in (a NaN or an infinity it can reach) is
 kept, marked as having errors, so that it can be evaluated. Declaring a
 name again replaces the earlier statement; a param entered again says how
 the findings changed. An entry (a command too) continues on the next line,
-after `...> `, while a bracket is open.
+after `...> `, while a bracket is open. A bare expression, e.g.
+`log(y_pred)`, is evaluated as the loss `_` on the data last given to
+`:eval`.
 
 Commands act on the loss they name, else on the loss entered last:
   :grad [NAME]            the gradient of a loss or output, as a .loss program

@@ -12,7 +12,8 @@
 //! the diagnostics it brings are shown (the ones the program already had
 //! were shown when their statement was entered). An entry that does not
 //! compile is not kept; one the analyzer finds errors in is kept, and the
-//! losses with errors are marked. A statement that declares a name
+//! losses with errors are marked. A bare expression is evaluated and not
+//! kept. A statement that declares a name
 //! the session already declares replaces that statement in place, so
 //! `let eps = 1e-7` after `let eps = 1e-8` is a correction, not a
 //! `duplicate-name` error.
@@ -24,6 +25,7 @@ use std::path::Path;
 use codespan_reporting::term::termcolor::WriteColor;
 use lossc::{Diagnostic, Dtype, Severity};
 use lossc_syntax::ast::StatementKind;
+use ndarray::ArrayD;
 
 use super::text::{self, COMMANDS, Names};
 use crate::data::{self, InputArg};
@@ -81,6 +83,9 @@ pub struct Session {
     /// The losses whose findings include an error (kept so that they can be
     /// evaluated and differentiated), in program order.
     with_errors: Vec<String>,
+    /// The data last given to `:eval`, by input name: inputs an `:eval` or
+    /// an expression does not give are read from here.
+    data: Vec<(String, ArrayD<f64>)>,
 }
 
 /// One statement's text and what it declares.
@@ -150,7 +155,51 @@ impl Session {
         if text::is_blank(entry) {
             return Ok(Reply::OK);
         }
+        if is_expression(entry) {
+            return self.expression(entry, out, err);
+        }
         self.enter(entry, out, err)
+    }
+
+    /// Evaluates a bare expression as the loss [`EXPRESSION`] over the
+    /// session's statements (as an output if it cannot be a loss: a boolean,
+    /// or not one value or one per sample), on the data last given to
+    /// `:eval`. Nothing is kept.
+    fn expression(&mut self, entry: &str, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> io::Result<Reply> {
+        let base = blank_results(&self.text(), |name| name == EXPRESSION);
+        let attempt = |kind: &str| {
+            let statement = format!("{kind} {EXPRESSION} = {}", entry.trim());
+            let text = if source::is_blank(&base) {
+                statement
+            } else {
+                format!("{base}\n{statement}")
+            };
+            (lossc::compile(&text), text)
+        };
+        let (mut compiled, mut text) = attempt("loss");
+        if compiled.is_err() {
+            // Not a loss: an output, if it is one; else why it is not a loss.
+            let (as_output, output_text) = attempt("output");
+            if as_output.is_ok() {
+                (compiled, text) = (as_output, output_text);
+            }
+        }
+        let result = match compiled {
+            Ok(program) => {
+                let inputs = self.inputs_for(&program, Vec::new());
+                self.evaluate(&program, EXPRESSION.to_string(), &inputs, true, out)
+            }
+            Err(lossc::Error::Invalid(diagnostics)) => {
+                let source = Source::new(SOURCE_NAME, text);
+                render::write_diagnostics(out, &source, &diagnostics)?;
+                let message = format!("not evaluated: {}", Counts::of(&diagnostics).describe());
+                render::write_summary_line(out, Verdict::Error, &message)?;
+                out.flush()?;
+                return Ok(Reply::FAILED);
+            }
+            Err(other) => Err(CliError::new(other.to_string()).into()),
+        };
+        finish(result, out, err)
     }
 
     /// Checks `entry` within the session's program and keeps it unless it
@@ -330,18 +379,7 @@ impl Session {
                 Err(CliError::new(format!("no command `:{other}`: {suggestion}`:help` lists the commands")).into())
             }
         };
-        match result {
-            Ok(()) => {
-                out.flush()?;
-                Ok(Reply::OK)
-            }
-            Err(Failure::Io(error)) => Err(error),
-            Err(Failure::Cli(error)) => {
-                out.flush()?;
-                write_error_line(err, &error)?;
-                Ok(Reply::FAILED)
-            }
-        }
+        finish(result, out, err)
     }
 
     /// The session's program, compiled. It always compiles (only entries that
@@ -519,18 +557,52 @@ impl Session {
     }
 
     /// `:eval [NAME] INPUT=DATA...`
-    fn eval(&self, args: &[String], out: &mut dyn WriteColor) -> Result<(), Failure> {
+    fn eval(&mut self, args: &[String], out: &mut dyn WriteColor) -> Result<(), Failure> {
         let program = self.program()?;
         let (named, data) = match args.first() {
             Some(first) if !first.contains('=') => (Some(first), &args[1..]),
             _ => (None, args),
         };
         let name = self.result_target(&program, named, true)?;
-        let mut inputs = Vec::with_capacity(data.len());
+        let mut given = Vec::with_capacity(data.len());
         for arg in data {
             let input: InputArg = data::parse_input(arg).map_err(|why| CliError::new(format!("`{arg}`: {why}")))?;
-            inputs.push((input.name.clone(), input.load_at_most(eval_numbers_at_most())?));
+            given.push((input.name.clone(), input.load_at_most(eval_numbers_at_most())?));
         }
+        let inputs = self.inputs_for(&program, given);
+        self.evaluate(&program, name, &inputs, false, out)
+    }
+
+    /// The data to evaluate `program` on: `given`, and for the inputs it
+    /// does not give, the data given last. `given` is remembered.
+    fn inputs_for(
+        &mut self,
+        program: &lossc::Program,
+        given: Vec<(String, ArrayD<f64>)>,
+    ) -> Vec<(String, ArrayD<f64>)> {
+        self.data.retain(|(name, _)| given.iter().all(|(new, _)| new != name));
+        self.data.extend(given.iter().cloned());
+        let mut inputs = given;
+        for (name, data) in &self.data {
+            let used = program.ir().inputs.iter().any(|input| input.name == *name);
+            if used && inputs.iter().all(|(given, _)| given != name) {
+                inputs.push((name.clone(), data.clone()));
+            }
+        }
+        inputs
+    }
+
+    /// Writes the value of the result `name` (and of its gradient, for a
+    /// loss) on `inputs`, as `lossc eval` does; `expression`: for a bare
+    /// expression, whose data comes from `:eval`.
+    fn evaluate(
+        &self,
+        program: &lossc::Program,
+        name: String,
+        inputs: &[(String, ArrayD<f64>)],
+        expression: bool,
+        out: &mut dyn WriteColor,
+    ) -> Result<(), Failure> {
         let is_loss = program.losses().any(|loss| loss == name);
         let options = lossc::EvalOptions {
             dtype: self.dtype,
@@ -538,7 +610,10 @@ impl Session {
             grad: is_loss,
             wrt: Vec::new(),
         };
-        let evaluation = program.eval(&inputs, &options).map_err(|error| match error {
+        let evaluation = program.eval(inputs, &options).map_err(|error| match error {
+            lossc::Error::Eval(lossc::EvalError::MissingInput { ref name, .. }) if expression => CliError::new(
+                format!("{error}: an expression reads the data last given to `:eval`: `:eval {name}=[...]`"),
+            ),
             lossc::Error::Eval(lossc::EvalError::MissingInput { ref name, .. }) => {
                 CliError::new(format!("{error}: give it as `{name}=[...]`"))
             }
@@ -749,12 +824,40 @@ impl From<io::Error> for Failure {
     }
 }
 
+/// The name a bare expression is evaluated under, as `loss _ = EXPRESSION`.
+pub const EXPRESSION: &str = "_";
+
+/// Whether `entry` is a bare expression: not statements, but the value of
+/// one (`mean(square(y_pred - y_true))`, `y_pred * 2`).
+fn is_expression(entry: &str) -> bool {
+    lossc_syntax::parse(entry).is_err()
+        && lossc_syntax::parse(&format!("loss {EXPRESSION} = {}", entry.trim()))
+            .is_ok_and(|ast| ast.statements.len() == 1)
+}
+
 /// `did you mean `PREFIX NAME`? ` for the candidate closest to a misspelt
 /// `name`, or nothing when none is close.
 fn suggestion<'c>(name: &str, candidates: impl Iterator<Item = &'c str>, prefix: &str) -> String {
     lossc::ir::closest(name, candidates)
         .map(|closest| format!("did you mean `{prefix}{closest}`? "))
         .unwrap_or_default()
+}
+
+/// The reply to a command that ran: `result`'s error, if any, written as
+/// one line.
+fn finish(result: Result<(), Failure>, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> io::Result<Reply> {
+    match result {
+        Ok(()) => {
+            out.flush()?;
+            Ok(Reply::OK)
+        }
+        Err(Failure::Io(error)) => Err(error),
+        Err(Failure::Cli(error)) => {
+            out.flush()?;
+            write_error_line(err, &error)?;
+            Ok(Reply::FAILED)
+        }
+    }
 }
 
 fn at_most(command: &str, args: &[String], count: usize) -> Result<(), CliError> {
@@ -801,6 +904,10 @@ fn help(out: &mut dyn WriteColor) -> Result<(), Failure> {
     writeln!(
         out,
         "again replaces the earlier one. A bracket left open continues the entry (`...> `)."
+    )?;
+    writeln!(
+        out,
+        "A bare expression is evaluated as the loss `_`, on the data last given to `:eval`."
     )?;
     writeln!(out)?;
     writeln!(
@@ -978,6 +1085,12 @@ fn fresh(diagnostics: &[Diagnostic], shown: &[Key], text: &str) -> Vec<Diagnosti
 
 /// `text` with every `loss` and `output` statement but `keep` blanked out.
 fn only_result(text: &str, keep: &str) -> String {
+    blank_results(text, |name| name != keep)
+}
+
+/// `text` with the `loss` and `output` statements whose name `blank`
+/// accepts blanked out (offsets are unchanged).
+fn blank_results(text: &str, blank: impl Fn(&str) -> bool) -> String {
     let Ok(ast) = lossc_syntax::parse(text) else {
         return text.to_string();
     };
@@ -988,7 +1101,7 @@ fn only_result(text: &str, keep: &str) -> String {
             StatementKind::Output { name, .. } => name.name.as_str(),
             _ => continue,
         };
-        if name != keep {
+        if blank(name) {
             let span = render::clamp(text, statement.span);
             for byte in &mut bytes[span] {
                 if *byte != b'\n' {

@@ -477,6 +477,58 @@ param eps = 0.2
 }
 
 #[test]
+fn a_bare_expression_is_evaluated_on_the_data_given_last() {
+    let (output, stdout, stderr) = piped(
+        &[],
+        "\
+input y_true: {0, 1}
+input y_pred: [0, 1]
+loss mse = mean(square(y_true - y_pred))
+log(y_pred)
+:eval y_true=[1, 0] y_pred=[0.9, 0]
+log(y_pred)
+mean(square(
+    y_pred - y_true))
+y_pred > 0.5
+:eval mse y_pred=[0.5, 0.5]
+mean(squre(y_pred))
+:show
+",
+    );
+    // No data yet: as `:eval` says, with where data comes from.
+    assert!(
+        stderr.starts_with(
+            "error: no data for input `y_true` (declared with shape [N]): an expression reads the data last given to `:eval`: `:eval y_true=[...]`\n"
+        ),
+        "{stderr}"
+    );
+    // The infinity a `log-domain` finding is about.
+    assert!(
+        stdout.contains(
+            "loss _ = -inf (f32, N = 2)\nper sample, shape [2] (the loss is their mean):\n  [-0.105361, -inf]\n"
+        ),
+        "{stdout}"
+    );
+    // A number is a loss, with its gradient (an open bracket continues the
+    // expression); a boolean is an output.
+    assert!(
+        stdout.contains("loss _ = 0.005 (f32, N = 2)\ngradient wrt y_pred, shape [2]:\n  [-0.1, 0]\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("output _, shape [2] (f32, N = 2):\n  [1, 0]\n"),
+        "{stdout}"
+    );
+    // `:eval` reads the data given last for an input it is not given.
+    assert!(stdout.contains("loss mse = 0.25 (f32, N = 2)"), "{stdout}");
+    // An expression that does not compile says why, and nothing is kept.
+    assert!(stdout.contains("loss _ = mean(squre(y_pred))"), "{stdout}");
+    assert!(stdout.contains("error: not evaluated: 1 error\n"), "{stdout}");
+    assert!(stdout.ends_with("input y_true: {0, 1}\ninput y_pred: [0, 1]\nloss mse = mean(square(y_true - y_pred))\n"));
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
 fn grad_and_simplify_take_outputs() {
     let (_, stdout, stderr) = piped(
         &[],
