@@ -641,6 +641,8 @@ pub struct Checker {
     /// The last check of a whole [`Session`] program, whose losses a
     /// program appended to it keeps unchanged.
     last: Option<LastCheck>,
+    /// The losses of the last check whose own findings include an error.
+    with_errors: Vec<String>,
 }
 
 /// A 128-bit digest of a loss's key: two SipHashes of it.
@@ -661,6 +663,14 @@ impl Checker {
     /// whose findings were kept not counted.
     pub fn analysed(&self) -> usize {
         self.analysed
+    }
+
+    /// The losses of the last check whose findings include an error (a
+    /// value or gradient that can be NaN or infinite, ...), in program
+    /// order. Errors of the program-wide check of constants belong to no
+    /// loss.
+    pub fn losses_with_errors(&self) -> &[String] {
+        &self.with_errors
     }
 
     /// [`check`], reusing the findings of losses checked before.
@@ -737,6 +747,7 @@ impl Checker {
         let mut kept = std::collections::HashMap::new();
         let mut keys = Vec::new();
         let mut found = Vec::new();
+        self.with_errors.clear();
         for (index, loss) in ir.losses().enumerate() {
             if options.loss.as_ref().is_some_and(|name| *name != loss.name) {
                 continue;
@@ -761,6 +772,9 @@ impl Checker {
                     lossc_analysis::analyze(&alone, source, &analysis)
                 }
             };
+            if findings.iter().any(|d| d.severity == Severity::Error) {
+                self.with_errors.push(loss.name.clone());
+            }
             found.extend(findings.iter().cloned());
             kept.insert(key, findings);
             keys.push(key);
@@ -1179,6 +1193,23 @@ fn fast_evaluation<T: lossc_kernel::Real>(
 mod tests {
     use super::*;
     use ndarray::IxDyn;
+
+    /// The losses whose own findings hold an error, kept or analysed again.
+    #[test]
+    fn the_checker_names_the_losses_with_errors() {
+        let mut checker = Checker::default();
+        let options = CheckOptions::default();
+        let text = "input y_pred: [0, 1]\nloss a = mean(-log(y_pred))\nloss b = mean(square(y_pred))\nloss c = mean(1 / y_pred)";
+        checker.check_source(text, &options).unwrap();
+        assert_eq!(checker.losses_with_errors(), ["a", "c"]);
+        // Kept findings count too.
+        checker.check_source(text, &options).unwrap();
+        assert_eq!(checker.analysed(), 3);
+        assert_eq!(checker.losses_with_errors(), ["a", "c"]);
+        let fixed = "input y_pred: [0, 1]\nloss a = mean(-log(y_pred + 1e-7))\nloss b = mean(square(y_pred))";
+        checker.check_source(fixed, &options).unwrap();
+        assert!(checker.losses_with_errors().is_empty());
+    }
 
     fn assumed(source: &str) -> Vec<Diagnostic> {
         compile(source)

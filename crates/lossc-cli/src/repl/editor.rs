@@ -1,6 +1,7 @@
 //! The terminal side of the REPL: rustyline's helper (completion, syntax
-//! highlighting, multi-line entries while a bracket is open) and the history
-//! file.
+//! highlighting) and the history file. An entry with a bracket open is
+//! continued line by line by the loop in [`super`], after the
+//! [`super::CONTINUATION`] prompt.
 
 use std::borrow::Cow;
 use std::ffi::OsString;
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::highlight::{CmdKind, Highlighter};
 use rustyline::hint::Hinter;
-use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::validate::Validator;
 use rustyline::{Context, Helper};
 
 use super::text::{self, Names};
@@ -97,15 +98,9 @@ impl Highlighter for ReplHelper {
     }
 }
 
-impl Validator for ReplHelper {
-    fn validate(&self, ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
-        Ok(if text::needs_more(ctx.input()) {
-            ValidationResult::Incomplete
-        } else {
-            ValidationResult::Valid(None)
-        })
-    }
-}
+/// Every line is taken as typed: the loop asks for the next line of an entry
+/// with a bracket open, after a prompt of its own.
+impl Validator for ReplHelper {}
 
 impl Helper for ReplHelper {}
 

@@ -3,8 +3,9 @@
 //! Statements are entered one at a time and checked as they are entered
 //! ([`session`]); `:commands` act on the loss they name or on the loss
 //! entered last. On a terminal the line editor ([`editor`]) completes names
-//! and commands, colours the line, keeps an entry open while a bracket is,
-//! and keeps a history across sessions. With standard input not a terminal
+//! and commands, colours the line, and keeps a history across sessions; an
+//! entry with a bracket open continues on the next line after the
+//! [`CONTINUATION`] prompt. With standard input not a terminal
 //! there are no prompts and no banner, only the same results, so a session
 //! can be scripted: `lossc repl < session.txt`. The raw-text logic shared by
 //! both (brackets, arguments, completion, colours) is in [`text`].
@@ -32,13 +33,18 @@ Enter statements and commands one at a time, each checked as it is entered.
 
 Every statement (input, param, const, let, def, loss, output, wrt) is
 checked with the session's program as it is entered, and the diagnostics it
-brings are shown at once; a statement with errors is not kept. Declaring a
-name again replaces the earlier statement. An entry continues on the next
-line while a bracket is open.
+brings are shown at once. A statement that does not compile is not kept; a
+loss the analyzer finds errors in (a NaN or an infinity it can reach) is
+kept, marked as having errors, so that it can be evaluated. Declaring a
+name again replaces the earlier statement; a param entered again says how
+the findings changed. An entry (a command too) continues on the next line,
+after `...> `, while a bracket is open. A bare expression, e.g.
+`log(y_pred)`, is evaluated as the loss `_` on the data last given to
+`:eval`.
 
 Commands act on the loss they name, else on the loss entered last:
-  :grad [NAME]            the gradient, as a .loss program
-  :simplify [NAME]        the loss simplified, as a .loss program
+  :grad [NAME]            the gradient of a loss or output, as a .loss program
+  :simplify [NAME]        the loss or output simplified, as a .loss program
   :check [NAME]           every diagnostic, as `lossc check` shows them
   :eval [NAME] IN=DATA..  the value (and gradient) on data, e.g. y_pred=[0.9,0.2]
   :emit TARGET [NAME]     Python for jax, torch, keras, tf or numpy
@@ -53,8 +59,9 @@ user's data directory (LOSSC_HISTORY=FILE sets another file; empty turns
 history off). With standard input not a terminal (a pipe or a file) there is
 no prompt and no banner: the same results, for scripts.
 
-Exit status: 0; with standard input not a terminal, 1 if an entry was not
-kept or a command failed; 2 bad usage or an unreadable FILE.";
+Exit status: 0; with standard input not a terminal, 1 if an entry brought
+an error (kept or not) or a command failed; 2 bad usage or an unreadable
+FILE.";
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:
@@ -80,6 +87,9 @@ pub struct ReplArgs {
 
 /// The prompt of a new entry.
 pub const PROMPT: &str = "lossc> ";
+
+/// The prompt of the next line of an entry with a bracket open.
+pub const CONTINUATION: &str = "...> ";
 
 /// Runs the REPL on the process's standard input: the line editor on a
 /// terminal, else [`run_script`].
@@ -113,8 +123,8 @@ fn load(session: &mut Session, file: &std::path::Path, out: &mut dyn WriteColor)
 }
 
 /// Runs entries read from `input` with no prompt: lines are joined while a
-/// bracket is open. The status is [`Status::Findings`] if an entry was not
-/// kept or a command failed.
+/// bracket is open. The status is [`Status::Findings`] if an entry brought
+/// an error or a command failed.
 pub fn run_script(
     session: &mut Session,
     input: &mut dyn BufRead,
@@ -199,32 +209,50 @@ fn interactive(
     .map_err(output_error)?;
 
     loop {
-        match editor.readline(PROMPT) {
-            Ok(entry) => {
-                if !entry.trim().is_empty() {
-                    let _ = editor.add_history_entry(entry.as_str());
-                    if let Some(path) = &history
-                        && let Err(error) = editor.append_history(path)
-                    {
-                        write_note_line(
-                            err,
-                            &format!("cannot save the history to `{}`: {error}", path.display()),
-                        );
-                    }
-                }
-                let reply = session.handle(&entry, out, err).map_err(output_error)?;
-                if let Some(helper) = editor.helper_mut() {
-                    helper.names = session.names().clone();
-                }
-                if reply.flow == Flow::Quit {
-                    break;
-                }
-            }
+        let (entry, last) = match read_entry(&mut editor) {
+            Ok(read) => read,
             // Ctrl-C drops the entry being edited.
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
             Err(error) => return Err(editor_error(error)),
+        };
+        if !entry.trim().is_empty() {
+            let _ = editor.add_history_entry(entry.as_str());
+            if let Some(path) = &history
+                && let Err(error) = editor.append_history(path)
+            {
+                write_note_line(
+                    err,
+                    &format!("cannot save the history to `{}`: {error}", path.display()),
+                );
+            }
+        }
+        let reply = session.handle(&entry, out, err).map_err(output_error)?;
+        if let Some(helper) = editor.helper_mut() {
+            helper.names = session.names().clone();
+        }
+        if reply.flow == Flow::Quit || last {
+            break;
         }
     }
     Ok(Status::Success)
+}
+
+/// Reads one entry: a line, and while a bracket is open the next ones,
+/// after the [`CONTINUATION`] prompt, joined by newlines. `true` with it
+/// when Ctrl-D ended it with a bracket open (it is checked, which says
+/// which bracket, and the session ends).
+fn read_entry(editor: &mut Editor<editor::ReplHelper, FileHistory>) -> Result<(String, bool), ReadlineError> {
+    let mut entry = editor.readline(PROMPT)?;
+    while text::needs_more(&entry) {
+        match editor.readline(CONTINUATION) {
+            Ok(line) => {
+                entry.push('\n');
+                entry.push_str(&line);
+            }
+            Err(ReadlineError::Eof) => return Ok((entry, true)),
+            Err(other) => return Err(other),
+        }
+    }
+    Ok((entry, false))
 }

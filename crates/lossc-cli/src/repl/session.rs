@@ -10,8 +10,10 @@
 //! [`lossc::Checker`] analyses only the losses the entry adds or changes,
 //! so an entry costs the work of what it adds, not of the session. Only
 //! the diagnostics it brings are shown (the ones the program already had
-//! were shown when their statement was entered), and an entry that brings
-//! an error is not kept. A statement that declares a name
+//! were shown when their statement was entered). An entry that does not
+//! compile is not kept; one the analyzer finds errors in is kept, and the
+//! losses with errors are marked. A bare expression is evaluated and not
+//! kept. A statement that declares a name
 //! the session already declares replaces that statement in place, so
 //! `let eps = 1e-7` after `let eps = 1e-8` is a correction, not a
 //! `duplicate-name` error.
@@ -23,6 +25,7 @@ use std::path::Path;
 use codespan_reporting::term::termcolor::WriteColor;
 use lossc::{Diagnostic, Dtype, Severity};
 use lossc_syntax::ast::StatementKind;
+use ndarray::ArrayD;
 
 use super::text::{self, COMMANDS, Names};
 use crate::data::{self, InputArg};
@@ -77,6 +80,12 @@ pub struct Session {
     /// The accepted statements, compiled; `None` until needed again after
     /// an entry that was not kept (its trial consumed it).
     compiled: Option<lossc::Session>,
+    /// The losses whose findings include an error (kept so that they can be
+    /// evaluated and differentiated), in program order.
+    with_errors: Vec<String>,
+    /// The data last given to `:eval`, by input name: inputs an `:eval` or
+    /// an expression does not give are read from here.
+    data: Vec<(String, ArrayD<f64>)>,
 }
 
 /// One statement's text and what it declares.
@@ -88,6 +97,9 @@ struct Statement {
     loss: Option<String>,
     /// The name of the param, const, let or def it declares, for completion.
     value: Option<String>,
+    /// Whether it is a `param`, whose change is reported as a change of
+    /// the findings.
+    param: bool,
 }
 
 /// What a statement declares, for replacing it by a later one.
@@ -143,7 +155,51 @@ impl Session {
         if text::is_blank(entry) {
             return Ok(Reply::OK);
         }
+        if is_expression(entry) {
+            return self.expression(entry, out, err);
+        }
         self.enter(entry, out, err)
+    }
+
+    /// Evaluates a bare expression as the loss [`EXPRESSION`] over the
+    /// session's statements (as an output if it cannot be a loss: a boolean,
+    /// or not one value or one per sample), on the data last given to
+    /// `:eval`. Nothing is kept.
+    fn expression(&mut self, entry: &str, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> io::Result<Reply> {
+        let base = blank_results(&self.text(), |name| name == EXPRESSION);
+        let attempt = |kind: &str| {
+            let statement = format!("{kind} {EXPRESSION} = {}", entry.trim());
+            let text = if source::is_blank(&base) {
+                statement
+            } else {
+                format!("{base}\n{statement}")
+            };
+            (lossc::compile(&text), text)
+        };
+        let (mut compiled, mut text) = attempt("loss");
+        if compiled.is_err() {
+            // Not a loss: an output, if it is one; else why it is not a loss.
+            let (as_output, output_text) = attempt("output");
+            if as_output.is_ok() {
+                (compiled, text) = (as_output, output_text);
+            }
+        }
+        let result = match compiled {
+            Ok(program) => {
+                let inputs = self.inputs_for(&program, Vec::new());
+                self.evaluate(&program, EXPRESSION.to_string(), &inputs, true, out)
+            }
+            Err(lossc::Error::Invalid(diagnostics)) => {
+                let source = Source::new(SOURCE_NAME, text);
+                render::write_diagnostics(out, &source, &diagnostics)?;
+                let message = format!("not evaluated: {}", Counts::of(&diagnostics).describe());
+                render::write_summary_line(out, Verdict::Error, &message)?;
+                out.flush()?;
+                return Ok(Reply::FAILED);
+            }
+            Err(other) => Err(CliError::new(other.to_string()).into()),
+        };
+        finish(result, out, err)
     }
 
     /// Checks `entry` within the session's program and keeps it unless it
@@ -151,27 +207,50 @@ impl Session {
     fn enter(&mut self, entry: &str, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> io::Result<Reply> {
         let mut statements = self.statements.clone();
         let mut replaced = Vec::new();
-        for statement in split(entry) {
+        // The params entered again, whose change of the findings is reported.
+        let mut changed_params = Vec::new();
+        // The entry's statements, and the kept ones they do not replace:
+        // where a replacement goes if it reads a name declared after the
+        // statement it replaces (a loss kept with errors, corrected with a
+        // `let` entered since).
+        let entered = split(entry);
+        let mut moved: Vec<Statement> = self
+            .statements
+            .iter()
+            .filter(|kept| kept.declares.is_none() || entered.iter().all(|new| new.declares != kept.declares))
+            .cloned()
+            .collect();
+        moved.extend(entered.iter().cloned());
+        for statement in entered {
             let earlier = statement
                 .declares
                 .as_ref()
                 .and_then(|declares| statements.iter().position(|s| s.declares.as_ref() == Some(declares)));
             match earlier {
                 Some(index) => {
+                    if statement.param {
+                        changed_params.push(first_line(&statement.text).to_string());
+                    }
                     replaced.push(statements[index].text.clone());
                     statements[index] = statement;
                 }
                 None => statements.push(statement),
             }
         }
-        let program = join(&statements);
+        let mut program = join(&statements);
         let options = self.options(None);
         // Appended statements are lowered alone; a replacement compiles the
-        // whole program.
-        let compiled = match self.compiled.take() {
+        // whole program, with the replacement in place, else at the end.
+        let mut compiled = match self.compiled.take() {
             Some(compiled) if replaced.is_empty() => compiled.append(&join(&statements[self.statements.len()..])),
             _ => lossc::Session::new(&program),
         };
+        if compiled.is_err() && !replaced.is_empty() {
+            let at_end = join(&moved);
+            if let Ok(session) = lossc::Session::new(&at_end) {
+                (statements, program, compiled) = (moved, at_end, Ok(session));
+            }
+        }
         let (compiled, checked) = match compiled {
             Ok(compiled) => {
                 let checked = self.checker.check_session(&compiled, &options);
@@ -191,7 +270,10 @@ impl Session {
         let source = Source::new(SOURCE_NAME, program.clone());
         render::write_diagnostics(out, &source, &fresh)?;
         let counts = Counts::of(&fresh);
-        if counts.errors > 0 {
+        // Only an entry that does not compile (syntax, names, types, shapes)
+        // is refused; the analyzer's errors are findings about a loss the
+        // user may want to evaluate.
+        if compiled.is_none() {
             let message = format!("not kept: {}", counts.describe());
             render::write_summary_line(out, Verdict::Error, &message)?;
             out.flush()?;
@@ -207,13 +289,32 @@ impl Session {
             .next_back();
         self.statements = statements;
         self.compiled = compiled;
-        self.shown = keys(&diagnostics, &program);
+        let before = std::mem::replace(&mut self.shown, keys(&diagnostics, &program));
+        self.with_errors = self.checker.losses_with_errors().to_vec();
         if new_loss.is_some() {
             self.last_loss = new_loss;
         }
         self.refresh_names();
+        if let Some(param) = changed_params.last() {
+            write_changes(out, param, &before, &self.shown)?;
+        }
+        let reply = if counts.errors > 0 {
+            let marked = if self.with_errors.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; with errors: {}",
+                    crate::cli::listing(self.with_errors.iter().map(String::as_str))
+                )
+            };
+            let message = format!("kept, with {}{marked}", counts.describe());
+            render::write_summary_line(out, Verdict::Error, &message)?;
+            Reply::FAILED
+        } else {
+            Reply::OK
+        };
         out.flush()?;
-        Ok(Reply::OK)
+        Ok(reply)
     }
 
     fn options(&self, loss: Option<String>) -> lossc::CheckOptions {
@@ -274,24 +375,11 @@ impl Session {
             }
             "" => Err(CliError::new("a command follows `:`, e.g. `:help`").into()),
             other => {
-                let suggestion = lossc::ir::closest(other, COMMANDS.iter().map(|(name, _, _)| *name))
-                    .map(|name| format!("did you mean `:{name}`? "))
-                    .unwrap_or_default();
+                let suggestion = suggestion(other, COMMANDS.iter().map(|(name, _, _)| *name), ":");
                 Err(CliError::new(format!("no command `:{other}`: {suggestion}`:help` lists the commands")).into())
             }
         };
-        match result {
-            Ok(()) => {
-                out.flush()?;
-                Ok(Reply::OK)
-            }
-            Err(Failure::Io(error)) => Err(error),
-            Err(Failure::Cli(error)) => {
-                out.flush()?;
-                write_error_line(err, &error)?;
-                Ok(Reply::FAILED)
-            }
-        }
+        finish(result, out, err)
     }
 
     /// The session's program, compiled. It always compiles (only entries that
@@ -309,20 +397,43 @@ impl Session {
     /// The loss a command acts on: the one named, else the most recently
     /// entered one, else the program's first.
     fn target(&self, program: &lossc::Program, named: Option<&String>) -> Result<String, CliError> {
+        self.result_target(program, named, false)
+    }
+
+    /// The loss, or with `outputs` the loss or output, a command acts on:
+    /// the one named, else the loss entered last, else the program's first.
+    fn result_target(
+        &self,
+        program: &lossc::Program,
+        named: Option<&String>,
+        outputs: bool,
+    ) -> Result<String, CliError> {
         let losses = || crate::cli::listing(program.losses());
         if let Some(name) = named {
-            if program.losses().any(|loss| loss == name) {
+            let result = program.ir().result(name);
+            if program.losses().any(|loss| loss == name) || (outputs && result.is_some()) {
                 return Ok(name.clone());
             }
-            if program.ir().result(name).is_some() {
+            if result.is_some() {
                 return Err(CliError::new(format!(
                     "`{name}` is an `output`, not a `loss`; the losses: {}",
                     losses()
                 )));
             }
+            let results: Vec<&str> = if outputs {
+                program.ir().results.iter().map(|r| r.name.as_str()).collect()
+            } else {
+                program.losses().collect()
+            };
+            let (what, listed) = if outputs {
+                ("loss or output", "the session defines")
+            } else {
+                ("loss", "the losses:")
+            };
             return Err(CliError::new(format!(
-                "no loss named `{name}`; the losses: {}",
-                losses()
+                "no {what} named `{name}`; {}{listed} {}",
+                suggestion(name, results.iter().copied(), ""),
+                crate::cli::listing(results.iter().copied())
             )));
         }
         if let Some(last) = &self.last_loss
@@ -339,7 +450,12 @@ impl Session {
     fn grad(&self, args: &[String], out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> Result<(), Failure> {
         at_most(":grad", args, 1)?;
         let program = self.program()?;
-        let loss = self.target(&program, args.first())?;
+        let loss = self.result_target(&program, args.first(), true)?;
+        let program = if program.losses().any(|name| name == loss) {
+            program
+        } else {
+            self.output_as_loss(&program, &loss, err)?
+        };
         let gradient = program
             .gradient(Some(&loss), &[])
             .map_err(|error| CliError::new(error.to_string()))?;
@@ -350,11 +466,57 @@ impl Session {
         Ok(())
     }
 
+    /// The session's program with only the output `name`, written as a
+    /// loss, to be differentiated; a note says when it is per-sample (its
+    /// mean is differentiated, as for a per-sample loss).
+    fn output_as_loss(
+        &self,
+        program: &lossc::Program,
+        name: &str,
+        err: &mut dyn WriteColor,
+    ) -> Result<lossc::Program, CliError> {
+        let text = only_result(&self.text(), name);
+        let text = match lossc_syntax::parse(&text) {
+            Ok(ast) => {
+                let start = ast.statements.iter().find_map(|statement| match &statement.kind {
+                    StatementKind::Output { name: output, .. } if output.name == name => Some(statement.span.start),
+                    _ => None,
+                });
+                match start {
+                    // `loss` and two spaces: every offset stays where it was.
+                    Some(start) if text[start..].starts_with("output") => {
+                        format!("{}loss  {}", &text[..start], &text[start + "output".len()..])
+                    }
+                    _ => text,
+                }
+            }
+            Err(_) => text,
+        };
+        let compiled = lossc::compile(&text).map_err(|error| match error {
+            lossc::Error::Invalid(diagnostics) => CliError::new(format!(
+                "the output `{name}` cannot be differentiated as a loss: {}",
+                diagnostics.first().map_or("", |d| d.message.as_str())
+            )),
+            other => CliError::new(other.to_string()),
+        })?;
+        let per_sample = program
+            .ir()
+            .result(name)
+            .is_some_and(|result| !program.ir().node(result.root).ty.shape.is_empty());
+        if per_sample {
+            write_note_line(
+                err,
+                &format!("`{name}` has one value per sample: the gradient is that of their mean"),
+            );
+        }
+        Ok(compiled)
+    }
+
     /// `:simplify [NAME]`: the program with only that loss, simplified.
     fn simplify(&self, args: &[String], out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> Result<(), Failure> {
         at_most(":simplify", args, 1)?;
         let program = self.program()?;
-        let loss = self.target(&program, args.first())?;
+        let loss = self.result_target(&program, args.first(), true)?;
         let only =
             lossc::compile(&only_result(&self.text(), &loss)).map_err(|error| CliError::new(error.to_string()))?;
         let simplified = only.simplify();
@@ -384,6 +546,9 @@ impl Session {
             _ => self.checker.check(&program, &options),
         };
         let diagnostics = checked.map_err(|error| CliError::new(error.to_string()))?;
+        if options.loss.is_none() {
+            self.with_errors = self.checker.losses_with_errors().to_vec();
+        }
         let source = Source::new(SOURCE_NAME, text);
         render::write_diagnostics(out, &source, &diagnostics)?;
         let (verdict, message) = crate::check::summary(SOURCE_NAME, self.dtype, Counts::of(&diagnostics), false);
@@ -392,28 +557,52 @@ impl Session {
     }
 
     /// `:eval [NAME] INPUT=DATA...`
-    fn eval(&self, args: &[String], out: &mut dyn WriteColor) -> Result<(), Failure> {
+    fn eval(&mut self, args: &[String], out: &mut dyn WriteColor) -> Result<(), Failure> {
         let program = self.program()?;
         let (named, data) = match args.first() {
             Some(first) if !first.contains('=') => (Some(first), &args[1..]),
             _ => (None, args),
         };
-        let name = match named {
-            Some(name) if program.ir().result(name).is_some() => name.clone(),
-            Some(name) => {
-                let results = crate::cli::listing(program.ir().results.iter().map(|r| r.name.as_str()));
-                return Err(CliError::new(format!(
-                    "no loss or output named `{name}`; the session defines {results}"
-                ))
-                .into());
-            }
-            None => self.target(&program, None)?,
-        };
-        let mut inputs = Vec::with_capacity(data.len());
+        let name = self.result_target(&program, named, true)?;
+        let mut given = Vec::with_capacity(data.len());
         for arg in data {
             let input: InputArg = data::parse_input(arg).map_err(|why| CliError::new(format!("`{arg}`: {why}")))?;
-            inputs.push((input.name.clone(), input.load_at_most(eval_numbers_at_most())?));
+            given.push((input.name.clone(), input.load_at_most(eval_numbers_at_most())?));
         }
+        let inputs = self.inputs_for(&program, given);
+        self.evaluate(&program, name, &inputs, false, out)
+    }
+
+    /// The data to evaluate `program` on: `given`, and for the inputs it
+    /// does not give, the data given last. `given` is remembered.
+    fn inputs_for(
+        &mut self,
+        program: &lossc::Program,
+        given: Vec<(String, ArrayD<f64>)>,
+    ) -> Vec<(String, ArrayD<f64>)> {
+        self.data.retain(|(name, _)| given.iter().all(|(new, _)| new != name));
+        self.data.extend(given.iter().cloned());
+        let mut inputs = given;
+        for (name, data) in &self.data {
+            let used = program.ir().inputs.iter().any(|input| input.name == *name);
+            if used && inputs.iter().all(|(given, _)| given != name) {
+                inputs.push((name.clone(), data.clone()));
+            }
+        }
+        inputs
+    }
+
+    /// Writes the value of the result `name` (and of its gradient, for a
+    /// loss) on `inputs`, as `lossc eval` does; `expression`: for a bare
+    /// expression, whose data comes from `:eval`.
+    fn evaluate(
+        &self,
+        program: &lossc::Program,
+        name: String,
+        inputs: &[(String, ArrayD<f64>)],
+        expression: bool,
+        out: &mut dyn WriteColor,
+    ) -> Result<(), Failure> {
         let is_loss = program.losses().any(|loss| loss == name);
         let options = lossc::EvalOptions {
             dtype: self.dtype,
@@ -421,7 +610,10 @@ impl Session {
             grad: is_loss,
             wrt: Vec::new(),
         };
-        let evaluation = program.eval(&inputs, &options).map_err(|error| match error {
+        let evaluation = program.eval(inputs, &options).map_err(|error| match error {
+            lossc::Error::Eval(lossc::EvalError::MissingInput { ref name, .. }) if expression => CliError::new(
+                format!("{error}: an expression reads the data last given to `:eval`: `:eval {name}=[...]`"),
+            ),
             lossc::Error::Eval(lossc::EvalError::MissingInput { ref name, .. }) => {
                 CliError::new(format!("{error}: give it as `{name}=[...]`"))
             }
@@ -438,7 +630,12 @@ impl Session {
             return Err(CliError::new(format!("`:emit` needs a target: {}", targets())).into());
         };
         let Some(target) = lossc::EmitTarget::parse(target) else {
-            return Err(CliError::new(format!("`:emit {target}`: no such target; the targets: {}", targets())).into());
+            let suggestion = suggestion(target, text::emit_targets(), "");
+            return Err(CliError::new(format!(
+                "`:emit {target}`: no such target; {suggestion}the targets: {}",
+                targets()
+            ))
+            .into());
         };
         at_most(":emit", args, 2)?;
         let program = self.program()?;
@@ -504,10 +701,11 @@ impl Session {
             None => self.checker.check_source(&program, &options).unwrap_or_default(),
         };
         self.shown = keys(&checked, &program);
+        self.with_errors = self.checker.losses_with_errors().to_vec();
         self.statements = statements;
         self.refresh_names();
         self.last_loss = self.names.losses.first().cloned();
-        let losses = crate::cli::listing(self.names.losses.iter().map(String::as_str));
+        let losses = self.losses_listing();
         let counts = Counts::of(&diagnostics);
         let findings = if counts == Counts::default() {
             "no problems found".to_string()
@@ -551,7 +749,31 @@ impl Session {
         } else {
             writeln!(out, "{}", self.text())?;
         }
+        if !self.with_errors.is_empty() {
+            writeln!(
+                out,
+                "# losses with errors: {} (`:check` shows them)",
+                crate::cli::listing(self.with_errors.iter().map(String::as_str))
+            )?;
+        }
         Ok(())
+    }
+
+    /// The session's losses, those with errors marked.
+    fn losses_listing(&self) -> String {
+        let marked = self.names.losses.iter().map(|loss| {
+            if self.with_errors.contains(loss) {
+                format!("`{loss}` (with errors)")
+            } else {
+                format!("`{loss}`")
+            }
+        });
+        let losses: Vec<String> = marked.collect();
+        if losses.is_empty() {
+            "none".to_string()
+        } else {
+            losses.join(", ")
+        }
     }
 
     /// `:dtype [f32|f64]`
@@ -576,6 +798,7 @@ impl Session {
                 None => self.checker.check_source(&program, &options),
             };
             self.shown = keys(&checked.unwrap_or_default(), &program);
+            self.with_errors = self.checker.losses_with_errors().to_vec();
         }
         writeln!(out, "dtype {}", self.dtype)?;
         Ok(())
@@ -598,6 +821,42 @@ impl From<CliError> for Failure {
 impl From<io::Error> for Failure {
     fn from(error: io::Error) -> Failure {
         Failure::Io(error)
+    }
+}
+
+/// The name a bare expression is evaluated under, as `loss _ = EXPRESSION`.
+pub const EXPRESSION: &str = "_";
+
+/// Whether `entry` is a bare expression: not statements, but the value of
+/// one (`mean(square(y_pred - y_true))`, `y_pred * 2`).
+fn is_expression(entry: &str) -> bool {
+    lossc_syntax::parse(entry).is_err()
+        && lossc_syntax::parse(&format!("loss {EXPRESSION} = {}", entry.trim()))
+            .is_ok_and(|ast| ast.statements.len() == 1)
+}
+
+/// `did you mean `PREFIX NAME`? ` for the candidate closest to a misspelt
+/// `name`, or nothing when none is close.
+fn suggestion<'c>(name: &str, candidates: impl Iterator<Item = &'c str>, prefix: &str) -> String {
+    lossc::ir::closest(name, candidates)
+        .map(|closest| format!("did you mean `{prefix}{closest}`? "))
+        .unwrap_or_default()
+}
+
+/// The reply to a command that ran: `result`'s error, if any, written as
+/// one line.
+fn finish(result: Result<(), Failure>, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> io::Result<Reply> {
+    match result {
+        Ok(()) => {
+            out.flush()?;
+            Ok(Reply::OK)
+        }
+        Err(Failure::Io(error)) => Err(error),
+        Err(Failure::Cli(error)) => {
+            out.flush()?;
+            write_error_line(err, &error)?;
+            Ok(Reply::FAILED)
+        }
     }
 }
 
@@ -636,11 +895,19 @@ fn help(out: &mut dyn WriteColor) -> Result<(), Failure> {
     )?;
     writeln!(
         out,
-        "each is checked as it is entered, and one with errors is not kept. A statement that"
+        "each is checked as it is entered. One that does not compile is not kept; a loss with"
     )?;
     writeln!(
         out,
-        "declares a name again replaces the earlier one. A bracket left open continues the entry."
+        "analyzer errors is kept, marked, to be evaluated. A statement that declares a name"
+    )?;
+    writeln!(
+        out,
+        "again replaces the earlier one. A bracket left open continues the entry (`...> `)."
+    )?;
+    writeln!(
+        out,
+        "A bare expression is evaluated as the loss `_`, on the data last given to `:eval`."
     )?;
     writeln!(out)?;
     writeln!(
@@ -673,6 +940,7 @@ fn split(text: &str) -> Vec<Statement> {
         declares: None,
         loss: None,
         value: None,
+        param: false,
     };
     let Ok(ast) = lossc_syntax::parse(text) else {
         return vec![whole()];
@@ -716,6 +984,7 @@ fn split(text: &str) -> Vec<Statement> {
             declares,
             loss,
             value,
+            param: matches!(statement.kind, StatementKind::Param { .. }),
         });
         from = end;
     }
@@ -747,6 +1016,40 @@ fn first_line(text: &str) -> &str {
         .find(|line| !line.trim_start().starts_with('#') && !line.trim().is_empty())
         .unwrap_or(text)
         .trim()
+}
+
+/// What a param change did to the findings: those that appeared (`+`) and
+/// those that went away (`-`), by severity, code and message, or that they
+/// are unchanged. Where in the text a finding points is left out: the
+/// param's line moves nothing else.
+fn write_changes(out: &mut dyn WriteColor, param: &str, before: &[Key], after: &[Key]) -> io::Result<()> {
+    let headline = |key: &Key| format!("{}[{}]: {}", key.severity, key.code, key.message);
+    let mut gone: Vec<String> = before.iter().map(headline).collect();
+    let mut appeared = Vec::new();
+    for line in after.iter().map(headline) {
+        match gone.iter().position(|old| *old == line) {
+            Some(index) => {
+                gone.remove(index);
+            }
+            None => appeared.push(line),
+        }
+    }
+    if appeared.is_empty() && gone.is_empty() {
+        return writeln!(out, "findings unchanged by `{param}`");
+    }
+    writeln!(
+        out,
+        "findings changed by `{param}`: {} appeared, {} went away",
+        appeared.len(),
+        gone.len()
+    )?;
+    for line in &appeared {
+        writeln!(out, "  + {line}")?;
+    }
+    for line in &gone {
+        writeln!(out, "  - {line}")?;
+    }
+    Ok(())
 }
 
 fn keys(diagnostics: &[Diagnostic], text: &str) -> Vec<Key> {
@@ -782,6 +1085,12 @@ fn fresh(diagnostics: &[Diagnostic], shown: &[Key], text: &str) -> Vec<Diagnosti
 
 /// `text` with every `loss` and `output` statement but `keep` blanked out.
 fn only_result(text: &str, keep: &str) -> String {
+    blank_results(text, |name| name != keep)
+}
+
+/// `text` with the `loss` and `output` statements whose name `blank`
+/// accepts blanked out (offsets are unchanged).
+fn blank_results(text: &str, blank: impl Fn(&str) -> bool) -> String {
     let Ok(ast) = lossc_syntax::parse(text) else {
         return text.to_string();
     };
@@ -792,7 +1101,7 @@ fn only_result(text: &str, keep: &str) -> String {
             StatementKind::Output { name, .. } => name.name.as_str(),
             _ => continue,
         };
-        if name != keep {
+        if blank(name) {
             let span = render::clamp(text, statement.span);
             for byte in &mut bytes[span] {
                 if *byte != b'\n' {
@@ -865,8 +1174,8 @@ mod tests {
         let (mut out, mut err) = (NoColor::new(Vec::new()), NoColor::new(Vec::new()));
         session.handle(":check", &mut out, &mut err).unwrap();
         assert_eq!(session.checker.analysed(), 8);
-        // Replacing the last loss analyses it alone (this one has an error, so
-        // it is not kept). Replacing an earlier one moves the text of the
+        // Replacing the last loss analyses it alone (this one has an error: it
+        // is kept, marked). Replacing an earlier one moves the text of the
         // losses after it, and they are analysed again.
         session
             .handle("loss l7 = mean(-log(y_pred))", &mut out, &mut err)
@@ -874,6 +1183,8 @@ mod tests {
         assert_eq!(session.checker.analysed(), 9);
         let out = String::from_utf8(out.into_inner()).unwrap();
         assert!(out.contains("log-domain"), "{out}");
+        assert!(out.contains("error: kept, with 1 error"), "{out}");
+        assert_eq!(session.with_errors, ["l7"]);
     }
 
     /// Entering one more statement lowers that statement alone: a session of
@@ -999,7 +1310,7 @@ mod tests {
         assert_eq!(failed, [false, false, false, false, true]);
         assert!(out.contains("output d_second_d_y_pred ="), "{out}");
         assert!(out.contains("output d_first_d_y_pred ="), "{out}");
-        assert!(err.contains("no loss named `nothing`"), "{err}");
+        assert!(err.contains("no loss or output named `nothing`"), "{err}");
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 /// The commands, as typed after `:`, each with its argument synopsis and a
 /// one-line description (the `:help` table, and completion).
 pub const COMMANDS: &[(&str, &str, &str)] = &[
-    ("grad", "[NAME]", "the gradient of a loss, as a .loss program"),
-    ("simplify", "[NAME]", "a loss simplified, as a .loss program"),
+    ("grad", "[NAME]", "the gradient of a loss or output, as a .loss program"),
+    ("simplify", "[NAME]", "a loss or output simplified, as a .loss program"),
     ("check", "[NAME]", "every diagnostic of the session (or of one loss)"),
     (
         "eval",
@@ -76,9 +76,13 @@ pub fn is_command(text: &str) -> bool {
     text.trim_start().starts_with(':')
 }
 
-/// Whether an entry needs more lines: it is statements with a bracket open.
+/// Whether an entry needs more lines: it has a bracket open. A command that
+/// takes a file name (`:load`, `:save`) is always one line: a file name may
+/// hold a bracket.
 pub fn needs_more(text: &str) -> bool {
-    !is_command(text) && open_brackets(text) > 0
+    let takes_file =
+        is_command(text) && matches!(text.trim_start()[1..].split_whitespace().next(), Some("load" | "save"));
+    !takes_file && open_brackets(text) > 0
 }
 
 /// Whether `text` holds nothing to act on: blank, `;` or comments only.
@@ -192,7 +196,8 @@ pub fn complete(line: &str, pos: usize, names: &Names) -> Option<(usize, Vec<Com
             "load" | "save" => return None,
             "dtype" => vec!["f32".into(), "f64".into()],
             "emit" if argument == 0 => emit_targets().map(str::to_string).collect(),
-            "emit" | "grad" | "simplify" | "check" => names.losses.clone(),
+            "emit" | "check" => names.losses.clone(),
+            "grad" | "simplify" => names.results.clone(),
             "eval" => {
                 let mut words = names.results.clone();
                 words.extend(names.inputs.iter().map(|input| format!("{input}=")));
@@ -346,7 +351,9 @@ mod tests {
         assert_eq!(open_brackets("input y: {0, 1}"), 0);
         assert_eq!(open_brackets("x)"), -1);
         assert!(needs_more("let a = [1,\n 2"));
-        assert!(!needs_more(":eval y=[1,"));
+        assert!(needs_more(":eval y=[1,"));
+        assert!(!needs_more(":eval y=[1, 2]"));
+        assert!(!needs_more(":load data(1.loss"));
     }
 
     #[test]
@@ -385,6 +392,8 @@ mod tests {
         assert!(replacements("let s = ms", &names).1.is_empty());
         assert_eq!(replacements(":gr", &names), (0, vec![":grad".to_string()]));
         assert_eq!(replacements(":grad m", &names), (6, vec!["mse".to_string()]));
+        assert_eq!(replacements(":simplify p", &names).1, ["per_sample"]);
+        assert!(replacements(":check p", &names).1.is_empty());
         assert_eq!(replacements(":emit t", &names).1, ["tf", "torch"]);
         assert_eq!(replacements(":emit jax ", &names).1, ["mse"]);
         assert_eq!(replacements(":eval mse y_p", &names).1, ["y_pred="]);

@@ -196,7 +196,7 @@ fn a_session_starts_from_a_file_and_redefines_names() {
     // the statement in place, and the check is clean of them.
     assert!(stdout.contains("error[log-domain]"), "{stdout}");
     assert!(stderr.contains("note: replaced `const eps = 1e-8`"), "{stderr}");
-    let checked = after(&stdout, "losses: `bce`)");
+    let checked = after(&stdout, "losses: `bce` (with errors))");
     let checked = after(checked, "\n");
     assert!(!checked.contains("error[log-domain]"), "{checked}");
     assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
@@ -296,9 +296,13 @@ mod terminal {
         repl.exp_string("output d_first_d_y_pred = 2 * (y_pred - y_true) / N")
             .unwrap();
         prompt(&mut repl);
-        // An open bracket continues the entry on the next line.
+        // An open bracket continues the entry on the next line, after a
+        // prompt of its own, until the brackets balance.
         repl.send_line("def relu6(x) = minimum(").unwrap();
-        enter(&mut repl, "    relu(x), 6)");
+        repl.exp_string("...> \r").unwrap();
+        repl.send_line("    relu(x),").unwrap();
+        repl.exp_string("...> \r").unwrap();
+        enter(&mut repl, "    6)");
         enter(&mut repl, "loss capped = mean(relu6(y_pred))");
         // An error: the entry is not kept; the session goes on.
         repl.send_line("loss broken = mean(y_pred +)").unwrap();
@@ -308,7 +312,8 @@ mod terminal {
         repl.send_line(":show").unwrap();
         repl.exp_string("\nloss first = mean(square(y_true - y_pred))").unwrap();
         repl.exp_string("\nloss second = mean(2 * abs(base_error))").unwrap();
-        repl.exp_string("\ndef relu6(x) = minimum(\r\n    relu(x), 6)").unwrap();
+        repl.exp_string("\ndef relu6(x) = minimum(\r\n    relu(x),\r\n    6)")
+            .unwrap();
         repl.exp_string("\nloss capped = mean(relu6(y_pred))").unwrap();
         repl.exp_string("\nloss last = mean(abs(y_pred))").unwrap();
         prompt(&mut repl);
@@ -371,5 +376,218 @@ fn save_refuses_a_fifo_and_keeps_a_link() {
         std::fs::read_to_string(&target)
             .unwrap()
             .contains("loss l = mean(square(y_pred))")
+    );
+}
+
+#[test]
+fn open_brackets_continue_statements_and_commands() {
+    let (output, stdout, stderr) = piped(
+        &[],
+        "\
+input y_true: {0, 1}
+input y_pred: [0, 1]
+loss mse = mean(square(y_true - y_pred))
+:eval y_true=[1,
+              0] y_pred=[0.9,
+                         0.2]
+def half(
+    e) = 0.5 * e
+:eval y_true=[1] y_pred=[
+    0.5]
+",
+    );
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stdout,
+        "loss mse = 0.025 (f32, N = 2)\ngradient wrt y_pred, shape [2]:\n  [-0.1, 0.2]\n\
+         loss mse = 0.25 (f32, N = 1)\ngradient wrt y_pred, shape [1]:\n  [-1]\n"
+    );
+}
+
+#[test]
+fn a_loss_with_analyzer_errors_is_kept_and_marked() {
+    let (output, stdout, stderr) = piped(
+        &[],
+        "\
+input y_pred: real
+loss l = mean(log(y_pred))
+:show
+:eval y_pred=[1, 0]
+:grad
+loss m = mean(lg(y_pred))
+:show
+",
+    );
+    // The finding is shown, and the loss is kept, marked.
+    assert!(stdout.starts_with("error[log-domain]"), "{stdout}");
+    assert!(stdout.contains("error: kept, with 1 error"), "{stdout}");
+    assert!(stdout.contains("; with errors: `l`\n"), "{stdout}");
+    let shown = after(&stdout, "input y_pred: real\nloss l = mean(log(y_pred))\n");
+    assert!(
+        shown.starts_with("# losses with errors: `l` (`:check` shows them)\n"),
+        "{shown}"
+    );
+    // The very infinity the finding is about, and the gradient.
+    assert!(stdout.contains("loss l = -inf (f32, N = 2)"), "{stdout}");
+    assert!(stdout.contains("output d_l_d_y_pred = "), "{stdout}");
+    // A statement that does not compile is still refused.
+    assert!(stdout.contains("error[unknown-name]"), "{stdout}");
+    assert!(stdout.contains("error: not kept: 1 error"), "{stdout}");
+    assert!(!after(&stdout, "not kept").contains("loss m ="), "{stdout}");
+    assert!(stderr.is_empty(), "{stderr}");
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn a_param_change_says_how_the_findings_changed() {
+    let (_, stdout, stderr) = piped(
+        &[],
+        "\
+input y_true: {0, 1}
+input y_pred: [0, 1]
+param eps = 0.1
+loss l = mean(-log(y_pred + eps))
+param eps = 0
+param eps = 0.0
+param eps = 0.2
+",
+    );
+    let appeared = after(
+        &stdout,
+        "findings changed by `param eps = 0`: 2 appeared, 0 went away\n",
+    );
+    assert!(
+        appeared.starts_with(
+            "  + error[log-domain]: `y_pred + eps` reaches 0 when `y_pred` = 0\n  + warning[exploding-gradient]: "
+        ),
+        "{appeared}"
+    );
+    let unchanged = after(appeared, "findings unchanged by `param eps = 0.0`\n");
+    let gone = after(
+        unchanged,
+        "findings changed by `param eps = 0.2`: 0 appeared, 2 went away\n",
+    );
+    assert!(
+        gone.starts_with(
+            "  - error[log-domain]: `y_pred + eps` reaches 0 when `y_pred` = 0\n  - warning[exploding-gradient]: "
+        ),
+        "{gone}"
+    );
+    assert!(stderr.contains("note: replaced `param eps = 0.0`"), "{stderr}");
+}
+
+#[test]
+fn a_bare_expression_is_evaluated_on_the_data_given_last() {
+    let (output, stdout, stderr) = piped(
+        &[],
+        "\
+input y_true: {0, 1}
+input y_pred: [0, 1]
+loss mse = mean(square(y_true - y_pred))
+log(y_pred)
+:eval y_true=[1, 0] y_pred=[0.9, 0]
+log(y_pred)
+mean(square(
+    y_pred - y_true))
+y_pred > 0.5
+:eval mse y_pred=[0.5, 0.5]
+mean(squre(y_pred))
+:show
+",
+    );
+    // No data yet: as `:eval` says, with where data comes from.
+    assert!(
+        stderr.starts_with(
+            "error: no data for input `y_true` (declared with shape [N]): an expression reads the data last given to `:eval`: `:eval y_true=[...]`\n"
+        ),
+        "{stderr}"
+    );
+    // The infinity a `log-domain` finding is about.
+    assert!(
+        stdout.contains(
+            "loss _ = -inf (f32, N = 2)\nper sample, shape [2] (the loss is their mean):\n  [-0.105361, -inf]\n"
+        ),
+        "{stdout}"
+    );
+    // A number is a loss, with its gradient (an open bracket continues the
+    // expression); a boolean is an output.
+    assert!(
+        stdout.contains("loss _ = 0.005 (f32, N = 2)\ngradient wrt y_pred, shape [2]:\n  [-0.1, 0]\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("output _, shape [2] (f32, N = 2):\n  [1, 0]\n"),
+        "{stdout}"
+    );
+    // `:eval` reads the data given last for an input it is not given.
+    assert!(stdout.contains("loss mse = 0.25 (f32, N = 2)"), "{stdout}");
+    // An expression that does not compile says why, and nothing is kept.
+    assert!(stdout.contains("loss _ = mean(squre(y_pred))"), "{stdout}");
+    assert!(stdout.contains("error: not evaluated: 1 error\n"), "{stdout}");
+    assert!(stdout.ends_with("input y_true: {0, 1}\ninput y_pred: [0, 1]\nloss mse = mean(square(y_true - y_pred))\n"));
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn grad_and_simplify_take_outputs() {
+    let (_, stdout, stderr) = piped(
+        &[],
+        "\
+input y_true: {0, 1}
+input y_pred: [0, 1]
+loss mse = mean(square(y_true - y_pred))
+output per_sample = square(y_true - y_pred)
+output high = y_pred > 0.5
+:grad per_sample
+:simplify per_sample
+:grad high
+",
+    );
+    assert!(
+        stdout.contains("\noutput d_per_sample_d_y_pred = 2 * (y_pred - y_true) / N\n"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("note: `per_sample` has one value per sample: the gradient is that of their mean"),
+        "{stderr}"
+    );
+    let simplified = after(&stdout, "d_per_sample_d_y_pred");
+    assert!(
+        simplified.contains("\noutput per_sample = square(y_true - y_pred)\n"),
+        "{simplified}"
+    );
+    assert!(!simplified.contains("mse"), "{simplified}");
+    assert!(
+        stderr.contains("error: the output `high` cannot be differentiated as a loss: the loss `high` is a boolean"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn mistyped_names_get_a_suggestion() {
+    let (_, _, stderr) = piped(
+        &[],
+        "\
+loss mse = mean(square(y_true - y_pred))
+output per_sample = square(y_true - y_pred)
+:grad mes
+:simplify per_sampel
+:eval mes
+:emit torch mes
+:emit jaxx
+:chek
+",
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "error: no loss or output named `mes`; did you mean `mse`? the session defines `mse`, `per_sample`",
+            "error: no loss or output named `per_sampel`; did you mean `per_sample`? the session defines `mse`, `per_sample`",
+            "error: no loss or output named `mes`; did you mean `mse`? the session defines `mse`, `per_sample`",
+            "error: no loss named `mes`; did you mean `mse`? the losses: `mse`",
+            "error: `:emit jaxx`: no such target; did you mean `jax`? the targets: jax, torch, keras, tf, numpy",
+            "error: no command `:chek`: did you mean `:check`? `:help` lists the commands",
+        ]
     );
 }
