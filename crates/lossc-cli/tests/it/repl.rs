@@ -443,7 +443,6 @@ fn a_param_change_says_how_the_findings_changed() {
     let (_, stdout, stderr) = piped(
         &[],
         "\
-input y_true: {0, 1}
 input y_pred: [0, 1]
 param eps = 0.1
 loss l = mean(-log(y_pred + eps))
