@@ -1054,3 +1054,51 @@ fn a_loss_minimised_at_the_wrong_place_is_found() {
     let critic = "input y_true: {-1, 1}\ninput y_pred: real\nloss l = mean(y_true * y_pred)";
     expect(critic, Dtype::F32, Code::WrongMinimum, Severity::Note, &["no minimum"]);
 }
+
+/// The stable log-softmax written by hand, `z = x - max(x)` then
+/// `z - log(sum(exp(z)))`: `z <= 0` exactly (the max is one of the
+/// elements), so `exp(z) <= 1` cannot overflow, and `sum(exp(z)) >= 1` (one
+/// term is exp(0) = 1) keeps the log finite. A tie for the max does not bend
+/// it (the function is shift-invariant), while a multiclass hinge's
+/// `max((1 - t) * p)` does: only that one gets a `non-smooth` note.
+#[test]
+fn a_shift_by_the_max_is_understood() {
+    let log_softmax = "input y_true: onehot [N, C]\ninput y_pred: real [N, C]\n\
+                       let z = y_pred - max(y_pred, axis=-1, keepdims=true)\n\
+                       loss l = mean(-sum(y_true * (z - log(sum(exp(z), axis=-1, keepdims=true))), axis=-1))";
+    for dtype in [Dtype::F32, Dtype::F64] {
+        let found = check(log_softmax, dtype);
+        assert!(
+            found
+                .iter()
+                .all(|d| d.severity == Severity::Note && !d.message.contains("tie")),
+            "{:#?}",
+            codes(&found)
+        );
+    }
+    let hinge = "input y_true: {0, 1} [N, C]\ninput y_pred: real [N, C]\n\
+                 let pos = sum(y_true * y_pred, axis=-1)\nlet neg = max((1 - y_true) * y_pred, axis=-1)\n\
+                 loss l = mean(maximum(neg - pos + 1, 0))";
+    expect(
+        hinge,
+        Dtype::F32,
+        Code::NonSmooth,
+        Severity::Note,
+        &["tie for the largest"],
+    );
+    // Independently: the hinge's gradient jumps across a tie of two
+    // non-target logits (which one receives the +1 switches).
+    let grad = |p: [f64; 3]| {
+        let t = [1.0, 0.0, 0.0];
+        let (mut best, mut at) = (f64::NEG_INFINITY, 0);
+        for k in 0..3 {
+            if (1.0 - t[k]) * p[k] > best {
+                (best, at) = ((1.0 - t[k]) * p[k], k);
+            }
+        }
+        let mut g = [-1.0, 0.0, 0.0];
+        g[at] += 1.0;
+        g
+    };
+    assert_ne!(grad([0.0, 0.5 + 1e-4, 0.5]), grad([0.0, 0.5 - 1e-4, 0.5]));
+}

@@ -367,6 +367,15 @@ impl<'p> Analysis<'p> {
                             let value = interval::elementwise(dtype, builtin, &args).unwrap_or(Iv::ALL);
                             value.meet(Iv::new(0.0, 1.0)).with_nan_of(value.nan)
                         }
+                        // `x - max(x)` (keeping the reduced axes): never
+                        // above 0, exactly (the max is one of the elements);
+                        // `x - min(x)` never below.
+                        (Builtin::Sub, false) if self.shift_by_extreme(node.args[0], node.args[1]).is_some() => {
+                            self.check(node_id, builtin, &args);
+                            let value = interval::elementwise(dtype, builtin, &args).unwrap_or(Iv::ALL);
+                            let side = self.shift_by_extreme(node.args[0], node.args[1]).unwrap_or(Iv::ALL);
+                            value.meet(side).with_nan_of(value.nan)
+                        }
                         // `sum(x) - sum(y)` with `x >= y` at every element:
                         // never negative (see `dominated_sums`).
                         (Builtin::Sub, false) if self.dominated_sums(env, node.args[0], node.args[1]) => {
@@ -496,6 +505,13 @@ impl<'p> Analysis<'p> {
             Builtin::Sum => {
                 let n = count();
                 let s = interval::mul(dtype, x, n);
+                // `sum(exp(x - max(x)))` over the max's axes: one term is
+                // exp(0) = 1 exactly and the others are at least 0.
+                let s = if self.exp_of_shift(self.program.node(node).args[0], attrs) {
+                    s.meet(Iv::new(1.0, f64::INFINITY)).with_nan_of(s.nan)
+                } else {
+                    s
+                };
                 let both_infinite = x.lo == f64::NEG_INFINITY && x.hi == f64::INFINITY;
                 let out = Iv {
                     nan: s.nan || both_infinite,
@@ -780,6 +796,40 @@ impl<'p> Analysis<'p> {
                 .find(|n| self.canon[n.index()] == *id)
                 .is_some_and(|n| nonnegative(*n))
         })
+    }
+
+    /// The side of 0 that `x - m` lies on when `m` is `max(x)` (at most 0)
+    /// or `min(x)` (at least 0) of the same `x`, with the reduced axes kept
+    /// so every element meets its own row's extreme. `None` otherwise.
+    fn shift_by_extreme(&self, x: NodeId, m: NodeId) -> Option<Iv> {
+        let node = self.program.node(m);
+        let Op::Call(builtin @ (Builtin::Max | Builtin::Min), attrs) = &node.op else {
+            return None;
+        };
+        if !attrs.keepdims || self.canon[node.args[0].index()] != self.canon[x.index()] {
+            return None;
+        }
+        Some(if *builtin == Builtin::Max {
+            Iv::new(f64::NEG_INFINITY, 0.0)
+        } else {
+            Iv::new(0.0, f64::INFINITY)
+        })
+    }
+
+    /// Whether `e` is `exp(x - max(x, axes, keepdims=true))` with the axes
+    /// of the sum `attrs`.
+    fn exp_of_shift(&self, e: NodeId, attrs: &lossc_ir::Attrs) -> bool {
+        let node = self.program.node(e);
+        let Op::Call(Builtin::Exp, _) = node.op else {
+            return false;
+        };
+        let shifted = self.program.node(node.args[0]);
+        let Op::Call(Builtin::Sub, _) = shifted.op else {
+            return false;
+        };
+        let m = self.program.node(shifted.args[1]);
+        matches!(&m.op, Op::Call(Builtin::Max, a) if a.axes == attrs.axes)
+            && self.shift_by_extreme(shifted.args[0], shifted.args[1]).is_some()
     }
 
     /// Whether `a - b` is never negative in floats because `b` is an

@@ -1326,6 +1326,74 @@ fn jump_search_limit(view: &View<'_>, first_left: NodeId, left: usize) -> Diagno
     .with_help("name intermediate values with `let` and bound them (e.g. `clip`), or split the chain of selections")
 }
 
+/// Sampled points tried for a tie, and column pairs per point.
+const TIE_POINTS: usize = 48;
+
+/// Whether the `max` or `min` reduction `node` bends the loss where entries
+/// of its operand tie. At sampled points, two elements of a variable's row
+/// are set equal; where the reduction's operand then ties at its extreme,
+/// the loss's gradient (in f64) just above and just below the tie (the first
+/// of the two moved by a relative 1e-4 each way) is compared: a jump of
+/// more than a tenth of its size is a kink. A multiclass hinge's
+/// `max((1 - t) * p)` bends there; `x - max(x)` inside a log-softmax is
+/// shift-invariant and does not. `false` when no tie could be made.
+pub fn ties_bend(view: &View<'_>, node: NodeId) -> bool {
+    let program = view.program;
+    let operand = program.node(node).args[0];
+    let largest = matches!(program.node(node).op, Op::Call(Builtin::Max, _));
+    let wide = View {
+        dtype: Dtype::F64,
+        gradients: view.gradients.clone(),
+        ..*view
+    };
+    let everything = vec![None; program.inputs.len()];
+    let (pts, _) = points(program, view.dtype, &everything, TIE_POINTS);
+    for (var, gradient) in &view.gradients {
+        let Var::Input(input) = *var else { continue };
+        if !view.reads(operand, *var) || row_len(program, &program.inputs[input]) < 2 {
+            continue;
+        }
+        for (n, point) in pts.iter().enumerate() {
+            let width = point[input].len();
+            let (i, j) = (n % width, (n + 1) % width);
+            let mut tied = point.clone();
+            tied[input][j] = tied[input][i];
+            let Some(values) = evaluate(&wide, std::slice::from_ref(&tied), &[operand], false) else {
+                continue;
+            };
+            let row = &values[0][0];
+            let extreme = if largest {
+                row.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            } else {
+                row.iter().copied().fold(f64::INFINITY, f64::min)
+            };
+            if !extreme.is_finite() || row.iter().filter(|v| **v == extreme).count() < 2 {
+                continue;
+            }
+            let step = 1e-4 * tied[input][i].abs().max(1.0);
+            let moved = |by: f64| {
+                let mut m = tied.clone();
+                m[input][i] += by;
+                m
+            };
+            let sides = [moved(step), moved(-step)];
+            if !sides.iter().all(|s| fits(&program.inputs[input].domain, &s[input])) {
+                continue;
+            }
+            let Some(g) = evaluate(&wide, &sides, &[*gradient], false) else {
+                continue;
+            };
+            let (above, below) = (&g[0][0], &g[1][0]);
+            let size = above.iter().chain(below).fold(0.0f64, |m, v| m.max(v.abs()));
+            let jump = above.iter().zip(below).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+            if size.is_finite() && jump > 0.1 * size && jump > 0.0 {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -367,7 +367,7 @@ mod tests {
         for &code in Code::ALL {
             assert_eq!(Code::from_name(code.as_str()), Some(code));
         }
-        assert_eq!(Code::ALL.len(), 30);
+        assert_eq!(Code::ALL.len(), 31);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Points where the loss is not differentiable (`abs`, `relu`, ties of
-//! `maximum`/`minimum`, `clip` bounds, and where a step such as `sign` or
+//! `maximum`/`minimum` and of `max`/`min` reductions, `clip` bounds, and where a step such as `sign` or
 //! `float(x < t)` steps) on the variable's path, and the note on a `clip`
 //! whose saturated side is reachable.
 
@@ -71,6 +71,14 @@ pub(super) fn non_smooth(subject: &Subject<'_>, out: &mut Vec<Diagnostic>) {
             }
             (Builtin::Maximum | Builtin::Minimum, _) if iv(0).lo <= iv(1).hi && iv(1).lo <= iv(0).hi => {
                 format!("`{} = {}`", subject.operand(id, 0), subject.operand(id, 1))
+            }
+            // A tie of a `max` or `min` reduction, where it bends the loss.
+            (Builtin::Max | Builtin::Min, _) if crate::sampling::ties_bend(&super::subject_view(subject), id) => {
+                format!(
+                    "two entries of `{}` tie for the {}",
+                    subject.operand(id, 0),
+                    if builtin == Builtin::Max { "largest" } else { "smallest" }
+                )
             }
             (Builtin::Clip, _) if iv(0).contains(iv(1).lo) || iv(0).contains(iv(2).hi) => format!(
                 "`{}` = `{}` or `{}`",
