@@ -1102,3 +1102,45 @@ fn a_shift_by_the_max_is_understood() {
     };
     assert_ne!(grad([0.0, 0.5 + 1e-4, 0.5]), grad([0.0, 0.5 - 1e-4, 0.5]));
 }
+
+/// A condition on `y_true - y_pred` constrains `y_pred - y_true` written
+/// elsewhere (its exact negation in IEEE arithmetic): the guarded log gets
+/// the findings it gets when both are written the same way, and no
+/// `log-domain`; with the guard the wrong way round, the error stays.
+#[test]
+fn a_difference_and_its_reverse_are_one_value() {
+    let twin =
+        "input y_true: real\ninput y_pred: real\nloss l = mean(where(y_true - y_pred < 0, log(y_pred - y_true), 0))";
+    let same =
+        "input y_true: real\ninput y_pred: real\nloss l = mean(where(y_pred - y_true > 0, log(y_pred - y_true), 0))";
+    for dtype in [Dtype::F32, Dtype::F64] {
+        let codes_of = |source: &str| {
+            let mut c: Vec<(Code, Severity)> = check(source, dtype).iter().map(|d| (d.code, d.severity)).collect();
+            c.sort_by_key(|(code, s)| (code.as_str(), *s as u8));
+            c
+        };
+        assert!(
+            codes_of(twin).iter().all(|(c, _)| *c != Code::LogDomain),
+            "{:?}",
+            codes_of(twin)
+        );
+        assert_eq!(codes_of(twin), codes_of(same));
+    }
+    // Independently: a - b == -(b - a) in f32 on random pairs (bit for bit
+    // but for the sign of a zero, which intervals do not tell apart).
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    for _ in 0..100_000 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let a = f32::from_bits((state >> 32) as u32);
+        let b = f32::from_bits(state as u32);
+        if a.is_finite() && b.is_finite() {
+            let (x, y) = (a - b, -(b - a));
+            assert!(x == y && (x == 0.0 || x.to_bits() == y.to_bits()), "{a} {b}");
+        }
+    }
+    let wrong =
+        "input y_true: real\ninput y_pred: real\nloss l = mean(where(y_true - y_pred > 0, log(y_pred - y_true), 0))";
+    expect(wrong, Dtype::F32, Code::LogDomain, Severity::Error, &[]);
+}

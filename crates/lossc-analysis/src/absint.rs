@@ -145,6 +145,30 @@ pub struct Analysis<'p> {
     /// Structurally equal nodes share one id: a condition on `abs(e)` then
     /// constrains every `abs(e)` written, not just the one in the condition.
     canon: Vec<usize>,
+    /// For a difference `a - b`, the id of `b - a` written elsewhere (its
+    /// negation, exactly, in IEEE arithmetic): a condition on
+    /// `y_true - y_pred` then constrains `y_pred - y_true` too.
+    twin: Vec<Option<usize>>,
+}
+
+/// For each node `a - b`, the canonical id of a node `b - a`, if the program
+/// has one.
+fn twin_ids(program: &Program, canon: &[usize]) -> Vec<Option<usize>> {
+    let difference = |n: &lossc_ir::Node| match n.op {
+        Op::Call(Builtin::Sub, _) => Some((canon[n.args[0].index()], canon[n.args[1].index()])),
+        _ => None,
+    };
+    let ids: HashMap<(usize, usize), usize> = program
+        .nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| difference(n).map(|pair| (pair, canon[i])))
+        .collect();
+    program
+        .nodes
+        .iter()
+        .map(|n| difference(n).and_then(|(a, b)| ids.get(&(b, a)).copied()))
+        .collect()
 }
 
 /// An id per node, equal for structurally equal nodes.
@@ -178,7 +202,9 @@ impl<'p> Analysis<'p> {
             events: Vec::new(),
             visits: HashMap::new(),
             canon: canonical_ids(program),
+            twin: Vec::new(),
         };
+        analysis.twin = twin_ids(program, &analysis.canon);
         analysis.try_env(Vec::new());
         analysis
     }
@@ -209,7 +235,8 @@ impl<'p> Analysis<'p> {
         }
         let mut reads = vec![false; self.program.nodes.len()];
         for (i, node) in self.program.nodes.iter().enumerate() {
-            reads[i] = self.canon[i] == canon || node.args.iter().any(|a| reads[a.index()]);
+            reads[i] =
+                self.canon[i] == canon || self.twin[i] == Some(canon) || node.args.iter().any(|a| reads[a.index()]);
         }
         self.readers.insert(canon, reads);
     }
@@ -471,8 +498,17 @@ impl<'p> Analysis<'p> {
         // Constraints from enclosing `where` conditions (on this node or one
         // structurally equal to it).
         let canon = self.canon[node_id.index()];
-        match self.envs[env].iter().find(|(n, _)| self.canon[n.index()] == canon) {
+        let raw = match self.envs[env].iter().find(|(n, _)| self.canon[n.index()] == canon) {
             Some((_, constraint)) => raw.meet(*constraint),
+            None => raw,
+        };
+        // A constraint on its twin `b - a`, negated.
+        let twin = self.twin[node_id.index()];
+        match self.envs[env].iter().find(|(n, _)| Some(self.canon[n.index()]) == twin) {
+            Some((_, constraint)) => {
+                let negated = interval::elementwise(dtype, Builtin::Neg, &[*constraint]).unwrap_or(Iv::ALL);
+                raw.meet(negated.with_nan_of(constraint.nan))
+            }
             None => raw,
         }
     }
