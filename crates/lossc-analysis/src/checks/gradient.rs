@@ -263,7 +263,9 @@ fn exploding_help(subject: &Subject<'_>, var: Var, amplifier: Option<Amplifier<'
     let Some((arg, v)) = small else {
         return format!("keep the denominator or log argument further from 0{logits}");
     };
-    let text = subject.text(program.node(arg).span);
+    // A leaf (an input, a const) by its name, not its declaration.
+    let text =
+        crate::sampling::leaf_text(program, arg).unwrap_or_else(|| subject.text(program.node(arg).span).to_string());
     let small_text = lossc_ir::format_approx(v);
     // `G / x` (the slope of `log(x)`, of `a / x` in `a`): the slope is the
     // reciprocal of `x` times a factor of ordinary size (at most 1000, as a

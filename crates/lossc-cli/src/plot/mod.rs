@@ -142,6 +142,18 @@ const MAX_CASES: usize = 16;
 
 /// Runs `plot`: the SVG file, and a summary on `out`.
 pub fn run(args: &PlotArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> Result<Status, CliError> {
+    let source = args.source.load()?;
+    run_on(args, &source, out, err)
+}
+
+/// Runs `plot` on `source` (`args.source` is not read): the REPL's `:plot`
+/// draws its session.
+pub fn run_on(
+    args: &PlotArgs,
+    source: &crate::source::Source,
+    out: &mut dyn WriteColor,
+    err: &mut dyn WriteColor,
+) -> Result<Status, CliError> {
     let is_svg = args
         .out
         .extension()
@@ -153,10 +165,9 @@ pub fn run(args: &PlotArgs, out: &mut dyn WriteColor, err: &mut dyn WriteColor) 
             args.out.display()
         )));
     }
-    let source = args.source.load()?;
     let file = source.name.as_str();
     let dtype = args.dtype.dtype();
-    let program = match program::compile(&source, &args.params, Format::Text, dtype, out)? {
+    let program = match program::compile(source, &args.params, Format::Text, dtype, out)? {
         Compiled::Program(program) => program,
         Compiled::Rejected(status) => return Ok(status),
     };

@@ -124,6 +124,14 @@ struct Key {
     snippet: String,
 }
 
+/// `:plot`'s options, parsed as `lossc plot` parses them.
+#[derive(clap::Parser)]
+#[command(name = ":plot")]
+struct PlotCommand {
+    #[command(flatten)]
+    args: crate::plot::PlotArgs,
+}
+
 impl Session {
     pub fn new(dtype: Dtype) -> Session {
         Session {
@@ -362,6 +370,7 @@ impl Session {
             "check" => self.check(&args, out),
             "eval" => self.eval(&args, out),
             "emit" => self.emit(&args, out),
+            "plot" => self.plot(&args, out, err),
             "load" => self.load(&args, out),
             "save" => self.save(&args, out),
             "show" => self.show(&args, out),
@@ -650,6 +659,48 @@ impl Session {
             .emit(&options)
             .map_err(|error| CliError::new(error.to_string()))?;
         out.write_all(emission.module(target).as_bytes())?;
+        Ok(())
+    }
+
+    /// `:plot [NAME] FILE.svg [OPTION...]`: `lossc plot` on the session,
+    /// with its options (`--wrt`, `--fix`, `--range`, `--points`, `--dim`),
+    /// in the session's dtype; a loss with analyzer errors is drawn too.
+    fn plot(&self, args: &[String], out: &mut dyn WriteColor, err: &mut dyn WriteColor) -> Result<(), Failure> {
+        let usage =
+            "`:plot` needs an SVG file: `:plot [NAME] FILE.svg [--wrt INPUT] [--fix INPUT=VALUE] [--range LO,HI]`";
+        let Some(file) = args.iter().position(|a| a.to_ascii_lowercase().ends_with(".svg")) else {
+            return Err(CliError::new(usage).into());
+        };
+        let (named, rest) = match file {
+            0 => (None, &args[1..]),
+            1 => (args.first(), &args[2..]),
+            _ => return Err(CliError::new(usage).into()),
+        };
+        let program = self.program()?;
+        let loss = self.target(&program, named)?;
+        let dtype = if self.dtype == Dtype::F64 { "f64" } else { "f32" };
+        let mut argv: Vec<String> = [
+            "plot",
+            "-e",
+            "0",
+            "--out",
+            args[file].as_str(),
+            "--loss",
+            loss.as_str(),
+            "--dtype",
+            dtype,
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        argv.extend(rest.iter().cloned());
+        let parsed = <PlotCommand as clap::Parser>::try_parse_from(&argv).map_err(|error| {
+            let rendered = error.to_string();
+            let first = rendered.lines().next().unwrap_or("").trim_start_matches("error: ");
+            CliError::new(format!("`:plot`: {first}"))
+        })?;
+        let session = Source::new(SOURCE_NAME, self.text());
+        crate::plot::run_on(&parsed.args, &session, out, err)?;
         Ok(())
     }
 

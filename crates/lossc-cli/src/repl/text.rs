@@ -20,6 +20,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "TARGET [NAME]",
         "a loss as Python: jax, torch, keras, tf or numpy",
     ),
+    (
+        "plot",
+        "[NAME] FILE.svg [OPTION...]",
+        "draw a loss and its gradient to an SVG file (`lossc plot`'s options: --wrt, --fix, --range, ...)",
+    ),
     ("load", "FILE", "replace the session with a .loss file"),
     ("save", "FILE", "write the session as a .loss file"),
     ("show", "", "print the session's program"),

@@ -590,3 +590,44 @@ output per_sample = square(y_true - y_pred)
         ]
     );
 }
+
+#[test]
+fn plot_draws_a_loss_even_with_errors() {
+    let dir = TempDir::new().unwrap();
+    let svg = dir.path().join("l.svg");
+    let script = format!(
+        "\
+input y_true: {{0, 1}}
+input y_pred: [0, 1]
+loss l = mean(-log(y_pred))
+:plot {svg} --fix y_true=1
+:plot l {svg} --nope
+:plot
+",
+        svg = svg.display()
+    );
+    let (_, stdout, stderr) = piped(&[], &script);
+    // The loss with its log-domain error is drawn, and the summary says
+    // where it is infinite (-log(0) = inf).
+    let drawn = after(
+        &stdout,
+        &format!("{}: loss `l` against `y_pred` over [0, 1] (f32)\n", svg.display()),
+    );
+    assert!(
+        drawn.starts_with("  the loss is NaN or infinite at y_pred = 0\n"),
+        "{drawn}"
+    );
+    let written = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        written.starts_with("<svg") || written.contains("<svg "),
+        "{}",
+        &written[..100.min(written.len())]
+    );
+    // Options are `lossc plot`'s: an unknown one is named; a missing file is asked for.
+    assert_eq!(
+        stderr,
+        "error: `:plot`: unexpected argument '--nope' found
+\
+         error: `:plot` needs an SVG file: `:plot [NAME] FILE.svg [--wrt INPUT] [--fix INPUT=VALUE] [--range LO,HI]`\n"
+    );
+}
