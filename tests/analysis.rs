@@ -1144,3 +1144,23 @@ fn a_difference_and_its_reverse_are_one_value() {
         "input y_true: real\ninput y_pred: real\nloss l = mean(where(y_true - y_pred > 0, log(y_pred - y_true), 0))";
     expect(wrong, Dtype::F32, Code::LogDomain, Severity::Error, &[]);
 }
+
+/// Domains beyond the sampled box [-10, 10] are sampled in themselves (20
+/// units of them nearest the box), not in an empty range: no panic, and a
+/// bounded domain's share is "of the declared domain".
+#[test]
+fn domains_beyond_the_box_are_sampled_in_themselves() {
+    let far = "input y_true: [20, 30]\ninput y_pred: [20, 30]\nloss l = mean(maximum(y_pred - y_true, 0))";
+    for dtype in [Dtype::F32, Dtype::F64] {
+        let d = expect(far, dtype, Code::DeadGradient, Severity::Note, &[]);
+        assert!(d.message.contains("50% of the declared domain"), "{}", d.message);
+    }
+    let below = "input y_true: [-30, -20]\ninput y_pred: (-inf, -20]\nloss l = mean(-y_true * y_pred)";
+    expect(
+        below,
+        Dtype::F32,
+        Code::WrongMinimum,
+        Severity::Warning,
+        &["no minimum"],
+    );
+}

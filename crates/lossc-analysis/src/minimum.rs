@@ -18,7 +18,7 @@
 use lossc_diagnostics::{Code, Diagnostic};
 use lossc_ir::{Domain, Dtype, Program, Var, format_number};
 
-use crate::sampling::{BOX, Sample, View, losses_at, row_len};
+use crate::sampling::{Sample, View, losses_at, row_len};
 
 /// Label values tried per input with an interval domain, and contexts.
 const GRID: &[f64] = &[0.0, 0.25, 0.5, 0.75, 1.0];
@@ -30,7 +30,7 @@ const FAR: &[f64] = &[0.75, -0.75, 0.875, -0.875, 1.0, -1.0];
 /// The sampled range of a domain: its bounds in the dtype, cut to the box.
 fn range(domain: &Domain, dtype: Dtype) -> (f64, f64) {
     let (lo, hi) = domain.bounds(dtype);
-    (lo.max(-BOX), hi.min(BOX))
+    crate::sampling::sampled_range(lo, hi)
 }
 
 /// The values an input takes at the points tried: a finite set's members,
@@ -102,7 +102,7 @@ pub fn check(view: &View<'_>, out: &mut Vec<Diagnostic>) {
         };
         let base = t
             .filter(|t| domain.contains(*t))
-            .unwrap_or_else(|| 0.0f64.clamp(lo, hi));
+            .unwrap_or_else(|| crate::sampling::nearest_zero(domain, view.dtype));
         // No minimum: a ray on which the loss keeps falling.
         for sign in [1.0, -1.0] {
             let ray: Vec<f64> = std::iter::once(base)
@@ -194,7 +194,10 @@ fn contexts(program: &Program, dtype: Dtype, pred: usize, label: Option<usize>) 
                     0.0
                 } else {
                     let vs = values(&input.domain, dtype);
-                    vs[(vs.len() / 2 + k) % vs.len().max(1)]
+                    let middle = vs.len() / 2 + k;
+                    vs.get(middle % vs.len().max(1))
+                        .copied()
+                        .unwrap_or_else(|| crate::sampling::nearest_zero(&input.domain, dtype))
                 };
                 vec![v; row_len(program, input)]
             })

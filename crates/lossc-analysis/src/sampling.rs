@@ -126,8 +126,8 @@ fn points(program: &Program, dtype: Dtype, case: &[Option<f64>], count: usize) -
         .enumerate()
         .map(|(i, input)| {
             let (lo, hi) = input.domain.bounds(dtype);
-            let range = (lo.max(-BOX), hi.min(BOX));
-            if !matches!(input.domain, Domain::Set(_)) && case[i].is_none() && (lo < -BOX || hi > BOX) {
+            let range = sampled_range(lo, hi);
+            if !matches!(input.domain, Domain::Set(_)) && case[i].is_none() && range != (lo, hi) {
                 cut.push((input.name.clone(), range));
             }
             range
@@ -613,6 +613,26 @@ pub(crate) fn losses_at(view: &View<'_>, probes: &[Sample]) -> Option<Vec<f64>> 
     )
 }
 
+/// The range sampled of a domain with bounds `lo` and `hi`: its
+/// intersection with [-10, 10], or, for a domain beyond the box, the 20
+/// units of it nearest the box.
+pub(crate) fn sampled_range(lo: f64, hi: f64) -> (f64, f64) {
+    if lo > BOX {
+        (lo, hi.min(lo + 2.0 * BOX))
+    } else if hi < -BOX {
+        (lo.max(hi - 2.0 * BOX), hi)
+    } else {
+        (lo.max(-BOX), hi.min(BOX))
+    }
+}
+
+/// The value of `domain` nearest 0 (its low end when the dtype has no
+/// float inside it).
+pub(crate) fn nearest_zero(domain: &Domain, dtype: Dtype) -> f64 {
+    let (lo, hi) = domain.bounds(dtype);
+    if lo <= hi { 0.0f64.clamp(lo, hi) } else { lo }
+}
+
 /// Whether `row` is a value the input `domain` can hold.
 fn fits(domain: &Domain, row: &[f64]) -> bool {
     if domain.is_row() {
@@ -642,8 +662,7 @@ fn rivals(domain: &Domain, dtype: Dtype, from: &[f64], targets: &[&[f64]], other
             out.push(along(to, &|a, b| b - k * (a - b)));
         }
     }
-    let (lo, hi) = domain.bounds(dtype);
-    let centre = vec![0.0f64.clamp(lo.max(-BOX), hi.min(BOX)); from.len()];
+    let centre = vec![nearest_zero(domain, dtype); from.len()];
     for k in [0.5, 0.25, 0.0, -1.0, 2.0, 4.0] {
         out.push(along(&centre, &|a, c| c + k * (a - c)));
     }
