@@ -1163,4 +1163,8 @@ fn domains_beyond_the_box_are_sampled_in_themselves() {
         Severity::Warning,
         &["no minimum"],
     );
+    // A label row too large to sample: nothing sampled, nothing judged.
+    let wide =
+        "input y_true: real [N, 70000]\ninput y_pred: real\nloss l = mean(square(y_pred - mean(y_true, axis=-1)))";
+    assert!(check(wide, Dtype::F32).iter().all(|d| d.severity == Severity::Note));
 }

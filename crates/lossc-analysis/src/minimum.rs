@@ -70,7 +70,13 @@ pub fn check(view: &View<'_>, out: &mut Vec<Diagnostic>) {
     // One prediction per sample: moving every element of a row together
     // says nothing of a loss over distributions (a cross-entropy over
     // classes), and rows of one value each are the witnesses a user types.
-    if row_len(program, &program.inputs[pred]) != 1 || program.inputs.iter().any(|i| i.domain.is_row()) {
+    // (An input too large to sample has no elements here: nothing is judged.)
+    if row_len(program, &program.inputs[pred]) != 1
+        || program
+            .inputs
+            .iter()
+            .any(|i| i.domain.is_row() || row_len(program, i) == 0)
+    {
         return;
     }
     let label = index_of("y_true");
